@@ -1,0 +1,22 @@
+"""Service-task handlers: plain functions whose parameters are the variables they read.
+
+``HandlerRegistry`` maps topics to functions, ``RegisteredHandler`` binds variables to a function
+and its result back to variables, ``HandlerContext`` tells a handler which job it runs,
+``BpmnError`` takes the process down a modelled error path, and ``RetryPolicy`` spaces retries.
+"""
+
+from __future__ import annotations
+
+from retailflow.handlers.binding import RegisteredHandler
+from retailflow.handlers.context import HandlerContext
+from retailflow.handlers.errors import BpmnError
+from retailflow.handlers.registry import HandlerRegistry
+from retailflow.handlers.retry import RetryPolicy
+
+__all__ = [
+    "BpmnError",
+    "HandlerContext",
+    "HandlerRegistry",
+    "RegisteredHandler",
+    "RetryPolicy",
+]

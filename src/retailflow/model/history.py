@@ -1,0 +1,47 @@
+"""Append-only history: one row per element entered, completed or failed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class HistoryKind(StrEnum):
+    """What happened to an element (or to the instance as a whole)."""
+
+    INSTANCE_STARTED = "instance_started"
+    INSTANCE_COMPLETED = "instance_completed"
+    INSTANCE_CANCELLED = "instance_cancelled"
+    ELEMENT_ENTERED = "element_entered"
+    ELEMENT_COMPLETED = "element_completed"
+    ELEMENT_CANCELLED = "element_cancelled"
+    JOB_FAILED = "job_failed"
+    INCIDENT_OPENED = "incident_opened"
+    INCIDENT_RESOLVED = "incident_resolved"
+    SEQUENCE_FLOW_TAKEN = "sequence_flow_taken"
+    DECISION_EVALUATED = "decision_evaluated"
+    MESSAGE_CORRELATED = "message_correlated"
+    SIGNAL_RECEIVED = "signal_received"
+    TIMER_FIRED = "timer_fired"
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEvent:
+    """One step of one instance; KPIs, process mining and coverage all read these rows.
+
+    ``seq`` is assigned by the store on append and orders the events of an instance.
+    ``variables`` holds what the step changed (for completions) or the rules hit (for decisions).
+    """
+
+    instance_id: str
+    definition_id: str
+    kind: HistoryKind
+    at: datetime
+    element_id: str | None = None
+    element_type: str | None = None
+    attempt: int | None = None
+    job_id: str | None = None
+    variables: dict[str, Any] = field(default_factory=dict)
+    seq: int | None = None
