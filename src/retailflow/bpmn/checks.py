@@ -1,0 +1,720 @@
+"""Static checks that catch, at deploy time, what would otherwise fail in production.
+
+Each finding carries a stable rule name, the file, line and element id, and a hint that says
+what to do. The checks walk each executable process once, dispatching on the element's tag;
+expressions are handed to an injected checker so the engine plugs in its own expression
+languages without this package depending on them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+
+import isodate
+from lxml import etree
+
+from retailflow.bpmn.document import BpmnDocument, DmnDocument, is_executable
+from retailflow.bpmn.extensions import (
+    Dialect,
+    ElementConfig,
+    IoMapping,
+    expression_language,
+    read_element_config,
+    read_message_correlation,
+)
+from retailflow.bpmn.namespaces import BPMN, CAMUNDA, SPIFF, ZEEBE, bpmn_tag
+from retailflow.model import ExpressionError, Finding, Severity
+
+ExpressionChecker = Callable[[str, str, str | None], None]
+"""``(text, language, element_id)`` raising ``ExpressionError``; language is ``feel``, ``juel``
+or ``python``. Texts are expressions, passed as written (``=`` and ``${}`` included)."""
+ScriptChecker = Callable[[str, str | None], None]
+"""``(script, element_id)`` raising ``ExpressionError``; the script is a Python body
+(statements), passed exactly as written."""
+
+
+def _tags(names: str) -> frozenset[str]:
+    return frozenset(bpmn_tag(name) for name in names.split())
+
+
+_ACTIVITIES = _tags(
+    "task serviceTask sendTask receiveTask userTask manualTask scriptTask businessRuleTask "
+    "callActivity subProcess transaction adHocSubProcess"
+)
+_EVENTS = _tags("startEvent endEvent intermediateCatchEvent intermediateThrowEvent boundaryEvent")
+_GATEWAYS = _tags(
+    "exclusiveGateway inclusiveGateway parallelGateway eventBasedGateway complexGateway"
+)
+_FLOW_NODES = _ACTIVITIES | _EVENTS | _GATEWAYS
+_SEQUENCE_FLOW = bpmn_tag("sequenceFlow")
+_CATCHING = _tags("startEvent intermediateCatchEvent boundaryEvent")
+_THROWING = _tags("endEvent intermediateThrowEvent")
+_BPMN_PREFIX = f"{{{BPMN}}}"
+_STATIC_DIALECTS = frozenset({Dialect.CAMUNDA8, Dialect.CAMUNDA7})
+"""Dialects where plain text (a mapping source, a timer) is a static value, not Python."""
+_TIMER_KINDS = {bpmn_tag(name): name for name in ("timeDate", "timeDuration", "timeCycle")}
+_EXTENSION_NAMESPACES = frozenset({ZEEBE, CAMUNDA, SPIFF})
+_PYTHON_FORMATS = frozenset({"", "python", "python3"})
+_LANGUAGE_NAMES = {"feel": "FEEL", "juel": "JUEL", "python": "Python"}
+_REPEAT = re.compile(r"R\d*")
+
+_COMPENSATION_HINT = (
+    "model the undo step explicitly, e.g. an error boundary event leading to a cancellation path"
+)
+_UNSUPPORTED = {
+    bpmn_tag("complexGateway"): (
+        "complex gateways",
+        "use an inclusive or exclusive gateway with explicit conditions",
+    ),
+    bpmn_tag("compensateEventDefinition"): ("compensation events", _COMPENSATION_HINT),
+    bpmn_tag("linkEventDefinition"): (
+        "link events",
+        "connect the flow with sequence flows (or a called process)",
+    ),
+    bpmn_tag("conditionalEventDefinition"): (
+        "conditional events",
+        "use a message or timer event that the application triggers",
+    ),
+    bpmn_tag("dataStoreReference"): (
+        "data stores",
+        "read and write the data in service task handlers",
+    ),
+}
+"""What SpiffWorkflow cannot run faithfully, with what to draw instead."""
+_LISTENERS = frozenset(
+    {
+        f"{{{CAMUNDA}}}executionListener",
+        f"{{{CAMUNDA}}}taskListener",
+        f"{{{ZEEBE}}}executionListener",
+        f"{{{ZEEBE}}}taskListener",
+    }
+)
+_CAMUNDA_SCRIPT = f"{{{CAMUNDA}}}script"
+_HAS_START_EVENT = etree.XPath("boolean(bpmn:startEvent)", namespaces={"bpmn": BPMN})
+
+_JOB_TYPE_HINTS = {
+    Dialect.CAMUNDA8: "set the task definition type (zeebe:taskDefinition type=...) in "
+    "Modeler's 'Task definition' panel and register a handler for it",
+    Dialect.CAMUNDA7: "set Implementation to 'External' with a topic (camunda:type=\"external\" "
+    "camunda:topic=...) and register a handler for the topic",
+    Dialect.SPIFF: "add a spiffworkflow:serviceTaskOperator with the handler's name as its id",
+    Dialect.PLAIN: "draw the file for Camunda 8 or 7 in Modeler and set the task's job type "
+    "(zeebe:taskDefinition type, or camunda:topic)",
+}
+
+
+def check_documents(
+    documents: Sequence[BpmnDocument | DmnDocument],
+    *,
+    check_expression: ExpressionChecker | None = None,
+    check_script: ScriptChecker | None = None,
+) -> list[Finding]:
+    """Every finding for a deployment's files, checked together so references between files
+    (called processes, decisions, duplicate ids) resolve.
+
+    Without ``check_expression`` expressions are not checked (timer literals still are);
+    without ``check_script`` script bodies get ``python_syntax``.
+    """
+    processes: dict[str, bool] = {}
+    decisions: set[str] = set()
+    for document in documents:
+        if isinstance(document, BpmnDocument):
+            for info in document.processes:
+                processes[info.id] = processes.get(info.id, False) or info.executable
+        else:
+            decisions.update(document.decisions)
+    findings = _duplicate_definitions(documents)
+    for document in documents:
+        if isinstance(document, BpmnDocument):
+            check = _DocumentCheck(
+                document, processes, decisions, check_expression, check_script or python_syntax
+            )
+            findings.extend(check.run())
+        else:
+            findings.extend(_duplicate_ids(document.tree, document.name))
+    return findings
+
+
+def _duplicate_definitions(documents: Sequence[BpmnDocument | DmnDocument]) -> list[Finding]:
+    """A process or decision id defined in two files: the deployment could not tell which
+    one a caller means."""
+    findings: list[Finding] = []
+    first: dict[tuple[str, str], tuple[str, int | None]] = {}
+    for document in documents:
+        if isinstance(document, BpmnDocument):
+            entries = [("process", info.id, info.line) for info in document.processes]
+        else:
+            root = document.tree.getroot()
+            entries = [
+                ("decision", element.get("id", ""), element.sourceline)
+                for element in root.iterchildren(f"{{{document.namespace}}}decision")
+                if element.get("id")
+            ]
+        for kind, identifier, line in entries:
+            where = first.setdefault((kind, identifier), (document.name, line))
+            if where[0] != document.name:
+                findings.append(
+                    Finding(
+                        Severity.ERROR,
+                        "duplicate-id",
+                        f"{kind} id '{identifier}' is also defined in {where[0]}:{where[1]}",
+                        file=document.name,
+                        line=line,
+                        element_id=identifier,
+                        hint=f"deploy one file per {kind} id, or rename one of them",
+                    )
+                )
+    return findings
+
+
+def _duplicate_ids(tree: etree._ElementTree, file: str) -> list[Finding]:
+    findings: list[Finding] = []
+    seen: dict[str, int | None] = {}
+    for element in tree.iter(etree.Element):
+        identifier = element.get("id")
+        if not identifier or etree.QName(element).namespace in _EXTENSION_NAMESPACES:
+            continue
+        if identifier in seen:
+            findings.append(
+                Finding(
+                    Severity.ERROR,
+                    "duplicate-id",
+                    f"id '{identifier}' is already used on line {seen[identifier]}",
+                    file=file,
+                    line=element.sourceline,
+                    element_id=identifier,
+                    hint="give every element its own id (Modeler does when elements are redrawn)",
+                )
+            )
+        else:
+            seen[identifier] = element.sourceline
+    return findings
+
+
+class _DocumentCheck:
+    """The checks of one BPMN file, in one walk over each executable process."""
+
+    def __init__(
+        self,
+        document: BpmnDocument,
+        processes: dict[str, bool],
+        decisions: set[str],
+        check_expression: ExpressionChecker | None,
+        check_script: ScriptChecker,
+    ) -> None:
+        self.document = document
+        self.processes = processes
+        self.decisions = decisions
+        self.check_expression = check_expression
+        self.check_script = check_script
+        self.findings: list[Finding] = []
+        self.sibling_ids: dict[etree._Element, dict[str, etree._Element]] = {}
+        self.handlers: dict[str, Callable[[etree._Element], None]] = {
+            _SEQUENCE_FLOW: self._sequence_flow,
+            bpmn_tag("boundaryEvent"): self._boundary_event,
+            bpmn_tag("messageEventDefinition"): self._message_definition,
+            bpmn_tag("signalEventDefinition"): self._signal_definition,
+            bpmn_tag("errorEventDefinition"): self._error_definition,
+            bpmn_tag("escalationEventDefinition"): self._escalation_definition,
+            bpmn_tag("receiveTask"): self._receive_task,
+            bpmn_tag("timerEventDefinition"): self._timer_definition,
+            bpmn_tag("completionCondition"): self._condition,
+            _CAMUNDA_SCRIPT: self._camunda_script,
+        }
+
+    def run(self) -> list[Finding]:
+        root = self.document.tree.getroot()
+        self.findings.extend(_duplicate_ids(self.document.tree, self.document.name))
+        for message in root.iterchildren(bpmn_tag("message")):
+            key = read_message_correlation(message)
+            if key:
+                self._expression(message, key, literal_allowed=True)
+        for process in root.iterchildren(bpmn_tag("process")):
+            self._process(process)
+        return self.findings
+
+    def _process(self, process: etree._Element) -> None:
+        if not process.get("id"):
+            self._add(
+                process,
+                "missing-id",
+                "the process has no id",
+                "give the process an id in Modeler's 'General' panel",
+                owned=False,
+            )
+            return
+        if not is_executable(process):
+            self._add(
+                process,
+                "process-not-executable",
+                f"process '{process.get('id')}' is not executable and is skipped, as Camunda does",
+                "tick 'Executable' on the process in Modeler if it should run",
+                Severity.WARNING,
+            )
+            return
+        if not _HAS_START_EVENT(process):
+            self._add(
+                process,
+                "no-start-event",
+                "the process has no start event",
+                "draw a start event; without one no instance can ever start",
+            )
+        for element in process.iter(etree.Element):
+            self._element(element)
+
+    def _element(self, element: etree._Element) -> None:
+        tag = element.tag
+        unsupported = _UNSUPPORTED.get(tag)
+        if unsupported is not None:
+            what, hint = unsupported
+            self._add(element, "unsupported-element", f"{what} are not supported", hint)
+        elif tag in _LISTENERS:
+            self._add(
+                element,
+                "unsupported-element",
+                "execution and task listeners cannot run here",
+                "move the listener's work into a service task with a job type",
+            )
+        if element.get("isForCompensation", "false").strip() == "true":
+            self._add(
+                element,
+                "unsupported-element",
+                "compensation handlers are not supported",
+                _COMPENSATION_HINT,
+            )
+        if tag in _FLOW_NODES or tag == _SEQUENCE_FLOW:
+            if not element.get("id"):
+                self._add(
+                    element,
+                    "missing-id",
+                    f"a {etree.QName(element).localname} has no id",
+                    "give the element an id; Modeler always writes one",
+                    owned=False,
+                )
+            if element.get("default") is not None:
+                self._default_flow(element)
+        if tag in _FLOW_NODES:
+            self._flow_node(element, read_element_config(element))
+        handler = self.handlers.get(tag)
+        if handler is not None:
+            handler(element)
+
+    def _flow_node(self, element: etree._Element, config: ElementConfig) -> None:
+        tag = etree.QName(element).localname
+        if config.java_delegate is not None:
+            attribute, value = config.java_delegate
+            self._add(
+                element,
+                "unsupported-element",
+                f'Java delegates cannot run here (camunda:{attribute}="{value}")',
+                'use camunda:type="external" with a camunda:topic and register a '
+                "handler for the topic",
+            )
+        elif (
+            tag in ("serviceTask", "sendTask")
+            and not config.job_type
+            and not (tag == "sendTask" and element.get("messageRef"))
+        ):
+            self._add(
+                element,
+                "missing-job-type",
+                f"the {tag} has no job type, so no handler can ever run it",
+                _JOB_TYPE_HINTS[config.dialect],
+            )
+        elif tag == "businessRuleTask":
+            self._business_rule_task(element, config)
+        if tag == "callActivity":
+            self._call_activity(element, config)
+        elif tag == "scriptTask":
+            self._script_task(element, config)
+        self._config_expressions(element, config)
+
+    def _call_activity(self, element: etree._Element, config: ElementConfig) -> None:
+        called = config.called_element
+        if not called:
+            self._add(
+                element,
+                "called-element-unknown",
+                "the call activity calls no process",
+                "set the called process id (zeebe:calledElement processId, or calledElement)",
+            )
+        elif expression_language(called) is None and not self.processes.get(called, False):
+            state = (
+                "exists but is not executable"
+                if called in self.processes
+                else "is not in this deployment"
+            )
+            self._add(
+                element,
+                "called-element-unknown",
+                f"the called process '{called}' {state}",
+                "deploy the called process's file together with this one, executable",
+            )
+
+    def _business_rule_task(self, element: etree._Element, config: ElementConfig) -> None:
+        decision = config.called_decision
+        if not decision and not config.job_type:
+            self._add(
+                element,
+                "called-decision-unknown",
+                "the business rule task calls no decision and has no job type",
+                "set the decision id (zeebe:calledDecision decisionId, or camunda:decisionRef)",
+            )
+        elif decision and expression_language(decision) is None and decision not in self.decisions:
+            self._add(
+                element,
+                "called-decision-unknown",
+                f"the decision '{decision}' is not in this deployment",
+                "deploy the .dmn file that defines it together with this one",
+            )
+
+    def _script_task(self, element: etree._Element, config: ElementConfig) -> None:
+        script_format = (config.script_format or "").strip().lower()
+        if config.script is not None and config.script.strip():
+            if script_format not in _PYTHON_FORMATS:
+                self._add(
+                    element,
+                    "unsupported-element",
+                    f"scripts in '{config.script_format}' cannot run here",
+                    'rewrite the script in Python (scriptFormat="python")',
+                )
+            else:
+                self._script(element, config.script)
+        elif config.script_expression:
+            if expression_language(config.script_expression) != "feel":
+                self._add(
+                    element,
+                    "expression-invalid",
+                    "a Camunda 8 script expression must start with '='",
+                    "write the expression as =<FEEL expression>",
+                )
+            else:
+                self._expression(element, config.script_expression)
+        elif not config.job_type:
+            self._add(
+                element,
+                "missing-script",
+                "the script task has no script",
+                "write the script, or remove the task",
+            )
+
+    def _config_expressions(self, element: etree._Element, config: ElementConfig) -> None:
+        for mapping in _flatten(config.inputs + config.outputs):
+            if mapping.kind == "expression" and mapping.value:
+                self._expression(
+                    element, mapping.value, literal_allowed=config.dialect in _STATIC_DIALECTS
+                )
+        for text in (
+            config.assignee,
+            config.candidate_groups,
+            config.candidate_users,
+            config.due_date,
+            config.follow_up_date,
+            config.called_element,
+            config.called_decision,
+            config.job_type,
+            config.form_key,
+        ):
+            if text and expression_language(text) is not None:
+                self._expression(element, text)
+        for script in (config.pre_script, config.post_script):
+            if script and script.strip():
+                self._script(element, script)
+
+    def _camunda_script(self, element: etree._Element) -> None:
+        script_format = element.get("scriptFormat", "").strip().lower()
+        if script_format not in _PYTHON_FORMATS:
+            self._add(
+                element,
+                "unsupported-element",
+                f"scripts in '{element.get('scriptFormat')}' cannot run here",
+                "write the mapping as a ${...} expression instead",
+            )
+
+    def _sequence_flow(self, flow: etree._Element) -> None:
+        siblings = self._siblings(flow)
+        for attribute in ("sourceRef", "targetRef"):
+            reference = flow.get(attribute)
+            if not reference:
+                self._add(
+                    flow,
+                    "missing-reference",
+                    f"the sequence flow has no {attribute}",
+                    "reconnect both ends of the flow in Modeler",
+                )
+            elif reference not in siblings:
+                self._add(
+                    flow,
+                    "missing-reference",
+                    f"the sequence flow's {attribute} '{reference}' is not an element "
+                    "of the same (sub)process",
+                    "reconnect the flow in Modeler",
+                )
+        condition = flow.find(bpmn_tag("conditionExpression"))
+        if condition is not None:
+            self._condition(condition)
+
+    def _condition(self, condition: etree._Element) -> None:
+        text = condition.text
+        if not text or not text.strip():
+            self._add(
+                condition,
+                "expression-invalid",
+                "the condition is empty",
+                "write the condition, or remove it to make the flow unconditional",
+            )
+        else:
+            self._expression(condition, text)
+
+    def _default_flow(self, element: etree._Element) -> None:
+        default = element.get("default", "")
+        flow = self._siblings(element).get(default)
+        if flow is None or flow.tag != _SEQUENCE_FLOW or flow.get("sourceRef") != element.get("id"):
+            self._add(
+                element,
+                "missing-reference",
+                f"the default flow '{default}' is not one of the element's outgoing flows",
+                "mark one of the outgoing flows as default in Modeler",
+            )
+
+    def _boundary_event(self, event: etree._Element) -> None:
+        attached = event.get("attachedToRef")
+        target = self._siblings(event).get(attached or "")
+        if target is None or target.tag not in _ACTIVITIES:
+            self._add(
+                event,
+                "missing-reference",
+                f"the boundary event is attached to '{attached}', which is not an "
+                "activity of the same (sub)process",
+                "attach the event to a task again in Modeler",
+            )
+
+    def _message_definition(self, definition: etree._Element) -> None:
+        self._reference(
+            definition,
+            "messageRef",
+            self.document.messages,
+            "message",
+            required=definition.getparent().tag in _CATCHING,
+        )
+
+    def _receive_task(self, task: etree._Element) -> None:
+        self._reference(task, "messageRef", self.document.messages, "message", required=True)
+
+    def _signal_definition(self, definition: etree._Element) -> None:
+        self._reference(definition, "signalRef", self.document.signals, "signal", required=True)
+
+    def _error_definition(self, definition: etree._Element) -> None:
+        self._reference(
+            definition,
+            "errorRef",
+            self.document.errors,
+            "error",
+            required=definition.getparent().tag == bpmn_tag("endEvent"),
+        )
+
+    def _escalation_definition(self, definition: etree._Element) -> None:
+        self._reference(
+            definition,
+            "escalationRef",
+            self.document.escalations,
+            "escalation",
+            required=definition.getparent().tag in _THROWING,
+        )
+
+    def _reference(
+        self,
+        element: etree._Element,
+        attribute: str,
+        defined: Mapping[str, object],
+        kind: str,
+        *,
+        required: bool,
+    ) -> None:
+        reference = element.get(attribute)
+        if not reference:
+            if required:
+                self._add(
+                    element,
+                    "missing-reference",
+                    f"no {kind} is selected",
+                    f"select or create the {kind} in Modeler's properties panel",
+                )
+        elif reference not in defined and reference.rpartition(":")[2] not in defined:
+            self._add(
+                element,
+                "missing-reference",
+                f"{attribute} '{reference}' names no {kind} defined in this file",
+                f"define the bpmn:{kind} with id '{reference}', or select an existing one",
+            )
+
+    def _timer_definition(self, definition: etree._Element) -> None:
+        parts = list(definition.iterchildren(*_TIMER_KINDS))
+        if not parts or not any(part.text and part.text.strip() for part in parts):
+            self._add(
+                definition,
+                "expression-invalid",
+                "the timer has no date, duration or cycle",
+                "set the timer's type and value in Modeler (e.g. a duration PT15M)",
+            )
+            return
+        for part in parts:
+            text = (part.text or "").strip()
+            if not text:
+                continue
+            if expression_language(text) is not None:
+                self._expression(part, text)
+            elif not _iso_timer(_TIMER_KINDS[part.tag], text):
+                if self.document.dialect in _STATIC_DIALECTS:
+                    self._add(
+                        part,
+                        "expression-invalid",
+                        f"'{text}' is not an ISO 8601 {_TIMER_KINDS[part.tag][4:].lower()}",
+                        "write e.g. PT15M (duration), 2025-01-31T09:00:00Z (date) or "
+                        "R3/PT1H (cycle; cron is not supported), or an expression "
+                        "starting with '='",
+                    )
+                else:
+                    self._expression(part, text, language="python")
+
+    def _expression(
+        self,
+        element: etree._Element,
+        text: str,
+        *,
+        language: str | None = None,
+        literal_allowed: bool = False,
+    ) -> None:
+        """Hand one expression to the injected checker; plain text is a literal where the
+        dialect allows one, else Python."""
+        if self.check_expression is None:
+            return
+        language = language or expression_language(text)
+        if language is None:
+            if literal_allowed:
+                return
+            language = "python"
+        try:
+            self.check_expression(text.strip(), language, _owner_id(element))
+        except ExpressionError as error:
+            self._add(
+                element,
+                "expression-invalid",
+                str(error),
+                f"fix the {_LANGUAGE_NAMES.get(language, language)} expression",
+            )
+
+    def _script(self, element: etree._Element, script: str) -> None:
+        try:
+            self.check_script(script, _owner_id(element))
+        except ExpressionError as error:
+            self._add(element, "expression-invalid", str(error), "fix the Python script")
+
+    def _siblings(self, element: etree._Element) -> dict[str, etree._Element]:
+        parent = element.getparent()
+        if parent is None:
+            return {}
+        ids = self.sibling_ids.get(parent)
+        if ids is None:
+            ids = {
+                child.get("id", ""): child
+                for child in parent.iterchildren(etree.Element)
+                if child.get("id")
+            }
+            self.sibling_ids[parent] = ids
+        return ids
+
+    def _add(
+        self,
+        element: etree._Element,
+        rule: str,
+        message: str,
+        hint: str,
+        severity: Severity = Severity.ERROR,
+        *,
+        owned: bool = True,
+    ) -> None:
+        """Record a finding; ``owned=False`` for an element that has no id of its own to show."""
+        element_id = _owner_id(element) if owned else None
+        self.findings.append(
+            Finding(
+                severity,
+                rule,
+                message,
+                file=self.document.name,
+                line=element.sourceline,
+                element_id=element_id,
+                hint=hint,
+            )
+        )
+
+
+def python_syntax(script: str, element_id: str | None) -> None:
+    """The default script check: Python syntax only (the sandbox's policy is the engine's), so
+    a typo fails the deployment instead of the first instance that reaches the task."""
+    try:
+        compile(script, "<script>", "exec", dont_inherit=True)
+    except SyntaxError as error:
+        raise ExpressionError(
+            f"Python syntax error at line {error.lineno}: {error.msg}",
+            expression=script,
+            element_id=element_id,
+        ) from error
+    except (ValueError, RecursionError, OverflowError) as error:
+        raise ExpressionError(
+            f"Python script cannot be compiled: {error}", expression=script, element_id=element_id
+        ) from error
+
+
+def _owner_id(element: etree._Element) -> str | None:
+    """The id a user finds in Modeler: the element's own, or that of the flow node holding an
+    event definition, a condition or an extension element."""
+    current: etree._Element | None = element
+    while current is not None:
+        tag = current.tag
+        if (
+            isinstance(tag, str)
+            and tag.startswith(_BPMN_PREFIX)
+            and current.get("id")
+            and not tag.endswith("EventDefinition")
+        ):
+            return current.get("id")
+        current = current.getparent()
+    return None
+
+
+def _flatten(mappings: tuple[IoMapping, ...]) -> Iterator[IoMapping]:
+    for mapping in mappings:
+        if mapping.kind in ("list", "map"):
+            yield from _flatten(mapping.value)
+        else:
+            yield mapping
+
+
+def _iso_timer(kind: str, text: str) -> bool:
+    """Whether a literal timer value is valid ISO 8601 for its kind."""
+    try:
+        if kind == "timeDuration":
+            isodate.parse_duration(text)
+        elif kind == "timeDate":
+            _parse_date(text)
+        else:
+            repeat, _, rest = text.partition("/")
+            if not rest or not _REPEAT.fullmatch(repeat):
+                return False
+            for part in rest.split("/"):
+                if part.startswith("P"):
+                    isodate.parse_duration(part)
+                else:
+                    _parse_date(part)
+    except (ValueError, OverflowError, ArithmeticError):
+        return False
+    return True
+
+
+def _parse_date(text: str) -> None:
+    if "T" in text:
+        isodate.parse_datetime(text)
+    else:
+        isodate.parse_date(text)
