@@ -1,0 +1,60 @@
+"""retailflow: BPMN 2.0 processes for new-retail operations, on SpiffWorkflow.
+
+The public API is re-exported here::
+
+    from retailflow import Engine, HandlerRegistry, BpmnError
+"""
+
+from __future__ import annotations
+
+from retailflow.engine import Clock, Engine, SystemClock, VirtualClock
+from retailflow.handlers import BpmnError, HandlerContext, HandlerRegistry, RetryPolicy
+from retailflow.model import (
+    ConcurrentUpdateError,
+    Deployment,
+    DeploymentError,
+    ExpressionError,
+    Finding,
+    HandlerInputError,
+    HistoryEvent,
+    HistoryKind,
+    Incident,
+    Instance,
+    InstanceStatus,
+    Job,
+    JobKind,
+    NotFoundError,
+    ProcessDefinition,
+    RetailflowError,
+    Severity,
+    UserTask,
+)
+
+__all__ = [
+    "BpmnError",
+    "Clock",
+    "ConcurrentUpdateError",
+    "Deployment",
+    "DeploymentError",
+    "Engine",
+    "ExpressionError",
+    "Finding",
+    "HandlerContext",
+    "HandlerInputError",
+    "HandlerRegistry",
+    "HistoryEvent",
+    "HistoryKind",
+    "Incident",
+    "Instance",
+    "InstanceStatus",
+    "Job",
+    "JobKind",
+    "NotFoundError",
+    "ProcessDefinition",
+    "RetailflowError",
+    "RetryPolicy",
+    "Severity",
+    "SystemClock",
+    "UserTask",
+    "VirtualClock",
+]

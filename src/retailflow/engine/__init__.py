@@ -1,0 +1,8 @@
+"""The engine: deploy, start, run, correlate, and look back at what happened."""
+
+from __future__ import annotations
+
+from retailflow.engine.clock import Clock, SystemClock, VirtualClock
+from retailflow.engine.engine import Engine
+
+__all__ = ["Clock", "Engine", "SystemClock", "VirtualClock"]

@@ -1,0 +1,162 @@
+"""Deploying files: all or nothing, versioned by content.
+
+Every file is read, checked and compiled before anything is stored; one error anywhere refuses
+the whole deployment with every finding listed. A process whose files (its own, and those of
+the processes and decisions it calls) are byte-identical to its latest version is left alone;
+anything else becomes a new version, and running instances keep the version they started on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from retailflow.bpmn import (
+    BpmnDocument,
+    DmnDocument,
+    SourceFile,
+    check_documents,
+    load_sources,
+    read_document,
+    validate_schema,
+)
+from retailflow.decisions import parse_dmn
+from retailflow.engine.spiff import CompiledProcess, SourceTree, compile_processes
+from retailflow.expressions import Dialect, ExpressionEngine
+from retailflow.handlers import HandlerRegistry
+from retailflow.model import (
+    Deployment,
+    DeploymentError,
+    Finding,
+    ProcessDefinition,
+    Resource,
+    Severity,
+)
+from retailflow.stores import Store
+
+logger = logging.getLogger(__name__)
+
+
+class Deployer:
+    """Checks, compiles and stores process files for an engine."""
+
+    def __init__(self, store: Store, handlers: HandlerRegistry,
+                 expressions: ExpressionEngine) -> None:
+        self._store = store
+        self._handlers = handlers
+        self._expressions = expressions
+
+    def deploy(self, paths: Sequence[str | Path], *, require_handlers: bool,
+               now: datetime) -> Deployment:
+        """Deploy every ``.bpmn`` and ``.dmn`` file under ``paths``; ``DeploymentError`` (and
+        nothing stored) if any error is found."""
+        sources = load_sources(paths)
+        findings: list[Finding] = []
+        documents: list[BpmnDocument | DmnDocument] = []
+        for source in sources:
+            try:
+                document = read_document(source)
+            except DeploymentError as error:
+                findings.extend(error.findings)
+                continue
+            documents.append(document)
+            findings.extend(validate_schema(document))
+            if isinstance(document, DmnDocument):
+                findings.extend(_dmn_findings(document))
+        findings.extend(check_documents(documents, check_expression=self._check_expression))
+        executable = [process.id for doc in documents if isinstance(doc, BpmnDocument)
+                      for process in doc.processes if process.executable]
+        compiled: dict[str, CompiledProcess] = {}
+        if not _errors(findings):
+            trees = [SourceTree(doc.name, doc.root) for doc in documents
+                     if isinstance(doc, BpmnDocument)]
+            try:
+                compiled = compile_processes(trees, executable)
+            except DeploymentError as error:
+                findings.extend(error.findings)
+        if require_handlers:
+            findings.extend(self._missing_handlers(compiled.values()))
+        if _errors(findings):
+            raise DeploymentError(sorted(findings, key=_order))
+        deployment = self._store_versions(sources, documents, compiled, now)
+        deployment.warnings.extend(f for f in findings if f.severity != Severity.ERROR)
+        for finding in deployment.warnings:
+            logger.warning("%s", finding)
+        return deployment
+
+    def _check_expression(self, text: str, dialect: str, element_id: str | None) -> None:
+        self._expressions.check(text, dialect=Dialect(dialect), element_id=element_id)
+
+    def _missing_handlers(self, processes: Iterable[CompiledProcess]) -> list[Finding]:
+        findings = []
+        seen: set[str] = set()
+        for compiled in processes:
+            for element_id, topic in compiled.job_topics():
+                if topic in self._handlers or element_id in seen:
+                    continue
+                seen.add(element_id)
+                file, line = compiled.locations.get(element_id, (None, None))
+                findings.append(Finding(
+                    Severity.ERROR, "handler-missing",
+                    f"no handler is registered for job type '{topic}'",
+                    file=file, line=line, element_id=element_id,
+                    hint=f"register one with @handlers.handler({topic!r}), or deploy with "
+                         "require_handlers=False if the app binds handlers later"))
+        return findings
+
+    def _store_versions(self, sources: Sequence[SourceFile],
+                        documents: Sequence[BpmnDocument | DmnDocument],
+                        compiled: dict[str, CompiledProcess], now: datetime) -> Deployment:
+        file_of_process = {process.id: doc.content_hash for doc in documents
+                           if isinstance(doc, BpmnDocument) for process in doc.processes}
+        file_of_decision = {decision_id: doc.content_hash for doc in documents
+                            if isinstance(doc, DmnDocument) for decision_id in doc.decision_ids}
+        by_hash = {source.content_hash: source for source in sources}
+        deployment = Deployment()
+        new_definitions: list[ProcessDefinition] = []
+        needed: dict[str, Resource] = {}
+        for process_id, process in sorted(compiled.items()):
+            hashes = {file_of_process[process_id]}
+            hashes.update(file_of_process[called] for called in process.called_process_ids()
+                          if called in file_of_process)
+            hashes.update(file_of_decision[decision] for decision in process.decision_ids()
+                          if decision in file_of_decision)
+            resource_hashes = tuple(sorted(hashes))
+            own_hash = file_of_process[process_id]
+            latest = self._store.latest_definition(process_id)
+            if latest is not None and latest.resource_hashes == resource_hashes:
+                deployment.unchanged.append(latest)
+                continue
+            version = 1 if latest is None else latest.version + 1
+            definition = ProcessDefinition(
+                id=f"{process_id}:{version}", process_id=process_id, version=version,
+                name=process.spec.description if process.spec.description != process_id
+                else None,
+                content_hash=own_hash, resource_name=by_hash[own_hash].name,
+                resource_hashes=resource_hashes, deployed_at=now)
+            new_definitions.append(definition)
+            for content_hash in resource_hashes:
+                source = by_hash[content_hash]
+                needed[content_hash] = Resource(source.name, source.content, content_hash)
+        if new_definitions:
+            self._store.save_definitions(list(needed.values()), new_definitions)
+            deployment.created.extend(new_definitions)
+        return deployment
+
+
+def _dmn_findings(document: DmnDocument) -> list[Finding]:
+    try:
+        parse_dmn(document.root, file=document.name)
+    except DeploymentError as error:
+        return list(error.findings)
+    return []
+
+
+def _errors(findings: Sequence[Finding]) -> bool:
+    return any(finding.severity == Severity.ERROR for finding in findings)
+
+
+def _order(finding: Finding) -> tuple[str, int, str]:
+    return (finding.file or "", finding.line or 0, finding.rule)

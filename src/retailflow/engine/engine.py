@@ -1,0 +1,573 @@
+"""The Engine: deploy, start, run jobs, complete user tasks, correlate messages, and look back.
+
+Every operation moves one instance from its wait states to the next ones inside one store
+commit (``Checkpoint``): the instance's state, jobs, subscriptions, user tasks, incidents and
+history land together or not at all. Handlers run between commits, never inside one.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from retailflow.decisions import DecisionEvaluator
+from retailflow.engine.clock import Clock, SystemClock
+from retailflow.engine.definitions import DefinitionCache, LoadedDefinition
+from retailflow.engine.deployer import Deployer
+from retailflow.engine.spiff import (
+    ExecutionError,
+    PendingCatch,
+    ProcessRun,
+    StateCodec,
+    Step,
+    WaitStates,
+)
+from retailflow.engine.variables import check_variables, map_inputs, map_outputs
+from retailflow.expressions import Dialect, ExpressionEngine
+from retailflow.handlers import BpmnError, HandlerContext, HandlerRegistry, RetryPolicy
+from retailflow.model import (
+    BufferedMessage,
+    ConcurrentUpdateError,
+    Deployment,
+    HandlerInputError,
+    HistoryEvent,
+    HistoryKind,
+    Incident,
+    Instance,
+    InstanceStatus,
+    Job,
+    JobKind,
+    NotFoundError,
+    ProcessDefinition,
+    RetailflowError,
+    Subscription,
+    SubscriptionKind,
+    UserTask,
+)
+from retailflow.stores import Checkpoint, Store, open_store
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_RETRIES = 3
+_CONFLICT_ATTEMPTS = 5
+
+
+class Engine:
+    """retailflow's entry point. ``Engine()`` runs in memory; ``Engine("sqlite:///retail.db")``
+    keeps everything in a SQLite file, and a new ``Engine`` on the same file resumes every
+    instance where it stood.
+    """
+
+    def __init__(self, url: str | None = None, *, handlers: HandlerRegistry | None = None,
+                 clock: Clock | None = None, store: Store | None = None,
+                 retry_policy: RetryPolicy | None = None, worker_id: str | None = None,
+                 lease: timedelta = timedelta(minutes=5), live_cache_size: int = 1000) -> None:
+        self.store: Store = store if store is not None else open_store(url)
+        self.handlers = handlers if handlers is not None else HandlerRegistry()
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.retry_policy = retry_policy or RetryPolicy()
+        self.worker_id = worker_id or f"engine-{uuid.uuid4().hex[:8]}"
+        self.lease = lease
+        self.expressions = ExpressionEngine(default_dialect=Dialect.PYTHON)
+        self._codec = StateCodec()
+        self._definitions = DefinitionCache(self.store, self.expressions,
+                                            DecisionEvaluator(self.expressions), self.clock.now)
+        self._deployer = Deployer(self.store, self.handlers, self.expressions)
+        # Live runs keyed by instance id, valid while the stored version matches: saves a
+        # deserialization per step when one engine drives an instance from wait state to wait
+        # state. Any failure while advancing evicts the entry.
+        self._live: OrderedDict[str, tuple[int, ProcessRun]] = OrderedDict()
+        self._live_cache_size = live_cache_size
+
+    # -- repository --------------------------------------------------------------------------
+    def deploy(self, *paths: str | Path, require_handlers: bool = True) -> Deployment:
+        """Deploy ``.bpmn``/``.dmn`` files, directories or globs: all of them or none.
+
+        Raises ``DeploymentError`` listing every finding (file, line, element id, hint) when
+        anything is wrong, including a service task type with no registered handler (pass
+        ``require_handlers=False`` if handlers are bound later)."""
+        if not paths:
+            raise RetailflowError("deploy needs at least one file, directory or glob")
+        return self._deployer.deploy(paths, require_handlers=require_handlers,
+                                     now=self.clock.now())
+
+    def definitions(self) -> list[ProcessDefinition]:
+        """Every deployed definition, by process id and version."""
+        return self.store.list_definitions()
+
+    # -- runtime -----------------------------------------------------------------------------
+    def start(self, process_id: str, *, business_key: str | None = None,
+              variables: Mapping[str, Any] | None = None) -> Instance:
+        """Start the latest version of ``process_id`` and advance it to its first wait states."""
+        definition = self.store.latest_definition(process_id)
+        if definition is None:
+            known = ", ".join(sorted({d.process_id for d in self.store.list_definitions()}))
+            raise NotFoundError(f"no process '{process_id}' is deployed (deployed: "
+                                f"{known or 'none'}); deploy its file first")
+        payload = dict(variables or {})
+        check_variables(payload, f"start of '{process_id}'")
+        return self._start(definition, business_key, payload)
+
+    def run(self, *, max_jobs: int | None = None) -> int:
+        """Execute due jobs (handlers and timers) inline until none is due; returns how many
+        ran. This is how the demo, tests and small apps work without a worker process."""
+        executed = 0
+        while max_jobs is None or executed < max_jobs:
+            now = self.clock.now()
+            batch = self.store.claim_due_jobs(now=now, owner=self.worker_id,
+                                              lease_until=now + self.lease, limit=64)
+            if not batch:
+                break
+            for job in batch:
+                self.execute_job(job)
+                executed += 1
+        self.store.purge_expired_messages(self.clock.now())
+        return executed
+
+    def execute_job(self, job: Job) -> None:
+        """Run one claimed job to its end: the instance advances, or the failure is recorded."""
+        if job.kind == JobKind.TIMER:
+            self._fire_timer(job)
+        else:
+            self._run_service_job(job)
+
+    def tasks(self, *, instance: str | None = None, assignee: str | None = None,
+              candidate_group: str | None = None) -> list[UserTask]:
+        """Open user tasks, with assignee, candidate groups and form key as drawn."""
+        return self.store.list_user_tasks(instance_id=instance, assignee=assignee,
+                                          candidate_group=candidate_group)
+
+    def complete_task(self, task_id: str, variables: Mapping[str, Any] | None = None
+                      ) -> Instance:
+        """Complete an open user task with the variables the person entered."""
+        task = self.store.get_user_task(task_id)
+        payload = dict(variables or {})
+        check_variables(payload, f"completion of task '{task.element_id}'")
+        return self._advance(task.instance_id,
+                             lambda run: run.complete_user_task(task_id, payload))
+
+    def correlate(self, message: str, *, key: str | None = None,
+                  variables: Mapping[str, Any] | None = None,
+                  ttl: timedelta | None = None) -> Instance | None:
+        """Deliver a message to the instance waiting for ``message`` with correlation ``key``,
+        or start a process whose start event catches it. With ``ttl``, a message nobody waits
+        for is kept that long for a subscription that opens later (returns ``None``);
+        without it, such a message is an error."""
+        payload = dict(variables or {})
+        check_variables(payload, f"message '{message}'")
+        subscriptions = self.store.find_subscriptions(SubscriptionKind.MESSAGE, message, key)
+        if subscriptions:
+            subscription = subscriptions[0]
+            return self._advance(
+                subscription.instance_id,
+                lambda run: run.deliver_message(subscription.id, message, payload),
+                extra=[_Note(HistoryKind.MESSAGE_CORRELATED, subscription.element_id,
+                             payload)])
+        starters = self._start_definitions("message", message)
+        if starters:
+            return self._start(starters[0], key, payload, deliver=("message", message))
+        if ttl is not None:
+            now = self.clock.now()
+            self.store.buffer_message(BufferedMessage(uuid.uuid4().hex, message, key, payload,
+                                                      now + ttl, now))
+            return None
+        raise NotFoundError(f"no instance waits for message '{message}' with key {key!r}; "
+                            "pass ttl= to keep it until one does")
+
+    def broadcast_signal(self, signal: str, variables: Mapping[str, Any] | None = None
+                         ) -> list[Instance]:
+        """Deliver a signal to every instance waiting for it and start every process whose
+        start event catches it; returns the instances it reached."""
+        payload = dict(variables or {})
+        reached = []
+        for subscription in self.store.find_subscriptions(SubscriptionKind.SIGNAL, signal):
+            reached.append(self._advance(
+                subscription.instance_id,
+                lambda run, s=subscription: run.deliver_signal(s.id, signal, payload),
+                extra=[_Note(HistoryKind.SIGNAL_RECEIVED, subscription.element_id, payload)]))
+        for definition in self._start_definitions("signal", signal):
+            reached.append(self._start(definition, None, payload, deliver=("signal", signal)))
+        return reached
+
+    def cancel(self, instance_id: str) -> Instance:
+        """End a running instance where it stands; its jobs, tasks and subscriptions go."""
+        return self._advance(instance_id, lambda run: run.cancel(), cancel=True)
+
+    def retry(self, instance_or_incident: str, *, retries: int = 1) -> int:
+        """Give the failed jobs of an instance (or of one incident) ``retries`` new attempts,
+        due now, and resolve their incidents; ``run()`` then executes them. Returns how many
+        jobs were retried."""
+        incidents = [i for i in self.store.list_incidents()
+                     if instance_or_incident in (i.id, i.instance_id)]
+        if not incidents:
+            raise NotFoundError(f"no open incident for '{instance_or_incident}'")
+        now = self.clock.now()
+        for job_id in dict.fromkeys(i.job_id for i in incidents):
+            incident = next(i for i in incidents if i.job_id == job_id)
+            instance = self.store.get_instance(incident.instance_id)
+            self.store.retry_job(job_id, retries_left=retries, due_at=now, history=[
+                HistoryEvent(instance.id, instance.definition_id, HistoryKind.INCIDENT_RESOLVED,
+                             now, element_id=incident.element_id, job_id=job_id)])
+        return len({i.job_id for i in incidents})
+
+    # -- history and queries -----------------------------------------------------------------
+    def instance(self, instance_id: str) -> Instance:
+        """One instance, with its status and latest variables."""
+        return self.store.get_instance(instance_id)
+
+    def instances(self, *, status: InstanceStatus | None = None,
+                  process_id: str | None = None, business_key: str | None = None
+                  ) -> list[Instance]:
+        """Instances matching every given filter, oldest first."""
+        return self.store.list_instances(status=status, process_id=process_id,
+                                         business_key=business_key)
+
+    def history(self, instance_id: str) -> list[HistoryEvent]:
+        """Every recorded step of an instance, in order."""
+        self.store.get_instance(instance_id)
+        return self.store.history(instance_id)
+
+    def incidents(self, *, instance: str | None = None) -> list[Incident]:
+        """Open incidents: jobs that exhausted their retries, or cannot succeed."""
+        return self.store.list_incidents(instance_id=instance)
+
+    def jobs(self, *, instance: str | None = None) -> list[Job]:
+        """Jobs (handler calls and timers) waiting to run, by due time."""
+        return self.store.list_jobs(instance_id=instance)
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        self.store.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals: starting and advancing -----------------------------------------------------
+    def _start(self, definition: ProcessDefinition, business_key: str | None,
+               variables: dict[str, Any], deliver: tuple[str, str] | None = None) -> Instance:
+        loaded = self._definitions.get(definition.id)
+        now = self.clock.now()
+        instance = Instance(id=uuid.uuid4().hex, definition_id=definition.id,
+                            process_id=definition.process_id, business_key=business_key,
+                            status=InstanceStatus.RUNNING, started_at=now)
+        started = _Note(HistoryKind.INSTANCE_STARTED, None, dict(variables))
+        run = ProcessRun.start(loaded.compiled, {} if deliver else variables,
+                               loaded.script_engine)
+        if deliver is not None:
+            kind, name = deliver
+            catch = next(c for c in run.wait_states().catches
+                         if c.kind == kind and c.name == name)
+            if kind == "message":
+                run.deliver_message(catch.task_id, name, variables)
+            else:
+                run.deliver_signal(catch.task_id, name, variables)
+        self._commit(instance, run, loaded, expected_version=None, extra=[started])
+        return instance
+
+    def _advance(self, instance_id: str, action: Callable[[ProcessRun], None], *,
+                 extra: Sequence[_Note] = (), cancel: bool = False,
+                 job: Job | None = None) -> Instance:
+        """Load (or reuse) the live run, apply ``action``, commit; re-read and re-apply when
+        another writer got there first."""
+        for attempt in range(_CONFLICT_ATTEMPTS):
+            instance, run, loaded = self._live_run(instance_id)
+            if instance.status != InstanceStatus.RUNNING:
+                raise RetailflowError(f"instance '{instance_id}' is {instance.status}; "
+                                      "only running instances can advance")
+            try:
+                action(run)
+            except BaseException:
+                self._live.pop(instance_id, None)
+                raise
+            try:
+                return self._commit(instance, run, loaded, expected_version=instance.version,
+                                    extra=extra, cancelled=cancel, job=job)
+            except ConcurrentUpdateError:
+                self._live.pop(instance_id, None)
+                logger.info("instance changed meanwhile, re-applying",
+                            extra={"instance_id": instance_id, "attempt": attempt + 1})
+        raise ConcurrentUpdateError(f"instance '{instance_id}' kept changing under "
+                                    f"{_CONFLICT_ATTEMPTS} attempts; try again")
+
+    def _live_run(self, instance_id: str) -> tuple[Instance, ProcessRun, LoadedDefinition]:
+        cached = self._live.get(instance_id)
+        if cached is not None:
+            instance = self.store.get_instance(instance_id)
+            version, run = cached
+            if version == instance.version:
+                self._live.move_to_end(instance_id)
+                return instance, run, self._definitions.get(instance.definition_id)
+        instance, state = self.store.load_state(instance_id)
+        loaded = self._definitions.get(instance.definition_id)
+        run = ProcessRun.restore(state, loaded.compiled, self._codec, loaded.script_engine)
+        return instance, run, loaded
+
+    def _commit(self, instance: Instance, run: ProcessRun, loaded: LoadedDefinition, *,
+                expected_version: int | None, extra: Sequence[_Note] = (),
+                cancelled: bool = False, job: Job | None = None) -> Instance:
+        now = self.clock.now()
+        consumed = self._deliver_buffered(run, instance, now) if not cancelled else []
+        waits = run.wait_states() if not cancelled else WaitStates()
+        history = [HistoryEvent(instance.id, instance.definition_id, note.kind, now,
+                                element_id=note.element_id, job_id=job.id if job else None,
+                                variables=note.variables) for note in extra]
+        history.extend(self._steps(instance, run.drain_steps(), now, job))
+        updated = Instance(id=instance.id, definition_id=instance.definition_id,
+                           process_id=instance.process_id, business_key=instance.business_key,
+                           status=instance.status, started_at=instance.started_at,
+                           version=instance.version + 1, parent_id=instance.parent_id,
+                           variables=run.variables)
+        if cancelled:
+            updated.status, updated.ended_at = InstanceStatus.CANCELLED, now
+            history.append(HistoryEvent(instance.id, instance.definition_id,
+                                        HistoryKind.INSTANCE_CANCELLED, now))
+        elif run.completed:
+            updated.status, updated.ended_at = InstanceStatus.COMPLETED, now
+            history.append(HistoryEvent(instance.id, instance.definition_id,
+                                        HistoryKind.INSTANCE_COMPLETED, now,
+                                        variables=updated.variables))
+        checkpoint = Checkpoint(
+            instance=updated, state=run.dump(self._codec), expected_version=expected_version,
+            jobs=self._jobs(updated, waits, now), subscriptions=_subscriptions(updated, waits),
+            user_tasks=self._user_tasks(updated, waits, now), history=history,
+            consumed_message_ids=consumed)
+        self.store.commit(checkpoint)
+        if updated.status == InstanceStatus.RUNNING:
+            self._remember(updated, run)
+        else:
+            self._live.pop(updated.id, None)
+        self._deliver_thrown(run)
+        return updated
+
+    def _remember(self, instance: Instance, run: ProcessRun) -> None:
+        self._live[instance.id] = (instance.version, run)
+        self._live.move_to_end(instance.id)
+        while len(self._live) > self._live_cache_size:
+            self._live.popitem(last=False)
+
+    def _deliver_buffered(self, run: ProcessRun, instance: Instance, now: datetime
+                          ) -> list[str]:
+        """Messages that arrived before their subscription opened are delivered now."""
+        consumed: list[str] = []
+        delivered = True
+        while delivered:
+            delivered = False
+            for catch in run.wait_states().catches:
+                if catch.kind != "message":
+                    continue
+                waiting = [m for m in self.store.take_buffered_messages(
+                    catch.name, _correlation_key(catch, instance), now)
+                    if m.id not in consumed]
+                if waiting:
+                    run.deliver_message(catch.task_id, catch.name, waiting[0].variables)
+                    consumed.append(waiting[0].id)
+                    delivered = True
+                    break
+        return consumed
+
+    def _deliver_thrown(self, run: ProcessRun) -> None:
+        for thrown in run.drain_thrown():
+            if thrown.kind == "signal":
+                self.broadcast_signal(thrown.name, thrown.variables)
+            else:
+                try:
+                    self.correlate(thrown.name, variables=thrown.variables)
+                except NotFoundError:
+                    logger.warning("thrown message '%s' reached no instance", thrown.name)
+
+    # -- internals: jobs -----------------------------------------------------------------------
+    def _run_service_job(self, job: Job) -> None:
+        instance, run, _loaded = self._live_run(job.instance_id)
+        try:
+            config, visible, element_id = run.job_variables(job.id)
+        except NotFoundError:
+            logger.warning("job no longer matches a waiting task; dropping",
+                           extra={"job_id": job.id, "instance_id": job.instance_id})
+            self.store.release_job(job.id, owner=self.worker_id)
+            return
+        handler = self.handlers.get(job.topic or "")
+        if handler is None:
+            self._fail(job, instance, f"no handler is registered for job type '{job.topic}'",
+                       retryable=False)
+            return
+        context = HandlerContext.for_job(job, instance, config.headers)
+        try:
+            inputs = map_inputs(config.inputs, visible, self.expressions, element_id)
+            result = handler.invoke(inputs, context)
+            updates = map_outputs(config.outputs, visible, result, self.expressions,
+                                  element_id)
+            check_variables(updates, f"handler '{job.topic}' at '{element_id}'")
+        except BpmnError as error:
+            self._route_bpmn_error(job, instance, error)
+            return
+        except (HandlerInputError, RetailflowError) as error:
+            self._fail(job, instance, str(error), retryable=False)
+            return
+        except Exception as error:  # a handler's technical failure: retried with backoff
+            logger.warning("handler failed", exc_info=True, extra={
+                "job_id": job.id, "instance_id": job.instance_id, "element_id": element_id})
+            self._fail(job, instance, f"{type(error).__name__}: {error}", retryable=True)
+            return
+        self._complete(job, instance, lambda run: run.complete_job(job.id, updates))
+
+    def _route_bpmn_error(self, job: Job, instance: Instance, error: BpmnError) -> None:
+        caught: list[bool] = []
+
+        def throw(run: ProcessRun) -> None:
+            caught.append(run.throw_error(job.id, error.code, error.variables))
+            if not caught[-1]:
+                raise _Uncaught
+
+        try:
+            self._complete(job, instance, throw)
+        except _Uncaught:
+            self._fail(job, instance, f"BPMN error '{error.code}' is not caught by any error "
+                       "event here; draw an error boundary event for it", retryable=False)
+
+    def _fire_timer(self, job: Job) -> None:
+        instance = self.store.get_instance(job.instance_id)
+        task_id = job.id.split("@", 1)[0]
+        fired = _Note(HistoryKind.TIMER_FIRED, job.element_id, {})
+        self._complete(job, instance, lambda run: run.fire_timer(task_id, job.element_id),
+                       extra=[fired])
+
+    def _complete(self, job: Job, instance: Instance, action: Callable[[ProcessRun], None],
+                  extra: Sequence[_Note] = ()) -> None:
+        try:
+            self._advance(job.instance_id, action, extra=extra, job=job)
+        except ExecutionError as error:
+            self._fail(job, instance, str(error), retryable=False)
+
+    def _fail(self, job: Job, instance: Instance, message: str, *, retryable: bool) -> None:
+        now = self.clock.now()
+        retries_left = job.retries_left - 1 if retryable else 0
+        incident = None
+        history = [HistoryEvent(instance.id, instance.definition_id, HistoryKind.JOB_FAILED,
+                                now, element_id=job.element_id, attempt=job.attempt,
+                                job_id=job.id, variables={"error": message})]
+        if retries_left <= 0:
+            retries_left = 0
+            incident = Incident(uuid.uuid4().hex, instance.id, job.id, job.element_id, message,
+                                now)
+            history.append(HistoryEvent(instance.id, instance.definition_id,
+                                        HistoryKind.INCIDENT_OPENED, now,
+                                        element_id=job.element_id, job_id=job.id,
+                                        variables={"error": message}))
+            logger.error("incident opened: %s", message, extra={
+                "instance_id": instance.id, "element_id": job.element_id, "job_id": job.id})
+        due = now + self.retry_policy.backoff(job.attempt)
+        self.store.fail_job(job.id, owner=self.worker_id, error=message,
+                            retries_left=retries_left, due_at=due, incident=incident,
+                            history=history)
+
+    # -- internals: building the checkpoint ----------------------------------------------------
+    def _jobs(self, instance: Instance, waits: WaitStates, now: datetime) -> list[Job]:
+        jobs = [Job(id=pending.task_id, instance_id=instance.id, kind=JobKind.SERVICE,
+                    element_id=pending.element_id, due_at=now, topic=pending.topic,
+                    retries_left=pending.retries if pending.retries is not None
+                    else DEFAULT_RETRIES)
+                for pending in waits.jobs]
+        # A timer job's id names its due time: each repetition of a cycle is a new job.
+        jobs.extend(Job(id=f"{timer.task_id}@{timer.element_id}@{timer.due_at.isoformat()}",
+                        instance_id=instance.id, kind=JobKind.TIMER,
+                        element_id=timer.element_id, due_at=timer.due_at, retries_left=1)
+                    for timer in waits.timers)
+        return jobs
+
+    def _user_tasks(self, instance: Instance, waits: WaitStates, now: datetime
+                    ) -> list[UserTask]:
+        tasks = []
+        for pending in waits.user_tasks:
+            config = pending.config
+            evaluate = self._setting_evaluator(pending.variables, pending.element_id)
+            tasks.append(UserTask(
+                id=pending.task_id, instance_id=instance.id, element_id=pending.element_id,
+                name=pending.name, created_at=now, assignee=_text(evaluate(config.assignee)),
+                candidate_groups=_names(evaluate(config.candidate_groups)),
+                candidate_users=_names(evaluate(config.candidate_users)),
+                form_key=config.form_key, variables=pending.variables))
+        return tasks
+
+    def _setting_evaluator(self, variables: Mapping[str, Any], element_id: str
+                           ) -> Callable[[str | None], Any]:
+        """Assignee-like settings are literals unless written as an expression."""
+        def evaluate(text: str | None) -> Any:
+            if text is None:
+                return None
+            if text.startswith("=") or "${" in text:
+                return self.expressions.evaluate(text, variables, element_id=element_id)
+            return text
+
+        return evaluate
+
+    def _steps(self, instance: Instance, steps: Sequence[Step], now: datetime,
+               job: Job | None) -> list[HistoryEvent]:
+        events = []
+        for step in steps:
+            from_job = job is not None and step.element_id == job.element_id
+            events.append(HistoryEvent(
+                instance.id, instance.definition_id,
+                HistoryKind.ELEMENT_COMPLETED if step.completed else HistoryKind.ELEMENT_CANCELLED,
+                now, element_id=step.element_id, element_type=step.element_type,
+                attempt=job.attempt if from_job and job else None,
+                job_id=job.id if from_job and job else None, variables=step.variables))
+        return events
+
+    def _start_definitions(self, kind: str, name: str) -> list[ProcessDefinition]:
+        latest: dict[str, ProcessDefinition] = {}
+        for definition in self.store.list_definitions():
+            latest[definition.process_id] = definition
+        return [definition for definition in latest.values()
+                if any(event_name == name for _, event_name in
+                       self._definitions.get(definition.id).compiled.start_events(kind))]
+
+
+
+@dataclass(frozen=True, slots=True)
+class _Note:
+    """A history event the engine adds to a step; the commit stamps instance and time."""
+
+    kind: HistoryKind
+    element_id: str | None
+    variables: dict[str, Any]
+
+
+class _Uncaught(Exception):
+    """Internal: a BPMN error found no catch, so the step is abandoned."""
+
+
+def _subscriptions(instance: Instance, waits: WaitStates) -> list[Subscription]:
+    """A message catch with no correlation-key expression (Camunda 7 files) correlates by
+    the instance's business key, as Camunda 7 does."""
+    return [Subscription(id=catch.task_id, instance_id=instance.id,
+                         kind=SubscriptionKind(catch.kind), name=catch.name,
+                         element_id=catch.element_id,
+                         correlation_key=_correlation_key(catch, instance))
+            for catch in waits.catches]
+
+
+def _correlation_key(catch: PendingCatch, instance: Instance) -> str | None:
+    if catch.kind != "message" or catch.correlation_key is not None:
+        return catch.correlation_key
+    return instance.business_key
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(name.strip() for name in value.split(",") if name.strip())
+    return tuple(str(name) for name in value)

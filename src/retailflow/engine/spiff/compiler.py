@@ -1,0 +1,126 @@
+"""Turn parsed BPMN documents into SpiffWorkflow specs, or into findings when they cannot be.
+
+A deployment compiles every executable process up front, so a file SpiffWorkflow would only
+refuse at run time is refused at deploy time, with the file, line and element id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.defaults import ServiceTask, StartEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+
+from retailflow.engine.spiff.parser import RetailBpmnParser, ValidationException
+from retailflow.engine.spiff.specs import (
+    ClockTimerEventDefinition,
+    DecisionTask,
+    KeyedMessageEventDefinition,
+)
+from retailflow.model import DeploymentError, Finding, Severity
+
+
+@dataclass(frozen=True, slots=True)
+class SourceTree:
+    """One parsed BPMN file, as the seam receives it."""
+
+    name: str
+    root: etree._Element
+
+
+@dataclass(slots=True)
+class CompiledProcess:
+    """A process ready to run: its spec, the specs of what it calls, and where each element
+    is drawn (``locations``: element id -> (file, line); ``element_types``: id -> BPMN tag)."""
+
+    process_id: str
+    spec: BpmnProcessSpec
+    subprocess_specs: dict[str, BpmnProcessSpec]
+    element_types: dict[str, str] = field(default_factory=dict)
+    locations: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+
+    def _task_specs(self) -> Iterator[Any]:
+        for spec in (self.spec, *self.subprocess_specs.values()):
+            if spec is not None:
+                yield from spec.task_specs.values()
+
+    def job_topics(self) -> list[tuple[str, str]]:
+        """``(element_id, topic)`` of every service-like task, called processes included."""
+        return [(spec.bpmn_id, spec.extensions.job_type) for spec in self._task_specs()
+                if isinstance(spec, ServiceTask)]
+
+    def decision_ids(self) -> set[str]:
+        """Decisions called by business rule tasks, called processes included."""
+        return {spec.decision_id for spec in self._task_specs()
+                if isinstance(spec, DecisionTask)}
+
+    def called_process_ids(self) -> set[str]:
+        """Processes this one calls (embedded subprocesses are listed too; they share its
+        file)."""
+        return set(self.subprocess_specs)
+
+    def start_events(self, kind: str) -> list[tuple[str, str]]:
+        """``(element_id, name)`` of top-level start events catching ``kind`` ("message",
+        "signal" or "timer")."""
+        wanted = {"message": KeyedMessageEventDefinition, "signal": SignalEventDefinition,
+                  "timer": ClockTimerEventDefinition}[kind]
+        return [(spec.bpmn_id, spec.event_definition.name)
+                for spec in self.spec.task_specs.values()
+                if isinstance(spec, StartEvent) and isinstance(spec.event_definition, wanted)]
+
+
+def compile_processes(sources: Sequence[SourceTree],
+                      process_ids: Sequence[str]) -> dict[str, CompiledProcess]:
+    """Compile the given processes (and what they call); ``DeploymentError`` lists every
+    process that failed, each with file, line and element id."""
+    parser = RetailBpmnParser()
+    findings: list[Finding] = []
+    lines: dict[str, tuple[str, int | None]] = {}
+    element_types: dict[str, str] = {}
+    for source in sources:
+        for element in source.root.iter():
+            if not isinstance(element.tag, str):
+                continue
+            element_id = element.get("id")
+            if element_id is not None:
+                lines.setdefault(element_id, (source.name, element.sourceline))
+                element_types.setdefault(element_id, etree.QName(element).localname)
+        try:
+            parser.add_bpmn_xml(source.root, filename=source.name)
+        except (SpiffWorkflowException, NotImplementedError) as error:
+            findings.append(_finding(error, source.name, lines))
+    compiled: dict[str, CompiledProcess] = {}
+    for process_id in process_ids:
+        try:
+            spec = parser.get_spec(process_id)
+            subprocess_specs = parser.get_subprocess_specs(process_id)
+        except (SpiffWorkflowException, NotImplementedError, KeyError) as error:
+            file, _ = lines.get(process_id, (None, None))
+            findings.append(_finding(error, file, lines))
+            continue
+        compiled[process_id] = CompiledProcess(process_id, spec, subprocess_specs,
+                                               element_types, lines)
+    if findings:
+        raise DeploymentError(findings)
+    return compiled
+
+
+def _finding(error: Exception, file: str | None,
+             lines: dict[str, tuple[str, int | None]]) -> Finding:
+    """A SpiffWorkflow parse error as a finding that points at the element."""
+    element_id = getattr(error, "id", None) or None
+    file_name, line = lines.get(element_id or "", (file, None))
+    if isinstance(error, ValidationException) and error.file_name:
+        file_name = error.file_name
+    message = str(error.args[0]) if error.args else str(error)
+    if isinstance(error, NotImplementedError):
+        message = "SpiffWorkflow cannot run this element"
+    return Finding(Severity.ERROR, "engine-refused", message, file=file_name, line=line,
+                   element_id=element_id,
+                   hint="Change the element in Modeler; retailflow cannot run it as drawn")
+

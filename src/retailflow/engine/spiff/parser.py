@@ -1,0 +1,320 @@
+"""SpiffWorkflow's parser, taught both Camunda Modeler dialects.
+
+Every flow node's extension elements are read once by ``retailflow.bpmn.extensions`` into a
+dialect-neutral ``ElementConfig`` and attached to its task spec as ``extensions``. The overrides
+below only change what SpiffWorkflow gets wrong for Modeler files: service, send and business
+rule tasks, script tasks written as ``zeebe:script``, ``zeebe:calledElement``,
+``zeebe:loopCharacteristics``, timers (evaluated against the engine's clock) and messages
+(correlated by a key expression).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, full_tag
+from SpiffWorkflow.bpmn.parser.event_parsers import (
+    CONDITIONAL_EVENT_XPATH,
+    ERROR_EVENT_XPATH,
+    ESCALATION_EVENT_XPATH,
+    MESSAGE_EVENT_XPATH,
+    SIGNAL_EVENT_XPATH,
+    TIMER_EVENT_XPATH,
+    BoundaryEventParser,
+    EndEventParser,
+    EventBasedGatewayParser,
+    IntermediateCatchEventParser,
+    IntermediateThrowEventParser,
+    ReceiveTaskParser,
+    SendTaskParser,
+    StartEventParser,
+)
+from SpiffWorkflow.bpmn.parser.task_parsers import (
+    CallActivityParser,
+    ConditionalGatewayParser,
+    GatewayParser,
+    ScriptTaskParser,
+    SubprocessParser,
+    SubWorkflowParser,
+)
+from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
+from SpiffWorkflow.bpmn.specs.defaults import (
+    BoundaryEvent,
+    CallActivity,
+    EndEvent,
+    EventBasedGateway,
+    ExclusiveGateway,
+    InclusiveGateway,
+    IntermediateCatchEvent,
+    IntermediateThrowEvent,
+    ParallelGateway,
+    ReceiveTask,
+    SendTask,
+    ServiceTask,
+    StartEvent,
+    SubWorkflowTask,
+    TransactionSubprocess,
+    UserTask,
+)
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+
+from retailflow.bpmn.extensions import ElementConfig, read_element_config, read_message_correlation
+from retailflow.bpmn.namespaces import BPMN, ZEEBE
+from retailflow.engine.spiff.specs import (
+    ClockTimerEventDefinition,
+    DecisionTask,
+    KeyedMessageEventDefinition,
+    LocalParallelMultiInstance,
+    LocalSequentialMultiInstance,
+    PassThroughTask,
+    SandboxScriptTask,
+)
+
+_NS = {"bpmn": BPMN, "zeebe": ZEEBE}
+
+
+class _ConfiguredParser(TaskParser):
+    """Attaches the element's ``ElementConfig`` and reads Camunda 8 multi-instance settings."""
+
+    PARALLEL_MI_CLASS = LocalParallelMultiInstance
+    SEQUENTIAL_MI_CLASS = LocalSequentialMultiInstance
+
+    def parse_extensions(self, node: Any = None) -> ElementConfig:
+        return read_element_config(self.node if node is None else node)
+
+    @property
+    def config(self) -> ElementConfig:
+        return read_element_config(self.node)
+
+    def _add_multiinstance_task(self, loop_characteristics: Any) -> None:
+        zeebe = loop_characteristics.find("bpmn:extensionElements/zeebe:loopCharacteristics",
+                                          _NS)
+        if zeebe is None:
+            super()._add_multiinstance_task(loop_characteristics)
+            return
+        collection = _simple_path(zeebe.get("inputCollection"), self, "inputCollection")
+        output_element = zeebe.get("outputElement")
+        original = self.spec.task_specs.pop(self.task.name)
+        params = {
+            "task_spec": "",
+            "cardinality": None,
+            "data_input": TaskDataReference(collection),
+            "data_output": _reference(zeebe.get("outputCollection")),
+            "input_item": _reference(zeebe.get("inputElement")),
+            "output_item": _reference(
+                _simple_path(output_element, self, "outputElement") if output_element else None),
+            "condition": _completion_condition(loop_characteristics),
+        }
+        sequential = loop_characteristics.get("isSequential") == "true"
+        cls = self.SEQUENTIAL_MI_CLASS if sequential else self.PARALLEL_MI_CLASS
+        label = "Sequential MultiInstance" if sequential else "Parallel MultiInstance"
+        self.task = cls(self.spec, original.name, description=label, **params)
+        self._copy_task_attrs(original, loop_characteristics)
+
+
+def _reference(name: str | None) -> TaskDataReference | None:
+    return TaskDataReference(name) if name else None
+
+
+def _simple_path(expression: str | None, parser: TaskParser, attribute: str) -> str:
+    """Camunda 8 writes ``=items``; SpiffWorkflow's multi-instance reads a variable name."""
+    name = (expression or "").strip().removeprefix("=").strip()
+    if not name.isidentifier():
+        parser.raise_validation_exception(
+            f"zeebe:loopCharacteristics {attribute} must name a variable (like '=items'), "
+            f"got {expression!r}")
+    return name
+
+
+def _completion_condition(loop_characteristics: Any) -> str | None:
+    condition = loop_characteristics.find("bpmn:completionCondition", _NS)
+    return condition.text if condition is not None else None
+
+
+class _EventParserMixin(_ConfiguredParser):
+    """Timers read the engine's clock; messages carry their correlation-key expression."""
+
+    def parse_timer_event(self, event: Any) -> ClockTimerEventDefinition:
+        name = self.node.get("name", self.node.get("id"))
+        for kind in ("timeDate", "timeDuration", "timeCycle"):
+            definition = event.find(f"bpmn:{kind}", _NS)
+            if definition is not None:
+                text = (definition.text or "").strip()
+                if not text:
+                    self.raise_validation_exception(f"The timer's {kind} is empty")
+                return ClockTimerEventDefinition(name, text, kind, self.bpmn_id,
+                                                 description=self.get_event_description(event))
+        self.raise_validation_exception("A timer needs a timeDate, timeDuration or timeCycle")
+        raise AssertionError  # unreachable: the line above raises
+
+    def parse_message_event(self, message_event: Any) -> MessageEventDefinition:
+        message_ref = message_event.get("messageRef")
+        if message_ref is None:
+            self.raise_validation_exception("A message event needs a messageRef")
+        name = self.process_parser.parser.messages.get(message_ref)
+        if name is None:
+            self.raise_validation_exception(f"The message '{message_ref}' is not defined")
+        message = self.doc_xpath(f".//bpmn:message[@id='{message_ref}']")
+        key = read_message_correlation(message[0]) if message else None
+        return KeyedMessageEventDefinition(name, key, self.bpmn_id,
+                                           description=self.get_event_description(message_event))
+
+
+class RetailStartEventParser(_EventParserMixin, StartEventParser):
+    """Start events; in an event subprocess an error or escalation start is a trigger too
+    (SpiffWorkflow drops those, which would start the subprocess at once)."""
+
+    def create_task(self) -> Any:
+        event_definition = self.get_event_definition(
+            [MESSAGE_EVENT_XPATH, SIGNAL_EVENT_XPATH, TIMER_EVENT_XPATH,
+             CONDITIONAL_EVENT_XPATH, ERROR_EVENT_XPATH, ESCALATION_EVENT_XPATH])
+        task = self._create_task(event_definition)
+        task.interrupting = self.node.get("isInterrupting", "true") == "true"
+        self.spec.start.connect(task)
+        return task
+
+
+class RetailEndEventParser(_EventParserMixin, EndEventParser):
+    pass
+
+
+class RetailCatchEventParser(_EventParserMixin, IntermediateCatchEventParser):
+    pass
+
+
+class RetailThrowEventParser(_EventParserMixin, IntermediateThrowEventParser):
+    pass
+
+
+class RetailBoundaryEventParser(_EventParserMixin, BoundaryEventParser):
+    pass
+
+
+class RetailEventGatewayParser(_EventParserMixin, EventBasedGatewayParser):
+    pass
+
+
+class RetailReceiveTaskParser(_EventParserMixin, ReceiveTaskParser):
+    pass
+
+
+class RetailTaskParser(_ConfiguredParser):
+    """Plain tasks, user tasks and manual tasks."""
+
+
+class RetailGatewayParser(_ConfiguredParser, GatewayParser):
+    pass
+
+
+class RetailConditionalGatewayParser(_ConfiguredParser, ConditionalGatewayParser):
+    pass
+
+
+class RetailSubWorkflowParser(_ConfiguredParser, SubWorkflowParser):
+    """Embedded and event subprocesses. SpiffWorkflow looks for ``triggeredByEvent`` in the
+    BPMN namespace, where no file has it, so event subprocesses were plain ones."""
+
+    def create_task(self) -> Any:
+        subworkflow_spec = SubprocessParser.get_subprocess_spec(self)
+        spec_class = (self.EVENT_SUBPROCESS_CLASS if self.node.get("triggeredByEvent") == "true"
+                      else self.spec_class)
+        return spec_class(self.spec, self.bpmn_id, subworkflow_spec=subworkflow_spec,
+                          **self.bpmn_attributes)
+
+
+class RetailServiceTaskParser(_ConfiguredParser):
+    """Service tasks (and send tasks with a job type) wait as jobs for a handler."""
+
+    def create_task(self) -> Any:
+        if not self.config.job_type:
+            self.raise_validation_exception(
+                "This service task has no job type: set zeebe:taskDefinition type (Camunda 8) "
+                "or camunda:type=\"external\" with camunda:topic (Camunda 7)")
+        return ServiceTask(self.spec, self.bpmn_id, **self.bpmn_attributes)
+
+
+class RetailSendTaskParser(_EventParserMixin, SendTaskParser):
+    """A Camunda 8 send task with a job type is a job; otherwise it throws its message."""
+
+    def create_task(self) -> Any:
+        if self.config.job_type:
+            return ServiceTask(self.spec, self.bpmn_id, **self.bpmn_attributes)
+        return super().create_task()
+
+
+class RetailBusinessRuleTaskParser(_ConfiguredParser):
+    """A business rule task evaluates a DMN decision, or waits as a job if it has a job type."""
+
+    def create_task(self) -> Any:
+        config = self.config
+        if config.job_type:
+            return ServiceTask(self.spec, self.bpmn_id, **self.bpmn_attributes)
+        if not config.called_decision:
+            self.raise_validation_exception(
+                "This business rule task calls no decision: set zeebe:calledDecision "
+                "decisionId (Camunda 8) or camunda:decisionRef (Camunda 7)")
+        return DecisionTask(self.spec, self.bpmn_id, config.called_decision,
+                            config.result_variable, config.map_decision_result,
+                            **self.bpmn_attributes)
+
+
+class RetailScriptTaskParser(_ConfiguredParser, ScriptTaskParser):
+    """A script body, or a Camunda 8 ``zeebe:script`` expression with a result variable."""
+
+    def create_task(self) -> Any:
+        config = self.config
+        if config.script_expression:
+            return SandboxScriptTask(self.spec, self.bpmn_id, config.script_expression,
+                                     config.script_result_variable, **self.bpmn_attributes)
+        return SandboxScriptTask(self.spec, self.bpmn_id, self.get_script(),
+                                 **self.bpmn_attributes)
+
+
+class RetailCallActivityParser(_ConfiguredParser, CallActivityParser):
+    """Camunda 8 names the called process in ``zeebe:calledElement processId``."""
+
+    def create_task(self) -> Any:
+        called = self.config.called_element or self.node.get("calledElement")
+        if not called:
+            self.raise_validation_exception(
+                "This call activity names no process: set zeebe:calledElement processId "
+                "(Camunda 8) or calledElement (Camunda 7)")
+        return self.spec_class(self.spec, self.bpmn_id, subworkflow_spec=called,
+                               **self.bpmn_attributes)
+
+
+class RetailBpmnParser(BpmnParser):
+    """The parser the engine uses for every deployment."""
+
+    OVERRIDE_PARSER_CLASSES = {
+        full_tag("startEvent"): (RetailStartEventParser, StartEvent),
+        full_tag("endEvent"): (RetailEndEventParser, EndEvent),
+        full_tag("userTask"): (RetailTaskParser, UserTask),
+        full_tag("task"): (RetailTaskParser, PassThroughTask),
+        full_tag("manualTask"): (RetailTaskParser, PassThroughTask),
+        full_tag("subProcess"): (RetailSubWorkflowParser, SubWorkflowTask),
+        full_tag("transaction"): (RetailSubWorkflowParser, TransactionSubprocess),
+        full_tag("exclusiveGateway"): (RetailConditionalGatewayParser, ExclusiveGateway),
+        full_tag("inclusiveGateway"): (RetailConditionalGatewayParser, InclusiveGateway),
+        full_tag("parallelGateway"): (RetailGatewayParser, ParallelGateway),
+        full_tag("eventBasedGateway"): (RetailEventGatewayParser, EventBasedGateway),
+        full_tag("callActivity"): (RetailCallActivityParser, CallActivity),
+        full_tag("scriptTask"): (RetailScriptTaskParser, SandboxScriptTask),
+        full_tag("serviceTask"): (RetailServiceTaskParser, ServiceTask),
+        full_tag("sendTask"): (RetailSendTaskParser, SendTask),
+        full_tag("receiveTask"): (RetailReceiveTaskParser, ReceiveTask),
+        full_tag("businessRuleTask"): (RetailBusinessRuleTaskParser, DecisionTask),
+        full_tag("intermediateCatchEvent"): (RetailCatchEventParser, IntermediateCatchEvent),
+        full_tag("intermediateThrowEvent"): (RetailThrowEventParser, IntermediateThrowEvent),
+        full_tag("boundaryEvent"): (RetailBoundaryEventParser, BoundaryEvent),
+    }
+
+    def _find_dependencies(self, process: Any) -> None:
+        for call_activity in process.iterfind(".//bpmn:callActivity", _NS):
+            called = read_element_config(call_activity).called_element
+            self.process_dependencies.add(called or call_activity.get("calledElement"))
+
+
+__all__ = ["RetailBpmnParser", "ValidationException"]

@@ -1,0 +1,424 @@
+"""One running instance inside SpiffWorkflow, operated through retailflow's own vocabulary.
+
+``ProcessRun`` is the only object the engine holds for a live instance. Every operation
+(complete a job, throw a BPMN error, fire a timer, deliver a message or signal, complete a user
+task) advances the workflow to its next wait states; ``wait_states`` then describes those in
+retailflow's types, and ``drain_steps`` hands over what happened for the history.
+SpiffWorkflow exceptions raised while advancing are turned into ``ExecutionError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.defaults import EventSubprocess, ServiceTask
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
+    ErrorEventDefinition,
+    SignalEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+
+from retailflow.bpmn.extensions import ElementConfig
+from retailflow.engine.spiff.compiler import CompiledProcess
+from retailflow.engine.spiff.script_engine import RetailScriptEngine
+from retailflow.engine.spiff.serializer import StateCodec
+from retailflow.engine.spiff.specs import (
+    ClockTimerEventDefinition,
+    KeyedMessageEventDefinition,
+    is_visible,
+)
+from retailflow.model import NotFoundError, RetailflowError
+
+_OPEN = TaskState.STARTED | TaskState.WAITING | TaskState.READY
+TRIGGER = "trigger:"
+"""Prefix of the catch id of an event subprocess start, which has no task of its own."""
+
+
+class ExecutionError(RetailflowError):
+    """The process could not advance (an expression failed, data was missing ...)."""
+
+    def __init__(self, message: str, *, element_id: str | None = None) -> None:
+        self.element_id = element_id
+        where = f" at element '{element_id}'" if element_id else ""
+        super().__init__(f"{message}{where}")
+
+
+@dataclass(frozen=True, slots=True)
+class PendingJob:
+    """A service task waiting for its handler."""
+
+    task_id: str
+    element_id: str
+    topic: str
+    retries: int | None
+    config: ElementConfig
+
+
+@dataclass(frozen=True, slots=True)
+class PendingTimer:
+    """A timer catch (intermediate, boundary or start) and when it is due."""
+
+    task_id: str
+    element_id: str
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PendingCatch:
+    """A message or signal catch; ``correlation_key`` is evaluated when it started waiting."""
+
+    task_id: str
+    element_id: str
+    kind: str
+    name: str
+    correlation_key: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingUserTask:
+    """A user task ready for a person, with its Modeler settings."""
+
+    task_id: str
+    element_id: str
+    name: str | None
+    config: ElementConfig
+    variables: dict[str, Any]
+
+
+@dataclass(slots=True)
+class WaitStates:
+    """Everything an instance waits for after a step."""
+
+    jobs: list[PendingJob] = field(default_factory=list)
+    timers: list[PendingTimer] = field(default_factory=list)
+    catches: list[PendingCatch] = field(default_factory=list)
+    user_tasks: list[PendingUserTask] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """An element that completed (or was cancelled) during a step, for the history."""
+
+    element_id: str
+    element_type: str
+    completed: bool
+    variables: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Thrown:
+    """A signal or message thrown by this instance for the engine to deliver elsewhere."""
+
+    kind: str
+    name: str
+    variables: dict[str, Any]
+
+
+class ProcessRun:
+    """A live instance: a SpiffWorkflow workflow plus what the engine needs to drive it."""
+
+    def __init__(self, workflow: BpmnWorkflow, compiled: CompiledProcess,
+                 script_engine: RetailScriptEngine) -> None:
+        self._workflow = workflow
+        self._compiled = compiled
+        self._script_engine = script_engine
+        self._steps: list[Step] = []
+        self._thrown: list[Thrown] = []
+
+    # -- creating and persisting ------------------------------------------------------------
+    @classmethod
+    def start(cls, compiled: CompiledProcess, variables: Mapping[str, Any],
+              script_engine: RetailScriptEngine) -> ProcessRun:
+        """Create an instance and advance it to its first wait states."""
+        workflow = BpmnWorkflow(compiled.spec, compiled.subprocess_specs,
+                                script_engine=script_engine)
+        workflow.task_tree.data.update(variables)
+        for child in workflow.task_tree.children:
+            child.data.update(variables)
+        run = cls(workflow, compiled, script_engine)
+        run._advance()
+        return run
+
+    @classmethod
+    def restore(cls, state: bytes, compiled: CompiledProcess, codec: StateCodec,
+                script_engine: RetailScriptEngine) -> ProcessRun:
+        """Re-create a live instance from stored state and its deployment's compiled spec."""
+        try:
+            workflow = codec.load(state, compiled)
+        except (SpiffWorkflowException, KeyError, ValueError, TypeError) as error:
+            raise ExecutionError(f"the stored state cannot be restored: {error}") from error
+        workflow.script_engine = script_engine
+        return cls(workflow, compiled, script_engine)
+
+    def dump(self, codec: StateCodec) -> bytes:
+        """The instance's state, without its spec."""
+        return codec.dump(self._workflow)
+
+    # -- reading -----------------------------------------------------------------------------
+    @property
+    def completed(self) -> bool:
+        return bool(self._workflow.is_completed())
+
+    @property
+    def variables(self) -> dict[str, Any]:
+        """The process-level variables after the last step."""
+        workflow = self._workflow
+        if workflow.completed:
+            return dict(workflow.data) or dict(workflow.last_task.data if workflow.last_task
+                                                else {})
+        task = workflow.last_task or workflow.task_tree
+        return dict(task.data)
+
+    def wait_states(self) -> WaitStates:
+        """What the instance waits for now, in retailflow's types."""
+        states = WaitStates()
+        for task in self._open_tasks():
+            spec = task.task_spec
+            if not is_visible(spec):
+                continue
+            element_id = spec.bpmn_id
+            if task.state == TaskState.STARTED and isinstance(spec, ServiceTask):
+                config: ElementConfig = spec.extensions
+                states.jobs.append(PendingJob(str(task.id), element_id, config.job_type or "",
+                                              config.retries, config))
+            elif task.state == TaskState.WAITING and isinstance(spec, CatchingEvent):
+                self._add_catch(states, task)
+            elif task.state == TaskState.READY and spec.manual:
+                states.user_tasks.append(PendingUserTask(str(task.id), element_id,
+                                                         spec.bpmn_name, spec.extensions,
+                                                         dict(task.data)))
+        if not self.completed:
+            self._add_triggers(states)
+        return states
+
+    def job_variables(self, task_id: str) -> tuple[ElementConfig, dict[str, Any], str]:
+        """The configuration, visible variables and element id of a job's task."""
+        task = self._task(task_id)
+        return task.task_spec.extensions, dict(task.data), task.task_spec.bpmn_id
+
+    def drain_steps(self) -> list[Step]:
+        """What completed since the last call, in order."""
+        steps, self._steps = self._steps, []
+        return steps
+
+    def drain_thrown(self) -> list[Thrown]:
+        """Signals and messages thrown since the last call, for other instances."""
+        thrown, self._thrown = self._thrown, []
+        return thrown
+
+    # -- advancing ---------------------------------------------------------------------------
+    def complete_job(self, task_id: str, updates: Mapping[str, Any]) -> None:
+        """A handler finished: write its outputs and move on."""
+        task = self._task(task_id, TaskState.STARTED)
+        task.data.update(updates)
+        self._guard(task, task.complete)
+        self._record(task)
+        self._advance()
+
+    def throw_error(self, task_id: str, code: str, variables: Mapping[str, Any]) -> bool:
+        """A handler raised ``BpmnError``: route it to the matching catch. Returns False (and
+        changes nothing) when nothing catches that code."""
+        task = self._task(task_id, TaskState.STARTED)
+        event = BpmnEvent(ErrorEventDefinition(code, code), payload=dict(variables),
+                          target=task.workflow)
+        self._guard(task, lambda: self._workflow.catch(event))
+        if event in self._workflow.bpmn_events:
+            # SpiffWorkflow parks an event nobody caught for the caller: nothing changed.
+            self._workflow.bpmn_events.remove(event)
+            return False
+        self._interrupt_for_event_subprocesses()
+        self._advance()
+        return True
+
+    def fire_timer(self, task_id: str, element_id: str) -> None:
+        """The timer drawn as ``element_id`` is due for the task waiting on it."""
+        task = self._task(task_id, TaskState.WAITING)
+        definition = task.task_spec.event_definition
+        timers = (definition.event_definitions
+                  if isinstance(definition, MultipleEventDefinition) else [definition])
+        timer = next((t for t in timers if isinstance(t, ClockTimerEventDefinition)
+                      and t.element_id == element_id), None)
+        if timer is None:
+            raise NotFoundError(f"no timer '{element_id}' waits in this instance")
+        self._guard(task, lambda: (timer.fire(task), task.task_spec._update(task)))
+        self._interrupt_for_event_subprocesses()
+        self._advance()
+
+    def deliver_message(self, task_id: str, name: str, variables: Mapping[str, Any]) -> None:
+        """A correlated message reached the task (or event subprocess) waiting for it."""
+        self._catch(task_id, BpmnEvent(KeyedMessageEventDefinition(name),
+                                       payload=dict(variables)))
+
+    def deliver_signal(self, task_id: str, name: str, variables: Mapping[str, Any]) -> None:
+        """A broadcast signal reached a task (or event subprocess) waiting for it."""
+        self._catch(task_id, BpmnEvent(SignalEventDefinition(name), payload=dict(variables)))
+
+    def complete_user_task(self, task_id: str, variables: Mapping[str, Any]) -> None:
+        """A person finished a user task."""
+        task = self._task(task_id, TaskState.READY)
+        task.data.update(variables)
+        self._guard(task, task.run)
+        self._record(task)
+        self._advance()
+
+    def cancel(self) -> None:
+        """End the instance where it stands."""
+        self._workflow.cancel()
+
+    # -- internals ---------------------------------------------------------------------------
+    def _catch(self, task_id: str, event: BpmnEvent) -> None:
+        if task_id.startswith(TRIGGER):
+            # An event subprocess start: the workflow itself starts the subprocess.
+            try:
+                self._workflow.catch(event)
+            except SpiffWorkflowException as error:
+                raise _execution_error(error, task_id.removeprefix(TRIGGER)) from error
+            self._interrupt_for_event_subprocesses()
+            self._advance()
+            return
+        task = self._task(task_id, TaskState.WAITING)
+
+        def deliver() -> None:
+            task.task_spec.catch(task, event)
+            task.task_spec._update(task)
+
+        self._guard(task, deliver)
+        self._advance()
+
+    def _advance(self) -> None:
+        try:
+            self._workflow.do_engine_steps(did_complete_task=self._record)
+        except SpiffWorkflowException as error:
+            raise _execution_error(error) from error
+        outbox = self._script_engine.outbox
+        while outbox:
+            kind, name, variables = outbox.pop(0)
+            self._thrown.append(Thrown(kind, name, variables))
+        for event in self._workflow.get_events():
+            definition = event.event_definition
+            if isinstance(definition, SignalEventDefinition):
+                self._thrown.append(Thrown("signal", definition.name, dict(event.payload or {})))
+
+    def _record(self, task: Task) -> None:
+        # SpiffWorkflow reports every task it ran, also those it left STARTED (jobs).
+        spec = task.task_spec
+        if is_visible(spec) and task.state == TaskState.COMPLETED:
+            self._steps.append(Step(spec.bpmn_id,
+                                    self._compiled.element_types.get(spec.bpmn_id, "task"),
+                                    True, {}))
+
+    def _interrupt_for_event_subprocesses(self) -> None:
+        """An interrupting event subprocess ends everything else in its scope when it starts
+        (SpiffWorkflow runs it alongside instead)."""
+        for task in self._workflow.get_tasks_iterator(state=_OPEN):
+            spec = task.task_spec
+            if not isinstance(spec, EventSubprocess) or task.internal_data.get("rf_interrupted"):
+                continue
+            task.internal_data["rf_interrupted"] = True
+            starts = self._workflow.subprocess_specs[spec.spec].bpmn_start_events
+            if not any(getattr(start, "interrupting", True) for start in starts):
+                continue
+            keep = {task.id, *(ancestor.id for ancestor in _ancestors(task))}
+            for other in list(task.workflow.get_tasks_iterator(
+                    state=TaskState.NOT_FINISHED_MASK)):
+                # Tasks of nested subprocesses go with their parent task's cancellation.
+                if other.workflow is task.workflow and other.id not in keep \
+                        and other.state & TaskState.NOT_FINISHED_MASK \
+                        and not _descends_from(other, task):
+                    other.cancel()
+
+    def _add_catch(self, states: WaitStates, task: Task) -> None:
+        definition = task.task_spec.event_definition
+        # An event-based gateway waits on all the events drawn after it, as one task.
+        definitions = (definition.event_definitions
+                       if isinstance(definition, MultipleEventDefinition) else [definition])
+        for item in definitions:
+            self._add_definition(states, task, item)
+
+    def _add_definition(self, states: WaitStates, task: Task, definition: Any) -> None:
+        element_id = getattr(definition, "element_id", None) or task.task_spec.bpmn_id
+        if isinstance(definition, ClockTimerEventDefinition):
+            states.timers.append(PendingTimer(str(task.id), element_id,
+                                              definition.due_at(task)))
+        elif isinstance(definition, KeyedMessageEventDefinition):
+            key_name = f"rf_key:{element_id}"
+            if key_name not in task.internal_data:
+                task.internal_data[key_name] = self._correlation_key(definition, task.data,
+                                                                     element_id)
+            states.catches.append(PendingCatch(str(task.id), element_id, "message",
+                                               definition.name, task.internal_data[key_name]))
+        elif isinstance(definition, SignalEventDefinition):
+            states.catches.append(PendingCatch(str(task.id), element_id, "signal",
+                                               definition.name, None))
+
+    def _add_triggers(self, states: WaitStates) -> None:
+        """Message and signal starts of event subprocesses: they wait as long as the process
+        runs, though SpiffWorkflow keeps no task for them until one fires."""
+        spec = self._workflow.spec
+        for name in spec.start.trigger_specs:
+            for start in self._workflow.subprocess_specs[name].bpmn_start_events:
+                definition = start.event_definition
+                if isinstance(definition, KeyedMessageEventDefinition):
+                    key = self._correlation_key(definition, self.variables, start.bpmn_id)
+                    states.catches.append(PendingCatch(f"{TRIGGER}{start.bpmn_id}",
+                                                       start.bpmn_id, "message",
+                                                       definition.name, key))
+                elif isinstance(definition, SignalEventDefinition):
+                    states.catches.append(PendingCatch(f"{TRIGGER}{start.bpmn_id}",
+                                                       start.bpmn_id, "signal",
+                                                       definition.name, None))
+
+    def _correlation_key(self, definition: KeyedMessageEventDefinition,
+                         variables: Mapping[str, Any], element_id: str) -> str | None:
+        if not definition.correlation_key:
+            return None
+        value = self._script_engine.expressions.evaluate(definition.correlation_key, variables,
+                                                         element_id=element_id)
+        return None if value is None else str(value)
+
+    def _open_tasks(self) -> Iterator[Task]:
+        return self._workflow.get_tasks_iterator(state=_OPEN)
+
+    def _task(self, task_id: str, state: TaskState | None = None) -> Task:
+        try:
+            task = self._workflow.get_task_from_id(UUID(task_id))
+        except (SpiffWorkflowException, ValueError):
+            task = None
+        if task is None or (state is not None and task.state != state):
+            raise NotFoundError(f"no waiting task '{task_id}' in this instance")
+        return task
+
+    def _guard(self, task: Task, action: Any) -> None:
+        try:
+            action()
+        except SpiffWorkflowException as error:
+            raise _execution_error(error, task.task_spec.bpmn_id) from error
+
+
+def _ancestors(task: Task) -> Iterator[Task]:
+    parent = task.parent
+    while parent is not None:
+        yield parent
+        parent = parent.parent
+
+
+def _descends_from(task: Task, ancestor: Task) -> bool:
+    return any(parent is ancestor for parent in _ancestors(task))
+
+
+def _execution_error(error: SpiffWorkflowException, element_id: str | None = None
+                     ) -> ExecutionError:
+    task = getattr(error, "task", None)
+    if element_id is None and task is not None:
+        element_id = getattr(task.task_spec, "bpmn_id", None)
+    cause = getattr(error, "error", None) or error
+    return ExecutionError(str(cause), element_id=element_id)

@@ -1,0 +1,224 @@
+"""retailflow's own SpiffWorkflow task specs and event definitions.
+
+SpiffWorkflow leaves a service task STARTED when its spec does nothing: that is exactly a job's
+wait state, so service tasks keep SpiffWorkflow's class and only gain their ``ElementConfig``.
+What needs real changes lives here: timers that read the engine's clock instead of the wall
+clock, messages correlated by a key expression, decisions evaluated by retailflow's DMN
+evaluator, and script tasks that run in retailflow's sandbox.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from SpiffWorkflow.bpmn.specs.defaults import (
+    NoneTask,
+    ParallelMultiInstanceTask,
+    ScriptTask,
+    SequentialMultiInstanceTask,
+)
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.bpmn_spec_mixin import BpmnSpecMixin
+from SpiffWorkflow.bpmn.util import PendingBpmnEvent
+from SpiffWorkflow.specs.base import TaskSpec
+from SpiffWorkflow.util.task import TaskState
+
+if TYPE_CHECKING:
+    from SpiffWorkflow.task import Task
+
+    from retailflow.engine.spiff.script_engine import RetailScriptEngine
+
+
+
+def script_engine_of(task: Task) -> RetailScriptEngine:
+    """The engine-wide script engine, which carries the clock and the evaluators."""
+    return task.workflow.top_workflow.script_engine
+
+
+class ClockTimerEventDefinition(TimerEventDefinition):
+    """A timer (date, duration or cycle) whose due time comes from the engine's clock.
+
+    The due time is computed once, when the timer starts waiting, and kept in the task's
+    internal data so it survives persistence; the engine turns it into a timer job and calls
+    ``fire`` when the job is due.
+    """
+
+    def __init__(self, name: str, expression: str, kind: str, element_id: str,
+                 **kwargs: Any) -> None:
+        super().__init__(name, expression, **kwargs)
+        self.kind = kind
+        self.element_id = element_id
+
+    # Internal data is keyed by the timer's element: an event-based gateway keeps several
+    # timers on one task.
+    @property
+    def _due_key(self) -> str:
+        return f"rf_due:{self.element_id}"
+
+    @property
+    def _repetitions_key(self) -> str:
+        return f"rf_repetitions:{self.element_id}"
+
+    @property
+    def _fired_key(self) -> str:
+        return f"rf_fired:{self.element_id}"
+
+    def due_at(self, my_task: Task) -> datetime:
+        """The next due time, computed on first use against the engine's clock."""
+        due = my_task.internal_data.get(self._due_key)
+        if due is None:
+            engine = script_engine_of(my_task)
+            schedule = engine.timer_schedule(my_task, self.kind, self.expression)
+            due = schedule.first_due.isoformat()
+            my_task.internal_data[self._due_key] = due
+            if self.kind == "timeCycle":
+                my_task.internal_data[self._repetitions_key] = schedule.repetitions
+        return datetime.fromisoformat(due)
+
+    def has_fired(self, my_task: Task) -> bool:
+        self.due_at(my_task)
+        return bool(my_task.internal_data.get(self._fired_key, False))
+
+    def fire(self, my_task: Task) -> None:
+        """Called by the engine when the timer job is due."""
+        if self.kind != "timeCycle":
+            my_task.internal_data[self._fired_key] = True
+            return
+        engine = script_engine_of(my_task)
+        schedule = engine.timer_schedule(my_task, self.kind, self.expression)
+        left = my_task.internal_data.get(self._repetitions_key)
+        left = None if left is None else left - 1
+        next_due = schedule.next_after(self.due_at(my_task))
+        if left == 0 or next_due is None:
+            # The last repetition completes the event itself, which runs its outputs once more.
+            my_task.internal_data.pop(self._due_key, None)
+            my_task.internal_data[self._fired_key] = True
+            return
+        my_task.internal_data[self._due_key] = next_due.isoformat()
+        my_task.internal_data[self._repetitions_key] = left
+        for output in my_task.task_spec.outputs:
+            child = my_task._add_child(output, TaskState.FUTURE)
+            child.task_spec._predict(child, mask=TaskState.NOT_FINISHED_MASK)
+            child.task_spec._update(child)
+
+    def reset(self, my_task: Task) -> None:
+        my_task.internal_data.pop(self._due_key, None)
+        my_task.internal_data.pop(self._repetitions_key, None)
+        my_task.internal_data.pop(self._fired_key, None)
+        super().reset(my_task)
+
+    def details(self, my_task: Task) -> PendingBpmnEvent:
+        return PendingBpmnEvent(self.name, self.__class__.__name__,
+                                my_task.internal_data.get(self._due_key))
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, ClockTimerEventDefinition)
+                and self.element_id == other.element_id)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class KeyedMessageEventDefinition(MessageEventDefinition):
+    """A message caught by name, correlated by a key the engine computes and matches.
+
+    SpiffWorkflow's own correlation properties are not used: the engine keeps subscriptions in
+    the store and delivers a message to exactly one waiting task.
+    """
+
+    def __init__(self, name: str, correlation_key: str | None = None,
+                 element_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(name, [], **kwargs)
+        self.correlation_key = correlation_key
+        self.element_id = element_id
+
+    def catches(self, my_task: Task, event: Any) -> bool:
+        return self == event.event_definition
+
+    def catch(self, my_task: Task, event: Any = None) -> None:
+        self.update_internal_data(my_task, event)
+        my_task._set_internal_data(event_fired=True)
+
+    def throw(self, my_task: Task) -> None:
+        # A message thrown to another instance: the engine correlates it after the step.
+        script_engine_of(my_task).outbox.append(("message", self.name, dict(my_task.data)))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MessageEventDefinition) and self.name == other.name
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class DecisionTask(BpmnSpecMixin):
+    """A business rule task evaluated by retailflow's DMN evaluator, in the same step."""
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, decision_id: str,
+                 result_variable: str | None, map_result: str | None, **kwargs: Any) -> None:
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.decision_id = decision_id
+        self.result_variable = result_variable
+        self.map_result = map_result
+
+    def _run_hook(self, my_task: Task) -> bool:
+        engine = script_engine_of(my_task)
+        value = engine.evaluate_decision(my_task, self.decision_id, self.map_result)
+        if self.result_variable:
+            my_task.data[self.result_variable] = value
+        elif isinstance(value, dict):
+            my_task.data.update(value)
+        return True
+
+
+class SandboxScriptTask(ScriptTask):
+    """A script task: a script body (Python, sandboxed) or a Camunda 8 expression with a result
+    variable (``zeebe:script``)."""
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, script: str,
+                 result_variable: str | None = None, **kwargs: Any) -> None:
+        super().__init__(wf_spec, bpmn_id, script, **kwargs)
+        self.result_variable = result_variable
+
+    def _execute(self, my_task: Task) -> bool:
+        engine = script_engine_of(my_task)
+        if self.result_variable:
+            my_task.data[self.result_variable] = engine.evaluate(my_task, self.script)
+            return True
+        return engine.execute(my_task, self.script)
+
+
+class PassThroughTask(NoneTask):
+    """An undefined or manual task: Camunda passes straight through it; SpiffWorkflow would
+    wait for someone to complete it."""
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, **kwargs: Any) -> None:
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.manual = False
+
+
+class _LocalInputItem:
+    """Camunda's ``inputElement`` is local to each instance; SpiffWorkflow merges it back into
+    the parent, after which the next instance refuses to start ("already exists")."""
+
+    input_item: Any
+    output_item: Any
+    data_output: Any
+
+    def merge_child(self, workflow: Any, child: Task) -> None:
+        if self.input_item is not None and (self.data_output is None
+                                            or self.output_item is None):
+            child.data.pop(self.input_item.bpmn_id, None)
+        super().merge_child(workflow, child)  # type: ignore[misc]
+
+
+class LocalParallelMultiInstance(_LocalInputItem, ParallelMultiInstanceTask):
+    """A parallel multi-instance activity with Camunda's variable scoping."""
+
+
+class LocalSequentialMultiInstance(_LocalInputItem, SequentialMultiInstanceTask):
+    """A sequential multi-instance activity with Camunda's variable scoping."""
+
+
+def is_visible(spec: TaskSpec) -> bool:
+    """True for specs drawn on the diagram (SpiffWorkflow adds internal ones)."""
+    return getattr(spec, "bpmn_id", None) is not None

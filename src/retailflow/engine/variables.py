@@ -1,0 +1,86 @@
+"""Input and output mappings: what a handler sees, and what its result writes back.
+
+The semantics follow Camunda: input mappings add (local) variables on top of everything the
+task can see; without output mappings the whole result is merged into the process, with them
+only the mapped targets are written, each evaluated against the variables plus the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from retailflow.bpmn.extensions import IoMapping
+from retailflow.expressions import ExpressionEngine
+from retailflow.model import RetailflowError
+
+_SCALARS = (str, int, float, bool, type(None), Decimal, datetime, date, time, timedelta)
+
+
+def check_variables(variables: Mapping[str, Any], where: str) -> None:
+    """Refuse values an instance cannot keep: process variables are JSON-like data (plus
+    dates, durations and decimals), never functions or objects."""
+    for name, value in variables.items():
+        if not isinstance(name, str):
+            raise RetailflowError(f"{where}: variable names must be strings, got {name!r}")
+        _check_value(value, f"{where}: variable '{name}'")
+
+
+def _check_value(value: Any, where: str) -> None:
+    if isinstance(value, _SCALARS):
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise RetailflowError(f"{where} has a non-string key {key!r}")
+            _check_value(item, f"{where}.{key}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _check_value(item, f"{where}[{index}]")
+    else:
+        raise RetailflowError(f"{where} holds a {type(value).__name__}; process variables "
+                              "must be JSON-like values (text, numbers, lists, mappings, "
+                              "dates)")
+
+
+def map_inputs(mappings: Sequence[IoMapping], variables: Mapping[str, Any],
+               expressions: ExpressionEngine, element_id: str | None) -> dict[str, Any]:
+    """The variables a handler receives: the task's variables overlaid with its inputs."""
+    visible = dict(variables)
+    for mapping in mappings:
+        _assign(visible, mapping.target,
+                _value(mapping, variables, expressions, element_id))
+    return visible
+
+
+def map_outputs(mappings: Sequence[IoMapping], variables: Mapping[str, Any],
+                result: Mapping[str, Any], expressions: ExpressionEngine,
+                element_id: str | None) -> dict[str, Any]:
+    """The updates to write into the process after a handler returned ``result``."""
+    if not mappings:
+        return dict(result)
+    scope = {**variables, **result}
+    updates: dict[str, Any] = {}
+    for mapping in mappings:
+        _assign(updates, mapping.target, _value(mapping, scope, expressions, element_id))
+    return updates
+
+
+def _value(mapping: IoMapping, variables: Mapping[str, Any], expressions: ExpressionEngine,
+           element_id: str | None) -> Any:
+    if mapping.kind == "expression" and mapping.source is not None:
+        return expressions.evaluate(mapping.source, variables, element_id=element_id)
+    return mapping.value
+
+
+def _assign(target: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``a.b.c`` as nested contexts, the way Camunda 8 output targets do."""
+    *parents, leaf = path.split(".")
+    for name in parents:
+        child = target.get(name)
+        child = {} if not isinstance(child, dict) else dict(child)
+        target[name] = child
+        target = child
+    target[leaf] = value

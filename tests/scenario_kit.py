@@ -1,0 +1,45 @@
+"""Shared by the scenario tests: paths, a handler recorder, and history readers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from retailflow import Engine, HandlerContext, HandlerRegistry, HistoryKind
+
+ROOT = Path(__file__).resolve().parents[1]
+PROCESSES = ROOT / "processes"
+FIXTURES = ROOT / "tests" / "fixtures"
+POSTGRES_URL = os.environ.get("RETAILFLOW_TEST_POSTGRES_URL",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+EngineFactory = Callable[..., Engine]
+
+
+class Recorder:
+    """A registry of handlers that record each call's inputs and return canned outputs."""
+
+    def __init__(self) -> None:
+        self.registry = HandlerRegistry()
+        self.calls: list[tuple[str, dict[str, Any], HandlerContext]] = []
+
+    def add(self, topic: str, behaviour: Callable[[dict[str, Any]], Any] | dict[str, Any]
+            | None = None) -> None:
+        def handler(context: HandlerContext, **variables: Any) -> Any:
+            self.calls.append((topic, variables, context))
+            if callable(behaviour):
+                return behaviour(variables)
+            return behaviour
+
+        self.registry.register(topic, handler)
+
+    def topics(self) -> list[str]:
+        return [topic for topic, _, _ in self.calls]
+
+
+def passed(engine: Engine, instance_id: str) -> list[str]:
+    """Element ids the instance completed, in order."""
+    return [event.element_id for event in engine.history(instance_id)
+            if event.kind == HistoryKind.ELEMENT_COMPLETED and event.element_id]
