@@ -1,0 +1,21 @@
+"""Where the engine keeps deployments, instances, jobs and history.
+
+``open_store`` picks the implementation from a URL, so an application switches from the
+in-memory store to SQLite or PostgreSQL by configuration alone.
+"""
+
+from __future__ import annotations
+
+from retailflow.stores.base import Checkpoint, Store
+from retailflow.stores.memory import MemoryStore
+from retailflow.stores.sql import SqlStore
+
+__all__ = ["Checkpoint", "MemoryStore", "SqlStore", "Store", "open_store"]
+
+
+def open_store(url: str | None) -> Store:
+    """The store for ``url``: ``None`` or ``"memory://"`` keeps everything in memory; any other
+    URL is a SQLAlchemy database URL (``sqlite:///retail.db``, ``postgresql+psycopg://...``)."""
+    if url is None or url == "memory://":
+        return MemoryStore()
+    return SqlStore(url)

@@ -1,0 +1,156 @@
+"""The Store protocol: everything the engine persists, behind one interface.
+
+The engine never writes piecemeal: every change of a running instance arrives as one
+``Checkpoint`` that the store applies atomically (instance state, its jobs, subscriptions, user
+tasks, incidents and history), guarded by the instance's version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from retailflow.model import (
+    BufferedMessage,
+    HistoryEvent,
+    Incident,
+    Instance,
+    InstanceStatus,
+    Job,
+    ProcessDefinition,
+    Resource,
+    Subscription,
+    SubscriptionKind,
+    UserTask,
+)
+
+
+@dataclass(slots=True)
+class Checkpoint:
+    """One atomic change of one instance, from a wait state to the next.
+
+    ``jobs``, ``subscriptions`` and ``user_tasks`` are the instance's *complete* current sets: the
+    store deletes rows of this instance that are absent (and the open incidents of deleted jobs),
+    inserts new ones, and keeps remaining rows exactly as stored: a job's lock, attempt, retries
+    and backoff belong to workers, ``fail_job`` and ``retry_job``, never to another branch's
+    step. ``expected_version`` is ``None`` for a new instance; otherwise the store
+    refuses (``ConcurrentUpdateError``) unless the stored version equals it, and stores
+    ``instance.version`` (which the engine has already bumped).
+    ``consumed_message_ids`` are buffered messages delivered by this step (deleted with it).
+    """
+
+    instance: Instance
+    state: bytes
+    expected_version: int | None
+    jobs: list[Job] = field(default_factory=list)
+    subscriptions: list[Subscription] = field(default_factory=list)
+    user_tasks: list[UserTask] = field(default_factory=list)
+    incidents: list[Incident] = field(default_factory=list)
+    history: list[HistoryEvent] = field(default_factory=list)
+    consumed_message_ids: list[str] = field(default_factory=list)
+
+
+class Store(Protocol):
+    """Durable (or in-memory) home of deployments, instances, jobs and history.
+
+    Every method is one transaction. Implementations: ``MemoryStore`` and ``SqlStore``.
+    """
+
+    # -- deployments -------------------------------------------------------------------------
+    def save_definitions(self, resources: Sequence[Resource],
+                         definitions: Sequence[ProcessDefinition]) -> None:
+        """Store new resources (skipping hashes already stored) and definitions, atomically."""
+
+    def get_resource(self, content_hash: str) -> Resource:
+        """The resource with that content hash; ``NotFoundError`` if none."""
+
+    def get_definition(self, definition_id: str) -> ProcessDefinition:
+        """One definition by id (``"process:version"``); ``NotFoundError`` if none."""
+
+    def latest_definition(self, process_id: str) -> ProcessDefinition | None:
+        """The highest version of a process id, or ``None``."""
+
+    def list_definitions(self) -> list[ProcessDefinition]:
+        """Every definition, ordered by process id then version."""
+
+    # -- instances ---------------------------------------------------------------------------
+    def commit(self, checkpoint: Checkpoint) -> None:
+        """Apply a checkpoint atomically; ``ConcurrentUpdateError`` on a version mismatch."""
+
+    def get_instance(self, instance_id: str) -> Instance:
+        """One instance; ``NotFoundError`` if none."""
+
+    def load_state(self, instance_id: str) -> tuple[Instance, bytes]:
+        """The instance and its serialized engine state, read together."""
+
+    def list_instances(self, *, status: InstanceStatus | None = None,
+                       process_id: str | None = None, business_key: str | None = None,
+                       limit: int | None = None) -> list[Instance]:
+        """Instances matching every given filter, oldest first."""
+
+    # -- jobs --------------------------------------------------------------------------------
+    def claim_due_jobs(self, *, now: datetime, owner: str, lease_until: datetime,
+                       limit: int) -> list[Job]:
+        """Lock up to ``limit`` due jobs for ``owner``: due_at <= now, retries_left > 0, and not
+        locked (or lock expired). Claimed jobs carry the new lock and ``attempt`` + 1."""
+
+    def release_job(self, job_id: str, *, owner: str) -> None:
+        """Give a claimed job back unchanged (e.g. when a worker shuts down)."""
+
+    def fail_job(self, job_id: str, *, owner: str, error: str, retries_left: int,
+                 due_at: datetime, incident: Incident | None,
+                 history: Sequence[HistoryEvent]) -> None:
+        """Record a failed attempt: unlock, set retries and next due time, and open the incident
+        when given; one transaction."""
+
+    def retry_job(self, job_id: str, *, retries_left: int, due_at: datetime,
+                  history: Sequence[HistoryEvent]) -> None:
+        """Give a job new retries and a due time, and resolve its open incidents; one
+        transaction. ``NotFoundError`` if the job does not exist."""
+
+    def get_job(self, job_id: str) -> Job:
+        """One job; ``NotFoundError`` if none."""
+
+    def list_jobs(self, *, instance_id: str | None = None) -> list[Job]:
+        """Jobs, optionally of one instance, ordered by due time."""
+
+    def next_due_at(self) -> datetime | None:
+        """The earliest due time of an unlocked job with retries left, or ``None``."""
+
+    # -- subscriptions and messages ----------------------------------------------------------
+    def find_subscriptions(self, kind: SubscriptionKind, name: str,
+                           correlation_key: str | None = None) -> list[Subscription]:
+        """Open subscriptions by kind and name (and, for messages, correlation key when given)."""
+
+    def buffer_message(self, message: BufferedMessage) -> None:
+        """Keep a message that found no subscription until it expires."""
+
+    def take_buffered_messages(self, name: str, correlation_key: str | None,
+                               now: datetime) -> list[BufferedMessage]:
+        """Unexpired buffered messages with that name and key, oldest first (not deleted:
+        the checkpoint that delivers one names it in ``consumed_message_ids``)."""
+
+    def purge_expired_messages(self, now: datetime) -> int:
+        """Delete buffered messages past their time-to-live; returns how many."""
+
+    # -- user tasks, incidents, history ------------------------------------------------------
+    def list_user_tasks(self, *, instance_id: str | None = None, assignee: str | None = None,
+                        candidate_group: str | None = None) -> list[UserTask]:
+        """Open user tasks matching every given filter, oldest first."""
+
+    def get_user_task(self, task_id: str) -> UserTask:
+        """One open user task; ``NotFoundError`` if none."""
+
+    def list_incidents(self, *, instance_id: str | None = None) -> list[Incident]:
+        """Open incidents, oldest first."""
+
+    def history(self, instance_id: str) -> list[HistoryEvent]:
+        """Every history event of an instance, in the order they were appended."""
+
+    def all_history(self, *, definition_id: str | None = None) -> Iterable[HistoryEvent]:
+        """History across instances (for KPIs and coverage), in append order."""
+
+    def close(self) -> None:
+        """Release connections and files."""

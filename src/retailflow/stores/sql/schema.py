@@ -1,0 +1,216 @@
+"""The tables ``SqlStore`` keeps, as SQLAlchemy Core metadata.
+
+Every index here serves one query of the ``Store`` protocol, so that no query scans a table that
+grows with finished work (history, resolved incidents, completed instances). The schema is created
+with ``metadata.create_all`` until it is public; Alembic migrations replace that then.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Dialect,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy import DateTime as SqlDateTime
+from sqlalchemy.types import TypeDecorator
+
+from retailflow.stores.errors import require_aware
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes in and out, on every database.
+
+    SQLite has no time zone type and would silently drop ``tzinfo`` (storing local wall time), so
+    values are converted to UTC before they are bound and marked UTC again when read. A naive
+    datetime is refused: guessing its zone is how timers fire hours late.
+    """
+
+    impl = SqlDateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = require_aware(value).astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias), not a BIGINT one.
+_Sequence: Any = BigInteger().with_variant(Integer(), "sqlite")
+_Key = String(255)
+# Small rows written at every step are stored in their primary key's b-tree on SQLite (WITHOUT
+# ROWID): a separate rowid table plus key index would cost each write one more page (measured:
+# 11 -> 9 WAL pages per checkpoint). PostgreSQL ignores the option.
+_KEYED_BY_PRIMARY_KEY: dict[str, Any] = {"sqlite_with_rowid": False}
+
+metadata = MetaData()
+
+resources = Table(
+    "resources",
+    metadata,
+    Column("content_hash", _Key, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+)
+
+definitions = Table(
+    "definitions",
+    metadata,
+    Column("id", _Key, primary_key=True),
+    Column("process_id", _Key, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("name", Text),
+    Column("content_hash", _Key, nullable=False),
+    Column("resource_name", Text, nullable=False),
+    Column("resource_hashes", JSON, nullable=False),
+    Column("deployed_at", UtcDateTime, nullable=False),
+    Index("ux_definitions_process_version", "process_id", "version", unique=True),
+)
+
+instances = Table(
+    "instances",
+    metadata,
+    Column("id", _Key, primary_key=True),
+    Column("definition_id", _Key, nullable=False),
+    Column("process_id", _Key, nullable=False),
+    Column("business_key", _Key),
+    Column("status", String(16), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime),
+    Column("parent_id", _Key),
+    Column("version", Integer, nullable=False),
+    Column("variables", JSON, nullable=False),
+    Column("state", LargeBinary, nullable=False),
+    Index("ix_instances_status", "status", "started_at"),
+    Index("ix_instances_process", "process_id", "started_at"),
+    Index("ix_instances_business_key", "business_key"),
+    Index("ix_instances_started", "started_at", "id"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", _Key, primary_key=True),
+    Column("instance_id", _Key, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("element_id", _Key, nullable=False),
+    Column("topic", _Key),
+    Column("due_at", UtcDateTime, nullable=False),
+    Column("retries_left", Integer, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("lock_owner", _Key),
+    Column("lock_expires_at", UtcDateTime),
+    Column("last_error", Text),
+    Index("ix_jobs_due", "due_at", "id"),
+    Index("ix_jobs_instance", "instance_id"),
+    **_KEYED_BY_PRIMARY_KEY,
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", _Key, primary_key=True),
+    Column("instance_id", _Key, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("name", _Key, nullable=False),
+    Column("element_id", _Key, nullable=False),
+    Column("correlation_key", _Key),
+    Index("ix_subscriptions_lookup", "kind", "name", "correlation_key"),
+    Index("ix_subscriptions_instance", "instance_id"),
+    **_KEYED_BY_PRIMARY_KEY,
+)
+
+buffered_messages = Table(
+    "buffered_messages",
+    metadata,
+    Column("id", _Key, primary_key=True),
+    Column("name", _Key, nullable=False),
+    Column("correlation_key", _Key),
+    Column("variables", JSON, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_buffered_messages_lookup", "name", "correlation_key", "created_at"),
+    Index("ix_buffered_messages_expiry", "expires_at"),
+)
+
+user_tasks = Table(
+    "user_tasks",
+    metadata,
+    Column("id", _Key, primary_key=True),
+    Column("instance_id", _Key, nullable=False),
+    Column("element_id", _Key, nullable=False),
+    Column("name", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("assignee", _Key),
+    Column("candidate_groups", JSON, nullable=False),
+    Column("candidate_users", JSON, nullable=False),
+    Column("form_key", Text),
+    Column("due_at", UtcDateTime),
+    Column("variables", JSON, nullable=False),
+    Index("ix_user_tasks_instance", "instance_id"),
+    Index("ix_user_tasks_assignee", "assignee"),
+    Index("ix_user_tasks_created", "created_at", "id"),
+)
+
+# One row per (candidate group, open task): "tasks group X may take" is an index lookup, which a
+# JSON list column cannot offer portably. ``user_tasks.candidate_groups`` stays the source of the
+# group order returned to callers.
+user_task_groups = Table(
+    "user_task_groups",
+    metadata,
+    Column("group_name", _Key, primary_key=True),
+    Column("task_id", _Key, primary_key=True),
+    Index("ix_user_task_groups_task", "task_id"),
+    **_KEYED_BY_PRIMARY_KEY,
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", _Key, primary_key=True),
+    Column("instance_id", _Key, nullable=False),
+    Column("job_id", _Key, nullable=False),
+    Column("element_id", _Key, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("resolved_at", UtcDateTime),
+    Index("ix_incidents_open", "resolved_at", "created_at"),
+    Index("ix_incidents_instance", "instance_id"),
+    Index("ix_incidents_job", "job_id"),
+)
+
+history = Table(
+    "history",
+    metadata,
+    Column("seq", _Sequence, primary_key=True, autoincrement=True),
+    Column("instance_id", _Key, nullable=False),
+    Column("definition_id", _Key, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("element_id", _Key),
+    Column("element_type", _Key),
+    Column("attempt", Integer),
+    Column("job_id", _Key),
+    Column("variables", JSON, nullable=False),
+    Index("ix_history_instance", "instance_id", "seq"),
+    Index("ix_history_definition", "definition_id", "seq"),
+)

@@ -1,0 +1,683 @@
+"""``SqlStore``: the ``Store`` protocol on SQLite (embedded) and PostgreSQL (many workers).
+
+Core statements, not the ORM, on every path: a checkpoint is the engine's unit of work and is
+benchmarked, so it must cost a handful of statements and no identity-map bookkeeping.
+The schema is created with ``metadata.create_all`` on first use; Alembic takes over once it is
+public.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    Engine,
+    bindparam,
+    case,
+    create_engine,
+    delete,
+    event,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
+from sqlalchemy.pool import StaticPool
+
+from retailflow.model import (
+    BufferedMessage,
+    HistoryEvent,
+    Incident,
+    Instance,
+    InstanceStatus,
+    Job,
+    ProcessDefinition,
+    Resource,
+    RetailflowError,
+    Subscription,
+    SubscriptionKind,
+    UserTask,
+)
+from retailflow.stores import errors
+from retailflow.stores.base import Checkpoint
+from retailflow.stores.sql import rows
+from retailflow.stores.sql.schema import (
+    buffered_messages,
+    incidents,
+    instances,
+    jobs,
+    metadata,
+    subscriptions,
+    user_task_groups,
+    user_tasks,
+)
+from retailflow.stores.sql.schema import definitions as definitions_table
+from retailflow.stores.sql.schema import history as history_table
+from retailflow.stores.sql.schema import resources as resources_table
+
+logger = logging.getLogger(__name__)
+
+_BUSY_TIMEOUT_MS = 30_000
+# Key of the PostgreSQL advisory lock that serialises schema creation between processes.
+_SCHEMA_LOCK_KEY = 0x7265_7461_696C
+_HISTORY_CHUNK = 1000
+
+
+def _ids() -> BindParameter[Any]:
+    """The list of ids an ``IN`` takes, bound at execution."""
+    return bindparam("ids", expanding=True)
+
+
+# The statements of the hot paths (commit, claim, and the reads the engine makes per job) are
+# built once: a statement object memoises its cache key, and executing a prebuilt statement costs
+# a quarter of building the same one anew. Parameters are named ``b_...`` because SQLAlchemy
+# reserves the column names for SET and VALUES; an UPDATE without ``values()`` sets the columns
+# named by the parameters it is executed with.
+_INSTANCE_COLUMNS = [column for column in instances.c if column.name != "state"]
+_INSTANCE = select(*_INSTANCE_COLUMNS).where(instances.c.id == bindparam("b_id"))
+_INSTANCE_AND_STATE = select(instances).where(instances.c.id == bindparam("b_id"))
+_INSERT_INSTANCE = insert(instances)
+_UPDATE_INSTANCE = update(instances).where(
+    instances.c.id == bindparam("b_id"), instances.c.version == bindparam("b_expected")
+)
+_WAIT_STATE_IDS = union_all(
+    select(literal("job"), jobs.c.id).where(jobs.c.instance_id == bindparam("b_instance")),
+    select(literal("subscription"), subscriptions.c.id).where(
+        subscriptions.c.instance_id == bindparam("b_instance")
+    ),
+    select(literal("user_task"), user_tasks.c.id).where(
+        user_tasks.c.instance_id == bindparam("b_instance")
+    ),
+)
+_JOB = select(jobs).where(jobs.c.id == bindparam("b_id"))
+_INSERT_JOBS = insert(jobs)
+_DELETE_JOBS = delete(jobs).where(jobs.c.id.in_(_ids()))
+_DELETE_JOB_INCIDENTS = delete(incidents).where(incidents.c.job_id.in_(_ids()))
+_INSERT_SUBSCRIPTIONS = insert(subscriptions)
+_DELETE_SUBSCRIPTIONS = delete(subscriptions).where(subscriptions.c.id.in_(_ids()))
+_INSERT_USER_TASKS = insert(user_tasks)
+_INSERT_USER_TASK_GROUPS = insert(user_task_groups)
+_DELETE_USER_TASKS = delete(user_tasks).where(user_tasks.c.id.in_(_ids()))
+_DELETE_USER_TASK_GROUPS = delete(user_task_groups).where(user_task_groups.c.task_id.in_(_ids()))
+_INSERT_INCIDENTS = insert(incidents)
+_INSERT_HISTORY = insert(history_table)
+_DELETE_MESSAGES = delete(buffered_messages).where(buffered_messages.c.id.in_(_ids()))
+# One statement: on PostgreSQL concurrent claimers skip each other's rows instead of waiting; on
+# SQLite, BEGIN IMMEDIATE already makes this the only writer.
+_CLAIM = (
+    update(jobs)
+    .where(
+        jobs.c.id.in_(
+            select(jobs.c.id)
+            .where(
+                jobs.c.due_at <= bindparam("b_now"),
+                jobs.c.retries_left > 0,
+                or_(jobs.c.lock_owner.is_(None), jobs.c.lock_expires_at <= bindparam("b_now")),
+            )
+            .order_by(jobs.c.due_at, jobs.c.id)
+            .limit(bindparam("b_limit"))
+            .with_for_update(skip_locked=True)
+        )
+    )
+    .values(
+        lock_owner=bindparam("b_owner"),
+        lock_expires_at=bindparam("b_lease_until"),
+        attempt=jobs.c.attempt + 1,
+    )
+    .returning(*jobs.c)
+)
+_FAIL_JOB = (
+    update(jobs)
+    .where(jobs.c.id == bindparam("b_id"), jobs.c.lock_owner == bindparam("b_owner"))
+    .values(
+        lock_owner=None,
+        lock_expires_at=None,
+        last_error=bindparam("b_error"),
+        retries_left=bindparam("b_retries_left"),
+        due_at=bindparam("b_due_at"),
+    )
+)
+_MESSAGES = (
+    select(buffered_messages)
+    .where(
+        buffered_messages.c.name == bindparam("b_name"),
+        buffered_messages.c.expires_at > bindparam("b_now"),
+    )
+    .order_by(buffered_messages.c.created_at, buffered_messages.c.id)
+)
+_KEYED_MESSAGES = _MESSAGES.where(buffered_messages.c.correlation_key == bindparam("b_key"))
+_KEYLESS_MESSAGES = _MESSAGES.where(buffered_messages.c.correlation_key.is_(None))
+
+
+class SqlStore:
+    """The durable store: ``sqlite:///file.db``, ``sqlite://`` (in memory) or
+    ``postgresql+psycopg://...``. Each method is one transaction; safe to share between threads.
+    """
+
+    def __init__(self, url: str) -> None:
+        self._engine = _create_engine(url)
+        self._postgres = self._engine.dialect.name == "postgresql"
+        self._upsert = postgresql.insert if self._postgres else sqlite.insert
+        # An in-memory SQLite database is one shared connection: transactions must take turns.
+        self._serial: AbstractContextManager[Any] = (
+            threading.RLock() if _is_sqlite_memory(url) else nullcontext()
+        )
+        with self._write() as conn:
+            if self._postgres:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+            metadata.create_all(conn)
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction. On SQLite it starts with BEGIN IMMEDIATE: the writer takes the
+        write lock up front (waiting up to the busy timeout) instead of failing when it tries to
+        upgrade a read lock while another process writes."""
+        with _plain_refusals(), self._serial, self._engine.connect() as conn, conn.begin():
+            if not self._postgres:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A connection for one read statement (SQLite runs it in autocommit mode)."""
+        with _plain_refusals(), self._serial, self._engine.connect() as conn:
+            yield conn
+
+    # -- deployments -----------------------------------------------------------------------------
+    def save_definitions(
+        self, resources: Sequence[Resource], definitions: Sequence[ProcessDefinition]
+    ) -> None:
+        """Store new resources (skipping hashes already stored) and definitions, atomically."""
+        try:
+            with self._write() as conn:
+                if resources:
+                    conn.execute(
+                        self._upsert(resources_table).on_conflict_do_nothing(),
+                        [rows.resource_values(resource) for resource in resources],
+                    )
+                if definitions:
+                    conn.execute(
+                        insert(definitions_table),
+                        [rows.definition_values(definition) for definition in definitions],
+                    )
+        except IntegrityError as error:
+            raise errors.definitions_exist(d.id for d in definitions) from error
+
+    def get_resource(self, content_hash: str) -> Resource:
+        """The resource with that content hash; ``NotFoundError`` if none."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(resources_table).where(resources_table.c.content_hash == content_hash)
+            ).first()
+        if row is None:
+            raise errors.resource_not_found(content_hash)
+        return rows.resource_from_row(row)
+
+    def get_definition(self, definition_id: str) -> ProcessDefinition:
+        """One definition by id (``"process:version"``); ``NotFoundError`` if none."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(definitions_table).where(definitions_table.c.id == definition_id)
+            ).first()
+        if row is None:
+            raise errors.definition_not_found(definition_id)
+        return rows.definition_from_row(row)
+
+    def latest_definition(self, process_id: str) -> ProcessDefinition | None:
+        """The highest version of a process id, or ``None``."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(definitions_table)
+                .where(definitions_table.c.process_id == process_id)
+                .order_by(definitions_table.c.version.desc())
+                .limit(1)
+            ).first()
+        return None if row is None else rows.definition_from_row(row)
+
+    def list_definitions(self) -> list[ProcessDefinition]:
+        """Every definition, ordered by process id then version."""
+        with self._read() as conn:
+            result = conn.execute(
+                select(definitions_table).order_by(
+                    definitions_table.c.process_id, definitions_table.c.version
+                )
+            )
+            return [rows.definition_from_row(row) for row in result]
+
+    # -- instances -------------------------------------------------------------------------------
+    def commit(self, checkpoint: Checkpoint) -> None:
+        """Apply a checkpoint atomically; ``ConcurrentUpdateError`` on a version mismatch."""
+        instance = checkpoint.instance
+        with self._write() as conn:
+            if checkpoint.expected_version is None:
+                try:
+                    conn.execute(_INSERT_INSTANCE, rows.instance_values(instance, checkpoint.state))
+                except IntegrityError as error:
+                    raise errors.instance_exists(instance.id) from error
+                _insert_wait_states(
+                    conn, checkpoint.jobs, checkpoint.subscriptions, checkpoint.user_tasks
+                )
+            else:
+                values = rows.instance_step_values(instance, checkpoint.state)
+                values["b_id"], values["b_expected"] = instance.id, checkpoint.expected_version
+                if conn.execute(_UPDATE_INSTANCE, values).rowcount != 1:
+                    raise _version_conflict(conn, instance.id, checkpoint.expected_version)
+                _sync_wait_states(conn, checkpoint)
+            if checkpoint.incidents:
+                conn.execute(
+                    _INSERT_INCIDENTS,
+                    [rows.incident_values(incident) for incident in checkpoint.incidents],
+                )
+            _append_history(conn, checkpoint.history)
+            if checkpoint.consumed_message_ids:
+                conn.execute(_DELETE_MESSAGES, {"ids": checkpoint.consumed_message_ids})
+
+    def get_instance(self, instance_id: str) -> Instance:
+        """One instance; ``NotFoundError`` if none."""
+        with self._read() as conn:
+            row = conn.execute(_INSTANCE, {"b_id": instance_id}).first()
+        if row is None:
+            raise errors.instance_not_found(instance_id)
+        return rows.instance_from_row(row)
+
+    def load_state(self, instance_id: str) -> tuple[Instance, bytes]:
+        """The instance and its serialized engine state, read together."""
+        with self._read() as conn:
+            row = conn.execute(_INSTANCE_AND_STATE, {"b_id": instance_id}).first()
+        if row is None:
+            raise errors.instance_not_found(instance_id)
+        return rows.instance_from_row(row), row.state
+
+    def list_instances(
+        self,
+        *,
+        status: InstanceStatus | None = None,
+        process_id: str | None = None,
+        business_key: str | None = None,
+        limit: int | None = None,
+    ) -> list[Instance]:
+        """Instances matching every given filter, oldest first."""
+        query = select(*_INSTANCE_COLUMNS).order_by(instances.c.started_at, instances.c.id)
+        if status is not None:
+            query = query.where(instances.c.status == status.value)
+        if process_id is not None:
+            query = query.where(instances.c.process_id == process_id)
+        if business_key is not None:
+            query = query.where(instances.c.business_key == business_key)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read() as conn:
+            return [rows.instance_from_row(row) for row in conn.execute(query)]
+
+    # -- jobs ------------------------------------------------------------------------------------
+    def claim_due_jobs(
+        self, *, now: datetime, owner: str, lease_until: datetime, limit: int
+    ) -> list[Job]:
+        """Lock up to ``limit`` due jobs for ``owner``: due_at <= now, retries_left > 0, and not
+        locked (or lock expired). Claimed jobs carry the new lock and ``attempt`` + 1."""
+        with self._write() as conn:
+            claimed = [
+                rows.job_from_row(row)
+                for row in conn.execute(
+                    _CLAIM,
+                    {
+                        "b_now": now,
+                        "b_owner": owner,
+                        "b_lease_until": lease_until,
+                        "b_limit": limit,
+                    },
+                )
+            ]
+        return sorted(claimed, key=lambda job: (job.due_at, job.id))
+
+    def release_job(self, job_id: str, *, owner: str) -> None:
+        """Give a claimed job back unchanged (e.g. when a worker shuts down).
+
+        The claim is undone, attempt included: the handler never ran. A job no longer locked by
+        ``owner`` is left alone, since another worker may hold it now.
+        """
+        with self._write() as conn:
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.lock_owner == owner)
+                .values(
+                    lock_owner=None,
+                    lock_expires_at=None,
+                    attempt=case((jobs.c.attempt > 0, jobs.c.attempt - 1), else_=0),
+                )
+            )
+
+    def fail_job(
+        self,
+        job_id: str,
+        *,
+        owner: str,
+        error: str,
+        retries_left: int,
+        due_at: datetime,
+        incident: Incident | None,
+        history: Sequence[HistoryEvent],
+    ) -> None:
+        """Record a failed attempt: unlock, set retries and next due time, and open the incident
+        when given; one transaction. Refused (``ConcurrentUpdateError``) when ``owner`` lost the
+        lock, so a late worker cannot overwrite the attempt of the one that took over."""
+        with self._write() as conn:
+            updated = conn.execute(
+                _FAIL_JOB,
+                {
+                    "b_id": job_id,
+                    "b_owner": owner,
+                    "b_error": error,
+                    "b_retries_left": retries_left,
+                    "b_due_at": due_at,
+                },
+            ).rowcount
+            if updated != 1:
+                holder = conn.execute(select(jobs.c.lock_owner).where(jobs.c.id == job_id)).first()
+                if holder is None:
+                    raise errors.job_not_found(job_id)
+                raise errors.lock_lost(job_id, owner, holder.lock_owner)
+            if incident is not None:
+                conn.execute(_INSERT_INCIDENTS, [rows.incident_values(incident)])
+            _append_history(conn, history)
+
+    def retry_job(
+        self, job_id: str, *, retries_left: int, due_at: datetime, history: Sequence[HistoryEvent]
+    ) -> None:
+        """Give a job new retries and a due time, and resolve its open incidents; one
+        transaction. ``NotFoundError`` if the job does not exist.
+
+        Incidents are marked resolved at the time of the latest given history event (the
+        engine's clock), or at ``due_at`` when no event is given.
+        """
+        resolved_at = max((event.at for event in history), default=due_at)
+        with self._write() as conn:
+            updated = conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id)
+                .values(retries_left=retries_left, due_at=due_at)
+            ).rowcount
+            if updated != 1:
+                raise errors.job_not_found(job_id)
+            conn.execute(
+                update(incidents)
+                .where(incidents.c.job_id == job_id, incidents.c.resolved_at.is_(None))
+                .values(resolved_at=resolved_at)
+            )
+            _append_history(conn, history)
+
+    def get_job(self, job_id: str) -> Job:
+        """One job; ``NotFoundError`` if none."""
+        with self._read() as conn:
+            row = conn.execute(_JOB, {"b_id": job_id}).first()
+        if row is None:
+            raise errors.job_not_found(job_id)
+        return rows.job_from_row(row)
+
+    def list_jobs(self, *, instance_id: str | None = None) -> list[Job]:
+        """Jobs, optionally of one instance, ordered by due time."""
+        query = select(jobs).order_by(jobs.c.due_at, jobs.c.id)
+        if instance_id is not None:
+            query = query.where(jobs.c.instance_id == instance_id)
+        with self._read() as conn:
+            return [rows.job_from_row(row) for row in conn.execute(query)]
+
+    def next_due_at(self) -> datetime | None:
+        """The earliest due time of an unlocked job with retries left, or ``None``."""
+        with self._read() as conn:
+            return conn.scalar(
+                select(jobs.c.due_at)
+                .where(jobs.c.lock_owner.is_(None), jobs.c.retries_left > 0)
+                .order_by(jobs.c.due_at)
+                .limit(1)
+            )
+
+    # -- subscriptions and messages --------------------------------------------------------------
+    def find_subscriptions(
+        self, kind: SubscriptionKind, name: str, correlation_key: str | None = None
+    ) -> list[Subscription]:
+        """Open subscriptions by kind and name (and, for messages, correlation key when given)."""
+        query = (
+            select(subscriptions)
+            .where(subscriptions.c.kind == kind.value, subscriptions.c.name == name)
+            .order_by(subscriptions.c.id)
+        )
+        if correlation_key is not None:
+            query = query.where(subscriptions.c.correlation_key == correlation_key)
+        with self._read() as conn:
+            return [rows.subscription_from_row(row) for row in conn.execute(query)]
+
+    def buffer_message(self, message: BufferedMessage) -> None:
+        """Keep a message that found no subscription until it expires."""
+        with self._write() as conn:
+            conn.execute(insert(buffered_messages), [rows.message_values(message)])
+
+    def take_buffered_messages(
+        self, name: str, correlation_key: str | None, now: datetime
+    ) -> list[BufferedMessage]:
+        """Unexpired buffered messages with that name and key, oldest first (not deleted:
+        the checkpoint that delivers one names it in ``consumed_message_ids``)."""
+        query = _KEYLESS_MESSAGES if correlation_key is None else _KEYED_MESSAGES
+        with self._read() as conn:
+            return [
+                rows.message_from_row(row)
+                for row in conn.execute(
+                    query, {"b_name": name, "b_now": now, "b_key": correlation_key}
+                )
+            ]
+
+    def purge_expired_messages(self, now: datetime) -> int:
+        """Delete buffered messages past their time-to-live; returns how many."""
+        with self._write() as conn:
+            return conn.execute(
+                delete(buffered_messages).where(buffered_messages.c.expires_at <= now)
+            ).rowcount
+
+    # -- user tasks, incidents, history ----------------------------------------------------------
+    def list_user_tasks(
+        self,
+        *,
+        instance_id: str | None = None,
+        assignee: str | None = None,
+        candidate_group: str | None = None,
+    ) -> list[UserTask]:
+        """Open user tasks matching every given filter, oldest first."""
+        query = select(user_tasks).order_by(user_tasks.c.created_at, user_tasks.c.id)
+        if instance_id is not None:
+            query = query.where(user_tasks.c.instance_id == instance_id)
+        if assignee is not None:
+            query = query.where(user_tasks.c.assignee == assignee)
+        if candidate_group is not None:
+            query = query.join(
+                user_task_groups,
+                (user_task_groups.c.task_id == user_tasks.c.id)
+                & (user_task_groups.c.group_name == candidate_group),
+            )
+        with self._read() as conn:
+            return [rows.user_task_from_row(row) for row in conn.execute(query)]
+
+    def get_user_task(self, task_id: str) -> UserTask:
+        """One open user task; ``NotFoundError`` if none."""
+        with self._read() as conn:
+            row = conn.execute(select(user_tasks).where(user_tasks.c.id == task_id)).first()
+        if row is None:
+            raise errors.user_task_not_found(task_id)
+        return rows.user_task_from_row(row)
+
+    def list_incidents(self, *, instance_id: str | None = None) -> list[Incident]:
+        """Open incidents, oldest first."""
+        query = (
+            select(incidents)
+            .where(incidents.c.resolved_at.is_(None))
+            .order_by(incidents.c.created_at, incidents.c.id)
+        )
+        if instance_id is not None:
+            query = query.where(incidents.c.instance_id == instance_id)
+        with self._read() as conn:
+            return [rows.incident_from_row(row) for row in conn.execute(query)]
+
+    def history(self, instance_id: str) -> list[HistoryEvent]:
+        """Every history event of an instance, in the order they were appended."""
+        with self._read() as conn:
+            return [
+                rows.history_from_row(row)
+                for row in conn.execute(
+                    select(history_table)
+                    .where(history_table.c.instance_id == instance_id)
+                    .order_by(history_table.c.seq)
+                )
+            ]
+
+    def all_history(self, *, definition_id: str | None = None) -> Iterator[HistoryEvent]:
+        """History across instances (for KPIs and coverage), in append order.
+
+        Read lazily in chunks, each its own short transaction, so a long export neither holds
+        the whole table in memory nor keeps a transaction open between chunks.
+        """
+        after = 0
+        while True:
+            query = (
+                select(history_table)
+                .where(history_table.c.seq > after)
+                .order_by(history_table.c.seq)
+                .limit(_HISTORY_CHUNK)
+            )
+            if definition_id is not None:
+                query = query.where(history_table.c.definition_id == definition_id)
+            with self._read() as conn:
+                chunk = conn.execute(query).all()
+            yield from (rows.history_from_row(row) for row in chunk)
+            if len(chunk) < _HISTORY_CHUNK:
+                return
+            after = chunk[-1].seq
+
+    def close(self) -> None:
+        """Release connections and files."""
+        self._engine.dispose()
+
+
+def _create_engine(url: str) -> Engine:
+    """An engine configured for retailflow's transactions on the URL's database."""
+    if make_url(url).get_backend_name() != "sqlite":
+        return create_engine(url)
+    in_memory = _is_sqlite_memory(url)
+    if in_memory:
+        # One connection shared by all threads: every pooled connection to ":memory:" would
+        # otherwise open a database of its own.
+        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        engine = create_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def configure(dbapi_connection: Any, _record: Any) -> None:
+        # The driver's own transaction handling would defer BEGIN and break BEGIN IMMEDIATE;
+        # ``SqlStore._write`` begins every write transaction itself.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if not in_memory:
+            # WAL lets readers run beside the single writer; NORMAL syncs at checkpoints only,
+            # which in WAL mode still never corrupts the database.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    return engine
+
+
+@contextmanager
+def _plain_refusals() -> Iterator[None]:
+    """A value the store refuses (a naive datetime) raises its own ``ValueError``, as in
+    ``MemoryStore``, rather than SQLAlchemy's wrapper around it."""
+    try:
+        yield
+    except StatementError as error:
+        if isinstance(error.orig, ValueError) and not isinstance(error, DBAPIError):
+            raise error.orig from None
+        raise
+
+
+def _is_sqlite_memory(url: str) -> bool:
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+
+
+def _sync_wait_states(conn: Connection, checkpoint: Checkpoint) -> None:
+    """Make the stored jobs, subscriptions and user tasks of an instance match the checkpoint's
+    sets (as ``Checkpoint`` documents), touching only the rows that differ."""
+    stored: dict[str, set[str]] = {"job": set(), "subscription": set(), "user_task": set()}
+    for table_name, row_id in conn.execute(_WAIT_STATE_IDS, {"b_instance": checkpoint.instance.id}):
+        stored[table_name].add(row_id)
+
+    # Jobs that remain are kept exactly as stored: their lock, attempt, retries and backoff
+    # belong to the workers and to fail_job/retry_job, never to another branch's step.
+    wanted_jobs = {job.id: job for job in checkpoint.jobs}
+    if gone := stored["job"] - wanted_jobs.keys():
+        conn.execute(_DELETE_JOBS, {"ids": list(gone)})
+        # An incident of a job that is gone (cancelled, or its path left) is no longer
+        # actionable; the history keeps the incident_opened event.
+        conn.execute(_DELETE_JOB_INCIDENTS, {"ids": list(gone)})
+
+    # Subscriptions and user tasks are immutable once open: only absent ones go.
+    wanted_subscriptions = {s.id: s for s in checkpoint.subscriptions}
+    wanted_tasks = {task.id: task for task in checkpoint.user_tasks}
+    if gone := stored["subscription"] - wanted_subscriptions.keys():
+        conn.execute(_DELETE_SUBSCRIPTIONS, {"ids": list(gone)})
+    if gone := stored["user_task"] - wanted_tasks.keys():
+        conn.execute(_DELETE_USER_TASKS, {"ids": list(gone)})
+        conn.execute(_DELETE_USER_TASK_GROUPS, {"ids": list(gone)})
+    _insert_wait_states(
+        conn,
+        [job for job_id, job in wanted_jobs.items() if job_id not in stored["job"]],
+        [s for s_id, s in wanted_subscriptions.items() if s_id not in stored["subscription"]],
+        [task for task_id, task in wanted_tasks.items() if task_id not in stored["user_task"]],
+    )
+
+
+def _insert_wait_states(
+    conn: Connection,
+    new_jobs: Sequence[Job],
+    new_subscriptions: Sequence[Subscription],
+    new_tasks: Sequence[UserTask],
+) -> None:
+    if new_jobs:
+        conn.execute(_INSERT_JOBS, [rows.job_values(job) for job in new_jobs])
+    if new_subscriptions:
+        conn.execute(
+            _INSERT_SUBSCRIPTIONS,
+            [rows.subscription_values(subscription) for subscription in new_subscriptions],
+        )
+    if new_tasks:
+        conn.execute(_INSERT_USER_TASKS, [rows.user_task_values(task) for task in new_tasks])
+        groups = [group for task in new_tasks for group in rows.user_task_group_values(task)]
+        if groups:
+            conn.execute(_INSERT_USER_TASK_GROUPS, groups)
+
+
+def _append_history(conn: Connection, events: Sequence[HistoryEvent]) -> None:
+    if events:
+        conn.execute(_INSERT_HISTORY, [rows.history_values(event) for event in events])
+
+
+def _version_conflict(conn: Connection, instance_id: str, expected: int) -> RetailflowError:
+    stored = conn.scalar(select(instances.c.version).where(instances.c.id == instance_id))
+    if stored is None:
+        return errors.instance_not_found(instance_id)
+    logger.debug(
+        "version conflict",
+        extra={"instance_id": instance_id, "expected": expected, "stored": stored},
+    )
+    return errors.stale_version(instance_id, stored, expected)
