@@ -1,0 +1,621 @@
+"""FEEL text to Python closures: parse once with lark, then evaluate without re-walking a tree.
+
+An expression compiles to ``fn(scope) -> value`` where ``scope`` is any mapping of variables;
+unknown names are null, as in FEEL. Unary tests (DMN input entries) compile to
+``fn(scope) -> bool`` with the input value bound to ``?`` in ``scope``. Loops (``for``,
+``some``/``every``, filters) and function calls share a step budget, so no expression runs
+unbounded.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import isodate
+from lark import Lark, Token, Transformer, Tree, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
+
+from retailflow.expressions.feel_functions import BUILTINS
+from retailflow.expressions.feel_values import (
+    COMPARISONS,
+    Range,
+    add,
+    conjunction,
+    disjunction,
+    divide,
+    equal,
+    greater_equal,
+    integer_range,
+    is_number,
+    less_equal,
+    matches,
+    member,
+    multiply,
+    negate,
+    power,
+    subtract,
+)
+from retailflow.expressions.limits import MAX_LOOP_STEPS
+from retailflow.model import ExpressionError
+
+Evaluator = Callable[[Mapping[str, Any]], Any]
+
+_NULL_ON = (
+    TypeError,
+    ValueError,
+    ArithmeticError,
+    LookupError,
+    AttributeError,
+    isodate.ISO8601Error,
+)
+"""What a built-in may raise for odd arguments; FEEL answers null instead."""
+
+_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "'": "'", "\\": "\\"}
+
+
+@functools.cache
+def _parser() -> Lark:
+    grammar = (Path(__file__).parent / "feel.lark").read_text(encoding="utf-8")
+    return Lark(
+        grammar, start=["expression", "unary_tests"], parser="lalr", maybe_placeholders=True
+    )
+
+
+class Scope(dict[str, Any]):
+    """Names a loop, function, filter or context binds, over the enclosing scope.
+
+    A dict, so a hit costs what a dict lookup costs; a miss falls through to the parent (any
+    mapping, such as the process variables). A ``collections.ChainMap`` does the same at
+    several times the cost of every name lookup inside a loop.
+    """
+
+    __slots__ = ("parent",)
+
+    def __init__(self, names: Mapping[str, Any], parent: Mapping[str, Any]) -> None:
+        super().__init__(names)
+        self.parent = parent
+
+    def __missing__(self, key: str) -> Any:
+        return self.parent[key]
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or key in self.parent
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+
+class _Budget:
+    """Iterations left for the outermost running loop and everything it calls."""
+
+    __slots__ = ("left",)
+
+    def __init__(self) -> None:
+        self.left = MAX_LOOP_STEPS
+
+    def spend(self, steps: int) -> None:
+        self.left -= steps
+        if self.left < 0:
+            raise ExpressionError(
+                f"the expression iterates more than {MAX_LOOP_STEPS} times; refused"
+            )
+
+
+_running = threading.local()
+"""The budget of the outermost loop on this thread; inner loops and function calls (even from
+built-ins such as ``sort``) draw on it, so nesting cannot multiply the work."""
+
+
+def _spend(steps: int, work: Callable[[], Any]) -> Any:
+    """Charge ``steps`` to the running budget (opening one if none runs), then do ``work``."""
+    budget = getattr(_running, "budget", None)
+    if budget is not None:
+        budget.spend(steps)
+        return work()
+    _running.budget = budget = _Budget()
+    try:
+        budget.spend(steps)
+        return work()
+    finally:
+        _running.budget = None
+
+
+def _unescape(token: Token) -> str:
+    def replace(match: re.Match[str]) -> str:
+        code = match.group(1)
+        if code.startswith("u") and len(code) == 5:
+            return chr(int(code[1:], 16))
+        return _ESCAPES.get(code, code)
+
+    return _ESCAPE.sub(replace, token[1:-1])
+
+
+def _temporal_literal(text: str) -> Any:
+    """``@"..."`` literals: a date, a date and time, a time or a duration."""
+    try:
+        if text.lstrip("-").startswith("P"):
+            return isodate.parse_duration(text)
+        if "T" in text:
+            return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if ":" in text:
+            return time.fromisoformat(text.replace("Z", "+00:00"))
+        return date.fromisoformat(text)
+    except (ValueError, isodate.ISO8601Error) as exc:
+        raise ExpressionError(f"@{text!r} is not a date, time or duration") from exc
+
+
+class UserFunction:
+    """A FEEL ``function(a, b) body`` value, closing over the scope it was defined in."""
+
+    __slots__ = ("body", "params", "scope")
+
+    def __init__(self, params: tuple[str, ...], body: Evaluator, scope: Mapping[str, Any]) -> None:
+        self.params = params
+        self.body = body
+        self.scope = scope
+
+    def __call__(self, *args: Any) -> Any:
+        if len(args) != len(self.params):
+            return None
+        scope = Scope(dict(zip(self.params, args, strict=True)), self.scope)
+        return _spend(1, lambda: self.body(scope))
+
+
+def _index(items: Any, position: Any) -> Any:
+    """``list[1]`` is the first item, ``list[-1]`` the last; out of range is null."""
+    if not isinstance(items, list):
+        items = [items]
+    try:
+        whole = int(position)
+    except (ValueError, OverflowError):
+        return None
+    if whole != position:
+        return None
+    position = whole
+    if position > 0 and position <= len(items):
+        return items[position - 1]
+    if position < 0 and -position <= len(items):
+        return items[position]
+    return None
+
+
+def _input(scope: Mapping[str, Any]) -> Any:
+    """``?``: the value a unary test (DMN input entry) tests."""
+    try:
+        return scope["?"]
+    except KeyError:
+        return None
+
+
+def _truth(result: Any, value: Any) -> bool:
+    """How a plain expression in an input entry tests the input (as Camunda's FEEL does)."""
+    if isinstance(result, list | Range):
+        return matches(value, result) is True
+    if type(result) is bool and type(value) is not bool:
+        return result
+    return equal(value, result)
+
+
+@v_args(inline=True)
+class _Compiler(Transformer[Token, Any]):
+    """Bottom-up: every node becomes a closure over its children's closures."""
+
+    def __init__(
+        self, functions: Mapping[str, Callable[..., Any]], local_functions: frozenset[str]
+    ) -> None:
+        super().__init__()
+        self.functions = functions
+        self.local_functions = local_functions
+        self.paths: dict[Evaluator, tuple[str, ...]] = {}
+
+    # literals and names
+    def number(self, token: Token) -> Evaluator:
+        value = float(token) if "." in token else int(token)
+        return lambda scope: value
+
+    def string(self, token: Token) -> Evaluator:
+        value = _unescape(token)
+        return lambda scope: value
+
+    def true(self) -> Evaluator:
+        return lambda scope: True
+
+    def false(self) -> Evaluator:
+        return lambda scope: False
+
+    def null(self) -> Evaluator:
+        return lambda scope: None
+
+    def temporal(self, token: Token) -> Evaluator:
+        value = _temporal_literal(_unescape(token))
+        return lambda scope: value
+
+    def name(self, token: Token) -> Evaluator:
+        key = str(token)
+
+        def lookup(scope: Mapping[str, Any]) -> Any:
+            try:
+                return scope[key]
+            except KeyError:
+                return None
+
+        self.paths[lookup] = (key,)
+        return lookup
+
+    def input_value(self) -> Evaluator:
+        return _input
+
+    def path(self, base: Evaluator, token: Token) -> Evaluator:
+        key = str(token)
+
+        def lookup(scope: Mapping[str, Any]) -> Any:
+            return member(base(scope), key)
+
+        if base in self.paths:
+            self.paths[lookup] = (*self.paths[base], key)
+        return lookup
+
+    def filter(self, base: Evaluator, selector: Evaluator) -> Evaluator:
+        def filtered(scope: Mapping[str, Any]) -> Any:
+            items = base(scope)
+            if items is None:
+                return None
+            probe = selector(scope)
+            if is_number(probe):
+                return _index(items, probe)
+            if not isinstance(items, list):
+                items = [items]
+
+            def keep() -> list[Any]:
+                return [
+                    item
+                    for item in items
+                    if selector(
+                        Scope(
+                            {**item, "item": item} if isinstance(item, Mapping) else {"item": item},
+                            scope,
+                        )
+                    )
+                    is True
+                ]
+
+            return _spend(len(items), keep)
+
+        return filtered
+
+    # collections
+    def list(self, *items: Evaluator | None) -> Evaluator:
+        parts = [item for item in items if item is not None]
+        return lambda scope: [part(scope) for part in parts]
+
+    def entry(self, key: Token, value: Evaluator) -> tuple[str, Evaluator]:
+        return (_unescape(key) if key.type == "STRING" else str(key)), value
+
+    def context(self, *entries: tuple[str, Evaluator] | None) -> Evaluator:
+        pairs = [entry for entry in entries if entry is not None]
+
+        def build(scope: Mapping[str, Any]) -> dict[str, Any]:
+            result: dict[str, Any] = {}
+            inner = Scope({}, scope)  # later entries see earlier ones
+            for key, value in pairs:
+                inner[key] = result[key] = value(inner)
+            return result
+
+        return build
+
+    def _range(self, start: Evaluator, end: Evaluator, low: bool, high: bool) -> Evaluator:
+        return lambda scope: Range(start(scope), end(scope), low, high)
+
+    def closed_range(self, start: Evaluator, end: Evaluator) -> Evaluator:
+        return self._range(start, end, True, True)
+
+    def closed_open_range(self, start: Evaluator, end: Evaluator) -> Evaluator:
+        return self._range(start, end, True, False)
+
+    def open_closed_range(self, start: Evaluator, end: Evaluator) -> Evaluator:
+        return self._range(start, end, False, True)
+
+    def open_range(self, start: Evaluator, end: Evaluator) -> Evaluator:
+        return self._range(start, end, False, False)
+
+    # arithmetic
+    def _binary(self, op: Callable[[Any, Any], Any], a: Evaluator, b: Evaluator) -> Evaluator:
+        return lambda scope: op(a(scope), b(scope))
+
+    def add(self, a: Evaluator, b: Evaluator) -> Evaluator:
+        return self._binary(add, a, b)
+
+    def sub(self, a: Evaluator, b: Evaluator) -> Evaluator:
+        return self._binary(subtract, a, b)
+
+    def mul(self, a: Evaluator, b: Evaluator) -> Evaluator:
+        return self._binary(multiply, a, b)
+
+    def div(self, a: Evaluator, b: Evaluator) -> Evaluator:
+        return self._binary(divide, a, b)
+
+    def pow(self, a: Evaluator, b: Evaluator) -> Evaluator:
+        return self._binary(power, a, b)
+
+    def neg(self, a: Evaluator) -> Evaluator:
+        return lambda scope: negate(a(scope))
+
+    # comparisons and logic
+    def compare(self, a: Evaluator, op: Token, b: Evaluator) -> Evaluator:
+        return self._binary(COMPARISONS[str(op)], a, b)
+
+    def between(self, value: Evaluator, low: Evaluator, high: Evaluator) -> Evaluator:
+        def inside(scope: Mapping[str, Any]) -> bool | None:
+            x = value(scope)
+            return conjunction(greater_equal(x, low(scope)), less_equal(x, high(scope)))
+
+        return inside
+
+    def in_(self, value: Evaluator, candidates: Evaluator) -> Evaluator:
+        return self._binary(matches, value, candidates)
+
+    def in_compare(self, value: Evaluator, op: Token, bound: Evaluator) -> Evaluator:
+        return self._binary(COMPARISONS[str(op)], value, bound)
+
+    def and_(self, a: Evaluator, b: Evaluator) -> Evaluator:
+        def both(scope: Mapping[str, Any]) -> bool | None:
+            first = a(scope)
+            return False if first is False else conjunction(first, b(scope))
+
+        return both
+
+    def or_(self, a: Evaluator, b: Evaluator) -> Evaluator:
+        def either(scope: Mapping[str, Any]) -> bool | None:
+            first = a(scope)
+            return True if first is True else disjunction(first, b(scope))
+
+        return either
+
+    def if_expr(self, condition: Evaluator, then: Evaluator, otherwise: Evaluator) -> Evaluator:
+        return lambda scope: then(scope) if condition(scope) is True else otherwise(scope)
+
+    # iteration
+    def iteration(self, name: Token, source: Evaluator) -> tuple[str, Evaluator]:
+        return str(name), source
+
+    def range_iteration(
+        self, name: Token, start: Evaluator, end: Evaluator
+    ) -> tuple[str, Evaluator]:
+        return str(name), lambda scope: integer_range(start(scope), end(scope))
+
+    binding = iteration
+
+    def for_expr(self, *parts: Any) -> Evaluator:
+        *iterations, body = parts
+        return lambda scope: _collect(iterations, body, scope)
+
+    def some(self, *parts: Any) -> Evaluator:
+        *bindings, condition = parts
+
+        def satisfied(scope: Mapping[str, Any]) -> bool | None:
+            results = _collect(bindings, condition, scope)
+            return None if results is None else any(result is True for result in results)
+
+        return satisfied
+
+    def every(self, *parts: Any) -> Evaluator:
+        *bindings, condition = parts
+
+        def satisfied(scope: Mapping[str, Any]) -> bool | None:
+            results = _collect(bindings, condition, scope)
+            return None if results is None else all(result is True for result in results)
+
+        return satisfied
+
+    def function_def(self, *parts: Any) -> Evaluator:
+        *names, body = parts
+        params = tuple(str(name) for name in names if name is not None)
+        return lambda scope: UserFunction(params, body, scope)
+
+    # calls
+    def call(self, name: Token, *args: Evaluator | None) -> Evaluator:
+        function_name = " ".join(name.split())
+        arguments = [arg for arg in args if arg is not None]
+        if function_name == "is defined":
+            return self._is_defined(arguments)
+        function = self.functions.get(function_name)
+        if function is None:
+            if function_name not in self.local_functions:
+                raise ExpressionError(f"unknown FEEL function '{function_name}'")
+            return self._call_local(function_name, arguments)
+        _check_arity(function_name, function, len(arguments))
+        if function_name in BUILTINS and function is BUILTINS[function_name]:
+            return _builtin_call(function, arguments)
+        return _custom_call(function_name, function, arguments)
+
+    def _is_defined(self, arguments: list[Evaluator]) -> Evaluator:
+        if len(arguments) != 1 or arguments[0] not in self.paths:
+            raise ExpressionError("is defined() takes one variable name or path")
+        head, *rest = self.paths[arguments[0]]
+
+        def defined(scope: Mapping[str, Any]) -> bool:
+            if head not in scope:
+                return False
+            value = scope[head]
+            for key in rest:
+                if not isinstance(value, Mapping) or key not in value:
+                    return False
+                value = value[key]
+            return True
+
+        return defined
+
+    def _call_local(self, name: str, arguments: list[Evaluator]) -> Evaluator:
+        def called(scope: Mapping[str, Any]) -> Any:
+            function = scope.get(name)
+            if not isinstance(function, UserFunction):
+                raise ExpressionError(f"'{name}' is not a function")
+            return function(*(argument(scope) for argument in arguments))
+
+        return called
+
+    # unary tests
+    def any_input(self) -> Evaluator:
+        return lambda scope: True
+
+    def positive_tests(self, *tests: Evaluator) -> Evaluator:
+        if len(tests) == 1:
+            return tests[0]
+        return lambda scope: any(test(scope) for test in tests)
+
+    def unary_tests(self, tests: Evaluator) -> Evaluator:
+        return tests
+
+    def negated_tests(self, _not: Token, tests: Evaluator) -> Evaluator:
+        return lambda scope: not tests(scope)
+
+    def compare_test(self, op: Token, bound: Evaluator) -> Evaluator:
+        compare = COMPARISONS[str(op)]
+        return lambda scope: compare(_input(scope), bound(scope)) is True
+
+    def expression_test(self, expression: Evaluator) -> Evaluator:
+        return lambda scope: _truth(expression(scope), _input(scope))
+
+
+def _collect(
+    bindings: list[tuple[str, Evaluator]], body: Evaluator, scope: Mapping[str, Any]
+) -> list[Any] | None:
+    """Evaluate ``body`` for every combination of the bindings; null if one is not a list."""
+    results: list[Any] = []
+
+    def walk(level: int, inner: Mapping[str, Any]) -> bool:
+        if level == len(bindings):
+            results.append(body(inner))
+            return True
+        name, source = bindings[level]
+        values = source(inner)
+        if not isinstance(values, list):
+            return False
+        return _spend(
+            len(values),
+            lambda: all(walk(level + 1, Scope({name: value}, inner)) for value in values),
+        )
+
+    return results if walk(0, scope) else None
+
+
+def _check_arity(name: str, function: Callable[..., Any], count: int) -> None:
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return  # a built-in without introspection: let the call decide
+    try:
+        signature.bind(*([None] * count))
+    except TypeError as exc:
+        raise ExpressionError(f"function '{name}' does not take {count} argument(s)") from exc
+
+
+def _builtin_call(function: Callable[..., Any], arguments: list[Evaluator]) -> Evaluator:
+    def called(scope: Mapping[str, Any]) -> Any:
+        values = [argument(scope) for argument in arguments]
+        try:
+            if any(type(value) is UserFunction for value in values):
+                # `sort(list, precedes)` calls back many times: one budget for all of them
+                return _spend(0, lambda: function(*values))
+            return function(*values)
+        except _NULL_ON:
+            return None
+
+    return called
+
+
+def _custom_call(name: str, function: Callable[..., Any], arguments: list[Evaluator]) -> Evaluator:
+    def called(scope: Mapping[str, Any]) -> Any:
+        values = [argument(scope) for argument in arguments]
+        try:
+            return function(*values)
+        except ExpressionError:
+            raise
+        except Exception as exc:
+            raise ExpressionError(f"function '{name}' failed: {exc}") from exc
+
+    return called
+
+
+def _local_function_names(tree: Tree[Token]) -> frozenset[str]:
+    """Names that may hold a user-defined function: context entries defining one, parameters."""
+    names: set[str] = set()
+    for node in _subtrees(tree):
+        if node.data == "entry":
+            key, value = node.children
+            if isinstance(value, Tree) and value.data == "function_def":
+                names.add(str(key) if key.type == "NAME" else _unescape(key))
+        elif node.data == "function_def":
+            names.update(str(child) for child in node.children[:-1] if child is not None)
+    return frozenset(names)
+
+
+def _subtrees(tree: Tree[Token]) -> Iterator[Tree[Token]]:
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(child for child in node.children if isinstance(child, Tree))
+
+
+def _syntax_error(text: str, error: UnexpectedInput) -> ExpressionError:
+    if isinstance(error, UnexpectedEOF):
+        return ExpressionError("FEEL syntax error: the expression ends too early")
+    if isinstance(error, UnexpectedCharacters):
+        return ExpressionError(
+            f"FEEL syntax error at column {error.column}: "
+            f"unexpected character {text[error.pos_in_stream]!r}"
+        )
+    token = getattr(error, "token", None)
+    if token is None or token.type == "$END":
+        return ExpressionError("FEEL syntax error: the expression ends too early")
+    return ExpressionError(
+        f"FEEL syntax error at column {error.column}: unexpected {str(token)[:40]!r}"
+    )
+
+
+class FeelCompiler:
+    """Compiles FEEL expressions and unary tests, with the engine's extra functions in scope."""
+
+    def __init__(self, functions: Mapping[str, Callable[..., Any]] | None = None) -> None:
+        self.functions: dict[str, Callable[..., Any]] = {**BUILTINS, **(functions or {})}
+
+    def expression(self, text: str) -> Evaluator:
+        """An evaluator for a FEEL expression (a leading Camunda 8 ``=`` is dropped)."""
+        body = text.strip()
+        return self._compile(body[1:] if body.startswith("=") else body, "expression")
+
+    def unary_tests(self, text: str) -> Evaluator:
+        """An evaluator of a DMN input entry, true when the input (``?``) passes it."""
+        body = text.strip()
+        if not body:
+            return lambda scope: True
+        return self._compile(body, "unary_tests")
+
+    def _compile(self, text: str, start: str) -> Evaluator:
+        try:
+            tree = _parser().parse(text, start=start)
+            compiler = _Compiler(self.functions, _local_function_names(tree))
+            evaluator: Evaluator = compiler.transform(tree)
+        except UnexpectedInput as exc:
+            raise _syntax_error(text, exc) from None
+        except VisitError as exc:
+            if isinstance(exc.orig_exc, ExpressionError):
+                raise exc.orig_exc from None
+            if isinstance(exc.orig_exc, RecursionError):
+                raise ExpressionError("the expression is nested too deeply") from None
+            raise
+        except RecursionError:
+            raise ExpressionError("the expression is nested too deeply") from None
+        return evaluator

@@ -1,0 +1,127 @@
+"""What restricted Python may say, decided on the syntax tree before anything runs.
+
+RestrictedPython already routes attribute, item and iteration access through guard functions and
+refuses names starting with ``_``. This policy adds retailflow's rules: no imports, classes or
+``print``; clearer refusal messages; the size-multiplying operators (``+ * ** << %``) rewritten
+into calls to the guards in ``python_guards`` so that ``10**10**10`` is refused instead of
+hanging the worker; and a ``_tick_()`` time-budget check wherever code can repeat.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Any
+
+from RestrictedPython.transformer import INSPECT_ATTRIBUTES, RestrictingNodeTransformer
+
+from retailflow.expressions.limits import MAX_FORMAT_WIDTH
+
+GUARDED_OPERATORS: dict[type[ast.operator], str] = {
+    ast.Add: "_add_",
+    ast.Mult: "_mul_",
+    ast.Pow: "_pow_",
+    ast.LShift: "_lshift_",
+    ast.Mod: "_mod_",
+}
+"""Binary operators whose result can be far larger than their operands, and their guards."""
+
+REFUSED_ATTRIBUTES = INSPECT_ATTRIBUTES | {"mro"}
+"""Frames, code objects, and ``mro`` (it reaches ``BaseException`` and ``object``)."""
+
+_LOOPS = (
+    ast.For,
+    ast.While,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+    ast.Lambda,
+    ast.FunctionDef,
+)
+_NUMBER = re.compile(r"\d+")
+
+
+def has_loops(tree: ast.AST) -> bool:
+    """Whether the code can run longer than its length: only then is it worth a time budget."""
+    return any(isinstance(node, _LOOPS) for node in ast.walk(tree))
+
+
+def _tick(node: ast.AST) -> ast.Expr:
+    """``_tick_()``: the time budget's check, put where code can repeat (see time_budget)."""
+    call = ast.Call(func=ast.Name("_tick_", ast.Load()), args=[], keywords=[])
+    return ast.fix_missing_locations(ast.copy_location(ast.Expr(call), node))
+
+
+class SandboxPolicy(RestrictingNodeTransformer):
+    """RestrictedPython's policy with retailflow's additions (see the module docstring)."""
+
+    def check_name(self, node: Any, name: str | None, allow_magic_methods: bool = False) -> None:
+        if name is not None and name.startswith("_"):
+            self.error(node, f"name {name!r} is not allowed")
+            return
+        super().check_name(node, name, allow_magic_methods)
+
+    def visit_Name(self, node: ast.Name) -> Any:
+        if node.id in ("print", "printed"):
+            self.error(node, "print() is not available; set a variable instead")
+            return node
+        return super().visit_Name(node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> Any:
+        if node.attr.startswith("_") or node.attr in REFUSED_ATTRIBUTES:
+            self.error(node, f"access to attribute {node.attr!r} is refused")
+            return node
+        return super().visit_Attribute(node)
+
+    def visit_Import(self, node: ast.Import) -> Any:
+        self.error(node, "import statements are not allowed")
+        return node
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> Any:
+        self.error(node, "import statements are not allowed")
+        return node
+
+    def visit_While(self, node: ast.While) -> Any:
+        node = super().visit_While(node)
+        node.body.insert(0, _tick(node))
+        return node
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> Any:
+        node = super().visit_FunctionDef(node)
+        node.body.insert(0, _tick(node))
+        return node
+
+    def visit_Lambda(self, node: ast.Lambda) -> Any:
+        node = super().visit_Lambda(node)
+        node.body = ast.copy_location(
+            ast.BoolOp(op=ast.Or(), values=[_tick(node).value, node.body]), node.body
+        )
+        return node
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> Any:
+        self.error(node, "class definitions are not allowed")
+        return node
+
+    def visit_BinOp(self, node: ast.BinOp) -> Any:
+        node = self.node_contents_visit(node)
+        guard = GUARDED_OPERATORS.get(type(node.op))
+        if guard is None:
+            return node
+        function = ast.copy_location(ast.Name(guard, ast.Load()), node)
+        call = ast.Call(func=function, args=[node.left, node.right], keywords=[])
+        return ast.copy_location(call, node)
+
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> Any:
+        spec = node.format_spec
+        if spec is not None:
+            parts = spec.values if isinstance(spec, ast.JoinedStr) else [spec]
+            if not all(isinstance(part, ast.Constant) for part in parts):
+                self.error(node, "a format specification computed at run time is not allowed")
+            elif any(
+                len(number) > len(str(MAX_FORMAT_WIDTH)) or int(number) > MAX_FORMAT_WIDTH
+                for part in parts
+                for number in _NUMBER.findall(str(part.value))
+            ):
+                self.error(node, f"a format width above {MAX_FORMAT_WIDTH} is refused")
+        return self.node_contents_visit(node)

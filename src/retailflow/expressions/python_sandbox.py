@@ -1,0 +1,139 @@
+"""SpiffWorkflow-style Python expressions and scripts, compiled once and run in the sandbox.
+
+Expressions compile with ``compile_restricted_eval`` and scripts with ``compile_restricted_exec``
+under ``SandboxPolicy``; both run against a fresh globals dict holding the variables, the
+engine's functions and the guards (merged last, so no variable can replace a guard). Scripts,
+and expressions that can repeat (comprehensions, lambdas), run under a ``TimeBudget``.
+"""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+import warnings
+from collections.abc import Callable, Mapping
+from datetime import date, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from RestrictedPython import compile_restricted_eval, compile_restricted_exec
+
+from retailflow.expressions.python_guards import GUARDS
+from retailflow.expressions.python_policy import SandboxPolicy, has_loops
+from retailflow.expressions.time_budget import TimeBudget
+from retailflow.model import ExpressionError
+
+Evaluator = Callable[[Mapping[str, Any]], Any]
+Script = Callable[[Mapping[str, Any]], dict[str, Any]]
+
+_SCALARS = (type(None), bool, int, float, str, Decimal, date, time, timedelta)
+_MAX_DEPTH = 64
+
+
+def is_plain_data(value: Any, depth: int = 0) -> bool:
+    """Whether a value can be stored as process data (no functions, modules, classes)."""
+    if isinstance(value, _SCALARS):
+        return True
+    if depth > _MAX_DEPTH:
+        return False
+    if isinstance(value, list | tuple | set | frozenset):
+        return all(is_plain_data(item, depth + 1) for item in value)
+    if isinstance(value, dict):
+        return all(
+            isinstance(key, str | int | float | bool) and is_plain_data(item, depth + 1)
+            for key, item in value.items()
+        )
+    return False
+
+
+def _refusal(errors: tuple[str, ...]) -> ExpressionError:
+    """RestrictedPython says ``Line 1: <reason>``; lead with the reason."""
+    reasons = []
+    for error in errors:
+        where, _, reason = error.partition(": ")
+        reasons.append(f"{reason} ({where.lower()})" if reason else error)
+    return ExpressionError("refused by the Python sandbox: " + "; ".join(reasons))
+
+
+def _parse(text: str, mode: str) -> ast.AST:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escapes and the like: not our business
+            return ast.parse(text, filename="<sandbox>", mode=mode)
+    except SyntaxError as exc:
+        raise ExpressionError(f"Python syntax error at line {exc.lineno}: {exc.msg}") from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise ExpressionError(f"Python source refused: {exc}") from None
+
+
+def _compile(tree: ast.AST, mode: str) -> Any:
+    compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = compiler(tree, filename="<sandbox>", policy=SandboxPolicy)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        raise ExpressionError(f"Python source refused: {exc}") from None
+    if result.errors:
+        raise _refusal(result.errors)
+    return result.code
+
+
+class PythonSandbox:
+    """Compiles Python expressions and scripts into callables that run only in the sandbox."""
+
+    def __init__(
+        self, script_timeout: float, functions: Mapping[str, Callable[..., Any]] | None = None
+    ) -> None:
+        self.script_timeout = script_timeout
+        self.functions = dict(functions or {})
+
+    def _scope(self, variables: Mapping[str, Any]) -> dict[str, Any]:
+        return {**variables, **self.functions, **GUARDS}
+
+    def expression(self, text: str) -> Evaluator:
+        """An evaluator of one Python expression (``amount > 100``)."""
+        tree = _parse(text.strip(), "eval")
+        budgeted = has_loops(tree)
+        code = _compile(tree, "eval")
+        scope = self._scope
+        timeout = self.script_timeout
+
+        def evaluate(variables: Mapping[str, Any]) -> Any:
+            if not budgeted:
+                return eval(code, scope(variables))  # noqa: S307 - restricted bytecode
+            with TimeBudget(timeout, "expression") as budget:
+                return eval(code, scope(variables) | budget.guards())  # noqa: S307
+
+        return evaluate
+
+    def script(self, text: str) -> Script:
+        """A runner of a script; it returns the variables the script created or changed."""
+        code = _compile(_parse(textwrap.dedent(text), "exec"), "exec")
+        timeout = self.script_timeout
+
+        def run(variables: Mapping[str, Any]) -> dict[str, Any]:
+            with TimeBudget(timeout, "script") as budget:
+                scope = self._scope(variables) | budget.guards()
+                exec(code, scope)  # noqa: S102 - restricted bytecode
+            return self._changes(scope, variables)
+
+        return run
+
+    @staticmethod
+    def _changes(scope: dict[str, Any], before: Mapping[str, Any]) -> dict[str, Any]:
+        """New or rebound names, plus containers (they may have changed in place); values that
+        are not plain data (functions, modules, classes) are dropped."""
+        changes = {}
+        for name, value in scope.items():
+            if name.startswith("_"):
+                continue
+            if (
+                name in before
+                and before[name] is value
+                and not isinstance(value, list | dict | set)
+            ):
+                continue
+            if is_plain_data(value):
+                changes[name] = value
+        return changes

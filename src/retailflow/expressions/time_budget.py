@@ -1,0 +1,64 @@
+"""A wall-clock limit for sandboxed Python, checked by the sandboxed code itself.
+
+Threads cannot be killed, signals only reach the main thread, and a ``sys.settrace`` hook is
+not called for a one-line ``while True: pass`` in CPython 3.11 (nor after it has once raised).
+So the deadline is checked cooperatively: ``python_policy`` puts a ``_tick_()`` call at the head
+of every ``while`` body, function body and lambda, and every ``for`` loop and comprehension
+iterates through ``_getiter_``, which ticks per item. Past the deadline every tick raises, so no
+loop or recursion can go on, even inside a catch-all ``except:``. A single long-running C call
+(a huge ``sorted``) is not interruptible; the size guards in ``python_guards`` keep those small.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from types import TracebackType
+from typing import Any
+
+from retailflow.model import ExpressionError
+
+
+class TimeLimitExceeded(BaseException):
+    """Raised into the sandboxed code; a ``BaseException`` so ``except Exception`` misses it."""
+
+
+class TimeBudget:
+    """``with TimeBudget(2.0, "script") as budget:`` around code compiled by the sandbox, with
+    ``budget.guards()`` in its globals; raises ``ExpressionError`` on overrun."""
+
+    def __init__(self, seconds: float, what: str) -> None:
+        self.seconds = seconds
+        self.what = what
+        self.deadline = time.monotonic() + seconds
+        self.expired = False
+
+    def guards(self) -> dict[str, Any]:
+        """The names the policy's inserted checks call."""
+        return {"_tick_": self.tick, "_getiter_": self.iterate}
+
+    def tick(self) -> None:
+        """Raise once the deadline has passed."""
+        if time.monotonic() > self.deadline:
+            self.expired = True
+            raise TimeLimitExceeded
+
+    def iterate(self, iterable: Iterable[Any]) -> Iterator[Any]:
+        """``iter(iterable)`` that ticks before every item."""
+        for item in iterable:
+            self.tick()
+            yield item
+
+    def __enter__(self) -> TimeBudget:
+        self.deadline = time.monotonic() + self.seconds
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        # Also when the code swallowed the exception with a bare `except:` and then finished.
+        if self.expired or isinstance(error, TimeLimitExceeded):
+            raise ExpressionError(f"{self.what} exceeded its {self.seconds} s time limit") from None
