@@ -315,8 +315,8 @@ class Engine:
                 expected_version: int | None, extra: Sequence[_Note] = (),
                 cancelled: bool = False, job: Job | None = None) -> Instance:
         now = self.clock.now()
-        consumed = self._deliver_buffered(run, instance, now) if not cancelled else []
-        waits = run.wait_states() if not cancelled else WaitStates()
+        waits, consumed = (WaitStates(), []) if cancelled else self._wait_states(run, instance,
+                                                                                  now)
         history = [HistoryEvent(instance.id, instance.definition_id, note.kind, now,
                                 element_id=note.element_id, job_id=job.id if job else None,
                                 variables=note.variables) for note in extra]
@@ -354,25 +354,32 @@ class Engine:
         while len(self._live) > self._live_cache_size:
             self._live.popitem(last=False)
 
-    def _deliver_buffered(self, run: ProcessRun, instance: Instance, now: datetime
-                          ) -> list[str]:
-        """Messages that arrived before their subscription opened are delivered now."""
+    def _wait_states(self, run: ProcessRun, instance: Instance, now: datetime
+                     ) -> tuple[WaitStates, list[str]]:
+        """The run's wait states, after delivering messages that arrived before their
+        subscription opened; returns the ids of the buffered messages consumed."""
         consumed: list[str] = []
-        delivered = True
-        while delivered:
-            delivered = False
-            for catch in run.wait_states().catches:
-                if catch.kind != "message":
-                    continue
-                waiting = [m for m in self.store.take_buffered_messages(
-                    catch.name, _correlation_key(catch, instance), now)
-                    if m.id not in consumed]
-                if waiting:
-                    run.deliver_message(catch.task_id, catch.name, waiting[0].variables)
-                    consumed.append(waiting[0].id)
-                    delivered = True
-                    break
-        return consumed
+        waits = run.wait_states()
+        while True:
+            message = self._buffered_message_for(waits, instance, now, consumed)
+            if message is None:
+                return waits, consumed
+            catch, buffered = message
+            run.deliver_message(catch.task_id, catch.name, buffered.variables)
+            consumed.append(buffered.id)
+            waits = run.wait_states()
+
+    def _buffered_message_for(self, waits: WaitStates, instance: Instance, now: datetime,
+                              consumed: list[str]
+                              ) -> tuple[PendingCatch, BufferedMessage] | None:
+        for catch in waits.catches:
+            if catch.kind != "message":
+                continue
+            for message in self.store.take_buffered_messages(
+                    catch.name, _correlation_key(catch, instance), now):
+                if message.id not in consumed:
+                    return catch, message
+        return None
 
     def _deliver_thrown(self, run: ProcessRun) -> None:
         for thrown in run.drain_thrown():

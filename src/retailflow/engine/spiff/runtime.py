@@ -166,7 +166,12 @@ class ProcessRun:
     # -- reading -----------------------------------------------------------------------------
     @property
     def completed(self) -> bool:
-        return bool(self._workflow.is_completed())
+        workflow = self._workflow
+        if workflow.completed:
+            return True
+        # An interrupting event subprocess cancels the regular end, so no End task completes:
+        # the process is done when nothing is left to do.
+        return not any(task.state & TaskState.NOT_FINISHED_MASK for task in self._all_tasks())
 
     @property
     def variables(self) -> dict[str, Any]:
@@ -296,7 +301,7 @@ class ProcessRun:
 
     def _advance(self) -> None:
         try:
-            self._workflow.do_engine_steps(did_complete_task=self._record)
+            self._run_engine_steps()
         except SpiffWorkflowException as error:
             raise _execution_error(error) from error
         outbox = self._script_engine.outbox
@@ -319,7 +324,7 @@ class ProcessRun:
     def _interrupt_for_event_subprocesses(self) -> None:
         """An interrupting event subprocess ends everything else in its scope when it starts
         (SpiffWorkflow runs it alongside instead)."""
-        for task in self._workflow.get_tasks_iterator(state=_OPEN):
+        for task in list(self._open_tasks()):
             spec = task.task_spec
             if not isinstance(spec, EventSubprocess) or task.internal_data.get("rf_interrupted"):
                 continue
@@ -385,8 +390,42 @@ class ProcessRun:
                                                          element_id=element_id)
         return None if value is None else str(value)
 
+    def _run_engine_steps(self) -> None:
+        """SpiffWorkflow's ``do_engine_steps`` with flat scans of each workflow's task table
+        instead of walks of the task tree: the same order (deepest subprocess first, then
+        the process), a fraction of the cost on the job hot path."""
+        workflow = self._workflow
+        while True:
+            active = sorted((sp for sp in workflow.subprocesses.values() if not sp.completed),
+                            key=lambda sp: sp.depth, reverse=True)
+            for subprocess in active:
+                while self._run_ready(subprocess):
+                    pass
+                if subprocess.parent_task_id is not None:
+                    parent = workflow.get_task_from_id(subprocess.parent_task_id)
+                    parent.task_spec._update(parent)
+            ran = self._run_ready(workflow)
+            started = sum(1 for sp in workflow.subprocesses.values() if not sp.completed)
+            if not ran and started <= len(active):
+                break
+        workflow.refresh_timers()
+
+    def _run_ready(self, workflow: Any) -> bool:
+        ready = [task for task in list(workflow.tasks.values())
+                 if task.state == TaskState.READY and not task.task_spec.manual]
+        for task in ready:
+            if task.state == TaskState.READY:
+                task.run()
+                self._record(task)
+        return bool(ready)
+
+    def _all_tasks(self) -> Iterator[Task]:
+        yield from self._workflow.tasks.values()
+        for subprocess in self._workflow.subprocesses.values():
+            yield from subprocess.tasks.values()
+
     def _open_tasks(self) -> Iterator[Task]:
-        return self._workflow.get_tasks_iterator(state=_OPEN)
+        return (task for task in self._all_tasks() if task.state & _OPEN)
 
     def _task(self, task_id: str, state: TaskState | None = None) -> Task:
         try:

@@ -7,10 +7,12 @@ load the spec compiled from the deployment is attached again.
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
+
+import orjson
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
@@ -23,16 +25,14 @@ from retailflow.engine.spiff.compiler import CompiledProcess
 from retailflow.engine.spiff.specs import ClockTimerEventDefinition, KeyedMessageEventDefinition
 
 STATE_FORMAT = "retailflow-state/1"
+# Dates and times go to the registry (as SpiffWorkflow's typed dicts), not to orjson's strings,
+# so they come back as dates and times.
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
 
 
 class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
-    """The stock workflow converter minus the spec, which the deployment already stores."""
-
-    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
-        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
-        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
-        dct["bpmn_events"] = []
-        return dct
+    """Restores a workflow from state written without its spec, re-attaching the compiled
+    spec of the deployment."""
 
     def from_dict(self, dct: dict[str, Any], compiled: CompiledProcess | None = None,
                   **kwargs: Any) -> BpmnWorkflow:
@@ -80,23 +80,86 @@ def _configure() -> BpmnWorkflowSerializer:
 
 
 class StateCodec:
-    """Encodes and decodes instance state; one per engine (building it is not free)."""
+    """Encodes and decodes instance state; one per engine (building it is not free).
+
+    Encoding writes the same structure SpiffWorkflow's converters write (so decoding is
+    SpiffWorkflow's own restore, migrations included), but builds it directly: the generic
+    converter registry walk costs several times more, on every committed step. Values that
+    JSON cannot hold (dates, decimals, events) go through the registry in ``default``.
+    """
 
     def __init__(self) -> None:
         self._serializer = _configure()
-        self._encoder = create_encoder(self._serializer.registry)
+        self._default = create_encoder(self._serializer.registry)().default
 
     def dump(self, workflow: BpmnWorkflow) -> bytes:
         registry = self._serializer.registry
+        dct = _workflow_dict(workflow, registry)
+        dct["subprocesses"] = {
+            str(task_id): {**_workflow_dict(sub, registry),
+                           "parent_task_id": str(sub.parent_task_id), "spec": sub.spec.name,
+                           "typename": "BpmnSubWorkflow"}
+            for task_id, sub in workflow.subprocesses.items()}
+        dct.update(bpmn_events=[], typename="BpmnWorkflow", format=STATE_FORMAT)
         registry._encoder_mode = True
         try:
-            dct = registry.convert(workflow)
-            dct["format"] = STATE_FORMAT
-            return json.dumps(dct, cls=self._encoder, separators=(",", ":")).encode()
+            return orjson.dumps(dct, default=self._default, option=_ORJSON_OPTIONS)
+        except orjson.JSONEncodeError as error:
+            raise TypeError(f"instance state cannot be stored: {error}") from error
         finally:
             registry._encoder_mode = False
 
     def load(self, state: bytes, compiled: CompiledProcess) -> BpmnWorkflow:
-        dct = json.loads(state)
+        dct = orjson.loads(state)
         dct.pop("format", None)
         return self._serializer.registry.restore(dct, compiled=compiled)
+
+
+@lru_cache(maxsize=65536)
+def _text(task_id: UUID) -> str:
+    """Task ids as text; cached, since ``UUID.__str__`` is a visible cost on every commit."""
+    return str(task_id)
+
+
+def _workflow_dict(workflow: Any, registry: Any) -> dict[str, Any]:
+    """What ``WorkflowConverter.to_dict`` writes, for a process or a subprocess."""
+    last = workflow.last_task
+    return {
+        "data": registry.clean(workflow.data),
+        "correlations": workflow.correlations,
+        "last_task": str(last.id) if last is not None else None,
+        "success": workflow.success,
+        "completed": workflow.completed,
+        "tasks": {_text(task_id): _task_dict(task) for task_id, task in workflow.tasks.items()},
+        "root": str(workflow.task_tree.id),
+    }
+
+
+def _task_dict(task: Any) -> dict[str, Any]:
+    """What ``TaskConverter.to_dict`` writes: a task's data as a delta from its parent's."""
+    parent_id = task._parent
+    data = task.data
+    if parent_id is None:
+        full, delta = data, {}
+    else:
+        parent_data = task.workflow.tasks[parent_id].data if parent_id in task.workflow.tasks \
+            else task.parent.data
+        full = {}
+        delta = {
+            "updates": {key: value for key, value in data.items()
+                        if key not in parent_data or parent_data[key] != value},
+            "deletions": [key for key in parent_data if key not in data],
+        }
+    return {
+        "id": _text(task.id),
+        "parent": _text(parent_id) if parent_id is not None else None,
+        "children": [_text(child) for child in task._children],
+        "last_state_change": task.last_state_change,
+        "state": task.state,
+        "task_spec": task.task_spec.name,
+        "triggered": task.triggered,
+        "internal_data": task.internal_data,
+        "data": full,
+        "delta": delta,
+        "typename": "Task",
+    }
