@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from contextlib import suppress
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from retailflow.decisions import DecisionEvaluator
 from retailflow.engine.clock import Clock, SystemClock
-from retailflow.engine.definitions import DefinitionCache, LoadedDefinition
+from retailflow.engine.definitions import DefinitionCache
 from retailflow.engine.deployer import Deployer
 from retailflow.engine.spiff import (
     ExecutionError,
@@ -79,11 +80,16 @@ class Engine:
         self._definitions = DefinitionCache(self.store, self.expressions,
                                             DecisionEvaluator(self.expressions), self.clock.now)
         self._deployer = Deployer(self.store, self.handlers, self.expressions)
-        # Live runs keyed by instance id, valid while the stored version matches: saves a
-        # deserialization per step when one engine drives an instance from wait state to wait
-        # state. Any failure while advancing evicts the entry.
-        self._live: OrderedDict[str, tuple[int, ProcessRun]] = OrderedDict()
+        # Live runs keyed by instance id: saves a read and a deserialization per step when
+        # one engine drives an instance from wait state to wait state. A run another writer
+        # made stale is caught by the version check at commit, which evicts and re-reads; so
+        # does any failure while advancing.
+        self._live: OrderedDict[str, _Live] = OrderedDict()
         self._live_cache_size = live_cache_size
+        # Jobs this engine created inside run() and claimed in the same commit, so run()
+        # executes them without a separate claim transaction.
+        self._claimed: deque[Job] = deque()
+        self._running = False
 
     # -- repository --------------------------------------------------------------------------
     def deploy(self, *paths: str | Path, require_handlers: bool = True) -> Deployment:
@@ -118,15 +124,21 @@ class Engine:
         """Execute due jobs (handlers and timers) inline until none is due; returns how many
         ran. This is how the demo, tests and small apps work without a worker process."""
         executed = 0
-        while max_jobs is None or executed < max_jobs:
-            now = self.clock.now()
-            batch = self.store.claim_due_jobs(now=now, owner=self.worker_id,
-                                              lease_until=now + self.lease, limit=64)
-            if not batch:
-                break
-            for job in batch:
-                self.execute_job(job)
+        self._running = True
+        try:
+            while max_jobs is None or executed < max_jobs:
+                if not self._claimed:
+                    now = self.clock.now()
+                    self._claimed.extend(self.store.claim_due_jobs(
+                        now=now, owner=self.worker_id, lease_until=now + self.lease, limit=64))
+                    if not self._claimed:
+                        break
+                self.execute_job(self._claimed.popleft())
                 executed += 1
+        finally:
+            self._running = False
+            while self._claimed:
+                self.store.release_job(self._claimed.popleft().id, owner=self.worker_id)
         self.store.purge_expired_messages(self.clock.now())
         return executed
 
@@ -270,7 +282,7 @@ class Engine:
                 run.deliver_message(catch.task_id, name, variables)
             else:
                 run.deliver_signal(catch.task_id, name, variables)
-        self._commit(instance, run, loaded, expected_version=None, extra=[started])
+        self._commit(instance, run, expected_version=None, extra=[started])
         return instance
 
     def _advance(self, instance_id: str, action: Callable[[ProcessRun], None], *,
@@ -279,7 +291,8 @@ class Engine:
         """Load (or reuse) the live run, apply ``action``, commit; re-read and re-apply when
         another writer got there first."""
         for attempt in range(_CONFLICT_ATTEMPTS):
-            instance, run, loaded = self._live_run(instance_id)
+            live = self._live_run(instance_id)
+            instance, run = live.instance, live.run
             if instance.status != InstanceStatus.RUNNING:
                 raise RetailflowError(f"instance '{instance_id}' is {instance.status}; "
                                       "only running instances can advance")
@@ -289,8 +302,9 @@ class Engine:
                 self._live.pop(instance_id, None)
                 raise
             try:
-                return self._commit(instance, run, loaded, expected_version=instance.version,
-                                    extra=extra, cancelled=cancel, job=job)
+                return self._commit(instance, run, expected_version=instance.version,
+                                    extra=extra, cancelled=cancel, job=job,
+                                    known_jobs=live.job_ids)
             except ConcurrentUpdateError:
                 self._live.pop(instance_id, None)
                 logger.info("instance changed meanwhile, re-applying",
@@ -298,22 +312,22 @@ class Engine:
         raise ConcurrentUpdateError(f"instance '{instance_id}' kept changing under "
                                     f"{_CONFLICT_ATTEMPTS} attempts; try again")
 
-    def _live_run(self, instance_id: str) -> tuple[Instance, ProcessRun, LoadedDefinition]:
+    def _live_run(self, instance_id: str) -> _Live:
         cached = self._live.get(instance_id)
         if cached is not None:
-            instance = self.store.get_instance(instance_id)
-            version, run = cached
-            if version == instance.version:
-                self._live.move_to_end(instance_id)
-                return instance, run, self._definitions.get(instance.definition_id)
+            self._live.move_to_end(instance_id)
+            return cached
         instance, state = self.store.load_state(instance_id)
         loaded = self._definitions.get(instance.definition_id)
         run = ProcessRun.restore(state, loaded.compiled, self._codec, loaded.script_engine)
-        return instance, run, loaded
+        return _Live(instance, run, None)
 
-    def _commit(self, instance: Instance, run: ProcessRun, loaded: LoadedDefinition, *,
-                expected_version: int | None, extra: Sequence[_Note] = (),
-                cancelled: bool = False, job: Job | None = None) -> Instance:
+    def _commit(self, instance: Instance, run: ProcessRun, *, expected_version: int | None,
+                extra: Sequence[_Note] = (), cancelled: bool = False, job: Job | None = None,
+                known_jobs: frozenset[str] | None = frozenset()) -> Instance:
+        """Write the step; ``known_jobs`` are the job ids stored before it (``None`` when not
+        known), so that inside ``run()`` the jobs it creates can be claimed in the same
+        commit."""
         now = self.clock.now()
         waits, consumed = (WaitStates(), []) if cancelled else self._wait_states(run, instance,
                                                                                   now)
@@ -335,22 +349,39 @@ class Engine:
             history.append(HistoryEvent(instance.id, instance.definition_id,
                                         HistoryKind.INSTANCE_COMPLETED, now,
                                         variables=updated.variables))
+        jobs = self._jobs(updated, waits, now)
+        claimed = self._claim_new(jobs, known_jobs, now)
         checkpoint = Checkpoint(
             instance=updated, state=run.dump(self._codec), expected_version=expected_version,
-            jobs=self._jobs(updated, waits, now), subscriptions=_subscriptions(updated, waits),
+            jobs=jobs, subscriptions=_subscriptions(updated, waits),
             user_tasks=self._user_tasks(updated, waits, now), history=history,
             consumed_message_ids=consumed)
         self.store.commit(checkpoint)
+        self._claimed.extend(claimed)
         if updated.status == InstanceStatus.RUNNING:
-            self._remember(updated, run)
+            self._remember(_Live(updated, run, frozenset(j.id for j in jobs)))
         else:
             self._live.pop(updated.id, None)
         self._deliver_thrown(run)
         return updated
 
-    def _remember(self, instance: Instance, run: ProcessRun) -> None:
-        self._live[instance.id] = (instance.version, run)
-        self._live.move_to_end(instance.id)
+    def _claim_new(self, jobs: list[Job], known: frozenset[str] | None,
+                   now: datetime) -> list[Job]:
+        """Inside ``run()``, new jobs that are due now are stored already claimed by this
+        engine (a crash leaves them to lease expiry, like any claim)."""
+        if not self._running or known is None:
+            return []
+        claimed = []
+        for index, job in enumerate(jobs):
+            if job.id not in known and job.kind == JobKind.SERVICE and job.due_at <= now:
+                jobs[index] = job = replace(job, attempt=1, lock_owner=self.worker_id,
+                                            lock_expires_at=now + self.lease)
+                claimed.append(job)
+        return claimed
+
+    def _remember(self, live: _Live) -> None:
+        self._live[live.instance.id] = live
+        self._live.move_to_end(live.instance.id)
         while len(self._live) > self._live_cache_size:
             self._live.popitem(last=False)
 
@@ -393,13 +424,10 @@ class Engine:
 
     # -- internals: jobs -----------------------------------------------------------------------
     def _run_service_job(self, job: Job) -> None:
-        instance, run, _loaded = self._live_run(job.instance_id)
         try:
-            config, visible, element_id = run.job_variables(job.id)
+            instance, (config, visible, element_id) = self._job_task(job)
         except NotFoundError:
-            logger.warning("job no longer matches a waiting task; dropping",
-                           extra={"job_id": job.id, "instance_id": job.instance_id})
-            self.store.release_job(job.id, owner=self.worker_id)
+            self._drop(job)
             return
         handler = self.handlers.get(job.topic or "")
         if handler is None:
@@ -447,12 +475,32 @@ class Engine:
         self._complete(job, instance, lambda run: run.fire_timer(task_id, job.element_id),
                        extra=[fired])
 
+    def _job_task(self, job: Job) -> tuple[Instance, tuple[Any, dict[str, Any], str]]:
+        """The instance and the waiting task of a job; a cached run that does not know the
+        task (another writer moved on) is re-read once before giving up."""
+        for _ in range(2):
+            live = self._live_run(job.instance_id)
+            try:
+                return live.instance, live.run.job_variables(job.id)
+            except NotFoundError:
+                self._live.pop(job.instance_id, None)
+        raise NotFoundError(f"job '{job.id}' no longer matches a waiting task")
+
+    def _drop(self, job: Job) -> None:
+        """A job whose task no longer waits (another step moved the instance on)."""
+        logger.warning("job no longer matches a waiting task; dropping it",
+                       extra={"job_id": job.id, "instance_id": job.instance_id})
+        with suppress(NotFoundError, ConcurrentUpdateError):
+            self.store.release_job(job.id, owner=self.worker_id)
+
     def _complete(self, job: Job, instance: Instance, action: Callable[[ProcessRun], None],
                   extra: Sequence[_Note] = ()) -> None:
         try:
             self._advance(job.instance_id, action, extra=extra, job=job)
         except ExecutionError as error:
             self._fail(job, instance, str(error), retryable=False)
+        except NotFoundError:
+            self._drop(job)
 
     def _fail(self, job: Job, instance: Instance, message: str, *, retryable: bool) -> None:
         now = self.clock.now()
@@ -537,6 +585,15 @@ class Engine:
                 if any(event_name == name for _, event_name in
                        self._definitions.get(definition.id).compiled.start_events(kind))]
 
+
+
+@dataclass(frozen=True, slots=True)
+class _Live:
+    """A live run as of its last commit, with the job ids that commit stored."""
+
+    instance: Instance
+    run: ProcessRun
+    job_ids: frozenset[str] | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -134,19 +134,6 @@ def job_values(job: Job) -> Values:
     }
 
 
-def job_step_values(job: Job) -> Values:
-    """The ``jobs`` columns a checkpoint may change. Never the lock and attempt: they belong to
-    the worker holding the job, which may claim it while the checkpoint is being written."""
-    return {
-        "kind": job.kind.value,
-        "element_id": job.element_id,
-        "topic": job.topic,
-        "due_at": job.due_at,
-        "retries_left": job.retries_left,
-        "last_error": job.last_error,
-    }
-
-
 def job_from_row(row: Row[Any]) -> Job:
     """A ``Job`` from a ``jobs`` row."""
     return Job(
