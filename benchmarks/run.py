@@ -6,9 +6,9 @@ The process is ``ten_services.bpmn``: ten service tasks and one exclusive gatewa
 SpiffWorkflow parses it with its own parser, runs each service task through a custom task spec
 that calls the function inline, and evaluates the gateway's condition with its own (unsandboxed)
 Python engine. retailflow runs it as a user would: deploy, start, ``run()``; in memory, and on a
-SQLite file with every wait state committed. Timings are the best of three rounds, so a noisy
-neighbour on a shared machine costs less; the table prints ratios, which travel between machines
-better than absolute numbers.
+SQLite file with every wait state committed. The runs take turns, round after round, and each
+keeps its best round, so a noisy neighbour on a shared machine costs all of them alike; the table
+prints ratios, which travel between machines better than absolute numbers.
 """
 
 from __future__ import annotations
@@ -78,32 +78,68 @@ class CallingServiceTaskConverter(BpmnTaskSpecConverter):
         return dct
 
 
-def raw_spiff(instances: int) -> tuple[float, int]:
-    """Seconds per instance, and the default serialization's size of a completed instance."""
-    parser = RawParser()
-    # SpiffWorkflow evaluates conditions as Python, so it gets the condition without FEEL's "=".
-    parser.add_bpmn_str(PROCESS.read_bytes().replace(b"=amount &gt; 100", b"amount &gt; 100"),
-                        "ten_services.bpmn")
-    spec = parser.get_spec("ten_services")
-    subprocesses = parser.get_subprocess_specs("ten_services")
+class RawSpiff:
+    """Raw SpiffWorkflow: one round runs ``instances`` instances to completion."""
 
-    def one(number: int) -> BpmnWorkflow:
-        workflow = BpmnWorkflow(spec, subprocesses)
-        workflow.task_tree.data["amount"] = 50 + 100 * (number % 2)
+    def __init__(self, instances: int) -> None:
+        parser = RawParser()
+        # SpiffWorkflow evaluates conditions as Python: it gets the condition without FEEL's "=".
+        parser.add_bpmn_str(
+            PROCESS.read_bytes().replace(b"=amount &gt; 100", b"amount &gt; 100"),
+            "ten_services.bpmn")
+        self.spec = parser.get_spec("ten_services")
+        self.subprocesses = parser.get_subprocess_specs("ten_services")
+        self.instances = instances
+
+    def one(self, number: int) -> BpmnWorkflow:
+        workflow = BpmnWorkflow(self.spec, self.subprocesses)
+        amount = 50 + 100 * (number % 2)
+        workflow.task_tree.data["amount"] = amount
         for child in workflow.task_tree.children:
-            child.data["amount"] = workflow.task_tree.data["amount"]
+            child.data["amount"] = amount
         workflow.do_engine_steps()
         assert workflow.is_completed()
         return workflow
 
-    seconds = best_of(lambda: [one(n) for n in range(instances)]) / instances
-    config = dict(DEFAULT_CONFIG)
-    config[CallingServiceTask] = CallingServiceTaskConverter
-    serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
-    return seconds, len(serializer.serialize_json(one(1)).encode())
+    def round(self) -> None:
+        for number in range(self.instances):
+            self.one(number)
+
+    def state_bytes(self) -> int:
+        """SpiffWorkflow's default serialization of a completed instance (spec included)."""
+        config = dict(DEFAULT_CONFIG)
+        config[CallingServiceTask] = CallingServiceTaskConverter
+        serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+        return len(serializer.serialize_json(self.one(1)).encode())
 
 
-# -- retailflow -------------------------------------------------------------------------------
+class Retailflow:
+    """retailflow as a user runs it: deploy, then start + run() per instance."""
+
+    def __init__(self, instances: int, url: Callable[[], str | None]) -> None:
+        self.instances = instances
+        self.url = url
+        self.last: Engine | None = None
+
+    def round(self) -> None:
+        if self.last is not None:
+            self.last.close()
+        engine = self.last = Engine(self.url(), handlers=registry())
+        engine.deploy(PROCESS)
+        for number in range(self.instances):
+            engine.start("ten_services", variables={"amount": 50 + 100 * (number % 2)})
+            engine.run()
+
+    def state_bytes(self) -> int:
+        """The stored state of the last completed instance."""
+        assert self.last is not None
+        instance = self.last.instances()[-1]
+        assert instance.status == "completed", instance
+        _, state = self.last.store.load_state(instance.id)
+        self.last.close()
+        return len(state)
+
+
 def registry() -> HandlerRegistry:
     handlers = HandlerRegistry()
     for topic in TOPICS:
@@ -111,52 +147,33 @@ def registry() -> HandlerRegistry:
     return handlers
 
 
-def retailflow(url: str | None, instances: int) -> tuple[float, int]:
-    """Seconds per instance (start + run to completion), and stored state bytes per
-    completed instance."""
-    engines: list[Engine] = []
-
-    def round_() -> None:
-        engine = Engine(url() if callable(url) else url, handlers=registry())
-        engines.append(engine)
-        engine.deploy(PROCESS)
-        for number in range(instances):
-            engine.start("ten_services", variables={"amount": 50 + 100 * (number % 2)})
-            engine.run()
-
-    seconds = best_of(round_) / instances
-    engine = engines[-1]
-    instance = engine.instances()[-1]
-    assert instance.status == "completed", instance
-    _, state = engine.store.load_state(instance.id)
-    for done in engines:
-        done.close()
-    return seconds, len(state)
-
-
-def best_of(work: Callable[[], Any], rounds: int = 3) -> float:
-    times = []
+def interleaved_best(runners: list[Any], rounds: int) -> list[float]:
+    """Best round time of each runner, the runners taking turns so that a busy moment on a
+    shared machine hits them all alike."""
+    best = [float("inf")] * len(runners)
     for _ in range(rounds):
-        gc.collect()
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return min(times)
+        for index, runner in enumerate(runners):
+            gc.collect()
+            started = time.perf_counter()
+            runner.round()
+            best[index] = min(best[index], time.perf_counter() - started)
+    return best
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--instances", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON")
     args = parser.parse_args()
     n = args.instances
 
-    raw_seconds, raw_bytes = raw_spiff(n)
-    memory_seconds, memory_bytes = retailflow(None, n)
     with tempfile.TemporaryDirectory() as folder:
-        counter = iter(range(1000))
-        sqlite_seconds, sqlite_bytes = retailflow(
-            lambda: f"sqlite:///{folder}/bench-{next(counter)}.db", n)  # type: ignore[arg-type]
+        files = (f"sqlite:///{folder}/bench-{i}.db" for i in range(1000))
+        runners = [RawSpiff(n), Retailflow(n, lambda: None), Retailflow(n, lambda: next(files))]
+        raw_seconds, memory_seconds, sqlite_seconds = (
+            seconds / n for seconds in interleaved_best(runners, args.rounds))
+        raw_bytes, memory_bytes, sqlite_bytes = (runner.state_bytes() for runner in runners)
 
     rows = [
         ("raw SpiffWorkflow (inline calls)", raw_seconds, raw_bytes, "baseline"),
@@ -171,7 +188,8 @@ def main() -> None:
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    table = Table(title=f"ten_services.bpmn, {n} instances per round, best of 3 rounds")
+    table = Table(title=f"ten_services.bpmn, {n} instances per round, best of "
+                        f"{args.rounds} interleaved rounds")
     for column in ("run", "ms / instance", "instances / s", "time vs raw", "state bytes",
                    "state vs raw", "target"):
         table.add_column(column, justify="right" if column != "run" else "left")

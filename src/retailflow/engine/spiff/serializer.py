@@ -19,6 +19,7 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
 from SpiffWorkflow.bpmn.serializer.helpers.spec import EventDefinitionConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.util.task import TaskState
 
 from retailflow.engine.spiff.compiler import CompiledProcess
 from retailflow.engine.spiff.specs import ClockTimerEventDefinition, KeyedMessageEventDefinition
@@ -27,6 +28,8 @@ STATE_FORMAT = "retailflow-state/1"
 # Dates and times go to the registry (as SpiffWorkflow's typed dicts), not to orjson's strings,
 # so they come back as dates and times.
 _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+_FINISHED = TaskState.COMPLETED | TaskState.CANCELLED
+_FRAGMENTS = "_rf_encoded_tasks"
 
 
 class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
@@ -93,20 +96,25 @@ class StateCodec:
 
     def dump(self, workflow: BpmnWorkflow) -> bytes:
         registry = self._serializer.registry
-        dct = _workflow_dict(workflow, registry)
+        registry._encoder_mode = True
+        try:
+            return self._encode(workflow, registry)
+        finally:
+            registry._encoder_mode = False
+
+    def _encode(self, workflow: BpmnWorkflow, registry: Any) -> bytes:
+        default = self._default
+        dct = _workflow_dict(workflow, registry, default)
         dct["subprocesses"] = {
-            str(task_id): {**_workflow_dict(sub, registry),
+            str(task_id): {**_workflow_dict(sub, registry, default),
                            "parent_task_id": str(sub.parent_task_id), "spec": sub.spec.name,
                            "typename": "BpmnSubWorkflow"}
             for task_id, sub in workflow.subprocesses.items()}
         dct.update(bpmn_events=[], typename="BpmnWorkflow", format=STATE_FORMAT)
-        registry._encoder_mode = True
         try:
-            return orjson.dumps(dct, default=self._default, option=_ORJSON_OPTIONS)
+            return orjson.dumps(dct, default=default, option=_ORJSON_OPTIONS)
         except orjson.JSONEncodeError as error:
             raise TypeError(f"instance state cannot be stored: {error}") from error
-        finally:
-            registry._encoder_mode = False
 
     def load(self, state: bytes, compiled: CompiledProcess) -> BpmnWorkflow:
         dct = orjson.loads(state)
@@ -120,7 +128,7 @@ def _text(task_id: UUID) -> str:
     return str(task_id)
 
 
-def _workflow_dict(workflow: Any, registry: Any) -> dict[str, Any]:
+def _workflow_dict(workflow: Any, registry: Any, default: Any) -> dict[str, Any]:
     """What ``WorkflowConverter.to_dict`` writes, for a process or a subprocess."""
     last = workflow.last_task
     return {
@@ -129,9 +137,32 @@ def _workflow_dict(workflow: Any, registry: Any) -> dict[str, Any]:
         "last_task": str(last.id) if last is not None else None,
         "success": workflow.success,
         "completed": workflow.completed,
-        "tasks": {_text(task_id): _task_dict(task) for task_id, task in workflow.tasks.items()},
+        "tasks": _tasks(workflow, default),
         "root": str(workflow.task_tree.id),
     }
+
+
+def _tasks(workflow: Any, default: Any) -> dict[str, Any]:
+    """Every task's entry. A finished task whose parent is finished too never changes again,
+    so its encoded form is kept on the live workflow and reused by later commits."""
+    cache: dict[Any, tuple[float, Any]] = workflow.__dict__.setdefault(_FRAGMENTS, {})
+    tasks = workflow.tasks
+    entries: dict[str, Any] = {}
+    for task_id, task in tasks.items():
+        cached = cache.get(task_id)
+        if cached is not None and cached[0] == task.last_state_change:
+            entries[_text(task_id)] = cached[1]
+            continue
+        entry = _task_dict(task)
+        parent = tasks.get(task._parent) if task._parent is not None else None
+        if task.state & _FINISHED and (parent is None or parent.state & _FINISHED):
+            fragment = orjson.Fragment(orjson.dumps(entry, default=default,
+                                                    option=_ORJSON_OPTIONS))
+            cache[task_id] = (task.last_state_change, fragment)
+            entries[_text(task_id)] = fragment
+        else:
+            entries[_text(task_id)] = entry
+    return entries
 
 
 def _task_dict(task: Any) -> dict[str, Any]:

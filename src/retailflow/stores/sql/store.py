@@ -93,12 +93,15 @@ _INSERT_INSTANCE = insert(instances)
 _UPDATE_INSTANCE = update(instances).where(
     instances.c.id == bindparam("b_id"), instances.c.version == bindparam("b_expected")
 )
+# A job with no retries left is the only kind that can have an open incident.
 _WAIT_STATE_IDS = union_all(
-    select(literal("job"), jobs.c.id).where(jobs.c.instance_id == bindparam("b_instance")),
-    select(literal("subscription"), subscriptions.c.id).where(
+    select(literal("job"), jobs.c.id, jobs.c.retries_left <= 0).where(
+        jobs.c.instance_id == bindparam("b_instance")
+    ),
+    select(literal("subscription"), subscriptions.c.id, literal(False)).where(
         subscriptions.c.instance_id == bindparam("b_instance")
     ),
-    select(literal("user_task"), user_tasks.c.id).where(
+    select(literal("user_task"), user_tasks.c.id, literal(False)).where(
         user_tasks.c.instance_id == bindparam("b_instance")
     ),
 )
@@ -619,8 +622,13 @@ def _sync_wait_states(conn: Connection, checkpoint: Checkpoint) -> None:
     """Make the stored jobs, subscriptions and user tasks of an instance match the checkpoint's
     sets (as ``Checkpoint`` documents), touching only the rows that differ."""
     stored: dict[str, set[str]] = {"job": set(), "subscription": set(), "user_task": set()}
-    for table_name, row_id in conn.execute(_WAIT_STATE_IDS, {"b_instance": checkpoint.instance.id}):
+    exhausted: set[str] = set()
+    for table_name, row_id, no_retries in conn.execute(
+        _WAIT_STATE_IDS, {"b_instance": checkpoint.instance.id}
+    ):
         stored[table_name].add(row_id)
+        if no_retries:
+            exhausted.add(row_id)
 
     # Jobs that remain are kept exactly as stored: their lock, attempt, retries and backoff
     # belong to the workers and to fail_job/retry_job, never to another branch's step.
@@ -629,7 +637,8 @@ def _sync_wait_states(conn: Connection, checkpoint: Checkpoint) -> None:
         conn.execute(_DELETE_JOBS, {"ids": list(gone)})
         # An incident of a job that is gone (cancelled, or its path left) is no longer
         # actionable; the history keeps the incident_opened event.
-        conn.execute(_DELETE_JOB_INCIDENTS, {"ids": list(gone)})
+        if gone & exhausted:
+            conn.execute(_DELETE_JOB_INCIDENTS, {"ids": list(gone & exhausted)})
 
     # Subscriptions and user tasks are immutable once open: only absent ones go.
     wanted_subscriptions = {s.id: s for s in checkpoint.subscriptions}
