@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from retailflow import BpmnError, InstanceStatus, VirtualClock
+from retailflow import BpmnError, HandlerContext, InstanceStatus, VirtualClock
 from scenario_kit import FIXTURES, EngineFactory, Recorder, passed
 
 
@@ -231,3 +231,39 @@ def test_buffered_message_expires_after_its_time_to_live(
     engine.run()
     assert recorder.topics() == []
     assert engine.instance(instance.id).status == InstanceStatus.RUNNING
+
+
+def test_a_timer_start_process_is_flagged_at_deploy_and_waits_at_its_timer_when_started(
+        make_engine: EngineFactory, clock: VirtualClock) -> None:
+    handlers = recorder_for("test.after", "test.remind", "test.tick")
+    engine = make_engine(handlers.registry)
+    deployment = engine.deploy(FIXTURES / "timers.bpmn")
+    [warning] = [w for w in deployment.warnings if w.rule == "timer-start-not-scheduled"]
+    assert warning.element_id == "every_hour" and warning.line
+    engine.start("timer_start")
+    engine.run()
+    assert handlers.topics() == []
+    for _ in range(3):
+        clock.advance(hours=1)
+        engine.run()
+    assert handlers.topics() == ["test.tick", "test.tick"]
+
+
+def test_retries_registered_with_the_handler_apply_when_the_diagram_sets_none(
+        make_engine: EngineFactory) -> None:
+    recorder = recorder_for(*[t for t in GATEWAY_TOPICS if t != "test.small"])
+    attempts: list[int] = []
+
+    def small(context: HandlerContext) -> None:
+        attempts.append(context.attempt)
+        raise TimeoutError("carrier API timed out")
+
+    recorder.registry.register("test.small", small, retries=1)
+    engine = make_engine(recorder.registry)
+    engine.deploy(FIXTURES / "gateways.bpmn")
+    instance = engine.start("gateways", variables={"amount": 5, "express": False,
+                                                   "gift_wrap": False})
+    engine.run()
+    assert attempts == [1]
+    [incident] = engine.incidents(instance=instance.id)
+    assert incident.element_id == "small" and "TimeoutError" in incident.message

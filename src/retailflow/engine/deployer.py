@@ -78,6 +78,7 @@ class Deployer:
                 findings.extend(error.findings)
         if require_handlers:
             findings.extend(self._missing_handlers(compiled.values()))
+        findings.extend(_unscheduled_timer_starts(compiled.values()))
         if _errors(findings):
             raise DeploymentError(sorted(findings, key=_order))
         deployment = self._store_versions(sources, documents, compiled, now)
@@ -144,6 +145,22 @@ class Deployer:
             self._store.save_definitions(list(needed.values()), new_definitions)
             deployment.created.extend(new_definitions)
         return deployment
+
+
+def _unscheduled_timer_starts(processes: Iterable[CompiledProcess]) -> list[Finding]:
+    """Camunda starts instances from a timer start event by itself; retailflow does not yet,
+    and says so rather than let the diagram suggest it."""
+    findings = []
+    for compiled in processes:
+        for element_id, _ in compiled.start_events("timer"):
+            file, line = compiled.locations.get(element_id, (None, None))
+            findings.append(Finding(
+                Severity.WARNING, "timer-start-not-scheduled",
+                "retailflow does not start instances from a timer start event on its own",
+                file=file, line=line, element_id=element_id,
+                hint="start the process from your app or a scheduler; the instance then waits "
+                     "at this timer and continues when it fires"))
+    return findings
 
 
 def _dmn_findings(document: DmnDocument) -> list[Finding]:

@@ -55,7 +55,6 @@ from retailflow.stores import Checkpoint, Store, open_store
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_RETRIES = 3
 _CONFLICT_ATTEMPTS = 5
 
 
@@ -528,8 +527,7 @@ class Engine:
     def _jobs(self, instance: Instance, waits: WaitStates, now: datetime) -> list[Job]:
         jobs = [Job(id=pending.task_id, instance_id=instance.id, kind=JobKind.SERVICE,
                     element_id=pending.element_id, due_at=now, topic=pending.topic,
-                    retries_left=pending.retries if pending.retries is not None
-                    else DEFAULT_RETRIES)
+                    retries_left=self._retries(pending.retries, pending.topic))
                 for pending in waits.jobs]
         # A timer job's id names its due time: each repetition of a cycle is a new job.
         jobs.extend(Job(id=f"{timer.task_id}@{timer.element_id}@{timer.due_at.isoformat()}",
@@ -537,6 +535,16 @@ class Engine:
                         element_id=timer.element_id, due_at=timer.due_at, retries_left=1)
                     for timer in waits.timers)
         return jobs
+
+    def _retries(self, drawn: int | None, topic: str) -> int:
+        """Runs a job gets: as drawn in the file, else as registered with the handler, else
+        the engine's retry policy."""
+        if drawn is not None:
+            return drawn
+        handler = self.handlers.get(topic)
+        if handler is not None and handler.retries is not None:
+            return handler.retries
+        return self.retry_policy.retries
 
     def _user_tasks(self, instance: Instance, waits: WaitStates, now: datetime
                     ) -> list[UserTask]:
