@@ -176,3 +176,14 @@ def test_payment_before_the_order_waits_is_delivered_when_it_does(
     [task] = engine.tasks(instance=order.id)
     assert task.element_id == "pick_and_pack"
     assert engine.instance(order.id).variables["paid"] is True
+
+
+def test_camunda_7_extension_properties_reach_the_handler_as_headers(
+        make_engine: EngineFactory) -> None:
+    handlers = order_handlers(out_of_stock=True)
+    engine = make_engine(handlers.registry)
+    engine.deploy(FIXTURES / "order_fulfilment_c7.bpmn")
+    engine.start("order_fulfilment_c7", business_key="SO-1", variables=ORDER)
+    engine.run()
+    [notify] = [c for c in handlers.calls if c[0] == "crm.notify_customer"]
+    assert notify[2].headers["template"] == "out_of_stock"

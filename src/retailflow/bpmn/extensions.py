@@ -294,6 +294,11 @@ class _Reading:
         elif name == "connector":
             connector = node.findtext(f"{{{CAMUNDA}}}connectorId") or "connector"
             self.values["java_delegate"] = ("connector", connector.strip())
+        elif name == "properties":
+            # Camunda 7's extension properties are what Camunda 8 calls task headers.
+            for prop in node.iter(f"{{{CAMUNDA}}}property"):
+                if prop.get("name"):
+                    self.headers[prop.get("name", "")] = prop.get("value", "")
 
     def _read_camunda_binding(self, name: str, node: etree._Element) -> None:
         if node.get("variables") == "all":

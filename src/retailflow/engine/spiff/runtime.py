@@ -328,8 +328,14 @@ class ProcessRun:
             spec = task.task_spec
             if not isinstance(spec, EventSubprocess) or task.internal_data.get("rf_interrupted"):
                 continue
-            task.internal_data["rf_interrupted"] = True
+            subprocess = self._workflow.subprocesses.get(task.id)
             starts = self._workflow.subprocess_specs[spec.spec].bpmn_start_events
+            started = subprocess is not None and any(
+                t.task_spec in starts and t.state & (TaskState.READY | TaskState.COMPLETED)
+                for t in subprocess.tasks.values())
+            if not started:  # e.g. a timer event subprocess still waiting for its timer
+                continue
+            task.internal_data["rf_interrupted"] = True
             if not any(getattr(start, "interrupting", True) for start in starts):
                 continue
             keep = {task.id, *(ancestor.id for ancestor in _ancestors(task))}
