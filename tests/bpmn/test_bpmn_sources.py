@@ -112,10 +112,3 @@ def test_a_source_from_memory_takes_its_kind_from_the_name() -> None:
     with pytest.raises(DeploymentError):
         SourceFile.of("order.xml", b"<x/>")
 
-
-def _readable(path: Path) -> bool:
-    try:
-        path.read_bytes()
-    except OSError:
-        return False
-    return True
