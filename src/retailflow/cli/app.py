@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from retailflow.engine import Engine
@@ -58,7 +59,8 @@ def validate(
     else:
         for finding in findings:
             style = "red" if finding.severity == Severity.ERROR else "yellow"
-            console.print(f"[{style}]{finding}[/{style}]", highlight=False)
+            console.print(f"[{style}]{escape(str(finding))}[/{style}]", highlight=False,
+                          soft_wrap=True)
         if not findings:
             console.print(f"[green]{', '.join(targets)}: no findings[/green]")
     if any(f.severity == Severity.ERROR for f in findings):
@@ -106,21 +108,11 @@ def _print_rows(rows: list[dict[str, Any]], output_json: bool, title: str) -> No
 
 
 def main() -> None:
-    """Console-script entry point: retailflow errors exit 1 with their message, not a trace."""
+    """Console-script entry point. Usage errors exit 2 (typer's own handling); a retailflow
+    error (an unknown instance, an unreadable store) prints its message and exits 2 too,
+    since findings are what exit 1 means."""
     try:
-        app(standalone_mode=False)
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
-    except (typer.BadParameter, typer.Abort) as error:
-        console.print(f"[red]{error}[/red]")
-        sys.exit(2)
+        app()
     except RetailflowError as error:
-        console.print(f"[red]{error}[/red]", highlight=False)
-        sys.exit(1)
-    except Exception as error:  # the click usage errors and anything unexpected
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(2)
-        raise
+        console.print(f"[red]{escape(str(error))}[/red]", soft_wrap=True)
+        sys.exit(2)

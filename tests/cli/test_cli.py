@@ -1,0 +1,48 @@
+"""The command line, as CI pipelines and people use it: output and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from scenario_kit import FIXTURES, PROCESSES
+
+
+def retailflow(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "retailflow.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=120)
+
+
+def test_validate_exits_0_on_the_shipped_processes() -> None:
+    result = retailflow("validate", str(PROCESSES))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no findings" in result.stdout
+
+
+def test_validate_exits_1_and_names_file_line_and_element_for_each_finding() -> None:
+    result = retailflow("validate", str(FIXTURES / "unsupported.bpmn"))
+    assert result.returncode == 1
+    assert "unsupported.bpmn:24: error: unsupported-element [complex_split]" in result.stdout
+
+
+def test_validate_json_is_machine_readable() -> None:
+    result = retailflow("validate", "--json", str(FIXTURES / "unsupported.bpmn"))
+    findings = json.loads(result.stdout)
+    assert result.returncode == 1
+    assert {f["element_id"] for f in findings} >= {"complex_split", "to_finish"}
+    assert all(f["line"] and f["file"] for f in findings)
+
+
+def test_usage_errors_exit_2() -> None:
+    assert retailflow("validate", "--no-such-option").returncode == 2
+    assert retailflow("no-such-command").returncode == 2
+
+
+def test_demo_runs_the_order_flow_on_a_fresh_sqlite_file(tmp_path: Path) -> None:
+    result = retailflow("demo", "--orders", "20", "--db", str(tmp_path / "demo.db"))
+    assert result.returncode == 0, result.stderr
+    assert "order_shipped" in result.stdout
+    listed = retailflow("instances", "--db", f"sqlite:///{tmp_path / 'demo.db'}", "--json")
+    assert len(json.loads(listed.stdout)) == 20
