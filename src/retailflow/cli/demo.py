@@ -25,7 +25,7 @@ from retailflow.retail import Shop, retail_handlers
 
 PROCESSES = Path(__file__).resolve().parents[3] / "processes"
 CHANNELS = ("app", "mini_program", "store_pos", "web")
-SKUS = {"TEA-001": 400, "MUG-002": 300, "BAG-003": 150}
+SKUS = {"TEA-001": 400, "MUG-002": 300, "BAG-003": 110}
 
 
 def run_demo(*, orders: int, db: Path, seed: int, console: Console) -> None:
