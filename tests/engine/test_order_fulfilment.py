@@ -187,3 +187,33 @@ def test_camunda_7_extension_properties_reach_the_handler_as_headers(
     engine.run()
     [notify] = [c for c in handlers.calls if c[0] == "crm.notify_customer"]
     assert notify[2].headers["template"] == "out_of_stock"
+
+
+def test_history_records_each_wait_state_entered_and_what_each_step_wrote(
+        make_engine: EngineFactory, clock: VirtualClock) -> None:
+    handlers = order_handlers()
+    engine = make_engine(handlers.registry)
+    engine.deploy(PROCESSES / "order_fulfilment.bpmn")
+    order = engine.start("order_fulfilment", business_key="SO-1", variables=ORDER)
+    engine.run()
+    clock.advance(minutes=5)
+    engine.correlate("payment_received", key="SO-1", variables={"paid": True})
+    clock.advance(minutes=7)
+    [task] = engine.tasks(instance=order.id)
+    engine.complete_task(task.id, {"packed_by": "ana"})
+    engine.run()
+
+    history = engine.history(order.id)
+    kinds = [(e.kind, e.element_id) for e in history]
+    assert kinds[0] == ("instance_started", None)
+    assert kinds[-1] == ("instance_completed", None)
+    for element in ("reserve_stock", "wait_for_payment", "pick_and_pack", "ship_order"):
+        entered = kinds.index(("element_entered", element))
+        assert ("element_completed", element) in kinds[entered:]
+    reserve = next(e for e in history
+                   if e.kind == "element_completed" and e.element_id == "reserve_stock")
+    assert reserve.variables == {"stock_reserved": True} and reserve.attempt == 1
+    pack_entered, pack_done = (e for e in history if e.element_id == "pick_and_pack")
+    assert (pack_done.at - pack_entered.at) == timedelta(minutes=7)
+    assert pack_done.variables == {"packed_by": "ana"}
+    assert [e.seq for e in history] == sorted(e.seq for e in history)

@@ -334,6 +334,10 @@ class Engine:
                                 element_id=note.element_id, job_id=job.id if job else None,
                                 variables=note.variables) for note in extra]
         history.extend(self._steps(instance, run.drain_steps(), now, job))
+        history.extend(HistoryEvent(instance.id, instance.definition_id,
+                                    HistoryKind.ELEMENT_ENTERED, now, element_id=step.element_id,
+                                    element_type=step.element_type)
+                       for step in run.drain_entered())
         updated = Instance(id=instance.id, definition_id=instance.definition_id,
                            process_id=instance.process_id, business_key=instance.business_key,
                            status=instance.status, started_at=instance.started_at,
@@ -579,7 +583,7 @@ class Engine:
             from_job = job is not None and step.element_id == job.element_id
             events.append(HistoryEvent(
                 instance.id, instance.definition_id,
-                HistoryKind.ELEMENT_COMPLETED if step.completed else HistoryKind.ELEMENT_CANCELLED,
+                HistoryKind.ELEMENT_COMPLETED,
                 now, element_id=step.element_id, element_type=step.element_type,
                 attempt=job.attempt if from_job and job else None,
                 job_id=job.id if from_job and job else None, variables=step.variables))

@@ -16,7 +16,6 @@ class HistoryKind(StrEnum):
     INSTANCE_CANCELLED = "instance_cancelled"
     ELEMENT_ENTERED = "element_entered"
     ELEMENT_COMPLETED = "element_completed"
-    ELEMENT_CANCELLED = "element_cancelled"
     JOB_FAILED = "job_failed"
     INCIDENT_OPENED = "incident_opened"
     INCIDENT_RESOLVED = "incident_resolved"

@@ -106,11 +106,11 @@ class WaitStates:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """An element that completed (or was cancelled) during a step, for the history."""
+    """An element that completed during a step, with the variables it wrote when they came
+    from outside (a handler's result, a person's input), for the history."""
 
     element_id: str
     element_type: str
-    completed: bool
     variables: dict[str, Any]
 
 
@@ -132,6 +132,7 @@ class ProcessRun:
         self._compiled = compiled
         self._script_engine = script_engine
         self._steps: list[Step] = []
+        self._entered: list[Step] = []
         self._thrown: list[Thrown] = []
 
     # -- creating and persisting ------------------------------------------------------------
@@ -201,6 +202,9 @@ class ProcessRun:
                 states.user_tasks.append(PendingUserTask(str(task.id), element_id,
                                                          spec.bpmn_name, spec.extensions,
                                                          dict(task.data)))
+            else:
+                continue
+            self._mark_entered(task)
         if not self.completed:
             self._add_triggers(states)
         return states
@@ -215,6 +219,20 @@ class ProcessRun:
         steps, self._steps = self._steps, []
         return steps
 
+    def drain_entered(self) -> list[Step]:
+        """Wait states entered since the last call: a job, a user task, a catch."""
+        entered, self._entered = self._entered, []
+        return entered
+
+    def _mark_entered(self, task: Task) -> None:
+        # Kept in the task's internal data, so a wait state is entered once however often
+        # the instance is loaded and scanned.
+        if not task.internal_data.get("rf_entered"):
+            task.internal_data["rf_entered"] = True
+            element_id = task.task_spec.bpmn_id
+            self._entered.append(Step(element_id,
+                                      self._compiled.element_types.get(element_id, "task"), {}))
+
     def drain_thrown(self) -> list[Thrown]:
         """Signals and messages thrown since the last call, for other instances."""
         thrown, self._thrown = self._thrown, []
@@ -226,7 +244,7 @@ class ProcessRun:
         task = self._task(task_id, TaskState.STARTED)
         task.data.update(updates)
         self._guard(task, task.complete)
-        self._record(task)
+        self._record(task, updates)
         self._advance()
 
     def throw_error(self, task_id: str, code: str, variables: Mapping[str, Any]) -> bool:
@@ -272,7 +290,7 @@ class ProcessRun:
         task = self._task(task_id, TaskState.READY)
         task.data.update(variables)
         self._guard(task, task.run)
-        self._record(task)
+        self._record(task, variables)
         self._advance()
 
     def cancel(self) -> None:
@@ -313,13 +331,13 @@ class ProcessRun:
             if isinstance(definition, SignalEventDefinition):
                 self._thrown.append(Thrown("signal", definition.name, dict(event.payload or {})))
 
-    def _record(self, task: Task) -> None:
+    def _record(self, task: Task, variables: Mapping[str, Any] | None = None) -> None:
         # SpiffWorkflow reports every task it ran, also those it left STARTED (jobs).
         spec = task.task_spec
         if is_visible(spec) and task.state == TaskState.COMPLETED:
             self._steps.append(Step(spec.bpmn_id,
                                     self._compiled.element_types.get(spec.bpmn_id, "task"),
-                                    True, {}))
+                                    dict(variables or {})))
 
     def _interrupt_for_event_subprocesses(self) -> None:
         """An interrupting event subprocess ends everything else in its scope when it starts
