@@ -26,10 +26,15 @@ from retailflow.engine.spiff import (
     PendingCatch,
     ProcessRun,
     StateCodec,
-    Step,
     WaitStates,
 )
 from retailflow.engine.variables import check_variables, map_inputs, map_outputs
+from retailflow.engine.wait_rows import (
+    WaitStateRows,
+    correlation_key,
+    step_history,
+    subscriptions,
+)
 from retailflow.expressions import Dialect, ExpressionEngine
 from retailflow.handlers import BpmnError, HandlerContext, HandlerRegistry, RetryPolicy
 from retailflow.model import (
@@ -47,7 +52,6 @@ from retailflow.model import (
     NotFoundError,
     ProcessDefinition,
     RetailflowError,
-    Subscription,
     SubscriptionKind,
     UserTask,
 )
@@ -79,6 +83,7 @@ class Engine:
         self._definitions = DefinitionCache(self.store, self.expressions,
                                             DecisionEvaluator(self.expressions), self.clock.now)
         self._deployer = Deployer(self.store, self.handlers, self.expressions)
+        self._rows = WaitStateRows(self.handlers, self.retry_policy, self.expressions)
         # Live runs keyed by instance id: saves a read and a deserialization per step when
         # one engine drives an instance from wait state to wait state. A run another writer
         # made stale is caught by the version check at commit, which evicts and re-reads; so
@@ -333,11 +338,8 @@ class Engine:
         history = [HistoryEvent(instance.id, instance.definition_id, note.kind, now,
                                 element_id=note.element_id, job_id=job.id if job else None,
                                 variables=note.variables) for note in extra]
-        history.extend(self._steps(instance, run.drain_steps(), now, job))
-        history.extend(HistoryEvent(instance.id, instance.definition_id,
-                                    HistoryKind.ELEMENT_ENTERED, now, element_id=step.element_id,
-                                    element_type=step.element_type)
-                       for step in run.drain_entered())
+        history.extend(step_history(instance, run.drain_steps(), run.drain_entered(), now,
+                                    job))
         updated = Instance(id=instance.id, definition_id=instance.definition_id,
                            process_id=instance.process_id, business_key=instance.business_key,
                            status=instance.status, started_at=instance.started_at,
@@ -352,12 +354,12 @@ class Engine:
             history.append(HistoryEvent(instance.id, instance.definition_id,
                                         HistoryKind.INSTANCE_COMPLETED, now,
                                         variables=updated.variables))
-        jobs = self._jobs(updated, waits, now)
+        jobs = self._rows.jobs(updated, waits, now)
         claimed = self._claim_new(jobs, known_jobs, now)
         checkpoint = Checkpoint(
             instance=updated, state=run.dump(self._codec), expected_version=expected_version,
-            jobs=jobs, subscriptions=_subscriptions(updated, waits),
-            user_tasks=self._user_tasks(updated, waits, now), history=history,
+            jobs=jobs, subscriptions=subscriptions(updated, waits),
+            user_tasks=self._rows.user_tasks(updated, waits, now), history=history,
             consumed_message_ids=consumed)
         self.store.commit(checkpoint)
         self._claimed.extend(claimed)
@@ -410,7 +412,7 @@ class Engine:
             if catch.kind != "message":
                 continue
             for message in self.store.take_buffered_messages(
-                    catch.name, _correlation_key(catch, instance), now):
+                    catch.name, correlation_key(catch, instance), now):
                 if message.id not in consumed:
                     return catch, message
         return None
@@ -528,67 +530,6 @@ class Engine:
                             history=history)
 
     # -- internals: building the checkpoint ----------------------------------------------------
-    def _jobs(self, instance: Instance, waits: WaitStates, now: datetime) -> list[Job]:
-        jobs = [Job(id=pending.task_id, instance_id=instance.id, kind=JobKind.SERVICE,
-                    element_id=pending.element_id, due_at=now, topic=pending.topic,
-                    retries_left=self._retries(pending.retries, pending.topic))
-                for pending in waits.jobs]
-        # A timer job's id names its due time: each repetition of a cycle is a new job.
-        jobs.extend(Job(id=f"{timer.task_id}@{timer.element_id}@{timer.due_at.isoformat()}",
-                        instance_id=instance.id, kind=JobKind.TIMER,
-                        element_id=timer.element_id, due_at=timer.due_at, retries_left=1)
-                    for timer in waits.timers)
-        return jobs
-
-    def _retries(self, drawn: int | None, topic: str) -> int:
-        """Runs a job gets: as drawn in the file, else as registered with the handler, else
-        the engine's retry policy."""
-        if drawn is not None:
-            return drawn
-        handler = self.handlers.get(topic)
-        if handler is not None and handler.retries is not None:
-            return handler.retries
-        return self.retry_policy.retries
-
-    def _user_tasks(self, instance: Instance, waits: WaitStates, now: datetime
-                    ) -> list[UserTask]:
-        tasks = []
-        for pending in waits.user_tasks:
-            config = pending.config
-            evaluate = self._setting_evaluator(pending.variables, pending.element_id)
-            tasks.append(UserTask(
-                id=pending.task_id, instance_id=instance.id, element_id=pending.element_id,
-                name=pending.name, created_at=now, assignee=_text(evaluate(config.assignee)),
-                candidate_groups=_names(evaluate(config.candidate_groups)),
-                candidate_users=_names(evaluate(config.candidate_users)),
-                form_key=config.form_key, variables=pending.variables))
-        return tasks
-
-    def _setting_evaluator(self, variables: Mapping[str, Any], element_id: str
-                           ) -> Callable[[str | None], Any]:
-        """Assignee-like settings are literals unless written as an expression."""
-        def evaluate(text: str | None) -> Any:
-            if text is None:
-                return None
-            if text.startswith("=") or "${" in text:
-                return self.expressions.evaluate(text, variables, element_id=element_id)
-            return text
-
-        return evaluate
-
-    def _steps(self, instance: Instance, steps: Sequence[Step], now: datetime,
-               job: Job | None) -> list[HistoryEvent]:
-        events = []
-        for step in steps:
-            from_job = job is not None and step.element_id == job.element_id
-            events.append(HistoryEvent(
-                instance.id, instance.definition_id,
-                HistoryKind.ELEMENT_COMPLETED,
-                now, element_id=step.element_id, element_type=step.element_type,
-                attempt=job.attempt if from_job and job else None,
-                job_id=job.id if from_job and job else None, variables=step.variables))
-        return events
-
     def _start_definitions(self, kind: str, name: str) -> list[ProcessDefinition]:
         latest: dict[str, ProcessDefinition] = {}
         for definition in self.store.list_definitions():
@@ -619,31 +560,3 @@ class _Note:
 
 class _Uncaught(Exception):
     """Internal: a BPMN error found no catch, so the step is abandoned."""
-
-
-def _subscriptions(instance: Instance, waits: WaitStates) -> list[Subscription]:
-    """A message catch with no correlation-key expression (Camunda 7 files) correlates by
-    the instance's business key, as Camunda 7 does."""
-    return [Subscription(id=catch.task_id, instance_id=instance.id,
-                         kind=SubscriptionKind(catch.kind), name=catch.name,
-                         element_id=catch.element_id,
-                         correlation_key=_correlation_key(catch, instance))
-            for catch in waits.catches]
-
-
-def _correlation_key(catch: PendingCatch, instance: Instance) -> str | None:
-    if catch.kind != "message" or catch.correlation_key is not None:
-        return catch.correlation_key
-    return instance.business_key
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _names(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return tuple(name.strip() for name in value.split(",") if name.strip())
-    return tuple(str(name) for name in value)

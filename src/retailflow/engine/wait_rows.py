@@ -1,0 +1,140 @@
+"""A step's wait states and completed elements, as the rows of its ``Checkpoint``.
+
+The seam reports what an instance waits for (``WaitStates``) and what it did (``Step``); this
+module decides how those become jobs, subscriptions, user tasks and history rows: how many
+retries a job gets, which key a message waits under, who a user task is for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from retailflow.engine.spiff import PendingCatch, Step, WaitStates
+from retailflow.expressions import ExpressionEngine
+from retailflow.handlers import HandlerRegistry, RetryPolicy
+from retailflow.model import (
+    HistoryEvent,
+    HistoryKind,
+    Instance,
+    Job,
+    JobKind,
+    Subscription,
+    SubscriptionKind,
+    UserTask,
+)
+
+
+class WaitStateRows:
+    """Builds the rows of a checkpoint for one engine's handlers, retry policy and
+    expressions."""
+
+    def __init__(self, handlers: HandlerRegistry, retry_policy: RetryPolicy,
+                 expressions: ExpressionEngine) -> None:
+        self._handlers = handlers
+        self._retry_policy = retry_policy
+        self._expressions = expressions
+
+    def jobs(self, instance: Instance, waits: WaitStates, now: datetime) -> list[Job]:
+        """Service jobs due now, and timer jobs due when their timers are."""
+        jobs = [Job(id=pending.task_id, instance_id=instance.id, kind=JobKind.SERVICE,
+                    element_id=pending.element_id, due_at=now, topic=pending.topic,
+                    retries_left=self._retries(pending.retries, pending.topic))
+                for pending in waits.jobs]
+        # A timer job's id names its due time: each repetition of a cycle is a new job.
+        jobs.extend(Job(id=f"{timer.task_id}@{timer.element_id}@{timer.due_at.isoformat()}",
+                        instance_id=instance.id, kind=JobKind.TIMER,
+                        element_id=timer.element_id, due_at=timer.due_at, retries_left=1)
+                    for timer in waits.timers)
+        return jobs
+
+    def user_tasks(self, instance: Instance, waits: WaitStates, now: datetime
+                   ) -> list[UserTask]:
+        """Open user tasks, with assignment settings evaluated against the task's data."""
+        tasks = []
+        for pending in waits.user_tasks:
+            config = pending.config
+            setting = _Settings(self._expressions, pending.variables, pending.element_id)
+            tasks.append(UserTask(
+                id=pending.task_id, instance_id=instance.id, element_id=pending.element_id,
+                name=pending.name, created_at=now, assignee=_text(setting(config.assignee)),
+                candidate_groups=_names(setting(config.candidate_groups)),
+                candidate_users=_names(setting(config.candidate_users)),
+                form_key=config.form_key, variables=pending.variables))
+        return tasks
+
+    def _retries(self, drawn: int | None, topic: str) -> int:
+        """Runs a job gets: as drawn in the file, else as registered with the handler, else
+        the engine's retry policy."""
+        if drawn is not None:
+            return drawn
+        handler = self._handlers.get(topic)
+        if handler is not None and handler.retries is not None:
+            return handler.retries
+        return self._retry_policy.retries
+
+
+def subscriptions(instance: Instance, waits: WaitStates) -> list[Subscription]:
+    """The instance's message and signal subscriptions."""
+    return [Subscription(id=catch.task_id, instance_id=instance.id,
+                         kind=SubscriptionKind(catch.kind), name=catch.name,
+                         element_id=catch.element_id,
+                         correlation_key=correlation_key(catch, instance))
+            for catch in waits.catches]
+
+
+def correlation_key(catch: PendingCatch, instance: Instance) -> str | None:
+    """A message catch with no correlation-key expression (Camunda 7 files) correlates by the
+    instance's business key, as Camunda 7 does."""
+    if catch.kind != "message" or catch.correlation_key is not None:
+        return catch.correlation_key
+    return instance.business_key
+
+
+def step_history(instance: Instance, completed: Sequence[Step], entered: Sequence[Step],
+                 now: datetime, job: Job | None) -> list[HistoryEvent]:
+    """History rows for a step: elements completed (the job's own with its attempt), then
+    the wait states entered."""
+    events = []
+    for step in completed:
+        own = job if job is not None and step.element_id == job.element_id else None
+        events.append(HistoryEvent(
+            instance.id, instance.definition_id, HistoryKind.ELEMENT_COMPLETED, now,
+            element_id=step.element_id, element_type=step.element_type,
+            attempt=own.attempt if own else None, job_id=own.id if own else None,
+            variables=step.variables))
+    events.extend(HistoryEvent(instance.id, instance.definition_id,
+                               HistoryKind.ELEMENT_ENTERED, now, element_id=step.element_id,
+                               element_type=step.element_type)
+                  for step in entered)
+    return events
+
+
+class _Settings:
+    """Assignee-like settings are literals unless written as an expression."""
+
+    def __init__(self, expressions: ExpressionEngine, variables: Mapping[str, Any],
+                 element_id: str) -> None:
+        self._expressions = expressions
+        self._variables = variables
+        self._element_id = element_id
+
+    def __call__(self, text: str | None) -> Any:
+        if text is None:
+            return None
+        if text.startswith("=") or "${" in text:
+            return self._expressions.evaluate(text, self._variables, element_id=self._element_id)
+        return text
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(name.strip() for name in value.split(",") if name.strip())
+    return tuple(str(name) for name in value)
