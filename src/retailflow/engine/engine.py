@@ -177,9 +177,9 @@ class Engine:
         without it, such a message is an error."""
         payload = dict(variables or {})
         check_variables(payload, f"message '{message}'")
-        subscriptions = self.store.find_subscriptions(SubscriptionKind.MESSAGE, message, key)
-        if subscriptions:
-            subscription = subscriptions[0]
+        waiting = self.store.find_subscriptions(SubscriptionKind.MESSAGE, message, key)
+        if waiting:
+            subscription = waiting[0]
             return self._advance(
                 subscription.instance_id,
                 lambda run: run.deliver_message(subscription.id, message, payload),
