@@ -174,3 +174,43 @@ def test_code_injection_through_variables_cannot_escape_at_run_time(
     instance = engine.start("injected", variables={"payload": {"x": 1},
                                                    "__builtins__": {"open": "x"}})
     assert engine.instance(instance.id).status == InstanceStatus.COMPLETED
+
+
+FAILING_CONDITION = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="d"
+    targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="after_job" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:serviceTask id="work"><bpmn:extensionElements>
+      <zeebe:taskDefinition type="test.work"/></bpmn:extensionElements>
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:serviceTask>
+    <bpmn:exclusiveGateway id="route" default="f4">
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
+      <bpmn:outgoing>f4</bpmn:outgoing></bpmn:exclusiveGateway>
+    <bpmn:endEvent id="a"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="b"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="work"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="work" targetRef="route"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="route" targetRef="a">
+      <bpmn:conditionExpression>${score &gt; 10}</bpmn:conditionExpression></bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="f4" sourceRef="route" targetRef="b"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_condition_failing_after_a_job_leaves_an_incident_and_the_instance_in_place(
+        make_engine: EngineFactory, tmp_path: Path) -> None:
+    path = tmp_path / "after_job.bpmn"
+    path.write_text(FAILING_CONDITION)
+    recorder = Recorder()
+    recorder.add("test.work", {"done": True})
+    engine = make_engine(recorder.registry)
+    engine.deploy(path)
+    instance = engine.start("after_job")
+    engine.run()
+    [incident] = engine.incidents(instance=instance.id)
+    assert incident.element_id == "work" and "route" in incident.message
+    assert "score" in incident.message
+    assert engine.instance(instance.id).status == InstanceStatus.RUNNING
+    assert [j.element_id for j in engine.jobs(instance=instance.id)] == ["work"]

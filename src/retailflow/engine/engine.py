@@ -41,6 +41,7 @@ from retailflow.model import (
     BufferedMessage,
     ConcurrentUpdateError,
     Deployment,
+    ExpressionError,
     HandlerInputError,
     HistoryEvent,
     HistoryKind,
@@ -502,7 +503,9 @@ class Engine:
                   extra: Sequence[_Note] = ()) -> None:
         try:
             self._advance(job.instance_id, action, extra=extra, job=job)
-        except ExecutionError as error:
+        except (ExecutionError, ExpressionError) as error:
+            # The step after the job cannot be taken (a condition fails, data is missing):
+            # the instance stays where it was, with an incident that names the element.
             self._fail(job, instance, str(error), retryable=False)
         except NotFoundError:
             self._drop(job)
