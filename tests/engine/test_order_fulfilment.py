@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from retailflow import BpmnError, Engine, InstanceStatus, VirtualClock
+from retailflow import BpmnError, Engine, InstanceStatus, NotFoundError, VirtualClock
 from scenario_kit import FIXTURES, PROCESSES, EngineFactory, Recorder, passed
 
 ORDER = {"order_id": "SO-1", "customer_id": "C-1", "items": [{"sku": "TEA", "quantity": 2}]}
@@ -217,3 +217,27 @@ def test_history_records_each_wait_state_entered_and_what_each_step_wrote(
     assert (pack_done.at - pack_entered.at) == timedelta(minutes=7)
     assert pack_done.variables == {"packed_by": "ana"}
     assert [e.seq for e in history] == sorted(e.seq for e in history)
+
+
+def test_a_misspelled_message_is_told_apart_from_one_nobody_waits_for_yet(
+        make_engine: EngineFactory) -> None:
+    engine = make_engine(order_handlers().registry)
+    engine.deploy(PROCESSES / "order_fulfilment.bpmn")
+    with pytest.raises(NotFoundError, match=r"no deployed process catches .*payment_recieved"
+                                            r".*payment_received"):
+        engine.correlate("payment_recieved", key="SO-1")
+    with pytest.raises(NotFoundError, match=r"no instance waits .*pass ttl="):
+        engine.correlate("payment_received", key="SO-1")
+
+
+def test_public_calls_take_the_objects_they_returned_as_well_as_ids(
+        make_engine: EngineFactory) -> None:
+    handlers = order_handlers(out_of_stock=True)
+    engine = make_engine(handlers.registry)
+    engine.deploy(PROCESSES / "order_fulfilment.bpmn")
+    order = engine.start("order_fulfilment", variables=ORDER)
+    engine.run()
+    assert engine.instance(order).id == order.id
+    thrown = [e for e in engine.history(order) if e.kind == "bpmn_error_thrown"]
+    assert thrown[0].element_id == "reserve_stock"
+    assert thrown[0].variables["code"] == "OUT_OF_STOCK"

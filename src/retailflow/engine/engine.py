@@ -160,9 +160,10 @@ class Engine:
         return self.store.list_user_tasks(instance_id=instance, assignee=assignee,
                                           candidate_group=candidate_group)
 
-    def complete_task(self, task_id: str, variables: Mapping[str, Any] | None = None
+    def complete_task(self, task: str | UserTask, variables: Mapping[str, Any] | None = None
                       ) -> Instance:
-        """Complete an open user task with the variables the person entered."""
+        """Complete an open user task (or its id) with the variables the person entered."""
+        task_id = _id(task)
         task = self.store.get_user_task(task_id)
         payload = dict(variables or {})
         check_variables(payload, f"completion of task '{task.element_id}'")
@@ -194,8 +195,13 @@ class Engine:
             self.store.buffer_message(BufferedMessage(uuid.uuid4().hex, message, key, payload,
                                                       now + ttl, now))
             return None
-        raise NotFoundError(f"no instance waits for message '{message}' with key {key!r}; "
-                            "pass ttl= to keep it until one does")
+        known = set().union(*(self._definitions.get(d.id).compiled.message_names()
+                              for d in self._latest_definitions()))
+        if message not in known:
+            raise NotFoundError(f"no deployed process catches a message named '{message}' "
+                                f"(known: {', '.join(sorted(known)) or 'none'})")
+        raise NotFoundError(f"no instance waits for message '{message}' with key {key!r} "
+                            "now; pass ttl= to keep it until one does")
 
     def broadcast_signal(self, signal: str, variables: Mapping[str, Any] | None = None
                          ) -> list[Instance]:
@@ -212,14 +218,15 @@ class Engine:
             reached.append(self._start(definition, None, payload, deliver=("signal", signal)))
         return reached
 
-    def cancel(self, instance_id: str) -> Instance:
+    def cancel(self, instance: str | Instance) -> Instance:
         """End a running instance where it stands; its jobs, tasks and subscriptions go."""
-        return self._advance(instance_id, lambda run: run.cancel(), cancel=True)
+        return self._advance(_id(instance), lambda run: run.cancel(), cancel=True)
 
-    def retry(self, instance_or_incident: str, *, retries: int = 1) -> int:
-        """Give the failed jobs of an instance (or of one incident) ``retries`` new attempts,
+    def retry(self, instance_or_incident: str | Instance | Incident, *, retries: int = 1) -> int:
+        """Give the failed jobs of an instance (or of one incident) ``retries`` new runs,
         due now, and resolve their incidents; ``run()`` then executes them. Returns how many
         jobs were retried."""
+        instance_or_incident = _id(instance_or_incident)
         incidents = [i for i in self.store.list_incidents()
                      if instance_or_incident in (i.id, i.instance_id)]
         if not incidents:
@@ -234,9 +241,9 @@ class Engine:
         return len({i.job_id for i in incidents})
 
     # -- history and queries -----------------------------------------------------------------
-    def instance(self, instance_id: str) -> Instance:
-        """One instance, with its status and latest variables."""
-        return self.store.get_instance(instance_id)
+    def instance(self, instance: str | Instance) -> Instance:
+        """One instance (fresh from the store), with its status and latest variables."""
+        return self.store.get_instance(_id(instance))
 
     def instances(self, *, status: InstanceStatus | None = None,
                   process_id: str | None = None, business_key: str | None = None
@@ -245,8 +252,9 @@ class Engine:
         return self.store.list_instances(status=status, process_id=process_id,
                                          business_key=business_key)
 
-    def history(self, instance_id: str) -> list[HistoryEvent]:
+    def history(self, instance: str | Instance) -> list[HistoryEvent]:
         """Every recorded step of an instance, in order."""
+        instance_id = _id(instance)
         self.store.get_instance(instance_id)
         return self.store.history(instance_id)
 
@@ -461,15 +469,15 @@ class Engine:
         self._complete(job, instance, lambda run: run.complete_job(job.id, updates))
 
     def _route_bpmn_error(self, job: Job, instance: Instance, error: BpmnError) -> None:
-        caught: list[bool] = []
+        thrown = _Note(HistoryKind.BPMN_ERROR_THROWN, job.element_id,
+                       {"code": error.code, "message": error.message, **error.variables})
 
         def throw(run: ProcessRun) -> None:
-            caught.append(run.throw_error(job.id, error.code, error.variables))
-            if not caught[-1]:
+            if not run.throw_error(job.id, error.code, error.variables):
                 raise _Uncaught
 
         try:
-            self._complete(job, instance, throw)
+            self._complete(job, instance, throw, extra=[thrown])
         except _Uncaught:
             self._fail(job, instance, f"BPMN error '{error.code}' is not caught by any error "
                        "event here; draw an error boundary event for it", retryable=False)
@@ -533,11 +541,14 @@ class Engine:
                             history=history)
 
     # -- internals: building the checkpoint ----------------------------------------------------
-    def _start_definitions(self, kind: str, name: str) -> list[ProcessDefinition]:
+    def _latest_definitions(self) -> list[ProcessDefinition]:
         latest: dict[str, ProcessDefinition] = {}
         for definition in self.store.list_definitions():
             latest[definition.process_id] = definition
-        return [definition for definition in latest.values()
+        return list(latest.values())
+
+    def _start_definitions(self, kind: str, name: str) -> list[ProcessDefinition]:
+        return [definition for definition in self._latest_definitions()
                 if any(event_name == name for _, event_name in
                        self._definitions.get(definition.id).compiled.start_events(kind))]
 
@@ -563,3 +574,8 @@ class _Note:
 
 class _Uncaught(Exception):
     """Internal: a BPMN error found no catch, so the step is abandoned."""
+
+
+def _id(value: str | Instance | Incident | UserTask) -> str:
+    """Public methods take an id or the object that has it."""
+    return value if isinstance(value, str) else value.id

@@ -40,9 +40,9 @@ def _check_value(value: Any, where: str) -> None:
         for index, item in enumerate(value):
             _check_value(item, f"{where}[{index}]")
     else:
-        raise RetailflowError(f"{where} holds a {type(value).__name__}; process variables "
-                              "must be JSON-like values (text, numbers, lists, mappings, "
-                              "dates)")
+        raise RetailflowError(f"{where} holds a value of type {type(value).__name__}; process "
+                              "variables must be JSON-like values (text, numbers, lists, "
+                              "mappings, dates)")
 
 
 def map_inputs(mappings: Sequence[IoMapping], variables: Mapping[str, Any],

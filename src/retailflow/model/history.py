@@ -17,6 +17,7 @@ class HistoryKind(StrEnum):
     ELEMENT_ENTERED = "element_entered"
     ELEMENT_COMPLETED = "element_completed"
     JOB_FAILED = "job_failed"
+    BPMN_ERROR_THROWN = "bpmn_error_thrown"
     INCIDENT_OPENED = "incident_opened"
     INCIDENT_RESOLVED = "incident_resolved"
     SEQUENCE_FLOW_TAKEN = "sequence_flow_taken"

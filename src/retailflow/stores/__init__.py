@@ -6,6 +6,10 @@ in-memory store to SQLite or PostgreSQL by configuration alone.
 
 from __future__ import annotations
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from retailflow.model import RetailflowError
 from retailflow.stores.base import Checkpoint, Store
 from retailflow.stores.memory import MemoryStore
 from retailflow.stores.sql import SqlStore
@@ -18,4 +22,10 @@ def open_store(url: str | None) -> Store:
     URL is a SQLAlchemy database URL (``sqlite:///retail.db``, ``postgresql+psycopg://...``)."""
     if url is None or url == "memory://":
         return MemoryStore()
+    try:
+        make_url(url)
+    except ArgumentError as error:
+        raise RetailflowError(
+            f"store URL {url!r} is not a database URL: use sqlite:///{url} for a SQLite file, "
+            "postgresql+psycopg://user@host/db for PostgreSQL, or None for memory") from error
     return SqlStore(url)

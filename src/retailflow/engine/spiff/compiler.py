@@ -64,6 +64,16 @@ class CompiledProcess:
         file)."""
         return set(self.subprocess_specs)
 
+    def message_names(self) -> set[str]:
+        """Names of every message this process (or what it calls) can catch."""
+        names = set()
+        for spec in self._task_specs():
+            definition = getattr(spec, "event_definition", None)
+            for item in getattr(definition, "event_definitions", None) or [definition]:
+                if isinstance(item, KeyedMessageEventDefinition):
+                    names.add(item.name)
+        return names
+
     def start_events(self, kind: str) -> list[tuple[str, str]]:
         """``(element_id, name)`` of top-level start events catching ``kind`` ("message",
         "signal" or "timer")."""
