@@ -7,7 +7,7 @@ The public API is re-exported here::
 
 from __future__ import annotations
 
-from retailflow.engine import Clock, Engine, SystemClock, VirtualClock
+from retailflow.engine import Clock, Engine, SignalDeliveryError, SystemClock, VirtualClock
 from retailflow.handlers import BpmnError, HandlerContext, HandlerRegistry, RetryPolicy
 from retailflow.model import (
     ConcurrentUpdateError,
@@ -54,6 +54,7 @@ __all__ = [
     "RetailflowError",
     "RetryPolicy",
     "Severity",
+    "SignalDeliveryError",
     "SystemClock",
     "UserTask",
     "VirtualClock",

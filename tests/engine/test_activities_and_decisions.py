@@ -84,3 +84,46 @@ def test_python_script_and_conditions_run_sandboxed_in_spiff_style_files(
     instance = engine.start("script_spiff", variables={"items": items})
     assert engine.instance(instance.id).status == InstanceStatus.COMPLETED
     assert route in passed(engine, instance.id)
+
+
+def test_multi_instance_continues_in_a_new_engine_after_every_step(
+        make_engine: EngineFactory) -> None:
+    recorder = Recorder()
+    recorder.add("test.channel", lambda v: {"result": f"sent via {v['channel']}"})
+    first = make_engine(recorder.registry)
+    first.deploy(FIXTURES / "multi_instance.bpmn")
+    instance = first.start("multi_instance", variables={
+        "channels": ["app", "store_pos", "social"], "approvers": ["kim", "lee"]})
+    store = first.store
+    while (job := next(iter(make_engine(recorder.registry, store=store).jobs()), None)):
+        engine = make_engine(recorder.registry, store=store)
+        engine.run(max_jobs=1)
+        assert job.id not in [j.id for j in engine.jobs()]
+    for approver in ("kim", "lee"):
+        engine = make_engine(recorder.registry, store=store)
+        [task] = engine.tasks(instance=instance.id)
+        assert task.assignee == approver
+        engine.complete_task(task, {"approved": True})
+    finished = make_engine(recorder.registry, store=store).instance(instance.id)
+    assert finished.status == InstanceStatus.COMPLETED
+    assert finished.variables["results"] == [
+        "sent via app", "sent via store_pos", "sent via social"]
+
+
+def test_two_instances_each_keep_their_own_event_subprocess_subscription(
+        make_engine: EngineFactory) -> None:
+    recorder = Recorder()
+    for topic in ("test.risky", "test.refund", "test.cleanup"):
+        recorder.add(topic)
+    engine = make_engine(recorder.registry)
+    engine.deploy(FIXTURES / "event_subprocess.bpmn")
+    first = engine.start("event_subprocess", variables={"order_id": "A"})
+    second = engine.start("event_subprocess", variables={"order_id": "B"})
+    engine.run()
+    engine.correlate("cancel_order", key="B")
+    engine.run()
+    assert engine.instance(second).status == InstanceStatus.COMPLETED
+    assert engine.instance(first).status == InstanceStatus.RUNNING
+    engine.correlate("cancel_order", key="A")
+    engine.run()
+    assert engine.instance(first).status == InstanceStatus.COMPLETED

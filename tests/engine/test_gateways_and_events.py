@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
-from retailflow import BpmnError, HandlerContext, InstanceStatus, VirtualClock
+from retailflow import (
+    BpmnError,
+    HandlerContext,
+    InstanceStatus,
+    NotFoundError,
+    SignalDeliveryError,
+    VirtualClock,
+)
 from scenario_kit import FIXTURES, EngineFactory, Recorder, passed
 
 
@@ -267,3 +275,54 @@ def test_retries_registered_with_the_handler_apply_when_the_diagram_sets_none(
     assert attempts == [1]
     [incident] = engine.incidents(instance=instance.id)
     assert incident.element_id == "small" and "TimeoutError" in incident.message
+
+
+def test_a_message_without_a_key_never_reaches_an_instance_waiting_under_a_key(
+        make_engine: EngineFactory) -> None:
+    handlers = recorder_for("test.approved", "test.expired")
+    engine = make_engine(handlers.registry)
+    engine.deploy(FIXTURES / "event_gateway.bpmn")
+    engine.start("event_gateway", variables={"request_id": "R-1"})
+    with pytest.raises(NotFoundError, match="no instance waits"):
+        engine.correlate("approval_given")
+    assert handlers.topics() == []
+
+
+BROKEN_AFTER_SIGNAL = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d"
+    targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:signal id="sale" name="flash_sale"/>
+  <bpmn:process id="broken_after_signal" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:intermediateCatchEvent id="wait"><bpmn:incoming>f1</bpmn:incoming>
+      <bpmn:outgoing>f2</bpmn:outgoing><bpmn:signalEventDefinition signalRef="sale"/>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:exclusiveGateway id="route" default="f4"><bpmn:incoming>f2</bpmn:incoming>
+      <bpmn:outgoing>f3</bpmn:outgoing><bpmn:outgoing>f4</bpmn:outgoing></bpmn:exclusiveGateway>
+    <bpmn:endEvent id="a"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="b"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="route"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="route" targetRef="a">
+      <bpmn:conditionExpression>${missing &gt; 1}</bpmn:conditionExpression></bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="f4" sourceRef="route" targetRef="b"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_signal_reaches_every_instance_even_when_one_cannot_take_it(
+        make_engine: EngineFactory, tmp_path: Path) -> None:
+    handlers = recorder_for("test.discount", "test.announce")
+    engine = make_engine(handlers.registry)
+    broken = tmp_path / "broken_after_signal.bpmn"
+    broken.write_text(BROKEN_AFTER_SIGNAL)
+    engine.deploy(FIXTURES / "signals.bpmn", broken)
+    failing = engine.start("broken_after_signal")
+    waiting = engine.start("signal_catch")
+    with pytest.raises(SignalDeliveryError) as partly:
+        engine.broadcast_signal("flash_sale", {"discount": 5})
+    assert [target for target, _ in partly.value.failed] == [failing.id]
+    assert {i.process_id for i in partly.value.reached} == {"signal_catch", "signal_start"}
+    engine.run()
+    assert engine.instance(waiting).status == InstanceStatus.COMPLETED
+    assert engine.instance(failing).status == InstanceStatus.RUNNING

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from retailflow.engine.clock import Clock, SystemClock, VirtualClock
-from retailflow.engine.engine import Engine
+from retailflow.engine.engine import Engine, SignalDeliveryError
 
-__all__ = ["Clock", "Engine", "SystemClock", "VirtualClock"]
+__all__ = ["Clock", "Engine", "SignalDeliveryError", "SystemClock", "VirtualClock"]

@@ -180,6 +180,9 @@ class Engine:
         payload = dict(variables or {})
         check_variables(payload, f"message '{message}'")
         waiting = self.store.find_subscriptions(SubscriptionKind.MESSAGE, message, key)
+        if key is None:
+            # A message without a key is for a catch without one, never for any keyed one.
+            waiting = [s for s in waiting if s.correlation_key is None]
         if waiting:
             subscription = waiting[0]
             return self._advance(
@@ -206,16 +209,30 @@ class Engine:
     def broadcast_signal(self, signal: str, variables: Mapping[str, Any] | None = None
                          ) -> list[Instance]:
         """Deliver a signal to every instance waiting for it and start every process whose
-        start event catches it; returns the instances it reached."""
+        start event catches it; returns the instances it reached. One instance that cannot
+        take the signal does not keep it from the others: the failures are raised together
+        (``SignalDeliveryError``) after every delivery was tried."""
         payload = dict(variables or {})
-        reached = []
+        check_variables(payload, f"signal '{signal}'")
+        reached: list[Instance] = []
+        failed: list[tuple[str, RetailflowError]] = []
         for subscription in self.store.find_subscriptions(SubscriptionKind.SIGNAL, signal):
-            reached.append(self._advance(
-                subscription.instance_id,
-                lambda run, s=subscription: run.deliver_signal(s.id, signal, payload),
-                extra=[_Note(HistoryKind.SIGNAL_RECEIVED, subscription.element_id, payload)]))
+            try:
+                reached.append(self._advance(
+                    subscription.instance_id,
+                    lambda run, s=subscription: run.deliver_signal(s.id, signal, payload),
+                    extra=[_Note(HistoryKind.SIGNAL_RECEIVED, subscription.element_id,
+                                 payload)]))
+            except RetailflowError as error:
+                failed.append((subscription.instance_id, error))
         for definition in self._start_definitions("signal", signal):
-            reached.append(self._start(definition, None, payload, deliver=("signal", signal)))
+            try:
+                reached.append(self._start(definition, None, payload,
+                                           deliver=("signal", signal)))
+            except RetailflowError as error:
+                failed.append((definition.id, error))
+        if failed:
+            raise SignalDeliveryError(signal, reached, failed)
         return reached
 
     def cancel(self, instance: str | Instance) -> Instance:
@@ -304,6 +321,7 @@ class Engine:
         """Load (or reuse) the live run, apply ``action``, commit; re-read and re-apply when
         another writer got there first."""
         for attempt in range(_CONFLICT_ATTEMPTS):
+            cached = instance_id in self._live
             live = self._live_run(instance_id)
             instance, run = live.instance, live.run
             if instance.status != InstanceStatus.RUNNING:
@@ -311,10 +329,6 @@ class Engine:
                                       "only running instances can advance")
             try:
                 action(run)
-            except BaseException:
-                self._live.pop(instance_id, None)
-                raise
-            try:
                 return self._commit(instance, run, expected_version=instance.version,
                                     extra=extra, cancelled=cancel, job=job,
                                     known_jobs=live.job_ids)
@@ -322,6 +336,15 @@ class Engine:
                 self._live.pop(instance_id, None)
                 logger.info("instance changed meanwhile, re-applying",
                             extra={"instance_id": instance_id, "attempt": attempt + 1})
+            except NotFoundError:
+                # A cached run another engine moved on may not know the task: re-read once.
+                self._live.pop(instance_id, None)
+                if not cached:
+                    raise
+            except BaseException:
+                # Whatever failed, the run may be half-advanced: never reuse it.
+                self._live.pop(instance_id, None)
+                raise
         raise ConcurrentUpdateError(f"instance '{instance_id}' kept changing under "
                                     f"{_CONFLICT_ATTEMPTS} attempts; try again")
 
@@ -349,11 +372,18 @@ class Engine:
                                 variables=note.variables) for note in extra]
         history.extend(step_history(instance, run.drain_steps(), run.drain_entered(), now,
                                     job))
+        variables = run.variables
+        try:
+            # A script can write what no store keeps (a set, an object): refuse the step here,
+            # where it becomes an incident, not in the store's driver.
+            check_variables(variables, f"instance '{instance.id}'")
+        except RetailflowError as error:
+            raise ExecutionError(str(error)) from error
         updated = Instance(id=instance.id, definition_id=instance.definition_id,
                            process_id=instance.process_id, business_key=instance.business_key,
                            status=instance.status, started_at=instance.started_at,
                            version=instance.version + 1, parent_id=instance.parent_id,
-                           variables=run.variables)
+                           variables=variables)
         if cancelled:
             updated.status, updated.ended_at = InstanceStatus.CANCELLED, now
             history.append(HistoryEvent(instance.id, instance.definition_id,
@@ -570,6 +600,18 @@ class _Note:
     kind: HistoryKind
     element_id: str | None
     variables: dict[str, Any]
+
+
+class SignalDeliveryError(RetailflowError):
+    """A broadcast reached some instances but not all; ``reached`` and ``failed`` say which."""
+
+    def __init__(self, signal: str, reached: list[Instance],
+                 failed: list[tuple[str, RetailflowError]]) -> None:
+        self.reached = reached
+        self.failed = failed
+        details = "; ".join(f"{target}: {error}" for target, error in failed)
+        super().__init__(f"signal '{signal}' reached {len(reached)} instance(s) but failed for "
+                         f"{len(failed)}: {details}")
 
 
 class _Uncaught(Exception):

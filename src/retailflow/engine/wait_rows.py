@@ -76,8 +76,9 @@ class WaitStateRows:
 
 
 def subscriptions(instance: Instance, waits: WaitStates) -> list[Subscription]:
-    """The instance's message and signal subscriptions."""
-    return [Subscription(id=catch.task_id, instance_id=instance.id,
+    """The instance's message and signal subscriptions. One task can wait on several events
+    (an event-based gateway), so a subscription's id names the event's element too."""
+    return [Subscription(id=f"{catch.task_id}@{catch.element_id}", instance_id=instance.id,
                          kind=SubscriptionKind(catch.kind), name=catch.name,
                          element_id=catch.element_id,
                          correlation_key=correlation_key(catch, instance))

@@ -18,7 +18,7 @@ def resource_not_found(content_hash: str) -> NotFoundError:
 def definition_not_found(definition_id: str) -> NotFoundError:
     """No definition has that id."""
     return NotFoundError(
-        f"no process definition {definition_id!r} is deployed; list_definitions() shows what is"
+        f"no process definition {definition_id!r} is deployed; engine.definitions() lists what is"
     )
 
 
@@ -55,7 +55,7 @@ def job_not_found(job_id: str) -> NotFoundError:
     """No job has that id."""
     return NotFoundError(
         f"no job {job_id}: its instance moved on or was cancelled, or the id is "
-        "wrong; list_jobs() shows the existing ones"
+        "wrong; engine.jobs() lists the existing ones"
     )
 
 
@@ -71,7 +71,7 @@ def user_task_not_found(task_id: str) -> NotFoundError:
     """No open user task has that id."""
     return NotFoundError(
         f"no open user task {task_id}: it was completed or cancelled, or the id "
-        "is wrong; list_user_tasks() shows the open ones"
+        "is wrong; engine.tasks() lists the open ones"
     )
 
 

@@ -14,6 +14,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.defaults import ServiceTask, StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from retailflow.engine.spiff.parser import RetailBpmnParser, ValidationException
@@ -113,11 +114,27 @@ def compile_processes(sources: Sequence[SourceTree],
             file, _ = lines.get(process_id, (None, None))
             findings.append(_finding(error, file, lines))
             continue
+        for each in (spec, *subprocess_specs.values()):
+            _link_loop_children(each)
         compiled[process_id] = CompiledProcess(process_id, spec, subprocess_specs,
                                                element_types, lines)
     if findings:
         raise DeploymentError(findings)
     return compiled
+
+
+def _link_loop_children(spec: BpmnProcessSpec | None) -> None:
+    """A multi-instance task merges each finished child through a completion signal that
+    SpiffWorkflow connects when it creates the child, or when its own spec loader runs. A spec
+    compiled here must be connected too, or an instance restored in another engine (after a
+    restart) never merges its children back and waits forever."""
+    if spec is None:
+        return
+    for task_spec in spec.task_specs.values():
+        if isinstance(task_spec, LoopTask):
+            child = spec.task_specs[task_spec.task_spec]
+            if not child.completed_event.is_connected(task_spec.merge_child):
+                child.completed_event.connect(task_spec.merge_child)
 
 
 def _finding(error: Exception, file: str | None,

@@ -298,13 +298,15 @@ class ProcessRun:
         self._workflow.cancel()
 
     # -- internals ---------------------------------------------------------------------------
-    def _catch(self, task_id: str, event: BpmnEvent) -> None:
+    def _catch(self, catch_id: str, event: BpmnEvent) -> None:
+        # A subscription's id is "<task id>@<element id>"; the task is what catches.
+        task_id = catch_id.split("@", 1)[0]
         if task_id.startswith(TRIGGER):
             # An event subprocess start: the workflow itself starts the subprocess.
             try:
                 self._workflow.catch(event)
             except SpiffWorkflowException as error:
-                raise _execution_error(error, task_id.removeprefix(TRIGGER)) from error
+                raise _execution_error(error, catch_id.rsplit("@", 1)[-1]) from error
             self._interrupt_for_event_subprocesses()
             self._advance()
             return
@@ -395,15 +397,15 @@ class ProcessRun:
         spec = self._workflow.spec
         for name in spec.start.trigger_specs:
             for start in self._workflow.subprocess_specs[name].bpmn_start_events:
+                # Unique per instance: the workflow's root task id is.
+                trigger = f"{TRIGGER}{self._workflow.task_tree.id}"
                 definition = start.event_definition
                 if isinstance(definition, KeyedMessageEventDefinition):
                     key = self._correlation_key(definition, self.variables, start.bpmn_id)
-                    states.catches.append(PendingCatch(f"{TRIGGER}{start.bpmn_id}",
-                                                       start.bpmn_id, "message",
+                    states.catches.append(PendingCatch(trigger, start.bpmn_id, "message",
                                                        definition.name, key))
                 elif isinstance(definition, SignalEventDefinition):
-                    states.catches.append(PendingCatch(f"{TRIGGER}{start.bpmn_id}",
-                                                       start.bpmn_id, "signal",
+                    states.catches.append(PendingCatch(trigger, start.bpmn_id, "signal",
                                                        definition.name, None))
 
     def _correlation_key(self, definition: KeyedMessageEventDefinition,

@@ -197,18 +197,30 @@ class PassThroughTask(NoneTask):
 
 
 class _LocalInputItem:
-    """Camunda's ``inputElement`` is local to each instance; SpiffWorkflow merges it back into
-    the parent, after which the next instance refuses to start ("already exists")."""
+    """Camunda's multi-instance scoping on SpiffWorkflow's: the ``inputElement`` is local to
+    each instance (SpiffWorkflow merges it back into the parent, after which the next instance
+    refuses to start, "already exists"), and the output collection follows the input's order,
+    not the order in which instances happened to finish."""
 
     input_item: Any
     output_item: Any
     data_output: Any
 
     def merge_child(self, workflow: Any, child: Task) -> None:
-        if self.input_item is not None and (self.data_output is None
-                                            or self.output_item is None):
+        collects = self.data_output is not None and self.output_item is not None
+        if self.input_item is not None and not collects:
             child.data.pop(self.input_item.bpmn_id, None)
+        parent = child.parent
         super().merge_child(workflow, child)  # type: ignore[misc]
+        index = child.internal_data.get("key_or_index")
+        output = self.data_output.get(parent) if collects else None
+        if isinstance(output, list) and isinstance(index, int):
+            order = parent.internal_data.setdefault("rf_output_order", [])
+            order.append(index)
+            if len(order) == len(output):
+                output[:] = [item for _, item in sorted(zip(order, output, strict=True),
+                                                        key=lambda pair: pair[0])]
+                order.sort()
 
 
 class LocalParallelMultiInstance(_LocalInputItem, ParallelMultiInstanceTask):

@@ -12,9 +12,11 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     BindParameter,
     Connection,
@@ -572,17 +574,32 @@ class SqlStore:
         self._engine.dispose()
 
 
+def _json(value: Any) -> str:
+    """JSON columns (variable snapshots, history) hold dates, durations and decimals as text;
+    the instance state keeps their types."""
+    return orjson.dumps(value, default=_json_default, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} cannot be stored as JSON")
+
+
 def _create_engine(url: str) -> Engine:
     """An engine configured for retailflow's transactions on the URL's database."""
     if make_url(url).get_backend_name() != "sqlite":
-        return create_engine(url)
+        return create_engine(url, json_serializer=_json)
     in_memory = _is_sqlite_memory(url)
     if in_memory:
         # One connection shared by all threads: every pooled connection to ":memory:" would
         # otherwise open a database of its own.
-        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+        engine = create_engine(url, poolclass=StaticPool, json_serializer=_json,
+                               connect_args={"check_same_thread": False})
     else:
-        engine = create_engine(url)
+        engine = create_engine(url, json_serializer=_json)
 
     @event.listens_for(engine, "connect")
     def configure(dbapi_connection: Any, _record: Any) -> None:
