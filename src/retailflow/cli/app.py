@@ -23,7 +23,9 @@ app = typer.Typer(help="retailflow: BPMN processes for new-retail operations.",
                   no_args_is_help=True, add_completion=False)
 console = Console()
 
-DbOption = Annotated[str, typer.Option("--db", help="Store URL, e.g. sqlite:///retail.db")]
+DbOption = Annotated[str, typer.Option(
+    "--db", help="A SQLite file (retail.db) or a store URL (sqlite:///retail.db, "
+                 "postgresql+psycopg://user@host/db).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
@@ -70,7 +72,7 @@ def validate(
 @app.command()
 def instances(db: DbOption, output_json: JsonOption = False) -> None:
     """List the instances in a store."""
-    with Engine(db) as engine:
+    with Engine(_store_url(db)) as engine:
         rows = [{"id": i.id, "process": i.definition_id, "business_key": i.business_key,
                  "status": str(i.status), "started_at": i.started_at.isoformat()}
                 for i in engine.instances()]
@@ -80,7 +82,7 @@ def instances(db: DbOption, output_json: JsonOption = False) -> None:
 @app.command()
 def history(instance: str, db: DbOption, output_json: JsonOption = False) -> None:
     """Print the history of one instance."""
-    with Engine(db) as engine:
+    with Engine(_store_url(db)) as engine:
         rows = [{"at": e.at.isoformat(), "kind": str(e.kind), "element": e.element_id or "",
                  "attempt": e.attempt or ""} for e in engine.history(instance)]
     _print_rows(rows, output_json, f"History of {instance}")
@@ -89,10 +91,20 @@ def history(instance: str, db: DbOption, output_json: JsonOption = False) -> Non
 @app.command()
 def incidents(db: DbOption, output_json: JsonOption = False) -> None:
     """List open incidents."""
-    with Engine(db) as engine:
+    with Engine(_store_url(db)) as engine:
         rows = [{"id": i.id, "instance": i.instance_id, "element": i.element_id,
                  "message": i.message} for i in engine.incidents()]
     _print_rows(rows, output_json, "Incidents")
+
+
+def _store_url(db: str) -> str:
+    """A plain path means a SQLite file, which must exist: reading a store never creates one."""
+    if "://" not in db:
+        db = f"sqlite:///{db}"
+    if db.startswith("sqlite:///") and not Path(db.removeprefix("sqlite:///")).exists():
+        raise typer.BadParameter(f"no SQLite file at {db.removeprefix('sqlite:///')}",
+                                 param_hint="--db")
+    return db
 
 
 def _print_rows(rows: list[dict[str, Any]], output_json: bool, title: str) -> None:

@@ -492,8 +492,10 @@ class Engine:
             self._fail(job, instance, str(error), retryable=False)
             return
         except Exception as error:  # a handler's technical failure: retried with backoff
-            logger.warning("handler failed", exc_info=True, extra={
-                "job_id": job.id, "instance_id": job.instance_id, "element_id": element_id})
+            logger.warning("handler '%s' failed at %s of instance %s (attempt %d)", job.topic,
+                           element_id, job.instance_id, job.attempt, exc_info=True, extra={
+                               "job_id": job.id, "instance_id": job.instance_id,
+                               "element_id": element_id})
             self._fail(job, instance, f"{type(error).__name__}: {error}", retryable=True)
             return
         self._complete(job, instance, lambda run: run.complete_job(job.id, updates))
@@ -563,7 +565,8 @@ class Engine:
                                         HistoryKind.INCIDENT_OPENED, now,
                                         element_id=job.element_id, job_id=job.id,
                                         variables={"error": message}))
-            logger.error("incident opened: %s", message, extra={
+            logger.error("incident opened at %s of instance %s: %s", job.element_id,
+                         instance.id, message, extra={
                 "instance_id": instance.id, "element_id": job.element_id, "job_id": job.id})
         due = now + self.retry_policy.backoff(job.attempt)
         self.store.fail_job(job.id, owner=self.worker_id, error=message,
