@@ -25,6 +25,12 @@ def recorder_for(*topics: str) -> Recorder:
     return recorder
 
 
+def add_boundary_paths(recorder: Recorder) -> None:
+    """Handlers for the two paths of boundaries.bpmn that branch off the charge."""
+    recorder.add("test.decline")
+    recorder.add("test.note")
+
+
 GATEWAY_TOPICS = ("test.big", "test.small", "test.a", "test.b", "test.express", "test.wrap",
                   "test.standard")
 
@@ -123,8 +129,7 @@ def test_bpmn_error_from_a_handler_reaches_the_error_boundary(
         raise BpmnError("DECLINED", "card declined", {"reason": "insufficient funds"})
 
     recorder.add("test.charge", charge)
-    recorder.add("test.decline")
-    recorder.add("test.note")
+    add_boundary_paths(recorder)
     engine = make_engine(recorder.registry)
     engine.deploy(FIXTURES / "boundaries.bpmn")
     instance = engine.start("boundaries", variables={"order_id": "SO-9"})
@@ -141,8 +146,7 @@ def test_non_interrupting_message_boundary_runs_alongside_the_task(
         make_engine: EngineFactory) -> None:
     recorder = Recorder()
     recorder.add("test.charge")
-    recorder.add("test.decline")
-    recorder.add("test.note")
+    add_boundary_paths(recorder)
     engine = make_engine(recorder.registry)
     engine.deploy(FIXTURES / "boundaries.bpmn")
     instance = engine.start("boundaries", variables={"order_id": "SO-9"})
@@ -159,8 +163,7 @@ def test_bpmn_error_nobody_catches_becomes_an_incident(make_engine: EngineFactor
         raise BpmnError("UNMODELLED")
 
     recorder.add("test.charge", charge)
-    recorder.add("test.decline")
-    recorder.add("test.note")
+    add_boundary_paths(recorder)
     engine = make_engine(recorder.registry)
     engine.deploy(FIXTURES / "boundaries.bpmn")
     instance = engine.start("boundaries", variables={"order_id": "SO-9"})

@@ -243,6 +243,8 @@ class Engine:
         """Give the failed jobs of an instance (or of one incident) ``retries`` new runs,
         due now, and resolve their incidents; ``run()`` then executes them. Returns how many
         jobs were retried."""
+        if retries < 1:
+            raise RetailflowError(f"retry needs at least one run, got retries={retries}")
         instance_or_incident = _id(instance_or_incident)
         incidents = [i for i in self.store.list_incidents()
                      if instance_or_incident in (i.id, i.instance_id)]

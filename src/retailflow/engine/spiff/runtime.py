@@ -60,7 +60,6 @@ class PendingJob:
     element_id: str
     topic: str
     retries: int | None
-    config: ElementConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +194,7 @@ class ProcessRun:
             if task.state == TaskState.STARTED and isinstance(spec, ServiceTask):
                 config: ElementConfig = spec.extensions
                 states.jobs.append(PendingJob(str(task.id), element_id, config.job_type or "",
-                                              config.retries, config))
+                                              config.retries))
             elif task.state == TaskState.WAITING and isinstance(spec, CatchingEvent):
                 self._add_catch(states, task)
             elif task.state == TaskState.READY and spec.manual:
