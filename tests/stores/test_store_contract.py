@@ -27,10 +27,11 @@ from retailflow.model import (
     HistoryKind,
     Incident,
     InstanceStatus,
+    JobKind,
     NotFoundError,
     SubscriptionKind,
 )
-from retailflow.stores import Store
+from retailflow.stores import Checkpoint, Store
 
 # -- deployments ---------------------------------------------------------------------------------
 
@@ -646,3 +647,37 @@ def test_an_unchanged_checkpoint_can_be_committed_again_and_only_bumps_the_versi
     assert store.get_instance("i1").version == 4
     assert store.list_jobs() == [job("a")]
     assert [t.id for t in store.list_user_tasks(candidate_group="finance")] == ["t1"]
+
+
+def test_a_deployment_replaces_the_start_schedules_it_names(store: Store) -> None:
+    owner_v1, owner_v2 = "definition:order:1", "definition:order:2"
+    store.save_definitions([resource()], [definition(version=1)],
+                           {owner_v1: [job("start-1", owner_v1, due=60, kind=JobKind.TIMER)]})
+    assert [j.id for j in store.list_jobs(instance_id=owner_v1)] == ["start-1"]
+
+    store.save_definitions([], [definition(version=2)],
+                           {owner_v1: [], owner_v2: [job("start-2", owner_v2, due=120,
+                                                         kind=JobKind.TIMER)]})
+
+    assert store.list_jobs(instance_id=owner_v1) == []
+    assert [j.id for j in store.list_jobs(instance_id=owner_v2)] == ["start-2"]
+
+
+def test_a_new_instance_and_its_schedules_next_start_commit_together(store: Store) -> None:
+    owner = "definition:order:1"
+    store.save_definitions([resource()], [definition()],
+                           {owner: [job("start-1", owner, due=0, kind=JobKind.TIMER)]})
+    [claimed] = store.claim_due_jobs(now=at(0), owner="w1", lease_until=at(30), limit=5)
+    start(store, instance("i1"))
+    stale = Checkpoint(instance=replace(instance("i1"), version=4), state=b"s",
+                       expected_version=3,
+                       schedules={owner: [job("start-2", owner, due=60, kind=JobKind.TIMER)]})
+    with pytest.raises(ConcurrentUpdateError):
+        store.commit(stale)  # nothing applies, the schedule included
+    assert [j.id for j in store.list_jobs(instance_id=owner)] == [claimed.id]
+
+    start(store, instance("i2"),
+          schedules={owner: [job("start-2", owner, due=60, kind=JobKind.TIMER)]})
+
+    assert [j.id for j in store.list_jobs(instance_id=owner)] == ["start-2"]
+    assert store.get_instance("i2").status == InstanceStatus.RUNNING

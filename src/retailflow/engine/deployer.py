@@ -24,12 +24,14 @@ from retailflow.bpmn import (
 )
 from retailflow.decisions import parse_dmn
 from retailflow.engine.spiff import CompiledProcess, SourceTree, compile_processes
+from retailflow.engine.start_timers import first_start_jobs, schedule_owner
 from retailflow.expressions import Dialect, ExpressionEngine
 from retailflow.handlers import HandlerRegistry
 from retailflow.model import (
     Deployment,
     DeploymentError,
     Finding,
+    Job,
     ProcessDefinition,
     Resource,
     Severity,
@@ -78,7 +80,6 @@ class Deployer:
                 findings.extend(error.findings)
         if require_handlers:
             findings.extend(self._missing_handlers(compiled.values()))
-        findings.extend(_unscheduled_timer_starts(compiled.values()))
         if _errors(findings):
             raise DeploymentError(sorted(findings, key=_order))
         deployment = self._store_versions(sources, documents, compiled, now)
@@ -118,6 +119,7 @@ class Deployer:
         deployment = Deployment()
         new_definitions: list[ProcessDefinition] = []
         needed: dict[str, Resource] = {}
+        schedules: dict[str, list[Job]] = {}
         for process_id, process in sorted(compiled.items()):
             hashes = {file_of_process[process_id]}
             hashes.update(file_of_process[called] for called in process.called_process_ids()
@@ -138,29 +140,17 @@ class Deployer:
                 content_hash=own_hash, resource_name=by_hash[own_hash].name,
                 resource_hashes=resource_hashes, deployed_at=now)
             new_definitions.append(definition)
+            if latest is not None:
+                schedules[schedule_owner(latest.id)] = []  # a new version retires the old one
+            if starts := first_start_jobs(definition.id, process, self._expressions, now):
+                schedules[schedule_owner(definition.id)] = starts
             for content_hash in resource_hashes:
                 source = by_hash[content_hash]
                 needed[content_hash] = Resource(source.name, source.content, content_hash)
         if new_definitions:
-            self._store.save_definitions(list(needed.values()), new_definitions)
+            self._store.save_definitions(list(needed.values()), new_definitions, schedules)
             deployment.created.extend(new_definitions)
         return deployment
-
-
-def _unscheduled_timer_starts(processes: Iterable[CompiledProcess]) -> list[Finding]:
-    """Camunda starts instances from a timer start event by itself; retailflow does not yet,
-    and says so rather than let the diagram suggest it."""
-    findings = []
-    for compiled in processes:
-        for element_id, _ in compiled.start_events("timer"):
-            file, line = compiled.locations.get(element_id, (None, None))
-            findings.append(Finding(
-                Severity.WARNING, "timer-start-not-scheduled",
-                "retailflow does not start instances from a timer start event on its own",
-                file=file, line=line, element_id=element_id,
-                hint="start the process from your app or a scheduler; the instance then waits "
-                     "at this timer and continues when it fires"))
-    return findings
 
 
 def _dmn_findings(document: DmnDocument) -> list[Finding]:

@@ -28,6 +28,7 @@ from retailflow.engine.spiff import (
     StateCodec,
     WaitStates,
 )
+from retailflow.engine.start_timers import is_start_timer, next_start_job
 from retailflow.engine.variables import check_variables, map_inputs, map_outputs
 from retailflow.engine.wait_rows import (
     WaitStateRows,
@@ -149,7 +150,9 @@ class Engine:
 
     def execute_job(self, job: Job) -> None:
         """Run one claimed job to its end: the instance advances, or the failure is recorded."""
-        if job.kind == JobKind.TIMER:
+        if is_start_timer(job):
+            self._fire_start_timer(job)
+        elif job.kind == JobKind.TIMER:
             self._fire_timer(job)
         else:
             self._run_service_job(job)
@@ -362,7 +365,8 @@ class Engine:
 
     def _commit(self, instance: Instance, run: ProcessRun, *, expected_version: int | None,
                 extra: Sequence[_Note] = (), cancelled: bool = False, job: Job | None = None,
-                known_jobs: frozenset[str] | None = frozenset()) -> Instance:
+                known_jobs: frozenset[str] | None = frozenset(),
+                schedules: dict[str, list[Job]] | None = None) -> Instance:
         """Write the step; ``known_jobs`` are the job ids stored before it (``None`` when not
         known), so that inside ``run()`` the jobs it creates can be claimed in the same
         commit."""
@@ -401,7 +405,7 @@ class Engine:
             instance=updated, state=run.dump(self._codec), expected_version=expected_version,
             jobs=jobs, subscriptions=subscriptions(updated, waits),
             user_tasks=self._rows.user_tasks(updated, waits, now), history=history,
-            consumed_message_ids=consumed)
+            consumed_message_ids=consumed, schedules=schedules or {})
         self.store.commit(checkpoint)
         self._claimed.extend(claimed)
         if updated.status == InstanceStatus.RUNNING:
@@ -515,6 +519,26 @@ class Engine:
         except _Uncaught:
             self._fail(job, instance, f"BPMN error '{error.code}' is not caught by any error "
                        "event here; draw an error boundary event for it", retryable=False)
+
+    def _fire_start_timer(self, job: Job) -> None:
+        """A timer start event is due: start an instance and move the schedule on, in one
+        commit."""
+        definition = self.store.get_definition(job.topic or "")
+        loaded = self._definitions.get(definition.id)
+        now = self.clock.now()
+        instance = Instance(id=uuid.uuid4().hex, definition_id=definition.id,
+                            process_id=definition.process_id, business_key=None,
+                            status=InstanceStatus.RUNNING, started_at=now)
+        try:
+            run = ProcessRun.start(loaded.compiled, {}, loaded.script_engine)
+            run.fire_start_timer(job.element_id)
+            following = next_start_job(job, loaded.compiled, self.expressions)
+            self._commit(instance, run, expected_version=None,
+                         extra=[_Note(HistoryKind.INSTANCE_STARTED, None, {}),
+                                _Note(HistoryKind.TIMER_FIRED, job.element_id, {})],
+                         schedules={job.instance_id: [following] if following else []})
+        except (ExecutionError, ExpressionError) as error:
+            self._fail(job, replace(instance, id=job.instance_id), str(error), retryable=False)
 
     def _fire_timer(self, job: Job) -> None:
         instance = self.store.get_instance(job.instance_id)

@@ -7,7 +7,7 @@ tasks, incidents and history), guarded by the instance's version.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -50,6 +50,10 @@ class Checkpoint:
     incidents: list[Incident] = field(default_factory=list)
     history: list[HistoryEvent] = field(default_factory=list)
     consumed_message_ids: list[str] = field(default_factory=list)
+    schedules: dict[str, list[Job]] = field(default_factory=dict)
+    """Complete job sets of owners other than the instance, synced like ``jobs`` in the same
+    transaction: a timer start event's schedule, owned by ``"definition:<id>"``, moves on in
+    the very commit that creates the instance it started."""
 
 
 class Store(Protocol):
@@ -60,8 +64,10 @@ class Store(Protocol):
 
     # -- deployments -------------------------------------------------------------------------
     def save_definitions(self, resources: Sequence[Resource],
-                         definitions: Sequence[ProcessDefinition]) -> None:
-        """Store new resources (skipping hashes already stored) and definitions, atomically."""
+                         definitions: Sequence[ProcessDefinition],
+                         schedules: Mapping[str, Sequence[Job]] | None = None) -> None:
+        """Store new resources (skipping hashes already stored) and definitions, and sync the
+        given owners' job sets (timer start events of new and retired versions), atomically."""
 
     def get_resource(self, content_hash: str) -> Resource:
         """The resource with that content hash; ``NotFoundError`` if none."""

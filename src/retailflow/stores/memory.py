@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
-from collections.abc import Hashable, Iterable, KeysView, Sequence
+from collections.abc import Hashable, Iterable, KeysView, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -91,12 +91,18 @@ class MemoryStore:
 
     # -- deployments -----------------------------------------------------------------------------
     def save_definitions(
-        self, resources: Sequence[Resource], definitions: Sequence[ProcessDefinition]
+        self,
+        resources: Sequence[Resource],
+        definitions: Sequence[ProcessDefinition],
+        schedules: Mapping[str, Sequence[Job]] | None = None,
     ) -> None:
-        """Store new resources (skipping hashes already stored) and definitions, atomically."""
+        """Store new resources (skipping hashes already stored) and definitions, and sync the
+        given owners' job sets, atomically."""
         with self._lock:
             if taken := [d.id for d in definitions if d.id in self._definitions]:
                 raise errors.definitions_exist(taken)
+            for owner, jobs in (schedules or {}).items():
+                self._sync_jobs(owner, list(jobs))
             for resource in resources:
                 self._resources.setdefault(resource.content_hash, resource)
             for definition in definitions:
@@ -152,6 +158,8 @@ class MemoryStore:
             # Nothing below can fail: the checkpoint applies whole.
             self._instances[instance.id] = (_copied_instance(instance), checkpoint.state)
             self._sync_jobs(instance.id, checkpoint.jobs)
+            for owner, jobs in checkpoint.schedules.items():
+                self._sync_jobs(owner, jobs)
             self._sync_subscriptions(instance.id, checkpoint.subscriptions)
             self._sync_user_tasks(instance.id, checkpoint.user_tasks)
             for incident in checkpoint.incidents:

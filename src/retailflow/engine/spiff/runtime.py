@@ -275,6 +275,18 @@ class ProcessRun:
         self._interrupt_for_event_subprocesses()
         self._advance()
 
+    def fire_start_timer(self, element_id: str) -> None:
+        """Fire the timer start event ``element_id`` of a just-started instance, once."""
+        for task in self._open_tasks():
+            definition = getattr(task.task_spec, "event_definition", None)
+            if isinstance(definition, ClockTimerEventDefinition) \
+                    and definition.element_id == element_id:
+                self._guard(task, lambda t=task, d=definition: (d.fire_once(t),
+                                                                t.task_spec._update(t)))
+                self._advance()
+                return
+        raise NotFoundError(f"no timer start event '{element_id}' waits in this instance")
+
     def deliver_message(self, task_id: str, name: str, variables: Mapping[str, Any]) -> None:
         """A correlated message reached the task (or event subprocess) waiting for it."""
         self._catch(task_id, BpmnEvent(KeyedMessageEventDefinition(name),

@@ -103,6 +103,11 @@ class ClockTimerEventDefinition(TimerEventDefinition):
             child.task_spec._predict(child, mask=TaskState.NOT_FINISHED_MASK)
             child.task_spec._update(child)
 
+    def fire_once(self, my_task: Task) -> None:
+        """Fire and finish, whatever the kind: an instance started by its timer start event
+        runs once; the engine schedules the next start itself."""
+        my_task.internal_data[self._fired_key] = True
+
     def reset(self, my_task: Task) -> None:
         my_task.internal_data.pop(self._due_key, None)
         my_task.internal_data.pop(self._repetitions_key, None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -110,6 +110,7 @@ _WAIT_STATE_IDS = union_all(
 _JOB = select(jobs).where(jobs.c.id == bindparam("b_id"))
 _INSERT_JOBS = insert(jobs)
 _DELETE_JOBS = delete(jobs).where(jobs.c.id.in_(_ids()))
+_OWNER_JOB_IDS = select(jobs.c.id).where(jobs.c.instance_id == bindparam("b_instance"))
 _DELETE_JOB_INCIDENTS = delete(incidents).where(incidents.c.job_id.in_(_ids()))
 _INSERT_SUBSCRIPTIONS = insert(subscriptions)
 _DELETE_SUBSCRIPTIONS = delete(subscriptions).where(subscriptions.c.id.in_(_ids()))
@@ -203,11 +204,17 @@ class SqlStore:
 
     # -- deployments -----------------------------------------------------------------------------
     def save_definitions(
-        self, resources: Sequence[Resource], definitions: Sequence[ProcessDefinition]
+        self,
+        resources: Sequence[Resource],
+        definitions: Sequence[ProcessDefinition],
+        schedules: Mapping[str, Sequence[Job]] | None = None,
     ) -> None:
-        """Store new resources (skipping hashes already stored) and definitions, atomically."""
+        """Store new resources (skipping hashes already stored) and definitions, and sync the
+        given owners' job sets, atomically."""
         try:
             with self._write() as conn:
+                for owner, owned in (schedules or {}).items():
+                    _sync_owner_jobs(conn, owner, owned)
                 if resources:
                     conn.execute(
                         self._upsert(resources_table).on_conflict_do_nothing(),
@@ -286,6 +293,8 @@ class SqlStore:
                     _INSERT_INCIDENTS,
                     [rows.incident_values(incident) for incident in checkpoint.incidents],
                 )
+            for owner, owned in checkpoint.schedules.items():
+                _sync_owner_jobs(conn, owner, owned)
             _append_history(conn, checkpoint.history)
             if checkpoint.consumed_message_ids:
                 conn.execute(_DELETE_MESSAGES, {"ids": checkpoint.consumed_message_ids})
@@ -671,6 +680,17 @@ def _sync_wait_states(conn: Connection, checkpoint: Checkpoint) -> None:
         [s for s_id, s in wanted_subscriptions.items() if s_id not in stored["subscription"]],
         [task for task_id, task in wanted_tasks.items() if task_id not in stored["user_task"]],
     )
+
+
+def _sync_owner_jobs(conn: Connection, owner: str, wanted: Sequence[Job]) -> None:
+    """Make ``owner``'s jobs the ``wanted`` set: absent ones go, new ones come, remaining ones
+    stay as stored (the same rule as an instance's jobs)."""
+    stored = {row_id for (row_id,) in conn.execute(_OWNER_JOB_IDS, {"b_instance": owner})}
+    wanted_ids = {job.id for job in wanted}
+    if gone := stored - wanted_ids:
+        conn.execute(_DELETE_JOBS, {"ids": list(gone)})
+    if new := [job for job in wanted if job.id not in stored]:
+        conn.execute(_INSERT_JOBS, [rows.job_values(job) for job in new])
 
 
 def _insert_wait_states(
