@@ -349,3 +349,38 @@ def test_a_signal_reaches_every_instance_even_when_one_cannot_take_it(
     engine.run()
     assert engine.instance(waiting).status == InstanceStatus.COMPLETED
     assert engine.instance(failing).status == InstanceStatus.RUNNING
+
+
+BROKEN_TIMER_START = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d"
+    targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="hourly_report" isExecutable="true">
+    <bpmn:startEvent id="every_hour"><bpmn:outgoing>f1</bpmn:outgoing>
+      <bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration>
+      </bpmn:timerEventDefinition></bpmn:startEvent>
+    <bpmn:exclusiveGateway id="route" default="f3"><bpmn:incoming>f1</bpmn:incoming>
+      <bpmn:outgoing>f2</bpmn:outgoing><bpmn:outgoing>f3</bpmn:outgoing></bpmn:exclusiveGateway>
+    <bpmn:endEvent id="a"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="b"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="every_hour" targetRef="route"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="route" targetRef="a">
+      <bpmn:conditionExpression>${missing &gt; 1}</bpmn:conditionExpression></bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="f3" sourceRef="route" targetRef="b"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_timer_start_that_cannot_start_its_instance_leaves_an_incident_on_the_schedule(
+        make_engine: EngineFactory, clock: VirtualClock, tmp_path: Path) -> None:
+    path = tmp_path / "hourly_report.bpmn"
+    path.write_text(BROKEN_TIMER_START)
+    engine = make_engine()
+    engine.deploy(path)
+    clock.advance(hours=1)
+    engine.run()
+    [incident] = engine.incidents()
+    assert incident.instance_id == "definition:hourly_report:1"
+    assert incident.element_id == "every_hour" and "missing" in incident.message
+    assert engine.instances() == []
+    assert engine.retry(incident) == 1
+    assert engine.incidents() == []

@@ -28,7 +28,7 @@ from retailflow.engine.spiff import (
     StateCodec,
     WaitStates,
 )
-from retailflow.engine.start_timers import is_start_timer, next_start_job
+from retailflow.engine.start_timers import OWNER_PREFIX, is_start_timer, next_start_job
 from retailflow.engine.variables import check_variables, map_inputs, map_outputs
 from retailflow.engine.wait_rows import (
     WaitStateRows,
@@ -256,10 +256,10 @@ class Engine:
         now = self.clock.now()
         for job_id in dict.fromkeys(i.job_id for i in incidents):
             incident = next(i for i in incidents if i.job_id == job_id)
-            instance = self.store.get_instance(incident.instance_id)
             self.store.retry_job(job_id, retries_left=retries, due_at=now, history=[
-                HistoryEvent(instance.id, instance.definition_id, HistoryKind.INCIDENT_RESOLVED,
-                             now, element_id=incident.element_id, job_id=job_id)])
+                HistoryEvent(incident.instance_id, self._definition_of(incident.instance_id),
+                             HistoryKind.INCIDENT_RESOLVED, now, element_id=incident.element_id,
+                             job_id=job_id)])
         return len({i.job_id for i in incidents})
 
     # -- history and queries -----------------------------------------------------------------
@@ -524,6 +524,10 @@ class Engine:
         """A timer start event is due: start an instance and move the schedule on, in one
         commit."""
         definition = self.store.get_definition(job.topic or "")
+        latest = self.store.latest_definition(definition.process_id)
+        if latest is not None and latest.id != definition.id:
+            self._drop(job)  # a newer version replaced this schedule while it was claimed
+            return
         loaded = self._definitions.get(definition.id)
         now = self.clock.now()
         instance = Instance(id=uuid.uuid4().hex, definition_id=definition.id,
@@ -600,6 +604,12 @@ class Engine:
                             history=history)
 
     # -- internals: building the checkpoint ----------------------------------------------------
+    def _definition_of(self, owner: str) -> str:
+        """The definition id of an instance, or of a start schedule's owner."""
+        if owner.startswith(OWNER_PREFIX):
+            return owner.removeprefix(OWNER_PREFIX)
+        return self.store.get_instance(owner).definition_id
+
     def _latest_definitions(self) -> list[ProcessDefinition]:
         latest: dict[str, ProcessDefinition] = {}
         for definition in self.store.list_definitions():
