@@ -127,3 +127,11 @@ def test_two_instances_each_keep_their_own_event_subprocess_subscription(
     engine.correlate("cancel_order", key="A")
     engine.run()
     assert engine.instance(first).status == InstanceStatus.COMPLETED
+
+
+def test_start_returns_the_instance_as_committed(make_engine: EngineFactory) -> None:
+    engine = make_engine()
+    engine.deploy(FIXTURES / "script.bpmn")
+    instance = engine.start("script_c8", variables={"items": [{"price": 2, "qty": 3}]})
+    assert instance.status == InstanceStatus.COMPLETED and instance.version == 1
+    assert instance.variables["total"] == 6

@@ -317,8 +317,7 @@ class Engine:
                 run.deliver_message(catch.task_id, name, variables)
             else:
                 run.deliver_signal(catch.task_id, name, variables)
-        self._commit(instance, run, expected_version=None, extra=[started])
-        return instance
+        return self._commit(instance, run, expected_version=None, extra=[started])
 
     def _advance(self, instance_id: str, action: Callable[[ProcessRun], None], *,
                  extra: Sequence[_Note] = (), cancel: bool = False,
