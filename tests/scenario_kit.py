@@ -43,3 +43,27 @@ def passed(engine: Engine, instance_id: str) -> list[str]:
     """Element ids the instance completed, in order."""
     return [event.element_id for event in engine.history(instance_id)
             if event.kind == HistoryKind.ELEMENT_COMPLETED and event.element_id]
+
+
+def routed_process(process_id: str, condition: str, *, lead: str = "",
+                   lead_id: str = "start", definitions: str = "") -> str:
+    """A small BPMN file: ``lead`` (a start event ``start`` by default) flows into the exclusive
+    gateway ``route``, whose flow ``when`` (taken on ``condition``) ends at ``a`` and whose
+    default ``otherwise`` ends at ``b``. ``definitions`` adds root elements (signals ...)."""
+    lead = lead or '<bpmn:startEvent id="start"/>'
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="d"
+    targetNamespace="http://bpmn.io/schema/bpmn">
+  {definitions}
+  <bpmn:process id="{process_id}" isExecutable="true">
+    {lead}
+    <bpmn:exclusiveGateway id="route" default="otherwise"/>
+    <bpmn:endEvent id="a"/>
+    <bpmn:endEvent id="b"/>
+    <bpmn:sequenceFlow id="to_route" sourceRef="{lead_id}" targetRef="route"/>
+    <bpmn:sequenceFlow id="when" sourceRef="route" targetRef="a">
+      <bpmn:conditionExpression>{condition}</bpmn:conditionExpression></bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="otherwise" sourceRef="route" targetRef="b"/>
+  </bpmn:process>
+</bpmn:definitions>"""

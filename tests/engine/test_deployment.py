@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from retailflow import DeploymentError, InstanceStatus, NotFoundError, RetailflowError
-from scenario_kit import FIXTURES, PROCESSES, EngineFactory, Recorder
+from scenario_kit import FIXTURES, PROCESSES, EngineFactory, Recorder, routed_process
 
 ORDER = PROCESSES / "order_fulfilment.bpmn"
 
@@ -113,25 +113,7 @@ def test_xxe_and_entity_expansion_files_are_refused(make_engine: EngineFactory,
     with pytest.raises(DeploymentError) as refused:
         engine.deploy(path)
     assert [f.rule for f in refused.value.findings] == ["xml-unsafe"]
-    assert "passwd" not in str(refused.value) or "ENTITY" not in str(refused.value)
-
-
-INJECTION = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d"
-    targetNamespace="http://bpmn.io/schema/bpmn">
-  <bpmn:process id="injected" isExecutable="true">
-    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:exclusiveGateway id="check" default="f3">
-      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
-      <bpmn:outgoing>f3</bpmn:outgoing></bpmn:exclusiveGateway>
-    <bpmn:endEvent id="a"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
-    <bpmn:endEvent id="b"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="check"/>
-    <bpmn:sequenceFlow id="f2" sourceRef="check" targetRef="a">
-      <bpmn:conditionExpression>{condition}</bpmn:conditionExpression></bpmn:sequenceFlow>
-    <bpmn:sequenceFlow id="f3" sourceRef="check" targetRef="b"/>
-  </bpmn:process>
-</bpmn:definitions>"""
+    assert "root:" not in str(refused.value)  # nothing of /etc/passwd leaked into the error
 
 
 @pytest.mark.parametrize("condition", [
@@ -141,31 +123,31 @@ INJECTION = """<?xml version="1.0" encoding="UTF-8"?>
 def test_code_injection_in_a_condition_is_refused_at_deploy(
         make_engine: EngineFactory, tmp_path: Path, condition: str) -> None:
     path = tmp_path / "injected.bpmn"
-    path.write_text(INJECTION.format(condition=condition.replace("'", "&apos;")))
+    path.write_text(routed_process("injected", condition.replace("'", "&apos;")))
     engine = make_engine()
     with pytest.raises(DeploymentError) as refused:
         engine.deploy(path)
     [finding] = [f for f in refused.value.findings if f.rule == "expression-invalid"]
-    assert finding.element_id == "f2"
+    assert finding.element_id == "when"
     assert not Path("/tmp/retailflow-pwned").exists()
 
 
 def test_a_condition_reaching_for_files_is_refused_when_evaluated(
         make_engine: EngineFactory, tmp_path: Path) -> None:
     path = tmp_path / "injected.bpmn"
-    path.write_text(INJECTION.format(condition="open(&apos;/etc/passwd&apos;).read()"))
+    path.write_text(routed_process("injected", "open(&apos;/etc/passwd&apos;).read()"))
     engine = make_engine()
     engine.deploy(path)
     with pytest.raises(RetailflowError) as refused:
         engine.start("injected")
-    assert "open" in str(refused.value) and "check" in str(refused.value)
+    assert "open" in str(refused.value) and "route" in str(refused.value)
     assert engine.instances() == []
 
 
 def test_code_injection_through_variables_cannot_escape_at_run_time(
         make_engine: EngineFactory, tmp_path: Path) -> None:
     path = tmp_path / "injected.bpmn"
-    path.write_text(INJECTION.format(condition="payload.get(&apos;x&apos;) == 1"))
+    path.write_text(routed_process("injected", "payload.get(&apos;x&apos;) == 1"))
     engine = make_engine()
     engine.deploy(path)
     with pytest.raises(RetailflowError, match=r"'__builtins__'.*builtin_function"):
@@ -176,33 +158,17 @@ def test_code_injection_through_variables_cannot_escape_at_run_time(
     assert engine.instance(instance.id).status == InstanceStatus.COMPLETED
 
 
-FAILING_CONDITION = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-    xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="d"
-    targetNamespace="http://bpmn.io/schema/bpmn">
-  <bpmn:process id="after_job" isExecutable="true">
-    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+FAILING_AFTER_JOB = routed_process("after_job", "${score &gt; 10}", lead_id="work", lead="""
+    <bpmn:startEvent id="start"/>
     <bpmn:serviceTask id="work"><bpmn:extensionElements>
-      <zeebe:taskDefinition type="test.work"/></bpmn:extensionElements>
-      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:serviceTask>
-    <bpmn:exclusiveGateway id="route" default="f4">
-      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
-      <bpmn:outgoing>f4</bpmn:outgoing></bpmn:exclusiveGateway>
-    <bpmn:endEvent id="a"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
-    <bpmn:endEvent id="b"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="work"/>
-    <bpmn:sequenceFlow id="f2" sourceRef="work" targetRef="route"/>
-    <bpmn:sequenceFlow id="f3" sourceRef="route" targetRef="a">
-      <bpmn:conditionExpression>${score &gt; 10}</bpmn:conditionExpression></bpmn:sequenceFlow>
-    <bpmn:sequenceFlow id="f4" sourceRef="route" targetRef="b"/>
-  </bpmn:process>
-</bpmn:definitions>"""
+      <zeebe:taskDefinition type="test.work"/></bpmn:extensionElements></bpmn:serviceTask>
+    <bpmn:sequenceFlow id="to_work" sourceRef="start" targetRef="work"/>""")
 
 
 def test_a_condition_failing_after_a_job_leaves_an_incident_and_the_instance_in_place(
         make_engine: EngineFactory, tmp_path: Path) -> None:
     path = tmp_path / "after_job.bpmn"
-    path.write_text(FAILING_CONDITION)
+    path.write_text(FAILING_AFTER_JOB)
     recorder = Recorder()
     recorder.add("test.work", {"done": True})
     engine = make_engine(recorder.registry)

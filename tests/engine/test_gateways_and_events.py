@@ -15,7 +15,7 @@ from retailflow import (
     SignalDeliveryError,
     VirtualClock,
 )
-from scenario_kit import FIXTURES, EngineFactory, Recorder, passed
+from scenario_kit import FIXTURES, EngineFactory, Recorder, passed, routed_process
 
 
 def recorder_for(*topics: str) -> Recorder:
@@ -311,26 +311,13 @@ def test_a_message_without_a_key_never_reaches_an_instance_waiting_under_a_key(
     assert handlers.topics() == []
 
 
-BROKEN_AFTER_SIGNAL = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d"
-    targetNamespace="http://bpmn.io/schema/bpmn">
-  <bpmn:signal id="sale" name="flash_sale"/>
-  <bpmn:process id="broken_after_signal" isExecutable="true">
-    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:intermediateCatchEvent id="wait"><bpmn:incoming>f1</bpmn:incoming>
-      <bpmn:outgoing>f2</bpmn:outgoing><bpmn:signalEventDefinition signalRef="sale"/>
+BROKEN_AFTER_SIGNAL = routed_process(
+    "broken_after_signal", "${missing &gt; 1}", lead_id="wait",
+    definitions='<bpmn:signal id="sale" name="flash_sale"/>', lead="""
+    <bpmn:startEvent id="start"/>
+    <bpmn:intermediateCatchEvent id="wait"><bpmn:signalEventDefinition signalRef="sale"/>
     </bpmn:intermediateCatchEvent>
-    <bpmn:exclusiveGateway id="route" default="f4"><bpmn:incoming>f2</bpmn:incoming>
-      <bpmn:outgoing>f3</bpmn:outgoing><bpmn:outgoing>f4</bpmn:outgoing></bpmn:exclusiveGateway>
-    <bpmn:endEvent id="a"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
-    <bpmn:endEvent id="b"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait"/>
-    <bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="route"/>
-    <bpmn:sequenceFlow id="f3" sourceRef="route" targetRef="a">
-      <bpmn:conditionExpression>${missing &gt; 1}</bpmn:conditionExpression></bpmn:sequenceFlow>
-    <bpmn:sequenceFlow id="f4" sourceRef="route" targetRef="b"/>
-  </bpmn:process>
-</bpmn:definitions>"""
+    <bpmn:sequenceFlow id="to_wait" sourceRef="start" targetRef="wait"/>""")
 
 
 def test_a_signal_reaches_every_instance_even_when_one_cannot_take_it(
@@ -351,23 +338,10 @@ def test_a_signal_reaches_every_instance_even_when_one_cannot_take_it(
     assert engine.instance(failing).status == InstanceStatus.RUNNING
 
 
-BROKEN_TIMER_START = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d"
-    targetNamespace="http://bpmn.io/schema/bpmn">
-  <bpmn:process id="hourly_report" isExecutable="true">
-    <bpmn:startEvent id="every_hour"><bpmn:outgoing>f1</bpmn:outgoing>
-      <bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration>
-      </bpmn:timerEventDefinition></bpmn:startEvent>
-    <bpmn:exclusiveGateway id="route" default="f3"><bpmn:incoming>f1</bpmn:incoming>
-      <bpmn:outgoing>f2</bpmn:outgoing><bpmn:outgoing>f3</bpmn:outgoing></bpmn:exclusiveGateway>
-    <bpmn:endEvent id="a"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
-    <bpmn:endEvent id="b"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="f1" sourceRef="every_hour" targetRef="route"/>
-    <bpmn:sequenceFlow id="f2" sourceRef="route" targetRef="a">
-      <bpmn:conditionExpression>${missing &gt; 1}</bpmn:conditionExpression></bpmn:sequenceFlow>
-    <bpmn:sequenceFlow id="f3" sourceRef="route" targetRef="b"/>
-  </bpmn:process>
-</bpmn:definitions>"""
+BROKEN_TIMER_START = routed_process(
+    "hourly_report", "${missing &gt; 1}", lead_id="every_hour", lead="""
+    <bpmn:startEvent id="every_hour"><bpmn:timerEventDefinition>
+      <bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:startEvent>""")
 
 
 def test_a_timer_start_that_cannot_start_its_instance_leaves_an_incident_on_the_schedule(

@@ -359,7 +359,12 @@ class Engine:
             return cached
         instance, state = self.store.load_state(instance_id)
         loaded = self._definitions.get(instance.definition_id)
-        run = ProcessRun.restore(state, loaded.compiled, self._codec, loaded.script_engine)
+        try:
+            run = ProcessRun.restore(state, loaded.compiled, self._codec, loaded.script_engine)
+        except ExecutionError as error:
+            raise ExecutionError(f"instance '{instance_id}' ({instance.definition_id}): {error}; "
+                                 "its stored state does not match its definition's files"
+                                 ) from error
         return _Live(instance, run, None)
 
     def _commit(self, instance: Instance, run: ProcessRun, *, expected_version: int | None,

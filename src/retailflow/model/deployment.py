@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from retailflow.model.finding import Finding
+
 
 @dataclass(frozen=True, slots=True)
 class Resource:
@@ -40,7 +42,7 @@ class Deployment:
 
     created: list[ProcessDefinition] = field(default_factory=list)
     unchanged: list[ProcessDefinition] = field(default_factory=list)
-    warnings: list = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
 
     @property
     def definitions(self) -> list[ProcessDefinition]:
