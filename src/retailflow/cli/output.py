@@ -1,0 +1,27 @@
+"""Shared console output for the commands: one console, tables or JSON for scripts."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def print_rows(rows: list[dict[str, Any]], output_json: bool, title: str) -> None:
+    """Rows as a rich table for people, or as a JSON list for scripts."""
+    if output_json:
+        print(json.dumps(rows, indent=2, default=str))
+        return
+    table = Table(title=title)
+    for column in rows[0] if rows else ["(none)"]:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(value) for value in row.values()))
+    console.print(table)
