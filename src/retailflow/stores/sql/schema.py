@@ -1,8 +1,8 @@
 """The tables ``SqlStore`` keeps, as SQLAlchemy Core metadata.
 
 Every index here serves one query of the ``Store`` protocol, so that no query scans a table that
-grows with finished work (history, resolved incidents, completed instances). The schema is created
-with ``metadata.create_all`` until it is public; Alembic migrations replace that then.
+grows with finished work (history, resolved incidents, completed instances). Changes to it go
+through an Alembic migration in ``migrations/versions`` (see ``schema_version``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    literal_column,
 )
 from sqlalchemy import DateTime as SqlDateTime
 from sqlalchemy.types import TypeDecorator
@@ -120,10 +121,16 @@ jobs = Table(
     Column("lock_owner", _Key),
     Column("lock_expires_at", UtcDateTime),
     Column("last_error", Text),
-    Index("ix_jobs_due", "due_at", "id"),
     Index("ix_jobs_instance", "instance_id"),
     **_KEYED_BY_PRIMARY_KEY,
 )
+# What a claim scans, in the order it claims; partial, so that failed jobs (incidents, no
+# retries left) never slow a claim down however many pile up. ``CLAIMABLE`` is written
+# literally in queries too: SQLite uses a partial index only when the query repeats its
+# WHERE term with the same constant, not a bound parameter.
+CLAIMABLE = jobs.c.retries_left > literal_column("0")
+Index("ix_jobs_claimable", jobs.c.due_at, jobs.c.id, sqlite_where=CLAIMABLE,
+      postgresql_where=CLAIMABLE)
 
 subscriptions = Table(
     "subscriptions",

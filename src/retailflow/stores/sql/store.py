@@ -2,8 +2,7 @@
 
 Core statements, not the ORM, on every path: a checkpoint is the engine's unit of work and is
 benchmarked, so it must cost a handful of statements and no identity-map bookkeeping.
-The schema is created with ``metadata.create_all`` on first use; Alembic takes over once it is
-public.
+Opening a store brings the database's schema up to date (``schema_version``) unless told not to.
 """
 
 from __future__ import annotations
@@ -57,11 +56,11 @@ from retailflow.stores import errors
 from retailflow.stores.base import Checkpoint
 from retailflow.stores.sql import rows
 from retailflow.stores.sql.schema import (
+    CLAIMABLE,
     buffered_messages,
     incidents,
     instances,
     jobs,
-    metadata,
     subscriptions,
     user_task_groups,
     user_tasks,
@@ -69,6 +68,7 @@ from retailflow.stores.sql.schema import (
 from retailflow.stores.sql.schema import definitions as definitions_table
 from retailflow.stores.sql.schema import history as history_table
 from retailflow.stores.sql.schema import resources as resources_table
+from retailflow.stores.sql.schema_version import bring_up_to_date, current_revision, head_revision
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ _CLAIM = (
             select(jobs.c.id)
             .where(
                 jobs.c.due_at <= bindparam("b_now"),
-                jobs.c.retries_left > 0,
+                CLAIMABLE,
                 or_(jobs.c.lock_owner.is_(None), jobs.c.lock_expires_at <= bindparam("b_now")),
             )
             .order_by(jobs.c.due_at, jobs.c.id)
@@ -173,7 +173,10 @@ class SqlStore:
     ``postgresql+psycopg://...``. Each method is one transaction; safe to share between threads.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        """Open the store; with ``migrate`` (the default) create or upgrade the schema first,
+        under a lock so that many workers starting together migrate once. ``migrate=False``
+        refuses a database whose schema is not current (run ``retailflow db upgrade``)."""
         self._engine = _create_engine(url)
         self._postgres = self._engine.dialect.name == "postgresql"
         self._upsert = postgresql.insert if self._postgres else sqlite.insert
@@ -182,9 +185,12 @@ class SqlStore:
             threading.RLock() if _is_sqlite_memory(url) else nullcontext()
         )
         with self._write() as conn:
+            if not migrate:
+                _require_current_schema(conn, url)
+                return
             if self._postgres:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
-            metadata.create_all(conn)
+            bring_up_to_date(conn)
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -454,7 +460,7 @@ class SqlStore:
         with self._read() as conn:
             return conn.scalar(
                 select(jobs.c.due_at)
-                .where(jobs.c.lock_owner.is_(None), jobs.c.retries_left > 0)
+                .where(jobs.c.lock_owner.is_(None), CLAIMABLE)
                 .order_by(jobs.c.due_at)
                 .limit(1)
             )
@@ -716,6 +722,15 @@ def _insert_wait_states(
 def _append_history(conn: Connection, events: Sequence[HistoryEvent]) -> None:
     if events:
         conn.execute(_INSERT_HISTORY, [rows.history_values(event) for event in events])
+
+
+def _require_current_schema(conn: Connection, url: str) -> None:
+    revision, head = current_revision(conn), head_revision()
+    if revision != head:
+        raise RetailflowError(
+            f"the database at {make_url(url).render_as_string()} has schema revision "
+            f"{revision or '(none)'}, this retailflow needs {head}: run "
+            "`retailflow db upgrade --db URL` (or open the store with migrate=True)")
 
 
 def _version_conflict(conn: Connection, instance_id: str, expected: int) -> RetailflowError:

@@ -1,0 +1,133 @@
+"""Schema migrations: an empty database, one populated by the previous revision, and one made
+before migrations existed all end at the schema the code describes, keeping their data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+
+import retailflow.stores.sql.schema_version as schema_version
+from retailflow import Engine, InstanceStatus, RetailflowError
+from retailflow.stores import SqlStore
+from retailflow.stores.sql.schema import metadata
+from scenario_kit import FIXTURES, Recorder
+
+MIGRATIONS = Path(schema_version.__file__).with_name("migrations")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path / 'retail.db'}"
+
+
+def alembic(url: str, action: str, revision: str) -> None:
+    """Run an Alembic command the way an operator would, on its own connection."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = conn
+        getattr(command, action)(config, revision)
+    engine.dispose()
+
+
+def schema_differences(url: str) -> list[object]:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    engine.dispose()
+    return differences
+
+
+def revision_of(url: str) -> str | None:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        revision = MigrationContext.configure(conn).get_current_revision()
+    engine.dispose()
+    return revision
+
+
+def test_replaying_every_migration_on_an_empty_database_gives_the_schema_the_code_describes(
+        database_url: str) -> None:
+    alembic(database_url, "upgrade", "head")
+    assert schema_differences(database_url) == []
+    assert revision_of(database_url) == schema_version.head_revision()
+
+
+def test_a_store_opened_on_an_empty_database_creates_the_current_schema_and_stamps_it(
+        database_url: str) -> None:
+    SqlStore(database_url).close()
+    assert schema_differences(database_url) == []
+    assert revision_of(database_url) == schema_version.head_revision()
+
+
+def _populate(url: str) -> tuple[str, str]:
+    """An instance waiting at its first job and one finished, on the current schema."""
+    recorder = Recorder()
+    for topic in ("orders.validate", "inventory.reserve", "payment.capture", "orders.ship",
+                  "crm.notify_customer"):
+        recorder.add(topic, {})
+    with Engine(url, handlers=recorder.registry) as engine:
+        engine.deploy(FIXTURES / "order_pipeline.bpmn")
+        done = engine.start("order_pipeline", business_key="SO-1")
+        engine.run()
+        waiting = engine.start("order_pipeline", business_key="SO-2")
+    return waiting.id, done.id
+
+
+def test_a_database_at_the_previous_revision_is_upgraded_on_open_and_keeps_its_instances(
+        database_url: str) -> None:
+    waiting, done = _populate(database_url)
+    alembic(database_url, "downgrade", "0001")
+    assert "ix_jobs_claimable" not in {i["name"] for i in
+                                       inspect(create_engine(database_url)).get_indexes("jobs")}
+    recorder = Recorder()
+    for topic in ("orders.validate", "inventory.reserve", "payment.capture", "orders.ship",
+                  "crm.notify_customer"):
+        recorder.add(topic, {})
+    with Engine(database_url, handlers=recorder.registry) as engine:
+        assert revision_of(database_url) == schema_version.head_revision()
+        assert engine.instance(done).status == InstanceStatus.COMPLETED
+        assert engine.run() == 5
+        assert engine.instance(waiting).status == InstanceStatus.COMPLETED
+    assert schema_differences(database_url) == []
+
+
+def test_a_database_made_before_migrations_existed_is_recognised_and_upgraded(
+        database_url: str) -> None:
+    waiting, _ = _populate(database_url)
+    alembic(database_url, "downgrade", "0001")
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE alembic_version"))
+    engine.dispose()
+    with Engine(database_url) as reopened:
+        assert reopened.instance(waiting).status == InstanceStatus.RUNNING
+    assert revision_of(database_url) == schema_version.head_revision()
+
+
+def test_a_store_that_must_not_migrate_refuses_an_old_schema_and_says_how_to_upgrade(
+        database_url: str) -> None:
+    alembic(database_url, "upgrade", "0001")
+    with pytest.raises(RetailflowError, match="retailflow db upgrade"):
+        SqlStore(database_url, migrate=False)
+    SqlStore(database_url).close()
+    SqlStore(database_url, migrate=False).close()
+
+
+def test_a_schema_from_a_newer_retailflow_is_refused_not_guessed_at(database_url: str) -> None:
+    SqlStore(database_url).close()
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    with pytest.raises(RetailflowError, match=r"revision 9999.*upgrade retailflow"):
+        SqlStore(database_url)
