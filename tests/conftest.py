@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 
 from retailflow import Engine, HandlerRegistry, VirtualClock
 from scenario_kit import POSTGRES_URL, EngineFactory
@@ -43,7 +44,8 @@ def postgres_server() -> str:
 def postgres_url(postgres_server: str) -> Iterator[str]:
     """A URL whose connections work in a fresh, empty schema."""
     schema = f"retailflow_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_server)
+    # No pooling: a test may restart the server, which would leave a pooled connection dead.
+    admin = create_engine(postgres_server, poolclass=NullPool)
     with admin.begin() as conn:
         conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     url = make_url(postgres_server).update_query_dict(

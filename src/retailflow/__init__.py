@@ -7,7 +7,15 @@ The public API is re-exported here::
 
 from __future__ import annotations
 
-from retailflow.engine import Clock, Engine, SignalDeliveryError, SystemClock, VirtualClock
+from retailflow.engine import (
+    Clock,
+    Engine,
+    SignalDeliveryError,
+    SystemClock,
+    VirtualClock,
+    Worker,
+    WorkerSettings,
+)
 from retailflow.handlers import BpmnError, HandlerContext, HandlerRegistry, RetryPolicy
 from retailflow.model import (
     ConcurrentUpdateError,
@@ -23,10 +31,12 @@ from retailflow.model import (
     InstanceStatus,
     Job,
     JobKind,
+    JobState,
     NotFoundError,
     ProcessDefinition,
     RetailflowError,
     Severity,
+    StoreUnavailableError,
     UserTask,
 )
 
@@ -49,13 +59,17 @@ __all__ = [
     "InstanceStatus",
     "Job",
     "JobKind",
+    "JobState",
     "NotFoundError",
     "ProcessDefinition",
     "RetailflowError",
     "RetryPolicy",
     "Severity",
     "SignalDeliveryError",
+    "StoreUnavailableError",
     "SystemClock",
     "UserTask",
     "VirtualClock",
+    "Worker",
+    "WorkerSettings",
 ]

@@ -13,8 +13,10 @@ import typer
 from rich.markup import escape
 
 from retailflow.cli import operations
+from retailflow.cli.database import database
 from retailflow.cli.output import console
 from retailflow.cli.validate import validate
+from retailflow.cli.worker import worker
 from retailflow.model import RetailflowError
 
 app = typer.Typer(help="retailflow: BPMN processes for new-retail operations.",
@@ -35,9 +37,11 @@ def demo(
 
 
 app.command()(validate)
-app.command()(operations.instances)
-app.command()(operations.history)
-app.command()(operations.incidents)
+app.command()(worker)
+for command in (operations.instances, operations.show, operations.jobs, operations.incidents,
+                operations.retry, operations.cancel, operations.history):
+    app.command()(command)
+app.add_typer(database, name="db")
 
 
 def main() -> None:

@@ -14,10 +14,15 @@ console = Console()
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
+def print_json(value: Any) -> None:
+    """JSON for scripts, on stdout, whatever the terminal."""
+    print(json.dumps(value, indent=2, default=str))
+
+
 def print_rows(rows: list[dict[str, Any]], output_json: bool, title: str) -> None:
     """Rows as a rich table for people, or as a JSON list for scripts."""
     if output_json:
-        print(json.dumps(rows, indent=2, default=str))
+        print_json(rows)
         return
     table = Table(title=title)
     for column in rows[0] if rows else ["(none)"]:

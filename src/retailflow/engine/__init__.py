@@ -4,5 +4,14 @@ from __future__ import annotations
 
 from retailflow.engine.clock import Clock, SystemClock, VirtualClock
 from retailflow.engine.engine import Engine, SignalDeliveryError
+from retailflow.engine.worker import Worker, WorkerSettings
 
-__all__ = ["Clock", "Engine", "SignalDeliveryError", "SystemClock", "VirtualClock"]
+__all__ = [
+    "Clock",
+    "Engine",
+    "SignalDeliveryError",
+    "SystemClock",
+    "VirtualClock",
+    "Worker",
+    "WorkerSettings",
+]

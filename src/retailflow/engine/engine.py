@@ -8,6 +8,7 @@ history land together or not at all. Handlers run between commits, never inside 
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
@@ -51,9 +52,12 @@ from retailflow.model import (
     InstanceStatus,
     Job,
     JobKind,
+    JobState,
     NotFoundError,
     ProcessDefinition,
     RetailflowError,
+    StoreUnavailableError,
+    Subscription,
     SubscriptionKind,
     UserTask,
 )
@@ -126,27 +130,46 @@ class Engine:
         check_variables(payload, f"start of '{process_id}'")
         return self._start(definition, business_key, payload)
 
-    def run(self, *, max_jobs: int | None = None) -> int:
+    def run(self, *, max_jobs: int | None = None, stop: threading.Event | None = None,
+            claim_batch: int = 64) -> int:
         """Execute due jobs (handlers and timers) inline until none is due; returns how many
-        ran. This is how the demo, tests and small apps work without a worker process."""
+        ran. This is how the demo, tests and small apps work without a worker process.
+
+        ``stop`` ends the run after the job in hand (a worker's graceful shutdown);
+        ``claim_batch`` is how many due jobs one claim takes: many for a single process,
+        few when workers share the jobs, so that none sits claimed while another worker idles.
+        Jobs claimed but not run are given back."""
         executed = 0
         self._running = True
         try:
-            while max_jobs is None or executed < max_jobs:
+            while (max_jobs is None or executed < max_jobs) and not (stop and stop.is_set()):
                 if not self._claimed:
                     now = self.clock.now()
                     self._claimed.extend(self.store.claim_due_jobs(
-                        now=now, owner=self.worker_id, lease_until=now + self.lease, limit=64))
+                        now=now, owner=self.worker_id, lease_until=now + self.lease,
+                        limit=claim_batch))
                     if not self._claimed:
                         break
                 self.execute_job(self._claimed.popleft())
                 executed += 1
         finally:
             self._running = False
-            while self._claimed:
-                self.store.release_job(self._claimed.popleft().id, owner=self.worker_id)
+            self._release_claimed()
         self.store.purge_expired_messages(self.clock.now())
         return executed
+
+    def _release_claimed(self) -> None:
+        """Give back claimed jobs that did not run; with the database gone, their leases
+        expire instead."""
+        try:
+            while self._claimed:
+                self.store.release_job(self._claimed[0].id, owner=self.worker_id)
+                self._claimed.popleft()
+        except StoreUnavailableError:
+            logger.warning("could not give back %d claimed job(s); they are claimable again "
+                           "when their lease expires", len(self._claimed),
+                           extra={"worker_id": self.worker_id})
+            self._claimed.clear()
 
     def execute_job(self, job: Job) -> None:
         """Run one claimed job to its end: the instance advances, or the failure is recorded."""
@@ -284,9 +307,19 @@ class Engine:
         """Open incidents: jobs that exhausted their retries, or cannot succeed."""
         return self.store.list_incidents(instance_id=instance)
 
-    def jobs(self, *, instance: str | None = None) -> list[Job]:
-        """Jobs (handler calls and timers) waiting to run, by due time."""
-        return self.store.list_jobs(instance_id=instance)
+    def jobs(self, *, instance: str | Instance | None = None, state: JobState | None = None
+             ) -> list[Job]:
+        """Jobs (handler calls and timers) waiting to run, by due time; ``state`` keeps those
+        due, scheduled, claimed or failed (out of retries) now."""
+        jobs = self.store.list_jobs(instance_id=None if instance is None else _id(instance))
+        if state is None:
+            return jobs
+        now = self.clock.now()
+        return [job for job in jobs if job.state_at(now) == state]
+
+    def subscriptions(self, *, instance: str | Instance) -> list[Subscription]:
+        """The messages and signals an instance waits for."""
+        return self.store.list_subscriptions(_id(instance))
 
     def close(self) -> None:
         """Release the store's connections."""
@@ -503,12 +536,13 @@ class Engine:
             return
         except Exception as error:  # a handler's technical failure: retried with backoff
             logger.warning("handler '%s' failed at %s of instance %s (attempt %d)", job.topic,
-                           element_id, job.instance_id, job.attempt, exc_info=True, extra={
-                               "job_id": job.id, "instance_id": job.instance_id,
-                               "element_id": element_id})
+                           element_id, job.instance_id, job.attempt, exc_info=True,
+                           extra=_job_fields(job))
             self._fail(job, instance, f"{type(error).__name__}: {error}", retryable=True)
             return
-        self._complete(job, instance, lambda run: run.complete_job(job.id, updates))
+        if self._complete(job, instance, lambda run: run.complete_job(job.id, updates)):
+            logger.info("job completed: %s at %s of instance %s (attempt %d)", job.topic,
+                        element_id, job.instance_id, job.attempt, extra=_job_fields(job))
 
     def _route_bpmn_error(self, job: Job, instance: Instance, error: BpmnError) -> None:
         thrown = _Note(HistoryKind.BPMN_ERROR_THROWN, job.element_id,
@@ -519,7 +553,9 @@ class Engine:
                 raise _Uncaught
 
         try:
-            self._complete(job, instance, throw, extra=[thrown])
+            if self._complete(job, instance, throw, extra=[thrown]):
+                logger.info("BPMN error %s thrown at %s of instance %s was caught", error.code,
+                            job.element_id, job.instance_id, extra=_job_fields(job))
         except _Uncaught:
             self._fail(job, instance, f"BPMN error '{error.code}' is not caught by any error "
                        "event here; draw an error boundary event for it", retryable=False)
@@ -568,21 +604,25 @@ class Engine:
 
     def _drop(self, job: Job) -> None:
         """A job whose task no longer waits (another step moved the instance on)."""
-        logger.warning("job no longer matches a waiting task; dropping it",
-                       extra={"job_id": job.id, "instance_id": job.instance_id})
+        logger.warning("job %s no longer matches a waiting task of instance %s; dropping it",
+                       job.id, job.instance_id, extra=_job_fields(job))
         with suppress(NotFoundError, ConcurrentUpdateError):
             self.store.release_job(job.id, owner=self.worker_id)
 
     def _complete(self, job: Job, instance: Instance, action: Callable[[ProcessRun], None],
-                  extra: Sequence[_Note] = ()) -> None:
+                  extra: Sequence[_Note] = ()) -> bool:
+        """Advance the instance past the job; False when it could not (failed or dropped)."""
         try:
             self._advance(job.instance_id, action, extra=extra, job=job)
         except (ExecutionError, ExpressionError) as error:
             # The step after the job cannot be taken (a condition fails, data is missing):
             # the instance stays where it was, with an incident that names the element.
             self._fail(job, instance, str(error), retryable=False)
+            return False
         except NotFoundError:
             self._drop(job)
+            return False
+        return True
 
     def _fail(self, job: Job, instance: Instance, message: str, *, retryable: bool) -> None:
         now = self.clock.now()
@@ -600,8 +640,7 @@ class Engine:
                                         element_id=job.element_id, job_id=job.id,
                                         variables={"error": message}))
             logger.error("incident opened at %s of instance %s: %s", job.element_id,
-                         instance.id, message, extra={
-                "instance_id": instance.id, "element_id": job.element_id, "job_id": job.id})
+                         instance.id, message, extra=_job_fields(job))
         due = now + self.retry_policy.backoff(job.attempt)
         self.store.fail_job(job.id, owner=self.worker_id, error=message,
                             retries_left=retries_left, due_at=due, incident=incident,
@@ -659,6 +698,11 @@ class SignalDeliveryError(RetailflowError):
 
 class _Uncaught(Exception):
     """Internal: a BPMN error found no catch, so the step is abandoned."""
+
+
+def _job_fields(job: Job) -> dict[str, str]:
+    """The ids a log line about a job carries, for structured logging."""
+    return {"instance_id": job.instance_id, "element_id": job.element_id, "job_id": job.id}
 
 
 def _id(value: str | Instance | Incident | UserTask) -> str:

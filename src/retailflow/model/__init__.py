@@ -10,6 +10,7 @@ from retailflow.model.errors import (
     HandlerInputError,
     NotFoundError,
     RetailflowError,
+    StoreUnavailableError,
 )
 from retailflow.model.finding import Finding, Severity
 from retailflow.model.history import HistoryEvent, HistoryKind
@@ -19,6 +20,7 @@ from retailflow.model.runtime import (
     Incident,
     Job,
     JobKind,
+    JobState,
     Subscription,
     SubscriptionKind,
     UserTask,
@@ -39,11 +41,13 @@ __all__ = [
     "InstanceStatus",
     "Job",
     "JobKind",
+    "JobState",
     "NotFoundError",
     "ProcessDefinition",
     "Resource",
     "RetailflowError",
     "Severity",
+    "StoreUnavailableError",
     "Subscription",
     "SubscriptionKind",
     "UserTask",

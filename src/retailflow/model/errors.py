@@ -45,3 +45,9 @@ class NotFoundError(RetailflowError):
 
 class ConcurrentUpdateError(RetailflowError):
     """Another transaction changed the instance since it was read; re-read and try again."""
+
+
+class StoreUnavailableError(RetailflowError):
+    """The database could not be reached, or dropped the connection mid-transaction. The
+    transaction did not take effect (or, for a dropped commit, its outcome is unknown), so the
+    caller may try again once the database answers; workers do so with backoff."""

@@ -8,6 +8,15 @@ from enum import StrEnum
 from typing import Any
 
 
+class JobState(StrEnum):
+    """Where a job stands at a given moment, as operators ask about it."""
+
+    DUE = "due"
+    SCHEDULED = "scheduled"
+    CLAIMED = "claimed"
+    FAILED = "failed"
+
+
 class JobKind(StrEnum):
     """What a job does when it runs."""
 
@@ -35,6 +44,16 @@ class Job:
     lock_owner: str | None = None
     lock_expires_at: datetime | None = None
     last_error: str | None = None
+
+    def state_at(self, now: datetime) -> JobState:
+        """Failed (out of retries, an incident is open), claimed (a worker's lease runs),
+        scheduled (due later) or due."""
+        if self.retries_left <= 0:
+            return JobState.FAILED
+        if self.lock_owner is not None and self.lock_expires_at is not None \
+                and self.lock_expires_at > now:
+            return JobState.CLAIMED
+        return JobState.SCHEDULED if self.due_at > now else JobState.DUE
 
 
 class SubscriptionKind(StrEnum):

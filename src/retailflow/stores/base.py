@@ -130,6 +130,9 @@ class Store(Protocol):
                            correlation_key: str | None = None) -> list[Subscription]:
         """Open subscriptions by kind and name (and, for messages, correlation key when given)."""
 
+    def list_subscriptions(self, instance_id: str) -> list[Subscription]:
+        """The open subscriptions of one instance, by id."""
+
     def buffer_message(self, message: BufferedMessage) -> None:
         """Keep a message that found no subscription until it expires."""
 

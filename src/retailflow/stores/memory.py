@@ -416,6 +416,11 @@ class MemoryStore:
             )
             return [self._subscriptions[i] for i in sorted(ids)]
 
+    def list_subscriptions(self, instance_id: str) -> list[Subscription]:
+        """The open subscriptions of one instance, by id."""
+        with self._lock:
+            return [self._subscriptions[i] for i in sorted(self._subscriptions_of.get(instance_id))]
+
     def buffer_message(self, message: BufferedMessage) -> None:
         """Keep a message that found no subscription until it expires."""
         with self._lock:

@@ -35,7 +35,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StatementError,
+)
 from sqlalchemy.pool import StaticPool
 
 from retailflow.model import (
@@ -48,6 +54,7 @@ from retailflow.model import (
     ProcessDefinition,
     Resource,
     RetailflowError,
+    StoreUnavailableError,
     Subscription,
     SubscriptionKind,
     UserTask,
@@ -177,6 +184,7 @@ class SqlStore:
         """Open the store; with ``migrate`` (the default) create or upgrade the schema first,
         under a lock so that many workers starting together migrate once. ``migrate=False``
         refuses a database whose schema is not current (run ``retailflow db upgrade``)."""
+        self._url = url
         self._engine = _create_engine(url)
         self._postgres = self._engine.dialect.name == "postgresql"
         self._upsert = postgresql.insert if self._postgres else sqlite.insert
@@ -197,7 +205,7 @@ class SqlStore:
         """A write transaction. On SQLite it starts with BEGIN IMMEDIATE: the writer takes the
         write lock up front (waiting up to the busy timeout) instead of failing when it tries to
         upgrade a read lock while another process writes."""
-        with _plain_refusals(), self._serial, self._engine.connect() as conn, conn.begin():
+        with _store_errors(self._url), self._serial, self._engine.connect() as conn, conn.begin():
             if not self._postgres:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             yield conn
@@ -205,7 +213,7 @@ class SqlStore:
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         """A connection for one read statement (SQLite runs it in autocommit mode)."""
-        with _plain_refusals(), self._serial, self._engine.connect() as conn:
+        with _store_errors(self._url), self._serial, self._engine.connect() as conn:
             yield conn
 
     # -- deployments -----------------------------------------------------------------------------
@@ -480,6 +488,16 @@ class SqlStore:
         with self._read() as conn:
             return [rows.subscription_from_row(row) for row in conn.execute(query)]
 
+    def list_subscriptions(self, instance_id: str) -> list[Subscription]:
+        """The open subscriptions of one instance, by id."""
+        query = (
+            select(subscriptions)
+            .where(subscriptions.c.instance_id == instance_id)
+            .order_by(subscriptions.c.id)
+        )
+        with self._read() as conn:
+            return [rows.subscription_from_row(row) for row in conn.execute(query)]
+
     def buffer_message(self, message: BufferedMessage) -> None:
         """Keep a message that found no subscription until it expires."""
         with self._write() as conn:
@@ -606,7 +624,9 @@ def _json_default(value: Any) -> Any:
 def _create_engine(url: str) -> Engine:
     """An engine configured for retailflow's transactions on the URL's database."""
     if make_url(url).get_backend_name() != "sqlite":
-        return create_engine(url, json_serializer=_json)
+        # pre_ping replaces connections the server closed (a restart, pg_terminate_backend)
+        # before a transaction uses them, instead of failing that transaction.
+        return create_engine(url, json_serializer=_json, pool_pre_ping=True)
     in_memory = _is_sqlite_memory(url)
     if in_memory:
         # One connection shared by all threads: every pooled connection to ":memory:" would
@@ -634,13 +654,25 @@ def _create_engine(url: str) -> Engine:
 
 
 @contextmanager
-def _plain_refusals() -> Iterator[None]:
-    """A value the store refuses (a naive datetime) raises its own ``ValueError``, as in
-    ``MemoryStore``, rather than SQLAlchemy's wrapper around it."""
+def _store_errors(url: str) -> Iterator[None]:
+    """SQLAlchemy's errors as retailflow's: a database that cannot be reached (or dropped the
+    connection) is ``StoreUnavailableError``, which workers wait out; a value the store refuses
+    (a naive datetime) raises its own ``ValueError``, as in ``MemoryStore``."""
     try:
         yield
+    except (OperationalError, InterfaceError) as error:
+        raise StoreUnavailableError(
+            f"the database at {make_url(url).render_as_string()} is unavailable "
+            f"({type(error.orig or error).__name__}: {str(error.orig or error).strip()}); "
+            "the operation did not take effect, try again when it answers") from error
+    except DBAPIError as error:
+        if error.connection_invalidated:
+            raise StoreUnavailableError(
+                f"the connection to {make_url(url).render_as_string()} was lost mid-operation "
+                f"({error.orig}); try again") from error
+        raise
     except StatementError as error:
-        if isinstance(error.orig, ValueError) and not isinstance(error, DBAPIError):
+        if isinstance(error.orig, ValueError):
             raise error.orig from None
         raise
 

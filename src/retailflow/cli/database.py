@@ -1,0 +1,41 @@
+"""``retailflow db``: the store's schema, for operators who migrate before deploying."""
+
+from __future__ import annotations
+
+import typer
+from sqlalchemy import create_engine
+
+from retailflow.cli.operations import DbOption, store_url
+from retailflow.cli.output import JsonOption, print_rows
+from retailflow.stores import SqlStore
+from retailflow.stores.sql.schema_version import current_revision, head_revision
+
+database = typer.Typer(help="The store's schema: status and upgrade.", no_args_is_help=True)
+
+
+@database.command()
+def status(db: DbOption, output_json: JsonOption = False) -> None:
+    """The schema revision of the database, and the one this retailflow needs; exit 1 if
+    they differ."""
+    engine = create_engine(store_url(db))
+    with engine.connect() as conn:
+        revision = current_revision(conn)
+    engine.dispose()
+    head = head_revision()
+    print_rows([{"database": revision or "(empty)", "needed": head,
+                 "current": revision == head}], output_json, "Schema")
+    if revision != head:
+        raise typer.Exit(1)
+
+
+@database.command()
+def upgrade(db: DbOption) -> None:
+    """Create or migrate the schema to this retailflow's revision (safe to run while workers
+    of the same version run: migrations take a lock)."""
+    SqlStore(_creatable(db)).close()
+    typer.echo(f"schema at revision {head_revision()}")
+
+
+def _creatable(db: str) -> str:
+    """Upgrading may create a SQLite file; every other command needs it to exist."""
+    return db if "://" in db else f"sqlite:///{db}"

@@ -1,0 +1,92 @@
+"""``retailflow worker``: one worker process of many on a shared store."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import signal
+import sys
+from datetime import timedelta
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from retailflow.engine import Worker, WorkerSettings
+from retailflow.handlers import HandlerRegistry
+
+# The ids a log line may carry (``extra=``), printed as key=value after the message.
+_FIELDS = ("worker_id", "instance_id", "element_id", "job_id")
+
+
+class KeyValueFormatter(logging.Formatter):
+    """A plain log line, then the ids of the worker, instance, element and job it is about:
+    greppable, and each line stands on its own."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = " ".join(f"{name}={getattr(record, name)}" for name in _FIELDS
+                          if getattr(record, name, None) is not None)
+        return f"{line} {fields}" if fields else line
+
+
+def worker(
+    db: Annotated[str, typer.Option("--db", help="Store URL shared by the workers "
+                                    "(postgresql+psycopg://user@host/db, or sqlite:///file.db "
+                                    "for one worker).")],
+    handlers: Annotated[str, typer.Option(
+        "--handlers", help="Where the handlers are: module:attribute, a HandlerRegistry "
+                           "(the current folder is importable).")],
+    concurrency: Annotated[int, typer.Option(min=1, help="Threads running jobs.")] = 1,
+    claim_batch: Annotated[int, typer.Option(min=1, help="Jobs one claim takes.")] = 3,
+    lease: Annotated[float, typer.Option(
+        min=1, help="Seconds a claim lasts; must exceed claim-batch times the slowest "
+                    "handler.")] = 300,
+    poll_interval: Annotated[float, typer.Option(
+        min=0.01, help="Longest pause, in seconds, between claims when idle.")] = 1.0,
+    worker_id: Annotated[str | None, typer.Option(help="Lock owner name (default: random).")
+                         ] = None,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+) -> None:
+    """Run due jobs from a shared store until SIGTERM or Ctrl-C.
+
+    The job in hand finishes and the claimed ones are given back; a second signal exits at
+    once."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(KeyValueFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=log_level.upper(), handlers=[handler], force=True)
+    # SpiffWorkflow logs every task state change at INFO: engine internals, not job outcomes.
+    logging.getLogger("spiff").setLevel(max(logging.WARNING, logging.getLogger().level))
+    settings = WorkerSettings(concurrency=concurrency, claim_batch=claim_batch,
+                              lease=timedelta(seconds=lease), poll_interval=poll_interval)
+    running = Worker(db, load_registry(handlers), settings=settings, worker_id=worker_id)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if running.stopping:
+            os._exit(128 + signum)
+        running.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    running.run()
+
+
+def load_registry(spec: str) -> HandlerRegistry:
+    """Import ``module:attribute`` and check that it is a ``HandlerRegistry``."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise typer.BadParameter(f"{spec!r} is not module:attribute, e.g. myapp.handlers:registry",
+                                 param_hint="--handlers")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise typer.BadParameter(f"cannot import {module_name}: {error}",
+                                 param_hint="--handlers") from error
+    registry = getattr(module, attribute, None)
+    if not isinstance(registry, HandlerRegistry):
+        raise typer.BadParameter(f"{spec} is {type(registry).__name__}, not a HandlerRegistry",
+                                 param_hint="--handlers")
+    return registry
