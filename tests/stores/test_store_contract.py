@@ -681,3 +681,30 @@ def test_a_new_instance_and_its_schedules_next_start_commit_together(store: Stor
 
     assert [j.id for j in store.list_jobs(instance_id=owner)] == ["start-2"]
     assert store.get_instance("i2").status == InstanceStatus.RUNNING
+
+
+def test_an_instances_subscriptions_are_listed_by_id_and_leave_with_its_steps(
+        store: Store) -> None:
+    current = start(store, instance("i1"), subscriptions=[
+        subscription("s2", name="shipped", key="SO-1"),
+        subscription("s1", key="SO-1"),
+        subscription("s3", kind=SubscriptionKind.SIGNAL, name="flash_sale")])
+    start(store, instance("i2"), subscriptions=[subscription("s9", "i2")])
+    assert [s.id for s in store.list_subscriptions("i1")] == ["s1", "s2", "s3"]
+    assert store.list_subscriptions("i1")[2].kind == SubscriptionKind.SIGNAL
+    step(store, current, subscriptions=[subscription("s1", key="SO-1")])
+    assert [s.id for s in store.list_subscriptions("i1")] == ["s1"]
+    assert store.list_subscriptions("unknown") == []
+
+
+@pytest.mark.parametrize(("changes", "state"), [
+    ({}, "due"),
+    ({"due_at": at(60)}, "scheduled"),
+    ({"lock_owner": "w1", "lock_expires_at": at(30)}, "claimed"),
+    ({"lock_owner": "w1", "lock_expires_at": at(5)}, "due"),  # the lease ran out
+    ({"retries_left": 0, "last_error": "boom"}, "failed"),
+    ({"retries_left": 2, "last_error": "boom", "due_at": at(60)}, "scheduled"),  # backing off
+])
+def test_a_jobs_state_is_read_from_its_due_time_lease_and_retries(
+        changes: dict[str, Any], state: str) -> None:
+    assert replace(job("j1"), **changes).state_at(at(10)) == state

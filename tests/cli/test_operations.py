@@ -1,0 +1,113 @@
+"""The operations commands over a store, as an operator (or a script, with ``--json``) uses
+them: find what is stuck, look at it, retry or cancel it."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from retailflow import Engine, HandlerRegistry, InstanceStatus, RetryPolicy
+from retailflow.cli.app import app
+from scenario_kit import FIXTURES
+
+runner = CliRunner()
+
+
+def retailflow(*args: str) -> Any:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output) if "--json" in args else result.output
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> dict[str, str]:
+    """A SQLite store with a finished order, one stuck on an incident, and one waiting."""
+    url = f"sqlite:///{tmp_path / 'ops.db'}"
+    handlers = HandlerRegistry()
+    for topic in ("orders.validate", "inventory.reserve", "orders.ship", "crm.notify_customer"):
+        handlers.register(topic, lambda topic=topic: {f"{topic.replace('.', '_')}_ok": True})
+
+    def declined(order_id: str) -> None:
+        if order_id == "SO-2":
+            raise RuntimeError("card processor timed out")
+
+    handlers.register("payment.capture", declined)
+    with Engine(url, handlers=handlers,
+                retry_policy=RetryPolicy(initial_backoff=timedelta(0))) as engine:
+        engine.deploy(FIXTURES / "order_pipeline.bpmn")
+        ids = {key: engine.start("order_pipeline", business_key=key,
+                                 variables={"order_id": key}).id
+               for key in ("SO-1", "SO-2")}
+        engine.run()  # SO-1 finishes; SO-2's payment fails three times: an incident
+        ids["SO-3"] = engine.start("order_pipeline", business_key="SO-3").id
+    return {"url": url, **ids}
+
+
+def test_instances_lists_every_instance_and_filters_by_status(store: dict[str, str]) -> None:
+    listed = retailflow("instances", "--db", store["url"], "--json")
+    assert [(i["business_key"], i["status"]) for i in listed] == [
+        ("SO-1", "completed"), ("SO-2", "running"), ("SO-3", "running")]
+    done = retailflow("instances", "--db", store["url"], "--status", "completed", "--json")
+    assert [i["id"] for i in done] == [store["SO-1"]]
+
+
+def test_show_tells_where_an_instance_waits_and_why_it_is_stuck(store: dict[str, str]) -> None:
+    shown = retailflow("show", store["SO-2"], "--db", store["url"], "--json")
+    assert shown["status"] == "running"
+    assert [(j["element"], j["state"]) for j in shown["jobs"]] == [("capture_payment", "failed")]
+    assert shown["variables"]["orders_validate_ok"] is True
+    assert shown["incidents"][0]["element"] == "capture_payment"
+    assert "card processor timed out" in shown["incidents"][0]["message"]
+    people = retailflow("show", store["SO-2"], "--db", store["url"])
+    assert "capture_payment" in people and "Incidents" in people
+
+
+def test_jobs_lists_failed_and_due_jobs_separately(store: dict[str, str]) -> None:
+    failed = retailflow("jobs", "--db", store["url"], "--state", "failed", "--json")
+    assert [(j["element"], j["retries_left"]) for j in failed] == [("capture_payment", 0)]
+    assert "card processor timed out" in failed[0]["last_error"]
+    due = retailflow("jobs", "--db", store["url"], "--state", "due", "--json")
+    assert [(j["element"], j["instance"]) for j in due] == [("validate_order", store["SO-3"])]
+
+
+def test_retry_makes_the_failed_job_due_again_and_resolves_the_incident(
+        store: dict[str, str]) -> None:
+    [incident] = retailflow("incidents", "--db", store["url"], "--json")
+    assert incident["instance"] == store["SO-2"]
+    assert retailflow("retry", incident["id"], "--db", store["url"], "--retries", "2",
+                      "--json") == [{"target": incident["id"], "jobs_retried": 1}]
+    assert retailflow("incidents", "--db", store["url"], "--json") == []
+    due = retailflow("jobs", "--db", store["url"], "--state", "due", "--json")
+    assert ("capture_payment", 2) in [(j["element"], j["retries_left"]) for j in due]
+
+
+def test_cancel_ends_an_instance_and_history_shows_every_step(store: dict[str, str]) -> None:
+    cancelled = retailflow("cancel", store["SO-3"], "--db", store["url"], "--json")
+    assert cancelled == [{"id": store["SO-3"], "status": "cancelled"}]
+    with Engine(store["url"]) as engine:
+        assert engine.instance(store["SO-3"]).status == InstanceStatus.CANCELLED
+    steps = retailflow("history", store["SO-1"], "--db", store["url"], "--json")
+    assert steps[0]["kind"] == "instance_started" and steps[-1]["kind"] == "instance_completed"
+    assert [s["seq"] for s in steps] == sorted(s["seq"] for s in steps)
+
+
+def test_db_status_and_upgrade_report_the_schema_revision(tmp_path: Path) -> None:
+    db = tmp_path / "new.db"
+    db.touch()  # an empty database file
+    status = runner.invoke(app, ["db", "status", "--db", f"sqlite:///{db}", "--json"])
+    assert status.exit_code == 1
+    assert json.loads(status.output) == [{"database": "(empty)", "needed": "0002",
+                                          "current": False}]
+    assert "schema at revision 0002" in retailflow("db", "upgrade", "--db", str(db))
+    assert retailflow("db", "status", "--db", str(db), "--json")[0]["current"] is True
+
+
+def test_an_unknown_instance_is_an_error_that_says_where_to_look(store: dict[str, str]) -> None:
+    result = runner.invoke(app, ["show", "nope", "--db", store["url"]])
+    assert result.exit_code != 0
+    assert "retailflow instances" in str(result.exception)

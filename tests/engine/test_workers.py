@@ -1,0 +1,237 @@
+"""Workers sharing a store: parallel branches of one instance on two workers, leases that
+expire, and a graceful stop that finishes the job in hand and gives the rest back."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from retailflow import (
+    ConcurrentUpdateError,
+    Engine,
+    HandlerContext,
+    HandlerRegistry,
+    HistoryKind,
+    InstanceStatus,
+    JobState,
+    VirtualClock,
+    Worker,
+    WorkerSettings,
+)
+from retailflow.stores import Checkpoint, Store, open_store
+from scenario_kit import FIXTURES, passed
+
+TOPICS = ("orders.validate", "inventory.reserve", "payment.capture", "orders.ship",
+          "crm.notify_customer")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database that separate engines (as separate workers would) share."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path / 'shared.db'}"
+
+
+def pipeline_handlers(**overrides: Any) -> HandlerRegistry:
+    registry = HandlerRegistry()
+    for topic in TOPICS:
+        key = topic.replace(".", "_")
+        registry.register(topic, overrides.get(key, lambda key=key: {f"{key}_done": True}))
+    return registry
+
+
+def deployed(url: str, clock: VirtualClock | None = None) -> Engine:
+    engine = Engine(url, handlers=pipeline_handlers(), clock=clock)
+    engine.deploy(FIXTURES / "order_pipeline.bpmn")
+    return engine
+
+
+class CommitsTogether:
+    """A store whose first instance commit waits until the other worker's is ready too, so
+    that both steps are computed from the same version: the race, made certain."""
+
+    def __init__(self, store: Store, barrier: threading.Barrier) -> None:
+        self._store = store
+        self._barrier = barrier
+        self._waited = False
+
+    def commit(self, checkpoint: Checkpoint) -> None:
+        if not self._waited:
+            self._waited = True
+            self._barrier.wait()
+        self._store.commit(checkpoint)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def test_two_workers_completing_parallel_branches_of_one_instance_lose_no_update(
+        shared_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    setup = deployed(shared_url)
+    order = setup.start("order_pipeline", business_key="SO-1")
+    setup.run(max_jobs=1)  # validate_order; the two branches' jobs wait, unclaimed
+    assert {j.element_id for j in setup.jobs(state=JobState.DUE)} == {"reserve_stock",
+                                                                      "capture_payment"}
+    both_ready = threading.Barrier(2, timeout=10)
+    workers = [Engine(handlers=pipeline_handlers(), worker_id=f"w{n}",
+                      store=CommitsTogether(open_store(shared_url), both_ready))
+               for n in (1, 2)]
+    threads = [threading.Thread(target=w.run, kwargs={"max_jobs": 1, "claim_batch": 1})
+               for w in workers]
+    with caplog.at_level(logging.INFO, logger="retailflow.engine.engine"):
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert caplog.text.count("instance changed meanwhile, re-applying") == 1
+    instance = setup.instance(order.id)
+    assert instance.variables["inventory_reserve_done"] is True
+    assert instance.variables["payment_capture_done"] is True
+    assert [j.element_id for j in setup.jobs()] == ["ship_order"]
+    setup.run()
+    assert setup.instance(order.id).status == InstanceStatus.COMPLETED
+    assert passed(setup, order.id).count("join") == 1
+    for engine in (setup, *workers):
+        engine.close()
+
+
+def test_a_dead_workers_job_is_claimed_again_when_its_lease_expires_and_runs_once(
+        shared_url: str) -> None:
+    clock = VirtualClock()
+    calls: list[str] = []
+
+    def validate(context: HandlerContext) -> dict[str, bool]:
+        calls.append(context.idempotency_key)
+        return {"orders_validate_done": True}
+
+    setup = deployed(shared_url, clock)
+    order = setup.start("order_pipeline", business_key="SO-2")
+    dead = Engine(shared_url, handlers=pipeline_handlers(orders_validate=validate), clock=clock,
+                  worker_id="dead", lease=timedelta(seconds=30))
+    [claimed] = dead.store.claim_due_jobs(now=clock.now(), owner="dead",
+                                          lease_until=clock.now() + dead.lease, limit=1)
+    assert setup.jobs(state=JobState.CLAIMED)[0].lock_owner == "dead"
+    survivor = Engine(shared_url, handlers=pipeline_handlers(orders_validate=validate),
+                      clock=clock, worker_id="survivor", lease=timedelta(seconds=30))
+    assert survivor.run(max_jobs=1) == 0  # the lease still runs
+    clock.advance(seconds=31)
+    assert survivor.run(max_jobs=1) == 1
+    assert len(calls) == 1
+    # The "dead" worker wakes up and finishes its stale claim: nothing happens twice.
+    dead.execute_job(claimed)
+    assert passed(setup, order.id).count("validate_order") == 1
+    survivor.run()
+    finished = setup.instance(order.id)
+    assert finished.status == InstanceStatus.COMPLETED
+    attempts = [e.attempt for e in setup.history(order.id)
+                if e.kind == HistoryKind.ELEMENT_COMPLETED and e.element_id == "validate_order"]
+    assert attempts == [2]  # the survivor's run was the job's second attempt
+    for engine in (setup, dead, survivor):
+        engine.close()
+
+
+def test_a_stale_worker_cannot_record_a_failure_over_the_worker_that_took_over(
+        shared_url: str) -> None:
+    clock = VirtualClock()
+    setup = deployed(shared_url, clock)
+    setup.start("order_pipeline")
+    [stale] = setup.store.claim_due_jobs(now=clock.now(), owner="stale",
+                                         lease_until=clock.now() + timedelta(seconds=5), limit=1)
+    clock.advance(seconds=6)
+    [fresh] = setup.store.claim_due_jobs(now=clock.now(), owner="fresh",
+                                         lease_until=clock.now() + timedelta(seconds=5), limit=1)
+    assert fresh.id == stale.id and fresh.attempt == 2
+    with pytest.raises(ConcurrentUpdateError, match="no longer locked by stale"):
+        setup.store.fail_job(stale.id, owner="stale", error="late", retries_left=0,
+                             due_at=clock.now(), incident=None, history=[])
+    assert setup.jobs(state=JobState.CLAIMED)[0].lock_owner == "fresh"
+    setup.close()
+
+
+def test_stopping_a_worker_finishes_the_job_in_hand_and_gives_back_the_claimed_ones(
+        shared_url: str) -> None:
+    setup = deployed(shared_url)
+    orders = [setup.start("order_pipeline", business_key=f"SO-{n}") for n in range(6)]
+    in_handler, release = threading.Event(), threading.Event()
+
+    def slow_validate() -> dict[str, bool]:
+        in_handler.set()
+        release.wait(10)
+        return {"orders_validate_done": True}
+
+    worker = Worker(shared_url, pipeline_handlers(orders_validate=slow_validate),
+                    settings=WorkerSettings(claim_batch=4, poll_interval=0.05))
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    assert in_handler.wait(10)
+    assert len(setup.jobs(state=JobState.CLAIMED)) == 4
+    worker.stop()
+    release.set()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert worker.executed == 1
+    assert setup.jobs(state=JobState.CLAIMED) == []
+    validated = [o for o in orders if "validate_order" in passed(setup, o.id)]
+    assert len(validated) == 1
+    assert all(j.attempt == 0 for j in setup.jobs() if j.element_id == "validate_order")
+    setup.close()
+
+
+def test_a_worker_runs_every_instance_to_the_end_with_several_threads(shared_url: str) -> None:
+    setup = deployed(shared_url)
+    orders = [setup.start("order_pipeline", business_key=f"SO-{n}") for n in range(20)]
+    worker = Worker(shared_url, pipeline_handlers(),
+                    settings=WorkerSettings(concurrency=3, poll_interval=0.05))
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while len(setup.instances(status=InstanceStatus.COMPLETED)) < len(orders):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    worker.stop()
+    thread.join(10)
+    assert worker.executed == 5 * len(orders)
+    assert setup.jobs() == []
+    setup.close()
+
+
+def test_sigterm_stops_a_worker_process_gracefully_and_leaves_nothing_claimed(
+        postgres_url: str, tmp_path: Path) -> None:
+    from pipeline_handlers import create_effect_tables
+
+    create_effect_tables(postgres_url)
+    with Engine(postgres_url) as setup:
+        setup.deploy(FIXTURES / "order_pipeline.bpmn", require_handlers=False)
+        for n in range(30):
+            setup.start("order_pipeline", business_key=f"SO-{n}")
+    log = tmp_path / "worker.log"
+    env = {**os.environ, "PIPELINE_EFFECTS_URL": postgres_url, "PIPELINE_HANDLER_DELAY": "0.2",
+           "PYTHONPATH": str(Path(__file__).parent)}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "retailflow.cli", "worker", "--db", postgres_url,
+             "--handlers", "pipeline_handlers:registry", "--concurrency", "2",
+             "--worker-id", "graceful"], stdout=out, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 30
+        while "job completed" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    text = log.read_text()
+    assert "worker graceful stopping" in text and "worker graceful stopped after" in text
+    assert "element_id=" in text and "job_id=" in text and "instance_id=" in text
+    with Engine(postgres_url) as after:
+        assert after.jobs(state=JobState.CLAIMED) == []
+        assert after.jobs(state=JobState.DUE)  # work remains, for the next worker
