@@ -20,7 +20,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -32,18 +31,11 @@ from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
 from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
+from ten_services import PROCESS, handler, make_registry, variables
 
-from retailflow import Engine, HandlerRegistry
+from retailflow import Engine
 
-HERE = Path(__file__).resolve().parent
-PROCESS = HERE / "ten_services.bpmn"
-TOPICS = ["s1", "s2", "s3", "s4", "s5", "s6_big", "s6_small", "s7", "s8", "s9", "s10"]
 ZEEBE = "{http://camunda.org/schema/zeebe/1.0}"
-
-
-def handler(amount: int) -> dict[str, int]:
-    """The work each service task does, identical on both sides."""
-    return {"last_amount": amount}
 
 
 # -- raw SpiffWorkflow ------------------------------------------------------------------------
@@ -93,10 +85,9 @@ class RawSpiff:
 
     def one(self, number: int) -> BpmnWorkflow:
         workflow = BpmnWorkflow(self.spec, self.subprocesses)
-        amount = 50 + 100 * (number % 2)
-        workflow.task_tree.data["amount"] = amount
+        workflow.task_tree.data.update(variables(number))
         for child in workflow.task_tree.children:
-            child.data["amount"] = amount
+            child.data.update(variables(number))
         workflow.do_engine_steps()
         assert workflow.is_completed()
         return workflow
@@ -124,10 +115,10 @@ class Retailflow:
     def round(self) -> None:
         if self.last is not None:
             self.last.close()
-        engine = self.last = Engine(self.url(), handlers=registry())
+        engine = self.last = Engine(self.url(), handlers=make_registry())
         engine.deploy(PROCESS)
         for number in range(self.instances):
-            engine.start("ten_services", variables={"amount": 50 + 100 * (number % 2)})
+            engine.start("ten_services", variables=variables(number))
             engine.run()
 
     def state_bytes(self) -> int:
@@ -138,13 +129,6 @@ class Retailflow:
         _, state = self.last.store.load_state(instance.id)
         self.last.close()
         return len(state)
-
-
-def registry() -> HandlerRegistry:
-    handlers = HandlerRegistry()
-    for topic in TOPICS:
-        handlers.register(f"bench.{topic}", handler)
-    return handlers
 
 
 def interleaved_best(runners: list[Any], rounds: int) -> list[float]:

@@ -235,3 +235,40 @@ def test_sigterm_stops_a_worker_process_gracefully_and_leaves_nothing_claimed(
     with Engine(postgres_url) as after:
         assert after.jobs(state=JobState.CLAIMED) == []
         assert after.jobs(state=JobState.DUE)  # work remains, for the next worker
+
+
+def test_a_worker_whose_copy_of_an_instance_is_stale_reads_the_jobs_variables_afresh(
+        shared_url: str) -> None:
+    """Worker A ran the first step and kept its copy of the run; worker B ran the next ones.
+    When A gets the following job, its copy still predicts that task, without data: A must
+    notice and re-read, not call the handler with the variables missing."""
+    seen: list[str] = []
+
+    def ship(order_id: str) -> dict[str, bool]:
+        seen.append(order_id)
+        return {"orders_ship_done": True}
+
+    handlers = pipeline_handlers(orders_ship=ship)
+    first = Engine(shared_url, handlers=handlers, worker_id="A")
+    first.deploy(FIXTURES / "order_pipeline.bpmn")
+    order = first.start("order_pipeline", variables={"order_id": "SO-7"})
+    assert first.run(max_jobs=1) == 1  # validate_order, on A
+    other = Engine(shared_url, handlers=handlers, worker_id="B")
+    assert other.run(max_jobs=2) == 2  # both branches, on B
+    assert first.run() == 2  # ship_order and notify_customer, on A again
+    assert seen == ["SO-7"]
+    assert first.incidents() == []
+    assert first.instance(order.id).status == InstanceStatus.COMPLETED
+    first.close()
+    other.close()
+
+
+def test_an_idle_workers_pauses_stop_growing_at_the_poll_interval_however_long_it_idles(
+        ) -> None:
+    from retailflow.engine.worker import _Backoff
+
+    idle = _Backoff(1.0, first=0.05)
+    pauses = [idle.next() for _ in range(5000)]  # days of idling, in polls
+    assert pauses[0] <= 0.05 and max(pauses) <= 1.0 and pauses[-1] >= 0.8
+    idle.reset()
+    assert idle.next() <= 0.05

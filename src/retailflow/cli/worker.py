@@ -56,8 +56,10 @@ def worker(
     handler = logging.StreamHandler()
     handler.setFormatter(KeyValueFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=log_level.upper(), handlers=[handler], force=True)
-    # SpiffWorkflow logs every task state change at INFO: engine internals, not job outcomes.
-    logging.getLogger("spiff").setLevel(max(logging.WARNING, logging.getLogger().level))
+    # SpiffWorkflow logs every task state change, and Alembic every schema check, at INFO:
+    # internals, not worker lifecycle or job outcomes.
+    for noisy in ("spiff", "alembic"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     settings = WorkerSettings(concurrency=concurrency, claim_batch=claim_batch,
                               lease=timedelta(seconds=lease), poll_interval=poll_interval)
     running = Worker(db, load_registry(handlers), settings=settings, worker_id=worker_id)

@@ -139,7 +139,9 @@ class _Backoff:
         self.attempts = 0
 
     def next(self) -> float:
-        delay = min(self._ceiling, self._first * 2 ** self.attempts)
+        # The exponent stops growing once the ceiling is reached: an idle worker polls for
+        # days, and 2 ** attempts would overflow a float.
+        delay = min(self._ceiling, self._first * 2.0 ** min(self.attempts, 64))
         self.attempts += 1
         return delay * random.uniform(0.8, 1.0)
 

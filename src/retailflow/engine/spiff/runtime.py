@@ -210,7 +210,9 @@ class ProcessRun:
 
     def job_variables(self, task_id: str) -> tuple[ElementConfig, dict[str, Any], str]:
         """The configuration, visible variables and element id of a job's task."""
-        task = self._task(task_id)
+        # A waiting job's task is STARTED: the same task in a stale copy of the run (another
+        # worker moved the instance on) is still a prediction, with none of its data yet.
+        task = self._task(task_id, TaskState.STARTED)
         return task.task_spec.extensions, dict(task.data), task.task_spec.bpmn_id
 
     def drain_steps(self) -> list[Step]:
