@@ -277,7 +277,7 @@ CASES = {
         '  <bpmn:process id="p" isExecutable="true">\n'
         '    <bpmn:startEvent id="t" />\n  </bpmn:process>',
         "camunda8",
-        [("no-start-event", "p")],
+        [("start-event-required", "p")],
     ),
     "flow node without id": (
         task(service_task()).replace("</bpmn:process>", "<bpmn:task /></bpmn:process>"),

@@ -256,7 +256,7 @@ class _DocumentCheck:
         if not _HAS_START_EVENT(process):
             self._add(
                 process,
-                "no-start-event",
+                "start-event-required",
                 "the process has no start event",
                 "draw a start event; without one no instance can ever start",
             )
