@@ -82,7 +82,8 @@ def validate(
         _print_rules()
         return
     settings = _settings(config, fail_on, handlers, rule)
-    registry = import_registry(settings.handlers, settings.root) if settings.handlers else None
+    registry = (import_registry(settings.handlers, [Path.cwd(), settings.root])
+                if settings.handlers else None)
     try:
         report = run_validation(paths or settings.resolved_paths(), settings, registry)
     except RetailflowError:

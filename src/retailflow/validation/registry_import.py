@@ -6,26 +6,28 @@ from __future__ import annotations
 import importlib
 import inspect
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from retailflow.handlers import HandlerRegistry
 from retailflow.validation.config import ConfigError
 
 
-def import_registry(spec: str, search_path: Path) -> HandlerRegistry:
+def import_registry(spec: str, search_paths: Sequence[Path]) -> HandlerRegistry:
     """The registry ``spec`` names: ``module:attribute`` where the attribute (dotted for nested
     ones) is a ``HandlerRegistry`` or a function that takes no arguments and returns one.
 
-    ``search_path`` (the project root) is put on ``sys.path`` first, so a module of the project
-    being validated imports without being installed. ``ConfigError`` says what went wrong.
+    ``search_paths`` (the current directory, the project root) go first on ``sys.path``, so a
+    module of the project being validated imports without being installed. ``ConfigError`` says what went wrong.
     """
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise ConfigError(f"--handlers {spec!r}: write it as 'module:attribute', e.g. "
                           "'shop.handlers:registry'")
-    root = str(search_path.resolve())
-    if root not in sys.path:
-        sys.path.insert(0, root)
+    for path in reversed(search_paths):
+        root = str(path.resolve())
+        if root not in sys.path:
+            sys.path.insert(0, root)
     try:
         target: object = importlib.import_module(module_name)
     except Exception as error:  # the application's own import error, whatever it is
