@@ -18,9 +18,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from retailflow.cli.output import console
-from retailflow.model import RetailflowError, Severity
+from retailflow.model import Severity
 from retailflow.validation import (
     RULES,
+    ConfigError,
     ValidateConfig,
     find_pyproject,
     import_registry,
@@ -81,17 +82,18 @@ def validate(
     if list_rules:
         _print_rules()
         return
-    settings = _settings(config, fail_on, handlers, rule)
-    registry = (import_registry(settings.handlers, [Path.cwd(), settings.root])
-                if settings.handlers else None)
+    try:
+        settings = _settings(config, fail_on, handlers, rule)
+        registry = (import_registry(settings.handlers, [Path.cwd(), settings.root])
+                    if settings.handlers else None)
+    except ConfigError as error:
+        _print_error(str(error))
+        raise typer.Exit(2) from error
     try:
         report = run_validation(paths or settings.resolved_paths(), settings, registry)
-    except RetailflowError:
-        raise  # the app prints it and exits 2
     except Exception as error:  # a bug in a rule must not look like a clean file
         logger.exception("retailflow validate failed")
-        console.print(f"[red]internal error: {escape(type(error).__name__)}: "
-                      f"{escape(str(error))}[/red]", soft_wrap=True)
+        _print_error(f"internal error: {type(error).__name__}: {error}")
         raise typer.Exit(2) from error
     chosen = OutputFormat.JSON if output_json else output_format
     if chosen is OutputFormat.TEXT:
@@ -121,6 +123,10 @@ def _settings(config: Path | None, fail_on: FailOn | None, handlers: str | None,
         fail_on=Severity(fail_on) if fail_on is not None else settings.fail_on,
         handlers=handlers or settings.handlers,
     )
+
+
+def _print_error(message: str) -> None:
+    console.print(f"[red]{escape(message)}[/red]", soft_wrap=True, highlight=False)
 
 
 def _print_rules() -> None:

@@ -1,0 +1,116 @@
+"""``retailflow validate`` as CI and pre-commit run it: configuration, severities, exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from retailflow.cli.app import app
+
+HERE = Path(__file__).parent
+BROKEN = HERE / "fixtures" / "broken_order.bpmn"
+PROCESSES = HERE.parents[1] / "processes"
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["validate", *args])
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A repository with a pyproject.toml and a processes/ folder holding the broken file."""
+    (tmp_path / "processes").mkdir()
+    shutil.copy(BROKEN, tmp_path / "processes" / "order.bpmn")
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'shop'\n")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def configure(project: Path, section: str) -> None:
+    (project / "pyproject.toml").write_text(f"[tool.retailflow.validate]\n{section}\n")
+
+
+def test_the_shipped_processes_validate_clean() -> None:
+    code, output = run(str(PROCESSES))
+    assert code == 0 and output.endswith("no findings\n")
+
+
+def test_findings_at_error_exit_1_and_fail_on_decides_what_counts(project: Path) -> None:
+    assert run()[0] == 1
+    configure(project, '[tool.retailflow.validate.rules]\nlabel-required = "warning"\n'
+                       'conditional-flows = "off"\nexpression-invalid = "info"\n'
+                       'no-bpmndi = "warn"')
+    code, output = run()
+    assert code == 0
+    assert "warning label-required [reserve_stock]" in output
+    assert "conditional-flows" not in output
+    assert run("--fail-on", "warning")[0] == 1
+    assert run("--fail-on", "warning", "--rule", "label-required=off",
+               "--rule", "no-bpmndi=info")[0] == 0
+    assert run("--fail-on", "info", "--rule", "label-required=off",
+               "--rule", "no-bpmndi=info")[0] == 1
+
+
+def test_paths_and_handlers_come_from_the_configuration(project: Path) -> None:
+    (project / "elsewhere").mkdir()
+    shutil.move(project / "processes" / "order.bpmn", project / "elsewhere" / "order.bpmn")
+    shutil.copy(HERE / "shop_handlers.py", project / "shop_handlers.py")
+    configure(project, 'paths = ["elsewhere"]\nhandlers = "shop_handlers:build_registry"')
+
+    code, output = run("--format", "json")
+
+    findings = json.loads(output)["findings"]
+    assert code == 1
+    assert {finding["rule"] for finding in findings} >= {"handler-input-unset"}
+    assert all(finding["file"].endswith("elsewhere/order.bpmn") for finding in findings)
+
+
+def test_start_variables_silence_the_input_rule(project: Path) -> None:
+    shutil.copy(HERE / "shop_handlers.py", project / "shop_handlers.py")
+    configure(project, 'handlers = "shop_handlers:registry"\n'
+                       'start-variables = ["order_id", "items"]')
+
+    assert "handler-input-unset" not in run()[1]
+
+
+@pytest.mark.parametrize(("section", "message"), [
+    ('rules = { "no-such-rule" = "off" }', "no rule is called 'no-such-rule'"),
+    ('fail-on = "sometimes"', "is not a severity"),
+    ('colour = "red"', "unknown key(s) colour"),
+    ('handlers = "no_such_module:registry"', "cannot import no_such_module"),
+])
+def test_a_configuration_mistake_exits_2_naming_the_key(project: Path, section: str,
+                                                        message: str) -> None:
+    configure(project, section)
+
+    code, output = run()
+
+    assert code == 2
+    assert message in output.replace("\n", " ")
+
+
+def test_usage_errors_exit_2(project: Path) -> None:
+    assert run("--format", "yaml")[0] == 2
+    assert run("--rule", "label-required")[0] == 2
+    assert run("--config", "missing.toml")[0] == 2
+
+
+def test_a_missing_path_is_an_error_finding_naming_it(project: Path) -> None:
+    code, output = run("no/such/dir")
+
+    assert code == 1
+    assert "file-not-found" in output and "no/such/dir" in output
+
+
+def test_list_rules_shows_every_rule_with_its_default() -> None:
+    code, output = run("--list-rules")
+
+    assert code == 0
+    for rule_id in ("no-implicit-split", "no-bpmndi", "handler-unused", "schema-invalid"):
+        assert rule_id in output
