@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from diagrams import flow, node, process
 from shop_handlers import registry
 
@@ -35,7 +37,7 @@ def chain(*tasks: str) -> bytes:
     parts += [task.replace('id="TASK"', f'id="{ids[index + 1]}"')
               for index, task in enumerate(tasks)]
     parts += [flow(f"f{index}", source, target)
-              for index, (source, target) in enumerate(zip(ids, ids[1:], strict=False))]
+              for index, (source, target) in enumerate(itertools.pairwise(ids))]
     return process(*parts)
 
 
@@ -68,7 +70,8 @@ def test_a_required_input_nobody_sets_is_reported_and_a_mapping_fixes_it() -> No
 
 def test_an_input_set_by_an_earlier_handlers_typed_result_counts() -> None:
     # orders.ship needs reservation_id, which stock.reserve's Reservation returns
-    assert found(chain(SHIP)) == [("handler-input-unset", "t0"), ("handler-unused", "stock.reserve")]
+    assert found(chain(SHIP)) == [("handler-input-unset", "t0"),
+                                  ("handler-unused", "stock.reserve")]
     assert found(chain(RESERVE, SHIP)) == []
 
 

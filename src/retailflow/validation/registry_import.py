@@ -18,7 +18,8 @@ def import_registry(spec: str, search_paths: Sequence[Path]) -> HandlerRegistry:
     ones) is a ``HandlerRegistry`` or a function that takes no arguments and returns one.
 
     ``search_paths`` (the current directory, the project root) go first on ``sys.path``, so a
-    module of the project being validated imports without being installed. ``ConfigError`` says what went wrong.
+    module of the project being validated imports without being installed. ``ConfigError``
+    says what went wrong.
     """
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
