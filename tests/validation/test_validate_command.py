@@ -114,3 +114,34 @@ def test_list_rules_shows_every_rule_with_its_default() -> None:
     assert code == 0
     for rule_id in ("no-implicit-split", "no-bpmndi", "handler-unused", "schema-invalid"):
         assert rule_id in output
+
+
+def test_the_test_fixtures_report_only_what_they_exist_to_show() -> None:
+    """The fixtures are bpmnlint-clean except where noted in their README; validate agrees,
+    so its Python rules raise no false alarm on real Modeler files."""
+    code, output = run("--format", "json", str(HERE.parent / "fixtures"))
+
+    found = {(f["rule"], f["element_id"]) for f in json.loads(output)["findings"]}
+    assert code == 1
+    assert found == {
+        ("process-not-executable", "draft_process"),
+        ("no-complex-gateway", "complex_split"),
+        ("unsupported-element", "complex_split"),
+        ("unsupported-element", "compensate_booking"),
+        ("unsupported-element", "undo_booking"),
+        ("unsupported-element", "to_finish"),
+        ("unsupported-element", "from_link"),
+    }
+
+
+def test_a_condition_the_sandbox_refuses_is_an_error_at_its_flow(tmp_path: Path) -> None:
+    content = BROKEN.read_text().replace(
+        "=stock_reserved = ", "__import__('os').system('true')")
+    target = tmp_path / "order.bpmn"
+    target.write_text(content)
+
+    code, output = run("--format", "json", str(target))
+
+    refused = [f for f in json.loads(output)["findings"] if f["rule"] == "expression-invalid"]
+    assert code == 1
+    assert [(f["element_id"], f["line"]) for f in refused] == [("Flow_yes", 22)]

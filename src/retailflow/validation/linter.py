@@ -7,6 +7,7 @@ and, given the application's handlers, the diagram-against-code rules.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -64,11 +65,9 @@ def _diagnostics(findings: Sequence[Finding], config: ValidateConfig,
         if severity is None or key in seen:
             continue
         seen.add(key)
-        if severity != finding.severity:
-            finding = Finding(severity, finding.rule, finding.message, file=finding.file,
-                              line=finding.line, element_id=finding.element_id,
-                              hint=finding.hint)
-        column = columns.column(finding.file, finding.line, finding.element_id)
+        line, column = columns.locate(finding.file, finding.line, finding.element_id)
+        if severity != finding.severity or line != finding.line:
+            finding = dataclasses.replace(finding, severity=severity, line=line)
         diagnostics.append(Diagnostic(finding, column))
     diagnostics.sort(key=lambda d: (d.finding.file or "", d.finding.line or 0, d.column or 0,
                                     d.rule))
