@@ -107,3 +107,36 @@ def test_a_handler_no_task_uses_is_reported_at_its_source_line() -> None:
     assert unused.element_id == "orders.ship"
     assert unused.file is not None and unused.file.endswith("shop_handlers.py")
     assert unused.line is not None and unused.line > 1
+
+
+def test_a_sub_process_passes_on_what_its_steps_write() -> None:
+    inner = (node("startEvent", "inner_start") + flow("fi", "inner_start", "inner_reserve")
+             + RESERVE.replace('id="TASK"', 'id="inner_reserve"')
+             + flow("fj", "inner_reserve", "inner_end") + node("endEvent", "inner_end"))
+    sub = node("subProcess", "TASK", inner=inner)
+
+    assert found(chain(sub, SHIP)) == []
+
+
+def test_a_step_inside_a_sub_process_sees_what_came_before_the_sub_process() -> None:
+    inner = (node("startEvent", "inner_start") + flow("fi", "inner_start", "inner_ship")
+             + SHIP.replace('id="TASK"', 'id="inner_ship"')
+             + flow("fj", "inner_ship", "inner_end") + node("endEvent", "inner_end"))
+
+    assert found(chain(RESERVE, node("subProcess", "TASK", inner=inner))) == []
+    assert ("handler-input-unset", "inner_ship") in found(
+        chain(node("subProcess", "TASK", inner=inner)))
+
+
+def test_a_timer_boundary_path_does_not_see_the_interrupted_tasks_results() -> None:
+    content = process(
+        node("startEvent", "start"), flow("f0", "start", "reserve"),
+        RESERVE.replace('id="TASK"', 'id="reserve"'), flow("f1", "reserve", "end"),
+        node("endEvent", "end"),
+        node("boundaryEvent", "late", attrs='attachedToRef="reserve"',
+             inner='<bpmn:timerEventDefinition id="t"><bpmn:timeDuration>PT1H'
+                   "</bpmn:timeDuration></bpmn:timerEventDefinition>"),
+        flow("f2", "late", "ship"), SHIP.replace('id="TASK"', 'id="ship"'),
+        flow("f3", "ship", "late_end"), node("endEvent", "late_end"))
+
+    assert found(content) == [("handler-input-unset", "ship")]

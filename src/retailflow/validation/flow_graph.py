@@ -85,7 +85,10 @@ class FlowNode:
 
 @dataclass(eq=False, slots=True)
 class FlowScope:
-    """The flow nodes and sequence flows directly inside one process or sub-process."""
+    """The flow nodes and sequence flows directly inside one process or sub-process.
+
+    ``owner`` is the sub-process's own node in the ``parent`` scope (None for a process).
+    """
 
     element: etree._Element
     id: str
@@ -93,11 +96,12 @@ class FlowScope:
     nodes: list[FlowNode] = field(default_factory=list)
     flows: list[SequenceFlow] = field(default_factory=list)
     parent: FlowScope | None = None
+    owner: FlowNode | None = None
 
     @property
     def triggered_by_event(self) -> bool:
         """Whether the scope is an event sub-process."""
-        return self.element.get("triggeredByEvent", "false").strip() == "true"
+        return self.owner is not None and self.owner.triggered_by_event
 
     def node(self, node_id: str) -> FlowNode | None:
         """The node with this id in this scope, if any."""
@@ -108,17 +112,17 @@ def flow_scopes(root: etree._Element) -> list[FlowScope]:
     """Every process of a ``bpmn:definitions`` and every sub-process inside, outermost first."""
     scopes: list[FlowScope] = []
     for process in root.iterchildren(bpmn_tag("process")):
-        _add_scope(process, None, scopes)
+        _add_scope(process, None, None, scopes)
     return scopes
 
 
-def _add_scope(element: etree._Element, parent: FlowScope | None,
+def _add_scope(element: etree._Element, parent: FlowScope | None, owner: FlowNode | None,
                scopes: list[FlowScope]) -> None:
     scope = FlowScope(element, element.get("id") or "", etree.QName(element).localname,
-                      parent=parent)
+                      parent=parent, owner=owner)
     scopes.append(scope)
     by_id: dict[str, FlowNode] = {}
-    inner: list[etree._Element] = []
+    inner: list[FlowNode] = []
     for child in element.iterchildren(etree.Element):
         tag = child.tag
         if not isinstance(tag, str) or not tag.startswith(_BPMN_PREFIX):
@@ -140,7 +144,7 @@ def _add_scope(element: etree._Element, parent: FlowScope | None,
         if node.id:
             by_id.setdefault(node.id, node)
         if kind in SCOPES:
-            inner.append(child)
+            inner.append(node)
     for flow in scope.flows:
         flow.source = by_id.get(flow.element.get("sourceRef") or "")
         flow.target = by_id.get(flow.element.get("targetRef") or "")
@@ -148,5 +152,5 @@ def _add_scope(element: etree._Element, parent: FlowScope | None,
             flow.source.outgoing.append(flow)
         if flow.target is not None:
             flow.target.incoming.append(flow)
-    for child in inner:
-        _add_scope(child, scope, scopes)
+    for node in inner:
+        _add_scope(node.element, scope, node, scopes)

@@ -45,13 +45,14 @@ class VariableFlow:
     handlers: HandlerRegistry
     start_variables: frozenset[str] = frozenset()
     _writes: dict[FlowNode, Writes] = field(default_factory=dict)
-    _parents: dict[FlowScope, FlowNode | None] = field(default_factory=dict)
+    _inner: dict[FlowNode, FlowScope] = field(default_factory=dict)
 
     def add_scopes(self, scopes: list[FlowScope]) -> None:
-        """Index a file's scopes (from ``flow_scopes``) so sub-processes see their parents."""
-        owners = {node.element: node for scope in scopes for node in scope.nodes}
+        """Index a file's scopes (from ``flow_scopes``): a sub-process writes what its steps
+        write."""
         for scope in scopes:
-            self._parents[scope] = owners.get(scope.element)
+            if scope.owner is not None:
+                self._inner[scope.owner] = scope
 
     def before(self, node: FlowNode, scope: FlowScope) -> Writes:
         """What the steps that can run before ``node`` (in its scope and enclosing ones) set."""
@@ -63,23 +64,18 @@ class VariableFlow:
             if current in seen:
                 continue
             seen.add(current)
-            result = result | self.writes(current, scope)
+            result = result | self.writes(current)
             pending.extend(self._entry_points(current, scope))
-        owner = self._parents.get(scope)
-        if owner is not None and scope.parent is not None:
-            if scope.triggered_by_event:
-                result = result | Writes(self.start_variables)  # may interrupt at any point
-            else:
-                result = result | self.before(owner, scope.parent)
-        elif owner is None:
-            result = result | Writes(self.start_variables)
-        return result
+        if scope.owner is None or scope.parent is None or scope.triggered_by_event:
+            # a process starts with them; an event sub-process may interrupt at any point
+            return result | Writes(self.start_variables)
+        return result | self.before(scope.owner, scope.parent)
 
-    def writes(self, node: FlowNode, scope: FlowScope) -> Writes:
+    def writes(self, node: FlowNode) -> Writes:
         """What one step may set when it completes."""
         known = self._writes.get(node)
         if known is None:
-            known = self._writes[node] = self._compute_writes(node, scope)
+            known = self._writes[node] = self._compute_writes(node)
         return known
 
     def _entry_points(self, node: FlowNode, scope: FlowScope) -> list[FlowNode]:
@@ -92,11 +88,11 @@ class VariableFlow:
                 sources.extend(flow.source for flow in host.incoming if flow.source is not None)
         return sources
 
-    def _compute_writes(self, node: FlowNode, scope: FlowScope) -> Writes:
+    def _compute_writes(self, node: FlowNode) -> Writes:
         config = read_element_config(node.element)
         mapped = frozenset(mapping.target for mapping in config.outputs if mapping.target)
         if node.kind in SCOPES:
-            return self._scope_writes(node, scope)
+            return self._scope_writes(node)
         if config.outputs:
             return Writes(mapped)
         if _PAYLOAD_EVENTS.intersection(node.event_definitions) or node.kind in _FROM_OUTSIDE:
@@ -116,11 +112,11 @@ class VariableFlow:
             return Writes(anything=True)
         return Writes(handler.output_fields)
 
-    def _scope_writes(self, node: FlowNode, scope: FlowScope) -> Writes:
-        """A sub-process sets whatever its steps set."""
+    def _scope_writes(self, node: FlowNode) -> Writes:
+        """A sub-process writes whatever its steps write."""
+        inner = self._inner.get(node)
         result = Writes()
-        for inner in (candidate for candidate in self._parents
-                      if self._parents[candidate] is node):
+        if inner is not None:
             for step in inner.nodes:
-                result = result | self.writes(step, inner)
+                result = result | self.writes(step)
         return result
