@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 from diagrams import flow, node, process
 from shop_handlers import registry
@@ -10,7 +11,11 @@ from shop_handlers import registry
 from retailflow.bpmn import SourceFile, read_document
 from retailflow.bpmn.document import BpmnDocument
 from retailflow.handlers import HandlerRegistry
+from retailflow.retail import Shop, retail_handlers
+from retailflow.validation import validate
 from retailflow.validation.code_rules import check_code
+
+PROCESSES = Path(__file__).parents[2] / "processes"
 
 
 def service(task_id: str, job_type: str, *, inputs: str = "", outputs: str = "") -> str:
@@ -140,3 +145,9 @@ def test_a_timer_boundary_path_does_not_see_the_interrupted_tasks_results() -> N
         flow("f3", "ship", "late_end"), node("endEvent", "late_end"))
 
     assert found(content) == [("handler-input-unset", "ship")]
+
+
+def test_the_shipped_order_process_agrees_with_the_retail_handlers() -> None:
+    report = validate([str(PROCESSES)], handlers=retail_handlers(Shop()))
+
+    assert report.diagnostics == []

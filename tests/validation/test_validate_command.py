@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from retailflow.cli.app import app
+from retailflow.validation import RULES
 
 HERE = Path(__file__).parent
 BROKEN = HERE / "fixtures" / "broken_order.bpmn"
@@ -145,3 +147,20 @@ def test_a_condition_the_sandbox_refuses_is_an_error_at_its_flow(tmp_path: Path)
     refused = [f for f in json.loads(output)["findings"] if f["rule"] == "expression-invalid"]
     assert code == 1
     assert [(f["element_id"], f["line"]) for f in refused] == [("Flow_yes", 22)]
+
+
+def test_the_docs_list_every_rule() -> None:
+    docs = (HERE.parents[1] / "docs" / "validate.md").read_text()
+
+    listed = set(re.findall(r"^\| `([a-z0-9-]+)`", docs, flags=re.MULTILINE))
+    assert listed == set(RULES)
+
+
+def test_the_pre_commit_hook_runs_this_command() -> None:
+    hook = (HERE.parents[1] / ".pre-commit-hooks.yaml").read_text()
+    settings = dict(re.findall(r"^-? +(\w+): (.+)$", hook, flags=re.MULTILINE))
+
+    assert settings["id"] == "retailflow-validate"
+    assert settings["entry"] == "retailflow validate"
+    assert settings["pass_filenames"] == "false"
+    assert runner.invoke(app, [*settings["entry"].split()[1:], "--help"]).exit_code == 0

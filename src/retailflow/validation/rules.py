@@ -147,7 +147,7 @@ RULES: dict[str, Rule] = {rule.id: rule for rule in [
     *_rules(
         Category.DECISION,
         ("dmn-not-definitions", E, "a .dmn file holds no DMN definitions"),
-        ("dmn-missing-id", E, "a decision or column has no id"),
+        ("dmn-missing-id", E, "a decision has no id"),
         ("dmn-duplicate-id", E, "a DMN id is used twice"),
         ("dmn-unsupported-language", E, "a cell uses an expression language other than FEEL"),
         ("dmn-invalid-expression", E, "a cell or literal expression does not parse"),
