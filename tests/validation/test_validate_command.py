@@ -164,3 +164,27 @@ def test_the_pre_commit_hook_runs_this_command() -> None:
     assert settings["entry"] == "retailflow validate"
     assert settings["pass_filenames"] == "false"
     assert runner.invoke(app, [*settings["entry"].split()[1:], "--help"]).exit_code == 0
+
+
+def test_configured_paths_are_reported_relative_to_the_current_directory(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (project / "sub").mkdir()
+    monkeypatch.chdir(project / "sub")
+
+    code, output = run("--format", "json", "--config", str(project / "pyproject.toml"))
+
+    assert code == 1
+    assert json.loads(output)["files"] == ["../processes/order.bpmn"]
+
+
+def test_a_crashing_rule_is_an_internal_error_exit_2_not_a_clean_result(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_rule(file: str, root: object) -> list[object]:
+        raise KeyError("bug")
+
+    monkeypatch.setattr("retailflow.validation.linter.check_diagram", broken_rule)
+
+    code, output = run()
+
+    assert code == 2
+    assert "internal error: KeyError" in output

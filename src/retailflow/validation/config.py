@@ -16,6 +16,7 @@ no-overlapping-elements = "off"
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -67,8 +68,9 @@ class ValidateConfig:
         return reported
 
     def resolved_paths(self) -> list[str]:
-        """``paths`` relative to the configuration file, as the deployment loader takes them."""
-        return [str(self.root / path) if not Path(path).is_absolute() else path
+        """``paths`` (relative to the configuration file) as seen from the current directory,
+        so reports name files the way CI and code scanning expect: relative to the checkout."""
+        return [path if Path(path).is_absolute() else os.path.relpath(self.root / path)
                 for path in self.paths]
 
 
