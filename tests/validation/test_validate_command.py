@@ -188,3 +188,17 @@ def test_a_crashing_rule_is_an_internal_error_exit_2_not_a_clean_result(
 
     assert code == 2
     assert "internal error: KeyError" in output
+
+
+def test_a_script_the_sandbox_refuses_is_reported_before_any_instance_runs(
+        tmp_path: Path) -> None:
+    script = (HERE.parent / "fixtures" / "script_spiff.bpmn").read_text()
+    target = tmp_path / "script.bpmn"
+    target.write_text(script.replace("total = sum(", "import os\ntotal = sum("))
+
+    code, output = run("--format", "json", str(target))
+
+    [finding] = json.loads(output)["findings"]
+    assert code == 1
+    assert (finding["rule"], finding["element_id"]) == ("expression-invalid", "compute_total")
+    assert "refused by the Python sandbox" in finding["message"]

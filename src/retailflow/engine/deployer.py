@@ -27,6 +27,7 @@ from retailflow.decisions import parse_dmn
 from retailflow.engine.spiff import CompiledProcess, SourceTree, compile_processes
 from retailflow.engine.start_timers import first_start_jobs, schedule_owner
 from retailflow.expressions import Dialect, ExpressionEngine
+from retailflow.expressions.python_sandbox import PythonSandbox
 from retailflow.handlers import HandlerRegistry
 from retailflow.model import (
     Deployment,
@@ -142,9 +143,10 @@ class CheckedSources:
 
 def check_sources(sources: Sequence[SourceFile], expressions: ExpressionEngine) -> CheckedSources:
     """Every check a deployment makes before storing anything: parsing, the BPMN schema, DMN
-    tables, the static checks (expressions included) and, when those found no error,
-    compiling with the engine. ``retailflow validate`` runs exactly this, then adds its own
-    modelling, diagram and code rules."""
+    tables, the static checks (expressions, and scripts compiled under the sandbox's policy,
+    so a refused script fails the deployment, not the first instance) and, when those found
+    no error, compiling with the engine. ``retailflow validate`` runs exactly this, then adds
+    its own modelling, diagram and code rules."""
     checked = CheckedSources()
     findings, documents = checked.findings, checked.documents
     for source in sources:
@@ -161,7 +163,13 @@ def check_sources(sources: Sequence[SourceFile], expressions: ExpressionEngine) 
     def check_expression(text: str, dialect: str, element_id: str | None) -> None:
         expressions.check(text, dialect=Dialect(dialect), element_id=element_id)
 
-    findings.extend(check_documents(documents, check_expression=check_expression))
+    sandbox = PythonSandbox(expressions.script_timeout)
+
+    def check_script(script: str, element_id: str | None) -> None:
+        sandbox.script(script)  # compiles under the sandbox's policy; runs nothing
+
+    findings.extend(check_documents(documents, check_expression=check_expression,
+                                    check_script=check_script))
     if not _errors(findings):
         executable = [process.id for doc in documents if isinstance(doc, BpmnDocument)
                       for process in doc.processes if process.executable]
