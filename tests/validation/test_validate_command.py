@@ -202,3 +202,14 @@ def test_a_script_the_sandbox_refuses_is_reported_before_any_instance_runs(
     assert code == 1
     assert (finding["rule"], finding["element_id"]) == ("expression-invalid", "compute_total")
     assert "refused by the Python sandbox" in finding["message"]
+
+
+def test_a_rule_that_is_off_by_default_reports_once_turned_on() -> None:
+    gateways = str(HERE.parent / "fixtures" / "gateways.bpmn")
+
+    code, output = run(gateways)
+    assert code == 0 and "no-inclusive-gateway" not in output
+    code, output = run(gateways, "--rule", "no-inclusive-gateway=warning")
+    assert code == 0
+    assert output.count("warning no-inclusive-gateway") == 2
+    assert run(gateways, "--rule", "no-inclusive-gateway=warning", "--fail-on", "warning")[0] == 1

@@ -55,8 +55,8 @@ class FailOn(StrEnum):
 
 def validate(
     paths: Annotated[list[str] | None, typer.Argument(
-        help="Files, directories or globs (default: `paths` from [tool.retailflow.validate], "
-             "else processes/).", show_default=False)] = None,
+        help="Files, directories or globs (default: the configured paths, else "
+             "processes/).", show_default=False)] = None,
     output_format: Annotated[OutputFormat, typer.Option(
         "--format", "-f", help="Output: text for people; json, junit, github or sarif for CI."
     )] = OutputFormat.TEXT,

@@ -55,7 +55,6 @@ class ValidateConfig:
     start_variables: frozenset[str] = frozenset()
     rules: Mapping[str, Severity | None] = field(default_factory=dict)
     root: Path = Path()
-    source: Path | None = None
 
     def severity(self, rule_id: str, reported: Severity) -> Severity | None:
         """The severity a finding is shown at: configured, else the catalogue's default if the
@@ -136,7 +135,6 @@ def config_from_table(section: Mapping[str, Any], source: Path) -> ValidateConfi
             _strings(section.get("start-variables", []), f"{where} start-variables")),
         rules=levels,
         root=source.parent,
-        source=source,
     )
 
 
