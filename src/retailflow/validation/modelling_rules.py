@@ -19,7 +19,6 @@ from retailflow.validation.flow_graph import (
     ACTIVITIES,
     EVENTS,
     GATEWAYS,
-    TASKS,
     FlowNode,
     FlowScope,
     flow_scopes,
@@ -94,29 +93,8 @@ def _node_findings(file: str, scope: FlowScope, node: FlowNode) -> Iterator[Find
         yield RULES[_DISCOURAGED[kind]].at(
             element, file, f"Element type <bpmn:{kind[0].upper()}{kind[1:]}> is discouraged",
             "use exclusive or parallel gateways with explicit conditions")
-    flow_node = kind in ACTIVITIES or kind in EVENTS
-    adhoc = scope.kind == "adHocSubProcess"
-    compensation = node.for_compensation or (
-        kind == "boundaryEvent" and node.event_definitions == ["compensateEventDefinition"])
-    if (kind in TASKS or kind in GATEWAYS or kind in EVENTS or kind in ("subProcess",
-                                                                          "transaction")) \
-            and not node.triggered_by_event and not compensation and not adhoc \
-            and not incoming and not outgoing:
-        yield RULES["no-disconnected"].at(element, file, "Element is not connected",
-                                          "connect it with sequence flows, or delete it")
-    elif not adhoc and not node.triggered_by_event and not node.for_compensation:
-        link = node.event_definitions == ["linkEventDefinition"]
-        if not incoming and kind not in ("startEvent", "boundaryEvent") \
-                and not (kind == "intermediateCatchEvent" and link):
-            yield RULES["no-implicit-start"].at(
-                element, file, "Element is an implicit start",
-                "connect a flow into it, or start the process with a start event")
-        if not outgoing and kind != "endEvent" \
-                and not (kind == "intermediateThrowEvent" and link) and not compensation:
-            yield RULES["no-implicit-end"].at(
-                element, file, "Element is an implicit end",
-                "connect it to an end event so the path visibly finishes")
-    if flow_node:
+    yield from _connections(file, scope, node)
+    if kind in ACTIVITIES or kind in EVENTS:
         unconditional = [flow for flow in outgoing
                          if not flow.conditional and not flow.is_default]
         if len(unconditional) > 1:
@@ -156,6 +134,34 @@ def _node_findings(file: str, scope: FlowScope, node: FlowNode) -> Iterator[Find
     if _label_required(node) and not node.name:
         yield RULES["label-required"].at(element, file, "Element is missing label/name",
                                          "name it in Modeler, as the business would say it")
+
+
+def _connections(file: str, scope: FlowScope, node: FlowNode) -> Iterator[Finding]:
+    """A node with no flows at all is reported once, as disconnected; one with flows only on
+    one side as an implicit start or end (bpmnlint reports all three for a lonely task)."""
+    kind = node.kind
+    if scope.kind == "adHocSubProcess" or node.triggered_by_event:
+        return  # ad-hoc activities and event sub-processes need no flows
+    compensation = node.for_compensation or (
+        kind == "boundaryEvent" and node.event_definitions == ["compensateEventDefinition"])
+    if compensation:
+        return  # linked by an association, not by sequence flows
+    link = node.event_definitions == ["linkEventDefinition"]
+    # bpmnlint leaves a lonely call activity to the implicit start and end rules
+    if not node.incoming and not node.outgoing and kind != "callActivity":
+        yield RULES["no-disconnected"].at(node.element, file, "Element is not connected",
+                                          "connect it with sequence flows, or delete it")
+        return
+    if not node.incoming and kind not in ("startEvent", "boundaryEvent") \
+            and not (kind == "intermediateCatchEvent" and link):
+        yield RULES["no-implicit-start"].at(
+            node.element, file, "Element is an implicit start",
+            "connect a flow into it, or start the process with a start event")
+    if not node.outgoing and kind != "endEvent" \
+            and not (kind == "intermediateThrowEvent" and link):
+        yield RULES["no-implicit-end"].at(
+            node.element, file, "Element is an implicit end",
+            "connect it to an end event so the path visibly finishes")
 
 
 def _flow_findings(file: str, scope: FlowScope) -> Iterator[Finding]:
