@@ -31,6 +31,7 @@ _DISCOURAGED = {"complexGateway": "no-complex-gateway",
 _GLOBALS = {"message": "messageRef", "error": "errorRef", "escalation": "escalationRef",
             "signal": "signalRef"}
 _LANE = bpmn_tag("lane")
+_ASSOCIATION = bpmn_tag("association")
 _PARTICIPANT = bpmn_tag("participant")
 
 
@@ -142,13 +143,13 @@ def _connections(file: str, scope: FlowScope, node: FlowNode) -> Iterator[Findin
     kind = node.kind
     if scope.kind == "adHocSubProcess" or node.triggered_by_event:
         return  # ad-hoc activities and event sub-processes need no flows
-    compensation = node.for_compensation or (
-        kind == "boundaryEvent" and node.event_definitions == ["compensateEventDefinition"])
-    if compensation:
-        return  # linked by an association, not by sequence flows
+    if node.for_compensation:
+        return  # a compensation handler hangs off an association, not sequence flows
+    compensation = kind == "boundaryEvent" and node.event_definitions == [
+        "compensateEventDefinition"]
     link = node.event_definitions == ["linkEventDefinition"]
-    # bpmnlint leaves a lonely call activity to the implicit start and end rules
-    if not node.incoming and not node.outgoing and kind != "callActivity":
+    # bpmnlint leaves a lonely call activity or compensation boundary to the implicit rules
+    if not node.incoming and not node.outgoing and kind != "callActivity" and not compensation:
         yield RULES["no-disconnected"].at(node.element, file, "Element is not connected",
                                           "connect it with sequence flows, or delete it")
         return
@@ -158,10 +159,21 @@ def _connections(file: str, scope: FlowScope, node: FlowNode) -> Iterator[Findin
             node.element, file, "Element is an implicit start",
             "connect a flow into it, or start the process with a start event")
     if not node.outgoing and kind != "endEvent" \
-            and not (kind == "intermediateThrowEvent" and link):
+            and not (kind == "intermediateThrowEvent" and link) \
+            and not (compensation and _associated(scope, node)):
         yield RULES["no-implicit-end"].at(
             node.element, file, "Element is an implicit end",
             "connect it to an end event so the path visibly finishes")
+
+
+def _associated(scope: FlowScope, node: FlowNode) -> bool:
+    """Whether an association in the process starts at the node (a compensation boundary's
+    link to its handler)."""
+    process = scope
+    while process.parent is not None:
+        process = process.parent
+    return any(association.get("sourceRef") == node.id
+               for association in process.element.iter(_ASSOCIATION))
 
 
 def _flow_findings(file: str, scope: FlowScope) -> Iterator[Finding]:
