@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -33,6 +34,8 @@ from retailflow.validation.reporters import MACHINE_FORMATS
 from retailflow.validation.reporters.text import print_report
 
 logger = logging.getLogger(__name__)
+errors = Console(stderr=True)
+"""Where configuration and internal errors go, so `--format sarif > out.sarif` stays clean."""
 
 
 class OutputFormat(StrEnum):
@@ -126,7 +129,7 @@ def _settings(config: Path | None, fail_on: FailOn | None, handlers: str | None,
 
 
 def _print_error(message: str) -> None:
-    console.print(f"[red]{escape(message)}[/red]", soft_wrap=True, highlight=False)
+    errors.print(f"[red]{escape(message)}[/red]", soft_wrap=True, highlight=False)
 
 
 def _print_rules() -> None:
