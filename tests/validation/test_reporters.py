@@ -4,6 +4,7 @@ JUnit is parsed back."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -133,3 +134,12 @@ def test_json_output_has_findings_and_a_summary(report: ValidationReport) -> Non
         "rule": "label-required", "element_id": "reserve_stock",
         "message": "Element is missing label/name",
         "hint": "name it in Modeler, as the business would say it"}
+
+
+def test_text_output_is_coloured_on_a_terminal_only(report: ValidationReport) -> None:
+    terminal, pipe = io.StringIO(), io.StringIO()
+    print_report(report, Console(file=terminal, force_terminal=True, width=300))
+    print_report(report, Console(file=pipe, force_terminal=False, width=300))
+
+    assert "\x1b[" in terminal.getvalue()
+    assert "\x1b[" not in pipe.getvalue()

@@ -213,3 +213,27 @@ def test_a_rule_that_is_off_by_default_reports_once_turned_on() -> None:
     assert code == 0
     assert output.count("warning no-inclusive-gateway") == 2
     assert run(gateways, "--rule", "no-inclusive-gateway=warning", "--fail-on", "warning")[0] == 1
+
+
+def test_files_are_checked_together_as_one_deployment() -> None:
+    fixtures = HERE.parent / "fixtures"
+    alone = str(fixtures / "decision.bpmn")
+
+    code, output = run("--format", "json", alone)
+    assert code == 1
+    assert [(f["rule"], f["element_id"]) for f in json.loads(output)["findings"]] == [
+        ("called-decision-unknown", "decide_route")]
+    assert run(alone, str(fixtures / "fulfilment_route.dmn"))[0] == 0
+
+
+def test_a_decision_table_that_does_not_parse_is_reported_at_its_line(tmp_path: Path) -> None:
+    table = (HERE.parent / "fixtures" / "fulfilment_route.dmn").read_text()
+    broken = tmp_path / "route.dmn"
+    broken.write_text(table.replace("&lt; 10", "&lt; &lt; 10", 1))
+
+    code, output = run("--format", "json", str(broken))
+
+    [finding] = json.loads(output)["findings"]
+    assert code == 1
+    assert finding["rule"] == "dmn-invalid-expression"
+    assert finding["line"] and finding["column"]
