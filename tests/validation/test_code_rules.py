@@ -151,3 +151,17 @@ def test_the_shipped_order_process_agrees_with_the_retail_handlers() -> None:
     report = validate([str(PROCESSES)], handlers=retail_handlers(Shop()))
 
     assert report.diagnostics == []
+
+
+def test_a_multi_instance_task_may_write_its_output_collection_so_later_steps_are_trusted(
+        ) -> None:
+    loop = ('<bpmn:multiInstanceLoopCharacteristics><bpmn:extensionElements>'
+            '<zeebe:loopCharacteristics inputCollection="=orders" inputElement="order" '
+            'outputCollection="reservation_id" outputElement="=reservation" />'
+            "</bpmn:extensionElements></bpmn:multiInstanceLoopCharacteristics>")
+    once = service("TASK", "stock.reserve", inputs=RESERVE_INPUTS,
+                   outputs=mapping("output", "=reservation_id", "reservation"))
+    each = once.replace("</bpmn:serviceTask>", f"{loop}</bpmn:serviceTask>")
+
+    assert found(chain(once, SHIP)) == [("handler-input-unset", "t1")]
+    assert found(chain(each, SHIP)) == []

@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from retailflow.bpmn.extensions import ElementConfig, read_element_config
+from retailflow.bpmn.namespaces import bpmn_tag
 from retailflow.handlers import HandlerRegistry
 from retailflow.validation.flow_graph import SCOPES, FlowNode, FlowScope
 
 _PAYLOAD_EVENTS = frozenset({"messageEventDefinition", "signalEventDefinition",
                              "errorEventDefinition", "escalationEventDefinition"})
+_MULTI_INSTANCE = bpmn_tag("multiInstanceLoopCharacteristics")
 _FROM_OUTSIDE = frozenset({"userTask", "receiveTask"})
 """Steps completed with data from outside: a form, a message."""
 
@@ -93,10 +95,12 @@ class VariableFlow:
         mapped = frozenset(mapping.target for mapping in config.outputs if mapping.target)
         if node.kind in SCOPES:
             return self._scope_writes(node)
+        if node.element.find(_MULTI_INSTANCE) is not None:
+            return Writes(anything=True)  # an output collection, gathered per instance
         if config.outputs:
             return Writes(mapped)
         if _PAYLOAD_EVENTS.intersection(node.event_definitions) or node.kind in _FROM_OUTSIDE:
-            return Writes(anything=True)
+            return Writes(anything=True)  # a message or error payload, a form
         if config.job_type is not None:
             return self._handler_writes(config)
         if node.kind == "callActivity":
