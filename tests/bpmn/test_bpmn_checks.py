@@ -277,7 +277,7 @@ CASES = {
         '  <bpmn:process id="p" isExecutable="true">\n'
         '    <bpmn:startEvent id="t" />\n  </bpmn:process>',
         "camunda8",
-        [("no-start-event", "p")],
+        [("start-event-required", "p")],
     ),
     "flow node without id": (
         task(service_task()).replace("</bpmn:process>", "<bpmn:task /></bpmn:process>"),
@@ -386,6 +386,19 @@ def test_a_process_id_defined_in_two_files_is_a_duplicate() -> None:
 
     assert rules(findings) == [("duplicate-id", "shipping")]
     assert "order.bpmn" in findings[0].message
+
+
+def test_a_sub_process_id_clashing_with_another_files_process_is_a_duplicate() -> None:
+    sub_process = """    <bpmn:subProcess id="shipping" name="Ship">
+      <bpmn:startEvent id="inner_start" />
+      <bpmn:sequenceFlow id="inner_flow" sourceRef="inner_start" targetRef="inner_end" />
+      <bpmn:endEvent id="inner_end" />
+    </bpmn:subProcess>"""
+    findings = check(linear_process(sub_process, task_id="shipping"), "camunda8", shipping())
+
+    assert rules(findings) == [("duplicate-id", "shipping")]
+    assert check(linear_process(sub_process.replace('"shipping"', '"packing"'),
+                                task_id="packing"), "camunda8", shipping()) == []
 
 
 # Expressions -----------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ _GATEWAYS = _tags(
     "exclusiveGateway inclusiveGateway parallelGateway eventBasedGateway complexGateway"
 )
 _FLOW_NODES = _ACTIVITIES | _EVENTS | _GATEWAYS
+_SUB_PROCESSES = _tags("subProcess transaction adHocSubProcess")
 _SEQUENCE_FLOW = bpmn_tag("sequenceFlow")
 _CATCHING = _tags("startEvent intermediateCatchEvent boundaryEvent")
 _THROWING = _tags("endEvent intermediateThrowEvent")
@@ -138,12 +139,18 @@ def check_documents(
 
 def _duplicate_definitions(documents: Sequence[BpmnDocument | DmnDocument]) -> list[Finding]:
     """A process or decision id defined in two files: the deployment could not tell which
-    one a caller means."""
+    one a caller means. Sub-process ids count as process ids: SpiffWorkflow keeps both in one
+    table, and refuses (or silently mixes up) a clash between files."""
     findings: list[Finding] = []
     first: dict[tuple[str, str], tuple[str, int | None]] = {}
     for document in documents:
         if isinstance(document, BpmnDocument):
             entries = [("process", info.id, info.line) for info in document.processes]
+            entries.extend(
+                ("process", element.get("id", ""), element.sourceline)
+                for element in document.tree.iter(*_SUB_PROCESSES)
+                if element.get("id")
+            )
         else:
             root = document.tree.getroot()
             entries = [
@@ -256,7 +263,7 @@ class _DocumentCheck:
         if not _HAS_START_EVENT(process):
             self._add(
                 process,
-                "no-start-event",
+                "start-event-required",
                 "the process has no start event",
                 "draw a start event; without one no instance can ever start",
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from retailflow.decisions import parse_dmn
 from retailflow.engine.spiff import CompiledProcess, SourceTree, compile_processes
 from retailflow.engine.start_timers import first_start_jobs, schedule_owner
 from retailflow.expressions import Dialect, ExpressionEngine
+from retailflow.expressions.python_sandbox import PythonSandbox
 from retailflow.handlers import HandlerRegistry
 from retailflow.model import (
     Deployment,
@@ -55,29 +57,8 @@ class Deployer:
         """Deploy every ``.bpmn`` and ``.dmn`` file under ``paths``; ``DeploymentError`` (and
         nothing stored) if any error is found."""
         sources = load_sources(paths)
-        findings: list[Finding] = []
-        documents: list[BpmnDocument | DmnDocument] = []
-        for source in sources:
-            try:
-                document = read_document(source)
-            except DeploymentError as error:
-                findings.extend(error.findings)
-                continue
-            documents.append(document)
-            findings.extend(validate_schema(document))
-            if isinstance(document, DmnDocument):
-                findings.extend(_dmn_findings(document))
-        findings.extend(check_documents(documents, check_expression=self._check_expression))
-        executable = [process.id for doc in documents if isinstance(doc, BpmnDocument)
-                      for process in doc.processes if process.executable]
-        compiled: dict[str, CompiledProcess] = {}
-        if not _errors(findings):
-            trees = [SourceTree(doc.name, doc.root) for doc in documents
-                     if isinstance(doc, BpmnDocument)]
-            try:
-                compiled = compile_processes(trees, executable)
-            except DeploymentError as error:
-                findings.extend(error.findings)
+        checked = check_sources(sources, self._expressions)
+        findings, documents, compiled = checked.findings, checked.documents, checked.compiled
         if require_handlers:
             findings.extend(self._missing_handlers(compiled.values()))
         if _errors(findings):
@@ -87,9 +68,6 @@ class Deployer:
         for finding in deployment.warnings:
             logger.warning("%s", finding)
         return deployment
-
-    def _check_expression(self, text: str, dialect: str, element_id: str | None) -> None:
-        self._expressions.check(text, dialect=Dialect(dialect), element_id=element_id)
 
     def _missing_handlers(self, processes: Iterable[CompiledProcess]) -> list[Finding]:
         findings = []
@@ -151,6 +129,57 @@ class Deployer:
             self._store.save_definitions(list(needed.values()), new_definitions, schedules)
             deployment.created.extend(new_definitions)
         return deployment
+
+
+@dataclass(slots=True)
+class CheckedSources:
+    """What checking a set of files found: the documents that parsed, every finding, and the
+    compiled processes (empty when any error was found, since nothing can be deployed then)."""
+
+    documents: list[BpmnDocument | DmnDocument] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    compiled: dict[str, CompiledProcess] = field(default_factory=dict)
+
+
+def check_sources(sources: Sequence[SourceFile], expressions: ExpressionEngine) -> CheckedSources:
+    """Every check a deployment makes before storing anything: parsing, the BPMN schema, DMN
+    tables, the static checks (expressions, and scripts compiled under the sandbox's policy,
+    so a refused script fails the deployment, not the first instance) and, when those found
+    no error, compiling with the engine. ``retailflow validate`` runs exactly this, then adds
+    its own modelling, diagram and code rules."""
+    checked = CheckedSources()
+    findings, documents = checked.findings, checked.documents
+    for source in sources:
+        try:
+            document = read_document(source)
+        except DeploymentError as error:
+            findings.extend(error.findings)
+            continue
+        documents.append(document)
+        findings.extend(validate_schema(document))
+        if isinstance(document, DmnDocument):
+            findings.extend(_dmn_findings(document))
+
+    def check_expression(text: str, dialect: str, element_id: str | None) -> None:
+        expressions.check(text, dialect=Dialect(dialect), element_id=element_id)
+
+    sandbox = PythonSandbox(expressions.script_timeout)
+
+    def check_script(script: str, element_id: str | None) -> None:
+        sandbox.script(script)  # compiles under the sandbox's policy; runs nothing
+
+    findings.extend(check_documents(documents, check_expression=check_expression,
+                                    check_script=check_script))
+    if not _errors(findings):
+        executable = [process.id for doc in documents if isinstance(doc, BpmnDocument)
+                      for process in doc.processes if process.executable]
+        trees = [SourceTree(doc.name, doc.root) for doc in documents
+                 if isinstance(doc, BpmnDocument)]
+        try:
+            checked.compiled = compile_processes(trees, executable)
+        except DeploymentError as error:
+            findings.extend(error.findings)
+    return checked
 
 
 def _dmn_findings(document: DmnDocument) -> list[Finding]:
