@@ -340,3 +340,25 @@ def test_camunda_7_dmn_1_1_file_with_juel_and_input_variable_runs() -> None:
     result = EVALUATOR.evaluate(approval, {"order": {"amount": 5000}}, {})
     assert result.value is False
     assert result.matched_rules == ["rule_big"]
+
+
+def test_rules_hit_are_reported_for_required_decisions_first_then_the_decision() -> None:
+    tier = table(
+        "customerTier",
+        [("Spend", "spend")],
+        [("tier", "string")],
+        [([">= 1000"], ['"gold"']), (["< 1000"], ['"silver"'])],
+    )
+    discount = table(
+        "discount",
+        [("Tier", "customerTier")],
+        [("discount", "number")],
+        [(['"gold"'], ["0.2"]), (['"silver"'], ["0.05"])],
+        requires=("customerTier",),
+    )
+    result = decide(tier, discount, variables={"spend": 10}, decision_id="discount")
+    assert [(hits.decision_id, hits.rule_numbers) for hits in result.evaluated] == [
+        ("customerTier", (2,)),
+        ("discount", (2,)),
+    ]
+    assert result.evaluated[-1].rule_ids == tuple(result.matched_rules)

@@ -28,10 +28,12 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from retailflow.bpmn.extensions import ElementConfig
+from retailflow.decisions import RuleHits
 from retailflow.engine.spiff.compiler import CompiledProcess
 from retailflow.engine.spiff.script_engine import RetailScriptEngine
 from retailflow.engine.spiff.serializer import StateCodec
 from retailflow.engine.spiff.specs import (
+    DECISIONS_HIT,
     ClockTimerEventDefinition,
     KeyedMessageEventDefinition,
     is_visible,
@@ -105,12 +107,15 @@ class WaitStates:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """An element that completed during a step, with the variables it wrote when they came
-    from outside (a handler's result, a person's input), for the history."""
+    """An element that completed during a step, for the history: the variables it wrote when
+    they came from outside (a handler's result, a person's input), the sequence flows its
+    token took out of it, and the rules of the decisions it evaluated."""
 
     element_id: str
     element_type: str
     variables: dict[str, Any]
+    flows: tuple[str, ...] = ()
+    decisions: tuple[RuleHits, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,7 +355,28 @@ class ProcessRun:
         if is_visible(spec) and task.state == TaskState.COMPLETED:
             self._steps.append(Step(spec.bpmn_id,
                                     self._compiled.element_types.get(spec.bpmn_id, "task"),
-                                    dict(variables or {})))
+                                    dict(variables or {}), self._flows_taken(task),
+                                    task.internal_data.pop(DECISIONS_HIT, ())))
+
+    def _flows_taken(self, task: Task) -> tuple[str, ...]:
+        """The sequence flows out of a task that just completed: one to each element its
+        children lead to. SpiffWorkflow may put internal tasks in between (a boundary event
+        split, say), and keeps branches that may still be taken as predicted children."""
+        flows = self._compiled.sequence_flows
+        source = task.task_spec.bpmn_id
+        taken = []
+        following = list(task.children)
+        while following:
+            child = following.pop(0)
+            if child.state & TaskState.PREDICTED_MASK:
+                continue
+            if is_visible(child.task_spec):
+                flow = flows.get((source, child.task_spec.bpmn_id))
+                if flow is not None:
+                    taken.append(flow)
+            else:
+                following.extend(child.children)
+        return tuple(taken)
 
     def _interrupt_for_event_subprocesses(self) -> None:
         """An interrupting event subprocess ends everything else in its scope when it starts

@@ -1,0 +1,105 @@
+"""History names the sequence flows each token took and the DMN rules each decision hit:
+coverage, process mining and audits read them from there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from retailflow import BpmnError, Engine, HistoryKind
+from scenario_kit import FIXTURES, PROCESSES, EngineFactory, Recorder, routed_process
+
+ORDER = {"order_id": "SO-1", "items": [{"sku": "TEA", "quantity": 2}]}
+
+PARALLEL_PLAIN_TASKS = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d"
+    targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="both_ways" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:parallelGateway id="fork"/>
+    <bpmn:task id="left"/>
+    <bpmn:task id="right"/>
+    <bpmn:parallelGateway id="join"/>
+    <bpmn:endEvent id="end"/>
+    <bpmn:sequenceFlow id="to_fork" sourceRef="start" targetRef="fork"/>
+    <bpmn:sequenceFlow id="to_left" sourceRef="fork" targetRef="left"/>
+    <bpmn:sequenceFlow id="to_right" sourceRef="fork" targetRef="right"/>
+    <bpmn:sequenceFlow id="left_done" sourceRef="left" targetRef="join"/>
+    <bpmn:sequenceFlow id="right_done" sourceRef="right" targetRef="join"/>
+    <bpmn:sequenceFlow id="to_end" sourceRef="join" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def flows_taken(engine: Engine, instance_id: str) -> list[str]:
+    return [event.element_id for event in engine.history(instance_id)
+            if event.kind == HistoryKind.SEQUENCE_FLOW_TAKEN]
+
+
+def test_an_exclusive_gateway_records_only_the_flow_it_took(
+        make_engine: EngineFactory, tmp_path: Path) -> None:
+    path = tmp_path / "routed.bpmn"
+    path.write_text(routed_process("routed", "=amount > 100"))
+    engine = make_engine()
+    engine.deploy(path)
+    big = engine.start("routed", variables={"amount": 500})
+    small = engine.start("routed", variables={"amount": 5})
+    assert flows_taken(engine, big.id) == ["to_route", "when"]
+    assert flows_taken(engine, small.id) == ["to_route", "otherwise"]
+
+
+def test_each_flow_follows_the_completion_of_its_source(make_engine: EngineFactory,
+                                                        tmp_path: Path) -> None:
+    path = tmp_path / "routed.bpmn"
+    path.write_text(routed_process("routed", "=amount > 100"))
+    engine = make_engine()
+    engine.deploy(path)
+    instance = engine.start("routed", variables={"amount": 500})
+    rows = [(e.kind, e.element_id) for e in engine.history(instance.id)
+            if e.kind in (HistoryKind.ELEMENT_COMPLETED, HistoryKind.SEQUENCE_FLOW_TAKEN)]
+    assert rows == [("element_completed", "start"), ("sequence_flow_taken", "to_route"),
+                    ("element_completed", "route"), ("sequence_flow_taken", "when"),
+                    ("element_completed", "a")]
+
+
+def test_a_parallel_join_records_every_incoming_flow_even_within_one_step(
+        make_engine: EngineFactory, tmp_path: Path) -> None:
+    path = tmp_path / "both.bpmn"
+    path.write_text(PARALLEL_PLAIN_TASKS)
+    engine = make_engine()
+    engine.deploy(path)
+    instance = engine.start("both_ways")
+    assert sorted(flows_taken(engine, instance.id)) == sorted(
+        ["to_fork", "to_left", "to_right", "left_done", "right_done", "to_end"])
+
+
+def test_an_error_boundary_records_the_flows_of_the_error_path_only(
+        make_engine: EngineFactory) -> None:
+    handlers = Recorder()
+
+    def out_of_stock(variables: dict) -> None:
+        raise BpmnError("OUT_OF_STOCK")
+
+    handlers.add("inventory.reserve", out_of_stock)
+    handlers.add("crm.notify_customer")
+    engine = make_engine(handlers.registry)
+    engine.deploy(PROCESSES / "order_fulfilment.bpmn", require_handlers=False)
+    order = engine.start("order_fulfilment", variables=ORDER)
+    engine.run()
+    assert flows_taken(engine, order.id) == ["Flow_0lqcl33", "Flow_1llmu0l", "Flow_1jzap67"]
+
+
+def test_a_business_rule_task_records_the_decision_and_the_rules_it_hit(
+        make_engine: EngineFactory) -> None:
+    handlers = Recorder()
+    for topic in ("test.store", "test.warehouse", "test.collect"):
+        handlers.add(topic)
+    engine = make_engine(handlers.registry)
+    engine.deploy(FIXTURES / "decision.bpmn", FIXTURES / "fulfilment_route.dmn")
+    instance = engine.start("decision_c8", variables={"channel": "web", "distance_km": 25})
+    engine.run()
+    [evaluated] = [e for e in engine.history(instance.id)
+                   if e.kind == HistoryKind.DECISION_EVALUATED]
+    assert evaluated.element_id == "decide_route"
+    assert evaluated.variables["decision_id"] == "fulfilment_route"
+    assert evaluated.variables["rule_numbers"] == [3]
+    assert len(evaluated.variables["rule_ids"]) == 1
