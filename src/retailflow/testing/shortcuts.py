@@ -57,7 +57,8 @@ def _open_task(engine: Engine, instance: Instance | str, at: str | None) -> User
     whereabouts = Whereabouts.read(engine, instance)
     tasks = [task for task in whereabouts.user_tasks if at is None or task.element_id == at]
     if len(tasks) != 1:
-        wanted = f"at {at!r}" if at else "(pass at=... to choose one)" if tasks else ""
-        raise AssertionError(f"expected one open user task {wanted}, found {len(tasks)}\n"
+        where = f" at {at!r}" if at else ""
+        hint = " (pass at=... to choose one)" if len(tasks) > 1 else ""
+        raise AssertionError(f"expected one open user task{where}, found {len(tasks)}{hint}\n"
                              f"{whereabouts.describe()}")
     return tasks[0]
