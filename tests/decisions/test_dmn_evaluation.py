@@ -248,6 +248,11 @@ def test_required_decisions_are_evaluated_first_and_visible_by_id() -> None:
     )
     result = decide(tier, discount, variables={"spend": 2000}, decision_id="discount")
     assert result.value == 0.2
+    assert [(hits.decision_id, hits.rule_numbers) for hits in result.evaluated] == [
+        ("customerTier", (1,)),
+        ("discount", (1,)),
+    ]
+    assert result.evaluated[-1].rule_ids == tuple(result.matched_rules)
 
 
 def test_camunda_7_drd_sees_the_required_output_name() -> None:
@@ -341,24 +346,3 @@ def test_camunda_7_dmn_1_1_file_with_juel_and_input_variable_runs() -> None:
     assert result.value is False
     assert result.matched_rules == ["rule_big"]
 
-
-def test_rules_hit_are_reported_for_required_decisions_first_then_the_decision() -> None:
-    tier = table(
-        "customerTier",
-        [("Spend", "spend")],
-        [("tier", "string")],
-        [([">= 1000"], ['"gold"']), (["< 1000"], ['"silver"'])],
-    )
-    discount = table(
-        "discount",
-        [("Tier", "customerTier")],
-        [("discount", "number")],
-        [(['"gold"'], ["0.2"]), (['"silver"'], ["0.05"])],
-        requires=("customerTier",),
-    )
-    result = decide(tier, discount, variables={"spend": 10}, decision_id="discount")
-    assert [(hits.decision_id, hits.rule_numbers) for hits in result.evaluated] == [
-        ("customerTier", (2,)),
-        ("discount", (2,)),
-    ]
-    assert result.evaluated[-1].rule_ids == tuple(result.matched_rules)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from retailflow import BpmnError, Engine, HistoryKind
 from scenario_kit import FIXTURES, PROCESSES, EngineFactory, Recorder, routed_process
 
@@ -35,26 +37,28 @@ def flows_taken(engine: Engine, instance_id: str) -> list[str]:
             if event.kind == HistoryKind.SEQUENCE_FLOW_TAKEN]
 
 
-def test_an_exclusive_gateway_records_only_the_flow_it_took(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+@pytest.fixture
+def routed(make_engine: EngineFactory, tmp_path: Path) -> Engine:
+    """An engine with ``routed`` deployed: ``to_route`` into the gateway, then ``when``
+    (amount over 100) or the default ``otherwise``."""
     path = tmp_path / "routed.bpmn"
     path.write_text(routed_process("routed", "=amount > 100"))
     engine = make_engine()
     engine.deploy(path)
+    return engine
+
+
+def test_an_exclusive_gateway_records_only_the_flow_it_took(routed: Engine) -> None:
+    engine = routed
     big = engine.start("routed", variables={"amount": 500})
     small = engine.start("routed", variables={"amount": 5})
     assert flows_taken(engine, big.id) == ["to_route", "when"]
     assert flows_taken(engine, small.id) == ["to_route", "otherwise"]
 
 
-def test_each_flow_follows_the_completion_of_its_source(make_engine: EngineFactory,
-                                                        tmp_path: Path) -> None:
-    path = tmp_path / "routed.bpmn"
-    path.write_text(routed_process("routed", "=amount > 100"))
-    engine = make_engine()
-    engine.deploy(path)
-    instance = engine.start("routed", variables={"amount": 500})
-    rows = [(e.kind, e.element_id) for e in engine.history(instance.id)
+def test_each_flow_follows_the_completion_of_its_source(routed: Engine) -> None:
+    instance = routed.start("routed", variables={"amount": 500})
+    rows = [(e.kind, e.element_id) for e in routed.history(instance.id)
             if e.kind in (HistoryKind.ELEMENT_COMPLETED, HistoryKind.SEQUENCE_FLOW_TAKEN)]
     assert rows == [("element_completed", "start"), ("sequence_flow_taken", "to_route"),
                     ("element_completed", "route"), ("sequence_flow_taken", "when"),
