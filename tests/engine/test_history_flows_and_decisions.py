@@ -49,11 +49,10 @@ def routed(make_engine: EngineFactory, tmp_path: Path) -> Engine:
 
 
 def test_an_exclusive_gateway_records_only_the_flow_it_took(routed: Engine) -> None:
-    engine = routed
-    big = engine.start("routed", variables={"amount": 500})
-    small = engine.start("routed", variables={"amount": 5})
-    assert flows_taken(engine, big.id) == ["to_route", "when"]
-    assert flows_taken(engine, small.id) == ["to_route", "otherwise"]
+    big = routed.start("routed", variables={"amount": 500})
+    small = routed.start("routed", variables={"amount": 5})
+    assert flows_taken(routed, big.id) == ["to_route", "when"]
+    assert flows_taken(routed, small.id) == ["to_route", "otherwise"]
 
 
 def test_each_flow_follows_the_completion_of_its_source(routed: Engine) -> None:
