@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 from lxml import etree
 
@@ -113,6 +114,18 @@ class FileModel:
     decisions: tuple[Decision, ...] = ()
     messages: tuple[str, ...] = ()
     signals: tuple[str, ...] = ()
+
+
+def shown_name(file: str) -> str:
+    """A deployed file's name for reports: relative to the working directory when below it
+    (a library configured by absolute path is deployed under absolute names)."""
+    path = Path(file)
+    if not path.is_absolute():
+        return file
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return file
 
 
 def definition_files(store: Store, definition: ProcessDefinition) -> list[FileModel]:

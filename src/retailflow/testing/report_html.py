@@ -9,6 +9,7 @@ from html import escape
 from pathlib import Path
 
 from retailflow.testing.coverage import CoverageCollector, DecisionCoverage, ProcessCoverage, Ratio
+from retailflow.testing.diagram import shown_name
 from retailflow.testing.svg import COVERED, COVERED_FILL, MISSED, draw_process
 
 _STYLE = f"""
@@ -53,7 +54,7 @@ def write_html(collector: CoverageCollector, path: Path) -> None:
 def _summary(collector: CoverageCollector) -> str:
     rows = "".join(
         f'<tr><td><a href="#{_anchor(p)}">{escape(p.model.process_id)}</a></td>'
-        f"<td>{escape(p.model.file)}</td><td class=num>{p.instances}</td>"
+        f"<td>{escape(shown_name(p.model.file))}</td><td class=num>{p.instances}</td>"
         f"{_cell(p.nodes)}{_cell(p.flows)}{_cell(p.total)}</tr>"
         for p in collector.processes)
     rows += f"<tr><th colspan=5>total</th>{_cell(collector.total)}</tr>"
@@ -73,8 +74,8 @@ def _process_section(coverage: ProcessCoverage) -> str:
     svg = draw_process(coverage) or "<p>This file has no diagram (BPMN DI) to draw.</p>"
     title = f"{model.process_id}" + (f" ({model.name})" if model.name else "")
     return (f'<h2 id="{_anchor(coverage)}">{escape(title)}</h2>'
-            f"<p>{escape(model.file)}: flow nodes {_plain(coverage.nodes)}, sequence flows "
-            f"{_plain(coverage.flows)}, {coverage.instances} instance(s) started</p>"
+            f"<p>{escape(shown_name(model.file))}: flow nodes {_plain(coverage.nodes)}, "
+            f"sequence flows {_plain(coverage.flows)}, {coverage.instances} instance(s) started</p>"
             f'<div class="diagram-box">{svg}</div>'
             + (f'<p class="missed-list">Not passed: {escape(", ".join(missed))}</p>'
                if missed else "<p>Every element passed.</p>"))
@@ -87,7 +88,7 @@ def _decision_section(coverage: DecisionCoverage) -> str:
         f'<tr class="{"hit" if coverage.hits[rule_id] else ""}"><td class=num>{number}</td>'
         f"<td>{escape(rule_id)}</td><td class=num>{coverage.hits[rule_id]}</td></tr>"
         for number, rule_id in enumerate(coverage.rule_ids, 1))
-    return (f"<h2>decision {escape(title)}</h2><p>{escape(coverage.file)}: rules hit "
+    return (f"<h2>decision {escape(title)}</h2><p>{escape(shown_name(coverage.file))}: rules hit "
             f"{_plain(coverage.rules)} over {coverage.evaluations} evaluation(s)</p>"
             f"<table><tr><th>rule</th><th>id</th><th>hits</th></tr>{rows}</table>")
 

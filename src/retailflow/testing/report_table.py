@@ -3,9 +3,8 @@ sequence flows, both together), one per decision (rules hit), and the total."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from retailflow.testing.coverage import CoverageCollector, Ratio
+from retailflow.testing.diagram import shown_name
 
 
 def table_lines(collector: CoverageCollector) -> list[str]:
@@ -13,7 +12,7 @@ def table_lines(collector: CoverageCollector) -> list[str]:
     rows = [("process", "file", "instances", "flow nodes", "seq. flows", "total")]
     for process in collector.processes:
         model = process.model
-        rows.append((model.process_id, _short(model.file), str(process.instances),
+        rows.append((model.process_id, shown_name(model.file), str(process.instances),
                      _ratio(process.nodes), _ratio(process.flows),
                      f"{process.total.percent:.1f}%"))
     rows.append(("TOTAL", "", "", "", "", f"{collector.total.percent:.1f}%"))
@@ -21,19 +20,10 @@ def table_lines(collector: CoverageCollector) -> list[str]:
     if collector.decisions:
         lines.append("")
         decision_rows = [("decision", "file", "evaluations", "rules hit")]
-        decision_rows.extend((d.decision.id, _short(d.file), str(d.evaluations), _ratio(d.rules))
-                             for d in collector.decisions)
+        decision_rows.extend((d.decision.id, shown_name(d.file), str(d.evaluations),
+                              _ratio(d.rules)) for d in collector.decisions)
         lines.extend(_aligned(decision_rows))
     return lines
-
-
-def _short(file: str) -> str:
-    """A deployed file's name relative to the working directory when it lies below it."""
-    path = Path(file)
-    try:
-        return str(path.relative_to(Path.cwd())) if path.is_absolute() else file
-    except ValueError:
-        return file
 
 
 def _ratio(ratio: Ratio) -> str:
