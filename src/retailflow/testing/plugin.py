@@ -30,6 +30,7 @@ from retailflow.testing.time_travel import TimeTravel
 
 _COLLECTOR = pytest.StashKey[CoverageCollector]()
 _DEPLOYMENT = pytest.StashKey[Deployment]()
+_REPORTS = pytest.StashKey[list[tuple[str, Path]]]()
 _REPORT_DEFAULTS = {"html": "rf-coverage.html", "json": "rf-coverage.json"}
 
 
@@ -54,6 +55,7 @@ def pytest_configure(config: pytest.Config) -> None:
                                        "rf_engine deploys for this test (relative to the "
                                        "rootdir), instead of the rf_processes ini option")
     options = config.option
+    config.stash[_REPORTS] = _reports(config)
     if options.rf_cov or options.rf_cov_report or options.rf_cov_fail_under is not None:
         config.stash[_COLLECTOR] = CoverageCollector()
 
@@ -106,8 +108,8 @@ def rf_deployment(request: pytest.FixtureRequest, rf_engine: Engine) -> Deployme
     """What deploying the process library into ``rf_engine`` created."""
     deployment = request.node.stash.get(_DEPLOYMENT, None)
     if deployment is None:
-        raise pytest.UsageError("no process library is configured: set the rf_processes ini "
-                                "option or mark the test with rf_deploy(...)")
+        pytest.fail("no process library is configured: set the rf_processes ini option or "
+                    "mark the test with rf_deploy(...)", pytrace=False)
     return deployment
 
 
@@ -119,7 +121,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
     terminalreporter.write_sep("-", "retailflow BPMN coverage")
     for line in table_lines(collector):
         terminalreporter.write_line(line)
-    for kind, path in _reports(config):
+    for kind, path in config.stash[_REPORTS]:
         if kind == "html":
             write_html(collector, path)
         else:
