@@ -9,6 +9,8 @@ from retailflow.testing.diagram import shown_name
 
 def table_lines(collector: CoverageCollector) -> list[str]:
     """The table as text lines, widths fitted to the names."""
+    if not collector.processes:
+        return ["no process was deployed through the rf_engine fixture: nothing to count"]
     rows = [("process", "file", "instances", "flow nodes", "seq. flows", "total")]
     for process in collector.processes:
         model = process.model
