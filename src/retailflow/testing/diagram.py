@@ -43,13 +43,13 @@ class Bounds:
 @dataclass(frozen=True, slots=True)
 class FlowNode:
     """A flow node as drawn: ``event`` is the kind of its event definition (``timer``,
-    ``message``, ``error`` ...), ``attached_to`` the activity a boundary event sits on."""
+    ``message``, ``error`` ...); ``interrupting`` is false for a non-interrupting boundary or
+    event subprocess start; ``triggered_by_event`` marks an event subprocess."""
 
     id: str
     tag: str
     name: str | None
     event: str | None = None
-    attached_to: str | None = None
     interrupting: bool = True
     triggered_by_event: bool = False
 
@@ -62,7 +62,6 @@ class SequenceFlow:
     name: str | None
     source: str
     target: str
-    conditional: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,13 +103,12 @@ class ProcessModel:
 
 @dataclass(frozen=True, slots=True)
 class FileModel:
-    """One deployed file: its processes and layout (BPMN) or its decisions (DMN), and the
-    message and signal names it defines."""
+    """One deployed file: its processes (BPMN) or its decisions (DMN), and the message and
+    signal names it defines."""
 
     name: str
     content_hash: str
     processes: tuple[ProcessModel, ...] = ()
-    layout: Layout = field(default_factory=Layout)
     decisions: tuple[Decision, ...] = ()
     messages: tuple[str, ...] = ()
     signals: tuple[str, ...] = ()
@@ -147,7 +145,7 @@ def _read(name: str, content_hash: str, content: bytes) -> FileModel:
     layout = _layout(document.root)
     processes = tuple(_process(process.element, name, content_hash, layout)
                       for process in document.processes if process.executable)
-    return FileModel(name, content_hash, processes, layout,
+    return FileModel(name, content_hash, processes,
                      messages=tuple(n for n in document.messages.values() if n),
                      signals=tuple(n for n in document.signals.values() if n))
 
@@ -164,13 +162,12 @@ def _process(element: etree._Element, file: str, content_hash: str,
         if element_id is None:
             continue
         if tag == "sequenceFlow":
-            flows[element_id] = SequenceFlow(
-                element_id, child.get("name"), child.get("sourceRef", ""),
-                child.get("targetRef", ""),
-                child.find(f"{{{BPMN}}}conditionExpression") is not None)
+            flows[element_id] = SequenceFlow(element_id, child.get("name"),
+                                             child.get("sourceRef", ""),
+                                             child.get("targetRef", ""))
         elif tag in FLOW_NODE_TAGS:
             nodes[element_id] = FlowNode(
-                element_id, tag, child.get("name"), _event_kind(child), child.get("attachedToRef"),
+                element_id, tag, child.get("name"), _event_kind(child),
                 child.get("cancelActivity", child.get("isInterrupting", "true")) != "false",
                 child.get("triggeredByEvent") == "true")
     return ProcessModel(element.get("id", ""), element.get("name"), file, content_hash, nodes,
