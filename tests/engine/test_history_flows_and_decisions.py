@@ -31,6 +31,24 @@ PARALLEL_PLAIN_TASKS = """<?xml version="1.0" encoding="UTF-8"?>
   </bpmn:process>
 </bpmn:definitions>"""
 
+EMBEDDED_SUBPROCESS = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d"
+    targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="with_sub" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:subProcess id="sub">
+      <bpmn:startEvent id="sub_start"/>
+      <bpmn:task id="inside"/>
+      <bpmn:endEvent id="sub_end"/>
+      <bpmn:sequenceFlow id="in_1" sourceRef="sub_start" targetRef="inside"/>
+      <bpmn:sequenceFlow id="in_2" sourceRef="inside" targetRef="sub_end"/>
+    </bpmn:subProcess>
+    <bpmn:endEvent id="end"/>
+    <bpmn:sequenceFlow id="to_sub" sourceRef="start" targetRef="sub"/>
+    <bpmn:sequenceFlow id="from_sub" sourceRef="sub" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
 
 def flows_taken(engine: Engine, instance_id: str) -> list[str]:
     return [event.element_id for event in engine.history(instance_id)
@@ -106,3 +124,13 @@ def test_a_business_rule_task_records_the_decision_and_the_rules_it_hit(
     assert evaluated.variables["decision_id"] == "fulfilment_route"
     assert evaluated.variables["rule_numbers"] == [3]
     assert len(evaluated.variables["rule_ids"]) == 1
+
+
+def test_flows_inside_an_embedded_subprocess_and_out_of_it_are_recorded(
+        make_engine: EngineFactory, tmp_path: Path) -> None:
+    path = tmp_path / "sub.bpmn"
+    path.write_text(EMBEDDED_SUBPROCESS)
+    engine = make_engine()
+    engine.deploy(path)
+    instance = engine.start("with_sub")
+    assert flows_taken(engine, instance.id) == ["to_sub", "in_1", "in_2", "from_sub"]

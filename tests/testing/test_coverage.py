@@ -69,7 +69,7 @@ def test_the_json_report_lists_every_element_with_its_counts(pytester: pytest.Py
 def test_the_html_report_draws_the_diagram_with_the_covered_elements_coloured(
         pytester: pytest.Pytester) -> None:
     run(pytester, "--rf-cov-report=html").assert_outcomes(passed=1)
-    html = (pytester.path / "rf-coverage.html").read_text()
+    html = (pytester.path / "rf-coverage" / "index.html").read_text()
     assert html.count("<svg") == 1 and "<script" not in html and "http://" not in html.replace(
         'xmlns="http://www.w3.org/2000/svg"', "")
     assert html.count('class="node covered"') == 6 and html.count('class="node missed"') == 2
@@ -92,7 +92,7 @@ def test_without_a_coverage_option_nothing_is_collected_or_printed(
     result = run(pytester)
     result.assert_outcomes(passed=1)
     assert "BPMN coverage" not in result.stdout.str()
-    assert not (pytester.path / "rf-coverage.html").exists()
+    assert not (pytester.path / "rf-coverage" / "index.html").exists()
 
 
 def test_a_deployed_process_no_test_starts_counts_as_uncovered(

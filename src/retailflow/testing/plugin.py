@@ -31,7 +31,7 @@ from retailflow.testing.time_travel import TimeTravel
 _COLLECTOR = pytest.StashKey[CoverageCollector]()
 _DEPLOYMENT = pytest.StashKey[Deployment]()
 _REPORTS = pytest.StashKey[list[tuple[str, Path]]]()
-_REPORT_DEFAULTS = {"html": "rf-coverage.html", "json": "rf-coverage.json"}
+_REPORT_DEFAULTS = {"html": "rf-coverage/index.html", "json": "rf-coverage/coverage.json"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -40,9 +40,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="count the BPMN flow nodes, sequence flows and DMN rules the tests "
                          "passed, and print a table per process")
     group.addoption("--rf-cov-report", action="append", default=[], metavar="TYPE[:PATH]",
-                    help="also write a report: html (default rf-coverage.html, the diagrams "
-                         "with covered elements coloured) or json (default rf-coverage.json); "
-                         "implies --rf-cov; may be repeated")
+                    help="also write a report: html (the diagrams with covered elements "
+                         "coloured; default rf-coverage/index.html) or json (default "
+                         "rf-coverage/coverage.json); implies --rf-cov; may be repeated")
     group.addoption("--rf-cov-fail-under", type=float, default=None, metavar="PERCENT",
                     help="fail the run when flow nodes and sequence flows together are "
                          "covered below PERCENT; implies --rf-cov")
