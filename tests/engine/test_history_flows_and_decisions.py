@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from retailflow import BpmnError, Engine, HistoryKind
+from retailflow import BpmnError, Engine, HistoryKind, VirtualClock
 from scenario_kit import FIXTURES, PROCESSES, EngineFactory, Recorder, routed_process
 
 ORDER = {"order_id": "SO-1", "items": [{"sku": "TEA", "quantity": 2}]}
@@ -134,3 +134,19 @@ def test_flows_inside_an_embedded_subprocess_and_out_of_it_are_recorded(
     engine.deploy(path)
     instance = engine.start("with_sub")
     assert flows_taken(engine, instance.id) == ["to_sub", "in_1", "in_2", "from_sub"]
+
+
+def test_each_firing_of_a_repeating_timer_passes_the_event_and_takes_its_flow(
+        make_engine: EngineFactory, clock: VirtualClock) -> None:
+    handlers = Recorder()
+    handlers.add("test.remind")
+    engine = make_engine(handlers.registry)
+    engine.deploy(FIXTURES / "timers.bpmn", require_handlers=False)
+    instance = engine.start("timer_cycle")
+    for _ in range(3):
+        clock.advance(minutes=10)
+        engine.run()
+    rows = [e.element_id for e in engine.history(instance.id)
+            if e.kind in (HistoryKind.ELEMENT_COMPLETED, HistoryKind.SEQUENCE_FLOW_TAKEN)
+            and e.element_id in ("reminder_timer", "Flow_0ba166a", "remind")]
+    assert rows == ["reminder_timer", "Flow_0ba166a", "remind"] * 3

@@ -13,7 +13,7 @@ run that does not want coverage pays nothing, and engines a test builds itself a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -93,10 +93,10 @@ def rf_engine(request: pytest.FixtureRequest, rf_handlers: HandlerMocks, rf_cloc
     inside the test, after deployment, so the deployment does not require them."""
     engine = Engine(handlers=rf_handlers, clock=rf_clock.clock)
     rf_clock.attach(engine)
-    if rf_process_paths:
-        request.node.stash[_DEPLOYMENT] = engine.deploy(*rf_process_paths,
-                                                        require_handlers=False)
     with engine, bind_engine(engine):
+        if rf_process_paths:
+            request.node.stash[_DEPLOYMENT] = engine.deploy(*rf_process_paths,
+                                                            require_handlers=False)
         yield engine
         collector = request.config.stash.get(_COLLECTOR, None)
         if collector is not None:
@@ -134,15 +134,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
             f"--rf-cov-fail-under={threshold:g}%", red=True, bold=True)
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtestloop(session: pytest.Session) -> Iterator[None]:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
     # After the last test every engine has been collected: a run below the threshold fails
     # like a failed test, as pytest-cov does it.
-    yield
+    result = yield
     collector = session.config.stash.get(_COLLECTOR, None)
     threshold = session.config.option.rf_cov_fail_under
     if collector is not None and threshold is not None and collector.total.percent < threshold:
         session.testsfailed += 1
+    return result
 
 
 def _reports(config: pytest.Config) -> list[tuple[str, Path]]:

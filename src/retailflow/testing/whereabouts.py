@@ -15,6 +15,7 @@ from retailflow.model import (
     HistoryKind,
     Incident,
     Instance,
+    Job,
     JobKind,
     SubscriptionKind,
     UserTask,
@@ -47,8 +48,7 @@ class Whereabouts:
         current = engine.instance(instance)
         definition = engine.store.get_definition(current.definition_id)
         files = definition_files(engine.store, definition)
-        waiting = [_job_wait(job.element_id, job.kind, job.topic, job.due_at)
-                   for job in engine.jobs(instance=current.id)]
+        waiting = [_job_wait(job) for job in engine.jobs(instance=current.id)]
         tasks = tuple(engine.tasks(instance=current.id))
         waiting.extend(WaitState(task.element_id, _task_wait(task)) for task in tasks)
         names = {(SubscriptionKind.MESSAGE, name) for file in files for name in file.messages}
@@ -109,10 +109,10 @@ def _listing(title: str, items: list[str]) -> str:
     return head + ("\n" + " " * len(head)).join(items)
 
 
-def _job_wait(element_id: str, kind: JobKind, topic: str | None, due_at: Any) -> WaitState:
-    if kind == JobKind.TIMER:
-        return WaitState(element_id, f"timer due {due_at.isoformat()}")
-    return WaitState(element_id, f"job of task type {topic!r}")
+def _job_wait(job: Job) -> WaitState:
+    if job.kind == JobKind.TIMER:
+        return WaitState(job.element_id, f"timer due {job.due_at.isoformat()}")
+    return WaitState(job.element_id, f"job of task type {job.topic!r}")
 
 
 def _task_wait(task: UserTask) -> str:
