@@ -198,3 +198,27 @@ def test_too_early(rf_engine):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["E * expected one open user task, found 0",
                                  "E *waiting at: payment_timeout*"])
+
+
+def test_real_handlers_run_next_to_mocks_and_a_topic_is_never_both(
+        pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_mixed=f'''
+import pytest
+from retailflow import HandlerRegistry, RetailflowError
+from retailflow.testing import assert_that, start
+
+real = HandlerRegistry()
+
+@real.handler("inventory.reserve")
+def reserve(items: list) -> dict:
+    return {{"stock_reserved": bool(items)}}
+
+@pytest.mark.rf_deploy({str(PROCESSES / "order_fulfilment.bpmn")!r})
+def test_mixed(rf_engine, rf_handlers):
+    rf_handlers.include(real)
+    with pytest.raises(RetailflowError, match="already has a real handler"):
+        rf_handlers.mock("inventory.reserve")
+    order = start("order_fulfilment", variables={{"order_id": "SO-1", "items": ["TEA"]}})
+    assert_that(order).has_variables(stock_reserved=True).is_waiting_at("wait_for_payment")
+''')
+    pytester.runpytest(*QUIET).assert_outcomes(passed=1)
