@@ -9,6 +9,7 @@ instance actually is (wait states, incidents), what it passed and which variable
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from retailflow.engine import Engine
@@ -141,7 +142,8 @@ class InstanceAssert:
                   f"for candidate group {candidate_group!r}" if candidate_group else ""]
         return self._check(found, " ".join(["to have an open user task", *filter(None, wanted)]))
 
-    def _check(self, holds: Any, expectation: str, detail: Any = None) -> InstanceAssert:
+    def _check(self, holds: Callable[[Whereabouts], bool], expectation: str,
+               detail: Callable[[Whereabouts], str] | None = None) -> InstanceAssert:
         # pytest leaves out frames that set __tracebackhide__: a failure points at the test.
         __tracebackhide__ = True
         whereabouts = self.whereabouts

@@ -188,5 +188,6 @@ class _Scope:
         if decision is None:
             return
         decision.evaluations += 1
-        for rule_id in variables.get("rule_ids") or ():  # type: ignore[attr-defined]
-            decision.hits[str(rule_id)] += 1
+        rule_ids = variables.get("rule_ids")
+        if isinstance(rule_ids, list):
+            decision.hits.update(str(rule_id) for rule_id in rule_ids)
