@@ -3,6 +3,8 @@ sequence flows, both together), one per decision (rules hit), and the total."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from retailflow.testing.coverage import CoverageCollector, Ratio
 from retailflow.testing.diagram import shown_name
 
@@ -32,7 +34,7 @@ def _ratio(ratio: Ratio) -> str:
     return f"{ratio.covered}/{ratio.total} {ratio.percent:5.1f}%"
 
 
-def _aligned(rows: list[tuple[str, ...]]) -> list[str]:
+def _aligned(rows: Sequence[tuple[str, ...]]) -> list[str]:
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     return ["  ".join(cell.ljust(width) if column < 2 else cell.rjust(width)
                       for column, (cell, width) in enumerate(zip(row, widths, strict=True))
