@@ -379,9 +379,11 @@ class ProcessRun:
         Children of earlier repetitions of a cycle timer were recorded when it fired."""
         flows = self._compiled.sequence_flows
         source = task.task_spec.bpmn_id
-        recorded = task.internal_data.get(_FLOWS_RECORDED, ())
         taken = []
-        following = [child for child in task.children if str(child.id) not in recorded]
+        following = task.children
+        recorded = task.internal_data.get(_FLOWS_RECORDED)
+        if recorded:
+            following = [child for child in following if str(child.id) not in recorded]
         while following:
             child = following.pop(0)
             if child.state & TaskState.PREDICTED_MASK:
