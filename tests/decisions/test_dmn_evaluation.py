@@ -248,6 +248,11 @@ def test_required_decisions_are_evaluated_first_and_visible_by_id() -> None:
     )
     result = decide(tier, discount, variables={"spend": 2000}, decision_id="discount")
     assert result.value == 0.2
+    assert [(hits.decision_id, hits.rule_numbers) for hits in result.evaluated] == [
+        ("customerTier", (1,)),
+        ("discount", (1,)),
+    ]
+    assert result.evaluated[-1].rule_ids == tuple(result.matched_rules)
 
 
 def test_camunda_7_drd_sees_the_required_output_name() -> None:
@@ -340,3 +345,4 @@ def test_camunda_7_dmn_1_1_file_with_juel_and_input_variable_runs() -> None:
     result = EVALUATOR.evaluate(approval, {"order": {"amount": 5000}}, {})
     assert result.value is False
     assert result.matched_rules == ["rule_big"]
+

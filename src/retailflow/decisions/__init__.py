@@ -13,6 +13,7 @@ from retailflow.decisions.model import (
     LiteralExpression,
     Output,
     Rule,
+    RuleHits,
 )
 from retailflow.decisions.parser import parse_dmn
 
@@ -27,5 +28,6 @@ __all__ = [
     "LiteralExpression",
     "Output",
     "Rule",
+    "RuleHits",
     "parse_dmn",
 ]

@@ -20,6 +20,7 @@ from retailflow.decisions.model import (
     DecisionTable,
     HitPolicy,
     Output,
+    RuleHits,
 )
 from retailflow.expressions import Dialect, ExpressionEngine, detect_dialect
 from retailflow.expressions.feel_functions import BUILTINS
@@ -78,7 +79,8 @@ class DecisionEvaluator:
                 f"decisions require each other in a cycle: {' -> '.join((*chain, decision.id))}",
                 element_id=decision.id,
             )
-        scope = self._required(decision, variables, decisions, (*chain, decision.id))
+        required: list[RuleHits] = []
+        scope = self._required(decision, variables, decisions, (*chain, decision.id), required)
         if decision.literal is not None:
             literal = decision.literal
             dialect = detect_dialect(
@@ -92,6 +94,7 @@ class DecisionEvaluator:
                 [{literal.variable_name: _convert(value, literal.type_ref, output, decision.id)}],
                 [],
                 decision.id,
+                evaluated=(*required, RuleHits(decision.id)),
             )
         if decision.table is None:
             raise ExpressionError(
@@ -99,7 +102,11 @@ class DecisionEvaluator:
             )
         outputs, rule_ids = self._table(decision.table, scope, decision.id)
         returns_list = decision.table.hit_policy.returns_list and decision.table.aggregation is None
-        return DecisionResult(outputs, rule_ids, decision.id, returns_list)
+        numbers = {rule.id: number for number, rule in enumerate(decision.table.rules, 1)}
+        hits = RuleHits(decision.id, tuple(rule_ids), tuple(numbers[r] for r in rule_ids))
+        return DecisionResult(
+            outputs, rule_ids, decision.id, returns_list, evaluated=(*required, hits)
+        )
 
     def _required(
         self,
@@ -107,7 +114,10 @@ class DecisionEvaluator:
         variables: Mapping[str, Any],
         decisions: Mapping[str, Decision],
         chain: tuple[str, ...],
+        evaluated: list[RuleHits],
     ) -> Mapping[str, Any]:
+        """The scope ``decision`` sees: the variables plus its required decisions' results,
+        whose rules hit are added to ``evaluated``."""
         if not decision.required_decisions:
             return variables
         results: dict[str, Any] = {}
@@ -118,6 +128,7 @@ class DecisionEvaluator:
                     f"required decision '{required_id}' is not deployed", element_id=decision.id
                 )
             result = self._evaluate(required, variables, decisions, chain)
+            evaluated.extend(result.evaluated)
             results[required.id] = result.value
             if required.name:
                 results[required.name] = result.value

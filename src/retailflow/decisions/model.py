@@ -109,18 +109,31 @@ class Decision:
 
 
 @dataclass(frozen=True, slots=True)
+class RuleHits:
+    """The rules of one decision that produced its result in one evaluation: what history
+    records and DMN coverage counts. ``rule_numbers`` are 1-based table rows, as Modeler shows
+    them (rule ids are generated and unreadable); a literal expression has no rules."""
+
+    decision_id: str
+    rule_ids: tuple[str, ...] = ()
+    rule_numbers: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class DecisionResult:
     """What a decision produced: one dict of output values per matched rule.
 
     ``value`` gives Camunda's result shape: a single output of a single-result decision is
     just the value; several outputs are a dict; list hit policies give a list (of values or
-    dicts); no match is None (or an empty list).
+    dicts); no match is None (or an empty list). ``evaluated`` lists the rules hit by every
+    decision evaluated for this result: required decisions first, this one last.
     """
 
     outputs: list[dict[str, Any]]
     matched_rules: list[str]
     decision_id: str
     returns_list: bool = field(default=False)
+    evaluated: tuple[RuleHits, ...] = ()
 
     @property
     def value(self) -> Any:

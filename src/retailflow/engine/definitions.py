@@ -74,7 +74,7 @@ class DefinitionCache:
                 raise ExpressionError(f"decision '{decision_id}' is not deployed with this "
                                       "process", element_id=element_id)
             result = self._decisions.evaluate(decision, variables, decisions)
-            return shape_result(result, map_result)
+            return shape_result(result, map_result), result.evaluated
 
         return decide
 

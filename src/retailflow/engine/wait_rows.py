@@ -95,16 +95,27 @@ def correlation_key(catch: PendingCatch, instance: Instance) -> str | None:
 
 def step_history(instance: Instance, completed: Sequence[Step], entered: Sequence[Step],
                  now: datetime, job: Job | None) -> list[HistoryEvent]:
-    """History rows for a step: elements completed (the job's own with its attempt), then
+    """History rows for a step: for each element completed, the decisions it evaluated, its
+    completion (the job's own with its attempt) and the sequence flows taken out of it; then
     the wait states entered."""
     events = []
     for step in completed:
         own = job if job is not None and step.element_id == job.element_id else None
+        events.extend(HistoryEvent(
+            instance.id, instance.definition_id, HistoryKind.DECISION_EVALUATED, now,
+            element_id=step.element_id, element_type=step.element_type,
+            variables={"decision_id": hits.decision_id, "rule_ids": list(hits.rule_ids),
+                       "rule_numbers": list(hits.rule_numbers)})
+            for hits in step.decisions)
         events.append(HistoryEvent(
             instance.id, instance.definition_id, HistoryKind.ELEMENT_COMPLETED, now,
             element_id=step.element_id, element_type=step.element_type,
             attempt=own.attempt if own else None, job_id=own.id if own else None,
             variables=step.variables))
+        events.extend(HistoryEvent(instance.id, instance.definition_id,
+                                   HistoryKind.SEQUENCE_FLOW_TAKEN, now, element_id=flow,
+                                   element_type="sequenceFlow")
+                      for flow in step.flows)
     events.extend(HistoryEvent(instance.id, instance.definition_id,
                                HistoryKind.ELEMENT_ENTERED, now, element_id=step.element_id,
                                element_type=step.element_type)

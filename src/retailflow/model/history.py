@@ -1,4 +1,5 @@
-"""Append-only history: one row per element entered, completed or failed."""
+"""Append-only history: one row per element entered, completed or failed, per sequence flow
+taken and per decision evaluated."""
 
 from __future__ import annotations
 
@@ -32,7 +33,10 @@ class HistoryEvent:
     """One step of one instance; KPIs, process mining and coverage all read these rows.
 
     ``seq`` is assigned by the store on append and orders the events of an instance.
-    ``variables`` holds what the step changed (for completions) or the rules hit (for decisions).
+    ``variables`` holds what the step changed (for completions) or the rules hit (for decisions:
+    ``decision_id``, ``rule_ids`` and 1-based ``rule_numbers``, with ``element_id`` the business
+    rule task). A ``sequence_flow_taken`` row names the flow in ``element_id`` and follows the
+    completion of the flow's source.
     """
 
     instance_id: str

@@ -37,13 +37,18 @@ class SourceTree:
 @dataclass(slots=True)
 class CompiledProcess:
     """A process ready to run: its spec, the specs of what it calls, and where each element
-    is drawn (``locations``: element id -> (file, line); ``element_types``: id -> BPMN tag)."""
+    is drawn (``locations``: element id -> (file, line); ``element_types``: id -> BPMN tag).
+
+    ``sequence_flows`` maps ``(source id, target id)`` to the id of the sequence flow drawn
+    between them: SpiffWorkflow keeps no sequence flows at run time, only which element follows
+    which, and the history names the flows a token took."""
 
     process_id: str
     spec: BpmnProcessSpec
     subprocess_specs: dict[str, BpmnProcessSpec]
     element_types: dict[str, str] = field(default_factory=dict)
     locations: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    sequence_flows: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def _task_specs(self) -> Iterator[Any]:
         for spec in (self.spec, *self.subprocess_specs.values()):
@@ -101,6 +106,7 @@ def compile_processes(sources: Sequence[SourceTree],
     findings: list[Finding] = []
     lines: dict[str, tuple[str, int | None]] = {}
     element_types: dict[str, str] = {}
+    flows: dict[tuple[str, str], str] = {}
     for source in sources:
         for element in source.root.iter():
             if not isinstance(element.tag, str):
@@ -108,7 +114,12 @@ def compile_processes(sources: Sequence[SourceTree],
             element_id = element.get("id")
             if element_id is not None:
                 lines.setdefault(element_id, (source.name, element.sourceline))
-                element_types.setdefault(element_id, etree.QName(element).localname)
+                tag = element_types.setdefault(element_id, etree.QName(element).localname)
+                if tag == "sequenceFlow":
+                    # Two flows drawn between the same pair cannot be told apart at run time;
+                    # the first one drawn is the one recorded.
+                    flows.setdefault((element.get("sourceRef", ""), element.get("targetRef", "")),
+                                     element_id)
         try:
             parser.add_bpmn_xml(source.root, filename=source.name)
         except (SpiffWorkflowException, NotImplementedError) as error:
@@ -125,7 +136,7 @@ def compile_processes(sources: Sequence[SourceTree],
         for each in (spec, *subprocess_specs.values()):
             _link_loop_children(each)
         compiled[process_id] = CompiledProcess(process_id, spec, subprocess_specs,
-                                               element_types, lines)
+                                               element_types, lines, flows)
     if findings:
         raise DeploymentError(findings)
     return compiled

@@ -28,10 +28,12 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from retailflow.bpmn.extensions import ElementConfig
+from retailflow.decisions import RuleHits
 from retailflow.engine.spiff.compiler import CompiledProcess
 from retailflow.engine.spiff.script_engine import RetailScriptEngine
 from retailflow.engine.spiff.serializer import StateCodec
 from retailflow.engine.spiff.specs import (
+    DECISIONS_HIT,
     ClockTimerEventDefinition,
     KeyedMessageEventDefinition,
     is_visible,
@@ -41,6 +43,8 @@ from retailflow.model import NotFoundError, RetailflowError
 _OPEN = TaskState.STARTED | TaskState.WAITING | TaskState.READY
 TRIGGER = "trigger:"
 """Prefix of the catch id of an event subprocess start, which has no task of its own."""
+_FLOWS_RECORDED = "rf_flows_recorded"
+"""Internal-data key: the children of a repeating timer whose flows are already recorded."""
 
 
 class ExecutionError(RetailflowError):
@@ -105,12 +109,15 @@ class WaitStates:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """An element that completed during a step, with the variables it wrote when they came
-    from outside (a handler's result, a person's input), for the history."""
+    """An element that completed during a step, for the history: the variables it wrote when
+    they came from outside (a handler's result, a person's input), the sequence flows its
+    token took out of it, and the rules of the decisions it evaluated."""
 
     element_id: str
     element_type: str
     variables: dict[str, Any]
+    flows: tuple[str, ...] = ()
+    decisions: tuple[RuleHits, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +281,8 @@ class ProcessRun:
         if timer is None:
             raise NotFoundError(f"no timer '{element_id}' waits in this instance")
         self._guard(task, lambda: (timer.fire(task), task.task_spec._update(task)))
+        if task.state == TaskState.WAITING:
+            self._record_repetition(task)
         self._interrupt_for_event_subprocesses()
         self._advance()
 
@@ -352,7 +361,42 @@ class ProcessRun:
         if is_visible(spec) and task.state == TaskState.COMPLETED:
             self._steps.append(Step(spec.bpmn_id,
                                     self._compiled.element_types.get(spec.bpmn_id, "task"),
-                                    dict(variables or {})))
+                                    dict(variables or {}), self._flows_taken(task),
+                                    task.internal_data.pop(DECISIONS_HIT, ())))
+
+    def _record_repetition(self, task: Task) -> None:
+        """A cycle timer fired and waits for its next time: this firing passed the event once,
+        and its token went on along the outgoing flows (to children added just now)."""
+        spec = task.task_spec
+        self._steps.append(Step(spec.bpmn_id,
+                                self._compiled.element_types.get(spec.bpmn_id, "task"), {},
+                                self._flows_taken(task)))
+        task.internal_data[_FLOWS_RECORDED] = [str(child.id) for child in task.children
+                                               if not child.state & TaskState.PREDICTED_MASK]
+
+    def _flows_taken(self, task: Task) -> tuple[str, ...]:
+        """The sequence flows out of a task that just completed: one to each element its
+        children lead to. SpiffWorkflow may put internal tasks in between (a boundary event
+        split, say), and keeps branches that may still be taken as predicted children.
+        Children of earlier repetitions of a cycle timer were recorded when it fired."""
+        flows = self._compiled.sequence_flows
+        source = task.task_spec.bpmn_id
+        taken = []
+        following = task.children
+        recorded = task.internal_data.get(_FLOWS_RECORDED)
+        if recorded:
+            following = [child for child in following if str(child.id) not in recorded]
+        while following:
+            child = following.pop(0)
+            if child.state & TaskState.PREDICTED_MASK:
+                continue
+            if is_visible(child.task_spec):
+                flow = flows.get((source, child.task_spec.bpmn_id))
+                if flow is not None:
+                    taken.append(flow)
+            else:
+                following.extend(child.children)
+        return tuple(taken)
 
     def _interrupt_for_event_subprocesses(self) -> None:
         """An interrupting event subprocess ends everything else in its scope when it starts

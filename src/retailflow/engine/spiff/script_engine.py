@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
+from retailflow.decisions import RuleHits
 from retailflow.expressions import ExpressionEngine, parse_timer
 from retailflow.model import ExpressionError
 
@@ -23,8 +24,10 @@ if TYPE_CHECKING:
 
     from retailflow.expressions.timers import TimerSchedule
 
-DecisionCallback = Callable[[str, Mapping[str, Any], str | None, str | None], Any]
-"""``(decision_id, variables, map_result, element_id) -> value`` supplied by the engine."""
+DecisionCallback = Callable[[str, Mapping[str, Any], str | None, str | None],
+                            tuple[Any, tuple[RuleHits, ...]]]
+"""``(decision_id, variables, map_result, element_id) -> (value, rules hit)`` supplied by the
+engine; the rules hit go to the history."""
 
 
 class _SandboxEnvironment(BasePythonScriptEngineEnvironment):
@@ -85,6 +88,8 @@ class RetailScriptEngine(PythonScriptEngine):
         return parse_timer(kind, expression, task.data, self.clock(), self.expressions,
                            element_id=task.task_spec.bpmn_id)
 
-    def evaluate_decision(self, task: Task, decision_id: str, map_result: str | None) -> Any:
-        """Evaluate a DMN decision for a business rule task."""
+    def evaluate_decision(self, task: Task, decision_id: str, map_result: str | None
+                          ) -> tuple[Any, tuple[RuleHits, ...]]:
+        """Evaluate a DMN decision for a business rule task: its value, and the rules hit by it
+        and by the decisions it required."""
         return self.decide(decision_id, task.data, map_result, task.task_spec.bpmn_id)

@@ -155,6 +155,11 @@ class KeyedMessageEventDefinition(MessageEventDefinition):
     __hash__ = None  # type: ignore[assignment]
 
 
+DECISIONS_HIT = "rf_decisions"
+"""Internal-data key under which a decision task leaves the rules it hit for the runtime,
+which takes them into the step's history as soon as the task has run."""
+
+
 class DecisionTask(BpmnSpecMixin):
     """A business rule task evaluated by retailflow's DMN evaluator, in the same step."""
 
@@ -167,7 +172,8 @@ class DecisionTask(BpmnSpecMixin):
 
     def _run_hook(self, my_task: Task) -> bool:
         engine = script_engine_of(my_task)
-        value = engine.evaluate_decision(my_task, self.decision_id, self.map_result)
+        value, hits = engine.evaluate_decision(my_task, self.decision_id, self.map_result)
+        my_task.internal_data[DECISIONS_HIT] = hits
         if self.result_variable:
             my_task.data[self.result_variable] = value
         elif isinstance(value, dict):
