@@ -45,6 +45,8 @@ class WorkerPool:
         self._log_dir = log_dir
         self.processes: list[subprocess.Popen[bytes]] = []
         self.started = 0
+        self.kills = 0
+        self._rng = random.Random(11)
 
     def start(self) -> subprocess.Popen[bytes]:
         self.started += 1
@@ -57,10 +59,13 @@ class WorkerPool:
     def live(self) -> list[subprocess.Popen[bytes]]:
         return [p for p in self.processes if p.poll() is None]
 
-    def kill_one(self, rng: random.Random) -> None:
-        victim = rng.choice(self.live())
+    def kill_one_and_replace(self) -> None:
+        """``kill -9`` a live worker picked at random, and start a new one."""
+        victim = self._rng.choice(self.live())
         victim.kill()
         victim.wait()
+        self.kills += 1
+        self.start()
 
     def stop_all(self) -> list[int]:
         """SIGTERM to every live worker; their exit codes (0: a graceful stop)."""
@@ -156,21 +161,12 @@ def test_300_orders_survive_a_worker_killed_every_half_second_on_postgresql(
     pool = worker_pools(postgres_url, postgres_url, handler_delay=0.002)
     for _ in range(3):
         pool.start()
-    rng = random.Random(11)
-    kills = 0
-
-    def kill_and_restart() -> None:
-        nonlocal kills
-        pool.kill_one(rng)
-        kills += 1
-        pool.start()
-
     wait_until(lambda: completed_count(postgres_url) == 300, timeout=240, pool=pool,
-               between=kill_and_restart)
+               between=pool.kill_one_and_replace)
     pool.stop_all()
     counts = assert_each_instance_done_exactly_once(postgres_url, postgres_url, ids)
-    assert kills >= 5, f"only {kills} kills: the work ended before the test could kill often"
-    print(f"\npostgresql kill test: {counts}, kills={kills}, workers started={pool.started}")
+    assert pool.kills >= 5, f"only {pool.kills} kills: the work ended before the test could kill"
+    print(f"\npostgresql kill test: {counts}, kills={pool.kills}, workers started={pool.started}")
 
 
 @pytest.mark.slow
@@ -182,20 +178,12 @@ def test_orders_survive_a_worker_process_killed_every_half_second_on_sqlite(
     ids = start_orders(store_url, 100)
     pool = worker_pools(store_url, effects_url, handler_delay=0.002)
     pool.start()
-    kills = 0
-
-    def kill_and_restart() -> None:
-        nonlocal kills
-        pool.kill_one(random.Random(kills))
-        kills += 1
-        pool.start()
-
     wait_until(lambda: completed_count(store_url) == 100, timeout=240, pool=pool,
-               between=kill_and_restart)
+               between=pool.kill_one_and_replace)
     pool.stop_all()
     counts = assert_each_instance_done_exactly_once(store_url, effects_url, ids)
-    assert kills >= 3
-    print(f"\nsqlite kill test: {counts}, kills={kills}")
+    assert pool.kills >= 3
+    print(f"\nsqlite kill test: {counts}, kills={pool.kills}")
 
 
 # How the test stops and starts the PostgreSQL server (the brief's command on these machines).
