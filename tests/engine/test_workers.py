@@ -272,3 +272,80 @@ def test_an_idle_workers_pauses_stop_growing_at_the_poll_interval_however_long_i
     assert pauses[0] <= 0.05 and max(pauses) <= 1.0 and pauses[-1] >= 0.8
     idle.reset()
     assert idle.next() <= 0.05
+
+
+def test_a_handler_failing_after_its_lease_was_taken_over_leaves_the_job_to_the_new_owner(
+        shared_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    clock = VirtualClock()
+    setup = deployed(shared_url, clock)
+    setup.start("order_pipeline")
+    taker = Engine(shared_url, handlers=pipeline_handlers(), clock=clock, worker_id="taker",
+                   lease=timedelta(seconds=30))
+
+    def slow_then_broken() -> None:
+        clock.advance(seconds=31)  # the handler outlives its lease ...
+        assert taker.store.claim_due_jobs(now=clock.now(), owner="taker",
+                                          lease_until=clock.now() + taker.lease, limit=1)
+        raise RuntimeError("payment gateway timeout")  # ... and then fails
+
+    late = Engine(shared_url, handlers=pipeline_handlers(orders_validate=slow_then_broken),
+                  clock=clock, worker_id="late", lease=timedelta(seconds=30))
+    with caplog.at_level(logging.WARNING):
+        assert late.run(max_jobs=1) == 1  # nothing escapes run()
+    assert "was not recorded" in caplog.text
+    [job] = setup.jobs(state=JobState.CLAIMED)
+    assert (job.lock_owner, job.retries_left, job.last_error) == ("taker", 3, None)
+    assert setup.incidents() == []
+    for engine in (setup, taker, late):
+        engine.close()
+
+
+def test_a_run_holds_no_more_claimed_jobs_than_its_claim_batch(shared_url: str) -> None:
+    setup = deployed(shared_url)
+    setup.start("order_pipeline")
+    held: list[list[str]] = []
+
+    def reserve() -> dict[str, bool]:
+        held.append([j.element_id for j in setup.jobs(state=JobState.CLAIMED)])
+        return {"inventory_reserve_done": True}
+
+    worker = Engine(shared_url, handlers=pipeline_handlers(inventory_reserve=reserve))
+    worker.run(claim_batch=1)
+    # While reserve_stock ran, capture_payment (the other branch) stayed free for others.
+    assert held == [["reserve_stock"]]
+    assert worker.jobs() == []
+    setup.close()
+    worker.close()
+
+
+class FailingLoads:
+    """A store whose first state read fails with a defect, not an outage."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.failures = 1
+
+    def load_state(self, instance_id: str) -> tuple[Any, bytes]:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("corrupt page")
+        return self._store.load_state(instance_id)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def test_a_job_that_fails_by_a_defect_becomes_an_incident_instead_of_looping(
+        shared_url: str) -> None:
+    setup = deployed(shared_url)
+    order = setup.start("order_pipeline")
+    setup.close()
+    broken = Engine(handlers=pipeline_handlers(), store=FailingLoads(open_store(shared_url)))
+    assert broken.run() == 1
+    [incident] = broken.incidents()
+    assert incident.instance_id == order.id and incident.element_id == "validate_order"
+    assert "internal error while running the job: RuntimeError: corrupt page" in incident.message
+    broken.retry(incident)
+    assert broken.run() == 5
+    assert broken.instance(order.id).status == InstanceStatus.COMPLETED
+    broken.close()

@@ -28,5 +28,5 @@ def print_rows(rows: list[dict[str, Any]], output_json: bool, title: str) -> Non
     for column in rows[0] if rows else ["(none)"]:
         table.add_column(column)
     for row in rows:
-        table.add_row(*(str(value) for value in row.values()))
+        table.add_row(*("" if value is None else str(value) for value in row.values()))
     console.print(table)

@@ -100,6 +100,7 @@ class Engine:
         # executes them without a separate claim transaction.
         self._claimed: deque[Job] = deque()
         self._running = False
+        self._claim_batch = 0
 
     # -- repository --------------------------------------------------------------------------
     def deploy(self, *paths: str | Path, require_handlers: bool = True) -> Deployment:
@@ -140,7 +141,7 @@ class Engine:
         few when workers share the jobs, so that none sits claimed while another worker idles.
         Jobs claimed but not run are given back."""
         executed = 0
-        self._running = True
+        self._running, self._claim_batch = True, claim_batch
         try:
             while (max_jobs is None or executed < max_jobs) and not (stop and stop.is_set()):
                 if not self._claimed:
@@ -173,12 +174,23 @@ class Engine:
 
     def execute_job(self, job: Job) -> None:
         """Run one claimed job to its end: the instance advances, or the failure is recorded."""
-        if is_start_timer(job):
-            self._fire_start_timer(job)
-        elif job.kind == JobKind.TIMER:
-            self._fire_timer(job)
-        else:
-            self._run_service_job(job)
+        try:
+            if is_start_timer(job):
+                self._fire_start_timer(job)
+            elif job.kind == JobKind.TIMER:
+                self._fire_timer(job)
+            else:
+                self._run_service_job(job)
+        except StoreUnavailableError:
+            raise
+        except Exception as error:
+            # A defect (in retailflow, or a step nothing else caught), not a handler's failure:
+            # an incident, so the job is not claimed again forever; the instance stays put.
+            logger.exception("job %s of %s failed unexpectedly", job.id, job.instance_id,
+                             extra=_job_fields(job))
+            self._fail(job, self._definition_of(job.instance_id),
+                       f"internal error while running the job: {type(error).__name__}: {error}",
+                       retryable=False)
 
     def tasks(self, *, instance: str | None = None, assignee: str | None = None,
               candidate_group: str | None = None) -> list[UserTask]:
@@ -455,11 +467,14 @@ class Engine:
     def _claim_new(self, jobs: list[Job], known: frozenset[str] | None,
                    now: datetime) -> list[Job]:
         """Inside ``run()``, new jobs that are due now are stored already claimed by this
-        engine (a crash leaves them to lease expiry, like any claim)."""
+        engine (a crash leaves them to lease expiry, like any claim), as many as keep the jobs
+        in hand within ``run()``'s claim batch."""
         if not self._running or known is None:
             return []
-        claimed = []
+        claimed: list[Job] = []
         for index, job in enumerate(jobs):
+            if len(self._claimed) + len(claimed) >= self._claim_batch:
+                break  # no more than one claim's worth in hand: the rest is for other workers
             if job.id not in known and job.kind == JobKind.SERVICE and job.due_at <= now:
                 jobs[index] = job = replace(job, attempt=1, lock_owner=self.worker_id,
                                             lock_expires_at=now + self.lease)
@@ -518,8 +533,8 @@ class Engine:
             return
         handler = self.handlers.get(job.topic or "")
         if handler is None:
-            self._fail(job, instance, f"no handler is registered for job type '{job.topic}'",
-                       retryable=False)
+            self._fail(job, instance.definition_id,
+                       f"no handler is registered for job type '{job.topic}'", retryable=False)
             return
         context = HandlerContext.for_job(job, instance, config.headers)
         try:
@@ -532,13 +547,14 @@ class Engine:
             self._route_bpmn_error(job, instance, error)
             return
         except (HandlerInputError, RetailflowError) as error:
-            self._fail(job, instance, str(error), retryable=False)
+            self._fail(job, instance.definition_id, str(error), retryable=False)
             return
         except Exception as error:  # a handler's technical failure: retried with backoff
             logger.warning("handler '%s' failed at %s of instance %s (attempt %d)", job.topic,
                            element_id, job.instance_id, job.attempt, exc_info=True,
                            extra=_job_fields(job))
-            self._fail(job, instance, f"{type(error).__name__}: {error}", retryable=True)
+            self._fail(job, instance.definition_id, f"{type(error).__name__}: {error}",
+                       retryable=True)
             return
         if self._complete(job, instance, lambda run: run.complete_job(job.id, updates)):
             logger.info("job completed: %s at %s of instance %s (attempt %d)", job.topic,
@@ -557,8 +573,9 @@ class Engine:
                 logger.info("BPMN error %s thrown at %s of instance %s was caught", error.code,
                             job.element_id, job.instance_id, extra=_job_fields(job))
         except _Uncaught:
-            self._fail(job, instance, f"BPMN error '{error.code}' is not caught by any error "
-                       "event here; draw an error boundary event for it", retryable=False)
+            self._fail(job, instance.definition_id,
+                       f"BPMN error '{error.code}' is not caught by any error event here; draw "
+                       "an error boundary event for it", retryable=False)
 
     def _fire_start_timer(self, job: Job) -> None:
         """A timer start event is due: start an instance and move the schedule on, in one
@@ -582,7 +599,7 @@ class Engine:
                                 _Note(HistoryKind.TIMER_FIRED, job.element_id, {})],
                          schedules={job.instance_id: [following] if following else []})
         except (ExecutionError, ExpressionError) as error:
-            self._fail(job, replace(instance, id=job.instance_id), str(error), retryable=False)
+            self._fail(job, definition.id, str(error), retryable=False)
 
     def _fire_timer(self, job: Job) -> None:
         instance = self.store.get_instance(job.instance_id)
@@ -617,34 +634,43 @@ class Engine:
         except (ExecutionError, ExpressionError) as error:
             # The step after the job cannot be taken (a condition fails, data is missing):
             # the instance stays where it was, with an incident that names the element.
-            self._fail(job, instance, str(error), retryable=False)
+            self._fail(job, instance.definition_id, str(error), retryable=False)
             return False
         except NotFoundError:
             self._drop(job)
             return False
         return True
 
-    def _fail(self, job: Job, instance: Instance, message: str, *, retryable: bool) -> None:
+    def _fail(self, job: Job, definition_id: str, message: str, *, retryable: bool) -> None:
+        """Record a failed run of ``job``: one fewer retry and a backoff, or an incident. A
+        worker whose lease ran out (another took the job over) or whose job is gone (the
+        instance moved on or was cancelled) records nothing: the job is no longer its own."""
         now = self.clock.now()
         retries_left = job.retries_left - 1 if retryable else 0
         incident = None
-        history = [HistoryEvent(instance.id, instance.definition_id, HistoryKind.JOB_FAILED,
+        history = [HistoryEvent(job.instance_id, definition_id, HistoryKind.JOB_FAILED,
                                 now, element_id=job.element_id, attempt=job.attempt,
                                 job_id=job.id, variables={"error": message})]
         if retries_left <= 0:
             retries_left = 0
-            incident = Incident(uuid.uuid4().hex, instance.id, job.id, job.element_id, message,
-                                now)
-            history.append(HistoryEvent(instance.id, instance.definition_id,
+            incident = Incident(uuid.uuid4().hex, job.instance_id, job.id, job.element_id,
+                                message, now)
+            history.append(HistoryEvent(job.instance_id, definition_id,
                                         HistoryKind.INCIDENT_OPENED, now,
                                         element_id=job.element_id, job_id=job.id,
                                         variables={"error": message}))
-            logger.error("incident opened at %s of instance %s: %s", job.element_id,
-                         instance.id, message, extra=_job_fields(job))
         due = now + self.retry_policy.backoff(job.attempt)
-        self.store.fail_job(job.id, owner=self.worker_id, error=message,
-                            retries_left=retries_left, due_at=due, incident=incident,
-                            history=history)
+        try:
+            self.store.fail_job(job.id, owner=self.worker_id, error=message,
+                                retries_left=retries_left, due_at=due, incident=incident,
+                                history=history)
+        except (ConcurrentUpdateError, NotFoundError) as refused:
+            logger.warning("the failure of job %s was not recorded: %s", job.id, refused,
+                           extra=_job_fields(job))
+            return
+        if incident is not None:
+            logger.error("incident opened at %s of instance %s: %s", job.element_id,
+                         job.instance_id, message, extra=_job_fields(job))
 
     # -- internals: building the checkpoint ----------------------------------------------------
     def _definition_of(self, owner: str) -> str:
