@@ -4,6 +4,7 @@ them: find what is stuck, look at it, retry or cancel it."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -111,3 +112,13 @@ def test_an_unknown_instance_is_an_error_that_says_where_to_look(store: dict[str
     result = runner.invoke(app, ["show", "nope", "--db", store["url"]])
     assert result.exit_code != 0
     assert "retailflow instances" in str(result.exception)
+
+
+def test_looking_into_a_database_never_migrates_it(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    db.touch()  # no retailflow schema (or an older one)
+    result = runner.invoke(app, ["instances", "--db", str(db)])
+    assert result.exit_code != 0
+    assert "retailflow db upgrade" in str(result.exception)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master").fetchall() == []

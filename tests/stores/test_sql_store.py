@@ -21,7 +21,12 @@ from store_builders import (
     user_task,
 )
 
-from retailflow.model import BufferedMessage, SubscriptionKind
+from retailflow.model import (
+    BufferedMessage,
+    RetailflowError,
+    StoreUnavailableError,
+    SubscriptionKind,
+)
 from retailflow.stores import MemoryStore, SqlStore, Store, open_store
 
 
@@ -124,3 +129,19 @@ def test_open_store_keeps_memory_urls_in_memory_and_opens_databases_otherwise(
     on_file = open_store(f"sqlite:///{tmp_path / 'retail.db'}")
     assert isinstance(on_file, SqlStore)
     on_file.close()
+
+
+def test_an_unreachable_database_is_store_unavailable_not_a_driver_error() -> None:
+    with pytest.raises(StoreUnavailableError, match=r"127\.0\.0\.1:1/.*is unavailable"):
+        SqlStore("postgresql+psycopg://postgres@127.0.0.1:1/nothing")
+
+
+@pytest.mark.parametrize("backend_url", ["sqlite-file", "postgresql"], indirect=True)
+def test_an_operation_the_database_refuses_is_a_retailflow_error_that_says_so(
+        store: Store) -> None:
+    assert isinstance(store, SqlStore)
+    with store._engine.begin() as conn:  # a damaged schema: the table is gone
+        conn.exec_driver_sql("DROP TABLE jobs")
+    with pytest.raises(RetailflowError, match="refused the operation") as raised:
+        store.list_jobs()
+    assert not isinstance(raised.value, StoreUnavailableError)  # no point waiting it out

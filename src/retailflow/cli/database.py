@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import typer
-from sqlalchemy import create_engine
 
 from retailflow.cli.operations import DbOption, store_url
 from retailflow.cli.output import JsonOption, print_rows
 from retailflow.stores import SqlStore
-from retailflow.stores.sql.schema_version import current_revision, head_revision
+from retailflow.stores.sql.schema_version import head_revision
 
 database = typer.Typer(help="The store's schema: status and upgrade.", no_args_is_help=True)
 
@@ -17,10 +16,7 @@ database = typer.Typer(help="The store's schema: status and upgrade.", no_args_i
 def status(db: DbOption, output_json: JsonOption = False) -> None:
     """The schema revision of the database, and the one this retailflow needs; exit 1 if
     they differ."""
-    engine = create_engine(store_url(db))
-    with engine.connect() as conn:
-        revision = current_revision(conn)
-    engine.dispose()
+    revision = SqlStore.schema_revision(store_url(db))
     head = head_revision()
     print_rows([{"database": revision or "(empty)", "needed": head,
                  "current": revision == head}], output_json, "Schema")

@@ -15,6 +15,7 @@ import typer
 from retailflow.cli.output import JsonOption, console, print_json, print_rows
 from retailflow.engine import Engine
 from retailflow.model import InstanceStatus, Job, JobState
+from retailflow.stores import open_store
 
 DbOption = Annotated[str, typer.Option(
     "--db", envvar="RETAILFLOW_DB",
@@ -139,7 +140,9 @@ def _job_row(job: Job, now: datetime) -> dict[str, Any]:
 
 @contextmanager
 def _engine(db: str) -> Iterator[Engine]:
-    with Engine(store_url(db)) as engine:
+    """An engine on the store that never migrates it: looking must not change a database
+    (``retailflow db upgrade`` does that)."""
+    with Engine(store=open_store(store_url(db), migrate=False)) as engine:
         yield engine
 
 

@@ -48,6 +48,9 @@ def worker(
     worker_id: Annotated[str | None, typer.Option(help="Lock owner name (default: random).")
                          ] = None,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    migrate: Annotated[bool, typer.Option(
+        help="Create or migrate the schema on start; --no-migrate refuses a database not at "
+             "this version (run `retailflow db upgrade` first).")] = True,
 ) -> None:
     """Run due jobs from a shared store until SIGTERM or Ctrl-C.
 
@@ -62,7 +65,8 @@ def worker(
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     settings = WorkerSettings(concurrency=concurrency, claim_batch=claim_batch,
                               lease=timedelta(seconds=lease), poll_interval=poll_interval)
-    running = Worker(db, load_registry(handlers), settings=settings, worker_id=worker_id)
+    running = Worker(db, load_registry(handlers), settings=settings, worker_id=worker_id,
+                     migrate=migrate)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         if running.stopping:

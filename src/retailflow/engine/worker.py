@@ -49,12 +49,15 @@ class Worker:
 
     def __init__(self, store_url: str, handlers: HandlerRegistry, *,
                  settings: WorkerSettings | None = None, worker_id: str | None = None,
-                 retry_policy: RetryPolicy | None = None, clock: Clock | None = None) -> None:
+                 retry_policy: RetryPolicy | None = None, clock: Clock | None = None,
+                 migrate: bool = True) -> None:
+        """``migrate=False`` refuses a database whose schema is not this version's, for
+        deployments that run ``retailflow db upgrade`` before rolling out workers."""
         self.settings = settings or WorkerSettings()
         if self.settings.concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {self.settings.concurrency}")
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
-        self._store: Store = _open_waiting(store_url, self.settings.max_backoff)
+        self._store: Store = _open_waiting(store_url, self.settings.max_backoff, migrate)
         self._handlers = handlers
         self._retry_policy = retry_policy
         self._clock = clock
@@ -149,13 +152,13 @@ class _Backoff:
         self.attempts = 0
 
 
-def _open_waiting(store_url: str, max_backoff: float) -> Store:
-    """Open the store, waiting for a database that is not up yet (workers often start before
-    it in a deployment)."""
+def _open_waiting(store_url: str, max_backoff: float, migrate: bool) -> Store:
+    """Open the store, waiting (ten tries, a few minutes) for a database that is not up yet:
+    workers often start before it in a deployment."""
     backoff = _Backoff(max_backoff)
     while True:
         try:
-            return open_store(store_url)
+            return open_store(store_url, migrate=migrate)
         except StoreUnavailableError as error:
             if backoff.attempts >= 10:
                 raise

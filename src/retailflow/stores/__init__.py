@@ -17,9 +17,10 @@ from retailflow.stores.sql import SqlStore
 __all__ = ["Checkpoint", "MemoryStore", "SqlStore", "Store", "open_store"]
 
 
-def open_store(url: str | None) -> Store:
+def open_store(url: str | None, *, migrate: bool = True) -> Store:
     """The store for ``url``: ``None`` or ``"memory://"`` keeps everything in memory; any other
-    URL is a SQLAlchemy database URL (``sqlite:///retail.db``, ``postgresql+psycopg://...``)."""
+    URL is a SQLAlchemy database URL (``sqlite:///retail.db``, ``postgresql+psycopg://...``),
+    whose schema is created or migrated on opening unless ``migrate`` is False."""
     if url is None or url == "memory://":
         return MemoryStore()
     try:
@@ -28,4 +29,4 @@ def open_store(url: str | None) -> Store:
         raise RetailflowError(
             f"store URL {url!r} is not a database URL: use sqlite:///{url} for a SQLite file, "
             "postgresql+psycopg://user@host/db for PostgreSQL, or None for memory") from error
-    return SqlStore(url)
+    return SqlStore(url, migrate=migrate)

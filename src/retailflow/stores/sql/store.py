@@ -8,6 +8,7 @@ Opening a store brings the database's schema up to date (``schema_version``) unl
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -42,10 +43,12 @@ from sqlalchemy.exc import (
     OperationalError,
     StatementError,
 )
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.pool import StaticPool
 
 from retailflow.model import (
     BufferedMessage,
+    ConcurrentUpdateError,
     HistoryEvent,
     Incident,
     Instance,
@@ -199,6 +202,17 @@ class SqlStore:
             if self._postgres:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
             bring_up_to_date(conn)
+
+    @staticmethod
+    def schema_revision(url: str) -> str | None:
+        """The schema revision of the database at ``url`` (``None``: no retailflow tables),
+        read without changing anything."""
+        engine = _create_engine(url)
+        try:
+            with _store_errors(url), engine.connect() as conn:
+                return current_revision(conn)
+        finally:
+            engine.dispose()
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -655,26 +669,60 @@ def _create_engine(url: str) -> Engine:
 
 @contextmanager
 def _store_errors(url: str) -> Iterator[None]:
-    """SQLAlchemy's errors as retailflow's: a database that cannot be reached (or dropped the
-    connection) is ``StoreUnavailableError``, which workers wait out; a value the store refuses
-    (a naive datetime) raises its own ``ValueError``, as in ``MemoryStore``."""
+    """SQLAlchemy's errors as retailflow's, so none reaches a user:
+
+    - the database cannot be reached, dropped the connection, is busy, or the pool has no
+      connection free: ``StoreUnavailableError``, which workers wait out;
+    - a deadlock or serialization failure: ``ConcurrentUpdateError`` (the engine re-reads and
+      re-applies its step);
+    - anything else the database refuses: ``RetailflowError`` with the driver's message;
+    - a value the store refuses (a naive datetime) raises its own ``ValueError``, as in
+      ``MemoryStore``.
+    """
+    where = make_url(url).render_as_string()
     try:
         yield
-    except (OperationalError, InterfaceError) as error:
+    except PoolTimeoutError as error:
         raise StoreUnavailableError(
-            f"the database at {make_url(url).render_as_string()} is unavailable "
-            f"({type(error.orig or error).__name__}: {str(error.orig or error).strip()}); "
-            "the operation did not take effect, try again when it answers") from error
+            f"no connection to {where} came free in time ({error}); more threads use the store "
+            "than its pool holds: lower the concurrency or raise the pool size") from error
     except DBAPIError as error:
-        if error.connection_invalidated:
+        cause = error.orig or error
+        detail = f"{type(cause).__name__}: {str(cause).strip()}"
+        if error.connection_invalidated or _is_outage(error):
             raise StoreUnavailableError(
-                f"the connection to {make_url(url).render_as_string()} was lost mid-operation "
-                f"({error.orig}); try again") from error
-        raise
+                f"the database at {where} is unavailable ({detail}); the operation did not "
+                "take effect, try again when it answers") from error
+        if getattr(cause, "sqlstate", None) in _CONFLICT_STATES:
+            raise ConcurrentUpdateError(
+                f"the database aborted the transaction to resolve a conflict ({detail}); "
+                "try again") from error
+        raise RetailflowError(f"the database at {where} refused the operation: {detail}"
+                              ) from error
     except StatementError as error:
         if isinstance(error.orig, ValueError):
             raise error.orig from None
         raise
+
+
+# PostgreSQL: connection exceptions (08...), and the server shutting down or starting (57P0x).
+_OUTAGE_STATES = ("08", "57P01", "57P02", "57P03")
+# PostgreSQL: serialization failure, deadlock.
+_CONFLICT_STATES = frozenset({"40001", "40P01"})
+# SQLite: a database file that another process holds locked past the busy timeout, or that
+# cannot be opened or written.
+_SQLITE_OUTAGES = ("database is locked", "unable to open database", "disk i/o error")
+
+
+def _is_outage(error: DBAPIError) -> bool:
+    """Whether the driver's error says the database is out of reach, not that it refused."""
+    cause = error.orig
+    if isinstance(cause, sqlite3.Error):
+        return any(text in str(cause).lower() for text in _SQLITE_OUTAGES)
+    sqlstate = getattr(cause, "sqlstate", None)
+    if sqlstate is None:  # psycopg reports a failed or lost connection without a state
+        return isinstance(error, OperationalError | InterfaceError)
+    return str(sqlstate).startswith(_OUTAGE_STATES)
 
 
 def _is_sqlite_memory(url: str) -> bool:
