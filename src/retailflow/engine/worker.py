@@ -103,27 +103,30 @@ class Worker:
         engine = Engine(store=self._store, handlers=self._handlers, clock=self._clock,
                         retry_policy=self._retry_policy, worker_id=owner,
                         lease=self.settings.lease)
-        pause = _Backoff(self.settings.max_backoff)
+        outage = _Backoff(self.settings.max_backoff)
+        defect = _Backoff(self.settings.max_backoff)
         idle = _Backoff(self.settings.poll_interval, first=0.05)
         while not self._stopping.is_set():
             try:
                 executed = engine.run(stop=self._stopping, claim_batch=self.settings.claim_batch)
             except StoreUnavailableError as error:
-                delay = pause.next()
+                delay = outage.next()
                 logger.warning("store unavailable, retrying in %.1f s: %s", delay, error,
                                extra={"worker_id": owner})
                 self._stopping.wait(delay)
                 continue
             except Exception:
-                # A defect, not an outage: keep the worker alive, and loud.
-                delay = pause.next()
+                # A defect outside any job (a job's own becomes an incident): keep the worker
+                # alive, and loud.
+                delay = defect.next()
                 logger.exception("worker thread failed, retrying in %.1f s", delay,
                                  extra={"worker_id": owner})
                 self._stopping.wait(delay)
                 continue
-            if pause.attempts:
+            if outage.attempts:
                 logger.info("store available again", extra={"worker_id": owner})
-                pause.reset()
+            outage.reset()
+            defect.reset()
             with self._count_lock:
                 self._executed += executed
             if executed:

@@ -9,6 +9,7 @@ not fail silently or retry: its job becomes an incident at once, whose message s
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -56,8 +57,10 @@ class MockedTopic:
     def fail(self, times: int = 1, error: Exception | None = None) -> MockedTopic:
         """Fail the next ``times`` calls with a technical error, which the engine retries with
         backoff and turns into an incident when the retries run out."""
-        failure = error or ConnectionError(f"{self.topic} failed (mocked failure)")
-        self._failures.extend(failure for _ in range(times))
+        # A fresh exception per failure: raising one object again grows its traceback.
+        self._failures.extend(
+            copy.copy(error) if error is not None
+            else ConnectionError(f"{self.topic} failed (mocked failure)") for _ in range(times))
         return self
 
     @property

@@ -17,7 +17,6 @@ from retailflow.model import (
     Instance,
     Job,
     JobKind,
-    SubscriptionKind,
     UserTask,
 )
 from retailflow.testing.diagram import ProcessModel, definition_files
@@ -51,15 +50,11 @@ class Whereabouts:
         waiting = [_job_wait(job) for job in engine.jobs(instance=current.id)]
         tasks = tuple(engine.tasks(instance=current.id))
         waiting.extend(WaitState(task.element_id, _task_wait(task)) for task in tasks)
-        names = {(SubscriptionKind.MESSAGE, name) for file in files for name in file.messages}
-        names |= {(SubscriptionKind.SIGNAL, name) for file in files for name in file.signals}
-        for kind, name in sorted(names):
-            for subscription in engine.store.find_subscriptions(kind, name):
-                if subscription.instance_id == current.id:
-                    key = (f", key {subscription.correlation_key!r}"
-                           if subscription.correlation_key is not None else "")
-                    waiting.append(WaitState(subscription.element_id,
-                                             f"{kind} {name!r}{key}"))
+        for subscription in engine.subscriptions(instance=current.id):
+            key = (f", key {subscription.correlation_key!r}"
+                   if subscription.correlation_key is not None else "")
+            waiting.append(WaitState(subscription.element_id,
+                                     f"{subscription.kind} {subscription.name!r}{key}"))
         return cls(current, tuple(waiting), tasks, tuple(engine.incidents(instance=current.id)),
                    tuple(engine.history(current.id)),
                    tuple(process for file in files for process in file.processes))

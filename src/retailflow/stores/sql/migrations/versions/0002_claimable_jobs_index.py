@@ -1,5 +1,8 @@
 """Claims scan a partial index of jobs with retries left, so incidents never slow them down.
 
+Building the index locks the jobs table against writes for as long as it takes; the table
+holds only live jobs, so that is a moment, but upgrade before starting a busy fleet.
+
 Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-25
