@@ -102,9 +102,9 @@ def test_db_status_and_upgrade_report_the_schema_revision(tmp_path: Path) -> Non
     db.touch()  # an empty database file
     status = runner.invoke(app, ["db", "status", "--db", f"sqlite:///{db}", "--json"])
     assert status.exit_code == 1
-    assert json.loads(status.output) == [{"database": "(empty)", "needed": "0002",
+    assert json.loads(status.output) == [{"database": "(empty)", "needed": "0003",
                                           "current": False}]
-    assert "schema at revision 0002" in retailflow("db", "upgrade", "--db", str(db))
+    assert "schema at revision 0003" in retailflow("db", "upgrade", "--db", str(db))
     assert retailflow("db", "status", "--db", str(db), "--json")[0]["current"] is True
 
 

@@ -150,3 +150,25 @@ def test_each_firing_of_a_repeating_timer_passes_the_event_and_takes_its_flow(
             if e.kind in (HistoryKind.ELEMENT_COMPLETED, HistoryKind.SEQUENCE_FLOW_TAKEN)
             and e.element_id in ("reminder_timer", "Flow_0ba166a", "remind")]
     assert rows == ["reminder_timer", "Flow_0ba166a", "remind"] * 3
+
+
+def test_history_names_the_process_of_each_element_when_a_called_process_repeats_ids(
+        make_engine: EngineFactory) -> None:
+    recorder = Recorder()
+    recorder.add("test.prepare")
+    recorder.add("test.child")
+    engine = make_engine(recorder.registry)
+    engine.deploy(FIXTURES / "modeler_ids")
+    instance = engine.start("drawn_parent")
+    engine.run()
+    completed = [(e.process_id, e.element_id) for e in engine.history(instance.id)
+                 if e.kind == HistoryKind.ELEMENT_COMPLETED]
+    assert completed == [
+        ("drawn_parent", "StartEvent_1"), ("drawn_parent", "prepare"),
+        ("drawn_child", "StartEvent_1"), ("drawn_child", "child_work"),
+        ("drawn_child", "EndEvent_1"), ("drawn_parent", "call_child"),
+        ("drawn_parent", "EndEvent_1")]
+    flows = {(e.process_id, e.element_id) for e in engine.history(instance.id)
+             if e.kind == HistoryKind.SEQUENCE_FLOW_TAKEN}
+    assert ("drawn_child", "Flow_1lnn85s") in flows
+    assert {process for process, _ in flows} == {"drawn_parent", "drawn_child"}

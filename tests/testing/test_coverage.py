@@ -127,3 +127,25 @@ def test_parent_calls_child(rf_engine, rf_handlers, run):
         "child_process*call_activity.bpmn*0*3/3 100.0%*2/2 100.0%*100.0%",
         "parent_process*call_activity.bpmn*2*4/4 100.0%*3/3 100.0%*100.0%",
     ])
+
+
+def test_a_called_process_whose_element_ids_repeat_the_callers_is_counted_apart(
+        pytester: pytest.Pytester) -> None:
+    """Two files as Modeler draws them: both start at ``StartEvent_1`` and end at
+    ``EndEvent_1``. Each process's elements count for that process only."""
+    pytester.makepyfile(test_calls=f'''
+import pytest
+from retailflow.testing import assert_that, start
+
+pytestmark = pytest.mark.rf_deploy({str(FIXTURES / "modeler_ids")!r})
+
+def test_parent_calls_child(rf_engine, rf_handlers):
+    rf_handlers.mock("test.prepare")
+    rf_handlers.mock("test.child")
+    assert_that(start("drawn_parent")).is_ended()
+''')
+    result = pytester.runpytest(*QUIET, "--rf-cov")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        "drawn_child*child.bpmn*0*3/3 100.0%*2/2 100.0%*100.0%",
+        "drawn_parent*parent.bpmn*1*4/4 100.0%*3/3 100.0%*100.0%"])

@@ -104,6 +104,7 @@ def step_history(instance: Instance, completed: Sequence[Step], entered: Sequenc
         events.extend(HistoryEvent(
             instance.id, instance.definition_id, HistoryKind.DECISION_EVALUATED, now,
             element_id=step.element_id, element_type=step.element_type,
+            process_id=step.process_id,
             variables={"decision_id": hits.decision_id, "rule_ids": list(hits.rule_ids),
                        "rule_numbers": list(hits.rule_numbers)})
             for hits in step.decisions)
@@ -111,14 +112,14 @@ def step_history(instance: Instance, completed: Sequence[Step], entered: Sequenc
             instance.id, instance.definition_id, HistoryKind.ELEMENT_COMPLETED, now,
             element_id=step.element_id, element_type=step.element_type,
             attempt=own.attempt if own else None, job_id=own.id if own else None,
-            variables=step.variables))
+            variables=step.variables, process_id=step.process_id))
         events.extend(HistoryEvent(instance.id, instance.definition_id,
                                    HistoryKind.SEQUENCE_FLOW_TAKEN, now, element_id=flow,
-                                   element_type="sequenceFlow")
+                                   element_type="sequenceFlow", process_id=step.process_id)
                       for flow in step.flows)
     events.extend(HistoryEvent(instance.id, instance.definition_id,
                                HistoryKind.ELEMENT_ENTERED, now, element_id=step.element_id,
-                               element_type=step.element_type)
+                               element_type=step.element_type, process_id=step.process_id)
                   for step in entered)
     return events
 

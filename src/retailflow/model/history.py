@@ -36,7 +36,9 @@ class HistoryEvent:
     ``variables`` holds what the step changed (for completions) or the rules hit (for decisions:
     ``decision_id``, ``rule_ids`` and 1-based ``rule_numbers``, with ``element_id`` the business
     rule task). A ``sequence_flow_taken`` row names the flow in ``element_id`` and follows the
-    completion of the flow's source.
+    completion of the flow's source. ``process_id`` is the BPMN process an element row's
+    element belongs to: the instance's own, or a called process's, whose element ids may repeat
+    the caller's (``None`` on rows of the instance as a whole, and on rows written before 0.2).
     """
 
     instance_id: str
@@ -48,4 +50,5 @@ class HistoryEvent:
     attempt: int | None = None
     job_id: str | None = None
     variables: dict[str, Any] = field(default_factory=dict)
+    process_id: str | None = None
     seq: int | None = None

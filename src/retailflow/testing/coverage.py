@@ -135,11 +135,11 @@ class CoverageCollector:
             elif event.kind == HistoryKind.DECISION_EVALUATED:
                 scope.count_decision(event.variables)
             elif event.kind == HistoryKind.SEQUENCE_FLOW_TAKEN:
-                process = scope.owner(event.element_id)
+                process = scope.owner(event.process_id, event.element_id)
                 if process is not None:
                     process.taken[event.element_id] += 1
             elif event.kind in _REACHED:
-                process = scope.owner(event.element_id)
+                process = scope.owner(event.process_id, event.element_id)
                 if process is not None:
                     process.reach(event.element_id,
                                   completed=event.kind == HistoryKind.ELEMENT_COMPLETED)
@@ -177,10 +177,12 @@ class _Scope:
     processes: list[ProcessCoverage]
     decisions: dict[str, DecisionCoverage]
 
-    def owner(self, element_id: str) -> ProcessCoverage | None:
-        if element_id in self.own.model.nodes or element_id in self.own.model.flows:
-            return self.own
-        return next((p for p in self.processes
+    def owner(self, process_id: str | None, element_id: str) -> ProcessCoverage | None:
+        """The process an element row counts for: the one the row names, else (rows written
+        before history named processes) the first in scope that has the element."""
+        candidates = ([p for p in self.processes if p.model.process_id == process_id]
+                      if process_id is not None else [self.own, *self.processes])
+        return next((p for p in candidates
                      if element_id in p.model.nodes or element_id in p.model.flows), None)
 
     def count_decision(self, variables: dict[str, object]) -> None:

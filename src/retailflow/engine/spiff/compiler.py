@@ -17,6 +17,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEv
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from retailflow.bpmn.namespaces import bpmn_tag
 from retailflow.engine.spiff.parser import RetailBpmnParser, ValidationException
 from retailflow.engine.spiff.specs import (
     ClockTimerEventDefinition,
@@ -24,6 +25,10 @@ from retailflow.engine.spiff.specs import (
     KeyedMessageEventDefinition,
 )
 from retailflow.model import DeploymentError, Finding, Severity
+
+_PROCESS = bpmn_tag("process")
+# Elements whose contents SpiffWorkflow runs as a spec of their own, named by the element's id.
+_SUBPROCESS_TAGS = frozenset({"subProcess", "transaction", "adHocSubProcess"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,18 +42,27 @@ class SourceTree:
 @dataclass(slots=True)
 class CompiledProcess:
     """A process ready to run: its spec, the specs of what it calls, and where each element
-    is drawn (``locations``: element id -> (file, line); ``element_types``: id -> BPMN tag).
+    is drawn (``locations``: element id -> (file, line)).
 
-    ``sequence_flows`` maps ``(source id, target id)`` to the id of the sequence flow drawn
-    between them: SpiffWorkflow keeps no sequence flows at run time, only which element follows
-    which, and the history names the flows a token took."""
+    Element ids are unique within a BPMN process, not across the files a process calls (Modeler
+    names every first start event ``StartEvent_1``), so what the history needs is kept per
+    process: ``element_types`` maps ``(process id, element id)`` to the BPMN tag, and
+    ``sequence_flows`` maps ``(process id, source id, target id)`` to the id of the sequence
+    flow drawn between them (SpiffWorkflow keeps no sequence flows at run time, only which
+    element follows which). ``scopes`` names the process each spec belongs to: a process's
+    own, a called process's, and an embedded or event subprocess's enclosing process."""
 
     process_id: str
     spec: BpmnProcessSpec
     subprocess_specs: dict[str, BpmnProcessSpec]
-    element_types: dict[str, str] = field(default_factory=dict)
+    element_types: dict[tuple[str, str], str] = field(default_factory=dict)
     locations: dict[str, tuple[str, int | None]] = field(default_factory=dict)
-    sequence_flows: dict[tuple[str, str], str] = field(default_factory=dict)
+    sequence_flows: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    scopes: dict[str, str] = field(default_factory=dict)
+
+    def scope(self, spec_name: str) -> str:
+        """The BPMN process id of the elements of the spec named ``spec_name``."""
+        return self.scopes.get(spec_name, self.process_id)
 
     def _task_specs(self) -> Iterator[Any]:
         for spec in (self.spec, *self.subprocess_specs.values()):
@@ -105,21 +119,30 @@ def compile_processes(sources: Sequence[SourceTree],
     parser = RetailBpmnParser()
     findings: list[Finding] = []
     lines: dict[str, tuple[str, int | None]] = {}
-    element_types: dict[str, str] = {}
-    flows: dict[tuple[str, str], str] = {}
+    element_types: dict[tuple[str, str], str] = {}
+    flows: dict[tuple[str, str, str], str] = {}
+    scopes: dict[str, str] = {}
     for source in sources:
         for element in source.root.iter():
-            if not isinstance(element.tag, str):
-                continue
-            element_id = element.get("id")
+            element_id = element.get("id") if isinstance(element.tag, str) else None
             if element_id is not None:
                 lines.setdefault(element_id, (source.name, element.sourceline))
-                tag = element_types.setdefault(element_id, etree.QName(element).localname)
-                if tag == "sequenceFlow":
+        for process in source.root.iter(_PROCESS):
+            scope = process.get("id", "")
+            scopes[scope] = scope
+            for element in process.iter():
+                element_id = element.get("id") if isinstance(element.tag, str) else None
+                if element_id is None:
+                    continue
+                tag = etree.QName(element).localname
+                element_types[(scope, element_id)] = tag
+                if tag in _SUBPROCESS_TAGS:
+                    scopes[element_id] = scope
+                elif tag == "sequenceFlow":
                     # Two flows drawn between the same pair cannot be told apart at run time;
                     # the first one drawn is the one recorded.
-                    flows.setdefault((element.get("sourceRef", ""), element.get("targetRef", "")),
-                                     element_id)
+                    flows.setdefault((scope, element.get("sourceRef", ""),
+                                      element.get("targetRef", "")), element_id)
         try:
             parser.add_bpmn_xml(source.root, filename=source.name)
         except (SpiffWorkflowException, NotImplementedError) as error:
@@ -136,7 +159,7 @@ def compile_processes(sources: Sequence[SourceTree],
         for each in (spec, *subprocess_specs.values()):
             _link_loop_children(each)
         compiled[process_id] = CompiledProcess(process_id, spec, subprocess_specs,
-                                               element_types, lines, flows)
+                                               element_types, lines, flows, scopes)
     if findings:
         raise DeploymentError(findings)
     return compiled

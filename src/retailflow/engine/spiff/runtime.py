@@ -109,10 +109,12 @@ class WaitStates:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """An element that completed during a step, for the history: the variables it wrote when
-    they came from outside (a handler's result, a person's input), the sequence flows its
-    token took out of it, and the rules of the decisions it evaluated."""
+    """An element that completed during a step, for the history: the BPMN process it belongs
+    to (a called process's own id for its elements), the variables it wrote when they came
+    from outside (a handler's result, a person's input), the sequence flows its token took
+    out of it, and the rules of the decisions it evaluated."""
 
+    process_id: str
     element_id: str
     element_type: str
     variables: dict[str, Any]
@@ -237,9 +239,7 @@ class ProcessRun:
         # the instance is loaded and scanned.
         if not task.internal_data.get("rf_entered"):
             task.internal_data["rf_entered"] = True
-            element_id = task.task_spec.bpmn_id
-            self._entered.append(Step(element_id,
-                                      self._compiled.element_types.get(element_id, "task"), {}))
+            self._entered.append(self._step(task, {}))
 
     def drain_thrown(self) -> list[Thrown]:
         """Signals and messages thrown since the last call, for other instances."""
@@ -357,22 +357,24 @@ class ProcessRun:
 
     def _record(self, task: Task, variables: Mapping[str, Any] | None = None) -> None:
         # SpiffWorkflow reports every task it ran, also those it left STARTED (jobs).
-        spec = task.task_spec
-        if is_visible(spec) and task.state == TaskState.COMPLETED:
-            self._steps.append(Step(spec.bpmn_id,
-                                    self._compiled.element_types.get(spec.bpmn_id, "task"),
-                                    dict(variables or {}), self._flows_taken(task),
-                                    task.internal_data.pop(DECISIONS_HIT, ())))
+        if is_visible(task.task_spec) and task.state == TaskState.COMPLETED:
+            self._steps.append(self._step(task, dict(variables or {}), self._flows_taken(task),
+                                          task.internal_data.pop(DECISIONS_HIT, ())))
 
     def _record_repetition(self, task: Task) -> None:
         """A cycle timer fired and waits for its next time: this firing passed the event once,
         and its token went on along the outgoing flows (to children added just now)."""
-        spec = task.task_spec
-        self._steps.append(Step(spec.bpmn_id,
-                                self._compiled.element_types.get(spec.bpmn_id, "task"), {},
-                                self._flows_taken(task)))
+        self._steps.append(self._step(task, {}, self._flows_taken(task)))
         task.internal_data[_FLOWS_RECORDED] = [str(child.id) for child in task.children
                                                if not child.state & TaskState.PREDICTED_MASK]
+
+    def _step(self, task: Task, variables: dict[str, Any], flows: tuple[str, ...] = (),
+              decisions: tuple[RuleHits, ...] = ()) -> Step:
+        scope = self._compiled.scope(task.workflow.spec.name)
+        element_id = task.task_spec.bpmn_id
+        return Step(scope, element_id,
+                    self._compiled.element_types.get((scope, element_id), "task"), variables,
+                    flows, decisions)
 
     def _flows_taken(self, task: Task) -> tuple[str, ...]:
         """The sequence flows out of a task that just completed: one to each element its
@@ -380,6 +382,7 @@ class ProcessRun:
         split, say), and keeps branches that may still be taken as predicted children.
         Children of earlier repetitions of a cycle timer were recorded when it fired."""
         flows = self._compiled.sequence_flows
+        scope = self._compiled.scope(task.workflow.spec.name)
         source = task.task_spec.bpmn_id
         taken = []
         following = task.children
@@ -391,7 +394,7 @@ class ProcessRun:
             if child.state & TaskState.PREDICTED_MASK:
                 continue
             if is_visible(child.task_spec):
-                flow = flows.get((source, child.task_spec.bpmn_id))
+                flow = flows.get((scope, source, child.task_spec.bpmn_id))
                 if flow is not None:
                     taken.append(flow)
             else:

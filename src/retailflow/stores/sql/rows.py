@@ -275,6 +275,7 @@ def history_values(event: HistoryEvent) -> Values:
         "attempt": event.attempt,
         "job_id": event.job_id,
         "variables": event.variables,
+        "process_id": event.process_id,
     }
 
 
@@ -290,5 +291,6 @@ def history_from_row(row: Row[Any]) -> HistoryEvent:
         attempt=row.attempt,
         job_id=row.job_id,
         variables=row.variables,
+        process_id=row.process_id,
         seq=row.seq,
     )

@@ -218,6 +218,7 @@ history = Table(
     Column("attempt", Integer),
     Column("job_id", _Key),
     Column("variables", JSON, nullable=False),
+    Column("process_id", _Key),
     Index("ix_history_instance", "instance_id", "seq"),
     Index("ix_history_definition", "definition_id", "seq"),
 )

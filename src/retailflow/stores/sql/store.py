@@ -239,22 +239,22 @@ class SqlStore:
     ) -> None:
         """Store new resources (skipping hashes already stored) and definitions, and sync the
         given owners' job sets, atomically."""
-        try:
-            with self._write() as conn:
-                for owner, owned in (schedules or {}).items():
-                    _sync_owner_jobs(conn, owner, owned)
-                if resources:
-                    conn.execute(
-                        self._upsert(resources_table).on_conflict_do_nothing(),
-                        [rows.resource_values(resource) for resource in resources],
-                    )
-                if definitions:
+        with self._write() as conn:
+            for owner, owned in (schedules or {}).items():
+                _sync_owner_jobs(conn, owner, owned)
+            if resources:
+                conn.execute(
+                    self._upsert(resources_table).on_conflict_do_nothing(),
+                    [rows.resource_values(resource) for resource in resources],
+                )
+            if definitions:
+                try:
                     conn.execute(
                         insert(definitions_table),
                         [rows.definition_values(definition) for definition in definitions],
                     )
-        except IntegrityError as error:
-            raise errors.definitions_exist(d.id for d in definitions) from error
+                except IntegrityError as error:
+                    raise errors.definitions_exist(d.id for d in definitions) from error
 
     def get_resource(self, content_hash: str) -> Resource:
         """The resource with that content hash; ``NotFoundError`` if none."""
