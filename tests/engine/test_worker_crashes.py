@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from pipeline_handlers import create_effect_tables
+from pipeline_handlers import TOPICS, create_effect_tables
 from sqlalchemy import create_engine, text
 
 from retailflow import Engine, HandlerContext, HistoryKind, InstanceStatus, StoreUnavailableError
@@ -124,6 +124,10 @@ def assert_each_instance_done_exactly_once(store_url: str, effects_url: str,
         instances = engine.instances()
         assert sorted(i.id for i in instances) == sorted(instance_ids)
         assert [i for i in instances if i.status != InstanceStatus.COMPLETED] == []
+        # Each handler's output reached the end: a lost update (two branches committed on one
+        # version) would drop one branch's variable.
+        outputs = {f"{topic.replace('.', '_')}_done" for topic in TOPICS}
+        assert [i.business_key for i in instances if not outputs <= i.variables.keys()] == []
         assert engine.jobs() == [], "a job was left behind (claimed or not)"
         assert engine.incidents() == []
         job_keys = set()

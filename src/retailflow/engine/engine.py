@@ -605,8 +605,10 @@ class Engine:
         instance = self.store.get_instance(job.instance_id)
         task_id = job.id.split("@", 1)[0]
         fired = _Note(HistoryKind.TIMER_FIRED, job.element_id, {})
-        self._complete(job, instance, lambda run: run.fire_timer(task_id, job.element_id),
-                       extra=[fired])
+        if self._complete(job, instance, lambda run: run.fire_timer(task_id, job.element_id),
+                          extra=[fired]):
+            logger.info("timer fired: %s of instance %s", job.element_id, job.instance_id,
+                        extra=_job_fields(job))
 
     def _job_task(self, job: Job) -> tuple[Instance, tuple[Any, dict[str, Any], str]]:
         """The instance and the waiting task of a job; a cached run that does not know the
