@@ -349,3 +349,32 @@ def test_a_job_that_fails_by_a_defect_becomes_an_incident_instead_of_looping(
     assert broken.run() == 5
     assert broken.instance(order.id).status == InstanceStatus.COMPLETED
     broken.close()
+
+
+class AlwaysStale:
+    """A store on which every instance commit finds another writer got there first."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def commit(self, checkpoint: Checkpoint) -> None:
+        if checkpoint.expected_version is not None:
+            raise ConcurrentUpdateError("another writer moved the instance on")
+        self._store.commit(checkpoint)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def test_a_job_that_keeps_losing_to_concurrent_changes_is_given_back_not_failed(
+        shared_url: str) -> None:
+    setup = deployed(shared_url)
+    setup.start("order_pipeline")
+    contended = Engine(handlers=pipeline_handlers(), store=AlwaysStale(open_store(shared_url)))
+    assert contended.run(max_jobs=1) == 1
+    [job] = setup.jobs()
+    assert job.element_id == "validate_order"
+    assert job.state_at(setup.clock.now()) == JobState.DUE and job.retries_left == 3
+    assert setup.incidents() == []
+    for engine in (setup, contended):
+        engine.close()

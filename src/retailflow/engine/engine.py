@@ -183,6 +183,13 @@ class Engine:
                 self._run_service_job(job)
         except StoreUnavailableError:
             raise
+        except ConcurrentUpdateError as error:
+            # Other writers kept moving the instance on: not a failure of the job, which runs
+            # again (at least once, as ever) when given back.
+            logger.warning("job %s gave way to concurrent changes of instance %s: %s", job.id,
+                           job.instance_id, error, extra=_job_fields(job))
+            with suppress(NotFoundError, ConcurrentUpdateError):
+                self.store.release_job(job.id, owner=self.worker_id)
         except Exception as error:
             # A defect (in retailflow, or a step nothing else caught), not a handler's failure:
             # an incident, so the job is not claimed again forever; the instance stays put.
