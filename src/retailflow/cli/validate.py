@@ -19,13 +19,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from retailflow.cli.output import console
+from retailflow.handlers import RegistryImportError, import_registry
 from retailflow.model import Severity
 from retailflow.validation import (
     RULES,
     ConfigError,
     ValidateConfig,
     find_pyproject,
-    import_registry,
     load_config,
     parse_level,
 )
@@ -89,7 +89,7 @@ def validate(
         settings = _settings(config, fail_on, handlers, rule)
         registry = (import_registry(settings.handlers, [Path.cwd(), settings.root])
                     if settings.handlers else None)
-    except ConfigError as error:
+    except (ConfigError, RegistryImportError) as error:
         _print_error(str(error))
         raise typer.Exit(2) from error
     try:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import signal
-import sys
 from datetime import timedelta
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
 import typer
 
 from retailflow.engine import Worker, WorkerSettings
-from retailflow.handlers import HandlerRegistry
+from retailflow.handlers import RegistryImportError, import_registry
 
 # The ids a log line may carry (``extra=``), printed as key=value after the message.
 _FIELDS = ("worker_id", "instance_id", "element_id", "job_id")
@@ -32,12 +31,13 @@ class KeyValueFormatter(logging.Formatter):
 
 
 def worker(
-    db: Annotated[str, typer.Option("--db", help="Store URL shared by the workers "
+    db: Annotated[str, typer.Option("--db", envvar="RETAILFLOW_DB",
+                                    help="Store URL shared by the workers "
                                     "(postgresql+psycopg://user@host/db, or sqlite:///file.db "
-                                    "for one worker).")],
+                                    "for one worker); default from $RETAILFLOW_DB.")],
     handlers: Annotated[str, typer.Option(
-        "--handlers", help="Where the handlers are: module:attribute, a HandlerRegistry "
-                           "(the current folder is importable).")],
+        "--handlers", help="Where the handlers are: module:attribute, a HandlerRegistry or "
+                           "a function returning one (the current folder is importable).")],
     concurrency: Annotated[int, typer.Option(min=1, help="Threads running jobs.")] = 1,
     claim_batch: Annotated[int, typer.Option(min=1, help="Jobs one claim takes.")] = 3,
     lease: Annotated[float, typer.Option(
@@ -65,8 +65,11 @@ def worker(
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     settings = WorkerSettings(concurrency=concurrency, claim_batch=claim_batch,
                               lease=timedelta(seconds=lease), poll_interval=poll_interval)
-    running = Worker(db, load_registry(handlers), settings=settings, worker_id=worker_id,
-                     migrate=migrate)
+    try:
+        registry = import_registry(handlers, [Path.cwd()])
+    except RegistryImportError as error:
+        raise typer.BadParameter(str(error), param_hint="--handlers") from error
+    running = Worker(db, registry, settings=settings, worker_id=worker_id, migrate=migrate)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         if running.stopping:
@@ -76,23 +79,3 @@ def worker(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     running.run()
-
-
-def load_registry(spec: str) -> HandlerRegistry:
-    """Import ``module:attribute`` and check that it is a ``HandlerRegistry``."""
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise typer.BadParameter(f"{spec!r} is not module:attribute, e.g. myapp.handlers:registry",
-                                 param_hint="--handlers")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise typer.BadParameter(f"cannot import {module_name}: {error}",
-                                 param_hint="--handlers") from error
-    registry = getattr(module, attribute, None)
-    if not isinstance(registry, HandlerRegistry):
-        raise typer.BadParameter(f"{spec} is {type(registry).__name__}, not a HandlerRegistry",
-                                 param_hint="--handlers")
-    return registry

@@ -2,7 +2,8 @@
 
 ``HandlerRegistry`` maps topics to functions, ``RegisteredHandler`` binds variables to a function
 and its result back to variables, ``HandlerContext`` tells a handler which job it runs,
-``BpmnError`` takes the process down a modelled error path, and ``RetryPolicy`` spaces retries.
+``BpmnError`` takes the process down a modelled error path, ``RetryPolicy`` spaces retries, and
+``import_registry`` finds an application's registry from ``module:attribute``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from retailflow.handlers.binding import RegisteredHandler
 from retailflow.handlers.context import HandlerContext
 from retailflow.handlers.errors import BpmnError
+from retailflow.handlers.importing import RegistryImportError, import_registry
 from retailflow.handlers.registry import HandlerRegistry
 from retailflow.handlers.retry import RetryPolicy
 
@@ -18,5 +20,7 @@ __all__ = [
     "HandlerContext",
     "HandlerRegistry",
     "RegisteredHandler",
+    "RegistryImportError",
     "RetryPolicy",
+    "import_registry",
 ]

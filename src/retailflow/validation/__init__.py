@@ -16,7 +16,6 @@ from retailflow.validation.config import (
     parse_level,
 )
 from retailflow.validation.linter import validate
-from retailflow.validation.registry_import import import_registry
 from retailflow.validation.report import Diagnostic, ValidationReport
 from retailflow.validation.rules import RULES, Category, Rule
 
@@ -29,7 +28,6 @@ __all__ = [
     "ValidateConfig",
     "ValidationReport",
     "find_pyproject",
-    "import_registry",
     "load_config",
     "parse_level",
     "validate",
