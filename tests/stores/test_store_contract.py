@@ -31,7 +31,7 @@ from retailflow.model import (
     NotFoundError,
     SubscriptionKind,
 )
-from retailflow.stores import Checkpoint, Store
+from retailflow.stores import Checkpoint, Store, WaitStateIds
 
 # -- deployments ---------------------------------------------------------------------------------
 
@@ -259,16 +259,24 @@ def test_a_remaining_job_is_kept_exactly_as_stored_by_later_steps(store: Store) 
     assert store.get_job("b") == job("b", due=100)
 
 
-def test_a_job_a_step_removes_takes_its_open_incident_with_it(store: Store) -> None:
-    current = start(store, instance("i1"), jobs=[job("a")])
+@pytest.mark.parametrize("stored", [None, WaitStateIds(frozenset({"a", "b"}),
+                                                    frozenset({"s1"}), frozenset({"t1"}))])
+def test_a_job_a_step_removes_takes_its_open_incident_with_it(
+        store: Store, stored: WaitStateIds | None) -> None:
+    """Whether the store reads what is stored or is told it (``Checkpoint.stored``)."""
+    current = start(store, instance("i1"), jobs=[job("a"), job("b")],
+                    subscriptions=[subscription("s1")], user_tasks=[user_task("t1")])
     store.claim_due_jobs(now=at(0), owner="w1", lease_until=at(30), limit=1)
     store.fail_job("a", owner="w1", error="boom", retries_left=0, due_at=at(0),
                    incident=Incident("inc", "i1", "a", "el", "boom", at(0)), history=[])
     assert [i.id for i in store.list_incidents()] == ["inc"]
 
-    step(store, current, jobs=[])
+    step(store, current, jobs=[job("b"), job("c")], subscriptions=[], user_tasks=[],
+         stored=stored)
 
     assert store.list_incidents() == []
+    assert [j.id for j in store.list_jobs(instance_id="i1")] == ["b", "c"]
+    assert store.list_subscriptions("i1") == [] and store.list_user_tasks(instance_id="i1") == []
 
 
 def test_claim_takes_due_jobs_with_retries_left_earliest_first_up_to_the_limit(

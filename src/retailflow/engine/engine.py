@@ -61,11 +61,13 @@ from retailflow.model import (
     SubscriptionKind,
     UserTask,
 )
-from retailflow.stores import Checkpoint, Store, open_store
+from retailflow.stores import Checkpoint, Store, WaitStateIds, open_store
 
 logger = logging.getLogger(__name__)
 
 _CONFLICT_ATTEMPTS = 5
+# What a new instance had stored before its first commit.
+_NOTHING_STORED = WaitStateIds()
 
 
 class Engine:
@@ -387,7 +389,7 @@ class Engine:
                 action(run)
                 return self._commit(instance, run, expected_version=instance.version,
                                     extra=extra, cancelled=cancel, job=job,
-                                    known_jobs=live.job_ids)
+                                    stored=live.stored)
             except ConcurrentUpdateError:
                 self._live.pop(instance_id, None)
                 logger.info("instance changed meanwhile, re-applying",
@@ -421,11 +423,11 @@ class Engine:
 
     def _commit(self, instance: Instance, run: ProcessRun, *, expected_version: int | None,
                 extra: Sequence[_Note] = (), cancelled: bool = False, job: Job | None = None,
-                known_jobs: frozenset[str] | None = frozenset(),
+                stored: WaitStateIds | None = _NOTHING_STORED,
                 schedules: dict[str, list[Job]] | None = None) -> Instance:
-        """Write the step; ``known_jobs`` are the job ids stored before it (``None`` when not
-        known), so that inside ``run()`` the jobs it creates can be claimed in the same
-        commit."""
+        """Write the step. ``stored`` are the wait-state ids stored before it (``None`` when
+        not known): the store need not read them, and inside ``run()`` the jobs the step
+        creates can be claimed in the same commit."""
         now = self.clock.now()
         waits, consumed = (WaitStates(), []) if cancelled else self._wait_states(run, instance,
                                                                                   now)
@@ -456,16 +458,20 @@ class Engine:
                                         HistoryKind.INSTANCE_COMPLETED, now,
                                         variables=updated.variables))
         jobs = self._rows.jobs(updated, waits, now)
-        claimed = self._claim_new(jobs, known_jobs, now)
+        claimed = self._claim_new(jobs, None if stored is None else stored.jobs, now)
         checkpoint = Checkpoint(
             instance=updated, state=run.dump(self._codec), expected_version=expected_version,
             jobs=jobs, subscriptions=subscriptions(updated, waits),
             user_tasks=self._rows.user_tasks(updated, waits, now), history=history,
-            consumed_message_ids=consumed, schedules=schedules or {})
+            consumed_message_ids=consumed, schedules=schedules or {},
+            stored=None if expected_version is None else stored)
         self.store.commit(checkpoint)
         self._claimed.extend(claimed)
         if updated.status == InstanceStatus.RUNNING:
-            self._remember(_Live(updated, run, frozenset(j.id for j in jobs)))
+            self._remember(_Live(updated, run, WaitStateIds(
+                frozenset(j.id for j in jobs),
+                frozenset(s.id for s in checkpoint.subscriptions),
+                frozenset(task.id for task in checkpoint.user_tasks))))
         else:
             self._live.pop(updated.id, None)
         self._deliver_thrown(run)
@@ -703,11 +709,12 @@ class Engine:
 
 @dataclass(frozen=True, slots=True)
 class _Live:
-    """A live run as of its last commit, with the job ids that commit stored."""
+    """A live run as of its last commit, with the wait-state ids that commit stored (``None``
+    for a run read from the store)."""
 
     instance: Instance
     run: ProcessRun
-    job_ids: frozenset[str] | None
+    stored: WaitStateIds | None
 
 
 @dataclass(frozen=True, slots=True)

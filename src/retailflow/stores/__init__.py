@@ -10,11 +10,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from retailflow.model import RetailflowError
-from retailflow.stores.base import Checkpoint, Store
+from retailflow.stores.base import Checkpoint, Store, WaitStateIds
 from retailflow.stores.memory import MemoryStore
 from retailflow.stores.sql import SqlStore
 
-__all__ = ["Checkpoint", "MemoryStore", "SqlStore", "Store", "open_store"]
+__all__ = ["Checkpoint", "MemoryStore", "SqlStore", "Store", "WaitStateIds", "open_store"]
 
 
 def open_store(url: str | None, *, migrate: bool = True) -> Store:

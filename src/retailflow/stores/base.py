@@ -27,6 +27,15 @@ from retailflow.model import (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class WaitStateIds:
+    """The ids of an instance's jobs, subscriptions and user tasks, as one commit stored them."""
+
+    jobs: frozenset[str] = frozenset()
+    subscriptions: frozenset[str] = frozenset()
+    user_tasks: frozenset[str] = frozenset()
+
+
 @dataclass(slots=True)
 class Checkpoint:
     """One atomic change of one instance, from a wait state to the next.
@@ -54,6 +63,10 @@ class Checkpoint:
     """Complete job sets of owners other than the instance, synced like ``jobs`` in the same
     transaction: a timer start event's schedule, owned by ``"definition:<id>"``, moves on in
     the very commit that creates the instance it started."""
+    stored: WaitStateIds | None = None
+    """The wait-state ids the commit at ``expected_version`` stored, when the engine knows them:
+    the version check proves nothing changed them since (only versioned commits add or remove
+    wait states), so a store may take them instead of reading them. ``None``: read them."""
 
 
 class Store(Protocol):

@@ -105,21 +105,20 @@ _INSERT_INSTANCE = insert(instances)
 _UPDATE_INSTANCE = update(instances).where(
     instances.c.id == bindparam("b_id"), instances.c.version == bindparam("b_expected")
 )
-# A job with no retries left is the only kind that can have an open incident.
 _WAIT_STATE_IDS = union_all(
-    select(literal("job"), jobs.c.id, jobs.c.retries_left <= 0).where(
-        jobs.c.instance_id == bindparam("b_instance")
-    ),
-    select(literal("subscription"), subscriptions.c.id, literal(False)).where(
+    select(literal("job"), jobs.c.id).where(jobs.c.instance_id == bindparam("b_instance")),
+    select(literal("subscription"), subscriptions.c.id).where(
         subscriptions.c.instance_id == bindparam("b_instance")
     ),
-    select(literal("user_task"), user_tasks.c.id, literal(False)).where(
+    select(literal("user_task"), user_tasks.c.id).where(
         user_tasks.c.instance_id == bindparam("b_instance")
     ),
 )
 _JOB = select(jobs).where(jobs.c.id == bindparam("b_id"))
 _INSERT_JOBS = insert(jobs)
 _DELETE_JOBS = delete(jobs).where(jobs.c.id.in_(_ids()))
+# A job with no retries left is the only kind that can have an open incident.
+_DELETE_JOBS_SPENT = _DELETE_JOBS.returning(jobs.c.id, jobs.c.retries_left <= 0)
 _OWNER_JOB_IDS = select(jobs.c.id).where(jobs.c.instance_id == bindparam("b_instance"))
 _DELETE_JOB_INCIDENTS = delete(incidents).where(incidents.c.job_id.in_(_ids()))
 _INSERT_SUBSCRIPTIONS = insert(subscriptions)
@@ -732,25 +731,30 @@ def _is_sqlite_memory(url: str) -> bool:
 
 def _sync_wait_states(conn: Connection, checkpoint: Checkpoint) -> None:
     """Make the stored jobs, subscriptions and user tasks of an instance match the checkpoint's
-    sets (as ``Checkpoint`` documents), touching only the rows that differ."""
-    stored: dict[str, set[str]] = {"job": set(), "subscription": set(), "user_task": set()}
-    exhausted: set[str] = set()
-    for table_name, row_id, no_retries in conn.execute(
-        _WAIT_STATE_IDS, {"b_instance": checkpoint.instance.id}
-    ):
-        stored[table_name].add(row_id)
-        if no_retries:
-            exhausted.add(row_id)
+    sets (as ``Checkpoint`` documents), touching only the rows that differ. The stored ids come
+    from the checkpoint when the engine knows them (the version check has just proved them
+    current), else from one read."""
+    known = checkpoint.stored
+    if known is not None:
+        stored = {"job": set(known.jobs), "subscription": set(known.subscriptions),
+                  "user_task": set(known.user_tasks)}
+    else:
+        stored = {"job": set(), "subscription": set(), "user_task": set()}
+        for table_name, row_id in conn.execute(
+            _WAIT_STATE_IDS, {"b_instance": checkpoint.instance.id}
+        ):
+            stored[table_name].add(row_id)
 
     # Jobs that remain are kept exactly as stored: their lock, attempt, retries and backoff
     # belong to the workers and to fail_job/retry_job, never to another branch's step.
     wanted_jobs = {job.id: job for job in checkpoint.jobs}
     if gone := stored["job"] - wanted_jobs.keys():
-        conn.execute(_DELETE_JOBS, {"ids": list(gone)})
+        spent = [row_id for row_id, no_retries in conn.execute(
+            _DELETE_JOBS_SPENT, {"ids": list(gone)}) if no_retries]
         # An incident of a job that is gone (cancelled, or its path left) is no longer
         # actionable; the history keeps the incident_opened event.
-        if gone & exhausted:
-            conn.execute(_DELETE_JOB_INCIDENTS, {"ids": list(gone & exhausted)})
+        if spent:
+            conn.execute(_DELETE_JOB_INCIDENTS, {"ids": spent})
 
     # Subscriptions and user tasks are immutable once open: only absent ones go.
     wanted_subscriptions = {s.id: s for s in checkpoint.subscriptions}
