@@ -24,6 +24,7 @@ from retailflow import (
     HistoryKind,
     InstanceStatus,
     JobState,
+    RetryPolicy,
     VirtualClock,
     Worker,
     WorkerSettings,
@@ -378,3 +379,18 @@ def test_a_job_that_keeps_losing_to_concurrent_changes_is_given_back_not_failed(
     assert setup.incidents() == []
     for engine in (setup, contended):
         engine.close()
+
+
+def test_every_instance_filter_takes_the_instance_object_or_its_id(shared_url: str) -> None:
+    failing = pipeline_handlers(orders_validate=lambda: 1 / 0)
+    engine = Engine(shared_url, handlers=failing,
+                    retry_policy=RetryPolicy(retries=1, initial_backoff=timedelta(0)))
+    engine.deploy(FIXTURES / "order_pipeline.bpmn")
+    order = engine.start("order_pipeline")
+    engine.run()
+    for given in (order, order.id):
+        assert [i.element_id for i in engine.incidents(instance=given)] == ["validate_order"]
+        assert [j.element_id for j in engine.jobs(instance=given)] == ["validate_order"]
+        assert engine.tasks(instance=given) == []
+        assert engine.subscriptions(instance=given) == []
+    engine.close()

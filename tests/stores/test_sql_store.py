@@ -145,3 +145,9 @@ def test_an_operation_the_database_refuses_is_a_retailflow_error_that_says_so(
     with pytest.raises(RetailflowError, match="refused the operation") as raised:
         store.list_jobs()
     assert not isinstance(raised.value, StoreUnavailableError)  # no point waiting it out
+
+
+def test_a_database_without_a_driver_here_is_refused_with_what_works() -> None:
+    with pytest.raises(RetailflowError,
+                       match=r"no database driver for mysql.*retailflow\[postgres\]"):
+        open_store("mysql://shop@db/retail")

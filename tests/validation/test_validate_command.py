@@ -110,6 +110,17 @@ def test_a_missing_path_is_an_error_finding_naming_it(project: Path) -> None:
     assert "file-not-found" in output and "no/such/dir" in output
 
 
+def test_a_bad_path_hides_none_of_the_findings_in_the_files_that_can_be_read(
+        project: Path) -> None:
+    code, output = run("processes", "no/such/dir", "--format", "json")
+    report = json.loads(output)
+
+    assert code == 1
+    assert report["files"] == ["processes/order.bpmn"]
+    rules = {finding["rule"] for finding in report["findings"]}
+    assert "file-not-found" in rules and "label-required" in rules
+
+
 def test_list_rules_shows_every_rule_with_its_default() -> None:
     code, output = run("--list-rules")
 

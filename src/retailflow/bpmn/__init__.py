@@ -20,7 +20,7 @@ from retailflow.bpmn.extensions import (
     read_message_correlation,
 )
 from retailflow.bpmn.schema_validation import validate_schema
-from retailflow.bpmn.sources import SourceFile, load_sources
+from retailflow.bpmn.sources import SourceFile, load_sources, read_sources
 from retailflow.bpmn.xml import MAX_BYTES, MAX_DEPTH, parse_document
 
 __all__ = [
@@ -44,5 +44,6 @@ __all__ = [
     "read_document",
     "read_element_config",
     "read_message_correlation",
+    "read_sources",
     "validate_schema",
 ]

@@ -54,11 +54,21 @@ def kind_of(name: str) -> SourceKind | None:
 def load_sources(paths: Sequence[str | Path], *, max_bytes: int = MAX_BYTES) -> list[SourceFile]:
     """Read every file the paths name, in a stable order, or raise ``DeploymentError``
     listing every path that could not be read (``file-not-found``, ``file-type-unknown``,
-    ``xml-too-large``).
+    ``xml-too-large``): a deployment takes all of them or none.
 
     A path is a file, a directory (every ``*.bpmn`` and ``*.dmn`` below it, sorted) or a glob.
     A file reached twice is read once.
     """
+    sources, findings = read_sources(paths, max_bytes=max_bytes)
+    if findings:
+        raise DeploymentError(findings)
+    return sources
+
+
+def read_sources(paths: Sequence[str | Path], *, max_bytes: int = MAX_BYTES
+                 ) -> tuple[list[SourceFile], list[Finding]]:
+    """What ``load_sources`` reads, and the findings of the paths it could not read, side by
+    side: a linter reports both, so that one bad path hides nothing else."""
     findings: list[Finding] = []
     files: list[Path] = []
     for path in paths:
@@ -79,9 +89,7 @@ def load_sources(paths: Sequence[str | Path], *, max_bytes: int = MAX_BYTES) -> 
         source = _read(file, max_bytes, findings)
         if source is not None:
             sources.append(source)
-    if findings:
-        raise DeploymentError(findings)
-    return sources
+    return sources, findings
 
 
 def _expand(path: Path, findings: list[Finding]) -> list[Path]:

@@ -24,9 +24,13 @@ def print_rows(rows: list[dict[str, Any]], output_json: bool, title: str) -> Non
     if output_json:
         print_json(rows)
         return
+    if not rows:
+        console.print(f"{title}: none")
+        return
     table = Table(title=title)
-    for column in rows[0] if rows else ["(none)"]:
-        table.add_column(column)
+    for column in rows[0]:
+        # Long ids wrap rather than end in "...", so they can be copied from a narrow terminal.
+        table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*("" if value is None else str(value) for value in row.values()))
     console.print(table)

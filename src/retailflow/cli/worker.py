@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from retailflow.cli.operations import store_url
 from retailflow.engine import Worker, WorkerSettings
 from retailflow.handlers import RegistryImportError, import_registry
 
@@ -33,8 +34,8 @@ class KeyValueFormatter(logging.Formatter):
 def worker(
     db: Annotated[str, typer.Option("--db", envvar="RETAILFLOW_DB",
                                     help="Store URL shared by the workers "
-                                    "(postgresql+psycopg://user@host/db, or sqlite:///file.db "
-                                    "for one worker); default from $RETAILFLOW_DB.")],
+                                    "(postgresql+psycopg://user@host/db), or a SQLite file for "
+                                    "one worker; default from $RETAILFLOW_DB.")],
     handlers: Annotated[str, typer.Option(
         "--handlers", help="Where the handlers are: module:attribute, a HandlerRegistry or "
                            "a function returning one (the current folder is importable).")],
@@ -69,7 +70,8 @@ def worker(
         registry = import_registry(handlers, [Path.cwd()])
     except RegistryImportError as error:
         raise typer.BadParameter(str(error), param_hint="--handlers") from error
-    running = Worker(db, registry, settings=settings, worker_id=worker_id, migrate=migrate)
+    running = Worker(store_url(db), registry, settings=settings, worker_id=worker_id,
+                     migrate=migrate)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         if running.stopping:

@@ -201,10 +201,10 @@ class Engine:
                        f"internal error while running the job: {type(error).__name__}: {error}",
                        retryable=False)
 
-    def tasks(self, *, instance: str | None = None, assignee: str | None = None,
+    def tasks(self, *, instance: str | Instance | None = None, assignee: str | None = None,
               candidate_group: str | None = None) -> list[UserTask]:
         """Open user tasks, with assignee, candidate groups and form key as drawn."""
-        return self.store.list_user_tasks(instance_id=instance, assignee=assignee,
+        return self.store.list_user_tasks(instance_id=_optional_id(instance), assignee=assignee,
                                           candidate_group=candidate_group)
 
     def complete_task(self, task: str | UserTask, variables: Mapping[str, Any] | None = None
@@ -324,15 +324,15 @@ class Engine:
         self.store.get_instance(instance_id)
         return self.store.history(instance_id)
 
-    def incidents(self, *, instance: str | None = None) -> list[Incident]:
+    def incidents(self, *, instance: str | Instance | None = None) -> list[Incident]:
         """Open incidents: jobs that exhausted their retries, or cannot succeed."""
-        return self.store.list_incidents(instance_id=instance)
+        return self.store.list_incidents(instance_id=_optional_id(instance))
 
     def jobs(self, *, instance: str | Instance | None = None, state: JobState | None = None
              ) -> list[Job]:
         """Jobs (handler calls and timers) waiting to run, by due time; ``state`` keeps those
         due, scheduled, claimed or failed (out of retries) now."""
-        jobs = self.store.list_jobs(instance_id=None if instance is None else _id(instance))
+        jobs = self.store.list_jobs(instance_id=_optional_id(instance))
         if state is None:
             return jobs
         now = self.clock.now()
@@ -383,8 +383,8 @@ class Engine:
             live = self._live_run(instance_id)
             instance, run = live.instance, live.run
             if instance.status != InstanceStatus.RUNNING:
-                raise RetailflowError(f"instance '{instance_id}' is {instance.status}; "
-                                      "only running instances can advance")
+                raise RetailflowError(f"instance '{instance_id}' is already {instance.status}; "
+                                      "only a running instance can be moved on or cancelled")
             try:
                 action(run)
                 return self._commit(instance, run, expected_version=instance.version,
@@ -750,3 +750,8 @@ def _job_fields(job: Job) -> dict[str, str]:
 def _id(value: str | Instance | Incident | UserTask) -> str:
     """Public methods take an id or the object that has it."""
     return value if isinstance(value, str) else value.id
+
+
+def _optional_id(value: str | Instance | None) -> str | None:
+    """A filter's id, from an id or the object that has it; ``None``: no filter."""
+    return None if value is None else _id(value)

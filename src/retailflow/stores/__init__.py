@@ -27,6 +27,7 @@ def open_store(url: str | None, *, migrate: bool = True) -> Store:
         make_url(url)
     except ArgumentError as error:
         raise RetailflowError(
-            f"store URL {url!r} is not a database URL: use sqlite:///{url} for a SQLite file, "
-            "postgresql+psycopg://user@host/db for PostgreSQL, or None for memory") from error
+            f"store URL {url!r} is not a database URL: use sqlite:///{url} for a SQLite file "
+            "or postgresql+psycopg://user@host/db for PostgreSQL (in Python, no URL keeps "
+            "everything in memory)") from error
     return SqlStore(url, migrate=migrate)

@@ -12,11 +12,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from retailflow.bpmn import BpmnDocument, load_sources
+from retailflow.bpmn import BpmnDocument, read_sources
 from retailflow.engine.deployer import check_sources
 from retailflow.expressions import ExpressionEngine
 from retailflow.handlers import HandlerRegistry
-from retailflow.model import DeploymentError, Finding
+from retailflow.model import Finding
 from retailflow.validation.code_rules import check_code
 from retailflow.validation.config import ValidateConfig
 from retailflow.validation.diagram_rules import check_diagram
@@ -32,15 +32,11 @@ def validate(paths: Sequence[str | Path], config: ValidateConfig | None = None,
     started = time.perf_counter()
     config = config or ValidateConfig()
     report = ValidationReport()
-    try:
-        sources = load_sources(paths)
-    except DeploymentError as error:
-        report.diagnostics = _diagnostics(error.findings, config, SourceColumns({}))
-        report.seconds = time.perf_counter() - started
-        return report
+    # A path that cannot be read is reported beside the files that can, and hides none of them.
+    sources, findings = read_sources(paths)
     report.files = [source.name for source in sources]
     checked = check_sources(sources, ExpressionEngine())
-    findings = checked.findings
+    findings.extend(checked.findings)
     documents = [doc for doc in checked.documents if isinstance(doc, BpmnDocument)]
     for document in documents:
         findings.extend(check_modelling(document.name, document.root))

@@ -40,6 +40,7 @@ from sqlalchemy.exc import (
     DBAPIError,
     IntegrityError,
     InterfaceError,
+    NoSuchModuleError,
     OperationalError,
     StatementError,
 )
@@ -637,9 +638,15 @@ def _json_default(value: Any) -> Any:
 def _create_engine(url: str) -> Engine:
     """An engine configured for retailflow's transactions on the URL's database."""
     if make_url(url).get_backend_name() != "sqlite":
-        # pre_ping replaces connections the server closed (a restart, pg_terminate_backend)
-        # before a transaction uses them, instead of failing that transaction.
-        return create_engine(url, json_serializer=_json, pool_pre_ping=True)
+        try:
+            # pre_ping replaces connections the server closed (a restart,
+            # pg_terminate_backend) before a transaction uses them, instead of failing it.
+            return create_engine(url, json_serializer=_json, pool_pre_ping=True)
+        except (ImportError, NoSuchModuleError) as error:
+            raise RetailflowError(
+                f"no database driver for {make_url(url).drivername} ({error}): retailflow "
+                "runs on SQLite (sqlite:///file.db) and PostgreSQL "
+                "(postgresql+psycopg://..., pip install 'retailflow[postgres]')") from error
     in_memory = _is_sqlite_memory(url)
     if in_memory:
         # One connection shared by all threads: every pooled connection to ":memory:" would
