@@ -11,7 +11,7 @@ from shop_handlers import registry
 from retailflow.bpmn import SourceFile, read_document
 from retailflow.bpmn.document import BpmnDocument
 from retailflow.handlers import HandlerRegistry
-from retailflow.retail import Shop, retail_handlers
+from retailflow.retail import Backoffice, retail_handlers
 from retailflow.validation import validate
 from retailflow.validation.code_rules import check_code
 
@@ -148,7 +148,7 @@ def test_a_timer_boundary_path_does_not_see_the_interrupted_tasks_results() -> N
 
 
 def test_the_shipped_order_process_agrees_with_the_retail_handlers() -> None:
-    report = validate([str(PROCESSES)], handlers=retail_handlers(Shop()))
+    report = validate([str(PROCESSES)], handlers=retail_handlers(Backoffice()))
 
     assert report.diagnostics == []
 
