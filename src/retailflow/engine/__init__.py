@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from retailflow.engine.clock import Clock, SystemClock, VirtualClock
 from retailflow.engine.engine import Engine, SignalDeliveryError
+from retailflow.engine.time_travel import TimeTravel
 from retailflow.engine.worker import Worker, WorkerSettings
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "Engine",
     "SignalDeliveryError",
     "SystemClock",
+    "TimeTravel",
     "VirtualClock",
     "Worker",
     "WorkerSettings",

@@ -7,12 +7,12 @@ BPMN coverage. See docs/testing.md.
 
 from __future__ import annotations
 
+from retailflow.engine.time_travel import TimeTravel
 from retailflow.testing.assertions import InstanceAssert, assert_that
 from retailflow.testing.binding import bind_engine
 from retailflow.testing.coverage import CoverageCollector
 from retailflow.testing.mocks import HandlerCall, HandlerMocks, MockedTopic
 from retailflow.testing.shortcuts import complete, correlate, start
-from retailflow.testing.time_travel import TimeTravel
 from retailflow.testing.whereabouts import Whereabouts
 
 __all__ = [

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from retailflow.engine import Engine
+from retailflow.engine.time_travel import TimeTravel
 from retailflow.model import Deployment
 from retailflow.testing.binding import bind_engine
 from retailflow.testing.coverage import CoverageCollector
@@ -26,7 +27,6 @@ from retailflow.testing.mocks import HandlerMocks
 from retailflow.testing.report_html import write_html
 from retailflow.testing.report_json import write_json
 from retailflow.testing.report_table import table_lines
-from retailflow.testing.time_travel import TimeTravel
 
 _COLLECTOR = pytest.StashKey[CoverageCollector]()
 _DEPLOYMENT = pytest.StashKey[Deployment]()

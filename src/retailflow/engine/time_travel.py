@@ -1,4 +1,6 @@
-"""Time travel for tests: ``rf_clock.advance(minutes=30)`` fires what falls due, in order.
+"""Time travel: ``advance(minutes=30)`` fires what falls due on the way, in order.
+
+The testing kit's ``rf_clock`` fixture and the demo's simulated fortnight both run on it.
 
 The clock does not jump straight to the end: it stops at each due time on the way (a timer, a
 retry after backoff) and runs the engine there, so a timer fires at its own time, what it starts
@@ -10,11 +12,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from retailflow.engine import Engine, VirtualClock
+from retailflow.engine.clock import VirtualClock
+from retailflow.engine.engine import Engine
 
 
 class TimeTravel:
-    """The ``rf_clock`` fixture: a ``VirtualClock`` plus the engines that run on it."""
+    """A ``VirtualClock`` plus the engines that run on it (the ``rf_clock`` fixture is one)."""
 
     def __init__(self, clock: VirtualClock | None = None) -> None:
         self.clock = clock or VirtualClock()
