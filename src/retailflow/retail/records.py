@@ -158,7 +158,7 @@ class Campaign(Record):
     __tablename__ = "campaigns"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str]
-    segment: Mapped[str] = mapped_column(String(40))
+    segment: Mapped[str] = mapped_column(String(120))  # the audience's segments, comma-separated
     budget: Mapped[float]
     channels: Mapped[list[Any]]
     status: Mapped[str] = mapped_column(String(20), default="planned")
