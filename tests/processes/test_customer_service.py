@@ -15,7 +15,14 @@ from retailflow import Engine, VirtualClock
 from retailflow.retail import Backoffice, retail_handlers, seed_backoffice
 from retailflow.retail.records import Customer, Order, OrderLine, Refund, Stock, Ticket
 from retailflow.retail.service_desk import Escalation
-from retailflow.testing import HandlerMocks, TimeTravel, assert_that, complete, correlate
+from retailflow.testing import (
+    HandlerMocks,
+    TimeTravel,
+    assert_that,
+    complete,
+    correlate,
+    start,
+)
 
 PROCESS_FILES = ("processes/customer_service.bpmn", "processes/returns_refunds.bpmn",
                  "processes/ticket_triage.dmn")
@@ -174,6 +181,13 @@ def test_goods_never_sent_back_expire_the_return_after_fourteen_days(
         "goods_not_received", "notify_return_expired", "return_expired")
     assert_that(ticket).has_not_passed("receive_returned_goods", "refund_order")
     assert "return_expired" in templates(rf_handlers)
+
+
+def test_a_return_can_be_started_on_its_own_with_order_ticket_and_return_goods(
+        rf_engine: Engine, rf_handlers: HandlerMocks) -> None:
+    refund = start("returns_refunds", business_key="T-1",
+                   variables={"order_id": "SO-1", "ticket_id": "T-1", "return_goods": False})
+    assert_that(refund).is_ended_at("refunded").has_variables(refund_id="RF-1", refund_amount=8.9)
 
 
 @pytest.mark.parametrize(("category", "segment", "channel", "priority", "team", "sla"), [
