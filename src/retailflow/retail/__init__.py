@@ -16,12 +16,14 @@ from retailflow.retail.inventory import inventory_handlers
 from retailflow.retail.marketing import marketing_handlers
 from retailflow.retail.orders import order_handlers
 from retailflow.retail.seed import seed_backoffice
+from retailflow.retail.service_desk import service_desk_handlers
 
 
 def retail_handlers(office: Backoffice) -> HandlerRegistry:
     """Every retail handler, working on ``office``."""
     registry = HandlerRegistry()
-    for domain in (inventory_handlers, order_handlers, crm_handlers, marketing_handlers):
+    for domain in (inventory_handlers, order_handlers, crm_handlers, marketing_handlers,
+                   service_desk_handlers):
         registry.include(domain(office))
     return registry
 
