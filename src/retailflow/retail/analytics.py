@@ -56,6 +56,31 @@ class KpiTarget(BaseModel):
     owner_group: str
 
 
+class KpiRequest(BaseModel):
+    """What ``analytics.compute_kpis`` reads: the window, and each process's target (the
+    ``kpi_targets`` decision's outputs, in the order of ``process_ids``)."""
+
+    window: Window
+    process_ids: list[str]
+    targets: list[KpiTarget]
+
+
+class CompareRequest(BaseModel):
+    """What ``analytics.compare_with_targets`` reads: the KPIs and the targets."""
+
+    kpis: list[dict[str, Any]]
+    process_ids: list[str]
+    targets: list[KpiTarget]
+
+
+class ReportRequest(BaseModel):
+    """What ``analytics.publish_report`` reads: the window, the KPIs and the verdicts."""
+
+    window: Window
+    kpis: list[dict[str, Any]]
+    verdicts: list[dict[str, Any]]
+
+
 def analytics_handlers(office: Backoffice, kpis: KpiSource | None) -> HandlerRegistry:
     """The ``analytics.*`` handlers, reading KPIs from ``kpis`` and publishing to ``office``."""
     handlers = HandlerRegistry()
@@ -82,24 +107,23 @@ def analytics_handlers(office: Backoffice, kpis: KpiSource | None) -> HandlerReg
                 "window": {"since": since.isoformat(), "until": until.isoformat()}}
 
     @handlers.handler("analytics.compute_kpis")
-    def compute_kpis(window: Window, process_ids: list[str],
-                     targets: list[KpiTarget]) -> dict[str, Any]:
+    def compute_kpis(request: KpiRequest) -> dict[str, Any]:
         """Each process's KPIs over the window, SLA breaches judged against its target, with
         its slowest step (highest p90 among tasks and call activities)."""
-        by_process = _targets(process_ids, targets)
+        window = request.window
+        by_process = _targets(request.process_ids, request.targets)
         sla = {pid: timedelta(hours=target.sla_hours) for pid, target in by_process.items()}
         found = {item.process_id: item for item in
                  source()(since=window.since, until=window.until, sla=sla)}
         return {"kpis": [_kpis_body(found[pid]) if pid in found else _empty(pid, window, sla)
-                         for pid in process_ids]}
+                         for pid in request.process_ids]}
 
     @handlers.handler("analytics.compare_with_targets")
-    def compare_with_targets(kpis: list[dict[str, Any]], process_ids: list[str],
-                             targets: list[KpiTarget]) -> dict[str, Any]:
+    def compare_with_targets(request: CompareRequest) -> dict[str, Any]:
         """A verdict per process (each KPI ``on_target``, ``over_target`` or ``no_data``),
         and a finding for each process off target: what to improve, for whom."""
-        by_process = _targets(process_ids, targets)
-        verdicts = [_verdict(item, by_process[item["process_id"]]) for item in kpis]
+        by_process = _targets(request.process_ids, request.targets)
+        verdicts = [_verdict(item, by_process[item["process_id"]]) for item in request.kpis]
         findings = [{"process_id": verdict["process_id"],
                      "owner_group": verdict["owner_group"],
                      "problems": verdict["problems"],
@@ -108,16 +132,14 @@ def analytics_handlers(office: Backoffice, kpis: KpiSource | None) -> HandlerReg
         return {"verdicts": verdicts, "findings": findings}
 
     @handlers.handler("analytics.publish_report")
-    def publish_report(window: Window, kpis: list[dict[str, Any]],
-                       verdicts: list[dict[str, Any]], context: HandlerContext
-                       ) -> dict[str, Any]:
+    def publish_report(request: ReportRequest, context: HandlerContext) -> dict[str, Any]:
         """Store the week's report as a ``KpiReport`` row (its ``body`` is the whole report:
         see docs/processes.md, data_analysis_optimisation)."""
         def effect(session: Session) -> dict[str, Any]:
             now = office.clock.now()
-            report_id = f"KPI-{window.until:%Y%m%d-%H%M}-{context.instance_id[:8]}"
-            session.add(KpiReport(id=report_id, published_at=now,
-                                  body=report_body(report_id, now, window, kpis, verdicts)))
+            report_id = f"KPI-{request.window.until:%Y%m%d-%H%M}-{context.instance_id[:8]}"
+            session.add(KpiReport(id=report_id, published_at=now, body=report_body(
+                report_id, now, request.window, request.kpis, request.verdicts)))
             return {"report_id": report_id}
 
         return office.once(context.idempotency_key, effect)
