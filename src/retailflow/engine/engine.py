@@ -22,6 +22,7 @@ from retailflow.decisions import DecisionEvaluator
 from retailflow.engine.clock import Clock, SystemClock
 from retailflow.engine.definitions import DefinitionCache
 from retailflow.engine.deployer import Deployer
+from retailflow.engine.kpis import compute_kpis
 from retailflow.engine.spiff import (
     ExecutionError,
     PendingCatch,
@@ -55,6 +56,7 @@ from retailflow.model import (
     JobState,
     NotFoundError,
     ProcessDefinition,
+    ProcessKpis,
     RetailflowError,
     StoreUnavailableError,
     Subscription,
@@ -341,6 +343,16 @@ class Engine:
     def subscriptions(self, *, instance: str | Instance) -> list[Subscription]:
         """The messages and signals an instance waits for."""
         return self.store.list_subscriptions(_id(instance))
+
+    def kpis(self, *, process_id: str | None = None, since: datetime | None = None,
+             until: datetime | None = None, sla: Mapping[str, timedelta] | None = None
+             ) -> list[ProcessKpis]:
+        """KPIs per process (or of ``process_id``) for the instances started in ``[since,
+        until]`` (``until``: now), as they stood at ``until``: counts, incident rate, cycle
+        time p50/p90, SLA breaches against ``sla`` (process id -> target), and per step
+        counts, durations and conversion. Reads the history in one pass (docs/api.md, KPIs)."""
+        return compute_kpis(self.store, now=self.clock.now(), process_id=process_id,
+                            since=since, until=until, sla=sla)
 
     def close(self) -> None:
         """Release the store's connections."""

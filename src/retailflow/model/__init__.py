@@ -15,6 +15,7 @@ from retailflow.model.errors import (
 from retailflow.model.finding import Finding, Severity
 from retailflow.model.history import HistoryEvent, HistoryKind
 from retailflow.model.instance import Instance, InstanceStatus
+from retailflow.model.kpis import KpiWindow, ProcessKpis, StepKpis
 from retailflow.model.runtime import (
     BufferedMessage,
     Incident,
@@ -42,11 +43,14 @@ __all__ = [
     "Job",
     "JobKind",
     "JobState",
+    "KpiWindow",
     "NotFoundError",
     "ProcessDefinition",
+    "ProcessKpis",
     "Resource",
     "RetailflowError",
     "Severity",
+    "StepKpis",
     "StoreUnavailableError",
     "Subscription",
     "SubscriptionKind",
