@@ -43,6 +43,6 @@ def test_usage_errors_exit_2() -> None:
 def test_demo_runs_the_order_flow_on_a_fresh_sqlite_file(tmp_path: Path) -> None:
     result = retailflow("demo", "--orders", "20", "--db", str(tmp_path / "demo.db"))
     assert result.returncode == 0, result.stderr
-    assert "order_shipped" in result.stdout
+    assert "order_delivered" in result.stdout
     listed = retailflow("instances", "--db", f"sqlite:///{tmp_path / 'demo.db'}", "--json")
     assert len(json.loads(listed.stdout)) == 20

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from retailflow import DeploymentError, InstanceStatus, NotFoundError, RetailflowError
-from scenario_kit import FIXTURES, PROCESSES, EngineFactory, Recorder, routed_process
+from scenario_kit import FIXTURES, EngineFactory, Recorder, routed_process
 
-ORDER = PROCESSES / "order_fulfilment.bpmn"
+ORDER = FIXTURES / "order_fulfilment_c8.bpmn"
 
 
 def order_handlers() -> Recorder:
@@ -25,20 +25,20 @@ def test_identical_redeploy_changes_nothing_and_a_changed_file_is_a_new_version(
         make_engine: EngineFactory, tmp_path: Path) -> None:
     engine = make_engine(order_handlers().registry)
     first = engine.deploy(ORDER)
-    assert [d.id for d in first.created] == ["order_fulfilment:1"]
+    assert [d.id for d in first.created] == ["order_fulfilment_c8:1"]
     again = engine.deploy(ORDER)
-    assert again.created == [] and [d.id for d in again.unchanged] == ["order_fulfilment:1"]
+    assert again.created == [] and [d.id for d in again.unchanged] == ["order_fulfilment_c8:1"]
 
-    running = engine.start("order_fulfilment", business_key="SO-1",
+    running = engine.start("order_fulfilment_c8", business_key="SO-1",
                            variables={"order_id": "SO-1", "items": [], "customer_id": "C"})
-    changed = tmp_path / "order_fulfilment.bpmn"
+    changed = tmp_path / "order_fulfilment_c8.bpmn"
     changed.write_text(ORDER.read_text().replace("Pick and pack", "Pick, pack and label"))
     second = engine.deploy(changed)
-    assert [d.id for d in second.created] == ["order_fulfilment:2"]
-    assert engine.start("order_fulfilment", variables={"order_id": "SO-2", "items": [],
+    assert [d.id for d in second.created] == ["order_fulfilment_c8:2"]
+    assert engine.start("order_fulfilment_c8", variables={"order_id": "SO-2", "items": [],
                                                        "customer_id": "C"}
-                        ).definition_id == "order_fulfilment:2"
-    assert engine.instance(running.id).definition_id == "order_fulfilment:1"
+                        ).definition_id == "order_fulfilment_c8:2"
+    assert engine.instance(running.id).definition_id == "order_fulfilment_c8:1"
     engine.run()
     engine.correlate("payment_received", key="SO-1")
     assert [t.element_id for t in engine.tasks(instance=running.id)] == ["pick_and_pack"]
@@ -56,7 +56,7 @@ def test_one_broken_file_refuses_the_whole_deployment(make_engine: EngineFactory
     assert finding.line == 1
     assert engine.definitions() == []
     with pytest.raises(NotFoundError, match="deploy its file first"):
-        engine.start("order_fulfilment")
+        engine.start("order_fulfilment_c8")
 
 
 def test_a_task_type_without_a_handler_is_an_error_naming_the_element(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from retailflow import BpmnError, Engine, HistoryKind, VirtualClock
-from scenario_kit import FIXTURES, PROCESSES, EngineFactory, Recorder, routed_process
+from scenario_kit import FIXTURES, EngineFactory, Recorder, routed_process
 
 ORDER = {"order_id": "SO-1", "items": [{"sku": "TEA", "quantity": 2}]}
 
@@ -103,8 +103,8 @@ def test_an_error_boundary_records_the_flows_of_the_error_path_only(
     handlers.add("inventory.reserve", out_of_stock)
     handlers.add("crm.notify_customer")
     engine = make_engine(handlers.registry)
-    engine.deploy(PROCESSES / "order_fulfilment.bpmn", require_handlers=False)
-    order = engine.start("order_fulfilment", variables=ORDER)
+    engine.deploy(FIXTURES / "order_fulfilment_c8.bpmn", require_handlers=False)
+    order = engine.start("order_fulfilment_c8", variables=ORDER)
     engine.run()
     assert flows_taken(engine, order.id) == ["Flow_0lqcl33", "Flow_1llmu0l", "Flow_1jzap67"]
 

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from retailflow import DeploymentError, Engine
-from scenario_kit import FIXTURES, PROCESSES
+from scenario_kit import FIXTURES
 
-SEEDS = [PROCESSES / "order_fulfilment.bpmn", FIXTURES / "gateways.bpmn",
+SEEDS = [FIXTURES / "order_fulfilment_c8.bpmn", FIXTURES / "gateways.bpmn",
          FIXTURES / "event_subprocess.bpmn", FIXTURES / "multi_instance.bpmn",
          FIXTURES / "boundaries.bpmn", FIXTURES / "timers.bpmn"]
 

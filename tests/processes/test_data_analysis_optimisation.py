@@ -146,18 +146,20 @@ def test_with_the_real_handlers_a_late_order_reaches_the_fulfilment_owner() -> N
     engine: Engine | None = None
     handlers = retail_handlers(office, kpis=lambda **window: engine.kpis(**window))
     engine = Engine(handlers=handlers, clock=clock)
-    engine.deploy("processes/order_fulfilment.bpmn",
+    engine.deploy("processes/order_fulfilment.bpmn", "processes/fulfilment_route.dmn",
                   "processes/data_analysis_optimisation.bpmn", "processes/kpi_targets.dmn")
     travel = TimeTravel(clock)
     travel.attach(engine)
     with bind_engine(engine):
         orders = [start("order_fulfilment", business_key=order_id, variables={
-            "order_id": order_id, "customer_id": "C-0001", "location_id": "WH-EAST",
+            "order_id": order_id, "customer_id": "C-0001", "channel": "web",
+            "delivery_address": {"city": "Shanghai"},
             "items": [{"sku": "TEA-001", "quantity": 1}]}) for order_id in ("SO-1", "SO-2")]
         for order_id in ("SO-1", "SO-2"):
             correlate("payment_received", key=order_id, variables={"paid": True})
         travel.advance(hours=1)
         complete(orders[0], {"packed_by": "ana"})
+        correlate("delivery_confirmed", key="SO-1")
         travel.advance(hours=29)  # SO-2 waits for packing past its 24 h SLA
 
         review = correlate("kpi_review_requested")

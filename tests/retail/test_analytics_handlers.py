@@ -19,7 +19,7 @@ from retailflow.retail.analytics import analytics_handlers
 from retailflow.retail.records import KpiReport
 from retailflow.testing import TimeTravel
 
-ORDER_FILE = "processes/order_fulfilment.bpmn"
+ORDER_FILE = "tests/fixtures/order_fulfilment_c8.bpmn"  # the small order flow: few handlers
 ORDER_TARGET = {"sla_hours": 24, "cycle_time_p90_hours": 24, "max_incident_rate": 0.02,
                 "max_breach_rate": 0.05, "owner_group": "fulfilment-ops"}
 RELAXED_TARGET = {"sla_hours": 72, "cycle_time_p90_hours": 48, "max_incident_rate": 0.5,
@@ -62,7 +62,7 @@ def play_two_days(engine: Engine, travel: TimeTravel) -> None:
         travel.advance(t0 + timedelta(hours=hours) - travel.now)
 
     def place(order_id: str) -> None:
-        orders[order_id] = engine.start("order_fulfilment", business_key=order_id, variables={
+        orders[order_id] = engine.start("order_fulfilment_c8", business_key=order_id, variables={
             "order_id": order_id, "items": [{"sku": "TEA-001", "quantity": 1}]}).id
         engine.run()
 
@@ -139,13 +139,13 @@ def review(handlers: HandlerRegistry, target: dict[str, Any]) -> dict[str, Any]:
 def test_the_active_processes_are_those_with_instances_in_the_last_week(
         analytics: HandlerRegistry, clock: VirtualClock) -> None:
     found = call(analytics, "analytics.find_active_processes", {})
-    assert found["process_ids"] == ["order_fulfilment"]
+    assert found["process_ids"] == ["order_fulfilment_c8"]
     assert found["window"] == {"since": (clock.now() - timedelta(days=7)).isoformat(),
                                "until": clock.now().isoformat()}
     clock.advance(days=9)
     assert call(analytics, "analytics.find_active_processes", {})["process_ids"] == []
     assert call(analytics, "analytics.find_active_processes",
-                {"window_days": 14})["process_ids"] == ["order_fulfilment"]
+                {"window_days": 14})["process_ids"] == ["order_fulfilment_c8"]
 
 
 def test_kpis_carry_the_engines_numbers_and_the_slowest_step(
@@ -227,14 +227,14 @@ def test_the_report_is_published_once_with_every_process_and_its_verdicts(
     [orders] = body["processes"]
     assert (orders["process_id"], orders["started"], orders["completed"], orders["open"],
             orders["with_incidents"], orders["sla_breaches"]) \
-        == ("order_fulfilment", 4, 3, 1, 1, 2)
+        == ("order_fulfilment_c8", 4, 3, 1, 1, 2)
     assert orders["cycle_time_p90_seconds"] == 30 * 3600
     assert orders["owner_group"] == "fulfilment-ops" and orders["on_target"] is False
     assert orders["verdicts"]["incident_rate"] == "over_target"
     assert orders["targets"]["sla_hours"] == 24
     assert orders["slowest_step"]["element_id"] == "pick_and_pack"
     assert body["summary"] == {"processes": 1, "on_target": 0,
-                               "off_target": ["order_fulfilment"]}
+                               "off_target": ["order_fulfilment_c8"]}
 
 
 def test_without_a_kpi_source_the_handlers_say_how_to_give_one(office: Backoffice) -> None:
@@ -256,7 +256,7 @@ def test_a_worker_reads_kpis_from_the_engine_store_named_by_retailflow_db(
 
     monkeypatch.setenv("RETAILFLOW_DB", str(database))
     found = call(registry(), "analytics.find_active_processes", {})
-    assert found["process_ids"] == ["order_fulfilment"]
+    assert found["process_ids"] == ["order_fulfilment_c8"]
     monkeypatch.delenv("RETAILFLOW_DB")
     with pytest.raises(RetailflowError, match="no KPI source"):
         call(registry(), "analytics.find_active_processes", {})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from scenario_kit import PROCESSES
+from scenario_kit import FIXTURES
 
 pytest_plugins = ["pytester"]
 
@@ -16,7 +16,7 @@ ORDER_TESTS = f'''
 import pytest
 from retailflow.testing import assert_that, complete, correlate, start
 
-pytestmark = pytest.mark.rf_deploy({str(PROCESSES / "order_fulfilment.bpmn")!r})
+pytestmark = pytest.mark.rf_deploy({str(FIXTURES / "order_fulfilment_c8.bpmn")!r})
 ORDER = {{"order_id": "SO-1", "items": [{{"sku": "TEA", "quantity": 2}}]}}
 
 
@@ -37,7 +37,7 @@ def run(pytester: pytest.Pytester, body: str, *args: str) -> pytest.RunResult:
 def test_a_paid_order_scenario_passes_with_the_shortcuts(pytester: pytest.Pytester) -> None:
     result = run(pytester, '''
 def test_paid_order_is_shipped(rf_engine, rf_handlers):
-    order = start("order_fulfilment", business_key="SO-1", variables=ORDER)
+    order = start("order_fulfilment_c8", business_key="SO-1", variables=ORDER)
     assert_that(order).is_started().is_waiting_at("wait_for_payment")
     correlate("payment_received", key="SO-1", variables={"paid": True})
     assert_that(order).has_open_user_task("pick_and_pack", candidate_group="warehouse")
@@ -55,13 +55,13 @@ def test_a_failed_assertion_shows_where_the_instance_is_and_what_it_passed(
         pytester: pytest.Pytester) -> None:
     result = run(pytester, '''
 def test_wrong_expectation(rf_engine):
-    order = start("order_fulfilment", business_key="SO-1", variables=ORDER)
+    order = start("order_fulfilment_c8", business_key="SO-1", variables=ORDER)
     assert_that(order).is_waiting_at("pick_and_pack")
 ''')
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
-        "E * expected order_fulfilment instance * to be waiting at 'pick_and_pack'",
-        "E * instance * of order_fulfilment:1, business key 'SO-1' is running",
+        "E * expected order_fulfilment_c8 instance * to be waiting at 'pick_and_pack'",
+        "E * instance * of order_fulfilment_c8:1, business key 'SO-1' is running",
         "E *waiting at: payment_timeout \"30 minutes\" (timer due 2030-01-01T00:30:00+00:00)",
         "E *wait_for_payment \"Wait for payment\" (message 'payment_received', key 'SO-1')",
         "E *incidents:  none",
@@ -75,7 +75,7 @@ def test_a_variables_mismatch_shows_the_values_the_instance_has(
         pytester: pytest.Pytester) -> None:
     result = run(pytester, '''
 def test_wrong_variables(rf_engine):
-    order = start("order_fulfilment", business_key="SO-1", variables=ORDER)
+    order = start("order_fulfilment_c8", business_key="SO-1", variables=ORDER)
     assert_that(order).has_variables(stock_reserved=False, paid=True)
 ''')
     result.assert_outcomes(failed=1)
@@ -89,7 +89,7 @@ def test_a_mocked_bpmn_error_takes_the_error_boundary_path(pytester: pytest.Pyte
     result = run(pytester, '''
 def test_out_of_stock_order_is_rejected(rf_engine, rf_handlers):
     rf_handlers.mock("inventory.reserve").raise_bpmn_error("OUT_OF_STOCK")
-    order = start("order_fulfilment", variables=ORDER)
+    order = start("order_fulfilment_c8", variables=ORDER)
     assert_that(order).is_ended_at("order_rejected").has_passed("stock_unavailable")
     assert_that(order).has_not_passed("wait_for_payment")
     [notify] = rf_handlers.calls("crm.notify_customer")
@@ -103,7 +103,7 @@ def test_mocked_failures_are_retried_as_the_clock_moves_then_succeed(
     result = run(pytester, '''
 def test_flaky_warehouse(rf_engine, rf_handlers, rf_clock):
     rf_handlers.mock("inventory.reserve").fail(times=2)
-    order = start("order_fulfilment", business_key="SO-1", variables=ORDER)
+    order = start("order_fulfilment_c8", business_key="SO-1", variables=ORDER)
     assert_that(order).is_waiting_at("reserve_stock").has_no_incidents()
     rf_clock.advance(seconds=10)
     assert [c.context.attempt for c in rf_handlers.calls("inventory.reserve")] == [1, 2, 3]
@@ -117,7 +117,7 @@ def test_failures_beyond_the_retries_become_an_incident_the_assertion_names(
     result = run(pytester, '''
 def test_warehouse_down(rf_engine, rf_handlers, rf_clock):
     rf_handlers.mock("inventory.reserve").fail(times=5, error=ConnectionError("warehouse down"))
-    order = start("order_fulfilment", variables=ORDER)
+    order = start("order_fulfilment_c8", variables=ORDER)
     rf_clock.advance(minutes=5)
     assert_that(order).has_incident_at("reserve_stock", "warehouse down")
     assert_that(order).is_waiting_at("wait_for_payment")
@@ -135,9 +135,9 @@ def test_an_unmocked_task_type_becomes_an_incident_that_says_which_mock_is_missi
 import pytest
 from retailflow.testing import assert_that, start
 
-@pytest.mark.rf_deploy({str(PROCESSES / "order_fulfilment.bpmn")!r})
+@pytest.mark.rf_deploy({str(FIXTURES / "order_fulfilment_c8.bpmn")!r})
 def test_nothing_mocked(rf_engine):
-    order = start("order_fulfilment", variables={{"order_id": "SO-1", "items": []}})
+    order = start("order_fulfilment_c8", variables={{"order_id": "SO-1", "items": []}})
     assert_that(order).has_incident_at(
         "reserve_stock", "rf_handlers.mock('inventory.reserve', returns={{...}})")
 ''')
@@ -150,7 +150,7 @@ from datetime import datetime, timezone
 from retailflow import HistoryKind
 
 def test_unpaid_order_is_cancelled(rf_engine, rf_handlers, rf_clock):
-    order = start("order_fulfilment", business_key="SO-1", variables=ORDER)
+    order = start("order_fulfilment_c8", business_key="SO-1", variables=ORDER)
     rf_clock.advance(minutes=29)
     assert_that(order).is_waiting_at("wait_for_payment")
     rf_clock.advance(hours=2)
@@ -166,11 +166,11 @@ def test_unpaid_order_is_cancelled(rf_engine, rf_handlers, rf_clock):
 
 def test_the_library_comes_from_the_ini_option_and_rf_deployment_reports_it(
         pytester: pytest.Pytester) -> None:
-    pytester.makeini(f"[pytest]\nrf_processes = {PROCESSES / 'order_fulfilment.bpmn'}\n")
+    pytester.makeini(f"[pytest]\nrf_processes = {FIXTURES / 'order_fulfilment_c8.bpmn'}\n")
     pytester.makepyfile(test_library='''
 def test_deployed(rf_deployment, rf_engine):
-    assert [d.id for d in rf_deployment.created] == ["order_fulfilment:1"]
-    assert [d.process_id for d in rf_engine.definitions()] == ["order_fulfilment"]
+    assert [d.id for d in rf_deployment.created] == ["order_fulfilment_c8:1"]
+    assert [d.process_id for d in rf_engine.definitions()] == ["order_fulfilment_c8"]
 ''')
     pytester.runpytest(*QUIET).assert_outcomes(passed=1)
 
@@ -181,7 +181,7 @@ def test_shortcuts_outside_the_fixture_say_how_to_bind_an_engine(
 from retailflow.testing import start
 
 def test_no_engine():
-    start("order_fulfilment")
+    start("order_fulfilment_c8")
 ''')
     result = pytester.runpytest(*QUIET)
     result.assert_outcomes(failed=1)
@@ -192,7 +192,7 @@ def test_completing_an_instance_with_no_open_user_task_says_where_it_is(
         pytester: pytest.Pytester) -> None:
     result = run(pytester, '''
 def test_too_early(rf_engine):
-    order = start("order_fulfilment", business_key="SO-1", variables=ORDER)
+    order = start("order_fulfilment_c8", business_key="SO-1", variables=ORDER)
     complete(order, {"packed_by": "ana"})
 ''')
     result.assert_outcomes(failed=1)
@@ -213,12 +213,12 @@ real = HandlerRegistry()
 def reserve(items: list) -> dict:
     return {{"stock_reserved": bool(items)}}
 
-@pytest.mark.rf_deploy({str(PROCESSES / "order_fulfilment.bpmn")!r})
+@pytest.mark.rf_deploy({str(FIXTURES / "order_fulfilment_c8.bpmn")!r})
 def test_mixed(rf_engine, rf_handlers):
     rf_handlers.include(real)
     with pytest.raises(RetailflowError, match="already has a real handler"):
         rf_handlers.mock("inventory.reserve")
-    order = start("order_fulfilment", variables={{"order_id": "SO-1", "items": ["TEA"]}})
+    order = start("order_fulfilment_c8", variables={{"order_id": "SO-1", "items": ["TEA"]}})
     assert_that(order).has_variables(stock_reserved=True).is_waiting_at("wait_for_payment")
 ''')
     pytester.runpytest(*QUIET).assert_outcomes(passed=1)

@@ -1,9 +1,11 @@
-"""The demo: a simulated day of orders through ``processes/order_fulfilment.bpmn``.
+"""The demo: simulated orders through ``processes/order_fulfilment.bpmn``.
 
-Orders arrive from several channels; most customers pay, some never do (the 30-minute payment
-timer cancels the order and releases stock), some orders ask for more than is in stock (the
-``OUT_OF_STOCK`` BPMN error path), and warehouse staff pick and pack what was paid. Everything
-runs on a fresh SQLite file with a virtual clock, so a day takes seconds.
+Orders arrive from several channels and cities; the fulfilment route decides whether a store or
+a warehouse serves each. Most customers pay, some never do (the 30-minute payment timer cancels
+the order and releases stock), a few cancel, some orders ask for more than a store holds (the
+``OUT_OF_STOCK`` path), warehouse and store staff pick and pack what was paid, and the carrier
+reports deliveries, a few failed ones among them. Everything runs on a fresh SQLite file with a
+virtual clock, so weeks take seconds.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from retailflow.retail import Backoffice, retail_handlers, seed_backoffice
 from retailflow.retail.records import Notification, Stock
 
 PROCESSES = Path(__file__).resolve().parents[3] / "processes"
-CHANNELS = ("app", "mini_program", "store_pos", "web")
+CHANNELS = ("app", "mini_program", "store_pos", "web", "social")
+CITIES = ("Shanghai", "Shanghai", "Shenzhen", "Beijing", "Guangzhou")
 SKUS = ("TEA-001", "MUG-005", "BAG-006")
+STAFF = ("warehouse", "store_staff")
 
 
 def run_demo(*, orders: int, db: Path, seed: int, console: Console) -> None:
@@ -46,22 +50,48 @@ def run_demo(*, orders: int, db: Path, seed: int, console: Console) -> None:
                      for sku in rng.sample(SKUS, rng.randint(1, 2))]
             engine.start("order_fulfilment", business_key=order_id, variables={
                 "order_id": order_id, "customer_id": f"C-{rng.randint(1, 80):04d}",
-                "location_id": "WH-EAST",
-                "channel": rng.choice(CHANNELS), "items": items})
+                "channel": rng.choice(CHANNELS), "items": items,
+                "delivery_address": {"city": rng.choice(CITIES)}})
             engine.run()
             clock.advance(minutes=rng.randint(1, 4))
-            if rng.random() < 0.9:
-                with suppress(NotFoundError):  # rejected for stock: nobody waits to be paid
-                    engine.correlate("payment_received", key=order_id,
-                                     variables={"paid": True})
+            _customer_acts(engine, order_id, rng)
             engine.run()
-            for task in engine.tasks(candidate_group="warehouse"):
-                clock.advance(minutes=rng.randint(2, 10))
-                engine.complete_task(task.id, {"packed_by": f"staff-{rng.randint(1, 5)}"})
+            for group in STAFF:
+                for task in engine.tasks(candidate_group=group):
+                    clock.advance(minutes=rng.randint(2, 10))
+                    engine.complete_task(task.id, {"packed_by": f"{group}-{rng.randint(1, 5)}"})
             engine.run()
-        clock.advance(hours=1)
+            _carrier_reports(engine, order_id, rng)
+            engine.run()
+        clock.advance(days=11)  # past every payment timeout and the wait for delivery news
         engine.run()
         _report(engine, shop, console)
+
+
+def _customer_acts(engine: Engine, order_id: str, rng: random.Random) -> None:
+    """Most customers pay; a few cancel, some never pay (the timeout cancels those)."""
+    chance = rng.random()
+    with suppress(NotFoundError):  # rejected for stock: nobody waits any more
+        if chance < 0.85:
+            engine.correlate("payment_received", key=order_id, variables={"paid": True})
+            if chance < 0.03:
+                engine.run()
+                engine.correlate("order_cancel_requested", key=order_id)
+        elif chance < 0.9:
+            engine.correlate("order_cancel_requested", key=order_id)
+
+
+def _carrier_reports(engine: Engine, order_id: str, rng: random.Random) -> None:
+    """Most parcels arrive; some fail once or three times; some are never reported (the
+    10-day timer counts them delivered)."""
+    chance = rng.random()
+    failures = 3 if chance < 0.03 else 1 if chance < 0.12 else 0
+    with suppress(NotFoundError):  # not shipped: cancelled, rejected or unpaid
+        for _ in range(failures):
+            engine.correlate("delivery_failed", key=order_id)
+            engine.run()
+        if failures < 3 and chance < 0.95:
+            engine.correlate("delivery_confirmed", key=order_id)
 
 
 def _process_dir() -> str:

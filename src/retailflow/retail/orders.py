@@ -1,14 +1,21 @@
-"""Order handlers: an order recorded from any channel, shipped, refunded."""
+"""Order handlers: an order recorded from any channel, shipped, delivered or given up on,
+refunded."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from retailflow.handlers import HandlerContext, HandlerRegistry
 from retailflow.retail.backoffice import Backoffice
 from retailflow.retail.inventory import ItemLine
-from retailflow.retail.records import Order, OrderLine, Product, Refund
+from retailflow.retail.records import Order, OrderLine, Product, Refund, Stock, Touchpoint
+
+#: statuses of an order the customer has paid for
+PAID_STATUSES = ("paid", "shipped", "delivery_failed", "delivered")
+#: what ``orders.close`` may write as the order's final status (its ``outcome`` header)
+CLOSING_OUTCOMES = ("rejected", "unpaid", "cancelled", "returned")
 
 
 class NewOrder(BaseModel):
@@ -46,13 +53,88 @@ def order_handlers(office: Backoffice) -> HandlerRegistry:
 
     @handlers.handler("orders.ship")
     def ship(order_id: str, context: HandlerContext) -> dict[str, object]:
-        """Hand the order to the carrier; the tracking number is the result."""
+        """Hand the order to the carrier (again, for a re-delivery); the tracking number is
+        the result. The stock stays reserved until the delivery is confirmed, so a parcel that
+        comes back is simply released."""
         def effect(session: Session) -> dict[str, object]:
             tracking = f"TRK-{context.job_id[:12].upper()}"
             order = session.get(Order, order_id)
             if order is not None:
                 order.status, order.tracking_number = "shipped", tracking
+                order.fulfilled_from = session.scalar(select(OrderLine.reserved_at).where(
+                    OrderLine.order_id == order_id, OrderLine.reserved_at.is_not(None)))
             return {"tracking_number": tracking}
+
+        return office.once(context.idempotency_key, effect)
+
+    @handlers.handler("orders.record_failed_delivery")
+    def record_failed_delivery(order_id: str, context: HandlerContext) -> dict[str, object]:
+        """Count a delivery the carrier could not make; ``delivery_attempts`` is how many
+        failed so far, which the diagram compares with its re-delivery limit."""
+        def effect(session: Session) -> dict[str, object]:
+            order = session.get(Order, order_id)
+            if order is None:
+                return {"delivery_attempts": 1}
+            order.delivery_attempts += 1
+            order.status = "delivery_failed"
+            return {"delivery_attempts": order.delivery_attempts}
+
+        return office.once(context.idempotency_key, effect)
+
+    @handlers.handler("orders.confirm_delivery")
+    def confirm_delivery(order_id: str, context: HandlerContext) -> dict[str, object]:
+        """The customer has the goods: the reserved stock leaves the books, the order is
+        delivered, and each line becomes a purchase on the customer's history."""
+        def effect(session: Session) -> dict[str, object]:
+            now = office.clock.now()
+            order = session.get(Order, order_id)
+            if order is None:
+                return {"delivered_at": now.isoformat()}
+            for line in session.scalars(select(OrderLine).where(OrderLine.order_id == order_id)):
+                if line.reserved_at is not None:
+                    stock = session.get(Stock, (line.reserved_at, line.sku))
+                    if stock is not None:
+                        stock.on_hand -= line.quantity
+                        stock.reserved -= line.quantity
+                    line.reserved_at = None
+                session.add(Touchpoint(customer_id=order.customer_id, channel=order.channel,
+                                       kind="purchase", sku=line.sku,
+                                       amount=round(line.price * line.quantity, 2), at=now))
+            order.status = "delivered"
+            return {"delivered_at": now.isoformat()}
+
+        return office.once(context.idempotency_key, effect)
+
+    @handlers.handler("orders.close")
+    def close(order_id: str, context: HandlerContext) -> dict[str, object]:
+        """End an order that will not be delivered, with the status its task's ``outcome``
+        header names (one of ``CLOSING_OUTCOMES``); ``refund_due`` is what the customer paid
+        and has not had back yet."""
+        outcome = context.headers.get("outcome", "cancelled")
+        if outcome not in CLOSING_OUTCOMES:
+            raise ValueError(f"orders.close at {context.element_id}: header outcome="
+                             f"{outcome!r} is not one of {', '.join(CLOSING_OUTCOMES)}; "
+                             "fix the task's header in the diagram")
+
+        def effect(session: Session) -> dict[str, object]:
+            order = session.get(Order, order_id)
+            if order is None:
+                return {"order_status": outcome, "refund_due": 0.0}
+            refund_due = order.total - order.refunded if order.status in PAID_STATUSES else 0.0
+            order.status = outcome
+            return {"order_status": outcome, "refund_due": round(refund_due, 2)}
+
+        return office.once(context.idempotency_key, effect)
+
+    @handlers.handler("payments.record")
+    def record_payment(order_id: str, context: HandlerContext) -> dict[str, object]:
+        """The payment provider confirmed the payment: the order is paid, so a later
+        cancellation knows to refund it."""
+        def effect(session: Session) -> dict[str, object]:
+            order = session.get(Order, order_id)
+            if order is not None:
+                order.status = "paid"
+            return {"order_status": "paid"}
 
         return office.once(context.idempotency_key, effect)
 

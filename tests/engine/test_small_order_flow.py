@@ -1,4 +1,6 @@
-"""The order fulfilment process, driven through the public API on every store."""
+"""The small order flow (the Camunda 8 and Camunda 7 twins in tests/fixtures), driven through the
+public API on every store: the engine's behaviour on a real-world shape, not the shipped catalogue
+(tests/processes/test_order_fulfilment.py covers processes/order_fulfilment.bpmn)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from retailflow import BpmnError, Engine, InstanceStatus, NotFoundError, VirtualClock
-from scenario_kit import FIXTURES, PROCESSES, EngineFactory, Recorder, passed
+from scenario_kit import FIXTURES, EngineFactory, Recorder, passed
 
 ORDER = {"order_id": "SO-1", "customer_id": "C-1", "items": [{"sku": "TEA", "quantity": 2}]}
 
@@ -32,7 +34,7 @@ def order_handlers(*, out_of_stock: bool = False) -> Recorder:
 def dialect(request: pytest.FixtureRequest) -> tuple[str, str]:
     """The same scenario on the Camunda 8 file and on its Camunda 7 twin."""
     if request.param == "camunda8":
-        return str(PROCESSES / "order_fulfilment.bpmn"), "order_fulfilment"
+        return str(FIXTURES / "order_fulfilment_c8.bpmn"), "order_fulfilment_c8"
     return str(FIXTURES / "order_fulfilment_c7.bpmn"), "order_fulfilment_c7"
 
 
@@ -72,9 +74,9 @@ def test_paid_order_is_packed_shipped_and_customer_notified(
 def test_out_of_stock_order_is_rejected_and_customer_told(make_engine: EngineFactory) -> None:
     handlers = order_handlers(out_of_stock=True)
     engine = make_engine(handlers.registry)
-    engine.deploy(PROCESSES / "order_fulfilment.bpmn")
+    engine.deploy(FIXTURES / "order_fulfilment_c8.bpmn")
 
-    order = engine.start("order_fulfilment", variables=ORDER)
+    order = engine.start("order_fulfilment_c8", variables=ORDER)
     engine.run()
 
     assert engine.instance(order.id).status == InstanceStatus.COMPLETED
@@ -91,8 +93,8 @@ def test_unpaid_order_is_cancelled_after_thirty_minutes_and_stock_released(
         make_engine: EngineFactory, clock: VirtualClock) -> None:
     handlers = order_handlers()
     engine = make_engine(handlers.registry)
-    engine.deploy(PROCESSES / "order_fulfilment.bpmn")
-    order = engine.start("order_fulfilment", business_key="SO-1", variables=ORDER)
+    engine.deploy(FIXTURES / "order_fulfilment_c8.bpmn")
+    order = engine.start("order_fulfilment_c8", business_key="SO-1", variables=ORDER)
     engine.run()
 
     clock.advance(minutes=29)
@@ -124,8 +126,8 @@ def test_failing_handler_is_retried_then_becomes_an_incident_that_retry_resumes(
     for topic in ("inventory.release", "orders.ship", "crm.notify_customer"):
         recorder.registry.register(topic, handlers.registry.get(topic).function)
     engine = make_engine(recorder.registry)
-    engine.deploy(PROCESSES / "order_fulfilment.bpmn")
-    order = engine.start("order_fulfilment", business_key="SO-1", variables=ORDER)
+    engine.deploy(FIXTURES / "order_fulfilment_c8.bpmn")
+    order = engine.start("order_fulfilment_c8", business_key="SO-1", variables=ORDER)
 
     for _ in range(5):
         engine.run()
@@ -151,8 +153,8 @@ def test_a_new_engine_on_the_same_sqlite_file_resumes_waiting_instances(
     handlers = order_handlers()
     url = f"sqlite:///{tmp_path / 'shop.db'}"
     with Engine(url, handlers=handlers.registry, clock=clock) as first:
-        first.deploy(PROCESSES / "order_fulfilment.bpmn")
-        order = first.start("order_fulfilment", business_key="SO-1", variables=ORDER)
+        first.deploy(FIXTURES / "order_fulfilment_c8.bpmn")
+        order = first.start("order_fulfilment_c8", business_key="SO-1", variables=ORDER)
         first.run()
 
     with Engine(url, handlers=handlers.registry, clock=clock) as second:
@@ -168,10 +170,10 @@ def test_payment_before_the_order_waits_is_delivered_when_it_does(
         make_engine: EngineFactory) -> None:
     handlers = order_handlers()
     engine = make_engine(handlers.registry)
-    engine.deploy(PROCESSES / "order_fulfilment.bpmn")
+    engine.deploy(FIXTURES / "order_fulfilment_c8.bpmn")
     assert engine.correlate("payment_received", key="SO-1", variables={"paid": True},
                             ttl=timedelta(minutes=10)) is None
-    order = engine.start("order_fulfilment", business_key="SO-1", variables=ORDER)
+    order = engine.start("order_fulfilment_c8", business_key="SO-1", variables=ORDER)
     engine.run()
     [task] = engine.tasks(instance=order.id)
     assert task.element_id == "pick_and_pack"
@@ -193,8 +195,8 @@ def test_history_records_each_wait_state_entered_and_what_each_step_wrote(
         make_engine: EngineFactory, clock: VirtualClock) -> None:
     handlers = order_handlers()
     engine = make_engine(handlers.registry)
-    engine.deploy(PROCESSES / "order_fulfilment.bpmn")
-    order = engine.start("order_fulfilment", business_key="SO-1", variables=ORDER)
+    engine.deploy(FIXTURES / "order_fulfilment_c8.bpmn")
+    order = engine.start("order_fulfilment_c8", business_key="SO-1", variables=ORDER)
     engine.run()
     clock.advance(minutes=5)
     engine.correlate("payment_received", key="SO-1", variables={"paid": True})
@@ -222,7 +224,7 @@ def test_history_records_each_wait_state_entered_and_what_each_step_wrote(
 def test_a_misspelled_message_is_told_apart_from_one_nobody_waits_for_yet(
         make_engine: EngineFactory) -> None:
     engine = make_engine(order_handlers().registry)
-    engine.deploy(PROCESSES / "order_fulfilment.bpmn")
+    engine.deploy(FIXTURES / "order_fulfilment_c8.bpmn")
     with pytest.raises(NotFoundError, match=r"no deployed process catches .*payment_recieved"
                                             r".*payment_received"):
         engine.correlate("payment_recieved", key="SO-1")
@@ -234,8 +236,8 @@ def test_public_calls_take_the_objects_they_returned_as_well_as_ids(
         make_engine: EngineFactory) -> None:
     handlers = order_handlers(out_of_stock=True)
     engine = make_engine(handlers.registry)
-    engine.deploy(PROCESSES / "order_fulfilment.bpmn")
-    order = engine.start("order_fulfilment", variables=ORDER)
+    engine.deploy(FIXTURES / "order_fulfilment_c8.bpmn")
+    order = engine.start("order_fulfilment_c8", variables=ORDER)
     engine.run()
     assert engine.instance(order).id == order.id
     thrown = [e for e in engine.history(order) if e.kind == "bpmn_error_thrown"]
