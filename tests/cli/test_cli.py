@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 from scenario_kit import FIXTURES, PROCESSES
@@ -40,9 +42,17 @@ def test_usage_errors_exit_2() -> None:
     assert retailflow("no-such-command").returncode == 2
 
 
-def test_demo_runs_the_order_flow_on_a_fresh_sqlite_file(tmp_path: Path) -> None:
-    result = retailflow("demo", "--orders", "20", "--db", str(tmp_path / "demo.db"))
+def test_the_demo_simulates_days_of_business_and_prints_the_kpi_report(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    result = retailflow("demo", "--days", "2", "--orders-per-day", "8", "--db", str(db))
     assert result.returncode == 0, result.stderr
-    assert "order_delivered" in result.stdout
-    listed = retailflow("instances", "--db", f"sqlite:///{tmp_path / 'demo.db'}", "--json")
-    assert len(json.loads(listed.stdout)) == 20
+    assert "published by data_analysis_optimisation" in result.stdout
+    orders_placed = int(re.search(r"orders placed\s+\S\s+(\d+)", result.stdout)[1])
+    assert orders_placed == 16
+
+    listed = json.loads(retailflow("instances", "--db", str(db), "--json").stdout)
+    by_process = Counter(item["process"].split(":")[0] for item in listed)
+    assert by_process["order_fulfilment"] == orders_placed
+    assert by_process["data_analysis_optimisation"] == 1  # the closing review
+    assert json.loads(retailflow("incidents", "--db", str(db), "--json").stdout) == []
+    assert (tmp_path / "demo-backoffice.db").exists()

@@ -25,15 +25,20 @@ app = typer.Typer(help="retailflow: BPMN processes for new-retail operations.",
 
 @app.command()
 def demo(
-    orders: Annotated[int, typer.Option(help="How many orders to simulate.")] = 200,
-    db: Annotated[Path, typer.Option(help="SQLite file to create (replaced if present).")] = Path(
+    days: Annotated[int, typer.Option(help="How many days of business to simulate.")] = 14,
+    orders_per_day: Annotated[int, typer.Option(help="Orders placed per day, on average.")] = 30,
+    db: Annotated[Path, typer.Option(help="SQLite file for the engine's store (replaced if "
+                                          "present); the back office goes beside it.")] = Path(
         "retailflow-demo.db"),
     seed: Annotated[int, typer.Option(help="Random seed, for a repeatable run.")] = 7,
 ) -> None:
-    """Run the new-retail demo on a fresh SQLite file and print what happened."""
+    """Simulate a fortnight of new-retail business on a fresh SQLite file: every shipped
+    process runs, then the KPI report of the analysis flow is printed."""
     from retailflow.cli.demo import run_demo
+    from retailflow.retail.simulation import SimulationSettings
 
-    run_demo(orders=orders, db=db, seed=seed, console=console)
+    run_demo(settings=SimulationSettings(days=days, orders_per_day=orders_per_day, seed=seed),
+             db=db, console=console)
 
 
 app.command()(validate)

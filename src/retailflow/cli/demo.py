@@ -1,126 +1,130 @@
-"""The demo: simulated orders through ``processes/order_fulfilment.bpmn``.
+"""The demo: a simulated fortnight of a new-retail business run by the seven shipped processes.
 
-Orders arrive from several channels and cities; the fulfilment route decides whether a store or
-a warehouse serves each. Most customers pay, some never do (the 30-minute payment timer cancels
-the order and releases stock), a few cancel, some orders ask for more than a store holds (the
-``OUT_OF_STOCK`` path), warehouse and store staff pick and pack what was paid, and the carrier
-reports deliveries, a few failed ones among them. Everything runs on a fresh SQLite file with a
-virtual clock, so weeks take seconds.
+A fresh SQLite file holds the engine's store, a second one the seeded back office (catalogue,
+stock per location, customers). Every file in ``processes/`` is deployed, and
+``BusinessSimulation`` plays customers, carriers, suppliers and staff on a virtual clock, so
+two weeks pass in well under a minute. At the end the analysis flow reviews the fortnight from
+the engine's own history, and its published KPI report is printed.
 """
 
 from __future__ import annotations
 
-import random
 from collections import Counter
-from contextlib import suppress
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from statistics import quantiles
+from typing import Any
 
+from rich import box
 from rich.console import Console
-from rich.progress import track
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy import select
 
-from retailflow.engine import Engine, VirtualClock
-from retailflow.model import HistoryKind, InstanceStatus, NotFoundError
+from retailflow.engine import Engine, TimeTravel, VirtualClock
 from retailflow.retail import Backoffice, retail_handlers, seed_backoffice
-from retailflow.retail.records import Notification, Stock
+from retailflow.retail.records import KpiReport
+from retailflow.retail.simulation import STAFF, BusinessSimulation, SimulationSettings
 
 PROCESSES = Path(__file__).resolve().parents[3] / "processes"
-CHANNELS = ("app", "mini_program", "store_pos", "web", "social")
-CITIES = ("Shanghai", "Shanghai", "Shenzhen", "Beijing", "Guangzhou")
-SKUS = ("TEA-001", "MUG-005", "BAG-006")
-STAFF = ("warehouse", "store_staff")
+MONDAY_MORNING = datetime(2026, 11, 2, 7, 0, tzinfo=UTC)
 
 
-def run_demo(*, orders: int, db: Path, seed: int, console: Console) -> None:
-    """Simulate ``orders`` orders and print a table of outcomes and cycle times."""
-    rng = random.Random(seed)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    clock = VirtualClock()
-    shop = Backoffice(clock=clock)
-    seed_backoffice(shop)
-    with Engine(f"sqlite:///{db}", handlers=retail_handlers(shop), clock=clock) as engine:
-        engine.deploy(_process_dir())
-        for number in track(range(1, orders + 1), description="Simulating orders",
-                            console=console):
-            order_id = f"SO-{number:05d}"
-            items = [{"sku": sku, "quantity": rng.randint(1, 3)}
-                     for sku in rng.sample(SKUS, rng.randint(1, 2))]
-            engine.start("order_fulfilment", business_key=order_id, variables={
-                "order_id": order_id, "customer_id": f"C-{rng.randint(1, 80):04d}",
-                "channel": rng.choice(CHANNELS), "items": items,
-                "delivery_address": {"city": rng.choice(CITIES)}})
-            engine.run()
-            clock.advance(minutes=rng.randint(1, 4))
-            _customer_acts(engine, order_id, rng)
-            engine.run()
-            for group in STAFF:
-                for task in engine.tasks(candidate_group=group):
-                    clock.advance(minutes=rng.randint(2, 10))
-                    engine.complete_task(task.id, {"packed_by": f"{group}-{rng.randint(1, 5)}"})
-            engine.run()
-            _carrier_reports(engine, order_id, rng)
-            engine.run()
-        clock.advance(days=11)  # past every payment timeout and the wait for delivery news
-        engine.run()
-        _report(engine, shop, console)
+def run_demo(*, settings: SimulationSettings, db: Path, console: Console) -> None:
+    """Simulate ``settings.days`` of business into ``db`` and print what the flows did."""
+    office_db = db.with_name(f"{db.stem}-backoffice{db.suffix}")
+    for path in (db, office_db):
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    clock = VirtualClock(MONDAY_MORNING)
+    office = Backoffice(f"sqlite:///{office_db}", clock=clock)
+    seed_backoffice(office, seed=settings.seed)
+    # The analysis flow's handlers read KPIs from the engine they run in: bound by name here,
+    # looked up when the weekly review runs.
+    engine = Engine(f"sqlite:///{db}", clock=clock, handlers=retail_handlers(
+        office, kpis=lambda **window: engine.kpis(**window)))
+    with engine:
+        deployment = engine.deploy(_process_dir())
+        console.print(f"Deployed {len(deployment.created)} processes from {_process_dir()}; "
+                      f"the engine's store is {db}, the back office {office_db}.")
+        travel = TimeTravel(clock)
+        travel.attach(engine)
+        simulation = BusinessSimulation(engine, office, travel, settings, STAFF)
+        hours = settings.days * 24
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
+                "day {task.fields[day]:>2} of {task.fields[days]}"), TimeElapsedColumn(),
+                console=console) as progress:
+            bar = progress.add_task("Simulating the fortnight", total=hours, day=1,
+                                    days=settings.days)
+            simulation.run(lambda passed: progress.update(
+                bar, advance=passed, day=min(settings.days, int(
+                    (clock.now() - MONDAY_MORNING) / timedelta(days=1)) + 1)))
+        engine.correlate("kpi_review_requested", variables={"window_days": settings.days})
+        travel.advance(minutes=1)
+        _print_world(simulation.counts, console)
+        _print_report(_latest_report(office), len(engine.incidents()), console)
+    office.close()
 
 
-def _customer_acts(engine: Engine, order_id: str, rng: random.Random) -> None:
-    """Most customers pay; a few cancel, some never pay (the timeout cancels those)."""
-    chance = rng.random()
-    with suppress(NotFoundError):  # rejected for stock: nobody waits any more
-        if chance < 0.85:
-            engine.correlate("payment_received", key=order_id, variables={"paid": True})
-            if chance < 0.03:
-                engine.run()
-                engine.correlate("order_cancel_requested", key=order_id)
-        elif chance < 0.9:
-            engine.correlate("order_cancel_requested", key=order_id)
-
-
-def _carrier_reports(engine: Engine, order_id: str, rng: random.Random) -> None:
-    """Most parcels arrive; some fail once or three times; some are never reported (the
-    10-day timer counts them delivered)."""
-    chance = rng.random()
-    failures = 3 if chance < 0.03 else 1 if chance < 0.12 else 0
-    with suppress(NotFoundError):  # not shipped: cancelled, rejected or unpaid
-        for _ in range(failures):
-            engine.correlate("delivery_failed", key=order_id)
-            engine.run()
-        if failures < 3 and chance < 0.95:
-            engine.correlate("delivery_confirmed", key=order_id)
-
-
-def _process_dir() -> str:
+def _process_dir() -> Path:
     local = Path("processes")
-    return str(local if (local / "order_fulfilment.bpmn").exists() else PROCESSES)
+    return local if (local / "order_fulfilment.bpmn").exists() else PROCESSES
 
 
-def _report(engine: Engine, shop: Backoffice, console: Console) -> None:
-    outcomes: Counter[str] = Counter()
-    cycle_minutes: list[float] = []
-    for instance in engine.instances(process_id="order_fulfilment"):
-        ends = [e.element_id for e in engine.history(instance.id)
-                if e.kind == HistoryKind.ELEMENT_COMPLETED and e.element_type == "endEvent"]
-        outcomes[ends[-1] if ends else str(instance.status)] += 1
-        if instance.status == InstanceStatus.COMPLETED and instance.ended_at:
-            cycle_minutes.append((instance.ended_at - instance.started_at) / timedelta(minutes=1))
-    table = Table(title="order_fulfilment: how the orders ended")
-    table.add_column("outcome")
-    table.add_column("orders", justify="right")
-    for outcome, count in outcomes.most_common():
-        table.add_row(outcome, str(count))
+def _latest_report(office: Backoffice) -> dict[str, Any]:
+    with office.session() as session:
+        report = session.scalars(select(KpiReport).order_by(
+            KpiReport.published_at.desc(), KpiReport.id.desc())).first()
+    if report is None:
+        raise RuntimeError("the KPI review published no report")
+    return dict(report.body)
+
+
+def _print_world(counts: Counter[str], console: Console) -> None:
+    table = Table(title="What the world did")
+    table.add_column("event")
+    table.add_column("count", justify="right")
+    for event, count in sorted(counts.items()):
+        table.add_row(event, str(count))
     console.print(table)
-    if len(cycle_minutes) >= 2:
-        p50, p90 = (quantiles(cycle_minutes, n=10)[i] for i in (4, 8))
-        console.print(f"cycle time: p50 {p50:.1f} min, p90 {p90:.1f} min; "
-                      f"incidents open: {len(engine.incidents())}; "
-                      f"notifications sent: {_count(shop, Notification)}")
 
 
-def _count(shop: Backoffice, record: type[Notification] | type[Stock]) -> int:
-    with shop.session() as session:
-        return len(session.query(record).all())
+def _print_report(report: dict[str, Any], incidents: int, console: Console) -> None:
+    window = report["window"]
+    table = Table(title=f"KPI report {report['report_id']}, published by "
+                        f"data_analysis_optimisation for {window['since'][:10]} to "
+                        f"{window['until'][:10]}", box=box.SIMPLE_HEAD, padding=0,
+                  pad_edge=False, collapse_padding=True)
+    table.add_column("process", no_wrap=True)
+    for column in ("start", "done", "open", "inc.", "p50", "p90", "late"):
+        table.add_column(column, justify="right", min_width=6)
+    for item in report["processes"]:
+        table.add_row(
+            item["process_id"], str(item["started"]), str(item["completed"]),
+            str(item["open"]), str(item["with_incidents"]),
+            _duration(item["cycle_time_p50_seconds"]), _duration(item["cycle_time_p90_seconds"]),
+            "-" if item["sla_breaches"] is None else str(item["sla_breaches"]))
+    console.print(table)
+    console.print("start/done/open: instances; inc.: instances with an incident; p50/p90: "
+                  "cycle time; late: instances over their SLA. Findings against the targets "
+                  "in processes/kpi_targets.dmn:")
+    for item in report["processes"]:
+        slowest = item.get("slowest_step") or {}
+        step = slowest.get("name") or slowest.get("element_id")
+        p90 = slowest.get("duration_p90_seconds") or 0
+        where = f"; slowest step: {step} (p90 {_duration(p90)})" if step and p90 else ""
+        verdict = "on target" if item["on_target"] else "; ".join(item["problems"])
+        console.print(f"- {item['process_id']}: {verdict}{where}")
+    summary = report["summary"]
+    console.print(f"{summary['on_target']} of {summary['processes']} processes on target; "
+                  f"improvement tasks opened for: {', '.join(summary['off_target']) or 'none'}; "
+                  f"incidents open now: {incidents}.")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"

@@ -32,7 +32,8 @@ class Backoffice:
             url, poolclass=StaticPool if in_memory else None,
             connect_args={"check_same_thread": False} if url.startswith("sqlite") else {})
         if url.startswith("sqlite"):
-            event.listen(self._engine, "connect", _sqlite_pragmas)
+            event.listen(self._engine, "connect",
+                         _sqlite_pragmas if in_memory else _sqlite_file_pragmas)
         Record.metadata.create_all(self._engine)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
 
@@ -70,6 +71,15 @@ class Backoffice:
     def close(self) -> None:
         """Close the database connections."""
         self._engine.dispose()
+
+
+def _sqlite_file_pragmas(connection: Any, record: object) -> None:
+    """A file as the engine's store keeps one: write-ahead log, no fsync per commit."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+    _sqlite_pragmas(connection, record)
 
 
 def _sqlite_pragmas(connection: Any, _record: object) -> None:

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from retailflow.engine import Engine, TimeTravel
 from retailflow.model import NotFoundError, UserTask
 from retailflow.retail.backoffice import Backoffice
-from retailflow.retail.records import Customer, Order, Product, PurchaseOrder
+from retailflow.retail.records import Campaign, Customer, Order, Product, PurchaseOrder
 from retailflow.retail.seed import CHANNELS, LOCATIONS
 
 Action = Callable[[], None]
@@ -78,6 +78,9 @@ class BusinessSimulation:
         start = self.travel.now
         end = start + timedelta(days=self.settings.days)
         self._plan_orders(start, end)
+        for day in range(0, self.settings.days, 7):
+            self._at(start + timedelta(days=day, hours=2),
+                     lambda day=day: self._request_campaign(day // 7 + 1))
         while self.travel.now < end:
             step_end = min(self.travel.now + self.settings.tick, end)
             while self._events and self._events[0].at <= step_end:
@@ -109,6 +112,7 @@ class BusinessSimulation:
             "order_id": order_id, "customer_id": customer, "channel": rng.choice(CHANNELS),
             "items": items, "delivery_address": {"city": city}})
         self.counts["orders placed"] += 1
+        self._maybe_convert(order_id, items)
         if rng.random() < 0.92:
             self._after(timedelta(minutes=rng.randint(1, 25)),
                         lambda: self._send("payment_received", order_id, {"paid": True},
@@ -121,10 +125,31 @@ class BusinessSimulation:
             self._after(timedelta(hours=rng.randint(2, 60)),
                         lambda: self._open_ticket(order_id, customer))
 
+    def _request_campaign(self, week: int) -> None:
+        """The marketing lead asks for the week's campaign; the process does the rest."""
+        self.engine.correlate("campaign_requested", variables={
+            "campaign_id": f"CMP-WEEK-{week}", "goal": ("acquisition", "loyalty")[(week - 1) % 2],
+            "budget": 3000, "channels": ["app", "mini_program", "store_pos", "social"],
+            "campaign_duration": "P5D"})
+        self.counts["campaigns requested"] += 1
+
+    def _maybe_convert(self, order_id: str, items: list[dict[str, Any]]) -> None:
+        """An order placed while a campaign runs is, now and then, one it brought in."""
+        with self.office.session() as session:
+            running = list(session.scalars(select(Campaign.id).where(
+                Campaign.status == "running")))
+            revenue = sum(session.get(Product, item["sku"]).price * item["quantity"]
+                          for item in items)
+        for campaign_id in running:
+            if self._rng.random() < 0.3:
+                self._send("campaign_conversion", campaign_id,
+                           {"order_id": order_id, "revenue": round(revenue, 2)},
+                           "campaign conversions")
+
     def _open_ticket(self, order_id: str, customer_id: str) -> None:
         ticket_id = f"T-{order_id}"
-        category = self._rng.choice(("where_is_my_order", "return_request", "complaint",
-                                     "product_question"))
+        category = self._rng.choice(("order_status", "order_status", "delivery_times",
+                                     "return", "refund", "damaged_goods", "complaint"))
         self.engine.correlate("ticket_opened", key=ticket_id, variables={
             "ticket_id": ticket_id, "customer_id": customer_id,
             "channel": self._rng.choice(CHANNELS), "subject": category.replace("_", " "),
@@ -153,7 +178,7 @@ class BusinessSimulation:
                 select(PurchaseOrder).where(PurchaseOrder.status == "sent"))]
         for order_id, tracking in shipped:
             if self._first_time("carrier", order_id, str(tracking)):
-                self._after(timedelta(hours=self._rng.randint(6, 40)),
+                self._after(timedelta(hours=self._rng.randint(3, 20)),
                             lambda order_id=order_id: self._deliver(order_id))
         for number, _supplier in sent:
             if self._first_time("supplier", number) and self._rng.random() < 0.85:
@@ -202,3 +227,31 @@ class BusinessSimulation:
 
     def _at(self, at: datetime, action: Action) -> None:
         heapq.heappush(self._events, _Event(at, next(self._sequence), action))
+
+
+def _pick(choices: Mapping[str, float]) -> Callable[[random.Random], str]:
+    """A choice with the given weights."""
+    names, weights = list(choices), list(choices.values())
+    return lambda rng: rng.choices(names, weights)[0]
+
+
+_resolution = _pick({"answered": 0.6, "refund": 0.4})
+_condition = _pick({"resellable": 0.7, "damaged": 0.2, "rejected": 0.1})
+
+
+def _handle_ticket(rng: random.Random, task: UserTask) -> dict[str, Any]:
+    resolution = _resolution(rng)
+    return {"resolution": resolution, "return_goods": resolution == "refund"
+            and rng.random() < 0.7, "resolution_note": "handled by the simulated agent"}
+
+
+#: How the simulated staff answer each user task of the shipped processes.
+STAFF: dict[str, StaffAnswer] = {
+    "pick_and_pack": lambda rng, task: {"packed_by": f"staff-{rng.randint(1, 8)}"},
+    "handle_ticket": _handle_ticket,
+    "receive_returned_goods": lambda rng, task: {"received_by": "returns clerk"},
+    "inspect_returned_goods": lambda rng, task: {"goods_condition": _condition(rng)},
+    "approve_budget": lambda rng, task: {"budget_approved": rng.random() < 0.85},
+    "improve_process": lambda rng, task: {
+        "improvement_plan": "rebalance staff to the slowest step and watch next week"},
+}
