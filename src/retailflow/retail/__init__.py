@@ -12,6 +12,7 @@ import os
 from retailflow.handlers import HandlerRegistry
 from retailflow.retail.backoffice import Backoffice
 from retailflow.retail.crm import crm_handlers
+from retailflow.retail.insight import insight_handlers
 from retailflow.retail.inventory import inventory_handlers
 from retailflow.retail.orders import order_handlers
 from retailflow.retail.seed import seed_backoffice
@@ -20,7 +21,7 @@ from retailflow.retail.seed import seed_backoffice
 def retail_handlers(office: Backoffice) -> HandlerRegistry:
     """Every retail handler, working on ``office``."""
     registry = HandlerRegistry()
-    for domain in (inventory_handlers, order_handlers, crm_handlers):
+    for domain in (inventory_handlers, order_handlers, crm_handlers, insight_handlers):
         registry.include(domain(office))
     return registry
 
