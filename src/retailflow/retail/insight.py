@@ -338,7 +338,8 @@ def _recommend(session: Session, since: datetime) -> int:
         select(Touchpoint.customer_id, Touchpoint.kind, Touchpoint.sku)
         .where(Touchpoint.at >= since, Touchpoint.sku.is_not(None),
                Touchpoint.customer_id.not_in(merged))).all()
-    categories = dict(session.execute(select(Product.sku, Product.category)).tuples().all())
+    categories = {sku: category for sku, category in
+                  session.execute(select(Product.sku, Product.category))}
     in_stock: Counter[str] = Counter()
     for stock in session.scalars(select(Stock)):
         in_stock[stock.sku] += stock.on_hand - stock.reserved
