@@ -166,7 +166,8 @@ def test_unpaid_order_is_cancelled(rf_engine, rf_handlers, rf_clock):
 
 def test_the_library_comes_from_the_ini_option_and_rf_deployment_reports_it(
         pytester: pytest.Pytester) -> None:
-    pytester.makeini(f"[pytest]\nrf_processes = {PROCESSES}\n")
+    # one file, not the folder: the catalogue in processes/ grows
+    pytester.makeini(f"[pytest]\nrf_processes = {PROCESSES / 'order_fulfilment.bpmn'}\n")
     pytester.makepyfile(test_library='''
 def test_deployed(rf_deployment, rf_engine):
     assert [d.id for d in rf_deployment.created] == ["order_fulfilment:1"]
