@@ -77,6 +77,15 @@ def test_each_customer_is_segmented_by_the_table_and_recommendations_refreshed(
     assert planning_instances(rf_engine) == []
 
 
+def test_a_day_with_no_customer_to_segment_still_refreshes_recommendations(
+        rf_engine: Engine, rf_handlers: HandlerMocks) -> None:
+    rf_handlers.mock("insight.profile_customers", returns={"customers": [], "customer_count": 0})
+    insight = correlate("touchpoints_batch_ready", variables={"batch_size": 0})
+    assert insight is not None
+    assert_that(insight).is_ended_at("insights_published").has_passed("refresh_recommendations")
+    assert rf_handlers["insight.save_segments"].last_inputs["segments"] == []
+
+
 def test_the_daily_timer_runs_the_insight_once_a_day(
         rf_engine: Engine, rf_handlers: HandlerMocks, rf_clock: TimeTravel) -> None:
     rf_clock.advance(hours=23)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import ForeignKey, String, select
+from sqlalchemy import ForeignKey, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from retailflow.handlers import HandlerContext, HandlerRegistry
@@ -157,10 +157,13 @@ def insight_handlers(office: Backoffice) -> HandlerRegistry:
         """Fold customers who share an external id across channels into one (the lowest id
         keeps the customer): identities and touchpoints move, loyalty points add up."""
         def effect(session: Session) -> dict[str, Any]:
-            identities = session.scalars(select(CustomerIdentity)
-                                         .order_by(CustomerIdentity.external_id)).all()
+            shared = (select(CustomerIdentity.external_id)
+                      .group_by(CustomerIdentity.external_id)
+                      .having(func.count(func.distinct(CustomerIdentity.customer_id)) > 1))
             owners: dict[str, set[str]] = defaultdict(set)
-            for identity in identities:
+            for identity in session.scalars(select(CustomerIdentity)
+                                            .where(CustomerIdentity.external_id.in_(shared))
+                                            .order_by(CustomerIdentity.external_id)).all():
                 owners[identity.external_id].add(identity.customer_id)
             into: dict[str, str] = {}
             merges: list[dict[str, str]] = []
