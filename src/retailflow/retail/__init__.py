@@ -17,6 +17,7 @@ from retailflow.model import ProcessKpis
 from retailflow.retail.analytics import KpiSource, analytics_handlers
 from retailflow.retail.backoffice import Backoffice
 from retailflow.retail.crm import crm_handlers
+from retailflow.retail.insight import insight_handlers
 from retailflow.retail.inventory import inventory_handlers
 from retailflow.retail.marketing import marketing_handlers
 from retailflow.retail.orders import order_handlers
@@ -31,7 +32,7 @@ def retail_handlers(office: Backoffice, *, kpis: KpiSource | None = None) -> Han
     and fail with an error saying so when it is not given."""
     registry = HandlerRegistry()
     for domain in (inventory_handlers, order_handlers, crm_handlers, marketing_handlers,
-                   service_desk_handlers):
+                   service_desk_handlers, insight_handlers):
         registry.include(domain(office))
     registry.include(analytics_handlers(office, kpis))
     return registry
