@@ -252,6 +252,8 @@ STAFF: dict[str, StaffAnswer] = {
     "receive_returned_goods": lambda rng, task: {"received_by": "returns clerk"},
     "inspect_returned_goods": lambda rng, task: {"goods_condition": _condition(rng)},
     "approve_budget": lambda rng, task: {"budget_approved": rng.random() < 0.85},
+    "review_insight": lambda rng, task: {"approved": rng.random() < 0.8,
+                                         "analyst_note": "checked against last season"},
     "improve_process": lambda rng, task: {
         "improvement_plan": "rebalance staff to the slowest step and watch next week"},
 }
