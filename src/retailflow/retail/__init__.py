@@ -14,13 +14,14 @@ from retailflow.retail.backoffice import Backoffice
 from retailflow.retail.crm import crm_handlers
 from retailflow.retail.inventory import inventory_handlers
 from retailflow.retail.orders import order_handlers
+from retailflow.retail.procurement import procurement_handlers
 from retailflow.retail.seed import seed_backoffice
 
 
 def retail_handlers(office: Backoffice) -> HandlerRegistry:
     """Every retail handler, working on ``office``."""
     registry = HandlerRegistry()
-    for domain in (inventory_handlers, order_handlers, crm_handlers):
+    for domain in (inventory_handlers, order_handlers, crm_handlers, procurement_handlers):
         registry.include(domain(office))
     return registry
 

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from retailflow.handlers import BpmnError, HandlerContext, HandlerRegistry
 from retailflow.retail.backoffice import Backoffice
-from retailflow.retail.records import OrderLine, Stock
+from retailflow.retail.records import OrderLine, PurchaseOrder, Stock
 
 
 class ItemLine(BaseModel):
@@ -62,6 +62,29 @@ def inventory_handlers(office: Backoffice) -> HandlerRegistry:
                     stock.reserved -= line.quantity
                 line.reserved_at = None
             return {"stock_reserved": False}
+
+        return office.once(context.idempotency_key, effect)
+
+    @handlers.handler("inventory.put_away")
+    def put_away(po_number: str, context: HandlerContext) -> dict[str, object]:
+        """Shelve the goods of a received purchase order at its location: ``on_hand`` grows by
+        each line, and the order is ``received``."""
+        def effect(session: Session) -> dict[str, object]:
+            order = session.get(PurchaseOrder, po_number)
+            if order is None:
+                raise ValueError(f"no purchase order '{po_number}'")
+            shelved = []
+            for line in order.lines:
+                stock = session.get(Stock, (order.location_id, line["sku"]))
+                if stock is None:
+                    stock = Stock(location_id=order.location_id, sku=line["sku"], on_hand=0,
+                                  reserved=0, sold_last_7_days=0)
+                    session.add(stock)
+                stock.on_hand += line["quantity"]
+                shelved.append({"sku": line["sku"], "quantity": line["quantity"],
+                                "on_hand": stock.on_hand})
+            order.status = "received"
+            return {"po_status": order.status, "put_away": shelved}
 
         return office.once(context.idempotency_key, effect)
 
