@@ -169,8 +169,8 @@ def test_the_library_comes_from_the_ini_option_and_rf_deployment_reports_it(
     pytester.makeini(f"[pytest]\nrf_processes = {PROCESSES}\n")
     pytester.makepyfile(test_library='''
 def test_deployed(rf_deployment, rf_engine):
-    assert [d.id for d in rf_deployment.created] == ["order_fulfilment:1"]
-    assert [d.process_id for d in rf_engine.definitions()] == ["order_fulfilment"]
+    assert "order_fulfilment:1" in [d.id for d in rf_deployment.created]
+    assert "order_fulfilment" in [d.process_id for d in rf_engine.definitions()]
 ''')
     pytester.runpytest(*QUIET).assert_outcomes(passed=1)
 
