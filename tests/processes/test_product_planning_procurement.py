@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from retailflow import Engine, VirtualClock
 from retailflow.retail import Backoffice, retail_handlers, seed_backoffice
-from retailflow.retail.procurement import Escalation
+from retailflow.retail.procurement import PurchasingEscalation
 from retailflow.retail.records import PurchaseOrder, Stock
 from retailflow.testing import HandlerMocks, TimeTravel, assert_that, complete, correlate, start
 
@@ -174,4 +174,4 @@ def test_with_the_real_back_office_a_demand_opportunity_becomes_stock_on_the_she
         assert (order.supplier_id, order.status, order.lines) == (
             "SUP-QUALITY", "received", [{"sku": "EAR-008", "quantity": 100}])
         assert session.get(Stock, ("WH-EAST", "EAR-008")).on_hand == before + 100
-        assert session.scalars(select(Escalation)).all() == []
+        assert session.scalars(select(PurchasingEscalation)).all() == []

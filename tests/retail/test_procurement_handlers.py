@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from retailflow import VirtualClock
 from retailflow.handlers import HandlerContext, HandlerRegistry
 from retailflow.retail import Backoffice, seed_backoffice
-from retailflow.retail.procurement import Escalation, procurement_handlers
+from retailflow.retail.procurement import PurchasingEscalation, procurement_handlers
 from retailflow.retail.records import PurchaseOrder, Stock
 
 
@@ -64,6 +64,13 @@ def test_an_opportunity_is_bought_with_a_safety_margin_for_the_main_warehouse(
     assert (result["planning_trigger"], result["quantity"], result["urgency"],
             result["delivery_location"], result["category"]) == (
         "opportunity", 100, "normal", "WH-EAST", "electronics")
+
+
+def test_an_opportunity_for_a_product_not_in_the_catalogue_is_an_error(
+        handlers: HandlerRegistry) -> None:
+    with pytest.raises(ValueError, match="NEW-999 are not in the catalogue"):
+        call(handlers, "procurement.forecast_demand", {"opportunity": {
+            "sku": "NEW-999", "expected_units": 10}})
 
 
 def test_the_quarterly_review_buys_what_a_quarter_of_sales_needs_beyond_the_stock(
@@ -134,7 +141,7 @@ def test_an_escalation_goes_to_the_role_the_task_names_once(
                       role="head_of_finance", subject="budget approval overdue")
     assert result["escalated_to"] == "head_of_finance"
     with office.session() as session:
-        [escalation] = session.scalars(select(Escalation)).all()
+        [escalation] = session.scalars(select(PurchasingEscalation)).all()
         assert (escalation.role, escalation.subject, escalation.purchase_order,
                 escalation.reference) == ("head_of_finance", "budget approval overdue",
                                           po_number, "i-1")

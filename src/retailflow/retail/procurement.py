@@ -25,10 +25,10 @@ OPPORTUNITY_MARGIN = 1.2
 CASE_SIZE = 10
 
 
-class Escalation(Record):
+class PurchasingEscalation(Record):
     """Work that waited too long, handed to someone with the authority to unblock it."""
 
-    __tablename__ = "escalations"
+    __tablename__ = "purchasing_escalations"
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     role: Mapped[str] = mapped_column(String(40))
     subject: Mapped[str]
@@ -116,6 +116,10 @@ def procurement_handlers(office: Backoffice) -> HandlerRegistry:
                      for sku, units in sorted(wanted.items()) if units > 0]
             products = {product.sku: product for product in session.scalars(
                 select(Product).where(Product.sku.in_([line.sku for line in lines])))}
+            unknown = sorted({line.sku for line in lines} - products.keys())
+            if unknown:
+                raise ValueError(f"SKU(s) {', '.join(unknown)} are not in the catalogue: "
+                                 "add the product before buying it")
             largest = max(lines, key=lambda line: line.quantity, default=None)
             return DemandForecast(
                 planning_trigger=trigger, purchase_lines=lines,
@@ -183,7 +187,7 @@ def procurement_handlers(office: Backoffice) -> HandlerRegistry:
         """Hand overdue work to the task's ``role`` header (about its ``subject`` header),
         referring to the purchase order when there is one, else to the instance."""
         def effect(session: Session) -> dict[str, object]:
-            escalation = Escalation(
+            escalation = PurchasingEscalation(
                 role=context.headers.get("role", "purchasing_lead"),
                 subject=context.headers.get("subject", "overdue work"),
                 reference=context.business_key or context.instance_id,
