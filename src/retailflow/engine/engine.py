@@ -373,8 +373,11 @@ class Engine:
                             process_id=definition.process_id, business_key=business_key,
                             status=InstanceStatus.RUNNING, started_at=now)
         started = _Note(HistoryKind.INSTANCE_STARTED, None, dict(variables))
+        start_event = None if deliver is None else next(
+            element for element, name in loaded.compiled.start_events(deliver[0])
+            if name == deliver[1])
         run = ProcessRun.start(loaded.compiled, {} if deliver else variables,
-                               loaded.script_engine)
+                               loaded.script_engine, start_event=start_event)
         if deliver is not None:
             kind, name = deliver
             catch = next(c for c in run.wait_states().catches
@@ -616,7 +619,8 @@ class Engine:
                             process_id=definition.process_id, business_key=None,
                             status=InstanceStatus.RUNNING, started_at=now)
         try:
-            run = ProcessRun.start(loaded.compiled, {}, loaded.script_engine)
+            run = ProcessRun.start(loaded.compiled, {}, loaded.script_engine,
+                                   start_event=job.element_id)
             run.fire_start_timer(job.element_id)
             following = next_start_job(job, loaded.compiled, self.expressions)
             self._commit(instance, run, expected_version=None,

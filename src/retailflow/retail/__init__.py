@@ -21,6 +21,7 @@ from retailflow.retail.insight import insight_handlers
 from retailflow.retail.inventory import inventory_handlers
 from retailflow.retail.marketing import marketing_handlers
 from retailflow.retail.orders import order_handlers
+from retailflow.retail.procurement import procurement_handlers
 from retailflow.retail.seed import seed_backoffice
 from retailflow.retail.service_desk import service_desk_handlers
 from retailflow.stores import open_store
@@ -32,7 +33,7 @@ def retail_handlers(office: Backoffice, *, kpis: KpiSource | None = None) -> Han
     and fail with an error saying so when it is not given."""
     registry = HandlerRegistry()
     for domain in (inventory_handlers, order_handlers, crm_handlers, marketing_handlers,
-                   service_desk_handlers, insight_handlers):
+                   service_desk_handlers, insight_handlers, procurement_handlers):
         registry.include(domain(office))
     registry.include(analytics_handlers(office, kpis))
     return registry

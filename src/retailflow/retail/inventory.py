@@ -1,6 +1,10 @@
-"""Inventory handlers: stock reserved for orders and given back, per location."""
+"""Inventory handlers: stock reserved for orders and given back, per location; and the supply
+chain's view of it: snapshots, replenishment plans, transfers between locations, goods put away
+and slow movers."""
 
 from __future__ import annotations
+
+from collections import defaultdict
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -8,7 +12,10 @@ from sqlalchemy.orm import Session
 
 from retailflow.handlers import BpmnError, HandlerContext, HandlerRegistry
 from retailflow.retail.backoffice import Backoffice
-from retailflow.retail.records import OrderLine, Stock
+from retailflow.retail.records import Location, OrderLine, Product, PurchaseOrder, Stock
+
+#: A SKU is a slow mover when the network's stock lasts longer than this many weeks of sales.
+SLOW_MOVER_WEEKS = 8
 
 
 class ItemLine(BaseModel):
@@ -24,6 +31,121 @@ class ReserveRequest(BaseModel):
     order_id: str
     location_id: str
     items: list[ItemLine]
+
+
+class StockLine(BaseModel):
+    """One SKU at one store or warehouse, as the replenishment snapshot sees it."""
+
+    location_id: str
+    sku: str
+    category: str
+    on_hand: int
+    available: int  # on hand, less what orders hold
+    weekly_sales: int
+
+
+class StockSnapshot(BaseModel):
+    """Stock across the stores and warehouses at one moment."""
+
+    stock_lines: list[StockLine]
+    snapshot_at: str
+
+
+class ReplenishmentRule(BaseModel):
+    """What the replenishment table decided for one stock line."""
+
+    reorder_point: int
+    reorder_quantity: int
+
+
+class ReplenishmentRequest(BaseModel):
+    """What ``inventory.plan_replenishment`` reads: the snapshot and the rule decided for each
+    line, in the same order (a multi-instance output collection keeps its input's order)."""
+
+    stock_lines: list[StockLine]
+    replenishment_rules: list[ReplenishmentRule]
+
+
+class Transfer(BaseModel):
+    """Stock to move from a location with surplus to one below its reorder point."""
+
+    sku: str
+    from_location: str
+    to_location: str
+    quantity: int = Field(gt=0)
+
+
+class SupplierReorder(BaseModel):
+    """Stock to buy, for procurement's ``reorder`` (the called process's input)."""
+
+    sku: str
+    category: str
+    location_id: str
+    quantity: int = Field(gt=0)
+    urgency: str  # high: nothing left to sell; normal otherwise
+
+
+class ReplenishmentPlan(BaseModel):
+    """Transfers where another location can spare the stock, reorders where none can."""
+
+    transfers: list[Transfer]
+    reorders: list[SupplierReorder]
+
+
+class TransferRequest(BaseModel):
+    """What ``inventory.transfer`` reads: one transfer (the multi-instance element)."""
+
+    transfer: Transfer
+
+
+class SlowMoverRequest(BaseModel):
+    """What ``inventory.find_slow_movers`` reads."""
+
+    stock_lines: list[StockLine]
+
+
+def plan_replenishment(stock_lines: list[StockLine],
+                       rules: list[ReplenishmentRule]) -> ReplenishmentPlan:
+    """Every line below its reorder point gets its reorder quantity: moved from the location
+    that can best spare it (keeping that location above its own reorder point plus one reorder
+    quantity), else bought. The emptiest lines are served first."""
+    if len(rules) != len(stock_lines):
+        raise ValueError(f"{len(stock_lines)} stock lines but {len(rules)} replenishment rules: "
+                         "decide the rules over the same snapshot")
+    short, spare = [], {}
+    for line, rule in zip(stock_lines, rules, strict=True):
+        if line.available < rule.reorder_point:
+            short.append((line, rule))
+        else:
+            spare[(line.location_id, line.sku)] = \
+                line.available - rule.reorder_point - rule.reorder_quantity
+    transfers, reorders = [], []
+    for line, rule in sorted(short, key=lambda pair: (pair[0].available, pair[0].location_id,
+                                                      pair[0].sku)):
+        donors = [(left, location) for (location, sku), left in spare.items()
+                  if sku == line.sku and left >= rule.reorder_quantity]
+        if donors:
+            _left, donor = max(donors)
+            spare[(donor, line.sku)] -= rule.reorder_quantity
+            transfers.append(Transfer(sku=line.sku, from_location=donor,
+                                      to_location=line.location_id,
+                                      quantity=rule.reorder_quantity))
+        else:
+            reorders.append(SupplierReorder(
+                sku=line.sku, category=line.category, location_id=line.location_id,
+                quantity=rule.reorder_quantity,
+                urgency="high" if line.available <= 0 else "normal"))
+    return ReplenishmentPlan(transfers=transfers, reorders=reorders)
+
+
+def slow_movers(stock_lines: list[StockLine]) -> list[str]:
+    """SKUs whose stock across the network lasts more than ``SLOW_MOVER_WEEKS`` weeks."""
+    on_hand: dict[str, int] = defaultdict(int)
+    sold: dict[str, int] = defaultdict(int)
+    for line in stock_lines:
+        on_hand[line.sku] += line.on_hand
+        sold[line.sku] += line.weekly_sales
+    return sorted(sku for sku in on_hand if on_hand[sku] > sold[sku] * SLOW_MOVER_WEEKS)
 
 
 def inventory_handlers(office: Backoffice) -> HandlerRegistry:
@@ -64,5 +186,76 @@ def inventory_handlers(office: Backoffice) -> HandlerRegistry:
             return {"stock_reserved": False}
 
         return office.once(context.idempotency_key, effect)
+
+    @handlers.handler("inventory.put_away")
+    def put_away(po_number: str, context: HandlerContext) -> dict[str, object]:
+        """Shelve the goods of a received purchase order at its location: ``on_hand`` grows by
+        each line, and the order is ``received``."""
+        def effect(session: Session) -> dict[str, object]:
+            order = session.get(PurchaseOrder, po_number)
+            if order is None:
+                raise ValueError(f"no purchase order '{po_number}'")
+            shelved = []
+            for line in order.lines:
+                stock = session.get(Stock, (order.location_id, line["sku"]))
+                if stock is None:
+                    stock = Stock(location_id=order.location_id, sku=line["sku"], on_hand=0,
+                                  reserved=0, sold_last_7_days=0)
+                    session.add(stock)
+                stock.on_hand += line["quantity"]
+                shelved.append({"sku": line["sku"], "quantity": line["quantity"],
+                                "on_hand": stock.on_hand})
+            order.status = "received"
+            return {"po_status": order.status, "put_away": shelved}
+
+        return office.once(context.idempotency_key, effect)
+
+    @handlers.handler("inventory.snapshot_stock")
+    def snapshot_stock() -> StockSnapshot:
+        """Read the stock of every SKU at every store and warehouse (lockers only hand out
+        orders, they are not replenished)."""
+        with office.session() as session:
+            rows = session.execute(
+                select(Stock, Product.category).join(Product, Product.sku == Stock.sku)
+                .join(Location, Location.id == Stock.location_id)
+                .where(Location.kind.in_(("store", "warehouse")))
+                .order_by(Stock.location_id, Stock.sku))
+            lines = [StockLine(location_id=stock.location_id, sku=stock.sku, category=category,
+                               on_hand=stock.on_hand, available=stock.on_hand - stock.reserved,
+                               weekly_sales=stock.sold_last_7_days)
+                     for stock, category in rows]
+        return StockSnapshot(stock_lines=lines, snapshot_at=office.clock.now().isoformat())
+
+    @handlers.handler("inventory.plan_replenishment")
+    def plan(request: ReplenishmentRequest) -> ReplenishmentPlan:
+        """Split what is below its reorder point into transfers and supplier reorders (see
+        ``plan_replenishment``)."""
+        return plan_replenishment(request.stock_lines, request.replenishment_rules)
+
+    @handlers.handler("inventory.transfer")
+    def transfer(request: TransferRequest, context: HandlerContext) -> dict[str, object]:
+        """Move the stock between locations, as much as the source still has available."""
+        move = request.transfer
+
+        def effect(session: Session) -> dict[str, object]:
+            source = session.get(Stock, (move.from_location, move.sku))
+            quantity = min(move.quantity, source.on_hand - source.reserved if source else 0)
+            if source is None or quantity <= 0:
+                return {"transferred": 0}
+            target = session.get(Stock, (move.to_location, move.sku))
+            if target is None:
+                target = Stock(location_id=move.to_location, sku=move.sku, on_hand=0,
+                               reserved=0, sold_last_7_days=0)
+                session.add(target)
+            source.on_hand -= quantity
+            target.on_hand += quantity
+            return {"transferred": quantity}
+
+        return office.once(context.idempotency_key, effect)
+
+    @handlers.handler("inventory.find_slow_movers")
+    def find_slow_movers(request: SlowMoverRequest) -> dict[str, list[str]]:
+        """The SKUs marketing should push (see ``slow_movers``)."""
+        return {"slow_movers": slow_movers(request.stock_lines)}
 
     return handlers

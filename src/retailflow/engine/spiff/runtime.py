@@ -16,7 +16,8 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
-from SpiffWorkflow.bpmn.specs.defaults import EventSubprocess, ServiceTask
+from SpiffWorkflow.bpmn.specs.control import StartEventSplit
+from SpiffWorkflow.bpmn.specs.defaults import EventSubprocess, ServiceTask, StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
     ErrorEventDefinition,
     SignalEventDefinition,
@@ -146,10 +147,23 @@ class ProcessRun:
     # -- creating and persisting ------------------------------------------------------------
     @classmethod
     def start(cls, compiled: CompiledProcess, variables: Mapping[str, Any],
-              script_engine: RetailScriptEngine) -> ProcessRun:
-        """Create an instance and advance it to its first wait states."""
+              script_engine: RetailScriptEngine, *,
+              start_event: str | None = None) -> ProcessRun:
+        """Create an instance and advance it to its first wait states.
+
+        ``start_event`` is the message, signal or timer start event the instance starts at; the
+        process's other start events are then left out. Without it the none start event is
+        taken, as for ``Engine.start`` and a call activity. (SpiffWorkflow races all start
+        events and a none start always wins, so a process with both a none start and a message
+        start could otherwise never be started by its message.)"""
         workflow = BpmnWorkflow(compiled.spec, compiled.subprocess_specs,
                                 script_engine=script_engine)
+        if start_event is not None:
+            for task in workflow.get_tasks(state=TaskState.PREDICTED_MASK):
+                if isinstance(task.task_spec, StartEvent) and task.parent is not None \
+                        and isinstance(task.parent.task_spec, StartEventSplit) \
+                        and task.task_spec.bpmn_id != start_event:
+                    task.cancel()
         workflow.task_tree.data.update(variables)
         for child in workflow.task_tree.children:
             child.data.update(variables)
