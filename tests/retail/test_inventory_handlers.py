@@ -15,8 +15,13 @@ from retailflow.retail.records import PurchaseOrder, Stock
 
 
 @pytest.fixture
-def office() -> Backoffice:
-    office = Backoffice(clock=VirtualClock())
+def clock() -> VirtualClock:
+    return VirtualClock()
+
+
+@pytest.fixture
+def office(clock: VirtualClock) -> Backoffice:
+    office = Backoffice(clock=clock)
     seed_backoffice(office, customers=5)
     return office
 
@@ -149,3 +154,19 @@ def test_skus_whose_network_stock_outlasts_eight_weeks_of_sales_are_slow_movers(
              line("WH-EAST", "TEA-001", 100, weekly_sales=0)]
     assert call(handlers, "inventory.find_slow_movers", {"stock_lines": lines}) == {
         "slow_movers": ["LMP-009"]}
+
+
+def test_marketing_hears_of_a_slow_mover_once_a_fortnight_not_every_cycle(
+        office: Backoffice, handlers: HandlerRegistry, clock: VirtualClock) -> None:
+    lines = [line("WH-EAST", "LMP-009", 100, weekly_sales=1)]
+
+    def flagged(job_id: str) -> list[str]:
+        return call(handlers, "inventory.find_slow_movers", {"stock_lines": lines},
+                    job_id=job_id)["slow_movers"]
+
+    assert flagged("cycle-1") == ["LMP-009"]
+    assert flagged("cycle-1") == ["LMP-009"]  # the same job run again: the same answer
+    clock.advance(hours=12)
+    assert flagged("cycle-2") == []
+    clock.advance(days=14)
+    assert flagged("cycle-3") == ["LMP-009"]

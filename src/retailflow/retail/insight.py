@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import Counter, defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -196,7 +196,7 @@ def insight_handlers(office: Backoffice) -> HandlerRegistry:
                 .where(Touchpoint.kind == "purchase", Touchpoint.customer_id.in_(batch))).all()
         bought: dict[str, list[tuple[float, datetime]]] = defaultdict(list)
         for row in purchases:
-            bought[row.customer_id].append((row.amount, _aware(row.at)))
+            bought[row.customer_id].append((row.amount, row.at))
         customers = [_rfm(customer_id, bought[customer_id], now).model_dump()
                      for customer_id in batch]
         return {"customers": customers, "customer_count": len(customers)}
@@ -252,11 +252,6 @@ def insight_handlers(office: Backoffice) -> HandlerRegistry:
         return office.once(context.idempotency_key, effect)
 
     return handlers
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite gives back naive datetimes; the back office stores UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _new_customer(session: Session, channel: str, external_id: str) -> CustomerIdentity:

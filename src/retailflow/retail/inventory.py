@@ -5,17 +5,28 @@ and slow movers."""
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from retailflow.handlers import BpmnError, HandlerContext, HandlerRegistry
 from retailflow.retail.backoffice import Backoffice
-from retailflow.retail.records import Location, OrderLine, Product, PurchaseOrder, Stock
+from retailflow.retail.records import Location, OrderLine, Product, PurchaseOrder, Record, Stock
 
 #: A SKU is a slow mover when the network's stock lasts longer than this many weeks of sales.
 SLOW_MOVER_WEEKS = 8
+#: Marketing hears of a slow mover once in this period, not at every replenishment cycle.
+SLOW_MOVER_QUIET = timedelta(days=14)
+
+
+class SlowMoverFlag(Record):
+    """When marketing was last told that a SKU moves slowly."""
+
+    __tablename__ = "slow_mover_flags"
+    sku: Mapped[str] = mapped_column(String(40), primary_key=True)
+    flagged_at: Mapped[datetime]
 
 
 class ItemLine(BaseModel):
@@ -254,8 +265,25 @@ def inventory_handlers(office: Backoffice) -> HandlerRegistry:
         return office.once(context.idempotency_key, effect)
 
     @handlers.handler("inventory.find_slow_movers")
-    def find_slow_movers(request: SlowMoverRequest) -> dict[str, list[str]]:
-        """The SKUs marketing should push (see ``slow_movers``)."""
-        return {"slow_movers": slow_movers(request.stock_lines)}
+    def find_slow_movers(request: SlowMoverRequest, context: HandlerContext
+                         ) -> dict[str, object]:
+        """The slow movers (see ``slow_movers``) marketing has not heard of within
+        ``SLOW_MOVER_QUIET``: a clearance campaign is started once, not every cycle."""
+        def effect(session: Session) -> dict[str, object]:
+            now = office.clock.now()
+            news = []
+            for sku in slow_movers(request.stock_lines):
+                flag = session.get(SlowMoverFlag, sku)
+                if flag is None:
+                    session.add(SlowMoverFlag(sku=sku, flagged_at=now))
+                elif flag.flagged_at + SLOW_MOVER_QUIET <= now:
+                    flag.flagged_at = now
+                else:
+                    continue
+                news.append(sku)
+            return {"slow_movers": news}
+
+        return office.once(context.idempotency_key, effect)
 
     return handlers
+

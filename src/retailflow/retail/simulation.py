@@ -174,18 +174,19 @@ class BusinessSimulation:
         with self.office.session() as session:
             shipped = [(o.id, o.tracking_number) for o in session.scalars(
                 select(Order).where(Order.status == "shipped"))]
-            sent = [(po.number, po.supplier_id) for po in session.scalars(
-                select(PurchaseOrder).where(PurchaseOrder.status == "sent"))]
+            sent = [(po.number, sum(line["quantity"] for line in po.lines))
+                    for po in session.scalars(
+                        select(PurchaseOrder).where(PurchaseOrder.status == "sent"))]
         for order_id, tracking in shipped:
             if self._first_time("carrier", order_id, str(tracking)):
                 self._after(timedelta(hours=self._rng.randint(3, 20)),
                             lambda order_id=order_id: self._deliver(order_id))
-        for number, _supplier in sent:
+        for number, quantity in sent:
             if self._first_time("supplier", number) and self._rng.random() < 0.85:
                 self._after(timedelta(hours=self._rng.randint(12, 72)),
-                            lambda number=number: self._send(
+                            lambda number=number, quantity=quantity: self._send(
                                 "supplier_confirmed", number,
-                                {"confirmed_quantity": None,
+                                {"confirmed_quantity": quantity,
                                  "delivery_date": (self.travel.now + timedelta(days=2)
                                                    ).date().isoformat()},
                                 "purchase orders confirmed"))
@@ -239,6 +240,11 @@ _resolution = _pick({"answered": 0.6, "refund": 0.4})
 _condition = _pick({"resellable": 0.7, "damaged": 0.2, "rejected": 0.1})
 
 
+def _ordered(task: UserTask) -> int:
+    """What the purchase order a buyer chases asked for."""
+    return sum(line["quantity"] for line in task.variables.get("purchase_lines") or [])
+
+
 def _handle_ticket(rng: random.Random, task: UserTask) -> dict[str, Any]:
     resolution = _resolution(rng)
     return {"resolution": resolution, "return_goods": resolution == "refund"
@@ -254,6 +260,11 @@ STAFF: dict[str, StaffAnswer] = {
     "approve_budget": lambda rng, task: {"budget_approved": rng.random() < 0.85},
     "review_insight": lambda rng, task: {"approved": rng.random() < 0.8,
                                          "analyst_note": "checked against last season"},
+    "plan_assortment": lambda rng, task: {},
+    "chase_supplier": lambda rng, task: {"confirmed_quantity": _ordered(task),
+                                         "delivery_date": task.created_at.date().isoformat()},
+    "inspect_goods": lambda rng, task: {"qc_passed": rng.random() < 0.9,
+                                        "qc_notes": "sampled ten units"},
     "improve_process": lambda rng, task: {
         "improvement_plan": "rebalance staff to the slowest step and watch next week"},
 }
