@@ -16,7 +16,7 @@ from retailflow.stores import Store
 from retailflow.testing import TimeTravel
 from scenario_kit import EngineFactory
 
-ORDER_FILE = "processes/order_fulfilment.bpmn"
+ORDER_FILE = "tests/fixtures/order_fulfilment_c8.bpmn"  # the small order flow
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
 
@@ -68,7 +68,7 @@ class Morning:
 
     def place(self, order_id: str) -> None:
         self.orders[order_id] = self.engine.start(
-            "order_fulfilment", business_key=order_id,
+            "order_fulfilment_c8", business_key=order_id,
             variables={"order_id": order_id, "items": [{"sku": "TEA", "quantity": 1}]}).id
         self.engine.run()
 
@@ -109,7 +109,7 @@ def morning(make_engine: EngineFactory, clock: Any) -> Morning:
 def test_a_morning_of_orders_counts_started_completed_cancelled_open_and_incidents(
         morning: Morning) -> None:
     [kpis] = morning.engine.kpis()
-    assert kpis.process_id == "order_fulfilment"
+    assert kpis.process_id == "order_fulfilment_c8"
     assert (kpis.started, kpis.completed, kpis.cancelled, kpis.open) == (6, 3, 1, 2)
     assert kpis.with_incidents == 1
     assert kpis.incident_rate == pytest.approx(1 / 6)
@@ -126,7 +126,7 @@ def test_cycle_time_percentiles_are_nearest_rank_over_completed_instances(
 
 def test_sla_breaches_count_late_completions_and_instances_still_open_past_the_target(
         morning: Morning) -> None:
-    [kpis] = morning.engine.kpis(sla={"order_fulfilment": 150 * M})
+    [kpis] = morning.engine.kpis(sla={"order_fulfilment_c8": 150 * M})
     # SO-2 completed after 4 h; SO-4 has been open 3 h; SO-5 open only 2 h; SO-1 took 2 h
     assert kpis.sla == 150 * M
     assert kpis.sla_breaches == 2
@@ -170,7 +170,7 @@ def test_a_window_counts_instances_started_in_it_as_they_stood_at_its_end(
     assert early.step("pick_and_pack").completed == 1
     assert early.step("wait_for_payment").completed == 2
 
-    [late] = morning.engine.kpis(since=morning.t0 + 2 * H, sla={"order_fulfilment": 2 * H})
+    [late] = morning.engine.kpis(since=morning.t0 + 2 * H, sla={"order_fulfilment_c8": 2 * H})
     # SO-3 .. SO-6: SO-3 completed in 30 min, SO-6 cancelled; SO-4 open 3 h breaches
     assert (late.started, late.completed, late.cancelled, late.open) == (4, 1, 1, 2)
     assert (late.with_incidents, late.sla_breaches) == (1, 1)
@@ -178,7 +178,7 @@ def test_a_window_counts_instances_started_in_it_as_they_stood_at_its_end(
 
 
 def test_asking_for_one_process_returns_it_even_without_instances(morning: Morning) -> None:
-    [kpis] = morning.engine.kpis(process_id="order_fulfilment")
+    [kpis] = morning.engine.kpis(process_id="order_fulfilment_c8")
     assert kpis.started == 6
     [nothing] = morning.engine.kpis(process_id="returns_refunds")
     assert (nothing.started, nothing.incident_rate, nothing.cycle_time_p50) == (0, 0.0, None)
@@ -187,7 +187,7 @@ def test_asking_for_one_process_returns_it_even_without_instances(morning: Morni
 
 
 def test_the_json_form_carries_durations_in_seconds(morning: Morning) -> None:
-    [kpis] = morning.engine.kpis(sla={"order_fulfilment": 3 * H})
+    [kpis] = morning.engine.kpis(sla={"order_fulfilment_c8": 3 * H})
     body = kpis.as_dict()
     assert body["cycle_time_p50_seconds"] == 7200.0
     assert body["sla_seconds"] == 10800.0
@@ -213,7 +213,7 @@ def test_kpis_read_the_history_in_one_pass_whatever_the_number_of_instances(
     engine = make_engine(shop())
     engine.deploy(ORDER_FILE)
     for number in range(40):
-        engine.start("order_fulfilment", variables={"order_id": f"SO-{number}", "items": []})
+        engine.start("order_fulfilment_c8", variables={"order_id": f"SO-{number}", "items": []})
     engine.run()
     counting = CountingStore(engine.store)
     engine.store = counting  # type: ignore[assignment]
