@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from retailflow.bpmn.namespaces import BPMNDI, DC, bpmn_tag
+from retailflow.bpmn.namespaces import BPMNDI, DC, DI, bpmn_tag
 from retailflow.model import Finding
 from retailflow.validation.flow_graph import FLOW_NODES, SCOPES
 from retailflow.validation.rules import RULES
@@ -29,6 +29,11 @@ _PROCESS = bpmn_tag("process")
 _COLLABORATION = bpmn_tag("collaboration")
 _PARTICIPANT = bpmn_tag("participant")
 _DATA_STORE = bpmn_tag("dataStoreReference")
+_WAYPOINT = f"{{{DI}}}waypoint"
+_CONNECTIONS = frozenset(bpmn_tag(name) for name in ("sequenceFlow", "messageFlow"))
+_DOCKING_SLACK = 10.0
+"""How far outside its shape's box a line may start or end: Modeler docks a line on the
+border, and on the curve of a round shape, which lies inside the box."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +54,7 @@ class _Box:
 
 
 def check_diagram(file: str, root: etree._Element) -> list[Finding]:
-    """``no-bpmndi`` and ``no-overlapping-elements`` for one BPMN file."""
+    """``no-bpmndi``, ``no-overlapping-elements`` and ``detached-edge`` for one BPMN file."""
     drawn = {element.get("bpmnElement") for element in root.iter(_SHAPE, _EDGE)}
     findings = [
         RULES["no-bpmndi"].at(element, file, "Element is missing bpmndi",
@@ -58,7 +63,42 @@ def check_diagram(file: str, root: etree._Element) -> list[Finding]:
         if element.get("id") and element.get("id") not in drawn
     ]
     findings.extend(_overlaps(file, root))
+    findings.extend(_detached_edges(file, root))
     return findings
+
+
+def _detached_edges(file: str, root: etree._Element) -> Iterator[Finding]:
+    """Flows whose drawn line does not start on the source's shape or end on the target's:
+    Modeler shows a line running into empty space (shapes moved without their flows)."""
+    boxes, _expanded = _shapes(root)
+    flows = {element.get("id"): element for element in root.iter(*_CONNECTIONS)}
+    for edge in root.iter(_EDGE):
+        flow = flows.get(edge.get("bpmnElement"))
+        points = [_point(waypoint) for waypoint in edge.iter(_WAYPOINT)]
+        if flow is None or len(points) < 2 or None in points:
+            continue
+        ends = (("start", flow.get("sourceRef"), points[0]),
+                ("end", flow.get("targetRef"), points[-1]))
+        for end, element_id, point in ends:
+            box = boxes.get(element_id or "")
+            if box is not None and point is not None and not _docks(point, box):
+                yield RULES["detached-edge"].at(
+                    flow, file, f"the flow's line does not {end} on the shape of "
+                    f"'{element_id}' (it {end}s at {point[0]:g},{point[1]:g})",
+                    "move the line's end onto the shape in Modeler, or reconnect the flow")
+
+
+def _point(waypoint: etree._Element) -> tuple[float, float] | None:
+    try:
+        return float(waypoint.get("x", "")), float(waypoint.get("y", ""))
+    except ValueError:
+        return None
+
+
+def _docks(point: tuple[float, float], box: _Box) -> bool:
+    x, y = point
+    return (box.left - _DOCKING_SLACK <= x <= box.right + _DOCKING_SLACK
+            and box.top - _DOCKING_SLACK <= y <= box.bottom + _DOCKING_SLACK)
 
 
 def _overlaps(file: str, root: etree._Element) -> Iterator[Finding]:

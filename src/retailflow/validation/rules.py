@@ -129,6 +129,11 @@ RULES: dict[str, Rule] = {rule.id: rule for rule in [
         bpmnlint=True,
     ),
     *_rules(
+        Category.DIAGRAM,
+        ("detached-edge", W, "a flow's line does not start on its source's shape or end on "
+                             "its target's"),
+    ),
+    *_rules(
         Category.RUNTIME,
         ("missing-id", E, "a process, flow node or flow has no id"),
         ("duplicate-id", E, "an id (or a process or decision id across files) is used twice"),
