@@ -87,6 +87,15 @@ def test_a_run_at_or_above_the_threshold_passes(pytester: pytest.Pytester) -> No
     assert run(pytester, "--rf-cov-fail-under=64.7").ret == pytest.ExitCode.OK
 
 
+def test_a_run_that_leaves_dmn_rules_unhit_fails_the_rules_threshold(
+        pytester: pytest.Pytester) -> None:
+    result = run(pytester, "--rf-cov-rules-fail-under=50")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        ["FAIL: DMN rule coverage 33.33% is below --rf-cov-rules-fail-under=50%"])
+    assert run(pytester, "--rf-cov-rules-fail-under=33").ret == pytest.ExitCode.OK
+
+
 def test_without_a_coverage_option_nothing_is_collected_or_printed(
         pytester: pytest.Pytester) -> None:
     result = run(pytester)

@@ -120,6 +120,11 @@ class CoverageCollector:
         """Flow nodes and sequence flows of every process together."""
         return sum((process.total for process in self._processes.values()), Ratio(0, 0))
 
+    @property
+    def rules(self) -> Ratio:
+        """The DMN rules hit, over every decision table seen."""
+        return sum((decision.rules for decision in self._decisions.values()), Ratio(0, 0))
+
     def collect(self, engine: Engine) -> None:
         """Count everything ``engine`` deployed and ran."""
         scopes = {definition.id: self._scope(engine, definition)

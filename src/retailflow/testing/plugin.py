@@ -46,6 +46,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--rf-cov-fail-under", type=float, default=None, metavar="PERCENT",
                     help="fail the run when flow nodes and sequence flows together are "
                          "covered below PERCENT; implies --rf-cov")
+    group.addoption("--rf-cov-rules-fail-under", type=float, default=None, metavar="PERCENT",
+                    help="fail the run when fewer than PERCENT of the DMN rules of the "
+                         "decisions deployed were hit; implies --rf-cov")
     parser.addini("rf_processes", type="paths", default=[],
                   help="BPMN/DMN files or directories the rf_engine fixture deploys")
 
@@ -56,7 +59,8 @@ def pytest_configure(config: pytest.Config) -> None:
                                        "rootdir), instead of the rf_processes ini option")
     options = config.option
     config.stash[_REPORTS] = _reports(config)
-    if options.rf_cov or options.rf_cov_report or options.rf_cov_fail_under is not None:
+    if (options.rf_cov or options.rf_cov_report or options.rf_cov_fail_under is not None
+            or options.rf_cov_rules_fail_under is not None):
         config.stash[_COLLECTOR] = CoverageCollector()
 
 
@@ -127,11 +131,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
         else:
             write_json(collector, path)
         terminalreporter.write_line(f"{kind.upper()} report written to {path}")
-    threshold = config.option.rf_cov_fail_under
-    if threshold is not None and collector.total.percent < threshold:
-        terminalreporter.write_line(
-            f"FAIL: BPMN coverage {collector.total.percent:.2f}% is below "
-            f"--rf-cov-fail-under={threshold:g}%", red=True, bold=True)
+    for failure in _below_thresholds(config, collector):
+        terminalreporter.write_line(f"FAIL: {failure}", red=True, bold=True)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -140,10 +141,22 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
     # like a failed test, as pytest-cov does it.
     result = yield
     collector = session.config.stash.get(_COLLECTOR, None)
-    threshold = session.config.option.rf_cov_fail_under
-    if collector is not None and threshold is not None and collector.total.percent < threshold:
+    if collector is not None and _below_thresholds(session.config, collector):
         session.testsfailed += 1
     return result
+
+
+def _below_thresholds(config: pytest.Config, collector: CoverageCollector) -> list[str]:
+    """What falls short of ``--rf-cov-fail-under`` and ``--rf-cov-rules-fail-under``."""
+    failures = []
+    paths, rules = config.option.rf_cov_fail_under, config.option.rf_cov_rules_fail_under
+    if paths is not None and collector.total.percent < paths:
+        failures.append(f"BPMN coverage {collector.total.percent:.2f}% is below "
+                        f"--rf-cov-fail-under={paths:g}%")
+    if rules is not None and collector.rules.percent < rules:
+        failures.append(f"DMN rule coverage {collector.rules.percent:.2f}% is below "
+                        f"--rf-cov-rules-fail-under={rules:g}%")
+    return failures
 
 
 def _reports(config: pytest.Config) -> list[tuple[str, Path]]:
