@@ -29,6 +29,21 @@ def test_parallel_multi_instance_calls_the_handler_once_per_channel_and_collects
         "sent via app", "sent via social", "sent via store_pos"]
 
 
+def test_an_instance_that_never_sets_the_output_element_contributes_null_as_in_camunda(
+        make_engine: EngineFactory) -> None:
+    recorder = Recorder()
+    recorder.add("test.channel", lambda v: {} if v["channel"] == "social" else {
+        "result": f"sent via {v['channel']}"})
+    engine = make_engine(recorder.registry)
+    engine.deploy(FIXTURES / "multi_instance.bpmn")
+    instance = engine.start("multi_instance", variables={
+        "channels": ["app", "social", "store_pos"], "approvers": []})
+    engine.run()
+    finished = engine.instance(instance.id)
+    assert finished.status == InstanceStatus.COMPLETED
+    assert finished.variables["results"] == ["sent via app", None, "sent via store_pos"]
+
+
 def test_call_activity_runs_the_child_process_and_returns_its_variables(
         make_engine: EngineFactory) -> None:
     recorder = Recorder()

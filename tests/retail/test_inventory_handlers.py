@@ -118,8 +118,41 @@ def test_a_shortage_no_location_can_spare_is_bought_urgently_when_the_shelf_is_e
                                  "urgency": "normal"}]
     empty = call(handlers, "inventory.plan_replenishment",
                  {"stock_lines": [line("ST-PUDONG", "TEA-001", 0)],
-                  "replenishment_rules": [RULE]})
+                  "replenishment_rules": [RULE]}, job_id="job-2")
     assert empty["reorders"][0]["urgency"] == "high"
+
+
+def test_a_line_being_reordered_is_not_reordered_again_at_the_next_cycles(
+        handlers: HandlerRegistry, clock: VirtualClock) -> None:
+    short = {"stock_lines": [line("WH-EAST", "TEA-001", 5)], "replenishment_rules": [RULE]}
+
+    def reordered(job_id: str) -> list[str]:
+        plan = call(handlers, "inventory.plan_replenishment", short, job_id=job_id)
+        return [reorder["sku"] for reorder in plan["reorders"]]
+
+    assert reordered("cycle-1") == ["TEA-001"]
+    assert reordered("cycle-1") == ["TEA-001"]  # the same job again: the same plan
+    clock.advance(hours=12)
+    assert reordered("cycle-2") == []  # still being planned and approved
+    clock.advance(days=7)
+    assert reordered("cycle-3") == ["TEA-001"]
+
+
+def test_the_snapshot_counts_what_open_purchase_orders_bring_as_available(
+        office: Backoffice, handlers: HandlerRegistry) -> None:
+    with office.session() as session:
+        before = session.get(Stock, ("WH-EAST", "TEA-001"))
+        expected = before.on_hand - before.reserved + 40
+        for number, status, quantity in (("PO-1", "sent", 30), ("PO-2", "confirmed", 10),
+                                         ("PO-3", "received", 99), ("PO-4", "rejected", 99)):
+            session.add(PurchaseOrder(
+                number=number, supplier_id="SUP-FAST", location_id="WH-EAST", total=1.0,
+                lines=[{"sku": "TEA-001", "quantity": quantity}], status=status,
+                created_at=office.clock.now()))
+    snapshot = call(handlers, "inventory.snapshot_stock", {})
+    [tea] = [item for item in snapshot["stock_lines"]
+             if (item["location_id"], item["sku"]) == ("WH-EAST", "TEA-001")]
+    assert tea["available"] == expected
 
 
 def test_a_plan_needs_a_rule_for_every_stock_line(handlers: HandlerRegistry) -> None:

@@ -15,10 +15,24 @@ from retailflow.handlers import BpmnError, HandlerContext, HandlerRegistry
 from retailflow.retail.backoffice import Backoffice
 from retailflow.retail.records import Location, OrderLine, Product, PurchaseOrder, Record, Stock
 
+#: Purchase orders whose goods are on their way: they count as stock when replenishing.
+OPEN_PURCHASE_ORDER = ("sent", "confirmed")
 #: A SKU is a slow mover when the network's stock lasts longer than this many weeks of sales.
 SLOW_MOVER_WEEKS = 8
 #: Marketing hears of a slow mover once in this period, not at every replenishment cycle.
 SLOW_MOVER_QUIET = timedelta(days=14)
+#: A line reordered from suppliers is not reordered again within this period: its purchase is
+#: still being planned and approved (after that, an open purchase order counts as stock).
+REORDER_REVIEW_PERIOD = timedelta(days=7)
+
+
+class ReorderRequest(Record):
+    """When a stock line was last reordered from suppliers."""
+
+    __tablename__ = "reorder_requests"
+    location_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(40), primary_key=True)
+    requested_at: Mapped[datetime]
 
 
 class SlowMoverFlag(Record):
@@ -51,7 +65,7 @@ class StockLine(BaseModel):
     sku: str
     category: str
     on_hand: int
-    available: int  # on hand, less what orders hold
+    available: int  # on hand, less what orders hold, plus what open purchase orders bring
     weekly_sales: int
 
 
@@ -231,17 +245,38 @@ def inventory_handlers(office: Backoffice) -> HandlerRegistry:
                 .join(Location, Location.id == Stock.location_id)
                 .where(Location.kind.in_(("store", "warehouse")))
                 .order_by(Stock.location_id, Stock.sku))
+            on_order: dict[tuple[str, str], int] = defaultdict(int)
+            for order in session.scalars(select(PurchaseOrder).where(
+                    PurchaseOrder.status.in_(OPEN_PURCHASE_ORDER))):
+                for line in order.lines:
+                    on_order[(order.location_id, line["sku"])] += line["quantity"]
             lines = [StockLine(location_id=stock.location_id, sku=stock.sku, category=category,
-                               on_hand=stock.on_hand, available=stock.on_hand - stock.reserved,
+                               on_hand=stock.on_hand,
+                               available=stock.on_hand - stock.reserved
+                               + on_order[(stock.location_id, stock.sku)],
                                weekly_sales=stock.sold_last_7_days)
                      for stock, category in rows]
         return StockSnapshot(stock_lines=lines, snapshot_at=office.clock.now().isoformat())
 
     @handlers.handler("inventory.plan_replenishment")
-    def plan(request: ReplenishmentRequest) -> ReplenishmentPlan:
+    def plan(request: ReplenishmentRequest, context: HandlerContext) -> dict[str, object]:
         """Split what is below its reorder point into transfers and supplier reorders (see
-        ``plan_replenishment``)."""
-        return plan_replenishment(request.stock_lines, request.replenishment_rules)
+        ``plan_replenishment``), leaving out lines reordered within
+        ``REORDER_REVIEW_PERIOD``, and note the new reorders."""
+        def effect(session: Session) -> dict[str, object]:
+            plan = plan_replenishment(request.stock_lines, request.replenishment_rules)
+            now = office.clock.now()
+            reorders = []
+            for reorder in plan.reorders:
+                key = (reorder.location_id, reorder.sku)
+                last = session.get(ReorderRequest, key)
+                if last is not None and last.requested_at + REORDER_REVIEW_PERIOD > now:
+                    continue
+                session.merge(ReorderRequest(location_id=key[0], sku=key[1], requested_at=now))
+                reorders.append(reorder)
+            return ReplenishmentPlan(transfers=plan.transfers, reorders=reorders).model_dump()
+
+        return office.once(context.idempotency_key, effect)
 
     @handlers.handler("inventory.transfer")
     def transfer(request: TransferRequest, context: HandlerContext) -> dict[str, object]:

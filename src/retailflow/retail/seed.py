@@ -66,8 +66,11 @@ def seed_backoffice(office: Backoffice, *, customers: int = 120, seed: int = 7) 
             for sku in CATALOGUE:
                 on_hand = {"warehouse": rng.randint(150, 400), "store": rng.randint(5, 40),
                            "locker": 0}[kind]
+                sold = rng.randint(0, on_hand // 3 + 1)
+                if kind == "warehouse" and CATALOGUE[sku][1] == "fresh":
+                    on_hand //= 4  # fresh goods are bought little and often
                 session.add(Stock(location_id=location_id, sku=sku, on_hand=on_hand,
-                                  sold_last_7_days=rng.randint(0, on_hand // 3 + 1)))
+                                  sold_last_7_days=sold))
         for number in range(1, customers + 1):
             customer_id = f"C-{number:04d}"
             session.add(Customer(id=customer_id, name=f"Customer {number}"))

@@ -210,8 +210,9 @@ class PassThroughTask(NoneTask):
 class _LocalInputItem:
     """Camunda's multi-instance scoping on SpiffWorkflow's: the ``inputElement`` is local to
     each instance (SpiffWorkflow merges it back into the parent, after which the next instance
-    refuses to start, "already exists"), and the output collection follows the input's order,
-    not the order in which instances happened to finish."""
+    refuses to start, "already exists"), the output collection follows the input's order,
+    not the order in which instances happened to finish, and an instance that never set the
+    ``outputElement`` contributes null."""
 
     input_item: Any
     output_item: Any
@@ -221,6 +222,10 @@ class _LocalInputItem:
         collects = self.data_output is not None and self.output_item is not None
         if self.input_item is not None and not collects:
             child.data.pop(self.input_item.bpmn_id, None)
+        if collects and not self.output_item.exists(child):
+            # Camunda evaluates outputElement in the instance's scope, where a variable it
+            # never set is null; SpiffWorkflow would stop the whole activity with an error.
+            self.output_item.set(child, None)
         parent = child.parent
         super().merge_child(workflow, child)  # type: ignore[misc]
         index = child.internal_data.get("key_or_index")
