@@ -257,6 +257,8 @@ def test_a_return_on_the_real_back_office_restocks_refunds_and_escalates_past_th
         office: Backoffice) -> None:
     place_order(office, "SO-1", tracking_number="TRK-42")
     with office.session() as session:
+        delivered = session.get(Order, "SO-1")
+        delivered.status, delivered.paid = "delivered", 8.9  # the mug arrived broken
         on_hand_before = session.get(Stock, ("ST-PUDONG", "MUG-005")).on_hand
     engine = real_engine(office)
     ticket = engine.correlate("ticket_opened", key="T-1", variables=BROKEN_MUG)

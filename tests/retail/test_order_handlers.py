@@ -149,13 +149,25 @@ def test_closing_with_an_outcome_the_diagram_should_not_name_is_refused(shop: Sh
 
 def test_a_refund_is_recorded_with_its_reason_and_added_to_the_order(shop: Shop) -> None:
     shop.placed()
+    shop.call("payments.record", job="job-pay", order_id="SO-1")
     result = shop.call("payments.refund", headers={"reason": "undeliverable"},
                        order_id="SO-1", amount=9.8)
-    assert result["refund_id"].startswith("RF-SO-1-")
+    assert result["refund_id"].startswith("RF-SO-1-") and result["refunded_amount"] == 9.8
     assert shop.order().refunded == 9.8
     with shop.office.session() as session:
         [refund] = session.scalars(select(Refund)).all()
     assert (refund.amount, refund.reason) == (9.8, "undeliverable")
+
+
+def test_refunds_never_give_back_more_than_was_paid(shop: Shop) -> None:
+    shop.placed()  # two teas, 9.80, not paid yet
+    assert shop.call("payments.refund", job="job-a", order_id="SO-1", amount=9.8) == {
+        "refund_id": None, "refunded_amount": 0.0}
+    shop.call("payments.record", job="job-pay", order_id="SO-1")
+    first = shop.call("payments.refund", job="job-b", order_id="SO-1", amount=6.0)
+    second = shop.call("payments.refund", job="job-c", order_id="SO-1", amount=9.8)
+    assert (first["refunded_amount"], second["refunded_amount"]) == (6.0, 3.8)
+    assert shop.order().refunded == 9.8
 
 
 @pytest.mark.parametrize(("topic", "variables"), [

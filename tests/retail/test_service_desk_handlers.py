@@ -24,7 +24,7 @@ def office() -> Backoffice:
     seed_backoffice(office, customers=5)
     with office.session() as session:
         session.add(Order(id="SO-1", customer_id="C-0001", channel="app", total=29.8,
-                          refunded=8.9, status="shipped", fulfilled_from="ST-XUHUI",
+                          paid=29.8, refunded=8.9, status="shipped", fulfilled_from="ST-XUHUI",
                           tracking_number="TRK-42", created_at=office.clock.now()))
         session.flush()
         session.add(OrderLine(order_id="SO-1", sku="MUG-005", quantity=2, price=8.9))
@@ -171,6 +171,16 @@ def test_a_return_refunds_what_was_not_refunded_yet(
     assert ticket(office).status == "return_open"
 
 
+def test_a_return_on_an_order_never_paid_refunds_nothing(
+        office: Backoffice, handlers: HandlerRegistry) -> None:
+    with office.session() as session:
+        order = session.get(Order, "SO-1")
+        order.paid, order.refunded, order.status = 0.0, 0.0, "unpaid"
+    run(handlers, "service.record_ticket", TICKET)
+    assert run(handlers, "service.open_return", {"ticket_id": "T-1", "order_id": "SO-1"},
+               job="job-2")["refund_amount"] == 0.0
+
+
 def test_a_return_for_an_unknown_order_is_refused_with_what_to_do(
         handlers: HandlerRegistry) -> None:
     with pytest.raises(ValueError, match="no order 'SO-404'"):
@@ -180,6 +190,7 @@ def test_a_return_for_an_unknown_order_is_refused_with_what_to_do(
 def test_returned_goods_go_back_on_hand_where_the_order_came_from_once(
         office: Backoffice, handlers: HandlerRegistry) -> None:
     with office.session() as session:
+        session.get(Order, "SO-1").status = "delivered"
         mugs = session.get(Stock, ("ST-XUHUI", "MUG-005")).on_hand
         bags = session.get(Stock, ("ST-XUHUI", "BAG-006")).on_hand
     for _ in range(2):
@@ -188,6 +199,17 @@ def test_returned_goods_go_back_on_hand_where_the_order_came_from_once(
     with office.session() as session:
         assert session.get(Stock, ("ST-XUHUI", "MUG-005")).on_hand == mugs + 2
         assert session.get(Stock, ("ST-XUHUI", "BAG-006")).on_hand == bags + 1
+
+
+def test_goods_of_an_order_never_delivered_are_not_restocked_twice_over(
+        office: Backoffice, handlers: HandlerRegistry) -> None:
+    with office.session() as session:
+        mugs = session.get(Stock, ("ST-XUHUI", "MUG-005")).on_hand
+    # SO-1 is still with the carrier: its goods are on no shelf to come back to
+    assert run(handlers, "service.restock_return", {"order_id": "SO-1"}) == {
+        "restocked_at": "ST-XUHUI", "restocked_units": 0}
+    with office.session() as session:
+        assert session.get(Stock, ("ST-XUHUI", "MUG-005")).on_hand == mugs
 
 
 @pytest.mark.parametrize(("customer_segment", "satisfaction", "escalated", "points"), [

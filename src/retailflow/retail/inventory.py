@@ -183,7 +183,7 @@ def inventory_handlers(office: Backoffice) -> HandlerRegistry:
         ``OUT_OF_STOCK`` with ``missing_sku``)."""
         def effect(session: Session) -> dict[str, object]:
             for line in request.items:
-                stock = session.get(Stock, (request.location_id, line.sku))
+                stock = session.get(Stock, (request.location_id, line.sku), with_for_update=True)
                 available = stock.on_hand - stock.reserved if stock else 0
                 if stock is None or available < line.quantity:
                     raise BpmnError("OUT_OF_STOCK",
@@ -204,7 +204,7 @@ def inventory_handlers(office: Backoffice) -> HandlerRegistry:
         def effect(session: Session) -> dict[str, object]:
             for line in session.scalars(select(OrderLine).where(
                     OrderLine.order_id == order_id, OrderLine.reserved_at.is_not(None))):
-                stock = session.get(Stock, (line.reserved_at, line.sku))
+                stock = session.get(Stock, (line.reserved_at, line.sku), with_for_update=True)
                 if stock is not None:
                     stock.reserved -= line.quantity
                 line.reserved_at = None
@@ -222,7 +222,7 @@ def inventory_handlers(office: Backoffice) -> HandlerRegistry:
                 raise ValueError(f"no purchase order '{po_number}'")
             shelved = []
             for line in order.lines:
-                stock = session.get(Stock, (order.location_id, line["sku"]))
+                stock = session.get(Stock, (order.location_id, line["sku"]), with_for_update=True)
                 if stock is None:
                     stock = Stock(location_id=order.location_id, sku=line["sku"], on_hand=0,
                                   reserved=0, sold_last_7_days=0)
@@ -284,11 +284,11 @@ def inventory_handlers(office: Backoffice) -> HandlerRegistry:
         move = request.transfer
 
         def effect(session: Session) -> dict[str, object]:
-            source = session.get(Stock, (move.from_location, move.sku))
+            source = session.get(Stock, (move.from_location, move.sku), with_for_update=True)
             quantity = min(move.quantity, source.on_hand - source.reserved if source else 0)
             if source is None or quantity <= 0:
                 return {"transferred": 0}
-            target = session.get(Stock, (move.to_location, move.sku))
+            target = session.get(Stock, (move.to_location, move.sku), with_for_update=True)
             if target is None:
                 target = Stock(location_id=move.to_location, sku=move.sku, on_hand=0,
                                reserved=0, sold_last_7_days=0)

@@ -10,10 +10,16 @@ from sqlalchemy.orm import Session
 from retailflow.handlers import HandlerContext, HandlerRegistry
 from retailflow.retail.backoffice import Backoffice
 from retailflow.retail.inventory import ItemLine
-from retailflow.retail.records import Order, OrderLine, Product, Refund, Stock, Touchpoint
+from retailflow.retail.records import (
+    Order,
+    OrderLine,
+    Product,
+    Refund,
+    Stock,
+    Touchpoint,
+    refundable,
+)
 
-#: statuses of an order the customer has paid for
-PAID_STATUSES = ("paid", "shipped", "delivery_failed", "delivered")
 #: what ``orders.close`` may write as the order's final status (its ``outcome`` header)
 CLOSING_OUTCOMES = ("rejected", "unpaid", "cancelled", "returned")
 
@@ -92,7 +98,7 @@ def order_handlers(office: Backoffice) -> HandlerRegistry:
                 return {"delivered_at": now.isoformat()}
             for line in session.scalars(select(OrderLine).where(OrderLine.order_id == order_id)):
                 if line.reserved_at is not None:
-                    stock = session.get(Stock, (line.reserved_at, line.sku))
+                    stock = session.get(Stock, (line.reserved_at, line.sku), with_for_update=True)
                     if stock is not None:
                         stock.on_hand -= line.quantity
                         stock.reserved -= line.quantity
@@ -120,9 +126,8 @@ def order_handlers(office: Backoffice) -> HandlerRegistry:
             order = session.get(Order, order_id)
             if order is None:
                 return {"order_status": outcome, "refund_due": 0.0}
-            refund_due = order.total - order.refunded if order.status in PAID_STATUSES else 0.0
             order.status = outcome
-            return {"order_status": outcome, "refund_due": round(refund_due, 2)}
+            return {"order_status": outcome, "refund_due": refundable(order)}
 
         return office.once(context.idempotency_key, effect)
 
@@ -133,23 +138,27 @@ def order_handlers(office: Backoffice) -> HandlerRegistry:
         def effect(session: Session) -> dict[str, object]:
             order = session.get(Order, order_id)
             if order is not None:
-                order.status = "paid"
+                order.status, order.paid = "paid", order.total
             return {"order_status": "paid"}
 
         return office.once(context.idempotency_key, effect)
 
     @handlers.handler("payments.refund")
     def refund(order_id: str, amount: float, context: HandlerContext) -> dict[str, object]:
-        """Give ``amount`` back on the order (reason: the task's ``reason`` header)."""
+        """Give ``amount`` back on the order (reason: the task's ``reason`` header), never
+        more than was paid and not yet refunded (``refundable``): a second path that asks to
+        refund the same money (a ticket's return after a failed delivery's) pays nothing."""
         def effect(session: Session) -> dict[str, object]:
+            order = session.get(Order, order_id, with_for_update=True)
+            given = min(amount, refundable(order)) if order is not None else 0.0
+            if given <= 0:
+                return {"refund_id": None, "refunded_amount": 0.0}
             refund_id = f"RF-{order_id}-{context.job_id[:8]}"
-            session.add(Refund(id=refund_id, order_id=order_id, amount=amount,
+            session.add(Refund(id=refund_id, order_id=order_id, amount=given,
                                reason=context.headers.get("reason", "refund"),
                                refunded_at=office.clock.now()))
-            order = session.get(Order, order_id)
-            if order is not None:
-                order.refunded = round(order.refunded + amount, 2)
-            return {"refund_id": refund_id}
+            order.refunded = round(order.refunded + given, 2)
+            return {"refund_id": refund_id, "refunded_amount": given}
 
         return office.once(context.idempotency_key, effect)
 

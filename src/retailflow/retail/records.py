@@ -112,7 +112,8 @@ class Touchpoint(Record):
 
 
 class Order(Record):
-    """A customer order from any channel."""
+    """A customer order from any channel; ``paid`` and ``refunded`` are the money moved, so
+    what can still be refunded does not depend on the order's status."""
 
     __tablename__ = "orders"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -123,6 +124,7 @@ class Order(Record):
     fulfilled_from: Mapped[str | None] = mapped_column(String(40))
     tracking_number: Mapped[str | None] = mapped_column(String(40))
     delivery_attempts: Mapped[int] = mapped_column(default=0)
+    paid: Mapped[float] = mapped_column(default=0.0)
     refunded: Mapped[float] = mapped_column(default=0.0)
     created_at: Mapped[datetime]
 
@@ -218,3 +220,8 @@ class Refund(Record):
     amount: Mapped[float]
     reason: Mapped[str]
     refunded_at: Mapped[datetime]
+
+
+def refundable(order: Order) -> float:
+    """What the customer paid on ``order`` and has not had back: the most any refund gives."""
+    return round(max(order.paid - order.refunded, 0.0), 2)

@@ -16,7 +16,15 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from retailflow.handlers import HandlerContext, HandlerRegistry
 from retailflow.retail.backoffice import Backoffice
-from retailflow.retail.records import Customer, Order, OrderLine, Record, Stock, Ticket
+from retailflow.retail.records import (
+    Customer,
+    Order,
+    OrderLine,
+    Record,
+    Stock,
+    Ticket,
+    refundable,
+)
 
 #: Ticket priorities from the least to the most pressing; an escalation moves one step up.
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -130,8 +138,9 @@ def service_desk_handlers(office: Backoffice) -> HandlerRegistry:
     @handlers.handler("service.open_return")
     def open_return(ticket_id: str, order_id: str, context: HandlerContext
                     ) -> dict[str, object]:
-        """Open a return on the order: what is still refundable (``refund_amount``, the order
-        total less earlier refunds) and whose order it is (``customer_id``)."""
+        """Open a return on the order: what is still refundable (``refund_amount``: paid and
+        not yet refunded, so nothing for an order never paid) and whose order it is
+        (``customer_id``)."""
         def effect(session: Session) -> dict[str, object]:
             order = session.get(Order, order_id)
             if order is None:
@@ -140,21 +149,23 @@ def service_desk_handlers(office: Backoffice) -> HandlerRegistry:
             ticket = session.get(Ticket, ticket_id)
             if ticket is not None:
                 ticket.status = "return_open"
-            return {"refund_amount": round(order.total - order.refunded, 2),
-                    "customer_id": order.customer_id}
+            return {"refund_amount": refundable(order), "customer_id": order.customer_id}
 
         return office.once(context.idempotency_key, effect)
 
     @handlers.handler("service.restock_return")
     def restock_return(order_id: str, context: HandlerContext) -> dict[str, object]:
         """Put the returned goods back on hand where the order was fulfilled from (else the
-        returns warehouse)."""
+        returns warehouse). Only a delivered order's goods left the stock books; any other
+        order's goods never did (or are still held for it), so nothing is added."""
         def effect(session: Session) -> dict[str, object]:
             order = session.get(Order, order_id)
             location = (order.fulfilled_from if order is not None else None) or RETURNS_LOCATION
             units = 0
+            if order is None or order.status != "delivered":
+                return {"restocked_at": location, "restocked_units": 0}
             for line in session.scalars(select(OrderLine).where(OrderLine.order_id == order_id)):
-                stock = session.get(Stock, (location, line.sku))
+                stock = session.get(Stock, (location, line.sku), with_for_update=True)
                 if stock is None:
                     stock = Stock(location_id=location, sku=line.sku, on_hand=0, reserved=0,
                                   sold_last_7_days=0)
