@@ -18,7 +18,6 @@ from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import select
 
 from retailflow.engine import Engine, TimeTravel, VirtualClock
 from retailflow.retail import Backoffice, retail_handlers, seed_backoffice
@@ -58,10 +57,12 @@ def run_demo(*, settings: SimulationSettings, db: Path, console: Console) -> Non
             simulation.run(lambda passed: progress.update(
                 bar, advance=passed, day=min(settings.days, int(
                     (clock.now() - MONDAY_MORNING) / timedelta(days=1)) + 1)))
-        engine.correlate("kpi_review_requested", variables={"window_days": settings.days})
+        review = engine.correlate("kpi_review_requested",
+                                  variables={"window_days": settings.days})
         travel.advance(minutes=1)
         _print_world(simulation.counts, console)
-        _print_report(_latest_report(office), len(engine.incidents()), console)
+        report_id = engine.instance(review).variables["report_id"]
+        _print_report(_report(office, report_id), len(engine.incidents()), console)
     office.close()
 
 
@@ -70,13 +71,11 @@ def _process_dir() -> Path:
     return local if (local / "order_fulfilment.bpmn").exists() else PROCESSES
 
 
-def _latest_report(office: Backoffice) -> dict[str, Any]:
+def _report(office: Backoffice, report_id: str) -> dict[str, Any]:
+    """The report the closing review published (the weekly one may publish at the same
+    moment, over a shorter window)."""
     with office.session() as session:
-        report = session.scalars(select(KpiReport).order_by(
-            KpiReport.published_at.desc(), KpiReport.id.desc())).first()
-    if report is None:
-        raise RuntimeError("the KPI review published no report")
-    return dict(report.body)
+        return dict(session.get(KpiReport, report_id).body)
 
 
 def _print_world(counts: Counter[str], console: Console) -> None:

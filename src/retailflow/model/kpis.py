@@ -54,8 +54,8 @@ class StepKpis:
         return {"element_id": self.element_id, "name": self.name,
                 "element_type": self.element_type, "process_id": self.process_id,
                 "entered": self.entered, "completed": self.completed,
-                "duration_p50_seconds": _seconds(self.duration_p50),
-                "duration_p90_seconds": _seconds(self.duration_p90),
+                "duration_p50_seconds": as_seconds(self.duration_p50),
+                "duration_p90_seconds": as_seconds(self.duration_p90),
                 "conversion": self.conversion}
 
 
@@ -103,12 +103,13 @@ class ProcessKpis:
                 "started": self.started, "completed": self.completed,
                 "cancelled": self.cancelled, "open": self.open,
                 "with_incidents": self.with_incidents, "incident_rate": self.incident_rate,
-                "cycle_time_p50_seconds": _seconds(self.cycle_time_p50),
-                "cycle_time_p90_seconds": _seconds(self.cycle_time_p90),
-                "sla_seconds": _seconds(self.sla), "sla_breaches": self.sla_breaches,
+                "cycle_time_p50_seconds": as_seconds(self.cycle_time_p50),
+                "cycle_time_p90_seconds": as_seconds(self.cycle_time_p90),
+                "sla_seconds": as_seconds(self.sla), "sla_breaches": self.sla_breaches,
                 "sla_breach_rate": self.sla_breach_rate,
                 "steps": [step.as_dict() for step in self.steps]}
 
 
-def _seconds(value: timedelta | None) -> float | None:
+def as_seconds(value: timedelta | None) -> float | None:
+    """A duration as JSON carries it: seconds, ``None`` kept."""
     return None if value is None else value.total_seconds()

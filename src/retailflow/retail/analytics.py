@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from retailflow.handlers import HandlerContext, HandlerRegistry
 from retailflow.model import ProcessKpis, RetailflowError
+from retailflow.model.kpis import as_seconds
 from retailflow.retail.backoffice import Backoffice
 from retailflow.retail.records import KpiReport
 
@@ -176,8 +177,8 @@ def slowest_step(item: ProcessKpis) -> dict[str, Any] | None:
         return None
     slowest = max(timed, key=lambda step: (step.duration_p90, step.duration_p50))
     return {"element_id": slowest.element_id, "name": slowest.name,
-            "duration_p50_seconds": _seconds(slowest.duration_p50),
-            "duration_p90_seconds": _seconds(slowest.duration_p90),
+            "duration_p50_seconds": as_seconds(slowest.duration_p50),
+            "duration_p90_seconds": as_seconds(slowest.duration_p90),
             "completed": slowest.completed}
 
 
@@ -193,7 +194,7 @@ def _empty(process_id: str, window: Window, sla: Mapping[str, timedelta]) -> dic
             "started": 0, "completed": 0, "cancelled": 0, "open": 0, "with_incidents": 0,
             "incident_rate": 0.0, "cycle_time_p50_seconds": None,
             "cycle_time_p90_seconds": None,
-            "sla_seconds": _seconds(sla.get(process_id)), "sla_breaches": 0,
+            "sla_seconds": as_seconds(sla.get(process_id)), "sla_breaches": 0,
             "sla_breach_rate": 0.0, "steps": [], "slowest_step": None}
 
 
@@ -237,7 +238,3 @@ def _check(value: float | None, limit: float) -> str:
     if value is None:
         return "no_data"
     return "over_target" if value > limit else "on_target"
-
-
-def _seconds(value: timedelta | None) -> float | None:
-    return None if value is None else value.total_seconds()

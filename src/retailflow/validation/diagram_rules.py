@@ -74,14 +74,15 @@ def _detached_edges(file: str, root: etree._Element) -> Iterator[Finding]:
     flows = {element.get("id"): element for element in root.iter(*_CONNECTIONS)}
     for edge in root.iter(_EDGE):
         flow = flows.get(edge.get("bpmnElement"))
-        points = [_point(waypoint) for waypoint in edge.iter(_WAYPOINT)]
-        if flow is None or len(points) < 2 or None in points:
+        read = [_point(waypoint) for waypoint in edge.iter(_WAYPOINT)]
+        points = [point for point in read if point is not None]
+        if flow is None or len(points) < 2 or len(points) < len(read):
             continue
         ends = (("start", flow.get("sourceRef"), points[0]),
                 ("end", flow.get("targetRef"), points[-1]))
         for end, element_id, point in ends:
             box = boxes.get(element_id or "")
-            if box is not None and point is not None and not _docks(point, box):
+            if box is not None and not _docks(point, box):
                 yield RULES["detached-edge"].at(
                     flow, file, f"the flow's line does not {end} on the shape of "
                     f"'{element_id}' (it {end}s at {point[0]:g},{point[1]:g})",
