@@ -309,6 +309,36 @@ CASES = {
         "camunda8",
         [("missing-script", "task")],
     ),
+    "mapping on a user task": (
+        task(
+            '    <bpmn:userTask id="task"><bpmn:extensionElements><zeebe:ioMapping>'
+            '<zeebe:output source="=approved" target="order_approved" />'
+            "</zeebe:ioMapping></bpmn:extensionElements></bpmn:userTask>"
+        ),
+        task(
+            '    <bpmn:serviceTask id="task"><bpmn:extensionElements>'
+            '<zeebe:taskDefinition type="orders.approve" /><zeebe:ioMapping>'
+            '<zeebe:output source="=approved" target="order_approved" />'
+            "</zeebe:ioMapping></bpmn:extensionElements></bpmn:serviceTask>"
+        ),
+        "camunda8",
+        [("mapping-ignored", "task")],
+    ),
+    "camunda 7 mapping on a manual task": (
+        task(
+            '    <bpmn:manualTask id="task"><bpmn:extensionElements><camunda:inputOutput>'
+            '<camunda:outputParameter name="paid">${amount > 0}</camunda:outputParameter>'
+            "</camunda:inputOutput></bpmn:extensionElements></bpmn:manualTask>"
+        ),
+        task(
+            '    <bpmn:serviceTask id="task" camunda:type="external" camunda:topic="pay">'
+            "<bpmn:extensionElements><camunda:inputOutput>"
+            '<camunda:outputParameter name="paid">${amount > 0}</camunda:outputParameter>'
+            "</camunda:inputOutput></bpmn:extensionElements></bpmn:serviceTask>"
+        ),
+        "camunda7",
+        [("mapping-ignored", "task")],
+    ),
 }
 
 

@@ -335,6 +335,16 @@ class _DocumentCheck:
             self._call_activity(element, config)
         elif tag == "scriptTask":
             self._script_task(element, config)
+        if (config.inputs or config.outputs) and not _applies_mappings(tag, config):
+            self._add(
+                element,
+                "mapping-ignored",
+                f"the {tag}'s input/output mappings are not applied: retailflow applies them "
+                "on service-task jobs, business rule tasks and call activities only",
+                "move the mapping to the service task, decision or call activity that reads "
+                "or writes the variables, or compute them in a script task",
+                Severity.WARNING,
+            )
         self._config_expressions(element, config)
 
     def _call_activity(self, element: etree._Element, config: ElementConfig) -> None:
@@ -689,6 +699,14 @@ def _owner_id(element: etree._Element) -> str | None:
             return current.get("id")
         current = current.getparent()
     return None
+
+
+def _applies_mappings(tag: str, config: ElementConfig) -> bool:
+    """Where the engine applies ``zeebe:ioMapping`` / ``camunda:inputOutput`` (and
+    ``camunda:in``/``out``): jobs, decisions and called processes."""
+    if tag in ("serviceTask", "sendTask", "businessRuleTask") and config.job_type:
+        return True
+    return tag == "callActivity" or (tag == "businessRuleTask" and bool(config.called_decision))
 
 
 def _flatten(mappings: tuple[IoMapping, ...]) -> Iterator[IoMapping]:

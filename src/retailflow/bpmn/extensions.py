@@ -93,6 +93,19 @@ class ElementConfig:
     pre_script: str | None = None
     post_script: str | None = None
 
+    @property
+    def returns_all_child_variables(self) -> bool:
+        """Whether every variable a called process ends with comes back to the caller.
+
+        Camunda 8 propagates them all (``propagateAllChildVariables``, default true) only while
+        the call activity has no output mappings: with them, only the mapped targets return.
+        Camunda 7 returns them all with ``camunda:out variables="all"``, alongside any
+        ``camunda:out`` mappings.
+        """
+        if self.dialect is Dialect.CAMUNDA8 and self.outputs:
+            return False
+        return self.propagate_all_child_variables
+
 
 def expression_language(text: str) -> Literal["feel", "juel"] | None:
     """How Modeler marks an expression: ``=...`` is FEEL, ``${...}`` / ``#{...}`` JUEL.

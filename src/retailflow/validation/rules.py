@@ -147,6 +147,7 @@ RULES: dict[str, Rule] = {rule.id: rule for rule in [
                                   "refused by the sandbox"),
         ("called-element-unknown", E, "a call activity calls a process not in the set"),
         ("called-decision-unknown", E, "a business rule task calls a decision not in the set"),
+        ("mapping-ignored", W, "an element's variable mappings are not applied at run time"),
         ("engine-refused", E, "SpiffWorkflow refused to compile the process"),
     ),
     *_rules(

@@ -97,14 +97,14 @@ class VariableFlow:
             return self._scope_writes(node)
         if node.element.find(_MULTI_INSTANCE) is not None:
             return Writes(anything=True)  # an output collection, gathered per instance
+        if node.kind == "callActivity":
+            return Writes(mapped, anything=config.returns_all_child_variables)
         if config.outputs:
             return Writes(mapped)
         if _PAYLOAD_EVENTS.intersection(node.event_definitions) or node.kind in _FROM_OUTSIDE:
             return Writes(anything=True)  # a message or error payload, a form
         if config.job_type is not None:
             return self._handler_writes(config)
-        if node.kind == "callActivity":
-            return Writes(anything=config.propagate_all_child_variables)
         result = config.script_result_variable or config.result_variable
         if node.kind in ("scriptTask", "businessRuleTask"):
             return Writes(frozenset({result}) if result else frozenset(), anything=not result)

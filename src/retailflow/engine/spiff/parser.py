@@ -42,7 +42,6 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
 from SpiffWorkflow.bpmn.specs.defaults import (
     BoundaryEvent,
-    CallActivity,
     EndEvent,
     EventBasedGateway,
     ExclusiveGateway,
@@ -68,6 +67,7 @@ from retailflow.engine.spiff.specs import (
     KeyedMessageEventDefinition,
     LocalParallelMultiInstance,
     LocalSequentialMultiInstance,
+    MappedCallActivity,
     PassThroughTask,
     SandboxScriptTask,
 )
@@ -300,7 +300,7 @@ class RetailBpmnParser(BpmnParser):
         full_tag("inclusiveGateway"): (RetailConditionalGatewayParser, InclusiveGateway),
         full_tag("parallelGateway"): (RetailGatewayParser, ParallelGateway),
         full_tag("eventBasedGateway"): (RetailEventGatewayParser, EventBasedGateway),
-        full_tag("callActivity"): (RetailCallActivityParser, CallActivity),
+        full_tag("callActivity"): (RetailCallActivityParser, MappedCallActivity),
         full_tag("scriptTask"): (RetailScriptTaskParser, SandboxScriptTask),
         full_tag("serviceTask"): (RetailServiceTaskParser, ServiceTask),
         full_tag("sendTask"): (RetailSendTaskParser, SendTask),

@@ -88,8 +88,9 @@ class RetailScriptEngine(PythonScriptEngine):
         return parse_timer(kind, expression, task.data, self.clock(), self.expressions,
                            element_id=task.task_spec.bpmn_id)
 
-    def evaluate_decision(self, task: Task, decision_id: str, map_result: str | None
-                          ) -> tuple[Any, tuple[RuleHits, ...]]:
-        """Evaluate a DMN decision for a business rule task: its value, and the rules hit by it
-        and by the decisions it required."""
-        return self.decide(decision_id, task.data, map_result, task.task_spec.bpmn_id)
+    def evaluate_decision(self, task: Task, decision_id: str, map_result: str | None,
+                          variables: Mapping[str, Any]) -> tuple[Any, tuple[RuleHits, ...]]:
+        """Evaluate a DMN decision for a business rule task against ``variables`` (the task's
+        data overlaid with its input mappings): its value, and the rules hit by it and by the
+        decisions it required."""
+        return self.decide(decision_id, variables, map_result, task.task_spec.bpmn_id)

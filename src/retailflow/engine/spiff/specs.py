@@ -9,10 +9,12 @@ evaluator, and script tasks that run in retailflow's sandbox.
 
 from __future__ import annotations
 
+from copy import deepcopy
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.specs.defaults import (
+    CallActivity,
     NoneTask,
     ParallelMultiInstanceTask,
     ScriptTask,
@@ -25,9 +27,12 @@ from SpiffWorkflow.bpmn.util import PendingBpmnEvent
 from SpiffWorkflow.specs.base import TaskSpec
 from SpiffWorkflow.util.task import TaskState
 
+from retailflow.engine.variables import map_inputs, map_outputs
+
 if TYPE_CHECKING:
     from SpiffWorkflow.task import Task
 
+    from retailflow.bpmn.extensions import ElementConfig
     from retailflow.engine.spiff.script_engine import RetailScriptEngine
 
 
@@ -161,7 +166,12 @@ which takes them into the step's history as soon as the task has run."""
 
 
 class DecisionTask(BpmnSpecMixin):
-    """A business rule task evaluated by retailflow's DMN evaluator, in the same step."""
+    """A business rule task evaluated by retailflow's DMN evaluator, in the same step.
+
+    Its variable mappings work as a service job's do: the input mappings add variables the
+    decision reads (for this task only), and with output mappings only their targets are
+    written, each evaluated against the variables plus the result variable.
+    """
 
     def __init__(self, wf_spec: Any, bpmn_id: str, decision_id: str,
                  result_variable: str | None, map_result: str | None, **kwargs: Any) -> None:
@@ -172,13 +182,63 @@ class DecisionTask(BpmnSpecMixin):
 
     def _run_hook(self, my_task: Task) -> bool:
         engine = script_engine_of(my_task)
-        value, hits = engine.evaluate_decision(my_task, self.decision_id, self.map_result)
+        config: ElementConfig = self.extensions
+        visible = map_inputs(config.inputs, my_task.data, engine.expressions, self.bpmn_id)
+        value, hits = engine.evaluate_decision(my_task, self.decision_id, self.map_result,
+                                               visible)
         my_task.internal_data[DECISIONS_HIT] = hits
         if self.result_variable:
-            my_task.data[self.result_variable] = value
-        elif isinstance(value, dict):
-            my_task.data.update(value)
+            result = {self.result_variable: value}
+        else:
+            result = dict(value) if isinstance(value, dict) else {}
+        my_task.data.update(map_outputs(config.outputs, visible, result, engine.expressions,
+                                        self.bpmn_id))
         return True
+
+
+class MappedCallActivity(CallActivity):
+    """A call activity whose variables travel as Camunda says, in both dialects.
+
+    In: every variable of the caller when ``propagate_all_parent_variables`` (Camunda 8's
+    default, Camunda 7's ``camunda:in variables="all"``), overlaid with the input mappings
+    (``zeebe:ioMapping`` inputs, ``camunda:in``); otherwise the mapped variables only.
+    Out: every variable the called process ends with when ``returns_all_child_variables``,
+    plus the output mappings (``zeebe:ioMapping`` outputs, ``camunda:out``) evaluated against
+    the caller's variables overlaid with the called process's; otherwise nothing comes back.
+    A called process that declares a BPMN ``ioSpecification`` keeps SpiffWorkflow's reading.
+    """
+
+    def copy_data(self, my_task: Task, subworkflow: Any) -> None:
+        if _declares(subworkflow, "data_inputs"):
+            super().copy_data(my_task, subworkflow)
+            return
+        config: ElementConfig = self.extensions
+        engine = script_engine_of(my_task)
+        visible = map_inputs(config.inputs, my_task.data, engine.expressions, self.bpmn_id)
+        if not config.propagate_all_parent_variables:
+            mapped = {mapping.target.split(".")[0] for mapping in config.inputs}
+            visible = {name: value for name, value in visible.items() if name in mapped}
+        start = subworkflow.get_next_task(subworkflow.task_tree, skip_subprocesses=True,
+                                          spec_name="Start")
+        start.set_data(**deepcopy(visible))
+
+    def update_data(self, my_task: Task, subworkflow: Any) -> None:
+        if _declares(subworkflow, "data_outputs"):
+            super().update_data(my_task, subworkflow)
+            return
+        config: ElementConfig = self.extensions
+        engine = script_engine_of(my_task)
+        ended = deepcopy(subworkflow.last_task.data)
+        updates = dict(ended) if config.returns_all_child_variables else {}
+        if config.outputs:
+            updates.update(map_outputs(config.outputs, my_task.data, ended, engine.expressions,
+                                       self.bpmn_id))
+        my_task.data = {**my_task.data, **updates}
+
+
+def _declares(subworkflow: Any, kind: str) -> bool:
+    io_specification = subworkflow.spec.io_specification
+    return io_specification is not None and len(getattr(io_specification, kind)) > 0
 
 
 class SandboxScriptTask(ScriptTask):
