@@ -230,3 +230,20 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile(hours, 90) == 4 * H
     assert percentile(hours[:1], 90) == 4 * H
     assert percentile([], 50) is None
+
+
+def test_a_multi_instance_step_counts_every_pass_but_converts_each_instance_once(
+        make_engine: EngineFactory) -> None:
+    handlers = HandlerRegistry()
+    handlers.register("test.channel", lambda channel: {"result": f"sent via {channel}"})
+    engine = make_engine(handlers)
+    engine.deploy("tests/fixtures/multi_instance.bpmn")
+    for _ in range(2):
+        engine.start("multi_instance", variables={"channels": ["app", "pos", "social"],
+                                                  "approvers": []})
+    engine.run()
+
+    [kpis] = engine.kpis(process_id="multi_instance")
+    notify = kpis.step("notify_channel")
+    # per instance: three channels, then the activity itself completes
+    assert (kpis.started, notify.completed, notify.conversion) == (2, 8, 1.0)

@@ -79,6 +79,7 @@ class _Step:
     element_type: str | None
     entered: int = 0
     durations: list[timedelta] = field(default_factory=list)
+    passed_by: set[str] = field(default_factory=set)  # the instances that completed it
 
 
 @dataclass(slots=True)
@@ -117,7 +118,7 @@ class _Tally:
                           entered=step.entered, completed=len(step.durations),
                           duration_p50=percentile(step.durations, 50),
                           duration_p90=percentile(step.durations, 90),
-                          conversion=_rate(len(step.durations), self.started))
+                          conversion=_rate(len(step.passed_by), self.started))
                  for key, step in self.steps.items()]
         return ProcessKpis(
             process_id=process_id, window=window, started=self.started,
@@ -167,9 +168,11 @@ def _read_history(events: Iterable[HistoryEvent], instances: Mapping[str, Instan
             entries.append(event.at)
         elif entries:
             step.durations.append(event.at - entries.popleft())
+            step.passed_by.add(instance.id)
         else:
             step.entered += 1
             step.durations.append(timedelta(0))
+            step.passed_by.add(instance.id)
 
 
 def _tally_of(tallies: Mapping[str, _Tally], instances: Mapping[str, Instance],

@@ -33,8 +33,9 @@ class StepKpis:
     ``entered`` counts the times a token reached the element (a wait state, or an element
     passed straight through in one step), ``completed`` the times it left it. ``duration_p50``
     and ``duration_p90`` are nearest-rank percentiles of entered-to-completed times (zero for
-    an element passed straight through), ``None`` when it never completed. ``conversion`` is
-    ``completed / started`` of the process: the share of instances that got past this step.
+    an element passed straight through), ``None`` when it never completed. ``conversion`` is the
+    share of the process's instances that completed the step at least once (a loop or a
+    multi-instance activity counts its instance once, so it never exceeds 1).
     ``process_id`` is the BPMN process the element belongs to (a called process's own id for
     its elements).
     """
