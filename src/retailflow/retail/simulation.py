@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import json
 import random
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping
 from contextlib import suppress
@@ -29,6 +31,9 @@ from retailflow.retail.records import Campaign, Customer, Order, Product, Purcha
 from retailflow.retail.seed import CHANNELS, LOCATIONS
 
 Action = Callable[[], None]
+#: The random part of ids the engine and handlers generate (uuid hex), left out of what seeds
+#: a task's answer so that the same seed gives the same run.
+_GENERATED_ID = re.compile(r"[0-9a-fA-F]{8,}")
 #: What a member of staff enters to complete a user task, by the task's element id.
 StaffAnswer = Callable[[random.Random, UserTask], dict[str, Any]]
 
@@ -103,7 +108,7 @@ class BusinessSimulation:
             self._at(min(at, end), lambda number=number: self._place_order(f"SO-{number:05d}"))
 
     def _place_order(self, order_id: str) -> None:
-        rng = self._rng
+        rng = self._random("order", order_id)
         customer = rng.choice(self._customers)
         items = [{"sku": sku, "quantity": rng.randint(1, 2)}
                  for sku in rng.sample(self._skus, rng.randint(1, 3))]
@@ -136,29 +141,31 @@ class BusinessSimulation:
     def _maybe_convert(self, order_id: str, items: list[dict[str, Any]]) -> None:
         """An order placed while a campaign runs is, now and then, one it brought in."""
         with self.office.session() as session:
-            running = list(session.scalars(select(Campaign.id).where(
-                Campaign.status == "running")))
+            running = list(session.execute(select(Campaign.id, Campaign.name).where(
+                Campaign.status == "running").order_by(Campaign.name, Campaign.id)))
             revenue = sum(session.get(Product, item["sku"]).price * item["quantity"]
                           for item in items)
-        for campaign_id in running:
-            if self._rng.random() < 0.3:
+        for campaign_id, name in running:
+            if self._random("conversion", order_id, name).random() < 0.3:
                 self._send("campaign_conversion", campaign_id,
                            {"order_id": order_id, "revenue": round(revenue, 2)},
                            "campaign conversions")
 
     def _open_ticket(self, order_id: str, customer_id: str) -> None:
         ticket_id = f"T-{order_id}"
-        category = self._rng.choice(("order_status", "order_status", "delivery_times",
+        rng = self._random("ticket", ticket_id)
+        category = rng.choice(("order_status", "order_status", "delivery_times",
                                      "return", "refund", "damaged_goods", "complaint"))
         self.engine.correlate("ticket_opened", key=ticket_id, variables={
             "ticket_id": ticket_id, "customer_id": customer_id,
-            "channel": self._rng.choice(CHANNELS), "subject": category.replace("_", " "),
+            "channel": rng.choice(CHANNELS), "subject": category.replace("_", " "),
             "category": category, "order_id": order_id})
         self.counts["tickets opened"] += 1
-        if self._rng.random() < 0.7:
-            self._after(timedelta(hours=self._rng.randint(4, 48)),
+        if rng.random() < 0.7:
+            satisfaction = rng.randint(1, 5)
+            self._after(timedelta(hours=rng.randint(4, 48)),
                         lambda: self._send("survey_answered", ticket_id,
-                                           {"satisfaction": self._rng.randint(1, 5)},
+                                           {"satisfaction": satisfaction},
                                            "surveys answered"))
 
     def _send(self, message: str, key: str, variables: dict[str, Any], counter: str) -> None:
@@ -172,18 +179,22 @@ class BusinessSimulation:
     def _look_around(self) -> None:
         self._work_task_lists()
         with self.office.session() as session:
-            shipped = [(o.id, o.tracking_number) for o in session.scalars(
-                select(Order).where(Order.status == "shipped"))]
+            shipped = [(o.id, o.tracking_number, o.delivery_attempts) for o in session.scalars(
+                select(Order).where(Order.status == "shipped").order_by(Order.id))]
             sent = [(po.number, sum(line["quantity"] for line in po.lines))
-                    for po in session.scalars(
-                        select(PurchaseOrder).where(PurchaseOrder.status == "sent"))]
-        for order_id, tracking in shipped:
-            if self._first_time("carrier", order_id, str(tracking)):
-                self._after(timedelta(hours=self._rng.randint(3, 20)),
-                            lambda order_id=order_id: self._deliver(order_id))
+                    for po in session.scalars(select(PurchaseOrder).where(
+                        PurchaseOrder.status == "sent").order_by(PurchaseOrder.number))]
+        for order_id, tracking, attempts in shipped:
+            if self._first_time("carrier", order_id, str(tracking), str(attempts)):
+                rng = self._random("carrier", order_id, str(attempts))
+                delivered = rng.random() < 0.88
+                self._after(timedelta(hours=rng.randint(3, 20)),
+                            lambda order_id=order_id, delivered=delivered: self._deliver(
+                                order_id, delivered))
         for number, quantity in sent:
-            if self._first_time("supplier", number) and self._rng.random() < 0.85:
-                self._after(timedelta(hours=self._rng.randint(12, 72)),
+            rng = self._random("supplier", number)
+            if self._first_time("supplier", number) and rng.random() < 0.85:
+                self._after(timedelta(hours=rng.randint(12, 72)),
                             lambda number=number, quantity=quantity: self._send(
                                 "supplier_confirmed", number,
                                 {"confirmed_quantity": quantity,
@@ -191,8 +202,8 @@ class BusinessSimulation:
                                                    ).date().isoformat()},
                                 "purchase orders confirmed"))
 
-    def _deliver(self, order_id: str) -> None:
-        if self._rng.random() < 0.88:
+    def _deliver(self, order_id: str, delivered: bool) -> None:
+        if delivered:
             self._send("delivery_confirmed", order_id, {}, "deliveries")
         else:
             self._send("delivery_failed", order_id, {"reason": "nobody home"},
@@ -205,8 +216,12 @@ class BusinessSimulation:
             answer = self._answers.get(task.element_id)
             if answer is None:
                 continue
-            variables = answer(self._rng, task)
-            delay = timedelta(minutes=self._rng.randint(10, 240))
+            # what the task is about, not its random id, picks the person's answer
+            about = json.dumps(task.variables, sort_keys=True, default=str)
+            rng = self._random("task", task.element_id, task.created_at.isoformat(),
+                               _GENERATED_ID.sub("#", about))
+            variables = answer(rng, task)
+            delay = timedelta(minutes=rng.randint(10, 240))
             self._after(delay, lambda task=task, variables=variables: self._complete(
                 task, variables))
 
@@ -216,6 +231,11 @@ class BusinessSimulation:
             self.counts["user tasks completed"] += 1
 
     # -- the event queue -----------------------------------------------------------------
+
+    def _random(self, *subject: str) -> random.Random:
+        """The random stream of one thing in the world (an order, a ticket, a task): its own,
+        so the run is the same for the same seed whatever order the store lists things in."""
+        return random.Random("|".join((str(self.settings.seed), *subject)))
 
     def _first_time(self, *key: str) -> bool:
         if key in self._seen:
