@@ -130,6 +130,12 @@ def test_each_failed_delivery_is_counted_on_the_order(shop: Shop) -> None:
     assert (shop.order().status, shop.order().delivery_attempts) == ("delivery_failed", 2)
 
 
+def test_a_failed_delivery_of_an_unknown_order_fails_rather_than_loop_for_ever(
+        shop: Shop) -> None:
+    with pytest.raises(LookupError, match="no order 'SO-404'"):
+        shop.call("orders.record_failed_delivery", order_id="SO-404")
+
+
 def test_closing_a_paid_order_says_what_is_due_back_and_an_unpaid_one_nothing(
         shop: Shop) -> None:
     shop.placed()

@@ -114,6 +114,17 @@ def test_an_order_not_yet_shipped_is_answered_as_being_prepared(
                       "answer": "Your order SO-2 is being prepared and ships within a day."}
 
 
+@pytest.mark.parametrize("status", ["delivered", "delivery_failed", "returned", "cancelled"])
+def test_an_order_no_longer_on_its_way_goes_to_an_agent_not_a_canned_answer(
+        office: Backoffice, handlers: HandlerRegistry, status: str) -> None:
+    with office.session() as session:
+        session.get(Order, "SO-1").status = status  # it still has its tracking number
+    run(handlers, "service.record_ticket", TICKET)
+    assert run(handlers, "service.try_auto_answer",
+               {"ticket_id": "T-1", "category": "order_status", "order_id": "SO-1"},
+               job="job-2") == {"auto_answered": False, "answer": None}
+
+
 def test_a_frequently_asked_question_is_answered_from_the_faq(
         office: Backoffice, handlers: HandlerRegistry) -> None:
     run(handlers, "service.record_ticket", TICKET)

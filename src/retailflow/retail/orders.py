@@ -79,8 +79,8 @@ def order_handlers(office: Backoffice) -> HandlerRegistry:
         failed so far, which the diagram compares with its re-delivery limit."""
         def effect(session: Session) -> dict[str, object]:
             order = session.get(Order, order_id)
-            if order is None:
-                return {"delivery_attempts": 1}
+            if order is None:  # retried, then an incident: never an endless re-delivery loop
+                raise LookupError(f"no order {order_id!r} in the back office")
             order.delivery_attempts += 1
             order.status = "delivery_failed"
             return {"delivery_attempts": order.delivery_attempts}

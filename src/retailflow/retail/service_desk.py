@@ -229,10 +229,10 @@ def _automatic_answer(session: Session, category: str, order_id: str | None) -> 
         order = session.get(Order, order_id)
         if order is None:
             return None
-        if order.tracking_number:
+        if order.status == "shipped":
             return (f"Your order {order_id} is on its way: tracking number "
                     f"{order.tracking_number}.")
-        if order.status == "placed":
+        if order.status in ("placed", "paid"):
             return f"Your order {order_id} is being prepared and ships within a day."
-        return None
+        return None  # delivered, failed, returned, cancelled: a person looks into it
     return FAQ_ANSWERS.get(category)

@@ -43,7 +43,7 @@ class SimulationSettings:
     """How big the simulated fortnight is; the same settings and seed give the same run."""
 
     days: int = 14
-    orders_per_day: int = 28
+    orders_per_day: int = 30
     seed: int = 7
     tick: timedelta = timedelta(minutes=30)
 
