@@ -13,7 +13,15 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from retailflow.handlers import BpmnError, HandlerContext, HandlerRegistry
 from retailflow.retail.backoffice import Backoffice
-from retailflow.retail.records import Location, OrderLine, Product, PurchaseOrder, Record, Stock
+from retailflow.retail.records import (
+    Location,
+    OrderLine,
+    Product,
+    PurchaseOrder,
+    Record,
+    Stock,
+    stock_to_fill,
+)
 
 #: Purchase orders whose goods are on their way: they count as stock when replenishing.
 OPEN_PURCHASE_ORDER = ("sent", "confirmed")
@@ -222,11 +230,7 @@ def inventory_handlers(office: Backoffice) -> HandlerRegistry:
                 raise ValueError(f"no purchase order '{po_number}'")
             shelved = []
             for line in order.lines:
-                stock = session.get(Stock, (order.location_id, line["sku"]), with_for_update=True)
-                if stock is None:
-                    stock = Stock(location_id=order.location_id, sku=line["sku"], on_hand=0,
-                                  reserved=0, sold_last_7_days=0)
-                    session.add(stock)
+                stock = stock_to_fill(session, order.location_id, line["sku"])
                 stock.on_hand += line["quantity"]
                 shelved.append({"sku": line["sku"], "quantity": line["quantity"],
                                 "on_hand": stock.on_hand})
@@ -288,11 +292,7 @@ def inventory_handlers(office: Backoffice) -> HandlerRegistry:
             quantity = min(move.quantity, source.on_hand - source.reserved if source else 0)
             if source is None or quantity <= 0:
                 return {"transferred": 0}
-            target = session.get(Stock, (move.to_location, move.sku), with_for_update=True)
-            if target is None:
-                target = Stock(location_id=move.to_location, sku=move.sku, on_hand=0,
-                               reserved=0, sold_last_7_days=0)
-                session.add(target)
+            target = stock_to_fill(session, move.to_location, move.sku)
             source.on_hand -= quantity
             target.on_hand += quantity
             return {"transferred": quantity}

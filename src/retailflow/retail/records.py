@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, String, TypeDecorator
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -58,7 +58,12 @@ class Location(Record):
 
 
 class Stock(Record):
-    """How much of a SKU one location holds, and how much of that is promised to orders."""
+    """How much of a SKU one location holds, and how much of that is promised to orders.
+
+    ``sold_last_7_days`` is the sales velocity the point-of-sale and e-commerce systems report
+    (most store sales never pass through a process): the handlers read it, an embedding app's
+    sales feed keeps it current, and the demo keeps the seeded figure.
+    """
 
     __tablename__ = "stock"
     location_id: Mapped[str] = mapped_column(ForeignKey("locations.id"), primary_key=True)
@@ -66,6 +71,17 @@ class Stock(Record):
     on_hand: Mapped[int] = mapped_column(default=0)
     reserved: Mapped[int] = mapped_column(default=0)
     sold_last_7_days: Mapped[int] = mapped_column(default=0)
+
+
+def stock_to_fill(session: Session, location_id: str, sku: str) -> Stock:
+    """The stock row goods are added to, locked for the change; a location that never held
+    the SKU gets an empty row."""
+    stock = session.get(Stock, (location_id, sku), with_for_update=True)
+    if stock is None:
+        stock = Stock(location_id=location_id, sku=sku, on_hand=0, reserved=0,
+                      sold_last_7_days=0)
+        session.add(stock)
+    return stock
 
 
 class Supplier(Record):

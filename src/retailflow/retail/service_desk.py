@@ -21,9 +21,9 @@ from retailflow.retail.records import (
     Order,
     OrderLine,
     Record,
-    Stock,
     Ticket,
     refundable,
+    stock_to_fill,
 )
 
 #: Ticket priorities from the least to the most pressing; an escalation moves one step up.
@@ -165,11 +165,7 @@ def service_desk_handlers(office: Backoffice) -> HandlerRegistry:
             if order is None or order.status != "delivered":
                 return {"restocked_at": location, "restocked_units": 0}
             for line in session.scalars(select(OrderLine).where(OrderLine.order_id == order_id)):
-                stock = session.get(Stock, (location, line.sku), with_for_update=True)
-                if stock is None:
-                    stock = Stock(location_id=location, sku=line.sku, on_hand=0, reserved=0,
-                                  sold_last_7_days=0)
-                    session.add(stock)
+                stock = stock_to_fill(session, location, line.sku)
                 stock.on_hand += line.quantity
                 units += line.quantity
             return {"restocked_at": location, "restocked_units": units}
