@@ -67,3 +67,29 @@ def routed_process(process_id: str, condition: str, *, lead: str = "",
     <bpmn:sequenceFlow id="otherwise" sourceRef="route" targetRef="b"/>
   </bpmn:process>
 </bpmn:definitions>"""
+
+
+def outage_shop() -> HandlerRegistry:
+    """The small order flow's handlers (``order_fulfilment_c8.bpmn``) on a morning when the
+    warehouse system is down for order SO-4: the KPI tests' shop."""
+    handlers = HandlerRegistry()
+
+    @handlers.handler("inventory.reserve")
+    def reserve(order_id: str) -> dict[str, Any]:
+        if order_id == "SO-4":
+            raise ConnectionError("warehouse system unreachable")
+        return {"stock_reserved": True}
+
+    @handlers.handler("inventory.release")
+    def release() -> dict[str, Any]:
+        return {"stock_reserved": False}
+
+    @handlers.handler("orders.ship")
+    def ship(order_id: str) -> dict[str, Any]:
+        return {"tracking_number": f"TRK-{order_id}"}
+
+    @handlers.handler("crm.notify_customer")
+    def notify() -> None:
+        return None
+
+    return handlers

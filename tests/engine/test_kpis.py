@@ -11,39 +11,13 @@ import pytest
 
 from retailflow import Engine, HandlerRegistry
 from retailflow.engine.kpis import percentile
-from retailflow.handlers import HandlerContext
 from retailflow.stores import Store
 from retailflow.testing import TimeTravel
-from scenario_kit import EngineFactory
+from scenario_kit import EngineFactory, outage_shop
 
 ORDER_FILE = "tests/fixtures/order_fulfilment_c8.bpmn"  # the small order flow
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
-
-
-def shop() -> HandlerRegistry:
-    """The shop on a morning when the warehouse system is down for order SO-4."""
-    handlers = HandlerRegistry()
-
-    @handlers.handler("inventory.reserve")
-    def reserve(order_id: str) -> dict[str, Any]:
-        if order_id == "SO-4":
-            raise ConnectionError("warehouse system unreachable")
-        return {"stock_reserved": True}
-
-    @handlers.handler("inventory.release")
-    def release() -> dict[str, Any]:
-        return {"stock_reserved": False}
-
-    @handlers.handler("orders.ship")
-    def ship(order_id: str) -> dict[str, Any]:
-        return {"tracking_number": f"TRK-{order_id}"}
-
-    @handlers.handler("crm.notify_customer")
-    def notify(context: HandlerContext) -> None:
-        return None
-
-    return handlers
 
 
 class Morning:
@@ -97,7 +71,7 @@ class Morning:
 
 @pytest.fixture
 def morning(make_engine: EngineFactory, clock: Any) -> Morning:
-    engine = make_engine(shop())
+    engine = make_engine(outage_shop())
     engine.deploy(ORDER_FILE)
     travel = TimeTravel(clock)
     travel.attach(engine)
@@ -210,7 +184,7 @@ class CountingStore:
 
 def test_kpis_read_the_history_in_one_pass_whatever_the_number_of_instances(
         make_engine: EngineFactory) -> None:
-    engine = make_engine(shop())
+    engine = make_engine(outage_shop())
     engine.deploy(ORDER_FILE)
     for number in range(40):
         engine.start("order_fulfilment_c8", variables={"order_id": f"SO-{number}", "items": []})

@@ -18,37 +18,13 @@ from retailflow.retail import Backoffice, registry, retail_handlers, seed_backof
 from retailflow.retail.analytics import analytics_handlers
 from retailflow.retail.records import KpiReport
 from retailflow.testing import TimeTravel
+from scenario_kit import outage_shop
 
 ORDER_FILE = "tests/fixtures/order_fulfilment_c8.bpmn"  # the small order flow: few handlers
 ORDER_TARGET = {"sla_hours": 24, "cycle_time_p90_hours": 24, "max_incident_rate": 0.02,
                 "max_breach_rate": 0.05, "owner_group": "fulfilment-ops"}
 RELAXED_TARGET = {"sla_hours": 72, "cycle_time_p90_hours": 48, "max_incident_rate": 0.5,
                   "max_breach_rate": 0.5, "owner_group": "fulfilment-ops"}
-
-
-def shop() -> HandlerRegistry:
-    """Stand-ins for the warehouse; its system is down for order SO-4."""
-    handlers = HandlerRegistry()
-
-    @handlers.handler("inventory.reserve")
-    def reserve(order_id: str) -> dict[str, Any]:
-        if order_id == "SO-4":
-            raise ConnectionError("warehouse system unreachable")
-        return {"stock_reserved": True}
-
-    @handlers.handler("inventory.release")
-    def release() -> dict[str, Any]:
-        return {"stock_reserved": False}
-
-    @handlers.handler("orders.ship")
-    def ship() -> dict[str, Any]:
-        return {"tracking_number": "TRK-1"}
-
-    @handlers.handler("crm.notify_customer")
-    def notify() -> None:
-        return None
-
-    return handlers
 
 
 def play_two_days(engine: Engine, travel: TimeTravel) -> None:
@@ -92,7 +68,7 @@ def clock() -> VirtualClock:
 
 @pytest.fixture
 def engine(clock: VirtualClock) -> Iterator[Engine]:
-    engine = Engine(handlers=shop(), clock=clock)
+    engine = Engine(handlers=outage_shop(), clock=clock)
     engine.deploy(ORDER_FILE)
     travel = TimeTravel(clock)
     travel.attach(engine)
@@ -247,7 +223,7 @@ def test_a_worker_reads_kpis_from_the_engine_store_named_by_retailflow_db(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     database = tmp_path / "engine.db"
     clock = VirtualClock(datetime.now(UTC) - timedelta(days=3))
-    engine = Engine(f"sqlite:///{database}", handlers=shop(), clock=clock)
+    engine = Engine(f"sqlite:///{database}", handlers=outage_shop(), clock=clock)
     engine.deploy(ORDER_FILE)
     travel = TimeTravel(clock)
     travel.attach(engine)

@@ -65,7 +65,7 @@ def test_received_goods_are_put_away_once_at_the_purchase_order_location(
 
 
 def test_putting_away_an_unknown_purchase_order_is_an_error(handlers: HandlerRegistry) -> None:
-    with pytest.raises(ValueError, match="PO-404"):
+    with pytest.raises(LookupError, match=r"PO-404.*procurement\.send_purchase_order"):
         call(handlers, "inventory.put_away", {"po_number": "PO-404"})
 
 

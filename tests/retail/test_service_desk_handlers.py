@@ -272,5 +272,5 @@ def test_closing_an_automatically_answered_ticket_keeps_its_answer(
 
 def test_a_step_on_a_ticket_that_was_never_recorded_says_which_step_records_it(
         handlers: HandlerRegistry) -> None:
-    with pytest.raises(ValueError, match=r"service\.record_ticket"):
+    with pytest.raises(LookupError, match=r"service\.record_ticket"):
         run(handlers, "service.close_ticket", {"ticket_id": "T-404"})

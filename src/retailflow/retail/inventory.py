@@ -20,6 +20,7 @@ from retailflow.retail.records import (
     PurchaseOrder,
     Record,
     Stock,
+    existing,
     stock_to_fill,
 )
 
@@ -225,9 +226,8 @@ def inventory_handlers(office: Backoffice) -> HandlerRegistry:
         """Shelve the goods of a received purchase order at its location: ``on_hand`` grows by
         each line, and the order is ``received``."""
         def effect(session: Session) -> dict[str, object]:
-            order = session.get(PurchaseOrder, po_number)
-            if order is None:
-                raise ValueError(f"no purchase order '{po_number}'")
+            order = existing(session, PurchaseOrder, po_number,
+                             "'procurement.send_purchase_order'")
             shelved = []
             for line in order.lines:
                 stock = stock_to_fill(session, order.location_id, line["sku"])

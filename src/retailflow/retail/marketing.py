@@ -13,7 +13,14 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from retailflow.handlers import BpmnError, HandlerContext, HandlerRegistry
 from retailflow.retail.backoffice import Backoffice
-from retailflow.retail.records import Campaign, Customer, CustomerIdentity, Notification, Record
+from retailflow.retail.records import (
+    Campaign,
+    Customer,
+    CustomerIdentity,
+    Notification,
+    Record,
+    existing,
+)
 
 #: Where a campaign runs when its request names no channels (the issue's four channels).
 DEFAULT_CHANNELS = ("app", "mini_program", "store_pos", "social")
@@ -179,8 +186,4 @@ def marketing_handlers(office: Backoffice) -> HandlerRegistry:
 
 
 def _campaign(session: Session, campaign_id: str) -> Campaign:
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None:
-        raise LookupError(f"no campaign '{campaign_id}' in the back office; it is recorded by "
-                          "'marketing.define_audience'")
-    return campaign
+    return existing(session, Campaign, campaign_id, "'marketing.define_audience'")

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from retailflow.handlers import HandlerContext, HandlerRegistry
 from retailflow.retail.backoffice import Backoffice
 from retailflow.retail.inventory import ItemLine
-from retailflow.retail.records import Product, PurchaseOrder, Record, Stock, Supplier
+from retailflow.retail.records import Product, PurchaseOrder, Record, Stock, Supplier, existing
 
 #: Where bought goods are delivered when the trigger names no location.
 MAIN_WAREHOUSE = "WH-EAST"
@@ -202,10 +202,7 @@ def procurement_handlers(office: Backoffice) -> HandlerRegistry:
 
 
 def _purchase_order(session: Session, number: str) -> PurchaseOrder:
-    order = session.get(PurchaseOrder, number)
-    if order is None:
-        raise ValueError(f"no purchase order '{number}'")
-    return order
+    return existing(session, PurchaseOrder, number, "'procurement.send_purchase_order'")
 
 
 def _quarterly_needs(session: Session) -> dict[str, float]:

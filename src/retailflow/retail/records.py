@@ -10,7 +10,7 @@ reports the analysis flow publishes. ``AppliedEffect`` makes every handler idemp
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, String, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -35,6 +35,9 @@ class Record(DeclarativeBase):
     """Base of every back-office table (one ``MetaData``, created by ``Backoffice``)."""
 
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UtcDateTime}
+
+
+RecordType = TypeVar("RecordType", bound=Record)
 
 
 class Product(Record):
@@ -71,6 +74,17 @@ class Stock(Record):
     on_hand: Mapped[int] = mapped_column(default=0)
     reserved: Mapped[int] = mapped_column(default=0)
     sold_last_7_days: Mapped[int] = mapped_column(default=0)
+
+
+def existing(session: Session, record: type[RecordType], key: object, recorded_by: str
+             ) -> RecordType:
+    """The ``record`` row with primary key ``key``; a ``LookupError`` naming the step that
+    records it when there is none (a handler run before that step, or with a wrong id)."""
+    row = session.get(record, key)
+    if row is None:
+        raise LookupError(f"no {record.__tablename__[:-1].replace('_', ' ')} {key!r} in the "
+                          f"back office; it is recorded by {recorded_by}")
+    return row
 
 
 def stock_to_fill(session: Session, location_id: str, sku: str) -> Stock:

@@ -22,6 +22,7 @@ from retailflow.retail.records import (
     OrderLine,
     Record,
     Ticket,
+    existing,
     refundable,
     stock_to_fill,
 )
@@ -212,11 +213,8 @@ def service_desk_handlers(office: Backoffice) -> HandlerRegistry:
 
 
 def _ticket(session: Session, ticket_id: str) -> Ticket:
-    ticket = session.get(Ticket, ticket_id)
-    if ticket is None:
-        raise ValueError(f"no ticket {ticket_id!r} in the back office; it is recorded by the "
-                         "'Record ticket' step (service.record_ticket)")
-    return ticket
+    return existing(session, Ticket, ticket_id,
+                    "the 'Record ticket' step (service.record_ticket)")
 
 
 def _automatic_answer(session: Session, category: str, order_id: str | None) -> str | None:
