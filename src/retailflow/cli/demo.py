@@ -52,7 +52,7 @@ def run_demo(*, settings: SimulationSettings, db: Path, console: Console) -> Non
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
                 "day {task.fields[day]:>2} of {task.fields[days]}"), TimeElapsedColumn(),
                 console=console) as progress:
-            bar = progress.add_task("Simulating the fortnight", total=hours, day=1,
+            bar = progress.add_task(f"Simulating {settings.days} days", total=hours, day=1,
                                     days=settings.days)
             simulation.run(lambda passed: progress.update(
                 bar, advance=passed, day=min(settings.days, int(

@@ -75,8 +75,8 @@ class BusinessSimulation:
         self._sequence = itertools.count()
         self._seen: set[tuple[str, ...]] = set()
         with office.session() as session:
-            self._customers = list(session.scalars(select(Customer.id)))
-            self._skus = list(session.scalars(select(Product.sku)))
+            self._customers = list(session.scalars(select(Customer.id).order_by(Customer.id)))
+            self._skus = list(session.scalars(select(Product.sku).order_by(Product.sku)))
 
     def run(self, progress: Callable[[float], None] | None = None) -> None:
         """Simulate the whole period; ``progress`` is told the simulated hours that passed."""
