@@ -20,7 +20,7 @@ from retailflow.cli.worker import worker
 from retailflow.model import RetailflowError
 
 app = typer.Typer(help="retailflow: BPMN processes for new-retail operations.",
-                  no_args_is_help=True, add_completion=False)
+                  no_args_is_help=True, add_completion=False, rich_markup_mode="markdown")
 
 
 @app.command()
