@@ -42,8 +42,9 @@ def run_demo(*, settings: SimulationSettings, db: Path, console: Console) -> Non
     engine = Engine(f"sqlite:///{db}", clock=clock, handlers=retail_handlers(
         office, kpis=lambda **window: engine.kpis(**window)))
     with engine:
-        deployment = engine.deploy(_process_dir())
-        console.print(f"Deployed {len(deployment.created)} processes from {_process_dir()}; "
+        processes = _process_dir()
+        deployment = engine.deploy(processes)
+        console.print(f"Deployed {len(deployment.created)} processes from {processes}; "
                       f"the engine's store is {db}, the back office {office_db}.")
         travel = TimeTravel(clock)
         travel.attach(engine)

@@ -39,9 +39,6 @@ def retail_handlers(office: Backoffice, *, kpis: KpiSource | None = None) -> Han
     return registry
 
 
-__all__ = ["Backoffice", "registry", "retail_handlers", "seed_backoffice"]
-
-
 def registry() -> HandlerRegistry:
     """Every retail handler on the back office at ``$RETAILFLOW_RETAIL_DB`` (in memory when
     unset), with KPIs read from the engine's store at ``$RETAILFLOW_DB`` (none when unset):
@@ -68,3 +65,6 @@ def _store_kpis(db: str, office: Backoffice) -> KpiSource:
             store.close()
 
     return kpis
+
+
+__all__ = ["Backoffice", "registry", "retail_handlers", "seed_backoffice"]

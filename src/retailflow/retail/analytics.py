@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from retailflow.handlers import HandlerContext, HandlerRegistry
 from retailflow.model import ProcessKpis, RetailflowError
-from retailflow.model.kpis import as_seconds
+from retailflow.model.kpis import KpiWindow, as_seconds
 from retailflow.retail.backoffice import Backoffice
 from retailflow.retail.records import KpiReport
 
@@ -189,13 +189,13 @@ def _kpis_body(item: ProcessKpis) -> dict[str, Any]:
 def _empty(process_id: str, window: Window, sla: Mapping[str, timedelta]) -> dict[str, Any]:
     """A process that was active when the review began but has nothing in the window now
     (e.g. a file redeployed under another id): reported with zeros rather than dropped."""
-    return {"process_id": process_id,
-            "window": {"since": window.since.isoformat(), "until": window.until.isoformat()},
-            "started": 0, "completed": 0, "cancelled": 0, "open": 0, "with_incidents": 0,
-            "incident_rate": 0.0, "cycle_time_p50_seconds": None,
-            "cycle_time_p90_seconds": None,
-            "sla_seconds": as_seconds(sla.get(process_id)), "sla_breaches": 0,
-            "sla_breach_rate": 0.0, "steps": [], "slowest_step": None}
+    target = sla.get(process_id)
+    return _kpis_body(ProcessKpis(
+        process_id=process_id, window=KpiWindow(window.since, window.until), started=0,
+        completed=0, cancelled=0, open=0, with_incidents=0, incident_rate=0.0,
+        cycle_time_p50=None, cycle_time_p90=None, sla=target,
+        sla_breaches=0 if target is not None else None,
+        sla_breach_rate=0.0 if target is not None else None, steps=[]))
 
 
 def _targets(process_ids: Sequence[str], targets: Sequence[KpiTarget]

@@ -51,12 +51,11 @@ class Backoffice:
         here with its ``HandlerContext.idempotency_key``. An effect that raises (a ``BpmnError``
         too) changes nothing and records nothing, so a retry starts afresh.
         """
-        with self.session() as session:
-            done = session.get(AppliedEffect, key)
-            if done is not None:
-                return dict(done.result)
         try:
             with self.session() as session:
+                done = session.get(AppliedEffect, key)
+                if done is not None:
+                    return dict(done.result)
                 result = effect(session) or {}
                 session.add(AppliedEffect(key=key, result=result))
         except IntegrityError:

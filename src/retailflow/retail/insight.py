@@ -20,12 +20,12 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from retailflow.handlers import HandlerContext, HandlerRegistry
 from retailflow.retail.backoffice import Backoffice
+from retailflow.retail.inventory import network_stock
 from retailflow.retail.records import (
     Customer,
     CustomerIdentity,
     Product,
     Record,
-    Stock,
     Touchpoint,
 )
 
@@ -305,11 +305,9 @@ def _demand_signals(session: Session, since: datetime) -> list[dict[str, Any]]:
             Touchpoint.kind.in_(("view", "search")), Touchpoint.at >= since,
             Touchpoint.sku.is_not(None))):
         interest[sku] += 1
-    sold: Counter[str] = Counter()
-    available: Counter[str] = Counter()
-    for stock in session.scalars(select(Stock)):
-        sold[stock.sku] += stock.sold_last_7_days
-        available[stock.sku] += stock.on_hand - stock.reserved
+    network = network_stock(session)
+    sold = Counter({sku: stock.sold_last_7_days for sku, stock in network.items()})
+    available = Counter({sku: stock.available for sku, stock in network.items()})
     signals = []
     for product in session.scalars(select(Product).order_by(Product.sku)):
         lookers = interest[product.sku]
@@ -338,9 +336,7 @@ def _recommend(session: Session, since: datetime) -> int:
                Touchpoint.customer_id.not_in(merged))).all()
     categories = {sku: category for sku, category in
                   session.execute(select(Product.sku, Product.category))}
-    in_stock: Counter[str] = Counter()
-    for stock in session.scalars(select(Stock)):
-        in_stock[stock.sku] += stock.on_hand - stock.reserved
+    in_stock = Counter({sku: stock.available for sku, stock in network_stock(session).items()})
     bestsellers = Counter(row.sku for row in recent if row.kind == "purchase")
     ranked = sorted(categories, key=lambda sku: (-bestsellers[sku], sku))
     looked: dict[str, Counter[str]] = defaultdict(Counter)

@@ -5,10 +5,11 @@ and slow movers."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
-from sqlalchemy import String, select
+from sqlalchemy import String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from retailflow.handlers import BpmnError, HandlerContext, HandlerRegistry
@@ -180,6 +181,24 @@ def slow_movers(stock_lines: list[StockLine]) -> list[str]:
         on_hand[line.sku] += line.on_hand
         sold[line.sku] += line.weekly_sales
     return sorted(sku for sku in on_hand if on_hand[sku] > sold[sku] * SLOW_MOVER_WEEKS)
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkStock:
+    """One SKU across every location: last week's sales and what is available to sell."""
+
+    sold_last_7_days: int
+    available: int  # on hand, less what orders hold
+
+
+def network_stock(session: Session) -> dict[str, NetworkStock]:
+    """Per SKU, summed over every location (one grouped query): what planning, demand
+    signals and recommendations read."""
+    rows = session.execute(select(
+        Stock.sku, func.sum(Stock.sold_last_7_days), func.sum(Stock.on_hand - Stock.reserved)
+    ).group_by(Stock.sku))
+    return {sku: NetworkStock(int(sold or 0), int(available or 0))
+            for sku, sold, available in rows}
 
 
 def inventory_handlers(office: Backoffice) -> HandlerRegistry:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
@@ -12,8 +11,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from retailflow.handlers import HandlerContext, HandlerRegistry
 from retailflow.retail.backoffice import Backoffice
-from retailflow.retail.inventory import ItemLine
-from retailflow.retail.records import Product, PurchaseOrder, Record, Stock, Supplier, existing
+from retailflow.retail.inventory import ItemLine, network_stock
+from retailflow.retail.records import Product, PurchaseOrder, Record, Supplier, existing
 
 #: Where bought goods are delivered when the trigger names no location.
 MAIN_WAREHOUSE = "WH-EAST"
@@ -207,12 +206,8 @@ def _purchase_order(session: Session, number: str) -> PurchaseOrder:
 
 def _quarterly_needs(session: Session) -> dict[str, float]:
     """Per SKU, a quarter of last week's sales across the network minus what is available."""
-    sold: dict[str, int] = defaultdict(int)
-    available: dict[str, int] = defaultdict(int)
-    for stock in session.scalars(select(Stock)):
-        sold[stock.sku] += stock.sold_last_7_days
-        available[stock.sku] += stock.on_hand - stock.reserved
-    return {sku: sold[sku] * REVIEW_WEEKS - available[sku] for sku in sold}
+    return {sku: stock.sold_last_7_days * REVIEW_WEEKS - stock.available
+            for sku, stock in network_stock(session).items()}
 
 
 def _whole_cases(units: float) -> int:
