@@ -716,3 +716,19 @@ def test_an_instances_subscriptions_are_listed_by_id_and_leave_with_its_steps(
 def test_a_jobs_state_is_read_from_its_due_time_lease_and_retries(
         changes: dict[str, Any], state: str) -> None:
     assert replace(job("j1"), **changes).state_at(at(10)) == state
+
+
+def test_a_retired_schedule_takes_the_incident_of_its_failed_timer_with_it(
+        store: Store) -> None:
+    owner = "definition:order:1"
+    store.save_definitions([resource()], [definition()],
+                           {owner: [job("start-1", owner, kind=JobKind.TIMER)]})
+    store.claim_due_jobs(now=at(0), owner="w1", lease_until=at(30), limit=1)
+    store.fail_job("start-1", owner="w1", error="boom", retries_left=0, due_at=at(0),
+                   incident=Incident("inc", owner, "start-1", "el", "boom", at(0)), history=[])
+    assert [i.id for i in store.list_incidents()] == ["inc"]
+
+    store.save_definitions([], [], {owner: []})  # a new version retires the schedule
+
+    assert store.list_jobs(instance_id=owner) == []
+    assert store.list_incidents() == []

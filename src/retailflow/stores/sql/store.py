@@ -187,7 +187,7 @@ class SqlStore:
         """Open the store; with ``migrate`` (the default) create or upgrade the schema first,
         under a lock so that many workers starting together migrate once. ``migrate=False``
         refuses a database whose schema is not current (run ``retailflow db upgrade``)."""
-        self._url = url
+        self._where = _shown(url)  # for error messages, rendered once: not per transaction
         self._engine = _create_engine(url)
         self._postgres = self._engine.dialect.name == "postgresql"
         self._upsert = postgresql.insert if self._postgres else sqlite.insert
@@ -209,7 +209,7 @@ class SqlStore:
         read without changing anything."""
         engine = _create_engine(url)
         try:
-            with _store_errors(url), engine.connect() as conn:
+            with _store_errors(_shown(url)), engine.connect() as conn:
                 return current_revision(conn)
         finally:
             engine.dispose()
@@ -219,7 +219,7 @@ class SqlStore:
         """A write transaction. On SQLite it starts with BEGIN IMMEDIATE: the writer takes the
         write lock up front (waiting up to the busy timeout) instead of failing when it tries to
         upgrade a read lock while another process writes."""
-        with _store_errors(self._url), self._serial, self._engine.connect() as conn, conn.begin():
+        with _store_errors(self._where), self._serial, self._engine.connect() as conn, conn.begin():
             if not self._postgres:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             yield conn
@@ -227,7 +227,7 @@ class SqlStore:
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         """A connection for one read statement (SQLite runs it in autocommit mode)."""
-        with _store_errors(self._url), self._serial, self._engine.connect() as conn:
+        with _store_errors(self._where), self._serial, self._engine.connect() as conn:
             yield conn
 
     # -- deployments -----------------------------------------------------------------------------
@@ -307,9 +307,8 @@ class SqlStore:
                     conn.execute(_INSERT_INSTANCE, rows.instance_values(instance, checkpoint.state))
                 except IntegrityError as error:
                     raise errors.instance_exists(instance.id) from error
-                _insert_wait_states(
-                    conn, checkpoint.jobs, checkpoint.subscriptions, checkpoint.user_tasks
-                )
+                _sync_jobs(conn, set(), checkpoint.jobs)
+                _insert_wait_states(conn, checkpoint.subscriptions, checkpoint.user_tasks)
             else:
                 values = rows.instance_step_values(instance, checkpoint.state)
                 values["b_id"], values["b_expected"] = instance.id, checkpoint.expected_version
@@ -674,7 +673,7 @@ def _create_engine(url: str) -> Engine:
 
 
 @contextmanager
-def _store_errors(url: str) -> Iterator[None]:
+def _store_errors(where: str) -> Iterator[None]:
     """SQLAlchemy's errors as retailflow's, so none reaches a user:
 
     - the database cannot be reached, dropped the connection, is busy, or the pool has no
@@ -684,8 +683,9 @@ def _store_errors(url: str) -> Iterator[None]:
     - anything else the database refuses: ``RetailflowError`` with the driver's message;
     - a value the store refuses (a naive datetime) raises its own ``ValueError``, as in
       ``MemoryStore``.
+
+    ``where`` is the database as messages name it (``_shown``).
     """
-    where = make_url(url).render_as_string()
     try:
         yield
     except PoolTimeoutError as error:
@@ -709,6 +709,11 @@ def _store_errors(url: str) -> Iterator[None]:
         if isinstance(error.orig, ValueError):
             raise error.orig from None
         raise
+
+
+def _shown(url: str) -> str:
+    """The URL as an error message may show it: the password masked."""
+    return make_url(url).render_as_string()
 
 
 # PostgreSQL: connection exceptions (08...), and the server shutting down or starting (57P0x).
@@ -752,16 +757,7 @@ def _sync_wait_states(conn: Connection, checkpoint: Checkpoint) -> None:
         ):
             stored[table_name].add(row_id)
 
-    # Jobs that remain are kept exactly as stored: their lock, attempt, retries and backoff
-    # belong to the workers and to fail_job/retry_job, never to another branch's step.
-    wanted_jobs = {job.id: job for job in checkpoint.jobs}
-    if gone := stored["job"] - wanted_jobs.keys():
-        spent = [row_id for row_id, no_retries in conn.execute(
-            _DELETE_JOBS_SPENT, {"ids": list(gone)}) if no_retries]
-        # An incident of a job that is gone (cancelled, or its path left) is no longer
-        # actionable; the history keeps the incident_opened event.
-        if spent:
-            conn.execute(_DELETE_JOB_INCIDENTS, {"ids": spent})
+    _sync_jobs(conn, stored["job"], checkpoint.jobs)
 
     # Subscriptions and user tasks are immutable once open: only absent ones go.
     wanted_subscriptions = {s.id: s for s in checkpoint.subscriptions}
@@ -773,31 +769,37 @@ def _sync_wait_states(conn: Connection, checkpoint: Checkpoint) -> None:
         conn.execute(_DELETE_USER_TASK_GROUPS, {"ids": list(gone)})
     _insert_wait_states(
         conn,
-        [job for job_id, job in wanted_jobs.items() if job_id not in stored["job"]],
         [s for s_id, s in wanted_subscriptions.items() if s_id not in stored["subscription"]],
         [task for task_id, task in wanted_tasks.items() if task_id not in stored["user_task"]],
     )
 
 
 def _sync_owner_jobs(conn: Connection, owner: str, wanted: Sequence[Job]) -> None:
-    """Make ``owner``'s jobs the ``wanted`` set: absent ones go, new ones come, remaining ones
-    stay as stored (the same rule as an instance's jobs)."""
+    """Make ``owner``'s jobs (a definition's timer-start schedule) the ``wanted`` set."""
     stored = {row_id for (row_id,) in conn.execute(_OWNER_JOB_IDS, {"b_instance": owner})}
+    _sync_jobs(conn, stored, wanted)
+
+
+def _sync_jobs(conn: Connection, stored: set[str], wanted: Sequence[Job]) -> None:
+    """Absent jobs go (with the incidents of spent ones), new ones come. Jobs that remain are
+    kept exactly as stored: their lock, attempt, retries and backoff belong to the workers and
+    to fail_job/retry_job, never to another branch's step."""
     wanted_ids = {job.id for job in wanted}
     if gone := stored - wanted_ids:
-        conn.execute(_DELETE_JOBS, {"ids": list(gone)})
+        spent = [row_id for row_id, no_retries in conn.execute(
+            _DELETE_JOBS_SPENT, {"ids": list(gone)}) if no_retries]
+        # An incident of a job that is gone (cancelled, its path left, its schedule retired)
+        # is no longer actionable; the history keeps the incident_opened event.
+        if spent:
+            conn.execute(_DELETE_JOB_INCIDENTS, {"ids": spent})
     if new := [job for job in wanted if job.id not in stored]:
         conn.execute(_INSERT_JOBS, [rows.job_values(job) for job in new])
 
 
 def _insert_wait_states(
-    conn: Connection,
-    new_jobs: Sequence[Job],
-    new_subscriptions: Sequence[Subscription],
-    new_tasks: Sequence[UserTask],
+    conn: Connection, new_subscriptions: Sequence[Subscription], new_tasks: Sequence[UserTask]
 ) -> None:
-    if new_jobs:
-        conn.execute(_INSERT_JOBS, [rows.job_values(job) for job in new_jobs])
+    """Insert new subscriptions and user tasks (jobs go through ``_sync_jobs``)."""
     if new_subscriptions:
         conn.execute(
             _INSERT_SUBSCRIPTIONS,
