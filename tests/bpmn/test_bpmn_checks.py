@@ -427,6 +427,7 @@ def test_a_sub_process_id_clashing_with_another_files_process_is_a_duplicate() -
     findings = check(linear_process(sub_process, task_id="shipping"), "camunda8", shipping())
 
     assert rules(findings) == [("duplicate-id", "shipping")]
+    assert "is also the id of a sub-process in order.bpmn" in findings[0].message
     assert check(linear_process(sub_process.replace('"shipping"', '"packing"'),
                                 task_id="packing"), "camunda8", shipping()) == []
 

@@ -137,39 +137,49 @@ def check_documents(
     return findings
 
 
+_DUPLICATE_HINTS = {
+    "process": "process and sub-process ids must be unique across the files deployed "
+               "together: rename one of them (the element's ID in Modeler)",
+    "decision": "deploy one file per decision id, or rename one of them",
+}
+
+
 def _duplicate_definitions(documents: Sequence[BpmnDocument | DmnDocument]) -> list[Finding]:
     """A process or decision id defined in two files: the deployment could not tell which
     one a caller means. Sub-process ids count as process ids: SpiffWorkflow keeps both in one
     table, and refuses (or silently mixes up) a clash between files."""
     findings: list[Finding] = []
-    first: dict[tuple[str, str], tuple[str, int | None]] = {}
+    first: dict[tuple[str, str], tuple[str, int | None, str]] = {}
     for document in documents:
+        # (id space, what the element is, id, line): processes and sub-processes share a space
         if isinstance(document, BpmnDocument):
-            entries = [("process", info.id, info.line) for info in document.processes]
+            entries = [("process", "process", info.id, info.line)
+                       for info in document.processes]
             entries.extend(
-                ("process", element.get("id", ""), element.sourceline)
+                ("process", "sub-process", element.get("id", ""), element.sourceline)
                 for element in document.tree.iter(*_SUB_PROCESSES)
                 if element.get("id")
             )
         else:
             root = document.tree.getroot()
             entries = [
-                ("decision", element.get("id", ""), element.sourceline)
+                ("decision", "decision", element.get("id", ""), element.sourceline)
                 for element in root.iterchildren(f"{{{document.namespace}}}decision")
                 if element.get("id")
             ]
-        for kind, identifier, line in entries:
-            where = first.setdefault((kind, identifier), (document.name, line))
+        for space, noun, identifier, line in entries:
+            where = first.setdefault((space, identifier), (document.name, line, noun))
             if where[0] != document.name:
                 findings.append(
                     Finding(
                         Severity.ERROR,
                         "duplicate-id",
-                        f"{kind} id '{identifier}' is also defined in {where[0]}:{where[1]}",
+                        f"{noun} id '{identifier}' is also the id of a {where[2]} in "
+                        f"{where[0]}:{where[1]}",
                         file=document.name,
                         line=line,
                         element_id=identifier,
-                        hint=f"deploy one file per {kind} id, or rename one of them",
+                        hint=_DUPLICATE_HINTS[space],
                     )
                 )
     return findings

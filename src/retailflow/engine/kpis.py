@@ -3,7 +3,8 @@ durations and conversion, per process over a time window.
 
 The store is read in a fixed number of queries whatever the number of instances: the
 instances once, the history in one pass (per deployed version of the process when one process
-is asked for), the open incidents once, and each deployed file once for the element names.
+is asked for; incidents are its ``incident_opened`` rows), and each file of the processes
+counted once for the element names.
 
 Percentiles are **nearest-rank**: the p-th percentile of n sorted values is the value at rank
 ``ceil(p / 100 * n)`` (1-based), so it is always a duration that was actually observed
@@ -64,10 +65,6 @@ def compute_kpis(store: Store, *, now: datetime, process_id: str | None = None,
         tallies[process_id] = _Tally()
     for instance in instances.values():
         tallies.setdefault(instance.process_id, _Tally()).count(instance, end, targets)
-    for incident in store.list_incidents():
-        if incident.instance_id in instances and incident.created_at <= end:
-            _tally_of(tallies, instances, incident.instance_id).incidents.add(
-                incident.instance_id)
     _read_history(_history(store, process_id), instances, tallies, end)
     names = _element_names(store, tallies)
     return [tallies[pid].kpis(pid, window, targets.get(pid), names)
@@ -175,19 +172,18 @@ def _read_history(events: Iterable[HistoryEvent], instances: Mapping[str, Instan
             step.passed_by.add(instance.id)
 
 
-def _tally_of(tallies: Mapping[str, _Tally], instances: Mapping[str, Instance],
-              instance_id: str) -> _Tally:
-    return tallies[instances[instance_id].process_id]
-
-
 def _element_names(store: Store, tallies: Mapping[str, _Tally]) -> dict[StepKey, str]:
-    """Element names as drawn, read from each deployed file once (latest files win)."""
+    """Element names as drawn, read once from each file that defines a process the steps
+    belong to (latest files win)."""
     wanted = {key for tally in tallies.values() for key in tally.steps}
     if not wanted:
         return {}
+    scopes = {process_id for process_id, _element_id in wanted}
     names: dict[StepKey, str] = {}
     seen: set[str] = set()
     for definition in store.list_definitions():
+        if definition.process_id not in scopes:
+            continue
         for content_hash in definition.resource_hashes:
             if content_hash in seen:
                 continue
