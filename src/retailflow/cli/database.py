@@ -6,7 +6,7 @@ import typer
 
 from retailflow.cli.operations import DbOption, store_url
 from retailflow.cli.output import JsonOption, print_rows
-from retailflow.stores import SqlStore
+from retailflow.stores import SqlStore, database_url
 from retailflow.stores.sql.schema_version import head_revision
 
 database = typer.Typer(help="The store's schema: status and upgrade.", no_args_is_help=True)
@@ -28,10 +28,5 @@ def status(db: DbOption, output_json: JsonOption = False) -> None:
 def upgrade(db: DbOption) -> None:
     """Create or migrate the schema to this retailflow's revision (safe to run while workers
     of the same version run: migrations take a lock)."""
-    SqlStore(_creatable(db)).close()
+    SqlStore(database_url(db)).close()  # upgrading may create the SQLite file
     typer.echo(f"schema at revision {head_revision()}")
-
-
-def _creatable(db: str) -> str:
-    """Upgrading may create a SQLite file; every other command needs it to exist."""
-    return db if "://" in db else f"sqlite:///{db}"

@@ -15,7 +15,7 @@ import typer
 from retailflow.cli.output import JsonOption, console, print_json, print_rows
 from retailflow.engine import Engine
 from retailflow.model import InstanceStatus, Job, JobState
-from retailflow.stores import open_store
+from retailflow.stores import database_url, open_store
 
 DbOption = Annotated[str, typer.Option(
     "--db", envvar="RETAILFLOW_DB",
@@ -148,8 +148,7 @@ def _engine(db: str) -> Iterator[Engine]:
 
 def store_url(db: str) -> str:
     """A plain path means a SQLite file, which must exist: reading a store never creates one."""
-    if "://" not in db:
-        db = f"sqlite:///{db}"
+    db = database_url(db)
     if db.startswith("sqlite:///") and not Path(db.removeprefix("sqlite:///")).exists():
         raise typer.BadParameter(f"no SQLite file at {db.removeprefix('sqlite:///')}",
                                  param_hint="--db")

@@ -24,7 +24,7 @@ from retailflow.retail.orders import order_handlers
 from retailflow.retail.procurement import procurement_handlers
 from retailflow.retail.seed import seed_backoffice
 from retailflow.retail.service_desk import service_desk_handlers
-from retailflow.stores import open_store
+from retailflow.stores import database_url, open_store
 
 
 def retail_handlers(office: Backoffice, *, kpis: KpiSource | None = None) -> HandlerRegistry:
@@ -52,7 +52,7 @@ def registry() -> HandlerRegistry:
 def _store_kpis(db: str, office: Backoffice) -> KpiSource:
     """KPIs read from the engine's store at ``db`` (a URL or a plain SQLite path, as the
     worker takes it), opened for each review and closed after it."""
-    url = db if "://" in db else f"sqlite:///{db}"
+    url = database_url(db)
 
     def kpis(*, process_id: str | None = None, since: datetime | None = None,
              until: datetime | None = None, sla: Mapping[str, timedelta] | None = None

@@ -14,7 +14,14 @@ from retailflow.stores.base import Checkpoint, Store, WaitStateIds
 from retailflow.stores.memory import MemoryStore
 from retailflow.stores.sql import SqlStore
 
-__all__ = ["Checkpoint", "MemoryStore", "SqlStore", "Store", "WaitStateIds", "open_store"]
+__all__ = ["Checkpoint", "MemoryStore", "SqlStore", "Store", "WaitStateIds", "database_url",
+           "open_store"]
+
+
+def database_url(db: str) -> str:
+    """What the command line and ``$RETAILFLOW_DB`` accept: a store URL, or a plain path that
+    means a SQLite file."""
+    return db if "://" in db else f"sqlite:///{db}"
 
 
 def open_store(url: str | None, *, migrate: bool = True) -> Store:
