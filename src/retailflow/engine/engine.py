@@ -368,10 +368,7 @@ class Engine:
     def _start(self, definition: ProcessDefinition, business_key: str | None,
                variables: dict[str, Any], deliver: tuple[str, str] | None = None) -> Instance:
         loaded = self._definitions.get(definition.id)
-        now = self.clock.now()
-        instance = Instance(id=uuid.uuid4().hex, definition_id=definition.id,
-                            process_id=definition.process_id, business_key=business_key,
-                            status=InstanceStatus.RUNNING, started_at=now)
+        instance = self._new_instance(definition, business_key)
         started = _Note(HistoryKind.INSTANCE_STARTED, None, dict(variables))
         start_event = None if deliver is None else next(
             element for element, name in loaded.compiled.start_events(deliver[0])
@@ -387,6 +384,13 @@ class Engine:
             else:
                 run.deliver_signal(catch.task_id, name, variables)
         return self._commit(instance, run, expected_version=None, extra=[started])
+
+    def _new_instance(self, definition: ProcessDefinition, business_key: str | None
+                      ) -> Instance:
+        """A new running instance of ``definition``, started now (not stored yet)."""
+        return Instance(id=uuid.uuid4().hex, definition_id=definition.id,
+                        process_id=definition.process_id, business_key=business_key,
+                        status=InstanceStatus.RUNNING, started_at=self.clock.now())
 
     def _advance(self, instance_id: str, action: Callable[[ProcessRun], None], *,
                  extra: Sequence[_Note] = (), cancel: bool = False,
@@ -614,10 +618,7 @@ class Engine:
             self._drop(job)  # a newer version replaced this schedule while it was claimed
             return
         loaded = self._definitions.get(definition.id)
-        now = self.clock.now()
-        instance = Instance(id=uuid.uuid4().hex, definition_id=definition.id,
-                            process_id=definition.process_id, business_key=None,
-                            status=InstanceStatus.RUNNING, started_at=now)
+        instance = self._new_instance(definition, business_key=None)
         try:
             run = ProcessRun.start(loaded.compiled, {}, loaded.script_engine,
                                    start_event=job.element_id)
