@@ -10,6 +10,7 @@ from __future__ import annotations
 from retailflow.engine.spiff.compiler import CompiledProcess, SourceTree, compile_processes
 from retailflow.engine.spiff.runtime import (
     ExecutionError,
+    FailedActivation,
     PendingCatch,
     PendingJob,
     PendingTimer,
@@ -25,6 +26,7 @@ from retailflow.engine.spiff.serializer import StateCodec
 __all__ = [
     "CompiledProcess",
     "ExecutionError",
+    "FailedActivation",
     "PendingCatch",
     "PendingJob",
     "PendingTimer",

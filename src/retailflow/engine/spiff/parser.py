@@ -3,7 +3,8 @@
 Every flow node's extension elements are read once by ``retailflow.bpmn.extensions`` into a
 dialect-neutral ``ElementConfig`` and attached to its task spec as ``extensions``. The overrides
 below only change what SpiffWorkflow gets wrong for Modeler files: service, send and business
-rule tasks, script tasks written as ``zeebe:script``, ``zeebe:calledElement``,
+rule tasks, message throw and end events with a job type, script tasks written as
+``zeebe:script``, ``zeebe:calledElement``,
 ``zeebe:loopCharacteristics``, timers (evaluated against the engine's clock) and messages
 (correlated by a key expression).
 """
@@ -176,16 +177,33 @@ class RetailStartEventParser(_EventParserMixin, StartEventParser):
         return task
 
 
-class RetailEndEventParser(_EventParserMixin, EndEventParser):
-    pass
+class _JobEventMixin(_EventParserMixin):
+    """A message throw or end event with a job type (Camunda 8's ``zeebe:taskDefinition``,
+    Camunda 7's external ``camunda:topic``) is a job exactly like a service task: its
+    ``messageRef`` is optional and no message is thrown; the handler does the sending."""
+
+    def job_task(self) -> Any | None:
+        if self.config.job_type and self.xpath(MESSAGE_EVENT_XPATH):
+            return ServiceTask(self.spec, self.bpmn_id, **self.bpmn_attributes)
+        return None
+
+
+class RetailEndEventParser(_JobEventMixin, EndEventParser):
+    def create_task(self) -> Any:
+        task = self.job_task()
+        if task is None:
+            return super().create_task()
+        task.connect(self.spec.end)
+        return task
 
 
 class RetailCatchEventParser(_EventParserMixin, IntermediateCatchEventParser):
     pass
 
 
-class RetailThrowEventParser(_EventParserMixin, IntermediateThrowEventParser):
-    pass
+class RetailThrowEventParser(_JobEventMixin, IntermediateThrowEventParser):
+    def create_task(self) -> Any:
+        return self.job_task() or super().create_task()
 
 
 class RetailBoundaryEventParser(_EventParserMixin, BoundaryEventParser):
