@@ -581,7 +581,7 @@ class Engine:
         try:
             inputs = map_inputs(config.inputs, visible, self.expressions, element_id)
             result = handler.invoke(inputs, context)
-            updates = map_outputs(config.outputs, visible, result, self.expressions,
+            updates = map_outputs(config.outputs, inputs, result, self.expressions,
                                   element_id)
             check_variables(updates, f"handler '{job.topic}' at '{element_id}'")
         except BpmnError as error:

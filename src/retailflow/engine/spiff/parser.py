@@ -63,8 +63,10 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from retailflow.bpmn.extensions import ElementConfig, read_element_config, read_message_correlation
 from retailflow.bpmn.namespaces import BPMN, ZEEBE
 from retailflow.engine.spiff.specs import (
+    OUTPUT_ELEMENT,
     ClockTimerEventDefinition,
     DecisionTask,
+    EvaluatedCollection,
     KeyedMessageEventDefinition,
     LocalParallelMultiInstance,
     LocalSequentialMultiInstance,
@@ -95,23 +97,29 @@ class _ConfiguredParser(TaskParser):
         if zeebe is None:
             super()._add_multiinstance_task(loop_characteristics)
             return
-        collection = _simple_path(zeebe.get("inputCollection"), self, "inputCollection")
-        output_element = zeebe.get("outputElement")
+        collection = (zeebe.get("inputCollection") or "").strip()
+        if not collection:
+            self.raise_validation_exception(
+                "zeebe:loopCharacteristics needs an inputCollection (like '=items')")
+        output_element = (zeebe.get("outputElement") or "").strip()
+        output_name = _variable_name(output_element)
         original = self.spec.task_specs.pop(self.task.name)
         params = {
             "task_spec": "",
             "cardinality": None,
-            "data_input": TaskDataReference(collection),
+            "data_input": _collection(collection),
             "data_output": _reference(zeebe.get("outputCollection")),
             "input_item": _reference(zeebe.get("inputElement")),
-            "output_item": _reference(
-                _simple_path(output_element, self, "outputElement") if output_element else None),
+            "output_item": (_reference(output_name) if output_name or not output_element
+                            else TaskDataReference(OUTPUT_ELEMENT)),
             "condition": _completion_condition(loop_characteristics),
         }
         sequential = loop_characteristics.get("isSequential") == "true"
         cls = self.SEQUENTIAL_MI_CLASS if sequential else self.PARALLEL_MI_CLASS
         label = "Sequential MultiInstance" if sequential else "Parallel MultiInstance"
         self.task = cls(self.spec, original.name, description=label, **params)
+        if output_element and not output_name:
+            self.task.output_expression = output_element
         self._copy_task_attrs(original, loop_characteristics)
 
 
@@ -119,14 +127,17 @@ def _reference(name: str | None) -> TaskDataReference | None:
     return TaskDataReference(name) if name else None
 
 
-def _simple_path(expression: str | None, parser: TaskParser, attribute: str) -> str:
-    """Camunda 8 writes ``=items``; SpiffWorkflow's multi-instance reads a variable name."""
-    name = (expression or "").strip().removeprefix("=").strip()
-    if not name.isidentifier():
-        parser.raise_validation_exception(
-            f"zeebe:loopCharacteristics {attribute} must name a variable (like '=items'), "
-            f"got {expression!r}")
-    return name
+def _variable_name(expression: str) -> str | None:
+    """The variable an expression only names (``=items`` or ``items``), else None."""
+    name = expression.removeprefix("=").strip()
+    return name if name.isidentifier() else None
+
+
+def _collection(expression: str) -> TaskDataReference | EvaluatedCollection:
+    """Camunda 8's ``inputCollection``: a variable is read in place (SpiffWorkflow's own
+    reference); any other expression (``=order.items``, ``=[1, 2, 3]``) is evaluated."""
+    name = _variable_name(expression)
+    return TaskDataReference(name) if name else EvaluatedCollection(expression)
 
 
 def _completion_condition(loop_characteristics: Any) -> str | None:
