@@ -339,6 +339,39 @@ CASES = {
         "camunda7",
         [("mapping-ignored", "task")],
     ),
+    "camunda 8 message throw event with neither job type nor message": (
+        task(
+            '    <bpmn:intermediateThrowEvent id="task">'
+            '<bpmn:messageEventDefinition id="med" /></bpmn:intermediateThrowEvent>'
+        ),
+        task(
+            '    <bpmn:intermediateThrowEvent id="task"><bpmn:extensionElements>'
+            '<zeebe:taskDefinition type="notify" /></bpmn:extensionElements>'
+            '<bpmn:messageEventDefinition id="med" /></bpmn:intermediateThrowEvent>'
+        ),
+        "camunda8",
+        [("missing-job-type", "task")],
+    ),
+    "mapping on a signal catch event": (
+        '  <bpmn:signal id="Signal_1" name="restocked" />\n'
+        + task(
+            '    <bpmn:intermediateCatchEvent id="task"><bpmn:extensionElements>'
+            '<zeebe:ioMapping><zeebe:output source="=sku" target="restocked_sku" />'
+            '</zeebe:ioMapping></bpmn:extensionElements>'
+            '<bpmn:signalEventDefinition id="sed" signalRef="Signal_1" />'
+            "</bpmn:intermediateCatchEvent>"
+        ),
+        '  <bpmn:message id="Message_1" name="restocked" />\n'
+        + task(
+            '    <bpmn:intermediateCatchEvent id="task"><bpmn:extensionElements>'
+            '<zeebe:ioMapping><zeebe:output source="=sku" target="restocked_sku" />'
+            '</zeebe:ioMapping></bpmn:extensionElements>'
+            '<bpmn:messageEventDefinition id="med" messageRef="Message_1" />'
+            "</bpmn:intermediateCatchEvent>"
+        ),
+        "camunda8",
+        [("mapping-ignored", "task")],
+    ),
 }
 
 

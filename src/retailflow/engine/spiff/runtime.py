@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -234,7 +235,7 @@ class ProcessRun:
                 continue
             element_id = spec.bpmn_id
             if task.state == TaskState.STARTED and isinstance(spec, ServiceTask):
-                job = self._activated(states, task, element_id, lambda t=task: self._job(t))
+                job = self._activated(states, task, element_id, partial(self._job, task))
                 if job is not None:
                     states.jobs.append(job)
             elif task.state == TaskState.WAITING and isinstance(spec, CatchingEvent):
@@ -541,7 +542,7 @@ class ProcessRun:
         element_id = getattr(definition, "element_id", None) or task.task_spec.bpmn_id
         if isinstance(definition, ClockTimerEventDefinition):
             due = self._activated(states, task, element_id,
-                                  lambda: definition.due_at(task))
+                                  partial(definition.due_at, task))
             if due is not None:
                 states.timers.append(PendingTimer(str(task.id), element_id, due))
         elif isinstance(definition, KeyedMessageEventDefinition):
