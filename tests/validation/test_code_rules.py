@@ -209,3 +209,10 @@ def test_a_message_catch_with_output_mappings_sets_only_their_targets_for_later_
         ("handler-unused", "stock.reserve")]
     assert found(chain(caught("reservation"), SHIP)) == [
         ("handler-input-unset", "t1"), ("handler-unused", "stock.reserve")]
+
+
+def test_a_message_throw_job_writes_what_its_handler_returns_not_anything() -> None:
+    # orders.ship returns a tracking number only: stock.reserve after it still lacks inputs.
+    assert found(chain(message_throw_job("TASK", "orders.ship"),
+                       service("TASK", "stock.reserve"))) == [
+        ("handler-input-unset", "t0"), ("handler-input-unset", "t1")]
