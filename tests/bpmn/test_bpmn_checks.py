@@ -352,6 +352,20 @@ CASES = {
         "camunda8",
         [("missing-job-type", "task")],
     ),
+    "retries expression that does not parse": (
+        task(
+            '    <bpmn:serviceTask id="task"><bpmn:extensionElements>'
+            '<zeebe:taskDefinition type="=job_type" retries="=max_retries +" />'
+            "</bpmn:extensionElements></bpmn:serviceTask>"
+        ),
+        task(
+            '    <bpmn:serviceTask id="task"><bpmn:extensionElements>'
+            '<zeebe:taskDefinition type="=job_type" retries="=max_retries + 1" />'
+            "</bpmn:extensionElements></bpmn:serviceTask>"
+        ),
+        "camunda8",
+        [("expression-invalid", "task")],
+    ),
     "mapping on a signal catch event": (
         '  <bpmn:signal id="Signal_1" name="restocked" />\n'
         + task(

@@ -443,6 +443,7 @@ class _DocumentCheck:
             config.called_element,
             config.called_decision,
             config.job_type,
+            config.retries_expression,
             config.form_key,
         ):
             if text and expression_language(text) is not None:
