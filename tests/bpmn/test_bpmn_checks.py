@@ -352,20 +352,6 @@ CASES = {
         "camunda8",
         [("missing-job-type", "task")],
     ),
-    "retries expression that does not parse": (
-        task(
-            '    <bpmn:serviceTask id="task"><bpmn:extensionElements>'
-            '<zeebe:taskDefinition type="=job_type" retries="=max_retries +" />'
-            "</bpmn:extensionElements></bpmn:serviceTask>"
-        ),
-        task(
-            '    <bpmn:serviceTask id="task"><bpmn:extensionElements>'
-            '<zeebe:taskDefinition type="=job_type" retries="=max_retries + 1" />'
-            "</bpmn:extensionElements></bpmn:serviceTask>"
-        ),
-        "camunda8",
-        [("expression-invalid", "task")],
-    ),
     "mapping on a signal catch event": (
         '  <bpmn:signal id="Signal_1" name="restocked" />\n'
         + task(
@@ -667,3 +653,15 @@ def _retail_process(number: int) -> str:
     <bpmn:sequenceFlow id="flow_start" sourceRef="start" targetRef="task_0" />{tasks}
     <bpmn:endEvent id="task_15" />
   </bpmn:process>"""
+
+
+def test_a_retries_expression_is_checked_like_the_job_type() -> None:
+    checker = RecordingChecker()
+    body = task(
+        '    <bpmn:serviceTask id="task"><bpmn:extensionElements>'
+        '<zeebe:taskDefinition type="=job_type" retries="=max_retries !! 1" />'
+        "</bpmn:extensionElements></bpmn:serviceTask>"
+    )
+
+    assert rules(check(body, check_expression=checker)) == [("expression-invalid", "task")]
+    assert ("=job_type", "feel", "task") in checker.calls
