@@ -250,3 +250,19 @@ def test_multi_instance_collections_and_output_elements_may_be_any_feel_expressi
     assert finished.variables["packed_lines"] == [{"sku": "TEA-01", "packed": True},
                                                   {"sku": "MUG-02", "packed": True}]
     assert finished.variables["labels"] == ["label-1", "label-2", "label-3"]
+
+
+@pytest.mark.parametrize("max_retries", [0, "three"])
+def test_retries_that_do_not_evaluate_to_a_number_of_runs_open_an_incident_on_the_task(
+        make_engine: EngineFactory, max_retries: object) -> None:
+    recorder = Recorder()
+    recorder.add("ship.dhl", {"shipped": True})
+    engine = make_engine(recorder.registry)
+    engine.deploy(CONFORMANCE / "c8" / "job-type-expression.bpmn")
+
+    instance = engine.start("Process_1x4c9qe",
+                            variables={"carrier": "dhl", "max_retries": max_retries})
+    engine.run()
+
+    assert _incidents_at(engine, instance.id) == ["Activity_0x8f7d2"]
+    assert recorder.calls == []

@@ -327,9 +327,9 @@ class ProcessRun:
             value = expressions.evaluate(config.retries_expression, scope,
                                          element_id=element_id)
             if isinstance(value, bool) or not isinstance(value, int | float | Decimal) \
-                    or value != int(value) or value < 0:
+                    or value != int(value) or value < 1:
                 raise ExecutionError(f"the retries expression {config.retries_expression!r} "
-                                     f"gave {value!r}, not a whole number of retries",
+                                     f"gave {value!r}, not a whole number of runs (1 or more)",
                                      element_id=element_id)
             retries = int(value)
         return topic, retries
