@@ -21,7 +21,7 @@ from retailflow import (
 from scenario_kit import FIXTURES, ROOT, EngineFactory, Recorder, passed
 
 CONFORMANCE = ROOT / "tests" / "conformance"
-THROW_JOB = "message-throw-job.bpmn"
+THROW_JOB = "message_throw_job.bpmn"
 
 
 def _file(tmp_path: Path, source: Path, *replacements: tuple[str, str]) -> Path:
@@ -122,7 +122,7 @@ def test_a_bpmn_error_from_a_message_throw_job_starts_the_error_event_subprocess
 
     recorder.add("warehouse.notify", down)
     engine = make_engine(recorder.registry)
-    engine.deploy(CONFORMANCE / "c8" / "message-throw-job-bpmn-error.bpmn")
+    engine.deploy(CONFORMANCE / "c8" / "message_throw_job_bpmn_error.bpmn")
 
     instance = engine.start("Process_0g2w9yt")
     engine.run()
@@ -145,7 +145,7 @@ def test_a_job_type_expression_is_evaluated_when_the_job_is_created(
     recorder.add("ship.dhl", {"shipped": True})
     engine = make_engine(recorder.registry)
     # No handler is registered for the text "=..." itself: deploy cannot know the type.
-    engine.deploy(CONFORMANCE / "c8" / "job-type-expression.bpmn")
+    engine.deploy(CONFORMANCE / "c8" / "job_type_expression.bpmn")
 
     instance = engine.start("Process_1x4c9qe", variables={"carrier": "dhl", "max_retries": 2})
     [job] = engine.jobs(instance=instance.id)
@@ -159,7 +159,7 @@ def test_a_job_type_expression_is_evaluated_when_the_job_is_created(
 def test_a_job_type_that_evaluates_to_no_text_opens_an_incident_on_its_own_task(
         make_engine: EngineFactory) -> None:
     engine = make_engine(Recorder().registry)
-    engine.deploy(CONFORMANCE / "c8" / "job-type-expression.bpmn")
+    engine.deploy(CONFORMANCE / "c8" / "job_type_expression.bpmn")
 
     instance = engine.start("Process_1x4c9qe", variables={"max_retries": 2})  # no carrier
 
@@ -174,7 +174,7 @@ def test_a_job_type_that_evaluates_to_no_text_opens_an_incident_on_its_own_task(
 def test_a_job_type_no_handler_is_registered_for_becomes_an_incident_when_the_job_runs(
         make_engine: EngineFactory) -> None:
     engine = make_engine(Recorder().registry)
-    engine.deploy(CONFORMANCE / "c8" / "job-type-expression.bpmn")
+    engine.deploy(CONFORMANCE / "c8" / "job_type_expression.bpmn")
 
     instance = engine.start("Process_1x4c9qe", variables={"carrier": "ups", "max_retries": 2})
     engine.run()
@@ -235,7 +235,7 @@ def test_multi_instance_collections_and_output_elements_may_be_any_feel_expressi
     recorder.add("warehouse.pack", {"packed": True})
     recorder.add("warehouse.label", {})
     engine = make_engine(recorder.registry)
-    engine.deploy(CONFORMANCE / "c8" / "multi-instance-expression.bpmn")  # refused before
+    engine.deploy(CONFORMANCE / "c8" / "multi_instance_expression.bpmn")  # refused before
 
     lines = [{"sku": "TEA-01"}, {"sku": "MUG-02"}]
     instance = engine.start("Process_0h6t2wn", variables={"order": {"lines": lines}})
@@ -258,7 +258,7 @@ def test_retries_that_do_not_evaluate_to_a_number_of_runs_open_an_incident_on_th
     recorder = Recorder()
     recorder.add("ship.dhl", {"shipped": True})
     engine = make_engine(recorder.registry)
-    engine.deploy(CONFORMANCE / "c8" / "job-type-expression.bpmn")
+    engine.deploy(CONFORMANCE / "c8" / "job_type_expression.bpmn")
 
     instance = engine.start("Process_1x4c9qe",
                             variables={"carrier": "dhl", "max_retries": max_retries})

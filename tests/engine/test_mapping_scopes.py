@@ -20,7 +20,7 @@ def test_an_output_mapping_reads_the_tasks_input_mapped_variables(
     recorder = Recorder()
     recorder.add("stock.check", {"available": 5})
     engine = make_engine(recorder.registry)
-    engine.deploy(CONFORMANCE / dialect / "output-mapping-reads-input.bpmn")
+    engine.deploy(CONFORMANCE / dialect / "output_mapping_reads_input.bpmn")
 
     instance = engine.start(process_id, variables={"order": {"quantity": 3}})
     engine.run()
@@ -37,7 +37,7 @@ def test_message_and_timer_catch_events_write_only_their_output_mappings_targets
         make_engine: EngineFactory, clock: VirtualClock, dialect: str, process_id: str,
         key: str | None) -> None:
     engine = make_engine()
-    deployment = engine.deploy(CONFORMANCE / dialect / "catch-event-output-mapping.bpmn")
+    deployment = engine.deploy(CONFORMANCE / dialect / "catch_event_output_mapping.bpmn")
     assert deployment.warnings == []  # no "mapping-ignored" any more
     variables = {"order_id": "SO-7"} if key else {}
     instance = engine.start(process_id, variables=variables)
@@ -57,7 +57,7 @@ def test_message_and_timer_catch_events_write_only_their_output_mappings_targets
 def test_a_message_start_event_writes_its_output_mappings(
         make_engine: EngineFactory, dialect: str, process_id: str) -> None:
     engine = make_engine()
-    engine.deploy(CONFORMANCE / dialect / "message-start-output-mapping.bpmn")
+    engine.deploy(CONFORMANCE / dialect / "message_start_output_mapping.bpmn")
 
     instance = engine.correlate("order-placed",
                                 variables={"order": {"id": "SO-9", "lines": []}})

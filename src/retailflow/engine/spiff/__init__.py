@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from retailflow.engine.spiff.compiler import CompiledProcess, SourceTree, compile_processes
 from retailflow.engine.spiff.runtime import (
-    ExecutionError,
     FailedActivation,
     PendingCatch,
     PendingJob,
@@ -25,7 +24,6 @@ from retailflow.engine.spiff.serializer import StateCodec
 
 __all__ = [
     "CompiledProcess",
-    "ExecutionError",
     "FailedActivation",
     "PendingCatch",
     "PendingJob",

@@ -42,7 +42,7 @@ from retailflow.engine.spiff.specs import (
     is_visible,
 )
 from retailflow.engine.variables import map_inputs
-from retailflow.model import NotFoundError, RetailflowError
+from retailflow.model import ExecutionError, NotFoundError, RetailflowError
 
 _OPEN = TaskState.STARTED | TaskState.WAITING | TaskState.READY
 TRIGGER = "trigger:"
@@ -54,15 +54,6 @@ _JOB = "rf_job"
 _T = TypeVar("_T")
 _FLOWS_RECORDED = "rf_flows_recorded"
 """Internal-data key: the children of a repeating timer whose flows are already recorded."""
-
-
-class ExecutionError(RetailflowError):
-    """The process could not advance (an expression failed, data was missing ...)."""
-
-    def __init__(self, message: str, *, element_id: str | None = None) -> None:
-        self.element_id = element_id
-        where = f" at element '{element_id}'" if element_id else ""
-        super().__init__(f"{message}{where}")
 
 
 @dataclass(frozen=True, slots=True)
