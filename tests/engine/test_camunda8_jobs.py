@@ -40,10 +40,12 @@ def _incidents_at(engine: Engine, instance_id: str) -> list[str]:
 
 
 # -- message throw and end events with a job type ------------------------------------------
-@pytest.mark.parametrize(("dialect", "process_id"), [("c8", "Process_0m5k2ht"),
-                                                     ("c7", "Process_1k2j3h4")])
+@pytest.mark.parametrize(
+    ("dialect", "process_id"), [("c8", "Process_0m5k2ht"), ("c7", "Process_1k2j3h4")]
+)
 def test_message_throw_and_end_events_with_a_job_type_call_their_handlers_like_service_tasks(
-        make_engine: EngineFactory, dialect: str, process_id: str) -> None:
+    make_engine: EngineFactory, dialect: str, process_id: str
+) -> None:
     recorder = Recorder()
     recorder.add("warehouse.notify", {"notified": True})
     recorder.add("crm.confirm", {})
@@ -67,14 +69,21 @@ def test_message_throw_and_end_events_with_a_job_type_call_their_handlers_like_s
 
 
 def test_a_message_throw_job_with_a_message_ref_is_a_job_not_a_silent_throw(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
-    path = _file(tmp_path, CONFORMANCE / "c8" / THROW_JOB,
-                 ('<bpmn:messageEventDefinition id="MessageEventDefinition_1l4v8kq" />',
-                  '<bpmn:messageEventDefinition id="MessageEventDefinition_1l4v8kq" '
-                  'messageRef="Message_3b1kq0d" />'),
-                 ("  <bpmndi:BPMNDiagram",
-                  '  <bpmn:message id="Message_3b1kq0d" name="stock-request" />\n'
-                  "  <bpmndi:BPMNDiagram"))
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
+    path = _file(
+        tmp_path,
+        CONFORMANCE / "c8" / THROW_JOB,
+        (
+            '<bpmn:messageEventDefinition id="MessageEventDefinition_1l4v8kq" />',
+            '<bpmn:messageEventDefinition id="MessageEventDefinition_1l4v8kq" '
+            'messageRef="Message_3b1kq0d" />',
+        ),
+        (
+            "  <bpmndi:BPMNDiagram",
+            '  <bpmn:message id="Message_3b1kq0d" name="stock-request" />\n  <bpmndi:BPMNDiagram',
+        ),
+    )
     recorder = Recorder()
     recorder.add("warehouse.notify", {"notified": True})
     recorder.add("crm.confirm", {})
@@ -90,7 +99,8 @@ def test_a_message_throw_job_with_a_message_ref_is_a_job_not_a_silent_throw(
 
 
 def test_a_failing_message_throw_job_is_retried_as_drawn_then_waits_with_an_incident(
-        make_engine: EngineFactory, clock: VirtualClock) -> None:
+    make_engine: EngineFactory, clock: VirtualClock
+) -> None:
     recorder = Recorder()
 
     def unreachable(variables: dict[str, Any]) -> dict[str, Any]:
@@ -114,7 +124,8 @@ def test_a_failing_message_throw_job_is_retried_as_drawn_then_waits_with_an_inci
 
 
 def test_a_bpmn_error_from_a_message_throw_job_starts_the_error_event_subprocess(
-        make_engine: EngineFactory) -> None:
+    make_engine: EngineFactory,
+) -> None:
     recorder = Recorder()
 
     def down(variables: dict[str, Any]) -> dict[str, Any]:
@@ -140,7 +151,8 @@ def test_a_message_throw_job_needs_a_handler_at_deploy_time_like_a_service_task(
 
 # -- job type and retries as expressions ----------------------------------------------------
 def test_a_job_type_expression_is_evaluated_when_the_job_is_created(
-        make_engine: EngineFactory) -> None:
+    make_engine: EngineFactory,
+) -> None:
     recorder = Recorder()
     recorder.add("ship.dhl", {"shipped": True})
     engine = make_engine(recorder.registry)
@@ -157,7 +169,8 @@ def test_a_job_type_expression_is_evaluated_when_the_job_is_created(
 
 
 def test_a_job_type_that_evaluates_to_no_text_opens_an_incident_on_its_own_task(
-        make_engine: EngineFactory) -> None:
+    make_engine: EngineFactory,
+) -> None:
     engine = make_engine(Recorder().registry)
     engine.deploy(CONFORMANCE / "c8" / "job_type_expression.bpmn")
 
@@ -172,7 +185,8 @@ def test_a_job_type_that_evaluates_to_no_text_opens_an_incident_on_its_own_task(
 
 
 def test_a_job_type_no_handler_is_registered_for_becomes_an_incident_when_the_job_runs(
-        make_engine: EngineFactory) -> None:
+    make_engine: EngineFactory,
+) -> None:
     engine = make_engine(Recorder().registry)
     engine.deploy(CONFORMANCE / "c8" / "job_type_expression.bpmn")
 
@@ -186,7 +200,8 @@ def test_a_job_type_no_handler_is_registered_for_becomes_an_incident_when_the_jo
 
 # -- a wait state whose setup fails -----------------------------------------------------------
 def test_a_failing_timer_expression_opens_the_incident_on_the_timer_and_retry_skips_the_handler(
-        make_engine: EngineFactory) -> None:
+    make_engine: EngineFactory,
+) -> None:
     recorder = Recorder()
     recorder.add("test.reserve", {"reserved": True})
     engine = make_engine(recorder.registry)
@@ -206,13 +221,17 @@ def test_a_failing_timer_expression_opens_the_incident_on_the_timer_and_retry_sk
 
     assert recorder.topics() == ["test.reserve"]
     assert _incidents_at(engine, instance.id) == ["cooling_off"]
-    opened = [event.element_id for event in engine.history(instance.id)
-              if event.kind == HistoryKind.INCIDENT_OPENED]
+    opened = [
+        event.element_id
+        for event in engine.history(instance.id)
+        if event.kind == HistoryKind.INCIDENT_OPENED
+    ]
     assert opened == ["cooling_off", "cooling_off"]
 
 
-def test_a_timer_that_evaluates_waits_as_before(make_engine: EngineFactory,
-                                                 clock: VirtualClock) -> None:
+def test_a_timer_that_evaluates_waits_as_before(
+    make_engine: EngineFactory, clock: VirtualClock
+) -> None:
     recorder = Recorder()
     recorder.add("test.reserve", {})
     engine = make_engine(recorder.registry)
@@ -230,7 +249,8 @@ def test_a_timer_that_evaluates_waits_as_before(make_engine: EngineFactory,
 
 # -- multi-instance over expressions ----------------------------------------------------------
 def test_multi_instance_collections_and_output_elements_may_be_any_feel_expression(
-        make_engine: EngineFactory) -> None:
+    make_engine: EngineFactory,
+) -> None:
     recorder = Recorder()
     recorder.add("warehouse.pack", {"packed": True})
     recorder.add("warehouse.label", {})
@@ -243,25 +263,33 @@ def test_multi_instance_collections_and_output_elements_may_be_any_feel_expressi
 
     finished = engine.instance(instance.id)
     assert finished.status == InstanceStatus.COMPLETED
-    assert sorted(seen["line"]["sku"] for topic, seen, _ in recorder.calls
-                  if topic == "warehouse.pack") == ["MUG-02", "TEA-01"]
-    assert [seen["attempt"] for topic, seen, _ in recorder.calls
-            if topic == "warehouse.label"] == [1, 2, 3]
-    assert finished.variables["packed_lines"] == [{"sku": "TEA-01", "packed": True},
-                                                  {"sku": "MUG-02", "packed": True}]
+    assert sorted(
+        seen["line"]["sku"] for topic, seen, _ in recorder.calls if topic == "warehouse.pack"
+    ) == ["MUG-02", "TEA-01"]
+    assert [seen["attempt"] for topic, seen, _ in recorder.calls if topic == "warehouse.label"] == [
+        1,
+        2,
+        3,
+    ]
+    assert finished.variables["packed_lines"] == [
+        {"sku": "TEA-01", "packed": True},
+        {"sku": "MUG-02", "packed": True},
+    ]
     assert finished.variables["labels"] == ["label-1", "label-2", "label-3"]
 
 
 @pytest.mark.parametrize("max_retries", [0, "three"])
 def test_retries_that_do_not_evaluate_to_a_number_of_runs_open_an_incident_on_the_task(
-        make_engine: EngineFactory, max_retries: object) -> None:
+    make_engine: EngineFactory, max_retries: object
+) -> None:
     recorder = Recorder()
     recorder.add("ship.dhl", {"shipped": True})
     engine = make_engine(recorder.registry)
     engine.deploy(CONFORMANCE / "c8" / "job_type_expression.bpmn")
 
-    instance = engine.start("Process_1x4c9qe",
-                            variables={"carrier": "dhl", "max_retries": max_retries})
+    instance = engine.start(
+        "Process_1x4c9qe", variables={"carrier": "dhl", "max_retries": max_retries}
+    )
     engine.run()
 
     assert _incidents_at(engine, instance.id) == ["Activity_0x8f7d2"]

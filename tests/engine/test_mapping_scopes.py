@@ -13,10 +13,12 @@ from scenario_kit import ROOT, EngineFactory, Recorder
 CONFORMANCE = ROOT / "tests" / "conformance"
 
 
-@pytest.mark.parametrize(("dialect", "process_id"), [("c8", "Process_1b8w4mz"),
-                                                     ("c7", "Process_0e4r7yn")])
+@pytest.mark.parametrize(
+    ("dialect", "process_id"), [("c8", "Process_1b8w4mz"), ("c7", "Process_0e4r7yn")]
+)
 def test_an_output_mapping_reads_the_tasks_input_mapped_variables(
-        make_engine: EngineFactory, dialect: str, process_id: str) -> None:
+    make_engine: EngineFactory, dialect: str, process_id: str
+) -> None:
     recorder = Recorder()
     recorder.add("stock.check", {"available": 5})
     engine = make_engine(recorder.registry)
@@ -31,11 +33,13 @@ def test_an_output_mapping_reads_the_tasks_input_mapped_variables(
     assert finished.variables == {"order": {"quantity": 3}, "in_stock": True}
 
 
-@pytest.mark.parametrize(("dialect", "process_id", "key"), [
-    ("c8", "Process_0t5y1gd", "SO-7"), ("c7", "Process_0v3m8qa", None)])
+@pytest.mark.parametrize(
+    ("dialect", "process_id", "key"),
+    [("c8", "Process_0t5y1gd", "SO-7"), ("c7", "Process_0v3m8qa", None)],
+)
 def test_message_and_timer_catch_events_write_only_their_output_mappings_targets(
-        make_engine: EngineFactory, clock: VirtualClock, dialect: str, process_id: str,
-        key: str | None) -> None:
+    make_engine: EngineFactory, clock: VirtualClock, dialect: str, process_id: str, key: str | None
+) -> None:
     engine = make_engine()
     deployment = engine.deploy(CONFORMANCE / dialect / "catch_event_output_mapping.bpmn")
     assert deployment.warnings == []  # no "mapping-ignored" any more
@@ -52,15 +56,16 @@ def test_message_and_timer_catch_events_write_only_their_output_mappings_targets
     assert finished.variables == {**variables, "paid_amount": 42, "cooling_off_passed": True}
 
 
-@pytest.mark.parametrize(("dialect", "process_id"), [("c8", "Process_1r9d4kw"),
-                                                     ("c7", "Process_1w6z0tk")])
+@pytest.mark.parametrize(
+    ("dialect", "process_id"), [("c8", "Process_1r9d4kw"), ("c7", "Process_1w6z0tk")]
+)
 def test_a_message_start_event_writes_its_output_mappings(
-        make_engine: EngineFactory, dialect: str, process_id: str) -> None:
+    make_engine: EngineFactory, dialect: str, process_id: str
+) -> None:
     engine = make_engine()
     engine.deploy(CONFORMANCE / dialect / "message_start_output_mapping.bpmn")
 
-    instance = engine.correlate("order-placed",
-                                variables={"order": {"id": "SO-9", "lines": []}})
+    instance = engine.correlate("order-placed", variables={"order": {"id": "SO-9", "lines": []}})
 
     assert instance is not None and instance.process_id == process_id
     finished = engine.instance(instance.id)
