@@ -23,7 +23,7 @@ from retailflow.bpmn.extensions import (
     read_element_config,
     read_message_correlation,
 )
-from retailflow.bpmn.namespaces import BPMN, CAMUNDA, SPIFF, ZEEBE, bpmn_tag
+from retailflow.bpmn.namespaces import BPMN, CAMUNDA, ZEEBE, bpmn_tag
 from retailflow.model import ExpressionError, Finding, Severity
 
 ExpressionChecker = Callable[[str, str, str | None], None]
@@ -55,7 +55,10 @@ _BPMN_PREFIX = f"{{{BPMN}}}"
 _STATIC_DIALECTS = frozenset({Dialect.CAMUNDA8, Dialect.CAMUNDA7})
 """Dialects where plain text (a mapping source, a timer) is a static value, not Python."""
 _TIMER_KINDS = {bpmn_tag(name): name for name in ("timeDate", "timeDuration", "timeCycle")}
-_EXTENSION_NAMESPACES = frozenset({ZEEBE, CAMUNDA, SPIFF})
+_OMG_NAMESPACES = ("http://www.omg.org/spec/", "https://www.omg.org/spec/")
+"""Where the BPMN and DMN models and their diagram interchange (DI, DC) live: ids there must
+be unique. Extension elements (``zeebe:``, ``camunda:formField``, ``modeler:``, a vendor's own)
+carry ids of their own meaning, which may repeat an element's."""
 _PYTHON_FORMATS = frozenset({"", "python", "python3"})
 _LANGUAGE_NAMES = {"feel": "FEEL", "juel": "JUEL", "python": "Python"}
 _REPEAT = re.compile(r"R\d*")
@@ -190,7 +193,8 @@ def _duplicate_ids(tree: etree._ElementTree, file: str) -> list[Finding]:
     seen: dict[str, int | None] = {}
     for element in tree.iter(etree.Element):
         identifier = element.get("id")
-        if not identifier or etree.QName(element).namespace in _EXTENSION_NAMESPACES:
+        namespace = etree.QName(element).namespace or ""
+        if not identifier or not namespace.startswith(_OMG_NAMESPACES):
             continue
         if identifier in seen:
             findings.append(
