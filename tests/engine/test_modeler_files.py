@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from retailflow import Engine, HandlerRegistry
+from retailflow import Engine, HandlerRegistry, InstanceStatus
 from retailflow.model import DeploymentError, Finding, Severity
 from retailflow.validation import validate
 from scenario_kit import ROOT
@@ -38,11 +38,12 @@ def refusals(path: Path) -> list[tuple[str, str | None]]:
 
 
 def findings_of(path: Path) -> list[Finding]:
+    """What deploying the file reports: its errors, or the warnings it was deployed with."""
     try:
-        Engine(handlers=HandlerRegistry()).deploy(path, require_handlers=False)
+        deployment = Engine(handlers=HandlerRegistry()).deploy(path, require_handlers=False)
     except DeploymentError as error:
         return list(error.findings)
-    return []
+    return list(deployment.warnings)
 
 
 # duplicate-id ---------------------------------------------------------------------------------
@@ -52,3 +53,112 @@ def findings_of(path: Path) -> list[Finding]:
 def test_ids_on_extension_elements_may_repeat_element_ids(folder: Path) -> None:
     # A form field, an embedded form and a team's own audit extension carry ids of their own.
     assert refusals(folder / "extension_ids.bpmn") == []
+
+
+# data objects and data stores -----------------------------------------------------------------
+
+
+def run_to_end(path: Path, process_id: str, topic: str, tmp_path: Path) -> dict[str, object]:
+    """Deploy on a SQLite file, run with a handler for ``topic`` and complete each user task;
+    the variables the instance ended with."""
+    handlers = HandlerRegistry()
+    handlers.register(topic, lambda: {"reserved": True})
+    with Engine(f"sqlite:///{tmp_path / 'engine.db'}", handlers=handlers) as engine:
+        engine.deploy(path)
+        instance = engine.start(process_id)
+        engine.run()
+        for task in engine.tasks(instance=instance.id):
+            engine.complete_task(task, {})
+        finished = engine.instance(instance.id)
+        assert finished.status == InstanceStatus.COMPLETED
+        return dict(finished.variables)
+
+
+@pytest.mark.parametrize("folder", DIALECTS)
+def test_data_store_of_a_non_executable_participant_is_skipped(folder: Path,
+                                                                tmp_path: Path) -> None:
+    # The executable participant's task writes to the store drawn in the other participant.
+    path = folder / "data_store_collaboration.bpmn"
+    assert refusals(path) == []
+    assert run_to_end(path, "Process_1d6c9xa", "inventory.reserve", tmp_path) == {
+        "reserved": True}
+
+
+def test_a_declared_data_store_does_not_refuse_the_file(tmp_path: Path) -> None:
+    # Other tools declare the store itself (bpmn:dataStore); SpiffWorkflow refused any it had
+    # no implementation for, naming no element.
+    drawn = (CONFORMANCE / "c8" / "data_store_collaboration.bpmn").read_text()
+    declared = drawn.replace(
+        "  <bpmn:collaboration ",
+        '  <bpmn:dataStore id="DataStore_0n3x7kd" name="Stock ledger" />\n'
+        "  <bpmn:collaboration ").replace(
+        'name="Stock ledger" />\n  </bpmn:process>',
+        'name="Stock ledger" dataStoreRef="DataStore_0n3x7kd" />\n  </bpmn:process>')
+    path = tmp_path / "declared_store.bpmn"
+    path.write_text(declared)
+    assert "bpmn:dataStore id" in declared and 'dataStoreRef="DataStore_0n3x7kd"' in declared
+    assert refusals(path) == []
+
+
+@pytest.mark.parametrize("folder", DIALECTS)
+def test_data_objects_in_camunda_files_are_documentation(folder: Path, tmp_path: Path) -> None:
+    path = folder / "data_objects.bpmn"
+    assert refusals(path) == []
+    [warning] = [f for f in findings_of(path) if f.severity == Severity.WARNING]
+    assert (warning.rule, warning.element_id) == ("data-ignored", "DataObjectReference_0u4c1gd")
+    # Nothing is read from or written to the data object: no variable named after it.
+    assert run_to_end(path, "Process_0w8n4je", "billing.invoice", tmp_path) == {
+        "reserved": True}
+
+
+SPIFF_DATA = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="Definitions_1"
+    targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="invoice" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="write" />
+    <bpmn:scriptTask id="write">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:dataOutputAssociation id="out"><bpmn:targetRef>ref</bpmn:targetRef>
+      </bpmn:dataOutputAssociation>
+      <bpmn:script>invoice_doc = "INV-1"</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="write" targetRef="check" />
+    <bpmn:userTask id="check">
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
+      <bpmn:property id="placeholder" name="__targetRef_placeholder" />
+      <bpmn:dataInputAssociation id="in"><bpmn:sourceRef>ref</bpmn:sourceRef>
+        <bpmn:targetRef>placeholder</bpmn:targetRef></bpmn:dataInputAssociation>
+    </bpmn:userTask>
+    <bpmn:sequenceFlow id="f3" sourceRef="check" targetRef="end" />
+    <bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:dataObjectReference id="ref" name="Invoice" dataObjectRef="invoice_doc" />
+    <bpmn:dataObject id="invoice_doc" />
+    STORE
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_data_objects_in_spiffworkflow_files_run_as_spiffworkflow_runs_them(
+        tmp_path: Path) -> None:
+    path = tmp_path / "invoice.bpmn"
+    path.write_text(SPIFF_DATA.replace("STORE", ""))
+    with Engine() as engine:
+        engine.deploy(path)
+        instance = engine.start("invoice")
+        [check] = engine.tasks(instance=instance.id)
+        # The data object reaches the task that reads it, not the process's variables.
+        assert check.variables == {"invoice_doc": "INV-1"}
+        engine.complete_task(check, {})
+        assert engine.instance(instance.id).variables == {
+            "data_objects": {"invoice_doc": "INV-1"}}
+
+
+def test_data_store_in_an_executable_spiffworkflow_process_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "invoice.bpmn"
+    path.write_text(SPIFF_DATA.replace(
+        "STORE", '<bpmn:dataStoreReference id="ledger" name="Ledger" />'))
+    # (validate adds its modelling rules here: the file is written without labels or DI)
+    assert deploy_errors(path) == [("unsupported-element", "ledger")]

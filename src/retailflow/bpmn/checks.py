@@ -80,12 +80,13 @@ _UNSUPPORTED = {
         "conditional events",
         "use a message or timer event that the application triggers",
     ),
-    bpmn_tag("dataStoreReference"): (
-        "data stores",
-        "read and write the data in service task handlers",
-    ),
 }
 """What SpiffWorkflow cannot run faithfully, with what to draw instead."""
+_DATA_REFERENCES = {bpmn_tag("dataObjectReference"): "data object",
+                    bpmn_tag("dataStoreReference"): "data store"}
+"""Data drawn on the diagram. Camunda 7 and 8 treat it as documentation only, and so does
+retailflow for their files; SpiffWorkflow-style files run data objects as SpiffWorkflow does."""
+_DATA_STORE_REFERENCE = bpmn_tag("dataStoreReference")
 _LISTENERS = frozenset(
     {
         f"{{{CAMUNDA}}}executionListener",
@@ -290,6 +291,8 @@ class _DocumentCheck:
         if unsupported is not None:
             what, hint = unsupported
             self._add(element, "unsupported-element", f"{what} are not supported", hint)
+        elif tag in _DATA_REFERENCES:
+            self._data_reference(element, _DATA_REFERENCES[tag])
         elif tag in _LISTENERS:
             self._add(
                 element,
@@ -320,6 +323,24 @@ class _DocumentCheck:
         handler = self.handlers.get(tag)
         if handler is not None:
             handler(element)
+
+    def _data_reference(self, element: etree._Element, kind: str) -> None:
+        if self.document.dialect in _STATIC_DIALECTS:
+            self._add(
+                element,
+                "data-ignored",
+                f"the {kind} '{element.get('name') or element.get('id')}' is documentation "
+                "only, as in Camunda: no variable is read or written through it",
+                "read and write the data in service task handlers or variable mappings",
+                Severity.WARNING,
+            )
+        elif element.tag == _DATA_STORE_REFERENCE:
+            self._add(
+                element,
+                "unsupported-element",
+                "data stores are not supported",
+                "read and write the data in service task handlers",
+            )
 
     def _flow_node(self, element: etree._Element, config: ElementConfig) -> None:
         tag = etree.QName(element).localname

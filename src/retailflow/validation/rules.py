@@ -148,6 +148,8 @@ RULES: dict[str, Rule] = {rule.id: rule for rule in [
         ("called-element-unknown", E, "a call activity calls a process not in the set"),
         ("called-decision-unknown", E, "a business rule task calls a decision not in the set"),
         ("mapping-ignored", W, "an element's variable mappings are not applied at run time"),
+        ("data-ignored", W, "a data object or data store in a Camunda file is documentation "
+                            "only, as in Camunda"),
         ("engine-refused", E, "SpiffWorkflow refused to compile the process"),
     ),
     *_rules(
