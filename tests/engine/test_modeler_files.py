@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from retailflow import Engine, HandlerRegistry, InstanceStatus
+from retailflow.bpmn.languages import UnsupportedLanguage, declared_language
 from retailflow.model import DeploymentError, Finding, Severity
 from retailflow.validation import validate
-from scenario_kit import ROOT
+from scenario_kit import ROOT, EngineFactory, passed
 
 CONFORMANCE = ROOT / "tests" / "conformance"
 DIALECTS = [pytest.param(CONFORMANCE / dialect, id=dialect) for dialect in ("c8", "c7")]
@@ -162,3 +163,49 @@ def test_data_store_in_an_executable_spiffworkflow_process_is_refused(tmp_path: 
         "STORE", '<bpmn:dataStoreReference id="ledger" name="Ledger" />'))
     # (validate adds its modelling rules here: the file is written without labels or DI)
     assert deploy_errors(path) == [("unsupported-element", "ledger")]
+
+
+# declared expression languages ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("folder", DIALECTS)
+@pytest.mark.parametrize(("amount", "end"), [
+    (250, "Event_0h2w6nb"), (75, "Event_1t8k3ox"), (20, "Event_0c5j9ug"), (5, "Event_1r0p4yd")])
+def test_conditions_are_read_in_the_language_they_declare(
+        folder: Path, amount: int, end: str, make_engine: EngineFactory) -> None:
+    # FEEL without '=' (by URI, by Camunda 7's 'feel', by the definitions' expressionLanguage),
+    # JUEL and Python side by side on one gateway.
+    path = folder / "condition_language.bpmn"
+    assert refusals(path) == []
+    engine = make_engine()
+    engine.deploy(path)
+    order = engine.start("Process_1g2s7wm", variables={"amount": amount})
+    assert engine.instance(order.id).status == InstanceStatus.COMPLETED
+    assert passed(engine, order.id)[-1] == end
+
+
+@pytest.mark.parametrize(("folder", "flow"), [
+    pytest.param(CONFORMANCE / "c7", "Flow_0n3c5pz", id="c7-language"),
+    pytest.param(CONFORMANCE / "c8", "Flow_1v9y2hf", id="c8-expressionLanguage")])
+def test_a_condition_in_xpath_is_refused_naming_the_flow_and_the_language(
+        folder: Path, flow: str) -> None:
+    path = folder / "condition_language_xpath.bpmn"
+    assert refusals(path) == [("unsupported-language", flow)]
+    [finding] = [f for f in findings_of(path) if f.rule == "unsupported-language"]
+    assert "http://www.w3.org/1999/XPath" in finding.message
+
+
+@pytest.mark.parametrize(("declared", "language"), [
+    ("https://www.omg.org/spec/DMN/20191111/FEEL/", "feel"),
+    ("http://www.omg.org/spec/FEEL/20140401", "feel"),
+    ("https://www.omg.org/spec/DMN/20230324/FEEL/", "feel"),
+    ("feel", "feel"), ("juel", "juel"), ("python", "python")])
+def test_the_names_camunda_modeler_and_the_omg_give_each_language(
+        declared: str, language: str) -> None:
+    assert declared_language(declared) == language
+
+
+@pytest.mark.parametrize("declared", ["http://www.w3.org/1999/XPath", "javascript", "groovy"])
+def test_other_languages_are_unsupported(declared: str) -> None:
+    with pytest.raises(UnsupportedLanguage):
+        declared_language(declared)

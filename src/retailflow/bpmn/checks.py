@@ -23,6 +23,7 @@ from retailflow.bpmn.extensions import (
     read_element_config,
     read_message_correlation,
 )
+from retailflow.bpmn.languages import UnsupportedLanguage, as_marked, written_in
 from retailflow.bpmn.namespaces import BPMN, CAMUNDA, ZEEBE, bpmn_tag
 from retailflow.model import ExpressionError, Finding, Severity
 
@@ -516,8 +517,20 @@ class _DocumentCheck:
                 "the condition is empty",
                 "write the condition, or remove it to make the flow unconditional",
             )
-        else:
-            self._expression(condition, text)
+            return
+        try:
+            language = written_in(condition)
+        except UnsupportedLanguage as unsupported:
+            self._add(
+                condition,
+                "unsupported-language",
+                f"the condition is written in '{unsupported.language}', which cannot be "
+                "evaluated here",
+                "write it in FEEL (=...), JUEL (${...}) or Python, or declare one of them in "
+                "the condition's language",
+            )
+            return
+        self._expression(condition, as_marked(text, language), language=language)
 
     def _default_flow(self, element: etree._Element) -> None:
         default = element.get("default", "")

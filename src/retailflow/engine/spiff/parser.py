@@ -67,6 +67,7 @@ from retailflow.bpmn.extensions import (
     read_element_config,
     read_message_correlation,
 )
+from retailflow.bpmn.languages import UnsupportedLanguage, as_marked, written_in
 from retailflow.bpmn.namespaces import BPMN, ZEEBE
 from retailflow.engine.spiff.specs import (
     ClockTimerEventDefinition,
@@ -95,6 +96,10 @@ class _ConfiguredParser(TaskParser):
     def config(self) -> ElementConfig:
         return read_element_config(self.node)
 
+    def parse_condition(self, sequence_flow: Any) -> str | None:
+        condition = sequence_flow.find("bpmn:conditionExpression", _NS)
+        return None if condition is None else _marked_text(condition, self)
+
     # Camunda runs data objects and data stores "for modeling purposes only": a task drawn
     # writing one must not fail for lack of a variable named after the data object's id, as
     # SpiffWorkflow's associations would. Other files keep SpiffWorkflow's reading.
@@ -113,6 +118,7 @@ class _ConfiguredParser(TaskParser):
                                           _NS)
         if zeebe is None:
             super()._add_multiinstance_task(loop_characteristics)
+            self.task.condition = _completion_condition(loop_characteristics, self)
             return
         collection = _simple_path(zeebe.get("inputCollection"), self, "inputCollection")
         output_element = zeebe.get("outputElement")
@@ -125,7 +131,7 @@ class _ConfiguredParser(TaskParser):
             "input_item": _reference(zeebe.get("inputElement")),
             "output_item": _reference(
                 _simple_path(output_element, self, "outputElement") if output_element else None),
-            "condition": _completion_condition(loop_characteristics),
+            "condition": _completion_condition(loop_characteristics, self),
         }
         sequential = loop_characteristics.get("isSequential") == "true"
         cls = self.SEQUENTIAL_MI_CLASS if sequential else self.PARALLEL_MI_CLASS
@@ -153,9 +159,23 @@ def _simple_path(expression: str | None, parser: TaskParser, attribute: str) -> 
     return name
 
 
-def _completion_condition(loop_characteristics: Any) -> str | None:
+def _completion_condition(loop_characteristics: Any, parser: TaskParser) -> str | None:
     condition = loop_characteristics.find("bpmn:completionCondition", _NS)
-    return condition.text if condition is not None else None
+    return _marked_text(condition, parser) if condition is not None else None
+
+
+def _marked_text(expression: Any, parser: TaskParser) -> str | None:
+    """An expression's text with the prefix of the language the file declares for it
+    (``language``, or the definitions' ``expressionLanguage``), so it is evaluated in that
+    language whatever the file's default."""
+    if expression.text is None:
+        return None
+    try:
+        return as_marked(expression.text, written_in(expression))
+    except UnsupportedLanguage as unsupported:
+        parser.raise_validation_exception(
+            f"The expression is written in '{unsupported.language}', which cannot be evaluated")
+        raise AssertionError from unsupported  # unreachable: the line above raises
 
 
 class _EventParserMixin(_ConfiguredParser):
