@@ -209,3 +209,66 @@ def test_the_names_camunda_modeler_and_the_omg_give_each_language(
 def test_other_languages_are_unsupported(declared: str) -> None:
     with pytest.raises(UnsupportedLanguage):
         declared_language(declared)
+
+
+# error end events -------------------------------------------------------------------------------
+
+
+def handlers_for(*topics: str) -> tuple[HandlerRegistry, list[str]]:
+    """A registry whose handlers record the job types they ran, returning nothing."""
+    handlers, calls = HandlerRegistry(), []
+    for topic in topics:
+        handlers.register(topic, lambda topic=topic: calls.append(topic))
+    return handlers, calls
+
+
+@pytest.mark.parametrize("folder", DIALECTS)
+def test_error_end_event_is_caught_by_the_boundary_of_its_sub_process(
+        folder: Path, make_engine: EngineFactory) -> None:
+    handlers, calls = handlers_for("inventory.lookup", "crm.notify")
+    engine = make_engine(handlers)
+    engine.deploy(folder / "error_end_event.bpmn")
+    order = engine.start("Process_0j7c3ya")
+    engine.run()
+    assert calls == ["inventory.lookup", "crm.notify"]
+    assert engine.instance(order.id).status == InstanceStatus.COMPLETED
+    assert passed(engine, order.id)[-1] == "Event_1d6u8fo"
+
+
+def test_uncaught_error_end_event_ends_the_path_in_camunda_7(make_engine: EngineFactory) -> None:
+    # Camunda 7: "In case no matching error boundary event is found, the execution semantics
+    # defaults to the none end event semantics."
+    handlers, _ = handlers_for("inventory.lookup")
+    engine = make_engine(handlers)
+    engine.deploy(CONFORMANCE / "c7" / "error_end_uncaught.bpmn")
+    order = engine.start("Process_1u9e4rx")
+    engine.run()
+    assert engine.instance(order.id).status == InstanceStatus.COMPLETED
+    assert engine.incidents() == []
+
+
+def test_uncaught_error_end_event_is_an_incident_in_camunda_8(
+        make_engine: EngineFactory, tmp_path: Path) -> None:
+    # The same file drawn for Camunda 8, which raises an incident for an unhandled error.
+    drawn = (CONFORMANCE / "c7" / "error_end_uncaught.bpmn").read_text()
+    c8 = (drawn.replace('xmlns:camunda="http://camunda.org/schema/1.0/bpmn"',
+                        'xmlns:zeebe="http://camunda.org/schema/zeebe/1.0"')
+          .replace('"Camunda Platform" modeler:executionPlatformVersion="7.21.0"',
+                   '"Camunda Cloud" modeler:executionPlatformVersion="8.5.0"')
+          .replace(' camunda:historyTimeToLive="180"', "")
+          .replace(' camunda:type="external" camunda:topic="inventory.lookup">',
+                   '>\n      <bpmn:extensionElements>\n        <zeebe:taskDefinition '
+                   'type="inventory.lookup" />\n      </bpmn:extensionElements>'))
+    assert "camunda:" not in c8
+    path = tmp_path / "error_end_uncaught.bpmn"
+    path.write_text(c8)
+    handlers, calls = handlers_for("inventory.lookup")
+    engine = make_engine(handlers)
+    engine.deploy(path)
+    order = engine.start("Process_1u9e4rx")
+    engine.run()
+    [incident] = engine.incidents()
+    assert "OUT_OF_STOCK" in incident.message and "Event_0s4w8hn" in incident.message
+    assert engine.instance(order.id).status == InstanceStatus.RUNNING
+    assert "Event_0s4w8hn" not in passed(engine, order.id)
+    assert calls == ["inventory.lookup"]

@@ -28,7 +28,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from retailflow.bpmn.extensions import ElementConfig
+from retailflow.bpmn.extensions import Dialect, ElementConfig
 from retailflow.decisions import RuleHits
 from retailflow.engine.spiff.compiler import CompiledProcess
 from retailflow.engine.spiff.script_engine import RetailScriptEngine
@@ -370,6 +370,22 @@ class ProcessRun:
             definition = event.event_definition
             if isinstance(definition, SignalEventDefinition):
                 self._thrown.append(Thrown("signal", definition.name, dict(event.payload or {})))
+            elif isinstance(definition, ErrorEventDefinition):
+                self._uncaught_error(definition)
+
+    def _uncaught_error(self, definition: ErrorEventDefinition) -> None:
+        """An error end event nothing catches. Camunda 8 raises an incident there and the
+        instance stays where it was; Camunda 7 ends the path as a none end event would
+        (SpiffWorkflow's reading too, kept for the other dialects)."""
+        thrower = next((task.task_spec for task in self._all_tasks()
+                        if getattr(task.task_spec, "event_definition", None) is definition),
+                       None)
+        config = getattr(thrower, "extensions", None)
+        if isinstance(config, ElementConfig) and config.dialect is Dialect.CAMUNDA8:
+            raise ExecutionError(f"the BPMN error '{definition.code}' thrown by the error end "
+                                 "event is not caught by any error boundary event or error "
+                                 "event subprocess; draw one for it",
+                                 element_id=getattr(thrower, "bpmn_id", None))
 
     def _record(self, task: Task, variables: Mapping[str, Any] | None = None) -> None:
         # SpiffWorkflow reports every task it ran, also those it left STARTED (jobs).
