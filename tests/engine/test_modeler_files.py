@@ -272,3 +272,14 @@ def test_uncaught_error_end_event_is_an_incident_in_camunda_8(
     assert engine.instance(order.id).status == InstanceStatus.RUNNING
     assert "Event_0s4w8hn" not in passed(engine, order.id)
     assert calls == ["inventory.lookup"]
+
+
+# scripts ----------------------------------------------------------------------------------------
+
+
+def test_script_in_an_external_resource_is_refused_as_such() -> None:
+    path = CONFORMANCE / "c7" / "script_resource.bpmn"
+    assert refusals(path) == [("unsupported-element", "Activity_1x7b2ol")]
+    [finding] = findings_of(path)
+    assert "external resource" in finding.message
+    assert "deployment://score_order.py" in finding.message

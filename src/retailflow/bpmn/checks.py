@@ -97,6 +97,7 @@ _LISTENERS = frozenset(
     }
 )
 _CAMUNDA_SCRIPT = f"{{{CAMUNDA}}}script"
+_CAMUNDA_RESOURCE = f"{{{CAMUNDA}}}resource"
 _HAS_START_EVENT = etree.XPath("boolean(bpmn:startEvent)", namespaces={"bpmn": BPMN})
 
 _JOB_TYPE_HINTS = {
@@ -424,7 +425,16 @@ class _DocumentCheck:
 
     def _script_task(self, element: etree._Element, config: ElementConfig) -> None:
         script_format = (config.script_format or "").strip().lower()
-        if config.script is not None and config.script.strip():
+        resource = element.get(_CAMUNDA_RESOURCE)
+        if resource and not (config.script and config.script.strip()):
+            self._add(
+                element,
+                "unsupported-element",
+                f"the script is in an external resource (camunda:resource=\"{resource}\"), "
+                "which cannot be loaded here",
+                'paste the script into the task as an inline Python script (scriptFormat="python")',
+            )
+        elif config.script is not None and config.script.strip():
             if script_format not in _PYTHON_FORMATS:
                 self._add(
                     element,
