@@ -492,6 +492,8 @@ class ProcessRun:
         subprocess = self._workflow.subprocesses.get(task.id)
         if subprocess is None:
             return True
+        if subprocess.completed:
+            return False  # it ran to its end: its task completes on the next step
         starts = self._workflow.subprocess_specs[task.task_spec.spec].bpmn_start_events
         return all((t.task_spec in starts and t.state == TaskState.WAITING)
                    or isinstance(t.task_spec, _EndJoin)
