@@ -30,6 +30,7 @@ from SpiffWorkflow.bpmn.parser.event_parsers import (
     SendTaskParser,
     StartEventParser,
 )
+from SpiffWorkflow.bpmn.parser.ProcessParser import ProcessParser
 from SpiffWorkflow.bpmn.parser.task_parsers import (
     CallActivityParser,
     ConditionalGatewayParser,
@@ -60,7 +61,14 @@ from SpiffWorkflow.bpmn.specs.defaults import (
 )
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 
-from retailflow.bpmn.extensions import ElementConfig, read_element_config, read_message_correlation
+from retailflow.bpmn.extensions import (
+    Dialect,
+    ElementConfig,
+    document_dialect,
+    read_element_config,
+    read_message_correlation,
+)
+from retailflow.bpmn.languages import UnsupportedLanguage, as_marked, written_in
 from retailflow.bpmn.namespaces import BPMN, ZEEBE
 from retailflow.engine.spiff.specs import (
     OUTPUT_ELEMENT,
@@ -91,11 +99,29 @@ class _ConfiguredParser(TaskParser):
     def config(self) -> ElementConfig:
         return read_element_config(self.node)
 
+    def parse_condition(self, sequence_flow: Any) -> str | None:
+        condition = sequence_flow.find("bpmn:conditionExpression", _NS)
+        return None if condition is None else _marked_text(condition, self)
+
+    # Camunda runs data objects and data stores "for modeling purposes only": a task drawn
+    # writing one must not fail for lack of a variable named after the data object's id, as
+    # SpiffWorkflow's associations would. Other files keep SpiffWorkflow's reading.
+    def parse_incoming_data_references(self) -> list[Any]:
+        if _documents_data_only(self.node):
+            return []
+        return list(super().parse_incoming_data_references())
+
+    def parse_outgoing_data_references(self) -> list[Any]:
+        if _documents_data_only(self.node):
+            return []
+        return list(super().parse_outgoing_data_references())
+
     def _add_multiinstance_task(self, loop_characteristics: Any) -> None:
         zeebe = loop_characteristics.find("bpmn:extensionElements/zeebe:loopCharacteristics",
                                           _NS)
         if zeebe is None:
             super()._add_multiinstance_task(loop_characteristics)
+            self.task.condition = _completion_condition(loop_characteristics, self)
             return
         collection = (zeebe.get("inputCollection") or "").strip()
         if not collection:
@@ -112,7 +138,7 @@ class _ConfiguredParser(TaskParser):
             "input_item": _reference(zeebe.get("inputElement")),
             "output_item": (_reference(output_name) if output_name or not output_element
                             else TaskDataReference(OUTPUT_ELEMENT)),
-            "condition": _completion_condition(loop_characteristics),
+            "condition": _completion_condition(loop_characteristics, self),
         }
         sequential = loop_characteristics.get("isSequential") == "true"
         cls = self.SEQUENTIAL_MI_CLASS if sequential else self.PARALLEL_MI_CLASS
@@ -121,6 +147,11 @@ class _ConfiguredParser(TaskParser):
         if output_element and not output_name:
             self.task.output_expression = output_element
         self._copy_task_attrs(original, loop_characteristics)
+
+
+def _documents_data_only(node: Any) -> bool:
+    return document_dialect(node.getroottree().getroot()) in (Dialect.CAMUNDA8,
+                                                              Dialect.CAMUNDA7)
 
 
 def _reference(name: str | None) -> TaskDataReference | None:
@@ -140,9 +171,23 @@ def _collection(expression: str) -> TaskDataReference | EvaluatedCollection:
     return TaskDataReference(name) if name else EvaluatedCollection(expression)
 
 
-def _completion_condition(loop_characteristics: Any) -> str | None:
+def _completion_condition(loop_characteristics: Any, parser: TaskParser) -> str | None:
     condition = loop_characteristics.find("bpmn:completionCondition", _NS)
-    return condition.text if condition is not None else None
+    return _marked_text(condition, parser) if condition is not None else None
+
+
+def _marked_text(expression: Any, parser: TaskParser) -> str | None:
+    """An expression's text with the prefix of the language the file declares for it
+    (``language``, or the definitions' ``expressionLanguage``), so it is evaluated in that
+    language whatever the file's default."""
+    if expression.text is None:
+        return None
+    try:
+        return as_marked(expression.text, written_in(expression))
+    except UnsupportedLanguage as unsupported:
+        parser.raise_validation_exception(
+            f"The expression is written in '{unsupported.language}', which cannot be evaluated")
+        raise AssertionError from unsupported  # unreachable: the line above raises
 
 
 class _EventParserMixin(_ConfiguredParser):
@@ -314,8 +359,20 @@ class RetailCallActivityParser(_ConfiguredParser, CallActivityParser):
                                **self.bpmn_attributes)
 
 
+class RetailProcessParser(ProcessParser):
+    """A process (or embedded subprocess) of a Camunda file keeps no data objects: they are
+    documentation there, and SpiffWorkflow would add them to the process's variables."""
+
+    def _parse(self) -> None:
+        super()._parse()
+        if _documents_data_only(self.node):
+            self.spec.data_objects.clear()
+
+
 class RetailBpmnParser(BpmnParser):
     """The parser the engine uses for every deployment."""
+
+    PROCESS_PARSER_CLASS = RetailProcessParser
 
     OVERRIDE_PARSER_CLASSES = {
         full_tag("startEvent"): (RetailStartEventParser, StartEvent),
@@ -339,6 +396,11 @@ class RetailBpmnParser(BpmnParser):
         full_tag("intermediateThrowEvent"): (RetailThrowEventParser, IntermediateThrowEvent),
         full_tag("boundaryEvent"): (RetailBoundaryEventParser, BoundaryEvent),
     }
+
+    def _add_data_stores(self, bpmn: Any) -> None:
+        """Data store definitions are never run (SpiffWorkflow refused any file declaring one
+        it had no implementation for, naming no element): a data store drawn in an executable
+        process is reported by the checks instead, and elsewhere it is skipped."""
 
     def _find_dependencies(self, process: Any) -> None:
         for call_activity in process.iterfind(".//bpmn:callActivity", _NS):
