@@ -2,9 +2,10 @@
 
 An expression compiles to ``fn(scope) -> value`` where ``scope`` is any mapping of variables;
 unknown names are null, as in FEEL. Unary tests (DMN input entries) compile to
-``fn(scope) -> bool`` with the input value bound to ``?`` in ``scope``. Loops (``for``,
-``some``/``every``, filters) and function calls share a step budget, so no expression runs
-unbounded.
+``fn(scope) -> bool`` with the input value bound to ``?`` in ``scope``. Every evaluation runs
+under a ``feel_budget.EvaluationBudget``: loops (``for``, ``some``/``every``, filters) and
+function calls spend its steps, and every list or context built is admitted against the size
+limits, so no expression runs unbounded or builds a value bomb.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, time
 from pathlib import Path
@@ -22,7 +22,8 @@ import isodate
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
 
-from retailflow.expressions.feel_functions import BUILTINS
+from retailflow.expressions.feel_budget import budgeted, current, evaluation
+from retailflow.expressions.feel_functions import BUILTINS, Builtin
 from retailflow.expressions.feel_values import (
     COMPARISONS,
     Range,
@@ -42,7 +43,6 @@ from retailflow.expressions.feel_values import (
     power,
     subtract,
 )
-from retailflow.expressions.limits import MAX_LOOP_STEPS
 from retailflow.model import ExpressionError
 
 Evaluator = Callable[[Mapping[str, Any]], Any]
@@ -96,47 +96,13 @@ class Scope(dict[str, Any]):
             return default
 
 
-class _Budget:
-    """Iterations left for the outermost running loop and everything it calls."""
-
-    __slots__ = ("left",)
-
-    def __init__(self) -> None:
-        self.left = MAX_LOOP_STEPS
-
-    def spend(self, steps: int) -> None:
-        self.left -= steps
-        if self.left < 0:
-            raise ExpressionError(
-                f"the expression iterates more than {MAX_LOOP_STEPS} times; refused"
-            )
-
-
-_running = threading.local()
-"""The budget of the outermost loop on this thread; inner loops and function calls (even from
-built-ins such as ``sort``) draw on it, so nesting cannot multiply the work."""
-
-
-def _spend(steps: int, work: Callable[[], Any]) -> Any:
-    """Charge ``steps`` to the running budget (opening one if none runs), then do ``work``."""
-    budget = getattr(_running, "budget", None)
-    if budget is not None:
-        budget.spend(steps)
-        return work()
-    _running.budget = budget = _Budget()
-    try:
-        budget.spend(steps)
-        return work()
-    finally:
-        _running.budget = None
-
-
 def _unescape(token: Token) -> str:
     def replace(match: re.Match[str]) -> str:
         code = match.group(1)
         if code.startswith("u") and len(code) == 5:
             return chr(int(code[1:], 16))
-        return _ESCAPES.get(code, code)
+        # an unknown escape keeps its backslash: "\d+" is the regular expression \d+
+        return _ESCAPES.get(code, "\\" + code)
 
     return _ESCAPE.sub(replace, token[1:-1])
 
@@ -169,7 +135,9 @@ class UserFunction:
         if len(args) != len(self.params):
             return None
         scope = Scope(dict(zip(self.params, args, strict=True)), self.scope)
-        return _spend(1, lambda: self.body(scope))
+        with evaluation() as budget:
+            budget.spend(1)
+            return self.body(scope)
 
 
 def _index(items: Any, position: Any) -> Any:
@@ -220,6 +188,9 @@ class _Compiler(Transformer[Token, Any]):
         self.paths: dict[Evaluator, tuple[str, ...]] = {}
 
     # literals and names
+    def words(self, *parts: Token) -> str:
+        return " ".join(parts)
+
     def number(self, token: Token) -> Evaluator:
         value = float(token) if "." in token else int(token)
         return lambda scope: value
@@ -241,8 +212,7 @@ class _Compiler(Transformer[Token, Any]):
         value = _temporal_literal(_unescape(token))
         return lambda scope: value
 
-    def name(self, token: Token) -> Evaluator:
-        key = str(token)
+    def name(self, key: str) -> Evaluator:
 
         def lookup(scope: Mapping[str, Any]) -> Any:
             try:
@@ -256,9 +226,7 @@ class _Compiler(Transformer[Token, Any]):
     def input_value(self) -> Evaluator:
         return _input
 
-    def path(self, base: Evaluator, token: Token) -> Evaluator:
-        key = str(token)
-
+    def path(self, base: Evaluator, key: str) -> Evaluator:
         def lookup(scope: Mapping[str, Any]) -> Any:
             return member(base(scope), key)
 
@@ -277,30 +245,28 @@ class _Compiler(Transformer[Token, Any]):
             if not isinstance(items, list):
                 items = [items]
 
-            def keep() -> list[Any]:
-                return [
-                    item
-                    for item in items
-                    if selector(
-                        Scope(
-                            {**item, "item": item} if isinstance(item, Mapping) else {"item": item},
-                            scope,
-                        )
+            current().spend(len(items))
+            return [
+                item
+                for item in items
+                if selector(
+                    Scope(
+                        {**item, "item": item} if isinstance(item, Mapping) else {"item": item},
+                        scope,
                     )
-                    is True
-                ]
-
-            return _spend(len(items), keep)
+                )
+                is True
+            ]
 
         return filtered
 
     # collections
     def list(self, *items: Evaluator | None) -> Evaluator:
         parts = [item for item in items if item is not None]
-        return lambda scope: [part(scope) for part in parts]
+        return lambda scope: current().admit([part(scope) for part in parts])
 
-    def entry(self, key: Token, value: Evaluator) -> tuple[str, Evaluator]:
-        return (_unescape(key) if key.type == "STRING" else str(key)), value
+    def entry(self, key: str, value: Evaluator) -> tuple[str, Evaluator]:
+        return _entry_key(key), value
 
     def context(self, *entries: tuple[str, Evaluator] | None) -> Evaluator:
         pairs = [entry for entry in entries if entry is not None]
@@ -310,7 +276,7 @@ class _Compiler(Transformer[Token, Any]):
             inner = Scope({}, scope)  # later entries see earlier ones
             for key, value in pairs:
                 inner[key] = result[key] = value(inner)
-            return result
+            return current().admit(result)
 
         return build
 
@@ -398,7 +364,12 @@ class _Compiler(Transformer[Token, Any]):
 
     def for_expr(self, *parts: Any) -> Evaluator:
         *iterations, body = parts
-        return lambda scope: _collect(iterations, body, scope)
+
+        def collected(scope: Mapping[str, Any]) -> list[Any] | None:
+            results = _collect(iterations, body, scope)
+            return None if results is None else current().admit(results)
+
+        return collected
 
     def some(self, *parts: Any) -> Evaluator:
         *bindings, condition = parts
@@ -424,9 +395,25 @@ class _Compiler(Transformer[Token, Any]):
         return lambda scope: UserFunction(params, body, scope)
 
     # calls
-    def call(self, name: Token, *args: Evaluator | None) -> Evaluator:
+    def positional_arguments(self, *arguments: Evaluator) -> list[Evaluator]:
+        return list(arguments)
+
+    def named_argument(self, name: str, value: Evaluator) -> tuple[str, Evaluator]:
+        return name, value
+
+    def named_arguments(self, *arguments: tuple[str, Evaluator]) -> dict[str, Evaluator]:
+        named = dict(arguments)
+        if len(named) != len(arguments):
+            raise ExpressionError("a named argument is given twice")
+        return named
+
+    def call(
+        self, name: str, arguments: list[Evaluator] | dict[str, Evaluator] | None
+    ) -> Evaluator:
         function_name = " ".join(name.split())
-        arguments = [arg for arg in args if arg is not None]
+        if isinstance(arguments, dict):
+            return self._call_named(function_name, arguments)
+        arguments = arguments or []
         if function_name == "is defined":
             return self._is_defined(arguments)
         function = self.functions.get(function_name)
@@ -438,6 +425,25 @@ class _Compiler(Transformer[Token, Any]):
         if function_name in BUILTINS and function is BUILTINS[function_name]:
             return _builtin_call(function, arguments)
         return _custom_call(function_name, function, arguments)
+
+    def _call_named(self, name: str, named: dict[str, Evaluator]) -> Evaluator:
+        """A call with named arguments, mapped onto positions once, at compile time."""
+        function = self.functions.get(name)
+        if function is None:
+            if name not in self.local_functions:
+                raise ExpressionError(f"unknown FEEL function '{name}'")
+            return self._call_local(name, named)
+        if not isinstance(function, Builtin) or function is not BUILTINS.get(name):
+            return _custom_call(name, function, named)
+        placeholders = function.bind({key: key for key in named})
+        if placeholders is None:
+            raise ExpressionError(
+                f"function '{name}' has no parameters named {', '.join(sorted(named))}"
+            )
+        return _builtin_call(
+            function,
+            [named[slot] if slot in named else _constant(slot) for slot in placeholders],
+        )
 
     def _is_defined(self, arguments: list[Evaluator]) -> Evaluator:
         if len(arguments) != 1 or arguments[0] not in self.paths:
@@ -456,11 +462,17 @@ class _Compiler(Transformer[Token, Any]):
 
         return defined
 
-    def _call_local(self, name: str, arguments: list[Evaluator]) -> Evaluator:
+    def _call_local(
+        self, name: str, arguments: list[Evaluator] | dict[str, Evaluator]
+    ) -> Evaluator:
         def called(scope: Mapping[str, Any]) -> Any:
             function = scope.get(name)
             if not isinstance(function, UserFunction):
                 raise ExpressionError(f"'{name}' is not a function")
+            if isinstance(arguments, dict):
+                if set(arguments) != set(function.params):
+                    return None
+                return function(*(arguments[param](scope) for param in function.params))
             return function(*(argument(scope) for argument in arguments))
 
         return called
@@ -502,12 +514,19 @@ def _collect(
         values = source(inner)
         if not isinstance(values, list):
             return False
-        return _spend(
-            len(values),
-            lambda: all(walk(level + 1, Scope({name: value}, inner)) for value in values),
-        )
+        current().spend(len(values))
+        return all(walk(level + 1, Scope({name: value}, inner)) for value in values)
 
     return results if walk(0, scope) else None
+
+
+def _entry_key(key: str) -> str:
+    """A context key as written: a name (words joined by one space) or a string literal."""
+    return _unescape(key) if isinstance(key, Token) and key.type == "STRING" else str(key)
+
+
+def _constant(value: Any) -> Evaluator:
+    return lambda scope: value
 
 
 def _check_arity(name: str, function: Callable[..., Any], count: int) -> None:
@@ -525,21 +544,24 @@ def _builtin_call(function: Callable[..., Any], arguments: list[Evaluator]) -> E
     def called(scope: Mapping[str, Any]) -> Any:
         values = [argument(scope) for argument in arguments]
         try:
-            if any(type(value) is UserFunction for value in values):
-                # `sort(list, precedes)` calls back many times: one budget for all of them
-                return _spend(0, lambda: function(*values))
-            return function(*values)
+            result = function(*values)
         except _NULL_ON:
             return None
+        return current().admit(result) if isinstance(result, list | Mapping) else result
 
     return called
 
 
-def _custom_call(name: str, function: Callable[..., Any], arguments: list[Evaluator]) -> Evaluator:
+def _custom_call(
+    name: str,
+    function: Callable[..., Any],
+    arguments: list[Evaluator] | dict[str, Evaluator],
+) -> Evaluator:
     def called(scope: Mapping[str, Any]) -> Any:
-        values = [argument(scope) for argument in arguments]
         try:
-            return function(*values)
+            if isinstance(arguments, dict):
+                return function(**{key: value(scope) for key, value in arguments.items()})
+            return function(*(argument(scope) for argument in arguments))
         except ExpressionError:
             raise
         except Exception as exc:
@@ -555,7 +577,7 @@ def _local_function_names(tree: Tree[Token]) -> frozenset[str]:
         if node.data == "entry":
             key, value = node.children
             if isinstance(value, Tree) and value.data == "function_def":
-                names.add(str(key) if key.type == "NAME" else _unescape(key))
+                names.add(" ".join(key.children) if isinstance(key, Tree) else _entry_key(key))
         elif node.data == "function_def":
             names.update(str(child) for child in node.children[:-1] if child is not None)
     return frozenset(names)
@@ -594,14 +616,14 @@ class FeelCompiler:
     def expression(self, text: str) -> Evaluator:
         """An evaluator for a FEEL expression (a leading Camunda 8 ``=`` is dropped)."""
         body = text.strip()
-        return self._compile(body[1:] if body.startswith("=") else body, "expression")
+        return budgeted(self._compile(body[1:] if body.startswith("=") else body, "expression"))
 
     def unary_tests(self, text: str) -> Evaluator:
         """An evaluator of a DMN input entry, true when the input (``?``) passes it."""
         body = text.strip()
         if not body:
             return lambda scope: True
-        return self._compile(body, "unary_tests")
+        return budgeted(self._compile(body, "unary_tests"))
 
     def _compile(self, text: str, start: str) -> Evaluator:
         try:
