@@ -14,7 +14,7 @@ import functools
 import inspect
 import re
 from collections.abc import Callable, Iterator, Mapping
-from datetime import date, datetime, time
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
 
 from retailflow.expressions.feel_budget import budgeted, current, evaluation
-from retailflow.expressions.feel_functions import BUILTINS, Builtin
+from retailflow.expressions.feel_functions import BUILTINS, Builtin, parse_date_and_time
 from retailflow.expressions.feel_values import (
     COMPARISONS,
     Range,
@@ -113,7 +113,7 @@ def _temporal_literal(text: str) -> Any:
         if text.lstrip("-").startswith("P"):
             return isodate.parse_duration(text)
         if "T" in text:
-            return datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return parse_date_and_time(text)
         if ":" in text:
             return time.fromisoformat(text.replace("Z", "+00:00"))
         return date.fromisoformat(text)
