@@ -83,8 +83,10 @@ def identity(value: Any) -> Hashable:
     ``distinct values``, ``union``, ``duplicate values`` and ``mode`` group by it in one pass;
     comparing every item with every other with ``equal`` took 82 s for 10,000 contexts.
     """
-    if value is None or type(value) is bool or type(value) is str:
+    if value is None or type(value) is str:
         return value
+    if type(value) is bool:
+        return "boolean", value  # a bare False would be the same key as 0
     if is_number(value):
         if type(value) is Decimal:
             return int(value) if value == value.to_integral_value() else float(value)
