@@ -95,3 +95,13 @@ def test_distinct_values_keeps_the_first_of_each_group_of_equal_items(items: lis
     result = ENGINE.evaluate("=distinct values(items)", {"items": items})
     assert len(result) == len(expected)
     assert all(equal(a, b) for a, b in zip(result, expected, strict=True))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.text(min_size=1, max_size=12).filter(lambda text: "`" not in text and text.strip()),
+    value=st.integers(-1000, 1000),
+)
+def test_any_name_between_backticks_reads_the_variable_of_that_name(name: str, value: int) -> None:
+    assert ENGINE.evaluate(f"=`{name}` + 0", {name: value}) == value
+    assert ENGINE.evaluate(f"=wrapper.`{name}`", {"wrapper": {name: value}}) == value

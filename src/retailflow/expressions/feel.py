@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, time
 from pathlib import Path
 from typing import Any
@@ -189,7 +189,7 @@ class _Compiler(Transformer[Token, Any]):
 
     # literals and names
     def words(self, *parts: Token) -> str:
-        return " ".join(parts)
+        return _joined_name(parts)
 
     def number(self, token: Token) -> Evaluator:
         value = float(token) if "." in token else int(token)
@@ -520,6 +520,14 @@ def _collect(
     return results if walk(0, scope) else None
 
 
+def _joined_name(parts: Sequence[Token | Tree[Token]]) -> str:
+    """A name as FEEL reads it: its words joined by one space, or the text between backticks."""
+    first = parts[0]
+    if isinstance(first, Token) and first.type == "QUOTED_NAME":
+        return first[1:-1]
+    return " ".join(str(part) for part in parts)
+
+
 def _entry_key(key: str) -> str:
     """A context key as written: a name (words joined by one space) or a string literal."""
     return _unescape(key) if isinstance(key, Token) and key.type == "STRING" else str(key)
@@ -577,7 +585,7 @@ def _local_function_names(tree: Tree[Token]) -> frozenset[str]:
         if node.data == "entry":
             key, value = node.children
             if isinstance(value, Tree) and value.data == "function_def":
-                names.add(" ".join(key.children) if isinstance(key, Tree) else _entry_key(key))
+                names.add(_joined_name(key.children) if isinstance(key, Tree) else _entry_key(key))
         elif node.data == "function_def":
             names.update(str(child) for child in node.children[:-1] if child is not None)
     return frozenset(names)
