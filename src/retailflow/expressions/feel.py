@@ -46,6 +46,8 @@ from retailflow.expressions.feel_values import (
 from retailflow.model import ExpressionError
 
 Evaluator = Callable[[Mapping[str, Any]], Any]
+Arguments = list[Evaluator] | dict[str, Evaluator]
+"""A call's arguments: by position, or by (FEEL parameter) name."""
 
 _NULL_ON = (
     TypeError,
@@ -395,8 +397,8 @@ class _Compiler(Transformer[Token, Any]):
         return lambda scope: UserFunction(params, body, scope)
 
     # calls
-    def positional_arguments(self, *arguments: Evaluator) -> list[Evaluator]:
-        return list(arguments)
+    def positional_arguments(self, *arguments: Evaluator) -> Arguments:
+        return [*arguments]
 
     def named_argument(self, name: str, value: Evaluator) -> tuple[str, Evaluator]:
         return name, value
@@ -407,9 +409,7 @@ class _Compiler(Transformer[Token, Any]):
             raise ExpressionError("a named argument is given twice")
         return named
 
-    def call(
-        self, name: str, arguments: list[Evaluator] | dict[str, Evaluator] | None
-    ) -> Evaluator:
+    def call(self, name: str, arguments: Arguments | None) -> Evaluator:
         function_name = " ".join(name.split())
         if isinstance(arguments, dict):
             return self._call_named(function_name, arguments)
@@ -445,7 +445,7 @@ class _Compiler(Transformer[Token, Any]):
             [named[slot] if slot in named else _constant(slot) for slot in placeholders],
         )
 
-    def _is_defined(self, arguments: list[Evaluator]) -> Evaluator:
+    def _is_defined(self, arguments: Sequence[Evaluator]) -> Evaluator:
         if len(arguments) != 1 or arguments[0] not in self.paths:
             raise ExpressionError("is defined() takes one variable name or path")
         head, *rest = self.paths[arguments[0]]
@@ -462,9 +462,7 @@ class _Compiler(Transformer[Token, Any]):
 
         return defined
 
-    def _call_local(
-        self, name: str, arguments: list[Evaluator] | dict[str, Evaluator]
-    ) -> Evaluator:
+    def _call_local(self, name: str, arguments: Arguments) -> Evaluator:
         def called(scope: Mapping[str, Any]) -> Any:
             function = scope.get(name)
             if not isinstance(function, UserFunction):
@@ -524,7 +522,7 @@ def _joined_name(parts: Sequence[Token | Tree[Token]]) -> str:
     """A name as FEEL reads it: its words joined by one space, or the text between backticks."""
     first = parts[0]
     if isinstance(first, Token) and first.type == "QUOTED_NAME":
-        return first[1:-1]
+        return str(first)[1:-1]
     return " ".join(str(part) for part in parts)
 
 
@@ -563,7 +561,7 @@ def _builtin_call(function: Callable[..., Any], arguments: list[Evaluator]) -> E
 def _custom_call(
     name: str,
     function: Callable[..., Any],
-    arguments: list[Evaluator] | dict[str, Evaluator],
+    arguments: Arguments,
 ) -> Evaluator:
     def called(scope: Mapping[str, Any]) -> Any:
         try:

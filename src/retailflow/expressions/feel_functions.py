@@ -116,7 +116,7 @@ def _literal(value: Any, *, quoted: bool) -> str:
     if isinstance(value, date | time):
         return value.isoformat()
     if isinstance(value, timedelta | isodate.Duration):
-        return isodate.duration_isoformat(value)
+        return str(isodate.duration_isoformat(value))
     if type(value) is float and value.is_integer():
         return str(int(value))
     if isinstance(value, list):
@@ -200,7 +200,7 @@ def _string_join(items: Any, delimiter: Any = "", prefix: Any = "", suffix: Any 
     if not all(type(part) is str for part in parts):
         return None
     _check_text(sum(map(len, parts)) + len(delimiter) * len(parts) + len(prefix) + len(suffix))
-    return prefix + delimiter.join(parts) + suffix
+    return f"{prefix}{delimiter.join(parts)}{suffix}"
 
 
 def _check_text(length: int) -> None:
@@ -394,7 +394,7 @@ def _flatten(items: Any) -> list[Any] | None:
         return None
     flat: list[Any] = []
     for item in items:
-        flat.extend(_flatten(item) if isinstance(item, list) else [item])
+        flat.extend(_flatten(item) or [] if isinstance(item, list) else [item])
     return _bounded(flat)
 
 
