@@ -22,7 +22,7 @@ import isodate
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
 
-from retailflow.expressions.feel_budget import budgeted, current, evaluation
+from retailflow.expressions.feel_budget import budgeted, current
 from retailflow.expressions.feel_functions import BUILTINS, Builtin, parse_date_and_time
 from retailflow.expressions.feel_values import (
     COMPARISONS,
@@ -126,20 +126,24 @@ def _temporal_literal(text: str) -> Any:
 class UserFunction:
     """A FEEL ``function(a, b) body`` value, closing over the scope it was defined in."""
 
-    __slots__ = ("body", "params", "scope")
+    __slots__ = ("_run", "body", "params", "scope")
 
     def __init__(self, params: tuple[str, ...], body: Evaluator, scope: Mapping[str, Any]) -> None:
         self.params = params
         self.body = body
         self.scope = scope
+        # called back from Python (a built-in such as sort) it joins the running evaluation
+        self._run = budgeted(self._charged)
 
     def __call__(self, *args: Any) -> Any:
         if len(args) != len(self.params):
             return None
         scope = Scope(dict(zip(self.params, args, strict=True)), self.scope)
-        with evaluation() as budget:
-            budget.spend(1)
-            return self.body(scope)
+        return self._run(scope)
+
+    def _charged(self, scope: Mapping[str, Any]) -> Any:
+        current().spend(1)
+        return self.body(scope)
 
 
 def _index(items: Any, position: Any) -> Any:

@@ -13,8 +13,7 @@ see them) is computed from its children's sizes, remembered, and checked against
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from retailflow.expressions.limits import MAX_ITEMS, MAX_LOOP_STEPS, MAX_TEXT
@@ -51,23 +50,35 @@ class EvaluationBudget:
         return value
 
     def _size(self, value: Any) -> tuple[int, int]:
-        if type(value) is str:
+        kind = type(value)
+        if kind is str:
             return 1, len(value)
-        if not isinstance(value, list | Mapping):
+        if kind is not list and kind is not dict and not isinstance(value, list | Mapping):
             return 1, 0
         known = self.sizes.get(id(value))
         if known is not None and known[0] is value:
             return known[1], known[2]
-        children = value.values() if isinstance(value, Mapping) else value
         items, characters = 1, 0
-        for child in children:
-            child_items, child_characters = self._size(child)
-            items += child_items
-            characters += child_characters
-            if items > MAX_ITEMS or characters > MAX_TEXT:
-                break  # no need to walk further: admit() refuses it
-        if isinstance(value, Mapping):
+        if kind is dict or (kind is not list and isinstance(value, Mapping)):
             characters += sum(len(key) for key in value if type(key) is str)
+            children: Any = value.values()
+        else:
+            children = value
+        for child in children:
+            kind = type(child)
+            if kind is str:
+                items += 1
+                characters += len(child)
+            elif kind is int or kind is float or kind is bool or child is None:
+                items += 1
+            elif kind is list or kind is dict or isinstance(child, list | Mapping):
+                child_items, child_characters = self._size(child)
+                items += child_items
+                characters += child_characters
+                if items > MAX_ITEMS or characters > MAX_TEXT:
+                    break  # no need to walk further: admit() refuses it
+            else:
+                items += 1
         self.sizes[id(value)] = (value, items, characters)
         return items, characters
 
@@ -78,32 +89,27 @@ value called back from a built-in such as ``sort``) draw on it, so nesting canno
 the work."""
 
 
-@contextmanager
-def evaluation() -> Iterator[EvaluationBudget]:
-    """Open a budget for one evaluation, or join the one already running on this thread."""
-    budget: EvaluationBudget | None = getattr(_running, "budget", None)
-    if budget is not None:
-        yield budget
-        return
-    _running.budget = budget = EvaluationBudget()
-    try:
-        yield budget
-    finally:
-        _running.budget = None
-
-
 def current() -> EvaluationBudget:
     """The running evaluation's budget (a fresh one when called outside any evaluation)."""
     budget: EvaluationBudget | None = getattr(_running, "budget", None)
     return budget if budget is not None else EvaluationBudget()
 
 
-def budgeted(evaluator: Callable[[Mapping[str, Any]], Any]) -> Callable[[Mapping[str, Any]], Any]:
-    """``evaluator`` running under its own budget (values it merely passes through, such as a
-    variable read whole, were not built by FEEL and are not its to refuse)."""
+def budgeted(evaluator: Callable[[Mapping[str, Any]], _T]) -> Callable[[Mapping[str, Any]], _T]:
+    """``evaluator`` running under a budget of its own, or under the one already running on
+    this thread (a FEEL function called back from a built-in, a nested evaluation).
 
-    def evaluate(scope: Mapping[str, Any]) -> Any:
-        with evaluation():
+    Values it merely passes through, such as a variable read whole, were not built by FEEL and
+    are not its to refuse. This wraps every evaluation, so it is kept to a thread-local read.
+    """
+
+    def evaluate(scope: Mapping[str, Any]) -> _T:
+        if getattr(_running, "budget", None) is not None:
             return evaluator(scope)
+        _running.budget = EvaluationBudget()
+        try:
+            return evaluator(scope)
+        finally:
+            _running.budget = None
 
     return evaluate
