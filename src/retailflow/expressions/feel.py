@@ -191,7 +191,6 @@ class _Compiler(Transformer[Token, Any]):
         super().__init__()
         self.functions = functions
         self.local_functions = local_functions
-        self.paths: dict[Evaluator, tuple[str, ...]] = {}
 
     # literals and names
     def words(self, *parts: Token) -> str:
@@ -226,7 +225,6 @@ class _Compiler(Transformer[Token, Any]):
             except KeyError:
                 return None
 
-        self.paths[lookup] = (key,)
         return lookup
 
     def input_value(self) -> Evaluator:
@@ -236,8 +234,6 @@ class _Compiler(Transformer[Token, Any]):
         def lookup(scope: Mapping[str, Any]) -> Any:
             return member(base(scope), key)
 
-        if base in self.paths:
-            self.paths[lookup] = (*self.paths[base], key)
         return lookup
 
     def filter(self, base: Evaluator, selector: Evaluator) -> Evaluator:
@@ -418,8 +414,6 @@ class _Compiler(Transformer[Token, Any]):
         if isinstance(arguments, dict):
             return self._call_named(function_name, arguments)
         arguments = arguments or []
-        if function_name == "is defined":
-            return self._is_defined(arguments)
         function = self.functions.get(function_name)
         if function is None:
             if function_name not in self.local_functions:
@@ -448,23 +442,6 @@ class _Compiler(Transformer[Token, Any]):
             function,
             [named[slot] if slot in named else _constant(slot) for slot in placeholders],
         )
-
-    def _is_defined(self, arguments: Sequence[Evaluator]) -> Evaluator:
-        if len(arguments) != 1 or arguments[0] not in self.paths:
-            raise ExpressionError("is defined() takes one variable name or path")
-        head, *rest = self.paths[arguments[0]]
-
-        def defined(scope: Mapping[str, Any]) -> bool:
-            if head not in scope:
-                return False
-            value = scope[head]
-            for key in rest:
-                if not isinstance(value, Mapping) or key not in value:
-                    return False
-                value = value[key]
-            return True
-
-        return defined
 
     def _call_local(self, name: str, arguments: Arguments) -> Evaluator:
         def called(scope: Mapping[str, Any]) -> Any:

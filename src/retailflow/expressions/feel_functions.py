@@ -752,6 +752,8 @@ BUILTINS: dict[str, Builtin] = {
     "context": _B(_context, "entries"),
     # boolean
     "not": _B(_not, "negand"),
+    # a missing variable or entry is null, so since Camunda 8.3 this is "is not null"
+    "is defined": _B(lambda value: value is not None, "value"),
     "get or else": _B(_get_or_else, "value, default"),
     "assert": _B(_assert, "value, condition, cause"),
     # strings
@@ -877,4 +879,4 @@ BUILTINS: dict[str, Builtin] = {
         }.items()
     },
 }
-"""Every built-in by its FEEL name; ``is defined`` is compiled specially (it sees a name)."""
+"""Every built-in by its FEEL name."""
