@@ -1,4 +1,5 @@
-"""FEEL's built-in functions, one documented example each, and the docs table made from them.
+"""FEEL's built-in functions, one documented example each, and the docs table made from them
+(with the evaluation limits read from ``limits.py``).
 
 ``EXAMPLES`` is the single list of what retailflow's FEEL supports: every row is evaluated
 here, every built-in must have a row, and the "FEEL built-in functions" section of
@@ -21,6 +22,7 @@ import pytest
 
 from retailflow.expressions import Dialect, ExpressionEngine
 from retailflow.expressions.feel_functions import BUILTINS
+from retailflow.expressions.limits import MAX_INT_BITS, MAX_ITEMS, MAX_LOOP_STEPS, MAX_TEXT
 from retailflow.model import ExpressionError
 
 DOCS = Path(__file__).parents[2] / "docs" / "modeling.md"
@@ -302,6 +304,10 @@ def rendered_section() -> str:
     """The docs section: one table per category, one row per example."""
     lines = [
         BEGIN,
+        "",
+        f"One FEEL evaluation may run {MAX_LOOP_STEPS:,} loop iterations and function calls,",
+        f"and build values of at most {MAX_ITEMS:,} items and {MAX_TEXT:,} characters (a part",
+        f"shared by several entries counts each time) and integers of {MAX_INT_BITS:,} bits.",
         "",
         "Every FEEL built-in function retailflow evaluates, with an example checked by the tests.",
         "Arguments may be passed by position or by name (`substring(string: s, start position:"

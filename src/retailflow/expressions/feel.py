@@ -218,7 +218,6 @@ class _Compiler(Transformer[Token, Any]):
         return lambda scope: value
 
     def name(self, key: str) -> Evaluator:
-
         def lookup(scope: Mapping[str, Any]) -> Any:
             try:
                 return scope[key]
