@@ -21,11 +21,24 @@ from retailflow.model import ExpressionError
 
 _FLAGS = frozenset("smixq")
 _REPLACEMENT_PART = re.compile(r"\$(\d+)|\\(.)|([^$\\]+)|(.)", re.DOTALL)
+_CACHED_PATTERN = 1_000
+"""Patterns up to this length are compiled once (those written in a file); longer ones (built
+from variables) are compiled per call rather than kept."""
+
+
+def _compiled(pattern: str, flags: str) -> Any:
+    """The RE2 program for a pattern and XPath flags; ValueError when RE2 refuses it."""
+    if len(pattern) <= _CACHED_PATTERN:
+        return _cached_program(pattern, flags)
+    return _program(pattern, flags)
 
 
 @functools.lru_cache(maxsize=256)
-def _compiled(pattern: str, flags: str) -> Any:
-    """The RE2 program for a pattern and XPath flags; ValueError when RE2 refuses it."""
+def _cached_program(pattern: str, flags: str) -> Any:
+    return _program(pattern, flags)
+
+
+def _program(pattern: str, flags: str) -> Any:
     if not set(flags) <= _FLAGS:
         raise ValueError(f"unknown regular expression flags {flags!r}")
     if "q" in flags:
