@@ -334,7 +334,7 @@ def _output_fields(annotation: Any) -> frozenset[str] | None:
     if issubclass(annotation, BaseModel):
         return frozenset(annotation.model_fields) | frozenset(annotation.model_computed_fields)
     if typing.is_typeddict(annotation):
-        return frozenset(annotation.__required_keys__ | annotation.__optional_keys__)
+        return frozenset(annotation.__annotations__)  # a TypedDict's, inherited keys included
     if dataclasses.is_dataclass(annotation):
         return frozenset(field.name for field in dataclasses.fields(annotation))
     return None
