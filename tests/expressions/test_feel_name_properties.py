@@ -9,7 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from retailflow.expressions import Dialect, ExpressionEngine
+from retailflow.expressions.feel_functions import BUILTINS
 from retailflow.expressions.feel_values import equal, identity
+from retailflow.model import ExpressionError
 
 ENGINE = ExpressionEngine(default_dialect=Dialect.FEEL)
 
@@ -105,3 +107,28 @@ def test_distinct_values_keeps_the_first_of_each_group_of_equal_items(items: lis
 def test_any_name_between_backticks_reads_the_variable_of_that_name(name: str, value: int) -> None:
     assert ENGINE.evaluate(f"=`{name}` + 0", {name: value}) == value
     assert ENGINE.evaluate(f"=wrapper.`{name}`", {"wrapper": {name: value}}) == value
+
+
+ARGUMENT_LITERALS = [
+    "null", "0", "-1", "2.5", "100000", '"a;b"', '""', '"(a+)+$"', "true", "[1, 2]", "[]",
+    "[[1], [2, [3]]]", '{a: 1, "b c": [2]}', "{}", 'date("2024-01-31")', 'time("10:00:00")',
+    'date and time("2024-01-01T10:00:00Z")', 'duration("P1D")', 'duration("-P1Y2M")',
+    "[1..5]", "(1..5)", "function(x, y) x < y", '["a", null]', '[{key: "k", value: 1}]',
+]  # fmt: skip
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    name=st.sampled_from(sorted(BUILTINS)),
+    arguments=st.lists(st.sampled_from(ARGUMENT_LITERALS), max_size=4),
+)
+def test_any_builtin_with_any_arguments_answers_a_value_null_or_a_feel_error(
+    name: str, arguments: list[str]
+) -> None:
+    """No argument makes a built-in fail with a raw Python error (which the engine would report
+    as "evaluation failed: TypeError ..."): FEEL answers null, or refuses in its own words."""
+    text = f"={name}({', '.join(arguments)})"
+    try:
+        ENGINE.evaluate(text, {})
+    except ExpressionError as error:
+        assert "evaluation failed" not in str(error), text
