@@ -83,6 +83,18 @@ class EvaluationBudget:
         return items, characters
 
 
+def check_text(length: int) -> None:
+    """Refuse, before building it, a string longer than the text limit."""
+    if length > MAX_TEXT:
+        raise ExpressionError(f"a string of more than {MAX_TEXT} characters is refused")
+
+
+def check_items(count: int) -> None:
+    """Refuse, before building it, a list longer than the item limit."""
+    if count > MAX_ITEMS:
+        raise ExpressionError(f"a list of more than {MAX_ITEMS} items is refused")
+
+
 _running = threading.local()
 """The budget of the evaluation running on this thread; nested evaluations (a FEEL function
 value called back from a built-in such as ``sort``) draw on it, so nesting cannot multiply

@@ -37,17 +37,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import isodate
 
 from retailflow.expressions import feel_ranges, feel_regex
+from retailflow.expressions.feel_budget import check_items, check_text
 from retailflow.expressions.feel_values import equal, identity, is_number
-from retailflow.expressions.limits import MAX_INT_BITS, MAX_ITEMS, MAX_TEXT
+from retailflow.expressions.limits import MAX_INT_BITS
 from retailflow.model import ExpressionError
-
-FeelFunction = Callable[..., Any]
 
 
 def _bounded(items: list[Any]) -> list[Any]:
     """Lists built by joining lists could double per context entry; cap them like loops."""
-    if len(items) > MAX_ITEMS:
-        raise ExpressionError(f"a list of more than {MAX_ITEMS} items is refused")
+    check_items(len(items))
     return items
 
 
@@ -100,7 +98,7 @@ def _string(value: Any) -> str | None:
     if value is None:
         return None
     text = _literal(value, quoted=False)
-    _check_text(len(text))
+    check_text(len(text))
     return text
 
 
@@ -135,7 +133,7 @@ def _joined(parts: Any) -> str:
     length = 0
     for part in parts:
         length += len(part) + 2
-        _check_text(length)
+        check_text(length)
         written.append(part)
     return ", ".join(written)
 
@@ -199,13 +197,8 @@ def _string_join(items: Any, delimiter: Any = "", prefix: Any = "", suffix: Any 
     parts = [item for item in items if item is not None]
     if not all(type(part) is str for part in parts):
         return None
-    _check_text(sum(map(len, parts)) + len(delimiter) * len(parts) + len(prefix) + len(suffix))
+    check_text(sum(map(len, parts)) + len(delimiter) * len(parts) + len(prefix) + len(suffix))
     return f"{prefix}{delimiter.join(parts)}{suffix}"
-
-
-def _check_text(length: int) -> None:
-    if length > MAX_TEXT:
-        raise ExpressionError(f"a string of more than {MAX_TEXT} characters is refused")
 
 
 def _trim(text: Any) -> str | None:
@@ -215,7 +208,7 @@ def _trim(text: Any) -> str | None:
 def _to_base64(text: Any) -> str | None:
     if _text(text) is None:
         return None
-    _check_text(len(text) * 4 // 3 + 4)
+    check_text(len(text) * 4 // 3 + 4)
     return base64.b64encode(text.encode("utf-8", "surrogatepass")).decode("ascii")
 
 

@@ -16,8 +16,7 @@ from typing import Any
 
 import re2
 
-from retailflow.expressions.limits import MAX_ITEMS, MAX_TEXT
-from retailflow.model import ExpressionError
+from retailflow.expressions.feel_budget import check_items, check_text
 
 _FLAGS = frozenset("smixq")
 _REPLACEMENT_PART = re.compile(r"\$(\d+)|\\(.)|([^$\\]+)|(.)", re.DOTALL)
@@ -81,16 +80,6 @@ def _texts(*values: Any) -> bool:
     return all(type(value) is str for value in values)
 
 
-def _check_text(length: int) -> None:
-    if length > MAX_TEXT:
-        raise ExpressionError(f"a string of more than {MAX_TEXT} characters is refused")
-
-
-def _check_items(count: int) -> None:
-    if count > MAX_ITEMS:
-        raise ExpressionError(f"a list of more than {MAX_ITEMS} items is refused")
-
-
 def matches(text: Any, pattern: Any, flags: Any = "") -> bool | None:
     """Whether ``pattern`` matches somewhere in ``text`` (anchor it with ``^...$`` for all)."""
     if not _texts(text, pattern, flags):
@@ -120,10 +109,10 @@ def replace(text: Any, pattern: Any, replacement: Any, flags: Any = "") -> str |
             pieces.append(piece)
             length += len(piece)
         length += match.start() - position
-        _check_text(length)
+        check_text(length)
         position = match.end()
     pieces.append(text[position:])
-    _check_text(length + len(text) - position)
+    check_text(length + len(text) - position)
     return "".join(pieces)
 
 
@@ -137,7 +126,7 @@ def split(text: Any, delimiter: Any) -> list[str] | None:
         if match.end() == match.start() and match.start() in (0, len(text)):
             continue  # an empty match at either end cuts nothing off
         parts.append(text[position : match.start()])
-        _check_items(len(parts))
+        check_items(len(parts))
         position = match.end()
     parts.append(text[position:])
     return parts
@@ -150,5 +139,5 @@ def extract(text: Any, pattern: Any) -> list[str] | None:
     found: list[str] = []
     for match in _compiled(pattern, "").finditer(text):
         found.append(match.group(0))
-        _check_items(len(found))
+        check_items(len(found))
     return found

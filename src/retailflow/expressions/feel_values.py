@@ -18,7 +18,8 @@ from typing import Any, cast
 
 import isodate
 
-from retailflow.expressions.limits import MAX_INT_BITS, MAX_ITEMS, MAX_TEXT
+from retailflow.expressions.feel_budget import check_text
+from retailflow.expressions.limits import MAX_INT_BITS, MAX_ITEMS
 from retailflow.model import ExpressionError
 
 _TEMPORAL = (date, time, timedelta, isodate.Duration)
@@ -163,8 +164,7 @@ def add(a: Any, b: Any) -> Any:
         x, y = _numeric_pair(a, b)
         return _bounded_int(_finite(x + y))
     if type(a) is str and type(b) is str:
-        if len(a) + len(b) > MAX_TEXT:
-            raise ExpressionError(f"a string of more than {MAX_TEXT} characters is refused")
+        check_text(len(a) + len(b))
         return a + b
     return _temporal(operator.add, a, b)
 
