@@ -24,6 +24,7 @@ from retailflow.bpmn.extensions import (
     read_message_correlation,
 )
 from retailflow.bpmn.namespaces import BPMN, CAMUNDA, SPIFF, ZEEBE, bpmn_tag
+from retailflow.expressions.cron import looks_like_cron, parse_cron
 from retailflow.model import ExpressionError, Finding, Severity
 
 ExpressionChecker = Callable[[str, str, str | None], None]
@@ -592,6 +593,8 @@ class _DocumentCheck:
                 continue
             if expression_language(text) is not None:
                 self._expression(part, text)
+            elif _TIMER_KINDS[part.tag] == "timeCycle" and looks_like_cron(text):
+                self._cron(part, text)
             elif not _iso_timer(_TIMER_KINDS[part.tag], text):
                 if self.document.dialect in _STATIC_DIALECTS:
                     self._add(
@@ -599,11 +602,25 @@ class _DocumentCheck:
                         "expression-invalid",
                         f"'{text}' is not an ISO 8601 {_TIMER_KINDS[part.tag][4:].lower()}",
                         "write e.g. PT15M (duration), 2025-01-31T09:00:00Z (date) or "
-                        "R3/PT1H (cycle; cron is not supported), or an expression "
+                        "R3/PT1H or 0 0 9 * * MON-FRI (cycle), or an expression "
                         "starting with '='",
                     )
                 else:
                     self._expression(part, text, language="python")
+
+    def _cron(self, part: etree._Element, text: str) -> None:
+        quartz = self.document.dialect is Dialect.CAMUNDA7
+        try:
+            parse_cron(text, quartz=quartz)
+        except ValueError as error:
+            self._add(
+                part,
+                "expression-invalid",
+                f"the timer cycle is not a valid cron expression: {error}",
+                "write six fields, seconds first (e.g. 0 0 9 * * MON-FRI), with days of the "
+                + ("week 1 (SUN) to 7 (SAT), as Quartz reads them" if quartz
+                   else "week 0 or 7 (SUN) to 6 (SAT), or a macro such as @daily"),
+            )
 
     def _expression(
         self,

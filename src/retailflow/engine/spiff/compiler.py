@@ -94,10 +94,10 @@ class CompiledProcess:
                     names.add(item.name)
         return names
 
-    def timer_starts(self) -> list[tuple[str, str, str]]:
-        """``(element_id, kind, expression)`` of the process's timer start events, which the
-        engine schedules itself, as Camunda does."""
-        return [(spec.bpmn_id, spec.event_definition.kind, spec.event_definition.expression)
+    def timer_starts(self) -> list[tuple[str, ClockTimerEventDefinition]]:
+        """``(element_id, timer)`` of the process's timer start events, which the engine
+        schedules itself, as Camunda does."""
+        return [(spec.bpmn_id, spec.event_definition)
                 for spec in self.spec.task_specs.values()
                 if isinstance(spec, StartEvent)
                 and isinstance(spec.event_definition, ClockTimerEventDefinition)]

@@ -59,7 +59,12 @@ from SpiffWorkflow.bpmn.specs.defaults import (
 )
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 
-from retailflow.bpmn.extensions import ElementConfig, read_element_config, read_message_correlation
+from retailflow.bpmn.extensions import (
+    Dialect,
+    ElementConfig,
+    read_element_config,
+    read_message_correlation,
+)
 from retailflow.bpmn.namespaces import BPMN, ZEEBE
 from retailflow.engine.spiff.specs import (
     ClockTimerEventDefinition,
@@ -144,7 +149,8 @@ class _EventParserMixin(_ConfiguredParser):
                 text = (definition.text or "").strip()
                 if not text:
                     self.raise_validation_exception(f"The timer's {kind} is empty")
-                return ClockTimerEventDefinition(name, text, kind, self.bpmn_id,
+                quartz = self.config.dialect is Dialect.CAMUNDA7
+                return ClockTimerEventDefinition(name, text, kind, self.bpmn_id, quartz,
                                                  description=self.get_event_description(event))
         self.raise_validation_exception("A timer needs a timeDate, timeDuration or timeCycle")
         raise AssertionError  # unreachable: the line above raises

@@ -47,14 +47,15 @@ class ClockTimerEventDefinition(TimerEventDefinition):
 
     The due time is computed once, when the timer starts waiting, and kept in the task's
     internal data so it survives persistence; the engine turns it into a timer job and calls
-    ``fire`` when the job is due.
+    ``fire`` when the job is due. ``quartz_cron`` reads a cron cycle as Camunda 7 does.
     """
 
     def __init__(self, name: str, expression: str, kind: str, element_id: str,
-                 **kwargs: Any) -> None:
+                 quartz_cron: bool = False, **kwargs: Any) -> None:
         super().__init__(name, expression, **kwargs)
         self.kind = kind
         self.element_id = element_id
+        self.quartz_cron = quartz_cron
 
     # Internal data is keyed by the timer's element: an event-based gateway keeps several
     # timers on one task.
@@ -75,7 +76,8 @@ class ClockTimerEventDefinition(TimerEventDefinition):
         due = my_task.internal_data.get(self._due_key)
         if due is None:
             engine = script_engine_of(my_task)
-            schedule = engine.timer_schedule(my_task, self.kind, self.expression)
+            schedule = engine.timer_schedule(my_task, self.kind, self.expression,
+                                             quartz_cron=self.quartz_cron)
             due = schedule.first_due.isoformat()
             my_task.internal_data[self._due_key] = due
             if self.kind == "timeCycle":
@@ -92,7 +94,8 @@ class ClockTimerEventDefinition(TimerEventDefinition):
             my_task.internal_data[self._fired_key] = True
             return
         engine = script_engine_of(my_task)
-        schedule = engine.timer_schedule(my_task, self.kind, self.expression)
+        schedule = engine.timer_schedule(my_task, self.kind, self.expression,
+                                         quartz_cron=self.quartz_cron)
         left = my_task.internal_data.get(self._repetitions_key)
         left = None if left is None else left - 1
         next_due = schedule.next_after(self.due_at(my_task))
