@@ -83,15 +83,25 @@ CASES = {
         "camunda8",
         [("unsupported-element", "task")],
     ),
-    "link event": (
+    "link event without its catch": (
         task(
             '    <bpmn:intermediateThrowEvent id="task">'
             '<bpmn:linkEventDefinition id="led" name="to_shipping" />'
             "</bpmn:intermediateThrowEvent>"
+            '<bpmn:intermediateCatchEvent id="catch">'
+            '<bpmn:linkEventDefinition id="lcd" name="to_shiping" />'
+            "</bpmn:intermediateCatchEvent>"
         ),
-        task('    <bpmn:intermediateThrowEvent id="task" />'),
+        task(
+            '    <bpmn:intermediateThrowEvent id="task">'
+            '<bpmn:linkEventDefinition id="led" name="to_shipping" />'
+            "</bpmn:intermediateThrowEvent>"
+            '<bpmn:intermediateCatchEvent id="catch">'
+            '<bpmn:linkEventDefinition id="lcd" name="to_shipping" />'
+            "</bpmn:intermediateCatchEvent>"
+        ),
         "camunda8",
-        [("unsupported-element", "task")],
+        [("missing-reference", "task")],
     ),
     "conditional event": (
         task(

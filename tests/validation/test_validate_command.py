@@ -142,8 +142,6 @@ def test_the_test_fixtures_report_only_what_they_exist_to_show() -> None:
         ("unsupported-element", "complex_split"),
         ("unsupported-element", "compensate_booking"),
         ("unsupported-element", "undo_booking"),
-        ("unsupported-element", "to_finish"),
-        ("unsupported-element", "from_link"),
     }
 
 

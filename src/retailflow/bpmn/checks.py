@@ -70,10 +70,6 @@ _UNSUPPORTED = {
         "use an inclusive or exclusive gateway with explicit conditions",
     ),
     bpmn_tag("compensateEventDefinition"): ("compensation events", _COMPENSATION_HINT),
-    bpmn_tag("linkEventDefinition"): (
-        "link events",
-        "connect the flow with sequence flows (or a called process)",
-    ),
     bpmn_tag("conditionalEventDefinition"): (
         "conditional events",
         "use a message or timer event that the application triggers",
@@ -235,6 +231,7 @@ class _DocumentCheck:
             bpmn_tag("signalEventDefinition"): self._signal_definition,
             bpmn_tag("errorEventDefinition"): self._error_definition,
             bpmn_tag("escalationEventDefinition"): self._escalation_definition,
+            bpmn_tag("linkEventDefinition"): self._link_definition,
             bpmn_tag("receiveTask"): self._receive_task,
             bpmn_tag("timerEventDefinition"): self._timer_definition,
             bpmn_tag("completionCondition"): self._condition,
@@ -550,6 +547,30 @@ class _DocumentCheck:
             "escalation",
             required=definition.getparent().tag in _THROWING,
         )
+
+    def _link_definition(self, definition: etree._Element) -> None:
+        """A link throw goes on at the one link catch of its name in the same (sub)process."""
+        event = definition.getparent()
+        if event.tag != bpmn_tag("intermediateThrowEvent"):
+            return
+        name = definition.get("name", "")
+        scope = event.getparent()
+        catches = [
+            other
+            for other in scope.iterchildren(bpmn_tag("intermediateCatchEvent"))
+            for link in other.iterchildren(bpmn_tag("linkEventDefinition"))
+            if link.get("name", "") == name
+        ]
+        if len(catches) != 1:
+            found = "none" if not catches else f"{len(catches)}"
+            self._add(
+                event,
+                "missing-reference",
+                f"the link '{name}' needs exactly one link catch event of that name in the "
+                f"same (sub)process; found {found}",
+                "name the link catch event exactly as the throw (links do not cross "
+                "sub-process boundaries)",
+            )
 
     def _reference(
         self,

@@ -69,6 +69,11 @@ class CompiledProcess:
             if spec is not None:
                 yield from spec.task_specs.values()
 
+    def has_event_subprocesses(self) -> bool:
+        """Whether any (sub)process of this one has an event subprocess."""
+        return any(getattr(spec.start, "trigger_specs", None)
+                   for spec in (self.spec, *self.subprocess_specs.values()) if spec is not None)
+
     def job_topics(self) -> list[tuple[str, str]]:
         """``(element_id, topic)`` of every service-like task, called processes included."""
         return [(spec.bpmn_id, spec.extensions.job_type) for spec in self._task_specs()

@@ -14,11 +14,13 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, full_tag
 from SpiffWorkflow.bpmn.parser.event_parsers import (
+    CANCEL_EVENT_XPATH,
     CONDITIONAL_EVENT_XPATH,
     ERROR_EVENT_XPATH,
     ESCALATION_EVENT_XPATH,
     MESSAGE_EVENT_XPATH,
     SIGNAL_EVENT_XPATH,
+    TERMINATION_EVENT_XPATH,
     TIMER_EVENT_XPATH,
     BoundaryEventParser,
     EndEventParser,
@@ -183,15 +185,55 @@ class RetailStartEventParser(_EventParserMixin, StartEventParser):
 
 
 class RetailEndEventParser(_EventParserMixin, EndEventParser):
-    pass
+    """End events; a signal end event broadcasts its signal (SpiffWorkflow ignores the
+    signal and ends silently)."""
+
+    def create_task(self) -> Any:
+        event_definition = self.get_event_definition(
+            [MESSAGE_EVENT_XPATH, CANCEL_EVENT_XPATH, ERROR_EVENT_XPATH, ESCALATION_EVENT_XPATH,
+             TERMINATION_EVENT_XPATH, SIGNAL_EVENT_XPATH])
+        task = self._create_task(event_definition)
+        task.connect(self.spec.end)
+        return task
+
+
+def _link_name(node: Any) -> str | None:
+    link = node.find("bpmn:linkEventDefinition", _NS)
+    return None if link is None else link.get("name", "")
 
 
 class RetailCatchEventParser(_EventParserMixin, IntermediateCatchEventParser):
-    pass
+    """A link catch event passes its token straight on (SpiffWorkflow would wait forever on
+    it, as on a catch of nothing)."""
+
+    def create_task(self) -> Any:
+        if _link_name(self.node) is not None:
+            return PassThroughTask(self.spec, self.bpmn_id, **self.bpmn_attributes)
+        return super().create_task()
 
 
 class RetailThrowEventParser(_EventParserMixin, IntermediateThrowEventParser):
-    pass
+    """A link throw event continues at the link catch event of the same name in the same
+    (sub)process, as if a sequence flow joined them (SpiffWorkflow drops the link)."""
+
+    def create_task(self) -> Any:
+        if _link_name(self.node) is not None:
+            return PassThroughTask(self.spec, self.bpmn_id, **self.bpmn_attributes)
+        return super().create_task()
+
+    def parse_node(self) -> Any:
+        task = super().parse_node()
+        name = _link_name(self.node)
+        if name is None:
+            return task
+        catches = [node for node in self.node.getparent().iterfind(
+            "bpmn:intermediateCatchEvent", _NS) if _link_name(node) == name]
+        if len(catches) != 1:
+            self.raise_validation_exception(
+                f"The link '{name}' needs exactly one link catch event of that name in the same "
+                f"(sub)process; found {len(catches)}")
+        task.connect(self.process_parser.parse_node(catches[0]))
+        return task
 
 
 class RetailBoundaryEventParser(_EventParserMixin, BoundaryEventParser):

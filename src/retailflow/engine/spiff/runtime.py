@@ -358,6 +358,11 @@ class ProcessRun:
     def _advance(self) -> None:
         try:
             self._run_engine_steps()
+            # An escalation or error thrown inside the flow may have started an interrupting
+            # event subprocess, which SpiffWorkflow runs alongside the rest.
+            if self._compiled.has_event_subprocesses() \
+                    and self._interrupt_for_event_subprocesses():
+                self._run_engine_steps()
         except SpiffWorkflowException as error:
             raise _execution_error(error) from error
         outbox = self._script_engine.outbox
@@ -415,9 +420,10 @@ class ProcessRun:
                 following.extend(child.children)
         return tuple(taken)
 
-    def _interrupt_for_event_subprocesses(self) -> None:
+    def _interrupt_for_event_subprocesses(self) -> bool:
         """An interrupting event subprocess ends everything else in its scope when it starts
-        (SpiffWorkflow runs it alongside instead)."""
+        (SpiffWorkflow runs it alongside instead). Returns whether one did."""
+        interrupted = False
         for task in list(self._open_tasks()):
             spec = task.task_spec
             if not isinstance(spec, EventSubprocess) or task.internal_data.get("rf_interrupted"):
@@ -432,6 +438,7 @@ class ProcessRun:
             task.internal_data["rf_interrupted"] = True
             if not any(getattr(start, "interrupting", True) for start in starts):
                 continue
+            interrupted = True
             keep = {task.id, *(ancestor.id for ancestor in _ancestors(task))}
             for other in list(task.workflow.get_tasks_iterator(
                     state=TaskState.NOT_FINISHED_MASK)):
@@ -440,6 +447,7 @@ class ProcessRun:
                         and other.state & TaskState.NOT_FINISHED_MASK \
                         and not _descends_from(other, task):
                     other.cancel()
+        return interrupted
 
     def _add_catch(self, states: WaitStates, task: Task) -> None:
         definition = task.task_spec.event_definition
