@@ -163,6 +163,7 @@ def compile_processes(sources: Sequence[SourceTree],
             continue
         for each in (spec, *subprocess_specs.values()):
             _link_loop_children(each)
+            _connect_triggered_event_subprocesses(each)
         compiled[process_id] = CompiledProcess(process_id, spec, subprocess_specs,
                                                element_types, lines, flows, scopes)
     if findings:
@@ -182,6 +183,22 @@ def _link_loop_children(spec: BpmnProcessSpec | None) -> None:
             child = spec.task_specs[task_spec.task_spec]
             if not child.completed_event.is_connected(task_spec.merge_child):
                 child.completed_event.connect(task_spec.merge_child)
+
+
+def _connect_triggered_event_subprocesses(spec: BpmnProcessSpec | None) -> None:
+    """An event subprocess started by a message, signal, error or escalation is connected to
+    its process's start and end by SpiffWorkflow only when first triggered, and in the spec
+    object. An instance restored in another engine would find it unconnected and fail when it
+    completes ("No input task connected"). Connected here as that first trigger would, except
+    that the start does not list it as an output (which would start it with every instance)."""
+    if spec is None:
+        return
+    for name in getattr(spec.start, "trigger_specs", ()):
+        task_spec = spec.task_specs[name]
+        if spec.start not in task_spec.inputs:
+            task_spec.inputs = [*task_spec.inputs, spec.start]
+        if spec.end not in task_spec.outputs:
+            task_spec.connect(spec.end)
 
 
 def _finding(error: Exception, file: str | None,
