@@ -61,15 +61,11 @@ _PYTHON_FORMATS = frozenset({"", "python", "python3"})
 _LANGUAGE_NAMES = {"feel": "FEEL", "juel": "JUEL", "python": "Python"}
 _REPEAT = re.compile(r"R\d*")
 
-_COMPENSATION_HINT = (
-    "model the undo step explicitly, e.g. an error boundary event leading to a cancellation path"
-)
 _UNSUPPORTED = {
     bpmn_tag("complexGateway"): (
         "complex gateways",
         "use an inclusive or exclusive gateway with explicit conditions",
     ),
-    bpmn_tag("compensateEventDefinition"): ("compensation events", _COMPENSATION_HINT),
     bpmn_tag("conditionalEventDefinition"): (
         "conditional events",
         "use a message or timer event that the application triggers",
@@ -232,6 +228,7 @@ class _DocumentCheck:
             bpmn_tag("errorEventDefinition"): self._error_definition,
             bpmn_tag("escalationEventDefinition"): self._escalation_definition,
             bpmn_tag("linkEventDefinition"): self._link_definition,
+            bpmn_tag("compensateEventDefinition"): self._compensate_definition,
             bpmn_tag("receiveTask"): self._receive_task,
             bpmn_tag("timerEventDefinition"): self._timer_definition,
             bpmn_tag("completionCondition"): self._condition,
@@ -290,13 +287,6 @@ class _DocumentCheck:
                 "unsupported-element",
                 "execution and task listeners cannot run here",
                 "move the listener's work into a service task with a job type",
-            )
-        if element.get("isForCompensation", "false").strip() == "true":
-            self._add(
-                element,
-                "unsupported-element",
-                "compensation handlers are not supported",
-                _COMPENSATION_HINT,
             )
         if tag in _FLOW_NODES or tag == _SEQUENCE_FLOW:
             if not element.get("id"):
@@ -547,6 +537,58 @@ class _DocumentCheck:
             "escalation",
             required=definition.getparent().tag in _THROWING,
         )
+
+    def _compensate_definition(self, definition: etree._Element) -> None:
+        """Compensation as Camunda 8 runs it: boundary events associated with a handler, and
+        throw/end events compensating their own (sub)process."""
+        event = definition.getparent()
+        scope = event.getparent()
+        hint = (
+            "compensate the activities of the sub-process with a compensation throw event "
+            "inside it, or move them out of it"
+        )
+        if event.tag == bpmn_tag("startEvent"):
+            self._add(
+                event,
+                "unsupported-element",
+                "compensation event subprocesses are not supported (Camunda 8 has none either)",
+                "attach a compensation boundary event with a handler to each activity to undo",
+            )
+        elif event.tag == bpmn_tag("boundaryEvent"):
+            handlers = {
+                association.get("targetRef")
+                for association in scope.iterchildren(bpmn_tag("association"))
+                if association.get("sourceRef") == event.get("id")
+            }
+            siblings = self._siblings(event)
+            if not any(
+                siblings.get(handler or "") is not None
+                and siblings[handler or ""].get("isForCompensation") == "true"
+                for handler in handlers
+            ):
+                self._add(
+                    event,
+                    "missing-reference",
+                    "the compensation boundary event is associated with no compensation "
+                    "handler (an activity marked 'for compensation')",
+                    "draw an association from the event to the activity that undoes the work",
+                )
+        elif definition.get("activityRef") is None:
+            nested = [
+                sub.get("id")
+                for sub in scope.iterchildren(*_SUB_PROCESSES)
+                if sub.find(f".//{bpmn_tag('compensateEventDefinition')}/..") is not None
+                and sub.get("triggeredByEvent") != "true"
+            ]
+            if nested:
+                self._add(
+                    event,
+                    "unsupported-element",
+                    f"compensation of the activities inside the sub-process '{nested[0]}' "
+                    "cannot run: SpiffWorkflow keeps a finished sub-process's tasks in a "
+                    "workflow of their own, so a throw compensates its own (sub)process only",
+                    hint,
+                )
 
     def _link_definition(self, definition: etree._Element) -> None:
         """A link throw goes on at the one link catch of its name in the same (sub)process."""

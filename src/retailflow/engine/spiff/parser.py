@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, full_tag
+from SpiffWorkflow.bpmn.parser.ProcessParser import ProcessParser
 from SpiffWorkflow.bpmn.parser.event_parsers import (
     CANCEL_EVENT_XPATH,
     CONDITIONAL_EVENT_XPATH,
@@ -60,6 +61,7 @@ from SpiffWorkflow.bpmn.specs.defaults import (
     UserTask,
 )
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
 
 from retailflow.bpmn.extensions import (
     Dialect,
@@ -70,6 +72,8 @@ from retailflow.bpmn.extensions import (
 from retailflow.bpmn.namespaces import BPMN, ZEEBE
 from retailflow.engine.spiff.specs import (
     ClockTimerEventDefinition,
+    CompensationEndEvent,
+    CompensationThrowEvent,
     DecisionTask,
     KeyedMessageEventDefinition,
     LocalParallelMultiInstance,
@@ -77,6 +81,7 @@ from retailflow.engine.spiff.specs import (
     MappedCallActivity,
     PassThroughTask,
     SandboxScriptTask,
+    resume_compensation_throw,
 )
 
 _NS = {"bpmn": BPMN, "zeebe": ZEEBE}
@@ -189,12 +194,65 @@ class RetailEndEventParser(_EventParserMixin, EndEventParser):
     signal and ends silently)."""
 
     def create_task(self) -> Any:
+        if _compensation(self.node) is not None:
+            task = _compensation_throw(self, CompensationEndEvent)
+            task.connect(self.spec.end)
+            return task
         event_definition = self.get_event_definition(
             [MESSAGE_EVENT_XPATH, CANCEL_EVENT_XPATH, ERROR_EVENT_XPATH, ESCALATION_EVENT_XPATH,
              TERMINATION_EVENT_XPATH, SIGNAL_EVENT_XPATH])
         task = self._create_task(event_definition)
         task.connect(self.spec.end)
         return task
+
+
+def _compensation(node: Any) -> Any:
+    return node.find("bpmn:compensateEventDefinition", _NS)
+
+
+class RetailProcessParser(ProcessParser):
+    """Processes and sub-processes with compensation, which SpiffWorkflow does not parse: a
+    compensation boundary event is no boundary while its activity runs, and the handler it is
+    associated with (``isForCompensation``, reached by no sequence flow) becomes a task spec
+    the compensation throw events of the same (sub)process start
+    (``spec.compensation_handlers``: activity id -> handler spec name)."""
+
+    def get_boundary_events(self, attached_to_ref: str) -> list[Any]:
+        return [event for event in super().get_boundary_events(attached_to_ref)
+                if _compensation(event) is None]
+
+    def add_tasks(self) -> None:
+        super().add_tasks()
+        handlers: dict[str, str] = {}
+        throws = [spec for spec in self.spec.task_specs.values()
+                  if isinstance(spec, CompensationThrowEvent | CompensationEndEvent)]
+        for boundary in self.node.iterfind("bpmn:boundaryEvent", _NS):
+            if _compensation(boundary) is None:
+                continue
+            handler = self._associated_handler(boundary)
+            spec = self.parse_node(handler)
+            # SpiffWorkflow refuses to ready a task spec with no inputs: the throws lead to it.
+            spec.inputs = throws or [self.spec.start]
+            spec.completed_event.connect(resume_compensation_throw)
+            handlers[boundary.get("attachedToRef", "")] = spec.name
+        self.spec.compensation_handlers = handlers
+
+    def _associated_handler(self, boundary: Any) -> Any:
+        boundary_id = boundary.get("id")
+        for association in self.node.iterfind("bpmn:association", _NS):
+            if association.get("sourceRef") == boundary_id:
+                handler = self.get_node_by_id(association.get("targetRef"))
+                if handler is not None and handler.get("isForCompensation") == "true":
+                    return handler
+        raise ValidationException(
+            "A compensation boundary event needs an association to a compensation handler "
+            "(an activity marked isForCompensation)", node=boundary, file_name=self.filename)
+
+
+def _compensation_throw(parser: Any, spec_class: type) -> Any:
+    definition = _compensation(parser.node)
+    return spec_class(parser.spec, parser.bpmn_id, definition.get("activityRef"),
+                      event_definition=NoneEventDefinition(), **parser.bpmn_attributes)
 
 
 def _link_name(node: Any) -> str | None:
@@ -219,6 +277,8 @@ class RetailThrowEventParser(_EventParserMixin, IntermediateThrowEventParser):
     def create_task(self) -> Any:
         if _link_name(self.node) is not None:
             return PassThroughTask(self.spec, self.bpmn_id, **self.bpmn_attributes)
+        if _compensation(self.node) is not None:
+            return _compensation_throw(self, CompensationThrowEvent)
         return super().create_task()
 
     def parse_node(self) -> Any:
@@ -335,6 +395,8 @@ class RetailCallActivityParser(_ConfiguredParser, CallActivityParser):
 
 class RetailBpmnParser(BpmnParser):
     """The parser the engine uses for every deployment."""
+
+    PROCESS_PARSER_CLASS = RetailProcessParser
 
     OVERRIDE_PARSER_CLASSES = {
         full_tag("startEvent"): (RetailStartEventParser, StartEvent),

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.specs.defaults import (
     CallActivity,
+    EndEvent,
+    IntermediateThrowEvent,
     NoneTask,
     ParallelMultiInstanceTask,
     ScriptTask,
@@ -259,6 +261,76 @@ class SandboxScriptTask(ScriptTask):
             my_task.data[self.result_variable] = engine.evaluate(my_task, self.script)
             return True
         return engine.execute(my_task, self.script)
+
+
+_COMPENSATED = "rf_compensated"
+"""Internal-data key of a compensation throw: the ids of the activity tasks it compensated."""
+
+
+class _CompensationThrow:
+    """Compensation as Camunda 8 runs it (SpiffWorkflow 3.2 has none): entering the event
+    invokes, at once, the compensation handler of every completed activity of its (sub)process
+    that has a compensation boundary event (only ``activity_ref``'s, when set); the event waits
+    until every handler has completed, then takes its outgoing flow with the variables they
+    wrote. The handlers are tasks of the same workflow, children of the throw, so they persist
+    and run (as jobs, user tasks ...) like any other task."""
+
+    activity_ref: str | None
+
+    def _update_hook(self, my_task: Task) -> bool:
+        if _COMPENSATED not in my_task.internal_data:
+            super()._update_hook(my_task)  # type: ignore[misc]
+            my_task.internal_data[_COMPENSATED] = [
+                str(activity.id) for activity in self._invoke_handlers(my_task)]
+        handlers = [child for child in my_task.children if child.triggered]
+        if any(child.state & TaskState.NOT_FINISHED_MASK for child in handlers):
+            if my_task.state != TaskState.WAITING:
+                my_task._set_state(TaskState.WAITING)
+            return False
+        for handler in handlers:
+            my_task.data.update(handler.data)
+        return True
+
+    def _invoke_handlers(self, my_task: Task) -> list[Task]:
+        handlers: dict[str, str] = getattr(my_task.workflow.spec, "compensation_handlers", {})
+        wanted = [self.activity_ref] if self.activity_ref else list(handlers)
+        compensated = []
+        for activity in list(my_task.workflow.tasks.values()):
+            element_id = getattr(activity.task_spec, "bpmn_id", None)
+            if activity.state != TaskState.COMPLETED or element_id not in wanted \
+                    or element_id not in handlers:
+                continue
+            handler_spec = my_task.workflow.spec.task_specs[handlers[element_id]]
+            handler = my_task._add_child(handler_spec, TaskState.FUTURE)
+            handler.triggered = True
+            handler.task_spec._update(handler)
+            compensated.append(activity)
+        return compensated
+
+
+def resume_compensation_throw(workflow: Any, handler: Task) -> None:
+    """Connected to each compensation handler's completion: its throw event may go on."""
+    throw = handler.parent
+    if throw is not None and isinstance(throw.task_spec, _CompensationThrow):
+        throw.task_spec._update(throw)
+
+
+class CompensationThrowEvent(_CompensationThrow, IntermediateThrowEvent):
+    """An intermediate compensation throw event (``activityRef`` optional)."""
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, activity_ref: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.activity_ref = activity_ref
+
+
+class CompensationEndEvent(_CompensationThrow, EndEvent):
+    """A compensation end event (``activityRef`` optional)."""
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, activity_ref: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.activity_ref = activity_ref
 
 
 class PassThroughTask(NoneTask):
