@@ -175,6 +175,31 @@ def test_a_boundary_for_another_escalation_code_lets_the_escalation_pass(
     assert open_tasks(engine, instance.id) == ["wrap"]
 
 
+@pytest.mark.parametrize(("delay", "caught"), [(3, True), (0, False)])
+def test_a_camunda_8_escalation_code_expression_is_evaluated_when_thrown(
+        make_engine: EngineFactory, tmp_path: Path, delay: int, caught: bool) -> None:
+    computed = ('<bpmn:escalation id="Escalation_computed" name="Computed" '
+                'escalationCode="=if delay &gt; 0 then &quot;LATE&quot; else &quot;OK&quot;"/>')
+    throw = ('<bpmn:intermediateThrowEvent id="escalate">'
+             f'{escalation("Escalation_computed")}</bpmn:intermediateThrowEvent>')
+    engine = make_engine()
+    engine.deploy(write(tmp_path, escalating_sub_process(throw, escalation(), True),
+                        ESCALATION + computed))
+    instance = engine.start("order", variables={"delay": delay})
+    assert open_tasks(engine, instance.id) == (["call_customer"] if caught else ["wrap"])
+
+
+def test_a_catch_event_with_an_escalation_code_expression_is_refused(
+        make_engine: EngineFactory, tmp_path: Path) -> None:
+    computed = ('<bpmn:escalation id="Escalation_computed" name="Computed" '
+                'escalationCode="=code"/>')
+    process = escalating_sub_process(THROW, escalation("Escalation_computed"), True)
+    with pytest.raises(DeploymentError) as refused:
+        make_engine().deploy(write(tmp_path, process, ESCALATION + computed))
+    assert [(f.rule, f.element_id) for f in refused.value.findings] == [
+        ("expression-invalid", "late")]
+
+
 def test_an_escalation_nobody_catches_lets_the_instance_go_on_as_in_camunda_8(
         make_engine: EngineFactory, tmp_path: Path) -> None:
     process = f"""<bpmn:process id="order" isExecutable="true">

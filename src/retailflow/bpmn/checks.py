@@ -530,13 +530,25 @@ class _DocumentCheck:
         )
 
     def _escalation_definition(self, definition: etree._Element) -> None:
+        throwing = definition.getparent().tag in _THROWING
         self._reference(
             definition,
             "escalationRef",
             self.document.escalations,
             "escalation",
-            required=definition.getparent().tag in _THROWING,
+            required=throwing,
         )
+        _, code = self.document.escalations.get(definition.get("escalationRef", ""), (None, None))
+        if code and expression_language(code) is not None:
+            if throwing:
+                self._expression(definition, code)
+            else:
+                self._add(
+                    definition,
+                    "expression-invalid",
+                    "a catch event's escalation code must be a static value, as in Camunda",
+                    "select an escalation with a literal code, or none to catch every code",
+                )
 
     def _compensate_definition(self, definition: etree._Element) -> None:
         """Compensation as Camunda 8 runs it: boundary events associated with a handler, and

@@ -73,6 +73,7 @@ from retailflow.bpmn.namespaces import BPMN, ZEEBE
 from retailflow.engine.spiff.specs import (
     ClockTimerEventDefinition,
     CompensationEndEvent,
+    ComputedEscalationEventDefinition,
     CompensationThrowEvent,
     DecisionTask,
     KeyedMessageEventDefinition,
@@ -85,6 +86,7 @@ from retailflow.engine.spiff.specs import (
 )
 
 _NS = {"bpmn": BPMN, "zeebe": ZEEBE}
+_THROWS = frozenset({full_tag("intermediateThrowEvent"), full_tag("endEvent")})
 
 
 class _ConfiguredParser(TaskParser):
@@ -161,6 +163,16 @@ class _EventParserMixin(_ConfiguredParser):
                                                  description=self.get_event_description(event))
         self.raise_validation_exception("A timer needs a timeDate, timeDuration or timeCycle")
         raise AssertionError  # unreachable: the line above raises
+
+    def parse_escalation_event(self, escalation_event: Any) -> Any:
+        """A throw whose escalation code is a FEEL expression computes it when reached."""
+        definition = super().parse_escalation_event(escalation_event)
+        code = definition.code or ""
+        if code.strip().startswith("=") and self.node.tag in _THROWS:
+            return ComputedEscalationEventDefinition(
+                definition.name, code.strip(),
+                description=self.get_event_description(escalation_event))
+        return definition
 
     def parse_message_event(self, message_event: Any) -> MessageEventDefinition:
         message_ref = message_event.get("messageRef")

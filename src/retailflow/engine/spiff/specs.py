@@ -22,10 +22,13 @@ from SpiffWorkflow.bpmn.specs.defaults import (
     ScriptTask,
     SequentialMultiInstanceTask,
 )
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
+    EscalationEventDefinition,
+)
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.bpmn_spec_mixin import BpmnSpecMixin
-from SpiffWorkflow.bpmn.util import PendingBpmnEvent
+from SpiffWorkflow.bpmn.util import BpmnEvent, PendingBpmnEvent
 from SpiffWorkflow.specs.base import TaskSpec
 from SpiffWorkflow.util.task import TaskState
 
@@ -163,6 +166,23 @@ class KeyedMessageEventDefinition(MessageEventDefinition):
         return isinstance(other, MessageEventDefinition) and self.name == other.name
 
     __hash__ = None  # type: ignore[assignment]
+
+
+class ComputedEscalationEventDefinition(EscalationEventDefinition):
+    """An escalation thrown with a code computed when the event is reached (Camunda 8:
+    ``escalationCode="=expression"``); catch events match the computed code."""
+
+    def __init__(self, name: str, code_expression: str, **kwargs: Any) -> None:
+        super().__init__(name, None, **kwargs)
+        self.code_expression = code_expression
+
+    def throw(self, my_task: Task) -> None:
+        engine = script_engine_of(my_task)
+        code = engine.expressions.evaluate(self.code_expression, my_task.data,
+                                           element_id=my_task.task_spec.bpmn_id)
+        thrown = EscalationEventDefinition(self.name, None if code is None else str(code))
+        event = BpmnEvent(thrown, payload=deepcopy(my_task.data), target=my_task.workflow)
+        my_task.workflow.top_workflow.catch(event)
 
 
 DECISIONS_HIT = "rf_decisions"
