@@ -73,8 +73,8 @@ from retailflow.bpmn.namespaces import BPMN, ZEEBE
 from retailflow.engine.spiff.specs import (
     ClockTimerEventDefinition,
     CompensationEndEvent,
-    ComputedEscalationEventDefinition,
     CompensationThrowEvent,
+    ComputedEscalationEventDefinition,
     DecisionTask,
     KeyedMessageEventDefinition,
     LocalParallelMultiInstance,
