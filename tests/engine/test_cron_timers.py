@@ -135,3 +135,29 @@ def test_an_invalid_cron_is_refused_at_validate_and_deploy_naming_the_element(
         ("expression-invalid", "weekdays")]
     assert [(d.finding.rule, d.finding.element_id) for d in validate([path]).diagnostics
             if d.finding.rule == "expression-invalid"] == [("expression-invalid", "weekdays")]
+
+
+def test_a_cron_event_subprocess_timer_runs_the_subprocess_each_morning(
+        make_engine: EngineFactory, clock: VirtualClock, tmp_path: Path) -> None:
+    handlers = Recorder()
+    handlers.add("test.remind")
+    engine = make_engine(handlers.registry)
+    body = f"""<bpmn:startEvent id="start"/><bpmn:userTask id="pack"/><bpmn:endEvent id="done"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="pack"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="pack" targetRef="done"/>
+    <bpmn:subProcess id="mornings" triggeredByEvent="true">
+      <bpmn:startEvent id="nine" isInterrupting="false">{cycle("0 0 9 * * *")}</bpmn:startEvent>
+      <bpmn:serviceTask id="remind"><bpmn:extensionElements>
+        <zeebe:taskDefinition type="test.remind"/></bpmn:extensionElements></bpmn:serviceTask>
+      <bpmn:endEvent id="reminded"/>
+      <bpmn:sequenceFlow id="g1" sourceRef="nine" targetRef="remind"/>
+      <bpmn:sequenceFlow id="g2" sourceRef="remind" targetRef="reminded"/>
+    </bpmn:subProcess>"""
+    engine.deploy(timer_file(tmp_path, body))
+    instance = engine.start("cron")
+    for day in (1, 2, 3):
+        assert schedule_due(engine, "nine") == [at(day, 9)]
+        clock.set(at(day, 9))
+        engine.run()
+    assert handlers.topics() == ["test.remind"] * 3
+    assert [task.element_id for task in engine.tasks(instance=instance.id)] == ["pack"]
