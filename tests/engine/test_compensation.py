@@ -161,6 +161,26 @@ def test_an_activity_not_yet_completed_is_not_compensated(
     assert open_tasks(engine, instance.id) == ["after"]
 
 
+def test_an_activity_is_compensated_once_however_many_throws_reach_it(
+        make_engine: EngineFactory, tmp_path: Path) -> None:
+    process = trip(tmp_path, throw_event("book_hotel"))
+    text = process.read_text().replace(
+        '<bpmn:userTask id="after"/>',
+        '<bpmn:intermediateThrowEvent id="after"><bpmn:compensateEventDefinition/>'
+        "</bpmn:intermediateThrowEvent>")
+    process.write_text(text)
+    handlers = travel_agency()
+    engine = make_engine(handlers.registry)
+    engine.deploy(process)
+    instance = engine.start("trip")
+    engine.run()
+    # The second throw compensates everything not compensated yet: the flight only.
+    assert handlers.topics().count("hotel.cancel") == 1
+    assert open_tasks(engine, instance.id) == ["cancel_flight"]
+    complete(engine, instance.id, "cancel_flight")
+    assert engine.instance(instance.id).status == InstanceStatus.COMPLETED
+
+
 def test_a_compensation_boundary_without_a_handler_is_refused(
         make_engine: EngineFactory, tmp_path: Path) -> None:
     process = trip(tmp_path, throw_event())

@@ -314,11 +314,15 @@ class _CompensationThrow:
     def _invoke_handlers(self, my_task: Task) -> list[Task]:
         handlers: dict[str, str] = getattr(my_task.workflow.spec, "compensation_handlers", {})
         wanted = [self.activity_ref] if self.activity_ref else list(handlers)
+        tasks = list(my_task.workflow.tasks.values())
+        # An activity is compensated once, whichever throw reached it first.
+        done = {activity_id for task in tasks if isinstance(task.task_spec, _CompensationThrow)
+                for activity_id in task.internal_data.get(_COMPENSATED, ())}
         compensated = []
-        for activity in list(my_task.workflow.tasks.values()):
+        for activity in tasks:
             element_id = getattr(activity.task_spec, "bpmn_id", None)
             if activity.state != TaskState.COMPLETED or element_id not in wanted \
-                    or element_id not in handlers:
+                    or element_id not in handlers or str(activity.id) in done:
                 continue
             handler_spec = my_task.workflow.spec.task_specs[handlers[element_id]]
             handler = my_task._add_child(handler_spec, TaskState.FUTURE)
