@@ -9,6 +9,7 @@ evaluator, and script tasks that run in retailflow's sandbox.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from copy import deepcopy
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -296,6 +297,7 @@ class _CompensationThrow:
     and run (as jobs, user tasks ...) like any other task."""
 
     activity_ref: str | None
+    _update: Callable[[Task], None]  # SpiffWorkflow's, from the task spec class it mixes into
 
     def _update_hook(self, my_task: Task) -> bool:
         if _COMPENSATED not in my_task.internal_data:
