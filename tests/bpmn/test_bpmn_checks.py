@@ -91,7 +91,7 @@ CASES = {
             "</bpmn:intermediateCatchEvent>"
         ),
         "camunda8",
-        [("missing-reference", "task")],
+        [("link-event", "task")],
     ),
     "conditional event": (
         task(

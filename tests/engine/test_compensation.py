@@ -218,3 +218,23 @@ def test_a_throw_over_a_sub_process_with_compensation_inside_is_refused_saying_w
                 if d.finding.rule == "unsupported-element"]
     assert [f.element_id for f in findings] == ["undo"]
     assert "inside the sub-process 'bookings'" in findings[0].message
+
+
+def test_a_compensation_event_subprocess_is_refused_saying_why(tmp_path: Path) -> None:
+    path = tmp_path / "event_subprocess.bpmn"
+    path.write_text(f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" {C8}
+    id="d" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="with_handler" isExecutable="true">
+    <bpmn:startEvent id="start"/><bpmn:endEvent id="done"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="done"/>
+    <bpmn:subProcess id="undo_all" triggeredByEvent="true">
+      <bpmn:startEvent id="on_compensation"><bpmn:compensateEventDefinition/></bpmn:startEvent>
+      <bpmn:endEvent id="undone"/>
+      <bpmn:sequenceFlow id="g1" sourceRef="on_compensation" targetRef="undone"/>
+    </bpmn:subProcess>
+  </bpmn:process>
+</bpmn:definitions>""")
+    findings = [(d.finding.rule, d.finding.element_id) for d in validate([path]).diagnostics
+                if d.finding.severity.value == "error" and d.finding.rule != "label-required"]
+    assert ("unsupported-element", "on_compensation") in findings

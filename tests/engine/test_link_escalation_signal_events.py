@@ -101,7 +101,7 @@ def test_a_link_does_not_cross_into_a_sub_process(
     with pytest.raises(DeploymentError) as refused:
         make_engine().deploy(write(tmp_path, crossing))
     assert [(f.rule, f.element_id) for f in refused.value.findings] == [
-        ("missing-reference", "go_to_label")]
+        ("link-event", "go_to_label")]
 
 
 # -- escalation events ---------------------------------------------------------------------

@@ -617,9 +617,10 @@ class _DocumentCheck:
         ]
         if len(catches) != 1:
             found = "none" if not catches else f"{len(catches)}"
+            # The rule bpmnlint's link-event reports at validate; deploy must refuse it too.
             self._add(
                 event,
-                "missing-reference",
+                "link-event",
                 f"the link '{name}' needs exactly one link catch event of that name in the "
                 f"same (sub)process; found {found}",
                 "name the link catch event exactly as the throw (links do not cross "
