@@ -19,6 +19,7 @@ from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.control import StartEventSplit
 from SpiffWorkflow.bpmn.specs.defaults import EventSubprocess, ServiceTask, StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
+    CodeEventDefinition,
     ErrorEventDefinition,
     SignalEventDefinition,
 )
@@ -516,6 +517,11 @@ class ProcessRun:
             if task.state == TaskState.READY:
                 task.run()
                 self._record(task)
+                if isinstance(getattr(task.task_spec, "event_definition", None),
+                              CodeEventDefinition):
+                    # An interrupting event subprocess it started ends the scope now, before
+                    # the throw's outgoing flow runs on (Camunda terminates the throw too).
+                    self._interrupt_for_event_subprocesses()
         return bool(ready)
 
     def _all_tasks(self) -> Iterator[Task]:
