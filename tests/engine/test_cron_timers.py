@@ -161,3 +161,27 @@ def test_a_cron_event_subprocess_timer_runs_the_subprocess_each_morning(
         engine.run()
     assert handlers.topics() == ["test.remind"] * 3
     assert [task.element_id for task in engine.tasks(instance=instance.id)] == ["pack"]
+
+
+@pytest.mark.parametrize("cycle_text", ["0 0 9 ? * *", "R/PT24H"])
+def test_an_intermediate_catch_with_a_cycle_fires_once_at_its_first_time(
+        make_engine: EngineFactory, clock: VirtualClock, tmp_path: Path, cycle_text: str) -> None:
+    """It used to fire again at every later time, each firing a new token past the event."""
+    handlers = Recorder()
+    handlers.add("test.after")
+    engine = make_engine(handlers.registry)
+    body = f"""<bpmn:startEvent id="start"/>
+    <bpmn:intermediateCatchEvent id="wait">{cycle(cycle_text)}</bpmn:intermediateCatchEvent>
+    <bpmn:serviceTask id="after" camunda:type="external" camunda:topic="test.after"/>
+    <bpmn:endEvent id="done"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="after"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="after" targetRef="done"/>"""
+    engine.deploy(timer_file(tmp_path, body, C7))
+    instance = engine.start("cron")
+    for day in (2, 3, 4):
+        clock.set(at(day, 9))
+        engine.run()
+    assert handlers.topics() == ["test.after"]
+    assert engine.instance(instance.id).status == InstanceStatus.COMPLETED
+    assert schedule_due(engine, "wait") == []

@@ -29,6 +29,10 @@ from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.bpmn_spec_mixin import BpmnSpecMixin
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import (
+    BoundaryEvent as BoundaryEventSpec,
+)
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent as StartEventSpec
 from SpiffWorkflow.bpmn.util import BpmnEvent, PendingBpmnEvent
 from SpiffWorkflow.specs.base import TaskSpec
 from SpiffWorkflow.util.task import TaskState
@@ -95,8 +99,11 @@ class ClockTimerEventDefinition(TimerEventDefinition):
         return bool(my_task.internal_data.get(self._fired_key, False))
 
     def fire(self, my_task: Task) -> None:
-        """Called by the engine when the timer job is due."""
-        if self.kind != "timeCycle":
+        """Called by the engine when the timer job is due. Only a boundary event and an event
+        subprocess start repeat a cycle; an intermediate catch (or a timer after an
+        event-based gateway) is one event, which fires once, at the cycle's first time."""
+        if self.kind != "timeCycle" or not isinstance(my_task.task_spec,
+                                                      BoundaryEventSpec | StartEventSpec):
             my_task.internal_data[self._fired_key] = True
             return
         engine = script_engine_of(my_task)
