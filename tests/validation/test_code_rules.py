@@ -165,3 +165,17 @@ def test_a_multi_instance_task_may_write_its_output_collection_so_later_steps_ar
 
     assert found(chain(once, SHIP)) == [("handler-input-unset", "t1")]
     assert found(chain(each, SHIP)) == []
+
+
+def test_a_link_catch_sees_what_was_set_before_its_link_throw() -> None:
+    link = '<bpmn:linkEventDefinition name="to_shipping" />'
+    linked = process(
+        node("startEvent", "start"),
+        service("reserve", "stock.reserve", inputs=RESERVE_INPUTS),
+        node("intermediateThrowEvent", "go_to_shipping", inner=link),
+        node("intermediateCatchEvent", "shipping", inner=link),
+        service("ship", "orders.ship"),
+        node("endEvent", "end"),
+        flow("f1", "start", "reserve"), flow("f2", "reserve", "go_to_shipping"),
+        flow("f3", "shipping", "ship"), flow("f4", "ship", "end"))
+    assert found(linked) == []
