@@ -125,6 +125,7 @@ def test_a_quartz_last_friday_of_the_month_with_a_year(
     (C8, "@fortnightly"),
     (C7, "0 0 9 ? * 8"),           # Quartz days are 1-7
     (C7, "0 0 9 LW * ?"),          # not supported by the cron library
+    (C8, "0 0 0 31 2 *"),          # 31 February never comes
 ])
 def test_an_invalid_cron_is_refused_at_validate_and_deploy_naming_the_element(
         make_engine: EngineFactory, tmp_path: Path, namespace: str, cron: str) -> None:

@@ -30,6 +30,7 @@ _MACROS = {
 _DAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
 _LAST_WEEKDAY = re.compile(r"([0-7]|[A-Z]{3})L")
 _NUMBER = re.compile(r"\d+")
+_SOME_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 _FIELD = re.compile(r"(?:[0-9*?/,#LW-]|[A-Za-z]{3})+")
 
 
@@ -85,7 +86,9 @@ def parse_cron(text: str, *, quartz: bool) -> CronCycle:
     translated = " ".join(fields)
     if not croniter.is_valid(translated, second_at_beginning=True):
         raise ValueError(f"{body!r} is not a valid cron expression")
-    return CronCycle(text, translated)
+    cycle = CronCycle(text, translated)
+    cycle.next_after(_SOME_TIME)  # 31 February parses, and never comes
+    return cycle
 
 
 def _day_of_week(field: str, *, quartz: bool) -> str:
@@ -101,8 +104,8 @@ def _day_of_week(field: str, *, quartz: bool) -> str:
             term = f"L{day}"
         if quartz:
             # Only days shift: not a step (``2/3``) nor the n of ``6#3``.
-            days, rest = re.fullmatch(r"([^/#]*)(.*)", term).groups()  # type: ignore[union-attr]
-            term = _NUMBER.sub(lambda day: str(_quartz_day(day.group())), days) + rest
+            cut = next((i for i, char in enumerate(term) if char in "/#"), len(term))
+            term = _NUMBER.sub(lambda day: str(_quartz_day(day.group())), term[:cut]) + term[cut:]
         terms.append(term)
     return ",".join(terms)
 
