@@ -53,7 +53,7 @@ CASES = {
         "camunda8",
         [("unsupported-element", "task")],
     ),
-    "compensation boundary": (
+    "compensation boundary without a handler": (
         task(service_task()).replace(
             "</bpmn:process>",
             """
@@ -71,27 +71,27 @@ CASES = {
   </bpmn:process>""",
         ),
         "camunda8",
-        [("unsupported-element", "undo")],
+        [("missing-reference", "undo")],
     ),
-    "compensation handler": (
-        task(
-            service_task().replace(
-                'name="Reserve stock"', 'name="Reserve stock" isForCompensation="true"'
-            )
-        ),
-        OK_TASK,
-        "camunda8",
-        [("unsupported-element", "task")],
-    ),
-    "link event": (
+    "link event without its catch": (
         task(
             '    <bpmn:intermediateThrowEvent id="task">'
             '<bpmn:linkEventDefinition id="led" name="to_shipping" />'
             "</bpmn:intermediateThrowEvent>"
+            '<bpmn:intermediateCatchEvent id="catch">'
+            '<bpmn:linkEventDefinition id="lcd" name="to_shiping" />'
+            "</bpmn:intermediateCatchEvent>"
         ),
-        task('    <bpmn:intermediateThrowEvent id="task" />'),
+        task(
+            '    <bpmn:intermediateThrowEvent id="task">'
+            '<bpmn:linkEventDefinition id="led" name="to_shipping" />'
+            "</bpmn:intermediateThrowEvent>"
+            '<bpmn:intermediateCatchEvent id="catch">'
+            '<bpmn:linkEventDefinition id="lcd" name="to_shipping" />'
+            "</bpmn:intermediateCatchEvent>"
+        ),
         "camunda8",
-        [("unsupported-element", "task")],
+        [("link-event", "task")],
     ),
     "conditional event": (
         task(
