@@ -2,20 +2,21 @@
 
 RestrictedPython already routes attribute, item and iteration access through guard functions and
 refuses names starting with ``_``. This policy adds retailflow's rules: no imports, classes or
-``print``; clearer refusal messages; the size-multiplying operators (``+ * ** << %``) rewritten
-into calls to the guards in ``python_guards`` so that ``10**10**10`` is refused instead of
-hanging the worker; and a ``_tick_()`` time-budget check wherever code can repeat.
+``print``; clearer refusal messages; every f-string field checked before it is rendered; the
+size-multiplying operators (``+ * ** << %``) rewritten into calls to the guards in
+``python_guards`` so that ``10**10**10`` is refused instead of hanging the worker; and a
+``_tick_()`` time-budget check wherever code can repeat.
 """
 
 from __future__ import annotations
 
 import ast
-import re
 from typing import Any
 
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES, RestrictingNodeTransformer
 
 from retailflow.expressions.limits import MAX_FORMAT_WIDTH
+from retailflow.expressions.python_format import exceeds_format_width
 
 GUARDED_OPERATORS: dict[type[ast.operator], str] = {
     ast.Add: "_add_",
@@ -39,7 +40,6 @@ _LOOPS = (
     ast.Lambda,
     ast.FunctionDef,
 )
-_NUMBER = re.compile(r"\d+")
 
 
 def has_loops(tree: ast.AST) -> bool:
@@ -118,10 +118,10 @@ class SandboxPolicy(RestrictingNodeTransformer):
             parts = spec.values if isinstance(spec, ast.JoinedStr) else [spec]
             if not all(isinstance(part, ast.Constant) for part in parts):
                 self.error(node, "a format specification computed at run time is not allowed")
-            elif any(
-                len(number) > len(str(MAX_FORMAT_WIDTH)) or int(number) > MAX_FORMAT_WIDTH
-                for part in parts
-                for number in _NUMBER.findall(str(part.value))
-            ):
+            elif any(exceeds_format_width(str(part.value)) for part in parts):
                 self.error(node, f"a format width above {MAX_FORMAT_WIDTH} is refused")
-        return self.node_contents_visit(node)
+        node = self.node_contents_visit(node)
+        # f'{x}' renders x in one C call: check its printed size first (python_format.rendered).
+        check = ast.Call(func=ast.Name("_rendered_", ast.Load()), args=[node.value], keywords=[])
+        node.value = ast.fix_missing_locations(ast.copy_location(check, node.value))
+        return node

@@ -21,6 +21,7 @@ from RestrictedPython import compile_restricted_eval, compile_restricted_exec
 from retailflow.expressions.python_guards import GUARDS
 from retailflow.expressions.python_policy import SandboxPolicy, has_loops
 from retailflow.expressions.time_budget import TimeBudget
+from retailflow.expressions.value_size import refuse_oversized
 from retailflow.model import ExpressionError
 
 Evaluator = Callable[[Mapping[str, Any]], Any]
@@ -30,20 +31,36 @@ _SCALARS = (type(None), bool, int, float, str, Decimal, date, time, timedelta)
 _MAX_DEPTH = 64
 
 
-def is_plain_data(value: Any, depth: int = 0) -> bool:
-    """Whether a value can be stored as process data (no functions, modules, classes)."""
-    if isinstance(value, _SCALARS):
-        return True
-    if depth > _MAX_DEPTH:
-        return False
-    if isinstance(value, list | tuple | set | frozenset):
-        return all(is_plain_data(item, depth + 1) for item in value)
-    if isinstance(value, dict):
-        return all(
-            isinstance(key, str | int | float | bool) and is_plain_data(item, depth + 1)
-            for key, item in value.items()
-        )
-    return False
+def is_plain_data(value: Any) -> bool:
+    """Whether a value can be stored as process data (no functions, modules, classes, cycles).
+
+    A list shared at many places (``[[0] * 1000] * 1000``) is judged once, not at every place.
+    """
+    plain: set[int] = set()
+    entered: set[int] = set()
+
+    def check(item: Any, depth: int) -> bool:
+        if isinstance(item, _SCALARS):
+            return True
+        if id(item) in plain:
+            return True
+        if depth > _MAX_DEPTH or id(item) in entered:
+            return False
+        entered.add(id(item))
+        if isinstance(item, list | tuple | set | frozenset):
+            ok = all(check(part, depth + 1) for part in item)
+        elif isinstance(item, dict):
+            ok = all(
+                isinstance(key, str | int | float | bool) and check(part, depth + 1)
+                for key, part in item.items()
+            )
+        else:
+            ok = False
+        if ok:
+            plain.add(id(item))
+        return ok
+
+    return check(value, 0)
 
 
 def _refusal(errors: tuple[str, ...]) -> ExpressionError:
@@ -123,7 +140,8 @@ class PythonSandbox:
     @staticmethod
     def _changes(scope: dict[str, Any], before: Mapping[str, Any]) -> dict[str, Any]:
         """New or rebound names, plus containers (they may have changed in place); values that
-        are not plain data (functions, modules, classes) are dropped."""
+        are not plain data (functions, modules, classes) are dropped, and one too large to store
+        (see ``value_size``) is refused before anything walks it item by item."""
         changes = {}
         for name, value in scope.items():
             if name.startswith("_"):
@@ -134,6 +152,7 @@ class PythonSandbox:
                 and not isinstance(value, list | dict | set)
             ):
                 continue
+            refuse_oversized(value, f"the script's variable {name!r}")
             if is_plain_data(value):
                 changes[name] = value
         return changes
