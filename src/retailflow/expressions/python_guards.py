@@ -37,7 +37,7 @@ from retailflow.expressions.python_format import (
     rendered,
 )
 from retailflow.expressions.python_policy import REFUSED_ATTRIBUTES
-from retailflow.expressions.value_size import estimated_size
+from retailflow.expressions.value_size import estimated_size, refuse_oversized
 from retailflow.model import ExpressionError
 
 _SEQUENCES = (str, bytes, list, tuple)
@@ -173,6 +173,10 @@ def _extended(target: list[Any], items: Iterable[Any]) -> None:
     target.extend(values)
 
 
+_COMPARING_METHODS = frozenset({"sort", "index", "count", "remove"})
+"""List methods that compare items: [big] * n compares n copies of big, item by item."""
+
+
 def _bounded_method(obj: Any, name: str) -> Callable[..., Any] | None:
     """The methods whose result size is an argument, checked first; None for all others."""
     if isinstance(obj, str | bytes):
@@ -215,6 +219,8 @@ def _bounded_method(obj: Any, name: str) -> Callable[..., Any] | None:
     elif isinstance(obj, list) and name == "extend":
         target = obj
         return lambda items: _extended(target, items)
+    elif isinstance(obj, list) and name in _COMPARING_METHODS:
+        refuse_oversized(obj, f"the list whose {name}() compares its items")
     elif isinstance(obj, int) and name == "to_bytes":
         number = obj
 
@@ -323,6 +329,27 @@ def bounded_round(number: Any, *ndigits: Any) -> Any:
     return round(number, *ndigits)
 
 
+def built(value: Any) -> Any:
+    """A comprehension's result, refused if it is too large to store or compare
+    (``python_policy`` wraps every list, set and dict comprehension in a call to this)."""
+    refuse_oversized(value, "a comprehension's result")
+    return value
+
+
+def _comparing(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``sorted``/``min``/``max``, refusing a collection too large to compare item by item."""
+    name = function.__name__
+
+    def compare(*args: Any, **kwargs: Any) -> Any:
+        for arg in args:
+            if isinstance(arg, list | tuple | set | frozenset | dict):
+                refuse_oversized(arg, f"the input of {name}()")
+        return function(*args, **kwargs)
+
+    compare.__name__ = name
+    return compare
+
+
 def numeric_sum(items: Iterable[Any], start: Any = 0) -> Any:
     """``sum`` of numbers; summing lists or strings is quadratic, so it is refused."""
     if isinstance(start, _SEQUENCES):
@@ -332,10 +359,10 @@ def numeric_sum(items: Iterable[Any], start: Any = 0) -> Any:
 
 SAFE_BUILTINS: dict[str, Any] = {
     "len": len,
-    "min": min,
-    "max": max,
+    "min": _comparing(min),
+    "max": _comparing(max),
     "sum": numeric_sum,
-    "sorted": sorted,
+    "sorted": _comparing(sorted),
     "reversed": reversed,
     "round": bounded_round,
     "abs": abs,
@@ -385,5 +412,6 @@ GUARDS: dict[str, Any] = {
     "_lshift_": guarded_lshift,
     "_mod_": guarded_mod,
     "_rendered_": rendered,
+    "_built_": built,
 }
 """The names RestrictedPython's generated code calls; merged last so no variable shadows them."""

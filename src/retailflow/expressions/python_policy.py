@@ -4,8 +4,11 @@ RestrictedPython already routes attribute, item and iteration access through gua
 refuses names starting with ``_``. This policy adds retailflow's rules: no imports, classes or
 ``print``; clearer refusal messages; every f-string field checked before it is rendered; the
 size-multiplying operators (``+ * ** << %``) rewritten into calls to the guards in
-``python_guards`` so that ``10**10**10`` is refused instead of hanging the worker; and a
-``_tick_()`` time-budget check wherever code can repeat.
+``python_guards`` so that ``10**10**10`` is refused instead of hanging the worker; a
+``_tick_()`` time-budget check wherever code can repeat and before every call (a thousand calls
+of ``sorted`` on a large list are each bounded, but not together); and every comprehension's
+result sized before it is used (``[big for i in range(10**5)]`` holds 10**5 references to one
+list, and one ``max()`` of it compares 10**5 copies of it).
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ GUARDED_OPERATORS: dict[type[ast.operator], str] = {
 REFUSED_ATTRIBUTES = INSPECT_ATTRIBUTES | {"mro"}
 """Frames, code objects, and ``mro`` (it reaches ``BaseException`` and ``object``)."""
 
-_LOOPS = (
+_REPEATING = (
+    ast.Call,
     ast.For,
     ast.While,
     ast.ListComp,
@@ -42,15 +46,25 @@ _LOOPS = (
 )
 
 
-def has_loops(tree: ast.AST) -> bool:
-    """Whether the code can run longer than its length: only then is it worth a time budget."""
-    return any(isinstance(node, _LOOPS) for node in ast.walk(tree))
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp)
+
+
+def needs_time_budget(tree: ast.AST) -> bool:
+    """Whether the code can run longer than its operators take (it loops or calls something):
+    only then is it worth a time budget. ``amount > 100 and tier == 'gold'`` is not."""
+    return any(isinstance(node, _REPEATING) for node in ast.walk(tree))
 
 
 def _tick(node: ast.AST) -> ast.Expr:
     """``_tick_()``: the time budget's check, put where code can repeat (see time_budget)."""
     call = ast.Call(func=ast.Name("_tick_", ast.Load()), args=[], keywords=[])
     return ast.fix_missing_locations(ast.copy_location(ast.Expr(call), node))
+
+
+def _guarded(guard: str, node: ast.expr) -> ast.Call:
+    """``guard(node)``: a call of one of the guards, in place of ``node``."""
+    call = ast.Call(func=ast.Name(guard, ast.Load()), args=[node], keywords=[])
+    return ast.fix_missing_locations(ast.copy_location(call, node))
 
 
 class SandboxPolicy(RestrictingNodeTransformer):
@@ -99,6 +113,23 @@ class SandboxPolicy(RestrictingNodeTransformer):
         )
         return node
 
+    def visit_Call(self, node: ast.Call) -> Any:
+        node = super().visit_Call(node)
+        # (_tick_() or f)(...): the check runs before the callee is looked up and called.
+        node.func = ast.copy_location(
+            ast.BoolOp(op=ast.Or(), values=[_tick(node).value, node.func]), node.func
+        )
+        return node
+
+    def visit_ListComp(self, node: ast.ListComp) -> Any:
+        return _guarded("_built_", super().visit_ListComp(node))
+
+    def visit_SetComp(self, node: ast.SetComp) -> Any:
+        return _guarded("_built_", super().visit_SetComp(node))
+
+    def visit_DictComp(self, node: ast.DictComp) -> Any:
+        return _guarded("_built_", super().visit_DictComp(node))
+
     def visit_ClassDef(self, node: ast.ClassDef) -> Any:
         self.error(node, "class definitions are not allowed")
         return node
@@ -122,6 +153,5 @@ class SandboxPolicy(RestrictingNodeTransformer):
                 self.error(node, f"a format width above {MAX_FORMAT_WIDTH} is refused")
         node = self.node_contents_visit(node)
         # f'{x}' renders x in one C call: check its printed size first (python_format.rendered).
-        check = ast.Call(func=ast.Name("_rendered_", ast.Load()), args=[node.value], keywords=[])
-        node.value = ast.fix_missing_locations(ast.copy_location(check, node.value))
+        node.value = _guarded("_rendered_", node.value)
         return node

@@ -3,7 +3,8 @@
 Expressions compile with ``compile_restricted_eval`` and scripts with ``compile_restricted_exec``
 under ``SandboxPolicy``; both run against a fresh globals dict holding the variables, the
 engine's functions and the guards (merged last, so no variable can replace a guard). Scripts,
-and expressions that can repeat (comprehensions, lambdas), run under a ``TimeBudget``.
+and expressions that loop or call anything, run under a ``TimeBudget``; the others (comparisons
+and arithmetic of variables) are bounded by the operators' size guards alone.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec
 
 from retailflow.expressions.python_guards import GUARDS
-from retailflow.expressions.python_policy import SandboxPolicy, has_loops
+from retailflow.expressions.python_policy import SandboxPolicy, needs_time_budget
 from retailflow.expressions.time_budget import TimeBudget
 from retailflow.expressions.value_size import refuse_oversized
 from retailflow.model import ExpressionError
@@ -111,7 +112,7 @@ class PythonSandbox:
     def expression(self, text: str) -> Evaluator:
         """An evaluator of one Python expression (``amount > 100``)."""
         tree = _parse(text.strip(), "eval")
-        budgeted = has_loops(tree)
+        budgeted = needs_time_budget(tree)
         code = _compile(tree, "eval")
         scope = self._scope
         timeout = self.script_timeout
