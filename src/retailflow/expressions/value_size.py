@@ -42,6 +42,16 @@ _SCALAR_SIZES: dict[type, Callable[[Any], int]] = {
 }
 """Characters a scalar takes when printed (at most, roughly)."""
 
+_UNIFORM_SIZES: dict[type, Callable[[Any], int]] = {
+    type(None): lambda items: 4 * len(items),
+    bool: lambda items: 5 * len(items),
+    int: lambda items: sum(map(int.bit_length, items)) // 3 + 2 * len(items),
+    float: lambda items: 24 * len(items),
+    str: lambda items: sum(map(len, items)) + 2 * len(items),
+}
+"""The same as ``_SCALAR_SIZES`` for a whole collection of one such type, at C speed: a list of
+a million numbers is sized in milliseconds, so repeating or sorting it stays cheap."""
+
 _OPAQUE_SIZE = 80
 """Anything else (a function, a range, a generator) prints as a short ``<...>`` description."""
 
@@ -71,6 +81,14 @@ def estimated_size(value: Any, limit: int = MAX_VALUE_SIZE) -> int:
             return known
         if depth >= MAX_VALUE_DEPTH:
             raise _TooLarge
+        if not isinstance(item, dict):
+            kinds = set(map(type, item))
+            uniform = _UNIFORM_SIZES.get(kinds.pop()) if len(kinds) == 1 else None
+            if uniform is not None:
+                sizes[id(item)] = total = 2 + uniform(item) + _SEPARATOR * len(item)
+                if total > limit:
+                    raise _TooLarge
+                return total
         sizes[id(item)] = 8  # a cycle prints as [...]
         total = 2
         parts = (part for pair in item.items() for part in pair) if isinstance(item, dict) else item
