@@ -20,7 +20,7 @@ from retailflow.expressions.dialect import Dialect, detect_dialect
 from retailflow.expressions.feel import FeelCompiler, Scope
 from retailflow.expressions.juel import compile_juel, equals
 from retailflow.expressions.python_sandbox import PythonSandbox
-from retailflow.expressions.value_size import estimated_size, refuse_oversized
+from retailflow.expressions.value_size import SCALAR_TYPES, estimated_size, refuse_oversized
 from retailflow.model import ExpressionError
 
 Evaluator = Callable[[Mapping[str, Any]], Any]
@@ -117,7 +117,7 @@ class ExpressionEngine:
             evaluator = self._compile_expression(text, dialect, element_id)
         try:
             value = evaluator(variables)
-            if type(value) is not bool:  # a condition's value needs no sizing
+            if type(value) not in SCALAR_TYPES:  # a condition's value needs no sizing
                 refuse_oversized(value, "the expression's value")
         except Exception as error:
             raise _failure(error, text, element_id) from error

@@ -22,9 +22,9 @@ from retailflow.expressions.value_size import refuse_oversized
 from retailflow.model import ExpressionError
 
 _NUMBER = re.compile(r"\d+")
-_SHORT = frozenset({type(None), bool, int, float, date, datetime, time, timedelta})
-"""Types whose printed form is short whatever the value (an int past ``MAX_INT_DIGITS``
-digits cannot be printed at all: Python's own limit refuses it)."""
+_AS_IS = frozenset({type(None), bool, int, float, str, date, datetime, time, timedelta})
+"""Types an f-string renders at about their own size: short whatever the value (an int past
+4300 digits is not printed at all: Python's own limit refuses it), or text already in memory."""
 
 
 def exceeds_format_width(spec: str) -> bool:
@@ -53,7 +53,7 @@ def refuse_long_integer(value: Any, what: str) -> None:
 def rendered(value: Any) -> Any:
     """An f-string field's value, checked before Python formats it (``python_policy`` wraps
     every ``{...}`` of an f-string in a call to this)."""
-    if type(value) not in _SHORT:
+    if type(value) not in _AS_IS:
         refuse_unrenderable(value, "an f-string field")
     return value
 

@@ -37,6 +37,7 @@ from retailflow.expressions.python_format import (
     rendered,
 )
 from retailflow.expressions.python_policy import REFUSED_ATTRIBUTES
+from retailflow.expressions.time_budget import no_deadline
 from retailflow.expressions.value_size import estimated_size, refuse_oversized
 from retailflow.model import ExpressionError
 
@@ -401,6 +402,7 @@ GUARDS: dict[str, Any] = {
     "_getattr_": guarded_getattr,
     "_getitem_": guarded_getitem,
     "_getiter_": iter,
+    "_tick_": no_deadline,
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
     "_unpack_sequence_": guarded_unpack_sequence,
     "_write_": guarded_write,

@@ -106,8 +106,11 @@ class PythonSandbox:
         self.script_timeout = script_timeout
         self.functions = dict(functions or {})
 
-    def _scope(self, variables: Mapping[str, Any]) -> dict[str, Any]:
-        return {**variables, **self.functions, **GUARDS}
+    def _scope(self, variables: Mapping[str, Any], budget: TimeBudget | None) -> dict[str, Any]:
+        scope = {**variables, **self.functions, **GUARDS}
+        if budget is not None:
+            scope.update(budget.guards())
+        return scope
 
     def expression(self, text: str) -> Evaluator:
         """An evaluator of one Python expression (``amount > 100``)."""
@@ -119,9 +122,9 @@ class PythonSandbox:
 
         def evaluate(variables: Mapping[str, Any]) -> Any:
             if not budgeted:
-                return eval(code, scope(variables))  # noqa: S307 - restricted bytecode
+                return eval(code, scope(variables, None))  # noqa: S307 - restricted bytecode
             with TimeBudget(timeout, "expression") as budget:
-                return eval(code, scope(variables) | budget.guards())  # noqa: S307
+                return eval(code, scope(variables, budget))  # noqa: S307
 
         return evaluate
 
@@ -132,7 +135,7 @@ class PythonSandbox:
 
         def run(variables: Mapping[str, Any]) -> dict[str, Any]:
             with TimeBudget(timeout, "script") as budget:
-                scope = self._scope(variables) | budget.guards()
+                scope = self._scope(variables, budget)
                 exec(code, scope)  # noqa: S102 - restricted bytecode
             return self._changes(scope, variables)
 

@@ -42,6 +42,10 @@ _SCALAR_SIZES: dict[type, Callable[[Any], int]] = {
 }
 """Characters a scalar takes when printed (at most, roughly)."""
 
+SCALAR_TYPES = frozenset(_SCALAR_SIZES)
+"""Types of values that are never containers: each is bounded where it is built (integers by
+``MAX_INT_BITS``, text by ``MAX_TEXT``), so a finished result of one needs no sizing."""
+
 _UNIFORM_SIZES: dict[type, Callable[[Any], int]] = {
     type(None): lambda items: 4 * len(items),
     bool: lambda items: 5 * len(items),
@@ -52,6 +56,8 @@ _UNIFORM_SIZES: dict[type, Callable[[Any], int]] = {
 """The same as ``_SCALAR_SIZES`` for a whole collection of one such type, at C speed: a list of
 a million numbers is sized in milliseconds, so repeating or sorting it stays cheap."""
 
+_FLAT_CONTAINERS = frozenset({list, tuple, set, frozenset})
+
 _OPAQUE_SIZE = 80
 """Anything else (a function, a range, a generator) prints as a short ``<...>`` description."""
 
@@ -60,12 +66,25 @@ class _TooLarge(Exception):
     """The running count passed the limit: stop walking."""
 
 
+def _uniform_size(items: Any) -> int | None:
+    """The size of a list, tuple or set of one scalar type (``_UNIFORM_SIZES``), else None."""
+    if isinstance(items, dict):
+        return None
+    kinds = set(map(type, items))
+    uniform = _UNIFORM_SIZES.get(kinds.pop()) if len(kinds) == 1 else None
+    return None if uniform is None else 2 + uniform(items) + _SEPARATOR * len(items)
+
+
 def estimated_size(value: Any, limit: int = MAX_VALUE_SIZE) -> int:
     """About how many characters ``repr(value)`` would take; any count above ``limit`` (or
     nesting deeper than ``MAX_VALUE_DEPTH``) comes back as ``limit + 1`` without walking on."""
     scalar = _SCALAR_SIZES.get(type(value))
-    if scalar is not None:  # the common case, without setting up the walk
+    if scalar is not None:  # the common cases, without setting up the walk
         return min(scalar(value), limit + 1)
+    if type(value) in _FLAT_CONTAINERS:
+        total = _uniform_size(value)
+        if total is not None:
+            return min(total, limit + 1)
     sizes: dict[int, int] = {}
 
     def size(item: Any, depth: int) -> int:
@@ -81,14 +100,12 @@ def estimated_size(value: Any, limit: int = MAX_VALUE_SIZE) -> int:
             return known
         if depth >= MAX_VALUE_DEPTH:
             raise _TooLarge
-        if not isinstance(item, dict):
-            kinds = set(map(type, item))
-            uniform = _UNIFORM_SIZES.get(kinds.pop()) if len(kinds) == 1 else None
-            if uniform is not None:
-                sizes[id(item)] = total = 2 + uniform(item) + _SEPARATOR * len(item)
-                if total > limit:
-                    raise _TooLarge
-                return total
+        total = _uniform_size(item)
+        if total is not None:
+            sizes[id(item)] = total
+            if total > limit:
+                raise _TooLarge
+            return total
         sizes[id(item)] = 8  # a cycle prints as [...]
         total = 2
         parts = (part for pair in item.items() for part in pair) if isinstance(item, dict) else item
