@@ -90,6 +90,11 @@ def test_an_expression_value_too_large_to_store_is_refused(
         ("b = []\nfor i in range(10**4):\n    b.append(items)\nc = max(b)", r"input of max\(\)"),
         ("b = []\nfor i in range(10**4):\n    b.append(items)\nb.sort()", r"whose sort\(\)"),
         ("b = []\nfor i in range(10**4):\n    b.append(items)\nc = sorted(b)", "sorted"),
+        ("b = []\nfor i in range(10**4):\n    b.append(items)\nc = list(items) in b", "compared"),
+        (
+            "b = [items] * 10\nfor i in range(10**3):\n    b.append(items)\nc = b == b[:]",
+            "compared",
+        ),
     ],
 )
 def test_comparing_many_references_to_one_large_list_is_refused(
@@ -98,6 +103,14 @@ def test_comparing_many_references_to_one_large_list_is_refused(
     # max() of 10**4 references to one million-item list compares 10**10 items in one C call.
     with pytest.raises(ExpressionError, match=reason):
         engine.run_script(script, MILLION)
+
+
+def test_text_cannot_grow_without_end_by_converting_it_again_and_again(
+    engine: ExpressionEngine,
+) -> None:
+    script = "s = 'x' * 10**6\nwhile True:\n    s = s.encode('utf-32').hex()"
+    with pytest.raises(ExpressionError, match=r"str.encode\(\) of \d+ items|bytes.hex\(\)"):
+        engine.run_script(script, {})
 
 
 def test_many_calls_in_one_loop_free_expression_share_the_time_limit(

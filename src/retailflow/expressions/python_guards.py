@@ -38,7 +38,7 @@ from retailflow.expressions.python_format import (
 )
 from retailflow.expressions.python_policy import REFUSED_ATTRIBUTES
 from retailflow.expressions.time_budget import no_deadline
-from retailflow.expressions.value_size import estimated_size, refuse_oversized
+from retailflow.expressions.value_size import SCALAR_TYPES, estimated_size, refuse_oversized
 from retailflow.model import ExpressionError
 
 _SEQUENCES = (str, bytes, list, tuple)
@@ -217,6 +217,16 @@ def _bounded_method(obj: Any, name: str) -> Callable[..., Any] | None:
             return lambda parts: _joined(text, parts)
         if name == "translate":
             raise ExpressionError("str.translate() is refused in the sandbox; use replace()")
+        if name in ("encode", "hex"):
+            # At most 4x the text, checked after: chained, they would grow without end.
+            method = getattr(text, name)
+
+            def converted(*args: Any, **kwargs: Any) -> Any:
+                result = method(*args, **kwargs)
+                _refuse_size(f"{kind}.{name}()", len(result), MAX_TEXT)
+                return result
+
+            return converted
     elif isinstance(obj, list) and name == "extend":
         target = obj
         return lambda items: _extended(target, items)
@@ -337,6 +347,14 @@ def built(value: Any) -> Any:
     return value
 
 
+def compared(value: Any) -> Any:
+    """One side of a comparison, refused if comparing it could walk more than the limit
+    (``python_policy`` wraps both sides of ``a == b`` or ``x in items``, not ``amount > 100``)."""
+    if type(value) not in SCALAR_TYPES:
+        refuse_oversized(value, "a value compared")
+    return value
+
+
 def _comparing(function: Callable[..., Any]) -> Callable[..., Any]:
     """``sorted``/``min``/``max``, refusing a collection too large to compare item by item."""
     name = function.__name__
@@ -415,5 +433,6 @@ GUARDS: dict[str, Any] = {
     "_mod_": guarded_mod,
     "_rendered_": rendered,
     "_built_": built,
+    "_compared_": compared,
 }
 """The names RestrictedPython's generated code calls; merged last so no variable shadows them."""

@@ -7,8 +7,9 @@ size-multiplying operators (``+ * ** << %``) rewritten into calls to the guards 
 ``python_guards`` so that ``10**10**10`` is refused instead of hanging the worker; a
 ``_tick_()`` time-budget check wherever code can repeat and before every call (a thousand calls
 of ``sorted`` on a large list are each bounded, but not together); and every comprehension's
-result sized before it is used (``[big for i in range(10**5)]`` holds 10**5 references to one
-list, and one ``max()`` of it compares 10**5 copies of it).
+result, and each side of a comparison between two computed values, sized before it is used
+(``[big for i in range(10**5)]`` holds 10**5 references to one list, and one ``max()`` or ``in``
+over it compares 10**5 copies of it in a single C call).
 """
 
 from __future__ import annotations
@@ -69,6 +70,10 @@ def _tick(node: ast.AST) -> ast.Expr:
     """``_tick_()``: the time budget's check, put where code can repeat (see time_budget)."""
     call = ast.Call(func=ast.Name("_tick_", ast.Load()), args=[], keywords=[])
     return ast.fix_missing_locations(ast.copy_location(ast.Expr(call), node))
+
+
+def _is_scalar_literal(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and not isinstance(node.value, tuple)
 
 
 def _guarded(guard: str, node: ast.expr) -> ast.Call:
@@ -139,6 +144,15 @@ class SandboxPolicy(RestrictingNodeTransformer):
 
     def visit_DictComp(self, node: ast.DictComp) -> Any:
         return _guarded("_built_", super().visit_DictComp(node))
+
+    def visit_Compare(self, node: ast.Compare) -> Any:
+        node = self.node_contents_visit(node)
+        operands = [node.left, *node.comparators]
+        if any(_is_scalar_literal(operand) for operand in operands):
+            return node  # amount > 100, tier == 'gold': bounded by the literal, and the hot path
+        node.left = _guarded("_compared_", node.left)
+        node.comparators = [_guarded("_compared_", operand) for operand in node.comparators]
+        return node
 
     def visit_ClassDef(self, node: ast.ClassDef) -> Any:
         self.error(node, "class definitions are not allowed")
