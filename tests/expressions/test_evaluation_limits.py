@@ -92,7 +92,8 @@ def test_an_expression_value_too_large_to_store_is_refused(
         ("b = []\nfor i in range(10**4):\n    b.append(items)\nc = sorted(b)", "sorted"),
         ("b = []\nfor i in range(10**4):\n    b.append(items)\nc = list(items) in b", "compared"),
         (
-            "b = [items] * 10\nfor i in range(10**3):\n    b.append(items)\nc = b == b[:]",
+            "copy = list(items)\nb, d = [], []\nfor i in range(10**4):\n"
+            "    b.append(items)\n    d.append(copy)\nc = b == d",
             "compared",
         ),
     ],
