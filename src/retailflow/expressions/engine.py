@@ -4,11 +4,11 @@ It picks the dialect from the text's prefix, compiles once per (dialect, text) a
 compiled closure, so the hot path of a gateway condition is a dict lookup and a closure call.
 Whatever goes wrong comes out as an ``ExpressionError`` naming the element and the expression.
 
-Every evaluation is bounded here or below: in time, by the Python sandbox's ``TimeBudget`` (any
-code that loops or calls), FEEL's step budget, and JUEL having neither loops nor calls; in
-size, by the dialects' operator guards while it runs and, once it is done, by refusing a value
-too large to store or walk (``value_size``) before it reaches the process data. A Python
-script's variables are sized the same way by the sandbox.
+Every evaluation is bounded here or below: in time, by the Python sandbox's ``TimeBudget`` (code
+that loops or makes more than a few calls), FEEL's step budget, and JUEL having neither loops
+nor calls; in size, by the dialects' operator guards while it runs and, once it is done, by
+refusing a value too large to store or walk (``value_size``) before it reaches the process
+data. A Python script's variables are sized the same way by the sandbox.
 """
 
 from __future__ import annotations

@@ -153,14 +153,14 @@ def _width(args: tuple[Any, ...], kwargs: dict[str, Any], keyword: str, default:
     return int(value) if isinstance(value, int) else default
 
 
-def _joined(separator: str | bytes, parts: Iterable[Any]) -> str | bytes:
+def _joined(separator: str | bytes, parts: Iterable[Any], kind: str) -> str | bytes:
     """``separator.join(parts)``, counting as it goes: the parts may come from a generator."""
     taken: list[Any] = []
     size = 0
     for part in parts:
         taken.append(part)
         size += len(separator) + (len(part) if isinstance(part, str | bytes) else 0)
-        _refuse_size("str.join()", size, MAX_TEXT)
+        _refuse_size(f"{kind}.join()", size, MAX_TEXT)
     return separator.join(taken)  # type: ignore[arg-type]
 
 
@@ -179,7 +179,9 @@ _COMPARING_METHODS = frozenset({"sort", "index", "count", "remove"})
 
 
 def _bounded_method(obj: Any, name: str) -> Callable[..., Any] | None:
-    """The methods whose result size is an argument, checked first; None for all others."""
+    """A checked stand-in for a method that can build or walk too much in one call (its size is
+    an argument, it grows text by a factor, it compares every item), or None to use the method
+    as it is. A refusal can come at once, when the object alone already rules the call out."""
     if isinstance(obj, str | bytes):
         text = obj
         kind = type(text).__name__
@@ -214,7 +216,7 @@ def _bounded_method(obj: Any, name: str) -> Callable[..., Any] | None:
 
             return replaced
         if name == "join":
-            return lambda parts: _joined(text, parts)
+            return lambda parts: _joined(text, parts, kind)
         if name == "translate":
             raise ExpressionError("str.translate() is refused in the sandbox; use replace()")
         if name in ("encode", "hex"):

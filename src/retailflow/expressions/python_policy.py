@@ -46,9 +46,6 @@ _LOOPS = (
 )
 
 
-_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp)
-
-
 _UNBUDGETED_CALLS = 8
 """Calls an expression without loops may make without a time budget: each call is bounded by
 the size guards, and a few of them take no longer than the single call a budget cannot

@@ -3,8 +3,8 @@
 Expressions compile with ``compile_restricted_eval`` and scripts with ``compile_restricted_exec``
 under ``SandboxPolicy``; both run against a fresh globals dict holding the variables, the
 engine's functions and the guards (merged last, so no variable can replace a guard). Scripts,
-and expressions that loop or call anything, run under a ``TimeBudget``; the others (comparisons
-and arithmetic of variables) are bounded by the operators' size guards alone.
+and expressions that loop or make more than a few calls, run under a ``TimeBudget``; the others
+(``amount > 100``, ``len(lines) > 2``) are bounded by the size guards alone.
 """
 
 from __future__ import annotations
