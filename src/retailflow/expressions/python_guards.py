@@ -161,7 +161,7 @@ def _joined(separator: str | bytes, parts: Iterable[Any], kind: str) -> str | by
         taken.append(part)
         size += len(separator) + (len(part) if isinstance(part, str | bytes) else 0)
         _refuse_size(f"{kind}.join()", size, MAX_TEXT)
-    return separator.join(taken)  # type: ignore[arg-type]
+    return separator.join(taken)
 
 
 def _extended(target: list[Any], items: Iterable[Any]) -> None:
@@ -201,7 +201,7 @@ def _bounded_method(obj: Any, name: str) -> Callable[..., Any] | None:
         if name == "expandtabs":
 
             def expanded(*args: Any, **kwargs: Any) -> Any:
-                tabs = text.count("\t" if isinstance(text, str) else b"\t")
+                tabs = text.count("\t") if isinstance(text, str) else text.count(b"\t")
                 size = len(text) + tabs * _width(args, kwargs, "tabsize", 8)
                 _refuse_size(f"{kind}.expandtabs()", size, MAX_TEXT)
                 return text.expandtabs(*args, **kwargs)
