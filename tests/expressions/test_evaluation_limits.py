@@ -106,6 +106,24 @@ def test_comparing_many_references_to_one_large_list_is_refused(
         engine.run_script(script, MILLION)
 
 
+@pytest.mark.parametrize(
+    "text", ["[[0] * 10**6 for i in range(10**6)]", ", ".join(["[0] * 10**6"] * 40)]
+)
+def test_one_evaluation_cannot_build_more_than_its_allowance_in_all(text: str) -> None:
+    # Every step is within the per-step limits; together they would take gigabytes. A generous
+    # time limit, so that the allowance and not the clock ends it.
+    engine = ExpressionEngine(default_dialect=Dialect.PYTHON, script_timeout=60.0)
+    with pytest.raises(ExpressionError, match="builds more than 256 MB in all"):
+        engine.evaluate(text, {})
+
+
+def test_a_loop_building_and_dropping_small_rows_stays_within_its_allowance(
+    engine: ExpressionEngine,
+) -> None:
+    result = engine.run_script("for i in range(1000):\n    row = [0] * 1000\ntotal = len(row)", {})
+    assert result["total"] == 1000
+
+
 def test_text_cannot_grow_without_end_by_converting_it_again_and_again(
     engine: ExpressionEngine,
 ) -> None:

@@ -34,3 +34,8 @@ MAX_VALUE_DEPTH = 200
 
 MAX_INT_DIGITS = MAX_INT_BITS * 3 // 10
 """Decimal digits of the largest integer: what ``int()`` of a string or ``Decimal`` may build."""
+
+MAX_BUILT_BYTES = 256 * 1024 * 1024
+"""Bytes one evaluation may build in all with repetitions, concatenations, padding, joins and
+list extensions (a list slot counts 8, a character 1): each step is bounded by the limits above,
+but a loop repeats steps."""

@@ -22,6 +22,7 @@ from typing import Any
 
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 
+from retailflow.expressions.build_allowance import charge, sequence_bytes
 from retailflow.expressions.limits import (
     MAX_FORMAT_WIDTH,
     MAX_INT_BITS,
@@ -72,10 +73,17 @@ def _refuse_bits(bits: int) -> None:
         )
 
 
+def _charged(result: Any) -> Any:
+    """A sequence just built, counted against the evaluation's allowance (build_allowance)."""
+    charge(sequence_bytes(result))
+    return result
+
+
 def guarded_add(a: Any, b: Any) -> Any:
     """``a + b`` without building a sequence bigger than the limit."""
     if isinstance(a, _SEQUENCES) and isinstance(b, _SEQUENCES):
         _refuse_size("a concatenation", len(a) + len(b), _limit(a))
+        return _charged(a + b)
     return a + b
 
 
@@ -88,7 +96,8 @@ def guarded_mul(a: Any, b: Any) -> Any:
         if isinstance(a, list | tuple) and b > 1:
             # [[[0] * 1000] * 1000] * 1000 holds 1000 references but prints 10**9 zeros.
             _refuse_oversized_repetition(estimated_size(a) * b)
-    elif isinstance(a, int) and isinstance(b, int):
+        return _charged(a * b)
+    if isinstance(a, int) and isinstance(b, int):
         _refuse_bits(a.bit_length() + b.bit_length())
     return a * b
 
@@ -161,7 +170,7 @@ def _joined(separator: str | bytes, parts: Iterable[Any], kind: str) -> str | by
         taken.append(part)
         size += len(separator) + (len(part) if isinstance(part, str | bytes) else 0)
         _refuse_size(f"{kind}.join()", size, MAX_TEXT)
-    return separator.join(taken)
+    return _charged(separator.join(taken))
 
 
 def _extended(target: list[Any], items: Iterable[Any]) -> None:
@@ -171,6 +180,7 @@ def _extended(target: list[Any], items: Iterable[Any]) -> None:
     if len(values) > room:
         size = len(target) + (len(items) if isinstance(items, Sized) else len(values))
         _refuse_size("list.extend()", size, MAX_ITEMS)
+    charge(sequence_bytes(values))
     target.extend(values)
 
 
@@ -195,7 +205,7 @@ def _bounded_method(obj: Any, name: str) -> Callable[..., Any] | None:
 
             def padded(*args: Any, **kwargs: Any) -> Any:
                 _refuse_size(f"{kind}.{name}()", _width(args, kwargs, "width", 0), MAX_TEXT)
-                return getattr(text, name)(*args, **kwargs)
+                return _charged(getattr(text, name)(*args, **kwargs))
 
             return padded
         if name == "expandtabs":
@@ -204,7 +214,7 @@ def _bounded_method(obj: Any, name: str) -> Callable[..., Any] | None:
                 tabs = text.count("\t") if isinstance(text, str) else text.count(b"\t")
                 size = len(text) + tabs * _width(args, kwargs, "tabsize", 8)
                 _refuse_size(f"{kind}.expandtabs()", size, MAX_TEXT)
-                return text.expandtabs(*args, **kwargs)
+                return _charged(text.expandtabs(*args, **kwargs))
 
             return expanded
         if name == "replace":
@@ -212,7 +222,7 @@ def _bounded_method(obj: Any, name: str) -> Callable[..., Any] | None:
             def replaced(old: Any, new: Any, *count: Any) -> Any:
                 hits = len(text) + 1 if not old else text.count(old)
                 _refuse_size(f"{kind}.replace()", len(text) + hits * len(new), MAX_TEXT)
-                return text.replace(old, new, *count)
+                return _charged(text.replace(old, new, *count))
 
             return replaced
         if name == "join":
@@ -226,7 +236,7 @@ def _bounded_method(obj: Any, name: str) -> Callable[..., Any] | None:
             def converted(*args: Any, **kwargs: Any) -> Any:
                 result = method(*args, **kwargs)
                 _refuse_size(f"{kind}.{name}()", len(result), MAX_TEXT)
-                return result
+                return _charged(result)
 
             return converted
     elif isinstance(obj, list) and name == "extend":

@@ -46,21 +46,25 @@ _LOOPS = (
 )
 
 
-_UNBUDGETED_CALLS = 8
-"""Calls an expression without loops may make without a time budget: each call is bounded by
-the size guards, and a few of them take no longer than the single call a budget cannot
-interrupt. The budget costs about 0.8 us per evaluation, more than a simple condition itself."""
+_UNBUDGETED_STEPS = 8
+"""Calls and size-multiplying operators an expression without loops may run without a budget:
+each is bounded by the size guards, and a few of them take no longer (nor build more) than the
+single call a budget cannot interrupt. A budget costs about 0.8 us per evaluation, more than a
+simple condition itself."""
 
 
-def needs_time_budget(tree: ast.AST) -> bool:
-    """Whether the code can run longer than its operators and a few calls take (it loops, or
-    calls many times): only then is it worth a time budget. ``len(lines) > 2`` is not."""
-    calls = 0
+def needs_budget(tree: ast.AST) -> bool:
+    """Whether the code can run longer, or build more, than a few bounded steps (it loops, or
+    calls or multiplies many times): only then is it worth a time budget and a build allowance.
+    ``len(lines) > 2`` is not."""
+    steps = 0
     for node in ast.walk(tree):
         if isinstance(node, _LOOPS):
             return True
-        calls += isinstance(node, ast.Call)
-    return calls > _UNBUDGETED_CALLS
+        steps += isinstance(node, ast.Call) or (
+            isinstance(node, ast.BinOp) and type(node.op) in GUARDED_OPERATORS
+        )
+    return steps > _UNBUDGETED_STEPS
 
 
 def _tick(node: ast.AST) -> ast.Expr:

@@ -3,8 +3,9 @@
 Expressions compile with ``compile_restricted_eval`` and scripts with ``compile_restricted_exec``
 under ``SandboxPolicy``; both run against a fresh globals dict holding the variables, the
 engine's functions and the guards (merged last, so no variable can replace a guard). Scripts,
-and expressions that loop or make more than a few calls, run under a ``TimeBudget``; the others
-(``amount > 100``, ``len(lines) > 2``) are bounded by the size guards alone.
+and expressions that loop or make more than a few calls, run under a ``TimeBudget`` and a
+``BuildAllowance``; the others (``amount > 100``, ``len(lines) > 2``) are bounded by the size
+guards alone.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from typing import Any
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec
 
+from retailflow.expressions.build_allowance import BuildAllowance
 from retailflow.expressions.python_guards import GUARDS
-from retailflow.expressions.python_policy import SandboxPolicy, needs_time_budget
+from retailflow.expressions.python_policy import SandboxPolicy, needs_budget
 from retailflow.expressions.time_budget import TimeBudget
 from retailflow.expressions.value_size import refuse_oversized
 from retailflow.model import ExpressionError
@@ -115,7 +117,7 @@ class PythonSandbox:
     def expression(self, text: str) -> Evaluator:
         """An evaluator of one Python expression (``amount > 100``)."""
         tree = _parse(text.strip(), "eval")
-        budgeted = needs_time_budget(tree)
+        budgeted = needs_budget(tree)
         code = _compile(tree, "eval")
         scope = self._scope
         timeout = self.script_timeout
@@ -123,7 +125,7 @@ class PythonSandbox:
         def evaluate(variables: Mapping[str, Any]) -> Any:
             if not budgeted:
                 return eval(code, scope(variables, None))  # noqa: S307 - restricted bytecode
-            with TimeBudget(timeout, "expression") as budget:
+            with BuildAllowance(), TimeBudget(timeout, "expression") as budget:
                 return eval(code, scope(variables, budget))  # noqa: S307
 
         return evaluate
@@ -134,7 +136,7 @@ class PythonSandbox:
         timeout = self.script_timeout
 
         def run(variables: Mapping[str, Any]) -> dict[str, Any]:
-            with TimeBudget(timeout, "script") as budget:
+            with BuildAllowance(), TimeBudget(timeout, "script") as budget:
                 scope = self._scope(variables, budget)
                 exec(code, scope)  # noqa: S102 - restricted bytecode
             return self._changes(scope, variables)
