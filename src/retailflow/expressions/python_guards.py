@@ -83,7 +83,7 @@ def guarded_add(a: Any, b: Any) -> Any:
     """``a + b`` without building a sequence bigger than the limit."""
     if isinstance(a, _SEQUENCES) and isinstance(b, _SEQUENCES):
         _refuse_size("a concatenation", len(a) + len(b), _limit(a))
-        return _charged(a + b)
+        return _charged(operator.add(a, b))
     return a + b
 
 
@@ -170,7 +170,9 @@ def _joined(separator: str | bytes, parts: Iterable[Any], kind: str) -> str | by
         taken.append(part)
         size += len(separator) + (len(part) if isinstance(part, str | bytes) else 0)
         _refuse_size(f"{kind}.join()", size, MAX_TEXT)
-    return _charged(separator.join(taken))
+    joined = separator.join(taken)
+    charge(sequence_bytes(joined))
+    return joined
 
 
 def _extended(target: list[Any], items: Iterable[Any]) -> None:
