@@ -12,7 +12,7 @@ the count passes the limit.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -37,6 +37,7 @@ _SCALAR_SIZES: dict[type, Callable[[Any], int]] = {
     bytes: lambda value: len(value) + 3,
     Decimal: _decimal_size,
     date: lambda _: 40,
+    datetime: lambda _: 40,
     time: lambda _: 40,
     timedelta: lambda _: 40,
 }
