@@ -38,6 +38,7 @@ from retailflow.model import (
     Severity,
     StoreUnavailableError,
     UserTask,
+    VariableTypeError,
 )
 
 __all__ = [
@@ -69,6 +70,7 @@ __all__ = [
     "StoreUnavailableError",
     "SystemClock",
     "UserTask",
+    "VariableTypeError",
     "VirtualClock",
     "Worker",
     "WorkerSettings",

@@ -11,6 +11,7 @@ from retailflow.model.errors import (
     NotFoundError,
     RetailflowError,
     StoreUnavailableError,
+    VariableTypeError,
 )
 from retailflow.model.finding import Finding, Severity
 from retailflow.model.history import HistoryEvent, HistoryKind
@@ -55,4 +56,5 @@ __all__ = [
     "Subscription",
     "SubscriptionKind",
     "UserTask",
+    "VariableTypeError",
 ]

@@ -51,3 +51,15 @@ class StoreUnavailableError(RetailflowError):
     """The database could not be reached, or dropped the connection mid-transaction. The
     transaction did not take effect (or, for a dropped commit, its outcome is unknown), so the
     caller may try again once the database answers; workers do so with backoff."""
+
+
+class VariableTypeError(RetailflowError):
+    """A value cannot be a process variable (docs/api.md, "Variable types"): its type is
+    outside the variable type system, or it is too deep, too large or cyclic. ``path`` names
+    the value (``order.items[3].price``); the message says what to store instead. Refused
+    where it enters (start, correlate, signal, task completion, handler or script result), so
+    nothing half-stored or silently changed ever reaches the store."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        self.path = path
+        super().__init__(message)
