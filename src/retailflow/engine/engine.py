@@ -31,7 +31,7 @@ from retailflow.engine.spiff import (
     WaitStates,
 )
 from retailflow.engine.start_timers import OWNER_PREFIX, is_start_timer, next_start_job
-from retailflow.engine.variables import check_variables, map_inputs, map_outputs
+from retailflow.engine.variables import map_inputs, map_outputs
 from retailflow.engine.wait_rows import (
     WaitStateRows,
     correlation_key,
@@ -62,7 +62,9 @@ from retailflow.model import (
     Subscription,
     SubscriptionKind,
     UserTask,
+    VariableTypeError,
 )
+from retailflow.model.variables import check_variables
 from retailflow.stores import Checkpoint, Store, WaitStateIds, open_store
 
 logger = logging.getLogger(__name__)
@@ -457,10 +459,12 @@ class Engine:
                                     job))
         variables = run.variables
         try:
-            # A script can write what no store keeps (a set, an object): refuse the step here,
-            # where it becomes an incident, not in the store's driver.
+            # Whatever reached the data past the checks at the API (a mapping's result, a
+            # branch's variables) is refused here, where it becomes an incident, never in the
+            # store's driver.
             check_variables(variables, f"instance '{instance.id}'")
-        except RetailflowError as error:
+            state = run.dump(self._codec)
+        except VariableTypeError as error:
             raise ExecutionError(str(error)) from error
         updated = Instance(id=instance.id, definition_id=instance.definition_id,
                            process_id=instance.process_id, business_key=instance.business_key,
@@ -479,7 +483,7 @@ class Engine:
         jobs = self._rows.jobs(updated, waits, now)
         claimed = self._claim_new(jobs, None if stored is None else stored.jobs, now)
         checkpoint = Checkpoint(
-            instance=updated, state=run.dump(self._codec), expected_version=expected_version,
+            instance=updated, state=state, expected_version=expected_version,
             jobs=jobs, subscriptions=subscriptions(updated, waits),
             user_tasks=self._rows.user_tasks(updated, waits, now), history=history,
             consumed_message_ids=consumed, schedules=schedules or {},
@@ -593,6 +597,12 @@ class Engine:
                         element_id, job.instance_id, job.attempt, extra=_job_fields(job))
 
     def _route_bpmn_error(self, job: Job, instance: Instance, error: BpmnError) -> None:
+        try:
+            check_variables(error.variables, f"BPMN error '{error.code}' of handler "
+                                              f"'{job.topic}' at '{job.element_id}'")
+        except VariableTypeError as refused:
+            self._fail(job, instance.definition_id, str(refused), retryable=False)
+            return
         thrown = _Note(HistoryKind.BPMN_ERROR_THROWN, job.element_id,
                        {"code": error.code, "message": error.message, **error.variables})
 

@@ -78,9 +78,13 @@ def check_variables(variables: Mapping[str, Any], where: str) -> None:
     encode_variables(variables, where)
 
 
-def encode_variables(variables: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """The variables as JSON-ready data (tags for the non-JSON types), checked on the way."""
-    walk = _Walk()
+def encode_variables(variables: Mapping[str, Any], where: str,
+                     other: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+    """The variables as JSON-ready data (tags for the non-JSON types), checked on the way.
+
+    ``other`` stores what is not a variable type (the engine's own bookkeeping objects beside
+    the variables in instance state) as it returns; without it such a value is refused."""
+    walk = _Walk(other)
     encoded: dict[str, Any] = {}
     for name, value in variables.items():
         if type(name) is not str:
@@ -144,9 +148,10 @@ class _Refused(Exception):
 class _Walk:
     """One bounded walk over values; the budgets are shared by every variable it encodes."""
 
-    __slots__ = ("open", "text_left", "values_left")
+    __slots__ = ("open", "other", "text_left", "values_left")
 
-    def __init__(self) -> None:
+    def __init__(self, other: Callable[[Any], Any] | None = None) -> None:
+        self.other = other
         self.values_left = MAX_VALUES
         self.text_left = MAX_TEXT
         self.open: set[int] = set()  # ids of the lists and dicts being walked: a cycle's mark
@@ -193,6 +198,8 @@ class _Walk:
             encoded = encoder(value)
             self.text(encoded)
             return {name: encoded}
+        if self.other is not None:
+            return self.other(value)
         raise _Refused(_unsupported(value))
 
     def _big_int(self, value: int) -> dict[str, str]:
@@ -212,7 +219,7 @@ class _Walk:
             raise _Refused(f"is nested more than {MAX_DEPTH} levels deep; flatten it")
         self.open.add(id(value))
         result: Any
-        if type(value) is list:
+        if isinstance(value, list):
             result = []
             for index, item in enumerate(value):
                 try:
@@ -261,7 +268,7 @@ def _unsupported(value: Any) -> str:
                                 Decimal, timedelta) if isinstance(value, b))
         return (f"is a {kind.__name__}, a subclass of {base.__name__} that a store reads back "
                 f"as a plain {base.__name__}; convert it first")
-    hints = {
+    hints: dict[type, str] = {
         tuple: "use a list",
         set: "use a sorted list",
         frozenset: "use a sorted list",
