@@ -12,8 +12,7 @@ import ast
 import textwrap
 import warnings
 from collections.abc import Callable, Mapping
-from datetime import date, time, timedelta
-from decimal import Decimal
+from types import ModuleType
 from typing import Any
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec
@@ -26,24 +25,10 @@ from retailflow.model import ExpressionError
 Evaluator = Callable[[Mapping[str, Any]], Any]
 Script = Callable[[Mapping[str, Any]], dict[str, Any]]
 
-_SCALARS = (type(None), bool, int, float, str, Decimal, date, time, timedelta)
-_MAX_DEPTH = 64
 
-
-def is_plain_data(value: Any, depth: int = 0) -> bool:
-    """Whether a value can be stored as process data (no functions, modules, classes)."""
-    if isinstance(value, _SCALARS):
-        return True
-    if depth > _MAX_DEPTH:
-        return False
-    if isinstance(value, list | tuple | set | frozenset):
-        return all(is_plain_data(item, depth + 1) for item in value)
-    if isinstance(value, dict):
-        return all(
-            isinstance(key, str | int | float | bool) and is_plain_data(item, depth + 1)
-            for key, item in value.items()
-        )
-    return False
+def _is_helper(value: Any) -> bool:
+    """A function, class or module a script made for its own use: not a variable."""
+    return callable(value) or isinstance(value, ModuleType)
 
 
 def _refusal(errors: tuple[str, ...]) -> ExpressionError:
@@ -122,8 +107,10 @@ class PythonSandbox:
 
     @staticmethod
     def _changes(scope: dict[str, Any], before: Mapping[str, Any]) -> dict[str, Any]:
-        """New or rebound names, plus containers (they may have changed in place); values that
-        are not plain data (functions, modules, classes) are dropped."""
+        """New or rebound names, plus containers (they may have changed in place); the
+        script's helpers (functions, classes, modules) are left out. Every other value is
+        returned, whatever its type, for the engine to refuse by name if it is not a variable
+        type (docs/api.md, "Variable types"), never dropped unseen."""
         changes = {}
         for name, value in scope.items():
             if name.startswith("_"):
@@ -134,6 +121,6 @@ class PythonSandbox:
                 and not isinstance(value, list | dict | set)
             ):
                 continue
-            if is_plain_data(value):
+            if not _is_helper(value):
                 changes[name] = value
         return changes
