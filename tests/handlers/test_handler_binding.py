@@ -29,6 +29,17 @@ class ReserveResult(BaseModel):
     price: Decimal
 
 
+class Shipped(enum.Enum):
+    YES = "yes"
+
+
+class Receipt(ReserveResult):
+    reserved_on: dt.date
+    lines: tuple[dt.date, ...]
+    shipped: Shipped
+    parcel: uuid.UUID
+
+
 @dataclasses.dataclass
 class Shipment:
     carrier: str
@@ -230,15 +241,6 @@ def test_returning_none_writes_nothing(context: HandlerContext) -> None:
 
 def test_a_returned_model_keeps_its_variable_types_and_writes_the_rest_in_json_form(
         context: HandlerContext) -> None:
-    class Shipped(enum.Enum):
-        YES = "yes"
-
-    class Receipt(ReserveResult):
-        reserved_on: dt.date
-        lines: tuple[dt.date, ...]
-        shipped: Shipped
-        parcel: uuid.UUID
-
     def reserve() -> Receipt:
         return Receipt(
             reservation_id="R-1", reserved_at=dt.datetime(2024, 5, 1, 9, 30, tzinfo=dt.UTC),
