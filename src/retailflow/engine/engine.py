@@ -64,7 +64,7 @@ from retailflow.model import (
     UserTask,
     VariableTypeError,
 )
-from retailflow.model.variables import check_variables
+from retailflow.model.variables import check_variables, copy_variables
 from retailflow.stores import Checkpoint, Store, WaitStateIds, open_store
 
 logger = logging.getLogger(__name__)
@@ -133,8 +133,7 @@ class Engine:
             known = ", ".join(sorted({d.process_id for d in self.store.list_definitions()}))
             raise NotFoundError(f"no process '{process_id}' is deployed (deployed: "
                                 f"{known or 'none'}); deploy its file first")
-        payload = dict(variables or {})
-        check_variables(payload, f"start of '{process_id}'")
+        payload = copy_variables(variables or {}, f"start of '{process_id}'")
         return self._start(definition, business_key, payload)
 
     def run(self, *, max_jobs: int | None = None, stop: threading.Event | None = None,
@@ -216,8 +215,7 @@ class Engine:
         """Complete an open user task (or its id) with the variables the person entered."""
         task_id = _id(task)
         task = self.store.get_user_task(task_id)
-        payload = dict(variables or {})
-        check_variables(payload, f"completion of task '{task.element_id}'")
+        payload = copy_variables(variables or {}, f"completion of task '{task.element_id}'")
         return self._advance(task.instance_id,
                              lambda run: run.complete_user_task(task_id, payload))
 
@@ -228,8 +226,7 @@ class Engine:
         or start a process whose start event catches it. With ``ttl``, a message nobody waits
         for is kept that long for a subscription that opens later (returns ``None``);
         without it, such a message is an error."""
-        payload = dict(variables or {})
-        check_variables(payload, f"message '{message}'")
+        payload = copy_variables(variables or {}, f"message '{message}'")
         waiting = self.store.find_subscriptions(SubscriptionKind.MESSAGE, message, key)
         if key is None:
             # A message without a key is for a catch without one, never for any keyed one.
@@ -263,8 +260,7 @@ class Engine:
         start event catches it; returns the instances it reached. One instance that cannot
         take the signal does not keep it from the others: the failures are raised together
         (``SignalDeliveryError``) after every delivery was tried."""
-        payload = dict(variables or {})
-        check_variables(payload, f"signal '{signal}'")
+        payload = copy_variables(variables or {}, f"signal '{signal}'")
         reached: list[Instance] = []
         failed: list[tuple[str, RetailflowError]] = []
         for subscription in self.store.find_subscriptions(SubscriptionKind.SIGNAL, signal):
@@ -576,9 +572,9 @@ class Engine:
         try:
             inputs = map_inputs(config.inputs, visible, self.expressions, element_id)
             result = handler.invoke(inputs, context)
-            updates = map_outputs(config.outputs, visible, result, self.expressions,
-                                  element_id)
-            check_variables(updates, f"handler '{job.topic}' at '{element_id}'")
+            updates = copy_variables(
+                map_outputs(config.outputs, visible, result, self.expressions, element_id),
+                f"handler '{job.topic}' at '{element_id}'")
         except BpmnError as error:
             self._route_bpmn_error(job, instance, error)
             return

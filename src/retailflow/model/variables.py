@@ -101,15 +101,26 @@ def encode_variables(variables: Mapping[str, Any], where: str,
     return encoded
 
 
+def decode_variables(encoded: Mapping[str, Any]) -> dict[str, Any]:
+    """Variables as ``encode_variables`` wrote them, back in their own types."""
+    return {name: decode(value) for name, value in encoded.items()}
+
+
+def copy_variables(variables: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Checked variables, copied as a store would read them back: what an instance holds is
+    then its own, and no later change to the caller's lists and dicts reaches a live run
+    without reaching the stored one too."""
+    return decode_variables(encode_variables(variables, where))
+
+
 def encode(value: Any) -> Any:
-    """Any JSON column's value (variables, history, lists of names) in its stored form."""
-    if type(value) is dict:
-        return encode_variables(value, "stored value")
+    """Any value of a JSON column (variables, history, lists of names) in its stored form; a
+    dict is escaped like one nested in a variable, so ``decode`` reads every one back."""
     try:
-        return _Walk().encode(value, 1)
+        return _Walk().encode(value, 0)
     except _Refused as refused:
         path = _path(refused.segments)
-        raise VariableTypeError(f"stored value {path or '(top level)'}: {refused.problem}",
+        raise VariableTypeError(f"stored value {path or '(top level)'} {refused.problem}",
                                 path=path) from None
 
 

@@ -37,7 +37,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from retailflow.engine.spiff.compiler import CompiledProcess
 from retailflow.engine.spiff.specs import ClockTimerEventDefinition, KeyedMessageEventDefinition
-from retailflow.model.variables import decode, encode_variables
+from retailflow.model.variables import decode_variables, encode_variables
 
 STATE_FORMAT = "retailflow-state/2"
 _LEGACY_FORMAT = "retailflow-state/1"
@@ -72,7 +72,7 @@ class _CodecData:
     def set_default_attributes(self, workflow: Any, dct: dict[str, Any]) -> None:
         data = dct.pop("data", {})
         super().set_default_attributes(workflow, dct)  # type: ignore[misc]
-        workflow.data = decode(data)
+        workflow.data = decode_variables(data)
 
 
 class _WorkflowConverter(_CodecData, _SpeclessWorkflowConverter):
@@ -90,15 +90,15 @@ class _TaskConverter(TaskConverter):
     def from_dict(self, dct: dict[str, Any], workflow: Any) -> Task:
         task: Task = super().from_dict({**dct, "internal_data": {}, "data": {}, "delta": {}},
                                        workflow)
-        task.internal_data = self.registry.restore(decode(dct["internal_data"]))
+        task.internal_data = self.registry.restore(decode_variables(dct["internal_data"]))
         delta = dct.get("delta")
         if delta and task.parent is not None:
             data = DeepMerge.merge({}, task.parent.data)
-            data.update(decode(delta.get("updates", {})))
+            data.update(decode_variables(delta.get("updates", {})))
             for key in delta.get("deletions", ()):
                 data.pop(key, None)
         else:
-            data = decode(dct["data"])
+            data = decode_variables(dct["data"])
         task.data = data
         return task
 
