@@ -290,7 +290,7 @@ def _unsupported(value: Any) -> str:
                            "date-time with time zone, duration or Decimal instead")
     name = kind.__qualname__ if kind.__module__ == "builtins" else \
         f"{kind.__module__}.{kind.__qualname__}"
-    return f"is a {name}, which is not a variable type; {hint}"
+    return f"is of type {name}, which is not a variable type; {hint}"
 
 
 # -- the tagged types ----------------------------------------------------------------------------
