@@ -39,22 +39,13 @@ from retailflow.engine.spiff.specs import (
     KeyedMessageEventDefinition,
     is_visible,
 )
-from retailflow.model import NotFoundError, RetailflowError
+from retailflow.model import ExecutionError, NotFoundError
 
 _OPEN = TaskState.STARTED | TaskState.WAITING | TaskState.READY
 TRIGGER = "trigger:"
 """Prefix of the catch id of an event subprocess start, which has no task of its own."""
 _FLOWS_RECORDED = "rf_flows_recorded"
 """Internal-data key: the children of a repeating timer whose flows are already recorded."""
-
-
-class ExecutionError(RetailflowError):
-    """The process could not advance (an expression failed, data was missing ...)."""
-
-    def __init__(self, message: str, *, element_id: str | None = None) -> None:
-        self.element_id = element_id
-        where = f" at element '{element_id}'" if element_id else ""
-        super().__init__(f"{message}{where}")
 
 
 @dataclass(frozen=True, slots=True)
