@@ -45,7 +45,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import isodate
+import isodate  # type: ignore[import-untyped]
 
 from retailflow.model.errors import VariableTypeError
 
