@@ -424,3 +424,35 @@ def test_changing_a_list_after_handing_it_over_changes_no_instance(
     [seen] = shop.echoed
     assert seen["order"] == {"lines": ["tea"]}
     assert engine.instance(instance.id).variables["order"] == {"lines": ["tea"]}
+
+
+_SCRIPT_AFTER_JOB = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="d"
+    targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="after_job" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:serviceTask id="produce"><bpmn:extensionElements>
+      <zeebe:taskDefinition type="test.produce"/></bpmn:extensionElements></bpmn:serviceTask>
+    <bpmn:scriptTask id="script" scriptFormat="python"><bpmn:script>blob = b'abc'</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:endEvent id="end"/>
+    <bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="produce"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="produce" targetRef="script"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="script" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_script_value_refused_after_a_job_is_an_incident_naming_it_not_an_internal_error(
+        make_engine: EngineFactory, tmp_path: Path) -> None:
+    engine = make_engine(_Shop().registry)
+    path = tmp_path / "after_job.bpmn"
+    path.write_text(_SCRIPT_AFTER_JOB)
+    engine.deploy(path)
+    instance = engine.start("after_job")
+    engine.run()
+    [incident] = engine.incidents(instance=instance)
+    assert "script at 'script': variable 'blob' is of type bytes" in incident.message
+    assert "internal error" not in incident.message
+    assert engine.instance(instance.id).status == InstanceStatus.RUNNING

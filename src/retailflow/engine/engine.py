@@ -642,7 +642,7 @@ class Engine:
                          extra=[_Note(HistoryKind.INSTANCE_STARTED, None, {}),
                                 _Note(HistoryKind.TIMER_FIRED, job.element_id, {})],
                          schedules={job.instance_id: [following] if following else []})
-        except (ExecutionError, ExpressionError) as error:
+        except (ExecutionError, ExpressionError, VariableTypeError) as error:
             self._fail(job, definition.id, str(error), retryable=False)
 
     def _fire_timer(self, job: Job) -> None:
@@ -677,7 +677,7 @@ class Engine:
         """Advance the instance past the job; False when it could not (failed or dropped)."""
         try:
             self._advance(job.instance_id, action, extra=extra, job=job)
-        except (ExecutionError, ExpressionError) as error:
+        except (ExecutionError, ExpressionError, VariableTypeError) as error:
             # The step after the job cannot be taken (a condition fails, data is missing):
             # the instance stays where it was, with an incident that names the element.
             self._fail(job, instance.definition_id, str(error), retryable=False)
