@@ -216,7 +216,7 @@ def _tasks(workflow: Any, default: Any) -> dict[str, Any]:
         if cached is not None and cached[0] == task.last_state_change:
             entries[_text(task_id)] = cached[1]
             continue
-        entry = _task_dict(task, default)
+        entry = _task_dict(task)
         parent = tasks.get(task._parent) if task._parent is not None else None
         if task.state & _FINISHED and (parent is None or parent.state & _FINISHED):
             fragment = orjson.Fragment(orjson.dumps(entry, default=default,
@@ -228,10 +228,11 @@ def _tasks(workflow: Any, default: Any) -> dict[str, Any]:
     return entries
 
 
-def _task_dict(task: Any, default: Any) -> dict[str, Any]:
+def _task_dict(task: Any) -> dict[str, Any]:
     """What ``TaskConverter.to_dict`` writes: a task's data as a delta from its parent's, in
-    the variable codec's form; the engine's objects in its internal data through the
-    registry (``default``)."""
+    the variable codec's form. Its internal data holds message payloads (variables, in the
+    codec's form too) beside the engine's own bookkeeping (events, evaluated job settings),
+    which is left as it is for orjson and the registry's ``default``."""
     parent_id = task._parent
     data = task.data
     where = f"the variables at '{task.task_spec.bpmn_id or task.task_spec.name}'"
@@ -255,11 +256,15 @@ def _task_dict(task: Any, default: Any) -> dict[str, Any]:
         "state": task.state,
         "task_spec": task.task_spec.name,
         "triggered": task.triggered,
-        "internal_data": encode_variables(task.internal_data, where, other=default),
+        "internal_data": encode_variables(task.internal_data, where, other=_as_is),
         "data": full,
         "delta": delta,
         "typename": "Task",
     }
+
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 _SAME_WHEN_EQUAL = frozenset({str, int, bool, type(None), date, timedelta})
