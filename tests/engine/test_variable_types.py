@@ -88,13 +88,15 @@ class _Shop:
 
 def _deploy(engine: Engine, tmp_path: Path, process_id: str = "typed", lead: str = "") -> None:
     path = tmp_path / f"{process_id}.bpmn"
-    path.write_text(_PROCESS.format(process_id=process_id, lead=lead,
-                                    first="script" if lead else "produce"))
+    path.write_text(
+        _PROCESS.format(process_id=process_id, lead=lead, first="script" if lead else "produce")
+    )
     engine.deploy(path)
 
 
-def _fresh(make_engine: EngineFactory, engine: Engine, store_url: str | None,
-           handlers: HandlerRegistry) -> Engine:
+def _fresh(
+    make_engine: EngineFactory, engine: Engine, store_url: str | None, handlers: HandlerRegistry
+) -> Engine:
     """A second engine on the first one's store: it restores every run from stored state."""
     return make_engine(handlers, store=engine.store if store_url is None else None)
 
@@ -122,21 +124,30 @@ def _identical(a: Any, b: Any) -> bool:
     if isinstance(a, time | datetime):
         # ``fold`` is kept where it decides the UTC offset (a repeated hour in a named zone);
         # elsewhere it means nothing, and ISO 8601 has no place for it.
-        return a == b and a.utcoffset() == b.utcoffset() and \
-            repr(a.replace(fold=0)) == repr(b.replace(fold=0))
+        return (
+            a == b
+            and a.utcoffset() == b.utcoffset()
+            and repr(a.replace(fold=0)) == repr(b.replace(fold=0))
+        )
     return a == b and repr(a) == repr(b)
 
 
 # -- the type system, as hypothesis draws it ------------------------------------------------------
 
-_offsets = st.builds(timezone, st.timedeltas(min_value=timedelta(hours=-23, minutes=-59),
-                                             max_value=timedelta(hours=23, minutes=59))
-                     .map(lambda d: timedelta(minutes=d // timedelta(minutes=1))))
+_offsets = st.builds(
+    timezone,
+    st.timedeltas(
+        min_value=timedelta(hours=-23, minutes=-59), max_value=timedelta(hours=23, minutes=59)
+    ).map(lambda d: timedelta(minutes=d // timedelta(minutes=1))),
+)
 _scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(),
+    st.none(),
+    st.booleans(),
+    st.integers(),
     st.integers(min_value=-(2**300), max_value=2**300),
     st.floats(allow_nan=False, allow_infinity=False),
-    st.text(), st.dates(),
+    st.text(),
+    st.dates(),
     st.times(timezones=st.none() | _offsets),
     st.datetimes(timezones=_offsets | st.timezones()),
     st.timedeltas(),
@@ -147,11 +158,13 @@ _keys = st.text(max_size=8) | st.sampled_from(["$date", "$map", "$int", "typenam
 variable_values = st.recursive(
     _scalars,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_keys, inner, max_size=4),
-    max_leaves=12)
+    max_leaves=12,
+)
 
 
 def test_every_value_of_the_type_system_reads_back_identically_live_and_reloaded(
-        make_engine: EngineFactory, store_url: str | None, tmp_path: Path) -> None:
+    make_engine: EngineFactory, store_url: str | None, tmp_path: Path
+) -> None:
     shop = _Shop()
     engine = make_engine(shop.registry)
     _deploy(engine, tmp_path)
@@ -189,12 +202,20 @@ def test_every_value_of_the_type_system_reads_back_identically_live_and_reloaded
 # -- refused values, at any depth -------------------------------------------------------------
 
 _REFUSED: list[tuple[Any, str]] = [
-    (math.inf, "finite"), (-math.inf, "finite"), (math.nan, "finite"),
-    ((1, 2), "tuple.*use a list"), ({1, 2}, "set"), (b"raw", "bytes"),
-    ("caf\udce9", "lone surrogate"), (datetime(2026, 12, 8, 9, 30), "without a time zone"),
-    (Decimal("NaN"), "finite"), (2**100_001, "bits"), (object(), "object"),
+    (math.inf, "finite"),
+    (-math.inf, "finite"),
+    (math.nan, "finite"),
+    ((1, 2), "tuple.*use a list"),
+    ({1, 2}, "set"),
+    (b"raw", "bytes"),
+    ("caf\udce9", "lone surrogate"),
+    (datetime(2026, 12, 8, 9, 30), "without a time zone"),
+    (Decimal("NaN"), "finite"),
+    (2**100_001, "bits"),
+    (object(), "object"),
     (time(9, 30, tzinfo=ZoneInfo("Europe/Berlin")), "fixed UTC offset"),
-    (datetime(2026, 1, 1, tzinfo=isodate.UTC), "zone"), (InstanceStatus.RUNNING, "subclass"),
+    (datetime(2026, 1, 1, tzinfo=isodate.UTC), "zone"),
+    (InstanceStatus.RUNNING, "subclass"),
     (isodate.Duration(years=1, days=2), "years and months"),
 ]
 
@@ -226,7 +247,8 @@ def _refused_somewhere(draw: st.DrawFn) -> tuple[Any, str, str]:
 
 
 def test_a_value_outside_the_type_system_is_refused_at_start_naming_its_path(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     engine = make_engine(_Shop().registry)
     _deploy(engine, tmp_path)
 
@@ -251,8 +273,9 @@ _KEPT = {
     "integer beyond 64 bits": 2**70 + 1,
     "negative integer of 10,000 digits": -(10**9_999),
     "datetime in UTC": datetime(2026, 12, 8, 9, 30, tzinfo=UTC),
-    "datetime in a named zone": datetime(2026, 10, 25, 2, 30, fold=1,
-                                         tzinfo=ZoneInfo("Europe/Berlin")),
+    "datetime in a named zone": datetime(
+        2026, 10, 25, 2, 30, fold=1, tzinfo=ZoneInfo("Europe/Berlin")
+    ),
     "Decimal": Decimal("12.50"),
     "days-time duration": timedelta(days=-1, microseconds=3),
     "years-months duration": isodate.Duration(years=1, months=2),
@@ -261,7 +284,8 @@ _KEPT = {
 
 @pytest.mark.parametrize("name", list(_KEPT))
 def test_a_variable_of_each_type_keeps_its_type_after_a_reload(
-        make_engine: EngineFactory, store_url: str | None, tmp_path: Path, name: str) -> None:
+    make_engine: EngineFactory, store_url: str | None, tmp_path: Path, name: str
+) -> None:
     shop = _Shop()
     engine = make_engine(shop.registry)
     _deploy(engine, tmp_path)
@@ -282,8 +306,8 @@ class _Delivery(BaseModel):
 
 @pytest.mark.parametrize("returns", ["mapping", "pydantic model"])
 def test_a_handler_may_return_a_date_and_it_stays_a_date(
-        make_engine: EngineFactory, store_url: str | None, tmp_path: Path,
-        returns: str) -> None:
+    make_engine: EngineFactory, store_url: str | None, tmp_path: Path, returns: str
+) -> None:
     def produce() -> Any:
         if returns == "mapping":
             return {"delivery_date": date(2026, 12, 24), "window_opens": time(8)}
@@ -303,15 +327,18 @@ def test_a_handler_may_return_a_date_and_it_stays_a_date(
 
 
 def test_a_handler_result_outside_the_type_system_opens_an_incident_naming_the_path(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     shop = _Shop(lambda: {"order": {"lines": [{"price": math.inf}]}})
     engine = make_engine(shop.registry)
     _deploy(engine, tmp_path)
     instance = engine.start("typed", variables={"key": "k"})
     engine.run()
     [incident] = engine.incidents(instance=instance)
-    assert "handler 'test.produce' at 'produce': variable 'order.lines[0].price' is the " \
-           "float inf" in incident.message
+    assert (
+        "handler 'test.produce' at 'produce': variable 'order.lines[0].price' is the "
+        "float inf" in incident.message
+    )
     assert "internal error" not in incident.message
     assert engine.instance(instance.id).variables == {"key": "k"}
 
@@ -320,15 +347,20 @@ def _deep(levels: int) -> list[Any]:
     return functools.reduce(lambda inner, _: [inner], range(levels - 1), [0])
 
 
-@pytest.mark.parametrize(("value", "path", "says"), [
-    (_deep(MAX_DEPTH + 1), "v" + "[0]" * MAX_DEPTH, "nested more than 64 levels"),
-    (_deep(500), "v" + "[0]" * MAX_DEPTH, "nested more than 64 levels"),
-    ("caf\udce9", "v", r"lone surrogate \(U\+DCE9\) at character 3"),
-    ((1, 2), "v", "use a list"),
-    ({"ok": 1, 2: "two"}, "v", "key 2 of type int"),
-], ids=["65 levels", "500 levels", "lone surrogate", "tuple", "int key"])
+@pytest.mark.parametrize(
+    ("value", "path", "says"),
+    [
+        (_deep(MAX_DEPTH + 1), "v" + "[0]" * MAX_DEPTH, "nested more than 64 levels"),
+        (_deep(500), "v" + "[0]" * MAX_DEPTH, "nested more than 64 levels"),
+        ("caf\udce9", "v", r"lone surrogate \(U\+DCE9\) at character 3"),
+        ((1, 2), "v", "use a list"),
+        ({"ok": 1, 2: "two"}, "v", "key 2 of type int"),
+    ],
+    ids=["65 levels", "500 levels", "lone surrogate", "tuple", "int key"],
+)
 def test_values_that_raised_raw_errors_are_refused_with_the_path(
-        make_engine: EngineFactory, tmp_path: Path, value: Any, path: str, says: str) -> None:
+    make_engine: EngineFactory, tmp_path: Path, value: Any, path: str, says: str
+) -> None:
     engine = make_engine(_Shop().registry)
     _deploy(engine, tmp_path)
     with pytest.raises(VariableTypeError, match=says) as raised:
@@ -336,25 +368,31 @@ def test_values_that_raised_raw_errors_are_refused_with_the_path(
     assert raised.value.path == path
 
 
-def test_a_deep_value_within_the_limit_is_kept(make_engine: EngineFactory,
-                                               tmp_path: Path) -> None:
+def test_a_deep_value_within_the_limit_is_kept(make_engine: EngineFactory, tmp_path: Path) -> None:
     engine = make_engine(_Shop().registry)
     _deploy(engine, tmp_path)
     instance = engine.start("typed", variables={"v": _deep(MAX_DEPTH)})
     assert engine.instance(instance.id).variables["v"] == _deep(MAX_DEPTH)
 
 
-@pytest.mark.parametrize(("script", "path", "says"), [
-    ("deep = [0]\nfor i in range(70):\n    deep = [deep]", "deep" + "[0]" * MAX_DEPTH,
-     "nested more than 64 levels"),
-    ("loop = []\nloop.append(loop)", "loop[0]", "contains itself"),
-    ("blob = b'abc'", "blob", "bytes"),
-    ("pair = {'left': (1, 2)}", "pair.left", "use a list"),
-    ("c = [[[0] * 1000] * 1000] * 1000", "c[0][998][999]", "past 1,000,000 values"),
-], ids=["deep", "cyclic", "bytes", "tuple", "shared list bomb"])
+@pytest.mark.parametrize(
+    ("script", "path", "says"),
+    [
+        (
+            "deep = [0]\nfor i in range(70):\n    deep = [deep]",
+            "deep" + "[0]" * MAX_DEPTH,
+            "nested more than 64 levels",
+        ),
+        ("loop = []\nloop.append(loop)", "loop[0]", "contains itself"),
+        ("blob = b'abc'", "blob", "bytes"),
+        ("pair = {'left': (1, 2)}", "pair.left", "use a list"),
+        ("c = [[[0] * 1000] * 1000] * 1000", "c[0][998][999]", "past 1,000,000 values"),
+    ],
+    ids=["deep", "cyclic", "bytes", "tuple", "shared list bomb"],
+)
 def test_a_script_value_outside_the_type_system_is_refused_not_dropped(
-        make_engine: EngineFactory, tmp_path: Path, script: str, path: str,
-        says: str) -> None:
+    make_engine: EngineFactory, tmp_path: Path, script: str, path: str, says: str
+) -> None:
     engine = make_engine(_Shop().registry)
     _deploy(engine, tmp_path, lead=_SCRIPT_LEAD.format(script=script))
     with pytest.raises(RetailflowError, match=says) as raised:
@@ -364,12 +402,13 @@ def test_a_script_value_outside_the_type_system_is_refused_not_dropped(
 
 
 def test_a_feel_context_bomb_is_refused_after_a_bounded_walk(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     # Ten levels of ten references each: 10^10 values if walked, a few hundred objects built.
     names = "abcdefghij"
     entries = ["a: [1,1,1,1,1,1,1,1,1,1]"] + [
-        f"{name}: [{','.join([previous] * 10)}]"
-        for previous, name in itertools.pairwise(names)]
+        f"{name}: [{','.join([previous] * 10)}]" for previous, name in itertools.pairwise(names)
+    ]
     expression = "={" + ", ".join(entries) + "}"
     engine = make_engine(_Shop().registry)
     _deploy(engine, tmp_path, lead=_FEEL_LEAD.format(expression=expression))
@@ -379,7 +418,8 @@ def test_a_feel_context_bomb_is_refused_after_a_bounded_walk(
 
 @pytest.mark.parametrize("entry", ["complete_task", "correlate", "broadcast_signal"])
 def test_every_entry_point_refuses_a_value_outside_the_type_system(
-        make_engine: EngineFactory, tmp_path: Path, entry: str) -> None:
+    make_engine: EngineFactory, tmp_path: Path, entry: str
+) -> None:
     engine = make_engine(_Shop().registry)
     _deploy(engine, tmp_path)
     instance = engine.start("typed", variables={"key": "k"})
@@ -398,7 +438,8 @@ def test_every_entry_point_refuses_a_value_outside_the_type_system(
 
 
 def test_a_variable_named_like_a_stored_tag_reads_back_as_itself(
-        make_engine: EngineFactory, store_url: str | None, tmp_path: Path) -> None:
+    make_engine: EngineFactory, store_url: str | None, tmp_path: Path
+) -> None:
     shop = _Shop()
     engine = make_engine(shop.registry)
     _deploy(engine, tmp_path)
@@ -412,7 +453,8 @@ def test_a_variable_named_like_a_stored_tag_reads_back_as_itself(
 
 
 def test_changing_a_list_after_handing_it_over_changes_no_instance(
-        make_engine: EngineFactory, store_url: str | None, tmp_path: Path) -> None:
+    make_engine: EngineFactory, store_url: str | None, tmp_path: Path
+) -> None:
     shop = _Shop()
     engine = make_engine(shop.registry)
     _deploy(engine, tmp_path)
@@ -445,7 +487,8 @@ _SCRIPT_AFTER_JOB = """<?xml version="1.0" encoding="UTF-8"?>
 
 
 def test_a_script_value_refused_after_a_job_is_an_incident_naming_it_not_an_internal_error(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     engine = make_engine(_Shop().registry)
     path = tmp_path / "after_job.bpmn"
     path.write_text(_SCRIPT_AFTER_JOB)

@@ -63,8 +63,7 @@ MAX_INT_BITS = 100_000
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _MAP = "$map"
-_DURATION = re.compile(
-    r"(-)?P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)(?:\.(\d{6}))?S)?)?")
+_DURATION = re.compile(r"(-)?P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)(?:\.(\d{6}))?S)?)?")
 _PERIOD = re.compile(r"(-)?P(-?\d+)Y(-?\d+)M")
 _MICROS_PER_SECOND = 1_000_000
 _MICROS_PER_DAY = 86_400 * _MICROS_PER_SECOND
@@ -78,8 +77,9 @@ def check_variables(variables: Mapping[str, Any], where: str) -> None:
     encode_variables(variables, where)
 
 
-def encode_variables(variables: Mapping[str, Any], where: str,
-                     other: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+def encode_variables(
+    variables: Mapping[str, Any], where: str, other: Callable[[Any], Any] | None = None
+) -> dict[str, Any]:
     """The variables as JSON-ready data (tags for the non-JSON types), checked on the way.
 
     ``other`` stores what is not a variable type (the engine's own bookkeeping objects beside
@@ -88,16 +88,18 @@ def encode_variables(variables: Mapping[str, Any], where: str,
     encoded: dict[str, Any] = {}
     for name, value in variables.items():
         if type(name) is not str:
-            raise VariableTypeError(f"{where}: variable names must be text, got {name!r}",
-                                    path=repr(name))
+            raise VariableTypeError(
+                f"{where}: variable names must be text, got {name!r}", path=repr(name)
+            )
         try:
             walk.text(name)
             encoded[name] = walk.encode(value, 1)
         except _Refused as refused:
             refused.segments.append(name)
             path = _path(refused.segments)
-            raise VariableTypeError(f"{where}: variable '{path}' {refused.problem}",
-                                    path=path) from None
+            raise VariableTypeError(
+                f"{where}: variable '{path}' {refused.problem}", path=path
+            ) from None
     return encoded
 
 
@@ -120,8 +122,9 @@ def encode(value: Any) -> Any:
         return _Walk().encode(value, 0)
     except _Refused as refused:
         path = _path(refused.segments)
-        raise VariableTypeError(f"stored value {path or '(top level)'} {refused.problem}",
-                                path=path) from None
+        raise VariableTypeError(
+            f"stored value {path or '(top level)'} {refused.problem}", path=path
+        ) from None
 
 
 def decode(stored: Any) -> Any:
@@ -170,8 +173,10 @@ class _Walk:
     def text(self, value: str) -> None:
         self.text_left -= len(value)
         if self.text_left < 0:
-            raise _Refused(f"takes the variables past {MAX_TEXT:,} characters of text; keep "
-                           "large documents outside the process and store a reference")
+            raise _Refused(
+                f"takes the variables past {MAX_TEXT:,} characters of text; keep "
+                "large documents outside the process and store a reference"
+            )
         if not value.isascii():
             try:
                 value.encode("utf-8")
@@ -180,14 +185,17 @@ class _Walk:
                 raise _Refused(
                     f"holds a lone surrogate (U+{ord(bad):04X}) at character {error.start}, "
                     "which is not Unicode text and no store can keep; decode the text it came "
-                    "from with errors='replace'") from None
+                    "from with errors='replace'"
+                ) from None
 
     def encode(self, value: Any, depth: int) -> Any:
         self.values_left -= 1
         if self.values_left < 0:
-            raise _Refused(f"takes the variables past {MAX_VALUES:,} values (a list or dict "
-                           "referred to many times counts each time); keep bulk data outside "
-                           "the process and store a reference")
+            raise _Refused(
+                f"takes the variables past {MAX_VALUES:,} values (a list or dict "
+                "referred to many times counts each time); keep bulk data outside "
+                "the process and store a reference"
+            )
         kind = type(value)
         if kind is str:
             self.text(value)
@@ -197,8 +205,10 @@ class _Walk:
         if kind is float:
             if math.isfinite(value):
                 return value
-            raise _Refused(f"is the float {value!r}; variables hold finite numbers only (JSON "
-                           "and FEEL have no infinity or NaN): store null or text instead")
+            raise _Refused(
+                f"is the float {value!r}; variables hold finite numbers only (JSON "
+                "and FEEL have no infinity or NaN): store null or text instead"
+            )
         if value is None or kind is bool:
             return value
         if kind is dict or kind is list:
@@ -215,8 +225,10 @@ class _Walk:
 
     def _big_int(self, value: int) -> dict[str, str]:
         if value.bit_length() > MAX_INT_BITS:
-            raise _Refused(f"is an integer of {value.bit_length():,} bits; variables hold "
-                           f"integers of at most {MAX_INT_BITS:,} bits")
+            raise _Refused(
+                f"is an integer of {value.bit_length():,} bits; variables hold "
+                f"integers of at most {MAX_INT_BITS:,} bits"
+            )
         # Decimal converts without int's 4,300-digit limit on str().
         digits = str(Decimal(value))
         self.text(digits)
@@ -224,8 +236,10 @@ class _Walk:
 
     def _container(self, value: dict[Any, Any] | list[Any], depth: int) -> Any:
         if id(value) in self.open:
-            raise _Refused("contains itself (a cyclic list or dict), which no store can "
-                           "keep; store a copy instead")
+            raise _Refused(
+                "contains itself (a cyclic list or dict), which no store can "
+                "keep; store a copy instead"
+            )
         if depth > MAX_DEPTH:
             raise _Refused(f"is nested more than {MAX_DEPTH} levels deep; flatten it")
         self.open.add(id(value))
@@ -242,8 +256,10 @@ class _Walk:
             result = {}
             for key, item in value.items():
                 if type(key) is not str:
-                    raise _Refused(f"has the key {key!r} of type {type(key).__name__}; the "
-                                   "keys of a dict variable are text: use str(key)")
+                    raise _Refused(
+                        f"has the key {key!r} of type {type(key).__name__}; the "
+                        "keys of a dict variable are text: use str(key)"
+                    )
                 try:
                     self.text(key)
                     result[key] = self.encode(item, depth + 1)
@@ -273,12 +289,18 @@ def _path(segments: list[str | int]) -> str:
 
 def _unsupported(value: Any) -> str:
     kind = type(value)
-    if isinstance(value, datetime | date | time | int | float | str | dict | list | Decimal
-                  | timedelta):
-        base = next(b for b in (datetime, date, time, bool, int, float, str, dict, list,
-                                Decimal, timedelta) if isinstance(value, b))
-        return (f"is a {kind.__name__}, a subclass of {base.__name__} that a store reads back "
-                f"as a plain {base.__name__}; convert it first")
+    if isinstance(
+        value, datetime | date | time | int | float | str | dict | list | Decimal | timedelta
+    ):
+        base = next(
+            b
+            for b in (datetime, date, time, bool, int, float, str, dict, list, Decimal, timedelta)
+            if isinstance(value, b)
+        )
+        return (
+            f"is a {kind.__name__}, a subclass of {base.__name__} that a store reads back "
+            f"as a plain {base.__name__}; convert it first"
+        )
     hints: dict[type, str] = {
         tuple: "use a list",
         set: "use a sorted list",
@@ -286,35 +308,48 @@ def _unsupported(value: Any) -> str:
         bytes: "store text (base64 or hex) instead",
         bytearray: "store text (base64 or hex) instead",
     }
-    hint = hints.get(kind, "store JSON-like data (text, numbers, lists, dicts), a date, time, "
-                           "date-time with time zone, duration or Decimal instead")
-    name = kind.__qualname__ if kind.__module__ == "builtins" else \
-        f"{kind.__module__}.{kind.__qualname__}"
+    hint = hints.get(
+        kind,
+        "store JSON-like data (text, numbers, lists, dicts), a date, time, "
+        "date-time with time zone, duration or Decimal instead",
+    )
+    name = (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
     return f"is of type {name}, which is not a variable type; {hint}"
 
 
 # -- the tagged types ----------------------------------------------------------------------------
 
+
 def _encode_time(value: time) -> str:
     if value.tzinfo is not None and type(value.tzinfo) is not timezone:
-        raise _Refused(f"is a time with the zone {value.tzinfo!r}; a time of day keeps a fixed "
-                       "UTC offset only (datetime.timezone): use one, or store a date-time")
+        raise _Refused(
+            f"is a time with the zone {value.tzinfo!r}; a time of day keeps a fixed "
+            "UTC offset only (datetime.timezone): use one, or store a date-time"
+        )
     return value.isoformat()
 
 
 def _encode_datetime(value: datetime) -> str:
     zone = value.tzinfo
     if zone is None or value.utcoffset() is None:
-        raise _Refused("is a date-time without a time zone, which means a different moment on "
-                       "every machine; give it one: datetime.now(UTC), value.replace("
-                       "tzinfo=UTC), or in FEEL a literal with an offset ('...T09:30:00Z')")
+        raise _Refused(
+            "is a date-time without a time zone, which means a different moment on "
+            "every machine; give it one: datetime.now(UTC), value.replace("
+            "tzinfo=UTC), or in FEEL a literal with an offset ('...T09:30:00Z')"
+        )
     if type(zone) is timezone:
         return value.isoformat()
     if type(zone) is ZoneInfo and zone.key:
         return f"{value.isoformat()}[{zone.key}]"
-    raise _Refused(f"is a date-time in the zone {zone!r}; variables keep datetime.timezone "
-                   "offsets or zoneinfo.ZoneInfo zones: convert with value.astimezone("
-                   "ZoneInfo('Europe/Berlin')) or value.astimezone(UTC)")
+    raise _Refused(
+        f"is a date-time in the zone {zone!r}; variables keep datetime.timezone "
+        "offsets or zoneinfo.ZoneInfo zones: convert with value.astimezone("
+        "ZoneInfo('Europe/Berlin')) or value.astimezone(UTC)"
+    )
 
 
 def _decode_datetime(text: str) -> datetime:
@@ -350,16 +385,23 @@ def _decode_duration(text: str) -> timedelta:
     if match is None:
         raise ValueError(f"{text!r} is not a stored duration")
     sign, days, hours, minutes, seconds, fraction = match.groups()
-    value = timedelta(days=int(days or 0), hours=int(hours or 0), minutes=int(minutes or 0),
-                      seconds=int(seconds or 0), microseconds=int(fraction or 0))
+    value = timedelta(
+        days=int(days or 0),
+        hours=int(hours or 0),
+        minutes=int(minutes or 0),
+        seconds=int(seconds or 0),
+        microseconds=int(fraction or 0),
+    )
     return -value if sign else value
 
 
 def _encode_period(value: isodate.Duration) -> str:
     years, months = value.years, value.months
     if value.tdelta or years != int(years) or months != int(months):
-        raise _Refused(f"is the duration {value}, which is not whole years and months; store "
-                       "a years-months duration and a days-time duration (timedelta) apart")
+        raise _Refused(
+            f"is the duration {value}, which is not whole years and months; store "
+            "a years-months duration and a days-time duration (timedelta) apart"
+        )
     years, months = int(years), int(months)
     if years <= 0 and months <= 0 and (years or months):
         return f"-P{-years}Y{-months}M"
@@ -372,14 +414,17 @@ def _decode_period(text: str) -> isodate.Duration:
         raise ValueError(f"{text!r} is not a stored years-months duration")
     sign, years, months = match.groups()
     factor = -1 if sign else 1
-    return isodate.Duration(years=Decimal(factor * int(years)),
-                            months=Decimal(factor * int(months)))
+    return isodate.Duration(
+        years=Decimal(factor * int(years)), months=Decimal(factor * int(months))
+    )
 
 
 def _encode_decimal(value: Decimal) -> str:
     if not value.is_finite():
-        raise _Refused(f"is Decimal('{value}'); variables hold finite numbers only: store null "
-                       "or a text instead")
+        raise _Refused(
+            f"is Decimal('{value}'); variables hold finite numbers only: store null "
+            "or a text instead"
+        )
     return str(value)
 
 
