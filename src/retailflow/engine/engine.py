@@ -30,7 +30,7 @@ from retailflow.engine.spiff import (
     WaitStates,
 )
 from retailflow.engine.start_timers import OWNER_PREFIX, is_start_timer, next_start_job
-from retailflow.engine.variables import check_variables, map_inputs, map_outputs
+from retailflow.engine.variables import map_inputs, map_outputs
 from retailflow.engine.wait_rows import (
     WaitStateRows,
     correlation_key,
@@ -63,7 +63,9 @@ from retailflow.model import (
     Subscription,
     SubscriptionKind,
     UserTask,
+    VariableTypeError,
 )
+from retailflow.model.variables import check_variables, copy_variables
 from retailflow.stores import Checkpoint, Store, WaitStateIds, open_store
 
 logger = logging.getLogger(__name__)
@@ -132,8 +134,7 @@ class Engine:
             known = ", ".join(sorted({d.process_id for d in self.store.list_definitions()}))
             raise NotFoundError(f"no process '{process_id}' is deployed (deployed: "
                                 f"{known or 'none'}); deploy its file first")
-        payload = dict(variables or {})
-        check_variables(payload, f"start of '{process_id}'")
+        payload = copy_variables(variables or {}, f"start of '{process_id}'")
         return self._start(definition, business_key, payload)
 
     def run(self, *, max_jobs: int | None = None, stop: threading.Event | None = None,
@@ -223,8 +224,7 @@ class Engine:
         """Complete an open user task (or its id) with the variables the person entered."""
         task_id = _id(task)
         task = self.store.get_user_task(task_id)
-        payload = dict(variables or {})
-        check_variables(payload, f"completion of task '{task.element_id}'")
+        payload = copy_variables(variables or {}, f"completion of task '{task.element_id}'")
         return self._advance(task.instance_id,
                              lambda run: run.complete_user_task(task_id, payload))
 
@@ -235,8 +235,7 @@ class Engine:
         or start a process whose start event catches it. With ``ttl``, a message nobody waits
         for is kept that long for a subscription that opens later (returns ``None``);
         without it, such a message is an error."""
-        payload = dict(variables or {})
-        check_variables(payload, f"message '{message}'")
+        payload = copy_variables(variables or {}, f"message '{message}'")
         waiting = self.store.find_subscriptions(SubscriptionKind.MESSAGE, message, key)
         if key is None:
             # A message without a key is for a catch without one, never for any keyed one.
@@ -270,8 +269,7 @@ class Engine:
         start event catches it; returns the instances it reached. One instance that cannot
         take the signal does not keep it from the others: the failures are raised together
         (``SignalDeliveryError``) after every delivery was tried."""
-        payload = dict(variables or {})
-        check_variables(payload, f"signal '{signal}'")
+        payload = copy_variables(variables or {}, f"signal '{signal}'")
         reached: list[Instance] = []
         failed: list[tuple[str, RetailflowError]] = []
         for subscription in self.store.find_subscriptions(SubscriptionKind.SIGNAL, signal):
@@ -467,10 +465,12 @@ class Engine:
         history.extend(opened)
         variables = run.variables
         try:
-            # A script can write what no store keeps (a set, an object): refuse the step here,
-            # where it becomes an incident, not in the store's driver.
+            # Whatever reached the data past the checks at the API (a mapping's result, a
+            # branch's variables) is refused here, where it becomes an incident, never in the
+            # store's driver.
             check_variables(variables, f"instance '{instance.id}'")
-        except RetailflowError as error:
+            state = run.dump(self._codec)
+        except VariableTypeError as error:
             raise ExecutionError(str(error)) from error
         updated = Instance(id=instance.id, definition_id=instance.definition_id,
                            process_id=instance.process_id, business_key=instance.business_key,
@@ -489,7 +489,7 @@ class Engine:
         jobs = self._rows.jobs(updated, waits, now)
         claimed = self._claim_new(jobs, None if stored is None else stored.jobs, now)
         checkpoint = Checkpoint(
-            instance=updated, state=run.dump(self._codec), expected_version=expected_version,
+            instance=updated, state=state, expected_version=expected_version,
             jobs=jobs, subscriptions=subscriptions(updated, waits),
             user_tasks=self._rows.user_tasks(updated, waits, now), incidents=incidents,
             history=history, consumed_message_ids=consumed, schedules=schedules or {},
@@ -587,9 +587,9 @@ class Engine:
         try:
             inputs = map_inputs(config.inputs, visible, self.expressions, element_id)
             result = handler.invoke(inputs, context)
-            updates = map_outputs(config.outputs, inputs, result, self.expressions,
-                                  element_id)
-            check_variables(updates, f"handler '{job.topic}' at '{element_id}'")
+            updates = copy_variables(
+                map_outputs(config.outputs, inputs, result, self.expressions, element_id),
+                f"handler '{job.topic}' at '{element_id}'")
         except BpmnError as error:
             self._route_bpmn_error(job, instance, error)
             return
@@ -610,6 +610,12 @@ class Engine:
                         element_id, job.instance_id, job.attempt, extra=_job_fields(job))
 
     def _route_bpmn_error(self, job: Job, instance: Instance, error: BpmnError) -> None:
+        try:
+            check_variables(error.variables, f"BPMN error '{error.code}' of handler "
+                                              f"'{job.topic}' at '{job.element_id}'")
+        except VariableTypeError as refused:
+            self._fail(job, instance.definition_id, str(refused), retryable=False)
+            return
         thrown = _Note(HistoryKind.BPMN_ERROR_THROWN, job.element_id,
                        {"code": error.code, "message": error.message, **error.variables})
 
@@ -645,7 +651,7 @@ class Engine:
                          extra=[_Note(HistoryKind.INSTANCE_STARTED, None, {}),
                                 _Note(HistoryKind.TIMER_FIRED, job.element_id, {})],
                          schedules={job.instance_id: [following] if following else []})
-        except (ExecutionError, ExpressionError) as error:
+        except (ExecutionError, ExpressionError, VariableTypeError) as error:
             self._fail(job, definition.id, str(error), retryable=False)
 
     def _fire_timer(self, job: Job) -> None:
@@ -690,7 +696,7 @@ class Engine:
         """Advance the instance past the job; False when it could not (failed or dropped)."""
         try:
             self._advance(job.instance_id, action, extra=extra, job=job)
-        except (ExecutionError, ExpressionError) as error:
+        except (ExecutionError, ExpressionError, VariableTypeError) as error:
             # The step after the job cannot be taken (a condition fails, data is missing):
             # the instance stays where it was, with an incident that names the element.
             self._fail(job, instance.definition_id, str(error), retryable=False)

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Hashable, Iterable, KeysView, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TypeVar
 
 from retailflow.model import (
     BufferedMessage,
@@ -30,6 +30,7 @@ from retailflow.model import (
     SubscriptionKind,
     UserTask,
 )
+from retailflow.model.variables import decode, encode
 from retailflow.stores import errors
 from retailflow.stores.base import Checkpoint
 
@@ -156,7 +157,7 @@ class MemoryStore:
             for job in checkpoint.jobs:
                 errors.require_aware(job.due_at)
             # Nothing below can fail: the checkpoint applies whole.
-            self._instances[instance.id] = (_copied_instance(instance), checkpoint.state)
+            self._instances[instance.id] = (_kept(instance), checkpoint.state)
             self._sync_jobs(instance.id, checkpoint.jobs)
             for owner, jobs in checkpoint.schedules.items():
                 self._sync_jobs(owner, jobs)
@@ -245,7 +246,7 @@ class MemoryStore:
                     self._tasks_offered.remove(group, task_id)
         for task in wanted:
             if task.id not in self._tasks:
-                self._tasks[task.id] = _copied_task(task)
+                self._tasks[task.id] = _kept(task)
                 self._tasks_of.add(instance_id, task.id)
                 self._tasks_assigned.add(task.assignee, task.id)
                 for group in task.candidate_groups:
@@ -253,7 +254,7 @@ class MemoryStore:
 
     def _append_history(self, events: Iterable[HistoryEvent]) -> None:
         for event in events:
-            stored = replace(event, variables=_copied(event.variables), seq=len(self._history) + 1)
+            stored = replace(_kept(event), seq=len(self._history) + 1)
             self._history.append(stored)
             self._history_of.setdefault(stored.instance_id, []).append(stored)
             self._history_defined.setdefault(stored.definition_id, []).append(stored)
@@ -268,7 +269,7 @@ class MemoryStore:
             stored = self._instances.get(instance_id)
         if stored is None:
             raise errors.instance_not_found(instance_id)
-        return _copied_instance(stored[0]), stored[1]
+        return _given(stored[0]), stored[1]
 
     def list_instances(
         self,
@@ -288,7 +289,7 @@ class MemoryStore:
                 and (business_key is None or instance.business_key == business_key)
             ]
         found.sort(key=lambda instance: (instance.started_at, instance.id))
-        return [_copied_instance(instance) for instance in found[:limit]]
+        return [_given(instance) for instance in found[:limit]]
 
     # -- jobs ------------------------------------------------------------------------------------
     def claim_due_jobs(
@@ -424,7 +425,7 @@ class MemoryStore:
     def buffer_message(self, message: BufferedMessage) -> None:
         """Keep a message that found no subscription until it expires."""
         with self._lock:
-            self._messages[message.id] = _copied_message(message)
+            self._messages[message.id] = _kept(message)
             self._messages_keyed.add((message.name, message.correlation_key), message.id)
 
     def take_buffered_messages(
@@ -439,7 +440,7 @@ class MemoryStore:
                 if self._messages[i].expires_at > now
             ]
             found.sort(key=lambda message: (message.created_at, message.id))
-            return [_copied_message(message) for message in found]
+            return [_given(message) for message in found]
 
     def purge_expired_messages(self, now: datetime) -> int:
         """Delete buffered messages past their time-to-live; returns how many."""
@@ -475,7 +476,7 @@ class MemoryStore:
                 and (candidate_group is None or candidate_group in task.candidate_groups)
             ]
             found.sort(key=lambda task: (task.created_at, task.id))
-            return [_copied_task(task) for task in found]
+            return [_given(task) for task in found]
 
     def get_user_task(self, task_id: str) -> UserTask:
         """One open user task; ``NotFoundError`` if none."""
@@ -483,7 +484,7 @@ class MemoryStore:
             task = self._tasks.get(task_id)
         if task is None:
             raise errors.user_task_not_found(task_id)
-        return _copied_task(task)
+        return _given(task)
 
     def list_incidents(self, *, instance_id: str | None = None) -> list[Incident]:
         """Open incidents, oldest first."""
@@ -499,7 +500,7 @@ class MemoryStore:
         """Every history event of an instance, in the order they were appended."""
         with self._lock:
             events = list(self._history_of.get(instance_id, ()))
-        return [_copied_event(event) for event in events]
+        return [_given(event) for event in events]
 
     def all_history(self, *, definition_id: str | None = None) -> Iterable[HistoryEvent]:
         """History across instances (for KPIs and coverage), in append order."""
@@ -509,32 +510,22 @@ class MemoryStore:
                 if definition_id is None
                 else self._history_defined.get(definition_id, ())
             )
-        return [_copied_event(event) for event in events]
+        return [_given(event) for event in events]
 
     def close(self) -> None:
         """Nothing to release: the data lives as long as the object."""
 
 
-def _copied(value: Any) -> Any:
-    """A copy of JSON-like data (dicts and lists, recursively); other values are immutable."""
-    if isinstance(value, dict):
-        return {key: _copied(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copied(item) for item in value]
-    return value
+_Record = TypeVar("_Record", Instance, UserTask, BufferedMessage, HistoryEvent)
 
 
-def _copied_instance(instance: Instance) -> Instance:
-    return replace(instance, variables=_copied(instance.variables))
+def _kept(record: _Record) -> _Record:
+    """A record with its variables in the form the SQL stores keep them (the variable codec's
+    JSON form): memory reads back exactly what SQLite and PostgreSQL do, and no later change
+    to the caller's objects reaches the store."""
+    return replace(record, variables=encode(record.variables))
 
 
-def _copied_task(task: UserTask) -> UserTask:
-    return replace(task, variables=_copied(task.variables))
-
-
-def _copied_message(message: BufferedMessage) -> BufferedMessage:
-    return replace(message, variables=_copied(message.variables))
-
-
-def _copied_event(event: HistoryEvent) -> HistoryEvent:
-    return replace(event, variables=_copied(event.variables))
+def _given(record: _Record) -> _Record:
+    """A stored record with its variables decoded afresh for the caller."""
+    return replace(record, variables=decode(record.variables))

@@ -12,8 +12,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -63,6 +62,7 @@ from retailflow.model import (
     SubscriptionKind,
     UserTask,
 )
+from retailflow.model.variables import decode, encode
 from retailflow.stores import errors
 from retailflow.stores.base import Checkpoint
 from retailflow.stores.sql import rows
@@ -622,17 +622,13 @@ class SqlStore:
 
 
 def _json(value: Any) -> str:
-    """JSON columns (variable snapshots, history) hold dates, durations and decimals as text;
-    the instance state keeps their types."""
-    return orjson.dumps(value, default=_json_default, option=orjson.OPT_NON_STR_KEYS).decode()
+    """JSON columns (variables, history, lists of names) in the variable codec's form, so a
+    variable reads back with the type it was written with."""
+    return orjson.dumps(encode(value)).decode()
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} cannot be stored as JSON")
+def _from_json(text: str | bytes) -> Any:
+    return decode(orjson.loads(text))
 
 
 def _create_engine(url: str, *, set_up: bool = False) -> Engine:
@@ -643,7 +639,8 @@ def _create_engine(url: str, *, set_up: bool = False) -> Engine:
         try:
             # pre_ping replaces connections the server closed (a restart,
             # pg_terminate_backend) before a transaction uses them, instead of failing it.
-            return create_engine(url, json_serializer=_json, pool_pre_ping=True)
+            return create_engine(url, json_serializer=_json, json_deserializer=_from_json,
+                                 pool_pre_ping=True)
         except (ImportError, NoSuchModuleError) as error:
             raise RetailflowError(
                 f"no database driver for {make_url(url).drivername} ({error}): retailflow "
@@ -654,9 +651,10 @@ def _create_engine(url: str, *, set_up: bool = False) -> Engine:
         # One connection shared by all threads: every pooled connection to ":memory:" would
         # otherwise open a database of its own.
         engine = create_engine(url, poolclass=StaticPool, json_serializer=_json,
+                               json_deserializer=_from_json,
                                connect_args={"check_same_thread": False})
     else:
-        engine = create_engine(url, json_serializer=_json)
+        engine = create_engine(url, json_serializer=_json, json_deserializer=_from_json)
 
     @event.listens_for(engine, "connect")
     def configure(dbapi_connection: Any, _record: Any) -> None:
