@@ -145,3 +145,18 @@ def test_one_buffered_payment_wakes_one_of_two_orders_whose_jobs_reach_it_togeth
     assert len(waiting) == 1
     assert sorted(len(engine.tasks(instance=order)) for order in orders) == [0, 1]
     assert engine.store.take_buffered_messages("payment_received", "SO-1", now) == []
+
+
+def test_a_payment_whose_order_another_payment_woke_first_is_buffered(
+        make_engine: EngineFactory) -> None:
+    engine = deployed(make_engine)
+    order = engine.start("awaiting_payment", variables=ORDER)
+    # Both payments find the order waiting; the other one is delivered first.
+    payer = interleaved(make_engine, engine, "find_subscriptions",
+                        lambda: engine.correlate("paid", key="SO-1", variables={"n": 1}))
+
+    assert payer.correlate("paid", key="SO-1", variables={"n": 2}, ttl=TTL) is None
+
+    assert engine.instance(order.id).variables["n"] == 1
+    [kept] = engine.store.take_buffered_messages("paid", "SO-1", engine.clock.now())
+    assert kept.variables == {"n": 2}

@@ -232,28 +232,41 @@ class Engine:
         subscriptions and consume messages (``Store.buffer_message``, ``Checkpoint``)."""
         payload = dict(variables or {})
         check_variables(payload, f"message '{message}'")
-        waiting = self.store.find_subscriptions(SubscriptionKind.MESSAGE, message, key)
-        if key is None:
-            # A message without a key is for a catch without one, never for any keyed one.
-            waiting = [s for s in waiting if s.correlation_key is None]
-        subscription = waiting[0] if waiting else None
-        if subscription is None:
-            starters = self._start_definitions("message", message)
-            if starters:
-                return self._start(starters[0], key, payload, deliver=("message", message))
-            if ttl is None:
-                raise self._nobody_waits(message, key)
-            now = self.clock.now()
-            # A subscription opened since the read above is returned instead of buffering.
-            subscription = self.store.buffer_message(BufferedMessage(
-                uuid.uuid4().hex, message, key, payload, now + ttl, now))
+        for attempt in range(_CONFLICT_ATTEMPTS):
+            waiting = self.store.find_subscriptions(SubscriptionKind.MESSAGE, message, key)
+            if key is None:
+                # A message without a key is for a catch without one, never for any keyed one.
+                waiting = [s for s in waiting if s.correlation_key is None]
+            subscription = waiting[0] if waiting else None
             if subscription is None:
-                return None
-        delivered_to = subscription
+                starters = self._start_definitions("message", message)
+                if starters:
+                    return self._start(starters[0], key, payload, deliver=("message", message))
+                if ttl is None:
+                    raise self._nobody_waits(message, key)
+                now = self.clock.now()
+                # A subscription opened since the read above is returned instead of buffering.
+                subscription = self.store.buffer_message(BufferedMessage(
+                    uuid.uuid4().hex, message, key, payload, now + ttl, now))
+                if subscription is None:
+                    return None
+            try:
+                return self._deliver_message(subscription, message, payload)
+            except NotFoundError:
+                # Another message woke that instance first: look again.
+                logger.info("message '%s' lost its subscription to another, looking again",
+                            message, extra={"instance_id": subscription.instance_id,
+                                            "attempt": attempt + 1})
+        raise ConcurrentUpdateError(f"message '{message}' with key {key!r} lost its "
+                                    f"subscription to others {_CONFLICT_ATTEMPTS} times; "
+                                    "try again")
+
+    def _deliver_message(self, subscription: Subscription, message: str,
+                         payload: dict[str, Any]) -> Instance:
         return self._advance(
-            delivered_to.instance_id,
-            lambda run: run.deliver_message(delivered_to.id, message, payload),
-            extra=[_Note(HistoryKind.MESSAGE_CORRELATED, delivered_to.element_id, payload)])
+            subscription.instance_id,
+            lambda run: run.deliver_message(subscription.id, message, payload),
+            extra=[_Note(HistoryKind.MESSAGE_CORRELATED, subscription.element_id, payload)])
 
     def _nobody_waits(self, message: str, key: str | None) -> NotFoundError:
         """The error for a message without time-to-live that nothing takes now."""
