@@ -11,8 +11,14 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import pytest
+from sqlalchemy import create_engine, insert
+
 from retailflow import Engine, HandlerRegistry, HistoryKind, InstanceStatus
+from retailflow.model import BufferedMessage
 from retailflow.stores import Store
+from retailflow.stores.sql.rows import message_values
+from retailflow.stores.sql.schema import buffered_messages
 from scenario_kit import FIXTURES, EngineFactory
 
 TTL = timedelta(minutes=10)
@@ -160,3 +166,25 @@ def test_a_payment_whose_order_another_payment_woke_first_is_buffered(
     assert engine.instance(order.id).variables["n"] == 1
     [kept] = engine.store.take_buffered_messages("paid", "SO-1", engine.clock.now())
     assert kept.variables == {"n": 2}
+
+
+def test_run_wakes_an_order_an_older_version_left_waiting_beside_its_payment(
+        make_engine: EngineFactory, store_url: str | None) -> None:
+    if store_url is None:
+        pytest.skip("an in-memory store holds nothing an older version wrote")
+    engine = deployed(make_engine)
+    order = engine.start("awaiting_payment", variables=ORDER)
+    # What older versions could leave behind: the payment buffered after the order subscribed.
+    now = engine.clock.now()
+    database = create_engine(store_url)
+    with database.begin() as conn:
+        conn.execute(insert(buffered_messages), [message_values(BufferedMessage(
+            "m1", "paid", "SO-1", {"amount": 5}, expires_at=now + TTL, created_at=now))])
+    database.dispose()
+
+    engine.run()
+
+    assert paid(engine, order.id)
+    assert engine.instance(order.id).variables["amount"] == 5
+    assert [task.element_id for task in engine.tasks(instance=order.id)] == ["confirm_delivery"]
+    assert engine.store.take_buffered_messages("paid", "SO-1", now) == []

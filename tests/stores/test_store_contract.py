@@ -573,6 +573,23 @@ def test_a_step_may_open_a_subscription_for_the_message_it_consumed(store: Store
     assert store.take_buffered_messages("paid", "SO-1", at(0)) == []
 
 
+def test_lost_wake_ups_are_subscriptions_beside_an_unexpired_message_for_them(
+    store: Store,
+) -> None:
+    for message_id, key, expires in (("m1", "SO-1", 60), ("m2", None, 600), ("m3", "SO-3", 10)):
+        store.buffer_message(
+            BufferedMessage(message_id, "paid", key, {}, expires_at=at(expires), created_at=at(0))
+        )
+    assert store.lost_wake_ups(at(0)) == []
+    waiting = [subscription("s1", key="SO-1"), subscription("s2"), subscription("s3", key="SO-3"),
+               subscription("s4", key="SO-4"), subscription("s5", name="shipped", key="SO-1")]
+    # Older versions could leave these pairs behind; today's commits refuse them.
+    start(store, instance("i1"), subscriptions=waiting, now=at(600))
+
+    assert [s.id for s in store.lost_wake_ups(at(30))] == ["s1", "s2"]
+    assert [s.id for s in store.lost_wake_ups(at(60))] == ["s2"]
+
+
 def test_a_message_is_not_buffered_while_a_subscription_waits_for_it(store: Store) -> None:
     start(store, instance("i1"), subscriptions=[
         subscription("s1", key="SO-1"), subscription("s2", name="restock")])

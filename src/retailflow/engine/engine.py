@@ -144,6 +144,7 @@ class Engine:
         ``claim_batch`` is how many due jobs one claim takes: many for a single process,
         few when workers share the jobs, so that none sits claimed while another worker idles.
         Jobs claimed but not run are given back."""
+        self._wake_up_lost()
         executed = 0
         self._running, self._claim_batch = True, claim_batch
         try:
@@ -162,6 +163,17 @@ class Engine:
             self._release_claimed()
         self.store.purge_expired_messages(self.clock.now())
         return executed
+
+    def _wake_up_lost(self) -> None:
+        """Deliver buffered messages that an older retailflow left beside the instances that
+        wait for them (a lost wake-up, which commits now prevent): re-committing such an
+        instance's wait states delivers the message, as any step reaching the catch does."""
+        for subscription in self.store.lost_wake_ups(self.clock.now()):
+            logger.warning("instance %s waits at %s beside a buffered message; delivering it",
+                           subscription.instance_id, subscription.element_id,
+                           extra={"instance_id": subscription.instance_id})
+            with suppress(ConcurrentUpdateError, NotFoundError):
+                self._advance(subscription.instance_id, lambda run: None)
 
     def _release_claimed(self) -> None:
         """Give back claimed jobs that did not run; with the database gone, their leases

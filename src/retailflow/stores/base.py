@@ -164,6 +164,11 @@ class Store(Protocol):
         """Unexpired buffered messages with that name and key, oldest first (not deleted:
         the checkpoint that delivers one names it in ``consumed_message_ids``)."""
 
+    def lost_wake_ups(self, now: datetime) -> list[Subscription]:
+        """Open message subscriptions for which a message (unexpired at ``now``) is buffered,
+        by id. Commits and ``buffer_message`` never leave such a pair behind; this finds those
+        an older retailflow left, so that ``run()`` delivers them."""
+
     def purge_expired_messages(self, now: datetime) -> int:
         """Delete buffered messages past their time-to-live; returns how many."""
 

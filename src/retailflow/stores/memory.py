@@ -465,6 +465,16 @@ class MemoryStore:
             found.sort(key=lambda message: (message.created_at, message.id))
             return [_copied_message(message) for message in found]
 
+    def lost_wake_ups(self, now: datetime) -> list[Subscription]:
+        """Open message subscriptions beside an unexpired buffered message for them."""
+        with self._lock:
+            buffered = {(m.name, m.correlation_key) for m in self._messages.values()
+                        if m.expires_at > now}
+            return [self._subscriptions[i] for i in sorted(self._subscriptions)
+                    if self._subscriptions[i].kind == SubscriptionKind.MESSAGE
+                    and (self._subscriptions[i].name,
+                         self._subscriptions[i].correlation_key) in buffered]
+
     def purge_expired_messages(self, now: datetime) -> int:
         """Delete buffered messages past their time-to-live; returns how many."""
         with self._lock:

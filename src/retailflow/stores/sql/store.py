@@ -203,6 +203,22 @@ _KEYED_SUBSCRIPTION = _MESSAGE_SUBSCRIPTIONS.where(
     subscriptions.c.correlation_key == bindparam("b_key")
 )
 _KEYLESS_SUBSCRIPTION = _MESSAGE_SUBSCRIPTIONS.where(subscriptions.c.correlation_key.is_(None))
+_LOST_WAKE_UPS = (
+    select(subscriptions)
+    .where(
+        subscriptions.c.kind == SubscriptionKind.MESSAGE.value,
+        select(buffered_messages.c.id)
+        .where(
+            buffered_messages.c.name == subscriptions.c.name,
+            buffered_messages.c.correlation_key.is_not_distinct_from(
+                subscriptions.c.correlation_key
+            ),
+            buffered_messages.c.expires_at > bindparam("b_now"),
+        )
+        .exists(),
+    )
+    .order_by(subscriptions.c.id)
+)
 
 
 class SqlStore:
@@ -588,6 +604,14 @@ class SqlStore:
                 for row in conn.execute(
                     query, {"b_name": name, "b_now": now, "b_key": correlation_key}
                 )
+            ]
+
+    def lost_wake_ups(self, now: datetime) -> list[Subscription]:
+        """Open message subscriptions beside an unexpired buffered message for them."""
+        with self._read() as conn:
+            return [
+                rows.subscription_from_row(row)
+                for row in conn.execute(_LOST_WAKE_UPS, {"b_now": now})
             ]
 
     def purge_expired_messages(self, now: datetime) -> int:
