@@ -468,12 +468,15 @@ class MemoryStore:
     def lost_wake_ups(self, now: datetime) -> list[Subscription]:
         """Open message subscriptions beside an unexpired buffered message for them."""
         with self._lock:
-            buffered = {(m.name, m.correlation_key) for m in self._messages.values()
-                        if m.expires_at > now}
-            return [self._subscriptions[i] for i in sorted(self._subscriptions)
-                    if self._subscriptions[i].kind == SubscriptionKind.MESSAGE
-                    and (self._subscriptions[i].name,
-                         self._subscriptions[i].correlation_key) in buffered]
+            # Walks the buffer, not the subscriptions: run() asks every time, and the buffer
+            # is usually empty while thousands of instances may wait.
+            found = {
+                i
+                for m in self._messages.values() if m.expires_at > now
+                for i in self._subscriptions_named.get((SubscriptionKind.MESSAGE, m.name))
+                if self._subscriptions[i].correlation_key == m.correlation_key
+            }
+            return [self._subscriptions[i] for i in sorted(found)]
 
     def purge_expired_messages(self, now: datetime) -> int:
         """Delete buffered messages past their time-to-live; returns how many."""

@@ -203,20 +203,19 @@ _KEYED_SUBSCRIPTION = _MESSAGE_SUBSCRIPTIONS.where(
     subscriptions.c.correlation_key == bindparam("b_key")
 )
 _KEYLESS_SUBSCRIPTION = _MESSAGE_SUBSCRIPTIONS.where(subscriptions.c.correlation_key.is_(None))
+# Driven by the buffer, usually empty, not by the subscriptions, of which thousands may wait:
+# run() asks every time.
 _LOST_WAKE_UPS = (
     select(subscriptions)
-    .where(
-        subscriptions.c.kind == SubscriptionKind.MESSAGE.value,
-        select(buffered_messages.c.id)
-        .where(
-            buffered_messages.c.name == subscriptions.c.name,
-            buffered_messages.c.correlation_key.is_not_distinct_from(
-                subscriptions.c.correlation_key
-            ),
-            buffered_messages.c.expires_at > bindparam("b_now"),
-        )
-        .exists(),
+    .distinct()
+    .select_from(buffered_messages)
+    .join(
+        subscriptions,
+        (subscriptions.c.kind == SubscriptionKind.MESSAGE.value)
+        & (subscriptions.c.name == buffered_messages.c.name)
+        & subscriptions.c.correlation_key.is_not_distinct_from(buffered_messages.c.correlation_key),
     )
+    .where(buffered_messages.c.expires_at > bindparam("b_now"))
     .order_by(subscriptions.c.id)
 )
 
