@@ -109,16 +109,16 @@ CASES = {
         [("unsupported-element", "task")],
     ),
     "data store": (
-        task(service_task()).replace(
+        task('    <bpmn:task id="task" />').replace(
             "</bpmn:process>", '<bpmn:dataStoreReference id="stock_db" /></bpmn:process>'
         ),
-        task(service_task()).replace(
+        task('    <bpmn:task id="task" />').replace(
             "</bpmn:process>",
             '<bpmn:dataObjectReference id="stock_db" '
             'dataObjectRef="stock" /><bpmn:dataObject id="stock" />'
             "</bpmn:process>",
         ),
-        "camunda8",
+        "spiff",
         [("unsupported-element", "stock_db")],
     ),
     "java delegate": (

@@ -23,7 +23,8 @@ from retailflow.bpmn.extensions import (
     read_element_config,
     read_message_correlation,
 )
-from retailflow.bpmn.namespaces import BPMN, CAMUNDA, SPIFF, ZEEBE, bpmn_tag
+from retailflow.bpmn.languages import UnsupportedLanguage, as_marked, written_in
+from retailflow.bpmn.namespaces import BPMN, CAMUNDA, ZEEBE, bpmn_tag
 from retailflow.model import ExpressionError, Finding, Severity
 
 ExpressionChecker = Callable[[str, str, str | None], None]
@@ -55,7 +56,10 @@ _BPMN_PREFIX = f"{{{BPMN}}}"
 _STATIC_DIALECTS = frozenset({Dialect.CAMUNDA8, Dialect.CAMUNDA7})
 """Dialects where plain text (a mapping source, a timer) is a static value, not Python."""
 _TIMER_KINDS = {bpmn_tag(name): name for name in ("timeDate", "timeDuration", "timeCycle")}
-_EXTENSION_NAMESPACES = frozenset({ZEEBE, CAMUNDA, SPIFF})
+_OMG_NAMESPACES = ("http://www.omg.org/spec/", "https://www.omg.org/spec/")
+"""Where the BPMN and DMN models and their diagram interchange (DI, DC) live: ids there must
+be unique. Extension elements (``zeebe:``, ``camunda:formField``, ``modeler:``, a vendor's own)
+carry ids of their own meaning, which may repeat an element's."""
 _PYTHON_FORMATS = frozenset({"", "python", "python3"})
 _LANGUAGE_NAMES = {"feel": "FEEL", "juel": "JUEL", "python": "Python"}
 _REPEAT = re.compile(r"R\d*")
@@ -77,12 +81,13 @@ _UNSUPPORTED = {
         "conditional events",
         "use a message or timer event that the application triggers",
     ),
-    bpmn_tag("dataStoreReference"): (
-        "data stores",
-        "read and write the data in service task handlers",
-    ),
 }
 """What SpiffWorkflow cannot run faithfully, with what to draw instead."""
+_DATA_REFERENCES = {bpmn_tag("dataObjectReference"): "data object",
+                    bpmn_tag("dataStoreReference"): "data store"}
+"""Data drawn on the diagram. Camunda 7 and 8 treat it as documentation only, and so does
+retailflow for their files; SpiffWorkflow-style files run data objects as SpiffWorkflow does."""
+_DATA_STORE_REFERENCE = bpmn_tag("dataStoreReference")
 _LISTENERS = frozenset(
     {
         f"{{{CAMUNDA}}}executionListener",
@@ -92,6 +97,7 @@ _LISTENERS = frozenset(
     }
 )
 _CAMUNDA_SCRIPT = f"{{{CAMUNDA}}}script"
+_CAMUNDA_RESOURCE = f"{{{CAMUNDA}}}resource"
 _HAS_START_EVENT = etree.XPath("boolean(bpmn:startEvent)", namespaces={"bpmn": BPMN})
 
 _JOB_TYPE_HINTS = {
@@ -190,7 +196,8 @@ def _duplicate_ids(tree: etree._ElementTree, file: str) -> list[Finding]:
     seen: dict[str, int | None] = {}
     for element in tree.iter(etree.Element):
         identifier = element.get("id")
-        if not identifier or etree.QName(element).namespace in _EXTENSION_NAMESPACES:
+        namespace = etree.QName(element).namespace or ""
+        if not identifier or not namespace.startswith(_OMG_NAMESPACES):
             continue
         if identifier in seen:
             findings.append(
@@ -286,6 +293,8 @@ class _DocumentCheck:
         if unsupported is not None:
             what, hint = unsupported
             self._add(element, "unsupported-element", f"{what} are not supported", hint)
+        elif tag in _DATA_REFERENCES:
+            self._data_reference(element, _DATA_REFERENCES[tag])
         elif tag in _LISTENERS:
             self._add(
                 element,
@@ -316,6 +325,24 @@ class _DocumentCheck:
         handler = self.handlers.get(tag)
         if handler is not None:
             handler(element)
+
+    def _data_reference(self, element: etree._Element, kind: str) -> None:
+        if self.document.dialect in _STATIC_DIALECTS:
+            self._add(
+                element,
+                "data-ignored",
+                f"the {kind} '{element.get('name') or element.get('id')}' is documentation "
+                "only, as in Camunda: no variable is read or written through it",
+                "read and write the data in service task handlers or variable mappings",
+                Severity.WARNING,
+            )
+        elif element.tag == _DATA_STORE_REFERENCE:
+            self._add(
+                element,
+                "unsupported-element",
+                "data stores are not supported",
+                "read and write the data in service task handlers",
+            )
 
     def _flow_node(self, element: etree._Element, config: ElementConfig) -> None:
         tag = etree.QName(element).localname
@@ -398,7 +425,16 @@ class _DocumentCheck:
 
     def _script_task(self, element: etree._Element, config: ElementConfig) -> None:
         script_format = (config.script_format or "").strip().lower()
-        if config.script is not None and config.script.strip():
+        resource = element.get(_CAMUNDA_RESOURCE)
+        if resource and not (config.script and config.script.strip()):
+            self._add(
+                element,
+                "unsupported-element",
+                f"the script is in an external resource (camunda:resource=\"{resource}\"), "
+                "which cannot be loaded here",
+                'paste the script into the task as an inline Python script (scriptFormat="python")',
+            )
+        elif config.script is not None and config.script.strip():
             if script_format not in _PYTHON_FORMATS:
                 self._add(
                     element,
@@ -491,8 +527,20 @@ class _DocumentCheck:
                 "the condition is empty",
                 "write the condition, or remove it to make the flow unconditional",
             )
-        else:
-            self._expression(condition, text)
+            return
+        try:
+            language = written_in(condition)
+        except UnsupportedLanguage as unsupported:
+            self._add(
+                condition,
+                "unsupported-language",
+                f"the condition is written in '{unsupported.language}', which cannot be "
+                "evaluated here",
+                "write it in FEEL (=...), JUEL (${...}) or Python, or declare one of them in "
+                "the condition's language",
+            )
+            return
+        self._expression(condition, as_marked(text, language), language=language)
 
     def _default_flow(self, element: etree._Element) -> None:
         default = element.get("default", "")

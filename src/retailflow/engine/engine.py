@@ -24,7 +24,6 @@ from retailflow.engine.definitions import DefinitionCache
 from retailflow.engine.deployer import Deployer
 from retailflow.engine.kpis import compute_kpis
 from retailflow.engine.spiff import (
-    ExecutionError,
     PendingCatch,
     ProcessRun,
     StateCodec,
@@ -44,12 +43,13 @@ from retailflow.model import (
     BufferedMessage,
     ConcurrentUpdateError,
     Deployment,
+    ExecutionError,
     ExpressionError,
-    HandlerInputError,
     HistoryEvent,
     HistoryKind,
     Incident,
     Instance,
+    InstanceEndedError,
     InstanceStatus,
     Job,
     JobKind,
@@ -58,6 +58,7 @@ from retailflow.model import (
     ProcessDefinition,
     ProcessKpis,
     RetailflowError,
+    SignalDeliveryError,
     StoreUnavailableError,
     Subscription,
     SubscriptionKind,
@@ -198,6 +199,12 @@ class Engine:
             else:
                 self._run_service_job(job)
         except StoreUnavailableError:
+            raise
+        except (KeyboardInterrupt, SystemExit):
+            # The process is going down (Ctrl-C, sys.exit in a handler): give the job back at
+            # once rather than leave it claimed until its lease runs out.
+            with suppress(RetailflowError):
+                self.store.release_job(job.id, owner=self.worker_id)
             raise
         except ConcurrentUpdateError as error:
             # Other writers kept moving the instance on: not a failure of the job, which runs
@@ -458,8 +465,7 @@ class Engine:
             live = self._live_run(instance_id)
             instance, run = live.instance, live.run
             if instance.status != InstanceStatus.RUNNING:
-                raise RetailflowError(f"instance '{instance_id}' is already {instance.status}; "
-                                      "only a running instance can be moved on or cancelled")
+                raise InstanceEndedError(instance_id, instance.status)
             try:
                 action(run)
                 return self._commit(instance, run, expected_version=instance.version,
@@ -634,8 +640,10 @@ class Engine:
         except BpmnError as error:
             self._route_bpmn_error(job, instance, error)
             return
-        except (HandlerInputError, RetailflowError) as error:
-            self._fail(job, instance.definition_id, str(error), retryable=False)
+        except RetailflowError as error:
+            # Each says whether trying again can help: a timeout or a database outage inside
+            # the handler can, wrong inputs or a refused expression cannot.
+            self._fail(job, instance.definition_id, str(error), retryable=error.retryable)
             return
         except Exception as error:  # a handler's technical failure: retried with backoff
             logger.warning("handler '%s' failed at %s of instance %s (attempt %d)", job.topic,
@@ -731,6 +739,12 @@ class Engine:
         except NotFoundError:
             self._drop(job)
             return False
+        except InstanceEndedError as ended:
+            # Cancelled (or ended by another path) while the handler ran: an expected outcome;
+            # the instance's jobs went with it, and the handler's result has nowhere to go.
+            logger.info("the result of job %s is discarded: instance %s is %s", job.id,
+                        job.instance_id, ended.status, extra=_job_fields(job))
+            return False
         return True
 
     def _fail(self, job: Job, definition_id: str, message: str, *, retryable: bool) -> None:
@@ -801,18 +815,6 @@ class _Note:
     kind: HistoryKind
     element_id: str | None
     variables: dict[str, Any]
-
-
-class SignalDeliveryError(RetailflowError):
-    """A broadcast reached some instances but not all; ``reached`` and ``failed`` say which."""
-
-    def __init__(self, signal: str, reached: list[Instance],
-                 failed: list[tuple[str, RetailflowError]]) -> None:
-        self.reached = reached
-        self.failed = failed
-        details = "; ".join(f"{target}: {error}" for target, error in failed)
-        super().__init__(f"signal '{signal}' reached {len(reached)} instance(s) but failed for "
-                         f"{len(failed)}: {details}")
 
 
 class _Uncaught(Exception):

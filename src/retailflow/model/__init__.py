@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from retailflow.model.deployment import Deployment, ProcessDefinition, Resource
 from retailflow.model.errors import (
+    BpmnError,
     ConcurrentUpdateError,
+    ConfigError,
     DeploymentError,
+    ExecutionError,
     ExpressionError,
     HandlerInputError,
+    HandlerTimeoutError,
+    InstanceEndedError,
     NotFoundError,
+    RegistryImportError,
     RetailflowError,
+    SignalDeliveryError,
     StoreUnavailableError,
 )
 from retailflow.model.finding import Finding, Severity
@@ -28,17 +35,22 @@ from retailflow.model.runtime import (
 )
 
 __all__ = [
+    "BpmnError",
     "BufferedMessage",
     "ConcurrentUpdateError",
+    "ConfigError",
     "Deployment",
     "DeploymentError",
+    "ExecutionError",
     "ExpressionError",
     "Finding",
     "HandlerInputError",
+    "HandlerTimeoutError",
     "HistoryEvent",
     "HistoryKind",
     "Incident",
     "Instance",
+    "InstanceEndedError",
     "InstanceStatus",
     "Job",
     "JobKind",
@@ -47,9 +59,11 @@ __all__ = [
     "NotFoundError",
     "ProcessDefinition",
     "ProcessKpis",
+    "RegistryImportError",
     "Resource",
     "RetailflowError",
     "Severity",
+    "SignalDeliveryError",
     "StepKpis",
     "StoreUnavailableError",
     "Subscription",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from retailflow.engine.spiff.compiler import CompiledProcess, SourceTree, compile_processes
 from retailflow.engine.spiff.runtime import (
-    ExecutionError,
     PendingCatch,
     PendingJob,
     PendingTimer,
@@ -24,7 +23,6 @@ from retailflow.engine.spiff.serializer import StateCodec
 
 __all__ = [
     "CompiledProcess",
-    "ExecutionError",
     "PendingCatch",
     "PendingJob",
     "PendingTimer",

@@ -29,6 +29,7 @@ from SpiffWorkflow.bpmn.parser.event_parsers import (
     SendTaskParser,
     StartEventParser,
 )
+from SpiffWorkflow.bpmn.parser.ProcessParser import ProcessParser
 from SpiffWorkflow.bpmn.parser.task_parsers import (
     CallActivityParser,
     ConditionalGatewayParser,
@@ -59,7 +60,14 @@ from SpiffWorkflow.bpmn.specs.defaults import (
 )
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 
-from retailflow.bpmn.extensions import ElementConfig, read_element_config, read_message_correlation
+from retailflow.bpmn.extensions import (
+    Dialect,
+    ElementConfig,
+    document_dialect,
+    read_element_config,
+    read_message_correlation,
+)
+from retailflow.bpmn.languages import UnsupportedLanguage, as_marked, written_in
 from retailflow.bpmn.namespaces import BPMN, ZEEBE
 from retailflow.engine.spiff.specs import (
     ClockTimerEventDefinition,
@@ -88,11 +96,29 @@ class _ConfiguredParser(TaskParser):
     def config(self) -> ElementConfig:
         return read_element_config(self.node)
 
+    def parse_condition(self, sequence_flow: Any) -> str | None:
+        condition = sequence_flow.find("bpmn:conditionExpression", _NS)
+        return None if condition is None else _marked_text(condition, self)
+
+    # Camunda runs data objects and data stores "for modeling purposes only": a task drawn
+    # writing one must not fail for lack of a variable named after the data object's id, as
+    # SpiffWorkflow's associations would. Other files keep SpiffWorkflow's reading.
+    def parse_incoming_data_references(self) -> list[Any]:
+        if _documents_data_only(self.node):
+            return []
+        return list(super().parse_incoming_data_references())
+
+    def parse_outgoing_data_references(self) -> list[Any]:
+        if _documents_data_only(self.node):
+            return []
+        return list(super().parse_outgoing_data_references())
+
     def _add_multiinstance_task(self, loop_characteristics: Any) -> None:
         zeebe = loop_characteristics.find("bpmn:extensionElements/zeebe:loopCharacteristics",
                                           _NS)
         if zeebe is None:
             super()._add_multiinstance_task(loop_characteristics)
+            self.task.condition = _completion_condition(loop_characteristics, self)
             return
         collection = _simple_path(zeebe.get("inputCollection"), self, "inputCollection")
         output_element = zeebe.get("outputElement")
@@ -105,13 +131,18 @@ class _ConfiguredParser(TaskParser):
             "input_item": _reference(zeebe.get("inputElement")),
             "output_item": _reference(
                 _simple_path(output_element, self, "outputElement") if output_element else None),
-            "condition": _completion_condition(loop_characteristics),
+            "condition": _completion_condition(loop_characteristics, self),
         }
         sequential = loop_characteristics.get("isSequential") == "true"
         cls = self.SEQUENTIAL_MI_CLASS if sequential else self.PARALLEL_MI_CLASS
         label = "Sequential MultiInstance" if sequential else "Parallel MultiInstance"
         self.task = cls(self.spec, original.name, description=label, **params)
         self._copy_task_attrs(original, loop_characteristics)
+
+
+def _documents_data_only(node: Any) -> bool:
+    return document_dialect(node.getroottree().getroot()) in (Dialect.CAMUNDA8,
+                                                              Dialect.CAMUNDA7)
 
 
 def _reference(name: str | None) -> TaskDataReference | None:
@@ -128,9 +159,23 @@ def _simple_path(expression: str | None, parser: TaskParser, attribute: str) -> 
     return name
 
 
-def _completion_condition(loop_characteristics: Any) -> str | None:
+def _completion_condition(loop_characteristics: Any, parser: TaskParser) -> str | None:
     condition = loop_characteristics.find("bpmn:completionCondition", _NS)
-    return condition.text if condition is not None else None
+    return _marked_text(condition, parser) if condition is not None else None
+
+
+def _marked_text(expression: Any, parser: TaskParser) -> str | None:
+    """An expression's text with the prefix of the language the file declares for it
+    (``language``, or the definitions' ``expressionLanguage``), so it is evaluated in that
+    language whatever the file's default."""
+    if expression.text is None:
+        return None
+    try:
+        return as_marked(expression.text, written_in(expression))
+    except UnsupportedLanguage as unsupported:
+        parser.raise_validation_exception(
+            f"The expression is written in '{unsupported.language}', which cannot be evaluated")
+        raise AssertionError from unsupported  # unreachable: the line above raises
 
 
 class _EventParserMixin(_ConfiguredParser):
@@ -285,8 +330,20 @@ class RetailCallActivityParser(_ConfiguredParser, CallActivityParser):
                                **self.bpmn_attributes)
 
 
+class RetailProcessParser(ProcessParser):
+    """A process (or embedded subprocess) of a Camunda file keeps no data objects: they are
+    documentation there, and SpiffWorkflow would add them to the process's variables."""
+
+    def _parse(self) -> None:
+        super()._parse()
+        if _documents_data_only(self.node):
+            self.spec.data_objects.clear()
+
+
 class RetailBpmnParser(BpmnParser):
     """The parser the engine uses for every deployment."""
+
+    PROCESS_PARSER_CLASS = RetailProcessParser
 
     OVERRIDE_PARSER_CLASSES = {
         full_tag("startEvent"): (RetailStartEventParser, StartEvent),
@@ -310,6 +367,11 @@ class RetailBpmnParser(BpmnParser):
         full_tag("intermediateThrowEvent"): (RetailThrowEventParser, IntermediateThrowEvent),
         full_tag("boundaryEvent"): (RetailBoundaryEventParser, BoundaryEvent),
     }
+
+    def _add_data_stores(self, bpmn: Any) -> None:
+        """Data store definitions are never run (SpiffWorkflow refused any file declaring one
+        it had no implementation for, naming no element): a data store drawn in an executable
+        process is reported by the checks instead, and elsewhere it is skipped."""
 
     def _find_dependencies(self, process: Any) -> None:
         for call_activity in process.iterfind(".//bpmn:callActivity", _NS):

@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
-from SpiffWorkflow.bpmn.specs.control import StartEventSplit
+from SpiffWorkflow.bpmn.specs.control import StartEventSplit, _EndJoin
 from SpiffWorkflow.bpmn.specs.defaults import EventSubprocess, ServiceTask, StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
     ErrorEventDefinition,
@@ -28,7 +28,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from retailflow.bpmn.extensions import ElementConfig
+from retailflow.bpmn.extensions import Dialect, ElementConfig
 from retailflow.decisions import RuleHits
 from retailflow.engine.spiff.compiler import CompiledProcess
 from retailflow.engine.spiff.script_engine import RetailScriptEngine
@@ -39,22 +39,13 @@ from retailflow.engine.spiff.specs import (
     KeyedMessageEventDefinition,
     is_visible,
 )
-from retailflow.model import NotFoundError, RetailflowError
+from retailflow.model import ExecutionError, NotFoundError
 
 _OPEN = TaskState.STARTED | TaskState.WAITING | TaskState.READY
 TRIGGER = "trigger:"
 """Prefix of the catch id of an event subprocess start, which has no task of its own."""
 _FLOWS_RECORDED = "rf_flows_recorded"
 """Internal-data key: the children of a repeating timer whose flows are already recorded."""
-
-
-class ExecutionError(RetailflowError):
-    """The process could not advance (an expression failed, data was missing ...)."""
-
-    def __init__(self, message: str, *, element_id: str | None = None) -> None:
-        self.element_id = element_id
-        where = f" at element '{element_id}'" if element_id else ""
-        super().__init__(f"{message}{where}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,6 +349,8 @@ class ProcessRun:
     def _advance(self) -> None:
         try:
             self._run_engine_steps()
+            while self._end_idle_scopes():
+                self._run_engine_steps()
         except SpiffWorkflowException as error:
             raise _execution_error(error) from error
         outbox = self._script_engine.outbox
@@ -368,6 +361,22 @@ class ProcessRun:
             definition = event.event_definition
             if isinstance(definition, SignalEventDefinition):
                 self._thrown.append(Thrown("signal", definition.name, dict(event.payload or {})))
+            elif isinstance(definition, ErrorEventDefinition):
+                self._uncaught_error(definition)
+
+    def _uncaught_error(self, definition: ErrorEventDefinition) -> None:
+        """An error end event nothing catches. Camunda 8 raises an incident there and the
+        instance stays where it was; Camunda 7 ends the path as a none end event would
+        (SpiffWorkflow's reading too, kept for the other dialects)."""
+        thrower = next((task.task_spec for task in self._all_tasks()
+                        if getattr(task.task_spec, "event_definition", None) is definition),
+                       None)
+        config = getattr(thrower, "extensions", None)
+        if isinstance(config, ElementConfig) and config.dialect is Dialect.CAMUNDA8:
+            raise ExecutionError(f"the BPMN error '{definition.code}' thrown by the error end "
+                                 "event is not caught by any error boundary event or error "
+                                 "event subprocess; draw one for it",
+                                 element_id=getattr(thrower, "bpmn_id", None))
 
     def _record(self, task: Task, variables: Mapping[str, Any] | None = None) -> None:
         # SpiffWorkflow reports every task it ran, also those it left STARTED (jobs).
@@ -440,6 +449,46 @@ class ProcessRun:
                         and other.state & TaskState.NOT_FINISHED_MASK \
                         and not _descends_from(other, task):
                     other.cancel()
+
+    def _end_idle_scopes(self) -> bool:
+        """A scope (the process, an embedded or called subprocess) whose last token outside
+        its event subprocesses has ended completes, as in Camunda: the event subprocesses that
+        still wait for their trigger (a timer start, say) are cancelled with their timers and
+        subscriptions. SpiffWorkflow would keep the scope open until the trigger came and ran
+        the subprocess after the process had ended. Returns whether any scope was ended."""
+        ended = False
+        for workflow in (self._workflow, *self._workflow.subprocesses.values()):
+            if workflow.completed:
+                continue
+            idle: list[Task] = []
+            for task in workflow.tasks.values():
+                if not task.state & _OPEN or isinstance(task.task_spec, _EndJoin):
+                    continue
+                if not (isinstance(task.task_spec, EventSubprocess)
+                        and self._awaits_trigger(task)):
+                    break  # a token is still on its way
+                idle.append(task)
+            else:
+                for task in idle:
+                    task.cancel()
+                for join in workflow.tasks.values():
+                    if isinstance(join.task_spec, _EndJoin) and join.state == TaskState.WAITING:
+                        join.task_spec._update(join)
+                ended = ended or bool(idle)
+        return ended
+
+    def _awaits_trigger(self, task: Task) -> bool:
+        """Whether an event subprocess still waits for its start event (an instance of it
+        that is running is a token of its scope like any other)."""
+        subprocess = self._workflow.subprocesses.get(task.id)
+        if subprocess is None:
+            return True
+        if subprocess.completed:
+            return False  # it ran to its end: its task completes on the next step
+        starts = self._workflow.subprocess_specs[task.task_spec.spec].bpmn_start_events
+        return all((t.task_spec in starts and t.state == TaskState.WAITING)
+                   or isinstance(t.task_spec, _EndJoin)
+                   for t in subprocess.tasks.values() if t.state & _OPEN)
 
     def _add_catch(self, states: WaitStates, task: Task) -> None:
         definition = task.task_spec.event_definition
