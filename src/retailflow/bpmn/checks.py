@@ -52,6 +52,11 @@ _SUB_PROCESSES = _tags("subProcess transaction adHocSubProcess")
 _SEQUENCE_FLOW = bpmn_tag("sequenceFlow")
 _CATCHING = _tags("startEvent intermediateCatchEvent boundaryEvent")
 _THROWING = _tags("endEvent intermediateThrowEvent")
+_SERVICE_TASK = bpmn_tag("serviceTask")
+_SEND_TASK = bpmn_tag("sendTask")
+_MESSAGE_DEFINITION = bpmn_tag("messageEventDefinition")
+_MAPPED_CATCHES = (_MESSAGE_DEFINITION, bpmn_tag("timerEventDefinition"))
+"""Catches whose output mappings the engine applies."""
 _BPMN_PREFIX = f"{{{BPMN}}}"
 _STATIC_DIALECTS = frozenset({Dialect.CAMUNDA8, Dialect.CAMUNDA7})
 """Dialects where plain text (a mapping source, a timer) is a static value, not Python."""
@@ -355,11 +360,7 @@ class _DocumentCheck:
                 'use camunda:type="external" with a camunda:topic and register a '
                 "handler for the topic",
             )
-        elif (
-            tag in ("serviceTask", "sendTask")
-            and not config.job_type
-            and not (tag == "sendTask" and element.get("messageRef"))
-        ):
+        elif _needs_job_type(element, config):
             self._add(
                 element,
                 "missing-job-type",
@@ -372,14 +373,15 @@ class _DocumentCheck:
             self._call_activity(element, config)
         elif tag == "scriptTask":
             self._script_task(element, config)
-        if (config.inputs or config.outputs) and not _applies_mappings(tag, config):
+        if (config.inputs or config.outputs) and not _applies_mappings(element, config):
             self._add(
                 element,
                 "mapping-ignored",
                 f"the {tag}'s input/output mappings are not applied: retailflow applies them "
-                "on service-task jobs, business rule tasks and call activities only",
-                "move the mapping to the service task, decision or call activity that reads "
-                "or writes the variables, or compute them in a script task",
+                "on jobs, business rule tasks, call activities, and message and timer catch "
+                "events only",
+                "move the mapping to the job, decision, call activity or catch event that "
+                "reads or writes the variables, or compute them in a script task",
                 Severity.WARNING,
             )
         self._config_expressions(element, config)
@@ -477,6 +479,7 @@ class _DocumentCheck:
             config.called_element,
             config.called_decision,
             config.job_type,
+            config.retries_expression,
             config.form_key,
         ):
             if text and expression_language(text) is not None:
@@ -759,10 +762,39 @@ def _owner_id(element: etree._Element) -> str | None:
     return None
 
 
-def _applies_mappings(tag: str, config: ElementConfig) -> bool:
+def _is_message_throw(element: etree._Element) -> bool:
+    return element.tag in _THROWING and element.find(_MESSAGE_DEFINITION) is not None
+
+
+def _needs_job_type(element: etree._Element, config: ElementConfig) -> bool:
+    """A service or send task, or a message throw or end event, that nothing can run: without
+    a job type it would need a message to throw (send tasks and events only)."""
+    if config.job_type:
+        return False
+    tag = element.tag
+    if tag == _SERVICE_TASK:
+        return True
+    if tag == _SEND_TASK:
+        return not element.get("messageRef")
+    if _is_message_throw(element):
+        definition = element.find(_MESSAGE_DEFINITION)
+        return definition is not None and not definition.get("messageRef")
+    return False
+
+
+def _applies_mappings(element: etree._Element, config: ElementConfig) -> bool:
     """Where the engine applies ``zeebe:ioMapping`` / ``camunda:inputOutput`` (and
-    ``camunda:in``/``out``): jobs, decisions and called processes."""
-    if tag in ("serviceTask", "sendTask", "businessRuleTask") and config.job_type:
+    ``camunda:in``/``out``): jobs (tasks, and message throw and end events with a job type),
+    decisions, called processes, and events and receive tasks that catch a message or a timer
+    (their outputs write what the catch brings, their inputs are local to it)."""
+    tag = etree.QName(element).localname
+    if config.job_type and (tag in ("serviceTask", "sendTask", "businessRuleTask")
+                            or _is_message_throw(element)):
+        return True
+    if tag == "receiveTask" or (
+        element.tag in _CATCHING
+        and any(element.find(definition) is not None for definition in _MAPPED_CATCHES)
+    ):
         return True
     return tag == "callActivity" or (tag == "businessRuleTask" and bool(config.called_decision))
 

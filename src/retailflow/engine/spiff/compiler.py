@@ -17,6 +17,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEv
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from retailflow.bpmn.extensions import expression_language
 from retailflow.bpmn.namespaces import bpmn_tag
 from retailflow.engine.spiff.deep_stack import with_deep_stack
 from retailflow.engine.spiff.parser import RetailBpmnParser, ValidationException
@@ -71,9 +72,12 @@ class CompiledProcess:
                 yield from spec.task_specs.values()
 
     def job_topics(self) -> list[tuple[str, str]]:
-        """``(element_id, topic)`` of every service-like task, called processes included."""
+        """``(element_id, topic)`` of every job (service-like tasks, message throw and end
+        events with a job type), called processes included. A job type written as an
+        expression is known only when its job is created, so it is left out."""
         return [(spec.bpmn_id, spec.extensions.job_type) for spec in self._task_specs()
-                if isinstance(spec, ServiceTask)]
+                if isinstance(spec, ServiceTask)
+                and expression_language(spec.extensions.job_type or "") is None]
 
     def decision_ids(self) -> set[str]:
         """Decisions called by business rule tasks, called processes included."""

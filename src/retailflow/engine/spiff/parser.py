@@ -3,7 +3,8 @@
 Every flow node's extension elements are read once by ``retailflow.bpmn.extensions`` into a
 dialect-neutral ``ElementConfig`` and attached to its task spec as ``extensions``. The overrides
 below only change what SpiffWorkflow gets wrong for Modeler files: service, send and business
-rule tasks, script tasks written as ``zeebe:script``, ``zeebe:calledElement``,
+rule tasks, message throw and end events with a job type, script tasks written as
+``zeebe:script``, ``zeebe:calledElement``,
 ``zeebe:loopCharacteristics``, timers (evaluated against the engine's clock) and messages
 (correlated by a key expression).
 """
@@ -70,8 +71,10 @@ from retailflow.bpmn.extensions import (
 from retailflow.bpmn.languages import UnsupportedLanguage, as_marked, written_in
 from retailflow.bpmn.namespaces import BPMN, ZEEBE
 from retailflow.engine.spiff.specs import (
+    OUTPUT_ELEMENT,
     ClockTimerEventDefinition,
     DecisionTask,
+    EvaluatedCollection,
     KeyedMessageEventDefinition,
     LocalParallelMultiInstance,
     LocalSequentialMultiInstance,
@@ -120,23 +123,29 @@ class _ConfiguredParser(TaskParser):
             super()._add_multiinstance_task(loop_characteristics)
             self.task.condition = _completion_condition(loop_characteristics, self)
             return
-        collection = _simple_path(zeebe.get("inputCollection"), self, "inputCollection")
-        output_element = zeebe.get("outputElement")
+        collection = (zeebe.get("inputCollection") or "").strip()
+        if not collection:
+            self.raise_validation_exception(
+                "zeebe:loopCharacteristics needs an inputCollection (like '=items')")
+        output_element = (zeebe.get("outputElement") or "").strip()
+        output_name = _variable_name(output_element)
         original = self.spec.task_specs.pop(self.task.name)
         params = {
             "task_spec": "",
             "cardinality": None,
-            "data_input": TaskDataReference(collection),
+            "data_input": _collection(collection),
             "data_output": _reference(zeebe.get("outputCollection")),
             "input_item": _reference(zeebe.get("inputElement")),
-            "output_item": _reference(
-                _simple_path(output_element, self, "outputElement") if output_element else None),
+            "output_item": (_reference(output_name) if output_name or not output_element
+                            else TaskDataReference(OUTPUT_ELEMENT)),
             "condition": _completion_condition(loop_characteristics, self),
         }
         sequential = loop_characteristics.get("isSequential") == "true"
         cls = self.SEQUENTIAL_MI_CLASS if sequential else self.PARALLEL_MI_CLASS
         label = "Sequential MultiInstance" if sequential else "Parallel MultiInstance"
         self.task = cls(self.spec, original.name, description=label, **params)
+        if output_element and not output_name:
+            self.task.output_expression = output_element
         self._copy_task_attrs(original, loop_characteristics)
 
 
@@ -149,14 +158,17 @@ def _reference(name: str | None) -> TaskDataReference | None:
     return TaskDataReference(name) if name else None
 
 
-def _simple_path(expression: str | None, parser: TaskParser, attribute: str) -> str:
-    """Camunda 8 writes ``=items``; SpiffWorkflow's multi-instance reads a variable name."""
-    name = (expression or "").strip().removeprefix("=").strip()
-    if not name.isidentifier():
-        parser.raise_validation_exception(
-            f"zeebe:loopCharacteristics {attribute} must name a variable (like '=items'), "
-            f"got {expression!r}")
-    return name
+def _variable_name(expression: str) -> str | None:
+    """The variable an expression only names (``=items`` or ``items``), else None."""
+    name = expression.removeprefix("=").strip()
+    return name if name.isidentifier() else None
+
+
+def _collection(expression: str) -> TaskDataReference | EvaluatedCollection:
+    """Camunda 8's ``inputCollection``: a variable is read in place (SpiffWorkflow's own
+    reference); any other expression (``=order.items``, ``=[1, 2, 3]``) is evaluated."""
+    name = _variable_name(expression)
+    return TaskDataReference(name) if name else EvaluatedCollection(expression)
 
 
 def _completion_condition(loop_characteristics: Any, parser: TaskParser) -> str | None:
@@ -221,16 +233,33 @@ class RetailStartEventParser(_EventParserMixin, StartEventParser):
         return task
 
 
-class RetailEndEventParser(_EventParserMixin, EndEventParser):
-    pass
+class _JobEventMixin(_EventParserMixin):
+    """A message throw or end event with a job type (Camunda 8's ``zeebe:taskDefinition``,
+    Camunda 7's external ``camunda:topic``) is a job exactly like a service task: its
+    ``messageRef`` is optional and no message is thrown; the handler does the sending."""
+
+    def job_task(self) -> Any | None:
+        if self.config.job_type and self.xpath(MESSAGE_EVENT_XPATH):
+            return ServiceTask(self.spec, self.bpmn_id, **self.bpmn_attributes)
+        return None
+
+
+class RetailEndEventParser(_JobEventMixin, EndEventParser):
+    def create_task(self) -> Any:
+        task = self.job_task()
+        if task is None:
+            return super().create_task()
+        task.connect(self.spec.end)
+        return task
 
 
 class RetailCatchEventParser(_EventParserMixin, IntermediateCatchEventParser):
     pass
 
 
-class RetailThrowEventParser(_EventParserMixin, IntermediateThrowEventParser):
-    pass
+class RetailThrowEventParser(_JobEventMixin, IntermediateThrowEventParser):
+    def create_task(self) -> Any:
+        return self.job_task() or super().create_task()
 
 
 class RetailBoundaryEventParser(_EventParserMixin, BoundaryEventParser):
