@@ -146,6 +146,7 @@ class Engine:
         ``claim_batch`` is how many due jobs one claim takes: many for a single process,
         few when workers share the jobs, so that none sits claimed while another worker idles.
         Jobs claimed but not run are given back."""
+        self._wake_up_lost()
         executed = 0
         self._running, self._claim_batch = True, claim_batch
         try:
@@ -164,6 +165,17 @@ class Engine:
             self._release_claimed()
         self.store.purge_expired_messages(self.clock.now())
         return executed
+
+    def _wake_up_lost(self) -> None:
+        """Deliver buffered messages that an older retailflow left beside the instances that
+        wait for them (a lost wake-up, which commits now prevent): re-committing such an
+        instance's wait states delivers the message, as any step reaching the catch does."""
+        for subscription in self.store.lost_wake_ups(self.clock.now()):
+            logger.warning("instance %s waits at %s beside a buffered message; delivering it",
+                           subscription.instance_id, subscription.element_id,
+                           extra={"instance_id": subscription.instance_id})
+            with suppress(ConcurrentUpdateError, NotFoundError):
+                self._advance(subscription.instance_id, lambda run: None)
 
     def _release_claimed(self) -> None:
         """Give back claimed jobs that did not run; with the database gone, their leases
@@ -234,34 +246,57 @@ class Engine:
         """Deliver a message to the instance waiting for ``message`` with correlation ``key``,
         or start a process whose start event catches it. With ``ttl``, a message nobody waits
         for is kept that long for a subscription that opens later (returns ``None``);
-        without it, such a message is an error."""
+        without it, such a message is an error.
+
+        A buffered message wakes exactly one instance, and is never left buffered while an
+        instance waits for it: the store serialises buffering with the commits that open
+        subscriptions and consume messages (``Store.buffer_message``, ``Checkpoint``)."""
         payload = copy_variables(variables or {}, f"message '{message}'")
-        waiting = self.store.find_subscriptions(SubscriptionKind.MESSAGE, message, key)
-        if key is None:
-            # A message without a key is for a catch without one, never for any keyed one.
-            waiting = [s for s in waiting if s.correlation_key is None]
-        if waiting:
-            subscription = waiting[0]
-            return self._advance(
-                subscription.instance_id,
-                lambda run: run.deliver_message(subscription.id, message, payload),
-                extra=[_Note(HistoryKind.MESSAGE_CORRELATED, subscription.element_id,
-                             payload)])
-        starters = self._start_definitions("message", message)
-        if starters:
-            return self._start(starters[0], key, payload, deliver=("message", message))
-        if ttl is not None:
-            now = self.clock.now()
-            self.store.buffer_message(BufferedMessage(uuid.uuid4().hex, message, key, payload,
-                                                      now + ttl, now))
-            return None
+        for attempt in range(_CONFLICT_ATTEMPTS):
+            waiting = self.store.find_subscriptions(SubscriptionKind.MESSAGE, message, key)
+            if key is None:
+                # A message without a key is for a catch without one, never for any keyed one.
+                waiting = [s for s in waiting if s.correlation_key is None]
+            subscription = waiting[0] if waiting else None
+            if subscription is None:
+                starters = self._start_definitions("message", message)
+                if starters:
+                    return self._start(starters[0], key, payload, deliver=("message", message))
+                if ttl is None:
+                    raise self._nobody_waits(message, key)
+                now = self.clock.now()
+                # A subscription opened since the read above is returned instead of buffering.
+                subscription = self.store.buffer_message(BufferedMessage(
+                    uuid.uuid4().hex, message, key, payload, now + ttl, now))
+                if subscription is None:
+                    return None
+            try:
+                return self._deliver_message(subscription, message, payload)
+            except NotFoundError:
+                # Another message woke that instance first: look again.
+                logger.info("message '%s' lost its subscription to another, looking again",
+                            message, extra={"instance_id": subscription.instance_id,
+                                            "attempt": attempt + 1})
+        raise ConcurrentUpdateError(f"message '{message}' with key {key!r} lost its "
+                                    f"subscription to others {_CONFLICT_ATTEMPTS} times; "
+                                    "try again")
+
+    def _deliver_message(self, subscription: Subscription, message: str,
+                         payload: dict[str, Any]) -> Instance:
+        return self._advance(
+            subscription.instance_id,
+            lambda run: run.deliver_message(subscription.id, message, payload),
+            extra=[_Note(HistoryKind.MESSAGE_CORRELATED, subscription.element_id, payload)])
+
+    def _nobody_waits(self, message: str, key: str | None) -> NotFoundError:
+        """The error for a message without time-to-live that nothing takes now."""
         known = set().union(*(self._definitions.get(d.id).compiled.message_names()
                               for d in self._latest_definitions()))
         if message not in known:
-            raise NotFoundError(f"no deployed process catches a message named '{message}' "
-                                f"(known: {', '.join(sorted(known)) or 'none'})")
-        raise NotFoundError(f"no instance waits for message '{message}' with key {key!r} "
-                            "now; pass ttl= to keep it until one does")
+            return NotFoundError(f"no deployed process catches a message named '{message}' "
+                                 f"(known: {', '.join(sorted(known)) or 'none'})")
+        return NotFoundError(f"no instance waits for message '{message}' with key {key!r} "
+                             "now; pass ttl= to keep it until one does")
 
     def broadcast_signal(self, signal: str, variables: Mapping[str, Any] | None = None
                          ) -> list[Instance]:
@@ -380,17 +415,38 @@ class Engine:
         start_event = None if deliver is None else next(
             element for element, name in loaded.compiled.start_events(deliver[0])
             if name == deliver[1])
-        run = ProcessRun.start(loaded.compiled, {} if deliver else variables,
-                               loaded.script_engine, start_event=start_event)
-        if deliver is not None:
-            kind, name = deliver
-            catch = next(c for c in run.wait_states().catches
-                         if c.kind == kind and c.name == name)
-            if kind == "message":
-                run.deliver_message(catch.task_id, name, variables)
-            else:
-                run.deliver_signal(catch.task_id, name, variables)
-        return self._commit(instance, run, expected_version=None, extra=[started])
+
+        def begin() -> ProcessRun:
+            run = ProcessRun.start(loaded.compiled, {} if deliver else variables,
+                                   loaded.script_engine, start_event=start_event)
+            if deliver is not None:
+                kind, name = deliver
+                catch = next(c for c in run.wait_states().catches
+                             if c.kind == kind and c.name == name)
+                if kind == "message":
+                    run.deliver_message(catch.task_id, name, variables)
+                else:
+                    run.deliver_signal(catch.task_id, name, variables)
+            return run
+
+        return self._commit_new(instance, begin, extra=[started])
+
+    def _commit_new(self, instance: Instance, begin: Callable[[], ProcessRun], *,
+                    extra: Sequence[_Note], schedules: dict[str, list[Job]] | None = None
+                    ) -> Instance:
+        """Commit a new instance's first step, run by ``begin``. A step that met a message
+        concurrently (one it delivered was consumed by another instance, or one was buffered
+        for a subscription it opened) is refused by the store and taken again from the start,
+        as ``_advance`` re-applies a step to an instance another writer moved on."""
+        for attempt in range(_CONFLICT_ATTEMPTS):
+            try:
+                return self._commit(instance, begin(), expected_version=None, extra=extra,
+                                    schedules=schedules)
+            except ConcurrentUpdateError as error:
+                logger.info("first step met a concurrent message, taking it again: %s", error,
+                            extra={"instance_id": instance.id, "attempt": attempt + 1})
+        raise ConcurrentUpdateError(f"the first step of instance '{instance.id}' met concurrent "
+                                    f"messages {_CONFLICT_ATTEMPTS} times; try again")
 
     def _new_instance(self, definition: ProcessDefinition, business_key: str | None
                       ) -> Instance:
@@ -492,7 +548,7 @@ class Engine:
             instance=updated, state=state, expected_version=expected_version,
             jobs=jobs, subscriptions=subscriptions(updated, waits),
             user_tasks=self._rows.user_tasks(updated, waits, now), incidents=incidents,
-            history=history, consumed_message_ids=consumed, schedules=schedules or {},
+            history=history, consumed_message_ids=consumed, schedules=schedules or {}, now=now,
             stored=None if expected_version is None else stored)
         self.store.commit(checkpoint)
         for incident in incidents:
@@ -642,15 +698,19 @@ class Engine:
             return
         loaded = self._definitions.get(definition.id)
         instance = self._new_instance(definition, business_key=None)
-        try:
+
+        def begin() -> ProcessRun:
             run = ProcessRun.start(loaded.compiled, {}, loaded.script_engine,
                                    start_event=job.element_id)
             run.fire_start_timer(job.element_id)
+            return run
+
+        try:
             following = next_start_job(job, loaded.compiled, self.expressions)
-            self._commit(instance, run, expected_version=None,
-                         extra=[_Note(HistoryKind.INSTANCE_STARTED, None, {}),
-                                _Note(HistoryKind.TIMER_FIRED, job.element_id, {})],
-                         schedules={job.instance_id: [following] if following else []})
+            self._commit_new(instance, begin,
+                             extra=[_Note(HistoryKind.INSTANCE_STARTED, None, {}),
+                                    _Note(HistoryKind.TIMER_FIRED, job.element_id, {})],
+                             schedules={job.instance_id: [following] if following else []})
         except (ExecutionError, ExpressionError, VariableTypeError) as error:
             self._fail(job, definition.id, str(error), retryable=False)
 

@@ -156,6 +156,7 @@ class MemoryStore:
                 )
             for job in checkpoint.jobs:
                 errors.require_aware(job.due_at)
+            self._check_messages(checkpoint)
             # Nothing below can fail: the checkpoint applies whole.
             self._instances[instance.id] = (_kept(instance), checkpoint.state)
             self._sync_jobs(instance.id, checkpoint.jobs)
@@ -167,9 +168,23 @@ class MemoryStore:
                 self._open_incidents[incident.id] = incident
             self._append_history(checkpoint.history)
             for message_id in checkpoint.consumed_message_ids:
-                message = self._messages.pop(message_id, None)
-                if message is not None:
-                    self._messages_keyed.remove((message.name, message.correlation_key), message_id)
+                message = self._messages.pop(message_id)
+                self._messages_keyed.remove((message.name, message.correlation_key), message_id)
+
+    def _check_messages(self, checkpoint: Checkpoint) -> None:
+        """Refuse a checkpoint that consumes a message another step took, or that opens a
+        subscription a buffered message is waiting for (see ``Checkpoint``)."""
+        if taken := [i for i in checkpoint.consumed_message_ids if i not in self._messages]:
+            raise errors.messages_taken(taken)
+        stored = self._subscriptions_of.get(checkpoint.instance.id)
+        for subscription in checkpoint.subscriptions:
+            if subscription.kind != SubscriptionKind.MESSAGE or subscription.id in stored:
+                continue
+            key = (subscription.name, subscription.correlation_key)
+            if any(i not in checkpoint.consumed_message_ids
+                   and (checkpoint.now is None or self._messages[i].expires_at > checkpoint.now)
+                   for i in self._messages_keyed.get(key)):
+                raise errors.message_arrived(*key)
 
     def _sync_jobs(self, instance_id: str, wanted: list[Job]) -> None:
         """Remaining jobs are kept as stored (lock, attempt, retries, backoff); only new ones
@@ -422,11 +437,20 @@ class MemoryStore:
         with self._lock:
             return [self._subscriptions[i] for i in sorted(self._subscriptions_of.get(instance_id))]
 
-    def buffer_message(self, message: BufferedMessage) -> None:
-        """Keep a message that found no subscription until it expires."""
+    def buffer_message(self, message: BufferedMessage) -> Subscription | None:
+        """Keep a message until it expires, unless a subscription waits for it: then return
+        that subscription and keep nothing (see ``Store.buffer_message``)."""
         with self._lock:
+            named = self._subscriptions_named.get((SubscriptionKind.MESSAGE, message.name))
+            waiting = sorted(
+                i for i in named
+                if self._subscriptions[i].correlation_key == message.correlation_key
+            )
+            if waiting:
+                return self._subscriptions[waiting[0]]
             self._messages[message.id] = _kept(message)
             self._messages_keyed.add((message.name, message.correlation_key), message.id)
+            return None
 
     def take_buffered_messages(
         self, name: str, correlation_key: str | None, now: datetime
@@ -441,6 +465,19 @@ class MemoryStore:
             ]
             found.sort(key=lambda message: (message.created_at, message.id))
             return [_given(message) for message in found]
+
+    def lost_wake_ups(self, now: datetime) -> list[Subscription]:
+        """Open message subscriptions beside an unexpired buffered message for them."""
+        with self._lock:
+            # Walks the buffer, not the subscriptions: run() asks every time, and the buffer
+            # is usually empty while thousands of instances may wait.
+            found = {
+                i
+                for m in self._messages.values() if m.expires_at > now
+                for i in self._subscriptions_named.get((SubscriptionKind.MESSAGE, m.name))
+                if self._subscriptions[i].correlation_key == m.correlation_key
+            }
+            return [self._subscriptions[i] for i in sorted(found)]
 
     def purge_expired_messages(self, now: datetime) -> int:
         """Delete buffered messages past their time-to-live; returns how many."""
