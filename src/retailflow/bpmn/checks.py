@@ -23,6 +23,7 @@ from retailflow.bpmn.extensions import (
     read_element_config,
     read_message_correlation,
 )
+from retailflow.bpmn.listeners import EXECUTION_EVENTS, TASK_EVENTS, read_listener
 from retailflow.bpmn.namespaces import BPMN, CAMUNDA, SPIFF, ZEEBE, bpmn_tag
 from retailflow.model import ExpressionError, Finding, Severity
 
@@ -92,6 +93,7 @@ _LISTENERS = frozenset(
     }
 )
 _CAMUNDA_SCRIPT = f"{{{CAMUNDA}}}script"
+_EXTENSION_ELEMENTS = bpmn_tag("extensionElements")
 _HAS_START_EVENT = etree.XPath("boolean(bpmn:startEvent)", namespaces={"bpmn": BPMN})
 
 _JOB_TYPE_HINTS = {
@@ -287,12 +289,7 @@ class _DocumentCheck:
             what, hint = unsupported
             self._add(element, "unsupported-element", f"{what} are not supported", hint)
         elif tag in _LISTENERS:
-            self._add(
-                element,
-                "unsupported-element",
-                "execution and task listeners cannot run here",
-                "move the listener's work into a service task with a job type",
-            )
+            self._listener(element)
         if element.get("isForCompensation", "false").strip() == "true":
             self._add(
                 element,
@@ -321,13 +318,14 @@ class _DocumentCheck:
         tag = etree.QName(element).localname
         if config.java_delegate is not None:
             attribute, value = config.java_delegate
-            self._add(
-                element,
-                "unsupported-element",
-                f'Java delegates cannot run here (camunda:{attribute}="{value}")',
-                'use camunda:type="external" with a camunda:topic and register a '
-                "handler for the topic",
-            )
+            if attribute == "connector":
+                self._add(
+                    element,
+                    "unsupported-element",
+                    f"Camunda Connect connectors cannot run here (connector '{value}')",
+                    "call the service from a Python handler: bind the task to it with "
+                    "camunda:class, camunda:delegateExpression or camunda:type=\"external\"",
+                )
         elif (
             tag in ("serviceTask", "sendTask")
             and not config.job_type
@@ -356,6 +354,70 @@ class _DocumentCheck:
                 Severity.WARNING,
             )
         self._config_expressions(element, config)
+
+    def _listener(self, element: etree._Element) -> None:
+        """A listener runs where the engine fires it, calling a handler or a Python/FEEL
+        script; anything else is refused here rather than silently never called."""
+        listener = read_listener(element)
+        if listener is None:
+            return
+        owner = _listener_owner(element)
+        kind = f"{listener.kind} listener"
+        if owner is None or owner.tag not in _FLOW_NODES:
+            where = "a process" if owner is None else f"a {etree.QName(owner).localname}"
+            self._add(
+                element,
+                "unsupported-element",
+                f"{kind}s on {where} are not supported (they run on tasks, events, gateways "
+                "and subprocesses)",
+                "move the listener to the first or last element of the flow",
+            )
+            return
+        if not listener.supported_event:
+            events = EXECUTION_EVENTS if listener.kind == "execution" else TASK_EVENTS
+            supported = ", ".join(sorted(events))
+            self._add(
+                element,
+                "unsupported-element",
+                f"'{listener.event}' {kind}s are not supported (supported: {supported})",
+                "use one of the supported events, or do the work in a task of its own",
+            )
+        if listener.script_resource is not None:
+            self._add(
+                element,
+                "unsupported-element",
+                f"the {kind}'s script is in an external resource "
+                f"('{listener.script_resource}'), which cannot run here",
+                "write the script inline, in Python or FEEL",
+            )
+        elif listener.script is not None:
+            self._listener_script(element, listener.script, listener.script_format, kind)
+        elif listener.delegate is None and listener.job_type is None:
+            self._add(
+                element,
+                "missing-job-type",
+                f"the {kind} names nothing to call",
+                "set its Java class, delegate expression or expression (Camunda 7), or its "
+                "listener type (Camunda 8), to the name of a registered handler",
+            )
+
+    def _listener_script(
+        self, element: etree._Element, script: str, script_format: str | None, kind: str
+    ) -> None:
+        language = (script_format or "").strip().lower()
+        if language == "feel":
+            self._expression(element, script, language="feel")
+        elif language in _PYTHON_FORMATS:
+            self._script(element, script)
+        else:
+            self._add(
+                element,
+                "unsupported-element",
+                f"the {kind}'s script is in '{script_format}', which cannot run here "
+                f"(element '{_owner_id(element)}')",
+                'rewrite the script in Python (scriptFormat="python") or FEEL '
+                '(scriptFormat="feel"), or call a Python handler with camunda:class',
+            )
 
     def _call_activity(self, element: etree._Element, config: ElementConfig) -> None:
         called = config.called_element
@@ -451,6 +513,9 @@ class _DocumentCheck:
 
     def _camunda_script(self, element: etree._Element) -> None:
         script_format = element.get("scriptFormat", "").strip().lower()
+        parent = element.getparent()
+        if parent is not None and parent.tag in _LISTENERS:
+            return  # a listener's script: checked with its listener
         if script_format not in _PYTHON_FORMATS:
             self._add(
                 element,
@@ -677,6 +742,19 @@ class _DocumentCheck:
         )
 
 
+def _listener_owner(element: etree._Element) -> etree._Element | None:
+    """The BPMN element a listener is written on (None for a process: it has no line of
+    flow)."""
+    current = element.getparent()
+    while current is not None and (
+        etree.QName(current).namespace != BPMN or current.tag == _EXTENSION_ELEMENTS
+    ):
+        current = current.getparent()
+    if current is not None and current.tag == bpmn_tag("process"):
+        return None
+    return current
+
+
 def python_syntax(script: str, element_id: str | None) -> None:
     """The default script check: Python syntax only (the sandbox's policy is the engine's), so
     a typo fails the deployment instead of the first instance that reaches the task."""
@@ -714,7 +792,9 @@ def _owner_id(element: etree._Element) -> str | None:
 def _applies_mappings(tag: str, config: ElementConfig) -> bool:
     """Where the engine applies ``zeebe:ioMapping`` / ``camunda:inputOutput`` (and
     ``camunda:in``/``out``): jobs, decisions and called processes."""
-    if tag in ("serviceTask", "sendTask", "businessRuleTask") and config.job_type:
+    if tag in ("serviceTask", "sendTask", "businessRuleTask") and (
+        config.job_type or config.java_delegate
+    ):
         return True
     return tag == "callActivity" or (tag == "businessRuleTask" and bool(config.called_decision))
 

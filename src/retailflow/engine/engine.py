@@ -19,11 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from retailflow.decisions import DecisionEvaluator
+from retailflow.engine.callouts import CalloutHandlers
 from retailflow.engine.clock import Clock, SystemClock
 from retailflow.engine.definitions import DefinitionCache
 from retailflow.engine.deployer import Deployer
 from retailflow.engine.kpis import compute_kpis
 from retailflow.engine.spiff import (
+    ASYNC_AFTER_JOB,
+    CalloutError,
     ExecutionError,
     PendingCatch,
     ProcessRun,
@@ -94,6 +97,7 @@ class Engine:
                                             DecisionEvaluator(self.expressions), self.clock.now)
         self._deployer = Deployer(self.store, self.handlers, self.expressions)
         self._rows = WaitStateRows(self.handlers, self.retry_policy, self.expressions)
+        self._callouts = CalloutHandlers(self.handlers, self.expressions)
         # Live runs keyed by instance id: saves a read and a deserialization per step when
         # one engine drives an instance from wait state to wait state. A run another writer
         # made stale is caught by the version check at commit, which evicts and re-reads; so
@@ -374,7 +378,8 @@ class Engine:
             element for element, name in loaded.compiled.start_events(deliver[0])
             if name == deliver[1])
         run = ProcessRun.start(loaded.compiled, {} if deliver else variables,
-                               loaded.script_engine, start_event=start_event)
+                               loaded.script_engine, start_event=start_event,
+                               callouts=self._callouts.runner(instance))
         if deliver is not None:
             kind, name = deliver
             catch = next(c for c in run.wait_states().catches
@@ -433,7 +438,8 @@ class Engine:
         instance, state = self.store.load_state(instance_id)
         loaded = self._definitions.get(instance.definition_id)
         try:
-            run = ProcessRun.restore(state, loaded.compiled, self._codec, loaded.script_engine)
+            run = ProcessRun.restore(state, loaded.compiled, self._codec, loaded.script_engine,
+                                     self._callouts.runner(instance))
         except ExecutionError as error:
             raise ExecutionError(f"instance '{instance_id}' ({instance.definition_id}): {error}; "
                                  "its stored state does not match its definition's files"
@@ -563,7 +569,11 @@ class Engine:
         except NotFoundError:
             self._drop(job)
             return
-        handler = self.handlers.get(job.topic or "")
+        if job.id.endswith(ASYNC_AFTER_JOB):
+            # The wait state after a task's camunda:asyncAfter: its handler has run already.
+            self._complete(job, instance, lambda run: run.complete_job(job.id, {}))
+            return
+        handler = self._callouts.job_handler(config, job.topic or "")
         if handler is None:
             self._fail(job, instance.definition_id,
                        f"no handler is registered for job type '{job.topic}'", retryable=False)
@@ -621,14 +631,15 @@ class Engine:
         instance = self._new_instance(definition, business_key=None)
         try:
             run = ProcessRun.start(loaded.compiled, {}, loaded.script_engine,
-                                   start_event=job.element_id)
+                                   start_event=job.element_id,
+                                   callouts=self._callouts.runner(instance))
             run.fire_start_timer(job.element_id)
             following = next_start_job(job, loaded.compiled, self.expressions)
             self._commit(instance, run, expected_version=None,
                          extra=[_Note(HistoryKind.INSTANCE_STARTED, None, {}),
                                 _Note(HistoryKind.TIMER_FIRED, job.element_id, {})],
                          schedules={job.instance_id: [following] if following else []})
-        except (ExecutionError, ExpressionError) as error:
+        except (ExecutionError, ExpressionError, CalloutError) as error:
             self._fail(job, definition.id, str(error), retryable=False)
 
     def _fire_timer(self, job: Job) -> None:
@@ -663,6 +674,11 @@ class Engine:
         """Advance the instance past the job; False when it could not (failed or dropped)."""
         try:
             self._advance(job.instance_id, action, extra=extra, job=job)
+        except CalloutError as error:
+            # A delegate or listener the step reached failed: the step is undone and the job
+            # retried, as Camunda 7 retries the job that took it.
+            self._fail(job, instance.definition_id, str(error), retryable=True)
+            return False
         except (ExecutionError, ExpressionError) as error:
             # The step after the job cannot be taken (a condition fails, data is missing):
             # the instance stays where it was, with an incident that names the element.

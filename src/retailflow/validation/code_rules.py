@@ -17,6 +17,7 @@ from pathlib import Path
 from retailflow.bpmn.document import JOB_ELEMENTS, BpmnDocument, is_executable
 from retailflow.bpmn.extensions import ElementConfig, expression_language, read_element_config
 from retailflow.handlers import HandlerRegistry, RegisteredHandler
+from retailflow.handlers.delegates import unbound_callouts
 from retailflow.model import Finding
 from retailflow.validation.flow_graph import FlowNode, FlowScope, flow_scopes
 from retailflow.validation.rules import RULES
@@ -39,9 +40,16 @@ def check_code(documents: Sequence[BpmnDocument], handlers: HandlerRegistry,
         flow.add_scopes(scopes)
         for scope in scopes:
             for node in scope.nodes:
+                config = read_element_config(node.element)
+                used.update(_callout_topics(handlers, config))
+                findings.extend(
+                    RULES["handler-missing"].report(unbound.message, unbound.hint,
+                                                    file=document.name,
+                                                    line=unbound.line or node.element.sourceline,
+                                                    element_id=node.element.get("id"))
+                    for unbound in unbound_callouts(handlers, config))
                 if node.kind not in _JOB_KINDS:
                     continue
-                config = read_element_config(node.element)
                 job_type = config.job_type
                 if not job_type or expression_language(job_type) is not None:
                     continue
@@ -92,6 +100,17 @@ def _task_findings(file: str, node: FlowNode, scope: FlowScope, config: ElementC
             f"the output mapping to '{mapping.target}' reads '{read}', which handler "
             f"'{job_type}' does not return (it returns {fields})",
             "map one of the fields the handler returns, or add the field to its result type")
+
+
+def _callout_topics(handlers: HandlerRegistry, config: ElementConfig) -> set[str]:
+    """The topics of the handlers an element's delegate and listeners call."""
+    found = [handlers.delegate(*config.java_delegate) if config.java_delegate else None]
+    for listener in config.listeners:
+        if listener.delegate is not None:
+            found.append(handlers.delegate(*listener.delegate))
+        elif listener.job_type is not None:
+            found.append(handlers.get(listener.job_type))
+    return {handler.topic for handler in found if handler is not None}
 
 
 def _single_variable(source: str | None) -> str | None:

@@ -17,7 +17,9 @@ from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEv
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from retailflow.bpmn.extensions import ElementConfig
 from retailflow.bpmn.namespaces import bpmn_tag
+from retailflow.engine.spiff.callouts import connect_end_listeners
 from retailflow.engine.spiff.parser import RetailBpmnParser, ValidationException
 from retailflow.engine.spiff.specs import (
     ClockTimerEventDefinition,
@@ -70,9 +72,16 @@ class CompiledProcess:
                 yield from spec.task_specs.values()
 
     def job_topics(self) -> list[tuple[str, str]]:
-        """``(element_id, topic)`` of every service-like task, called processes included."""
+        """``(element_id, topic)`` of every service-like task with a job type, called
+        processes included (a Camunda 7 delegate has none: see ``element_configs``)."""
         return [(spec.bpmn_id, spec.extensions.job_type) for spec in self._task_specs()
-                if isinstance(spec, ServiceTask)]
+                if isinstance(spec, ServiceTask) and spec.extensions.job_type]
+
+    def element_configs(self) -> list[tuple[str, ElementConfig]]:
+        """``(element_id, config)`` of every element drawn, called processes included: what
+        its delegate and listeners call is checked against the handlers at deployment."""
+        return [(spec.bpmn_id, spec.extensions) for spec in self._task_specs()
+                if isinstance(getattr(spec, "extensions", None), ElementConfig)]
 
     def decision_ids(self) -> set[str]:
         """Decisions called by business rule tasks, called processes included."""
@@ -158,6 +167,7 @@ def compile_processes(sources: Sequence[SourceTree],
             continue
         for each in (spec, *subprocess_specs.values()):
             _link_loop_children(each)
+            connect_end_listeners(each)
         compiled[process_id] = CompiledProcess(process_id, spec, subprocess_specs,
                                                element_types, lines, flows, scopes)
     if findings:

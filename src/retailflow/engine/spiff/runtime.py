@@ -10,7 +10,7 @@ SpiffWorkflow exceptions raised while advancing are turned into ``ExecutionError
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -29,7 +29,9 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from retailflow.bpmn.extensions import ElementConfig
+from retailflow.bpmn.listeners import Listener
 from retailflow.decisions import RuleHits
+from retailflow.engine.spiff.callouts import CalloutRunner, Callouts
 from retailflow.engine.spiff.compiler import CompiledProcess
 from retailflow.engine.spiff.script_engine import RetailScriptEngine
 from retailflow.engine.spiff.serializer import StateCodec
@@ -39,6 +41,7 @@ from retailflow.engine.spiff.specs import (
     KeyedMessageEventDefinition,
     is_visible,
 )
+from retailflow.handlers import BpmnError
 from retailflow.model import NotFoundError, RetailflowError
 
 _OPEN = TaskState.STARTED | TaskState.WAITING | TaskState.READY
@@ -46,6 +49,10 @@ TRIGGER = "trigger:"
 """Prefix of the catch id of an event subprocess start, which has no task of its own."""
 _FLOWS_RECORDED = "rf_flows_recorded"
 """Internal-data key: the children of a repeating timer whose flows are already recorded."""
+_ASYNC_AFTER = "rf_async_after"
+"""Internal-data key: what a task's handler wrote, kept while it waits in its asyncAfter."""
+ASYNC_AFTER_JOB = "@after"
+"""Suffix of the id of the job that continues after a task's ``camunda:asyncAfter``."""
 
 
 class ExecutionError(RetailflowError):
@@ -121,6 +128,8 @@ class Step:
     variables: dict[str, Any]
     flows: tuple[str, ...] = ()
     decisions: tuple[RuleHits, ...] = ()
+    listener: tuple[str, str] | None = None
+    """``(event, name)`` when the step is a listener invocation, not a completion."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,10 +145,12 @@ class ProcessRun:
     """A live instance: a SpiffWorkflow workflow plus what the engine needs to drive it."""
 
     def __init__(self, workflow: BpmnWorkflow, compiled: CompiledProcess,
-                 script_engine: RetailScriptEngine) -> None:
+                 script_engine: RetailScriptEngine, callouts: CalloutRunner | None = None
+                 ) -> None:
         self._workflow = workflow
         self._compiled = compiled
         self._script_engine = script_engine
+        self._callouts = Callouts(callouts, script_engine.expressions, self._record_listener)
         self._steps: list[Step] = []
         self._entered: list[Step] = []
         self._thrown: list[Thrown] = []
@@ -147,15 +158,16 @@ class ProcessRun:
     # -- creating and persisting ------------------------------------------------------------
     @classmethod
     def start(cls, compiled: CompiledProcess, variables: Mapping[str, Any],
-              script_engine: RetailScriptEngine, *,
-              start_event: str | None = None) -> ProcessRun:
+              script_engine: RetailScriptEngine, *, start_event: str | None = None,
+              callouts: CalloutRunner | None = None) -> ProcessRun:
         """Create an instance and advance it to its first wait states.
 
         ``start_event`` is the message, signal or timer start event the instance starts at; the
         process's other start events are then left out. Without it the none start event is
         taken, as for ``Engine.start`` and a call activity. (SpiffWorkflow races all start
         events and a none start always wins, so a process with both a none start and a message
-        start could otherwise never be started by its message.)"""
+        start could otherwise never be started by its message.) ``callouts`` runs the
+        handlers of delegates and listeners."""
         workflow = BpmnWorkflow(compiled.spec, compiled.subprocess_specs,
                                 script_engine=script_engine)
         if start_event is not None:
@@ -167,20 +179,21 @@ class ProcessRun:
         workflow.task_tree.data.update(variables)
         for child in workflow.task_tree.children:
             child.data.update(variables)
-        run = cls(workflow, compiled, script_engine)
+        run = cls(workflow, compiled, script_engine, callouts)
         run._advance()
         return run
 
     @classmethod
     def restore(cls, state: bytes, compiled: CompiledProcess, codec: StateCodec,
-                script_engine: RetailScriptEngine) -> ProcessRun:
+                script_engine: RetailScriptEngine, callouts: CalloutRunner | None = None
+                ) -> ProcessRun:
         """Re-create a live instance from stored state and its deployment's compiled spec."""
         try:
             workflow = codec.load(state, compiled)
         except (SpiffWorkflowException, KeyError, ValueError, TypeError) as error:
             raise ExecutionError(f"the stored state cannot be restored: {error}") from error
         workflow.script_engine = script_engine
-        return cls(workflow, compiled, script_engine)
+        return cls(workflow, compiled, script_engine, callouts)
 
     def dump(self, codec: StateCodec) -> bytes:
         """The instance's state, without its spec."""
@@ -215,9 +228,10 @@ class ProcessRun:
                 continue
             element_id = spec.bpmn_id
             if task.state == TaskState.STARTED and isinstance(spec, ServiceTask):
-                config: ElementConfig = spec.extensions
-                states.jobs.append(PendingJob(str(task.id), element_id, config.job_type or "",
-                                              config.retries))
+                job = _job_of(task)
+                if job is None:
+                    continue
+                states.jobs.append(job)
             elif task.state == TaskState.WAITING and isinstance(spec, CatchingEvent):
                 self._add_catch(states, task)
             elif task.state == TaskState.READY and spec.manual:
@@ -262,25 +276,18 @@ class ProcessRun:
 
     # -- advancing ---------------------------------------------------------------------------
     def complete_job(self, task_id: str, updates: Mapping[str, Any]) -> None:
-        """A handler finished: write its outputs and move on."""
+        """A handler finished: write its outputs and move on (after ``camunda:asyncAfter``,
+        in the job that continues from there)."""
         task = self._task(task_id, TaskState.STARTED)
-        task.data.update(updates)
-        self._guard(task, task.complete)
-        self._record(task, updates)
+        self._finish_service_task(task, dict(updates), continued=task_id.endswith(
+            ASYNC_AFTER_JOB))
         self._advance()
 
     def throw_error(self, task_id: str, code: str, variables: Mapping[str, Any]) -> bool:
         """A handler raised ``BpmnError``: route it to the matching catch. Returns False (and
         changes nothing) when nothing catches that code."""
-        task = self._task(task_id, TaskState.STARTED)
-        event = BpmnEvent(ErrorEventDefinition(code, code), payload=dict(variables),
-                          target=task.workflow)
-        self._guard(task, lambda: self._workflow.catch(event))
-        if event in self._workflow.bpmn_events:
-            # SpiffWorkflow parks an event nobody caught for the caller: nothing changed.
-            self._workflow.bpmn_events.remove(event)
+        if not self._throw(self._task(task_id, TaskState.STARTED), code, variables):
             return False
-        self._interrupt_for_event_subprocesses()
         self._advance()
         return True
 
@@ -325,7 +332,7 @@ class ProcessRun:
         """A person finished a user task."""
         task = self._task(task_id, TaskState.READY)
         task.data.update(variables)
-        self._guard(task, task.run)
+        self._guard(task, lambda: (self._callouts.fire(task, "task", "complete"), task.run()))
         self._record(task, variables)
         self._advance()
 
@@ -340,7 +347,8 @@ class ProcessRun:
         if task_id.startswith(TRIGGER):
             # An event subprocess start: the workflow itself starts the subprocess.
             try:
-                self._workflow.catch(event)
+                with self._callouts.active():
+                    self._workflow.catch(event)
             except SpiffWorkflowException as error:
                 raise _execution_error(error, catch_id.rsplit("@", 1)[-1]) from error
             self._interrupt_for_event_subprocesses()
@@ -356,10 +364,19 @@ class ProcessRun:
         self._advance()
 
     def _advance(self) -> None:
-        try:
-            self._run_engine_steps()
-        except SpiffWorkflowException as error:
-            raise _execution_error(error) from error
+        with self._callouts.active():
+            while True:
+                try:
+                    self._run_engine_steps()
+                except SpiffWorkflowException as error:
+                    raise _execution_error(error) from error
+                if not self._run_delegates():
+                    break
+            for task in list(self._open_tasks()):
+                # Elements that wait (user tasks, catches, jobs) start when they begin waiting.
+                if is_visible(task.task_spec) and (task.state != TaskState.READY
+                                                   or task.task_spec.manual):
+                    self._guard(task, lambda t=task: self._callouts.start(t))
         outbox = self._script_engine.outbox
         while outbox:
             kind, name, variables = outbox.pop(0)
@@ -368,6 +385,59 @@ class ProcessRun:
             definition = event.event_definition
             if isinstance(definition, SignalEventDefinition):
                 self._thrown.append(Thrown("signal", definition.name, dict(event.payload or {})))
+
+    def _throw(self, task: Task, code: str, variables: Mapping[str, Any]) -> bool:
+        event = BpmnEvent(ErrorEventDefinition(code, code), payload=dict(variables),
+                          target=task.workflow)
+        self._guard(task, lambda: self._workflow.catch(event))
+        if event in self._workflow.bpmn_events:
+            # SpiffWorkflow parks an event nobody caught for the caller: nothing changed.
+            self._workflow.bpmn_events.remove(event)
+            return False
+        self._interrupt_for_event_subprocesses()
+        return True
+
+    def _run_delegates(self) -> bool:
+        """Run the handlers of the Camunda 7 delegates the step reached, as Camunda 7 does:
+        synchronously, in the step (``asyncBefore`` ones wait as jobs instead). A handler's
+        ``BpmnError`` takes the modelled error path; True when any ran."""
+        ran = False
+        for task in list(self._open_tasks()):
+            config = getattr(task.task_spec, "extensions", None)
+            if task.state != TaskState.STARTED or not isinstance(task.task_spec, ServiceTask) \
+                    or not _runs_in_step(task, config):
+                continue
+            ran = True
+            try:
+                updates = self._callouts.delegate(task)
+            except BpmnError as error:
+                if not self._throw(task, error.code, error.variables):
+                    raise ExecutionError(
+                        f"BPMN error '{error.code}' of the delegate is not caught by any error "
+                        "event here; draw an error boundary event for it",
+                        element_id=task.task_spec.bpmn_id) from error
+                continue
+            self._finish_service_task(task, updates, continued=False)
+        return ran
+
+    def _finish_service_task(self, task: Task, updates: dict[str, Any], *,
+                             continued: bool) -> None:
+        """Complete a service task with what its handler wrote, or, with
+        ``camunda:asyncAfter``, keep it waiting for the job that continues from there."""
+        config: ElementConfig = task.task_spec.extensions
+        if continued:
+            updates = {**task.internal_data.pop(_ASYNC_AFTER, {}), **updates}
+        elif config.async_after:
+            task.internal_data[_ASYNC_AFTER] = updates
+            return
+        task.data.update(updates)
+        self._guard(task, task.complete)
+        self._record(task, updates)
+
+    def _record_listener(self, task: Task, listener: Listener,
+                         variables: dict[str, Any]) -> None:
+        self._steps.append(replace(self._step(task, variables),
+                                   listener=(listener.event, listener.name)))
 
     def _record(self, task: Task, variables: Mapping[str, Any] | None = None) -> None:
         # SpiffWorkflow reports every task it ran, also those it left STARTED (jobs).
@@ -515,6 +585,7 @@ class ProcessRun:
                  if task.state == TaskState.READY and not task.task_spec.manual]
         for task in ready:
             if task.state == TaskState.READY:
+                self._callouts.start(task)
                 task.run()
                 self._record(task)
         return bool(ready)
@@ -529,7 +600,7 @@ class ProcessRun:
 
     def _task(self, task_id: str, state: TaskState | None = None) -> Task:
         try:
-            task = self._workflow.get_task_from_id(UUID(task_id))
+            task = self._workflow.get_task_from_id(UUID(task_id.removesuffix(ASYNC_AFTER_JOB)))
         except (SpiffWorkflowException, ValueError):
             task = None
         if task is None or (state is not None and task.state != state):
@@ -538,9 +609,31 @@ class ProcessRun:
 
     def _guard(self, task: Task, action: Any) -> None:
         try:
-            action()
+            with self._callouts.active():
+                action()
         except SpiffWorkflowException as error:
             raise _execution_error(error, task.task_spec.bpmn_id) from error
+
+
+def _runs_in_step(task: Task, config: Any) -> bool:
+    """A Camunda 7 delegate that runs now: no job type, not behind ``asyncBefore``, and not
+    already run and waiting in its ``asyncAfter``."""
+    return (isinstance(config, ElementConfig) and config.java_delegate is not None
+            and not config.job_type and not config.async_before
+            and _ASYNC_AFTER not in task.internal_data)
+
+
+def _job_of(task: Task) -> PendingJob | None:
+    """The job a STARTED service task waits for: its handler (a job type, or a delegate
+    behind ``asyncBefore``), or the continuation after its ``asyncAfter``."""
+    config: ElementConfig = task.task_spec.extensions
+    element_id = task.task_spec.bpmn_id
+    topic = config.job_type or (config.java_delegate[1] if config.java_delegate else "")
+    if _ASYNC_AFTER in task.internal_data:
+        return PendingJob(f"{task.id}{ASYNC_AFTER_JOB}", element_id, topic, config.retries)
+    if config.job_type or config.async_before:
+        return PendingJob(str(task.id), element_id, topic, config.retries)
+    return None
 
 
 def _ancestors(task: Task) -> Iterator[Task]:
