@@ -121,24 +121,61 @@ CASES = {
         "camunda8",
         [("unsupported-element", "stock_db")],
     ),
-    "java delegate": (
-        task('    <bpmn:serviceTask id="task" camunda:class="com.acme.Reserve" />'),
+    "connector": (
         task(
-            '    <bpmn:serviceTask id="task" camunda:type="external" '
-            'camunda:topic="inventory.reserve" />'
+            '    <bpmn:serviceTask id="task"><bpmn:extensionElements><camunda:connector>'
+            "<camunda:connectorId>http-connector</camunda:connectorId></camunda:connector>"
+            "</bpmn:extensionElements></bpmn:serviceTask>"
+        ),
+        task('    <bpmn:serviceTask id="task" camunda:class="com.acme.Reserve" />'),
+        "camunda7",
+        [("unsupported-element", "task")],
+    ),
+    "groovy listener": (
+        task(
+            '    <bpmn:serviceTask id="task" camunda:type="external" camunda:topic="t">'
+            '<bpmn:extensionElements><camunda:executionListener event="start">'
+            '<camunda:script scriptFormat="groovy">x = 1</camunda:script>'
+            "</camunda:executionListener></bpmn:extensionElements></bpmn:serviceTask>"
+        ),
+        task(
+            '    <bpmn:serviceTask id="task" camunda:type="external" camunda:topic="t">'
+            '<bpmn:extensionElements><camunda:executionListener event="start">'
+            '<camunda:script scriptFormat="python">x = 1</camunda:script>'
+            "</camunda:executionListener></bpmn:extensionElements></bpmn:serviceTask>"
         ),
         "camunda7",
         [("unsupported-element", "task")],
     ),
-    "execution listener": (
+    "listener event": (
         task(
-            '    <bpmn:serviceTask id="task" camunda:type="external" camunda:topic="t">'
-            '<bpmn:extensionElements><camunda:executionListener class="com.acme.Audit" '
-            'event="start" /></bpmn:extensionElements></bpmn:serviceTask>'
+            '    <bpmn:userTask id="task"><bpmn:extensionElements>'
+            '<camunda:taskListener class="com.acme.Escalate" event="timeout" />'
+            "</bpmn:extensionElements></bpmn:userTask>"
         ),
-        task('    <bpmn:serviceTask id="task" camunda:type="external" camunda:topic="t" />'),
+        task(
+            '    <bpmn:userTask id="task"><bpmn:extensionElements>'
+            '<camunda:taskListener class="com.acme.Escalate" event="create" />'
+            "</bpmn:extensionElements></bpmn:userTask>"
+        ),
         "camunda7",
         [("unsupported-element", "task")],
+    ),
+    "listener without handler name": (
+        task(
+            '    <bpmn:serviceTask id="task"><bpmn:extensionElements>'
+            '<zeebe:taskDefinition type="t" /><zeebe:executionListeners>'
+            '<zeebe:executionListener eventType="start" /></zeebe:executionListeners>'
+            "</bpmn:extensionElements></bpmn:serviceTask>"
+        ),
+        task(
+            '    <bpmn:serviceTask id="task"><bpmn:extensionElements>'
+            '<zeebe:taskDefinition type="t" /><zeebe:executionListeners>'
+            '<zeebe:executionListener eventType="start" type="audit" />'
+            "</zeebe:executionListeners></bpmn:extensionElements></bpmn:serviceTask>"
+        ),
+        "camunda8",
+        [("missing-job-type", "task")],
     ),
     "groovy script": (
         task(
