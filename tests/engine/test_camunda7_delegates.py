@@ -7,74 +7,15 @@ that reaches them (no job row), so a failure undoes the step and the call that t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
+from callout_files import Calls, c7_file, chain, service
 
-from retailflow import BpmnError, Engine, HandlerRegistry, InstanceStatus
+from retailflow import BpmnError, Engine, InstanceStatus
 from retailflow.engine.spiff import CalloutError
 from retailflow.model import DeploymentError, HistoryKind
 from retailflow.validation import validate
 from scenario_kit import EngineFactory
-
-C7_HEAD = (
-    '<?xml version="1.0" encoding="UTF-8"?>\n'
-    '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
-    'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" '
-    'xmlns:modeler="http://camunda.org/schema/modeler/1.0" id="Definitions_1" '
-    'targetNamespace="http://bpmn.io/schema/bpmn" modeler:executionPlatform="Camunda Platform" '
-    'modeler:executionPlatformVersion="7.21.0">\n'
-)
-
-
-def c7_file(tmp_path: Path, body: str, name: str = "delegates.bpmn") -> Path:
-    """A Camunda 7 process ``Process_1`` made of ``body`` (flow nodes and flows)."""
-    path = tmp_path / name
-    path.write_text(f'{C7_HEAD}<bpmn:process id="Process_1" isExecutable="true">\n{body}\n'
-                    "</bpmn:process>\n</bpmn:definitions>\n")
-    return path
-
-
-def chain(*nodes: str) -> str:
-    """Nodes written as ``<tag id=...>...</tag>`` joined by sequence flows, start to end."""
-    flows = []
-    ids = ["StartEvent_1", *(_id_of(node) for node in nodes), "Event_end"]
-    for index, (source, target) in enumerate(zip(ids, ids[1:], strict=False)):
-        flows.append(f'<bpmn:sequenceFlow id="Flow_{index}" sourceRef="{source}" '
-                     f'targetRef="{target}" />')
-    return "\n".join(['<bpmn:startEvent id="StartEvent_1" />', *nodes,
-                      '<bpmn:endEvent id="Event_end" />', *flows])
-
-
-def _id_of(node: str) -> str:
-    return node.split('id="', 1)[1].split('"', 1)[0]
-
-
-def service(element_id: str, delegate: str, extra: str = "", inner: str = "") -> str:
-    return (f'<bpmn:serviceTask id="{element_id}" {delegate} {extra}>{inner}'
-            "</bpmn:serviceTask>")
-
-
-class Calls:
-    """Handlers that record what they were called with."""
-
-    def __init__(self) -> None:
-        self.registry = HandlerRegistry()
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-
-    def add(self, name: str, returns: dict[str, Any] | Exception | None = None,
-            aliases: tuple[str, ...] = ()) -> None:
-        def handler(**variables: Any) -> dict[str, Any]:
-            self.calls.append((name, variables))
-            if isinstance(returns, Exception):
-                raise returns
-            return dict(returns or {})
-
-        self.registry.register(name, handler, aliases=aliases)
-
-    @property
-    def names(self) -> list[str]:
-        return [name for name, _ in self.calls]
 
 
 @pytest.mark.parametrize(("delegate", "registered"), [
@@ -300,7 +241,7 @@ def test_a_delegate_on_a_message_end_event_runs_its_handler(
     assert engine.instance(instance.id).variables == {"notified": True}
 
 
-def test_deploy_and_validate_refuse_a_delegate_with_no_handler_naming_file_line_element_and_names(  # noqa: E501
+def test_deploy_and_validate_refuse_a_delegate_with_no_handler_naming_file_line_element_and_names(
         tmp_path: Path) -> None:
     calls = Calls()
     calls.add("inventory.reserve")
