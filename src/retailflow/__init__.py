@@ -8,6 +8,7 @@ The public API is re-exported here::
 from __future__ import annotations
 
 from retailflow.engine import (
+    CalloutError,
     Clock,
     Engine,
     SignalDeliveryError,
@@ -42,6 +43,7 @@ from retailflow.model import (
 
 __all__ = [
     "BpmnError",
+    "CalloutError",
     "Clock",
     "ConcurrentUpdateError",
     "Deployment",

@@ -161,6 +161,25 @@ CASES = {
         "camunda7",
         [("unsupported-element", "task")],
     ),
+    "async continuation outside a handler's task": (
+        task('    <bpmn:userTask id="task" camunda:asyncBefore="true" />'),
+        task(
+            '    <bpmn:serviceTask id="task" camunda:asyncBefore="true" '
+            'camunda:class="com.acme.Reserve" />'
+        ),
+        "camunda7",
+        [("setting-ignored", "task")],
+    ),
+    "field injection": (
+        task(
+            '    <bpmn:serviceTask id="task" camunda:class="com.acme.Reserve">'
+            '<bpmn:extensionElements><camunda:field name="url"><camunda:string>x'
+            "</camunda:string></camunda:field></bpmn:extensionElements></bpmn:serviceTask>"
+        ),
+        task('    <bpmn:serviceTask id="task" camunda:class="com.acme.Reserve" />'),
+        "camunda7",
+        [("setting-ignored", "task")],
+    ),
     "listener without handler name": (
         task(
             '    <bpmn:serviceTask id="task"><bpmn:extensionElements>'

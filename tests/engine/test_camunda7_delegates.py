@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from callout_files import Calls, c7_file, chain, service
 
-from retailflow import BpmnError, Engine, InstanceStatus
-from retailflow.engine.spiff import CalloutError
+from retailflow import BpmnError, CalloutError, Engine, InstanceStatus
 from retailflow.model import DeploymentError, HistoryKind
 from retailflow.validation import validate
 from scenario_kit import EngineFactory

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from callout_files import Calls, c7_file, chain
 
-from retailflow import InstanceStatus
-from retailflow.engine.spiff import CalloutError
+from retailflow import CalloutError, InstanceStatus
 from retailflow.model import HistoryKind
 from scenario_kit import EngineFactory
 

@@ -94,6 +94,7 @@ _LISTENERS = frozenset(
 )
 _CAMUNDA_SCRIPT = f"{{{CAMUNDA}}}script"
 _EXTENSION_ELEMENTS = bpmn_tag("extensionElements")
+_FIELD_INJECTION = f"{_EXTENSION_ELEMENTS}/{{{CAMUNDA}}}field"
 _HAS_START_EVENT = etree.XPath("boolean(bpmn:startEvent)", namespaces={"bpmn": BPMN})
 
 _JOB_TYPE_HINTS = {
@@ -343,6 +344,7 @@ class _DocumentCheck:
             self._call_activity(element, config)
         elif tag == "scriptTask":
             self._script_task(element, config)
+        self._camunda7_settings(element, tag, config)
         if (config.inputs or config.outputs) and not _applies_mappings(tag, config):
             self._add(
                 element,
@@ -354,6 +356,28 @@ class _DocumentCheck:
                 Severity.WARNING,
             )
         self._config_expressions(element, config)
+
+    def _camunda7_settings(self, element: etree._Element, tag: str, config: ElementConfig) -> None:
+        """Camunda 7 settings read but not applied are said, not silently dropped."""
+        if (config.async_before or config.async_after) and not _calls_handler(tag, config):
+            self._add(
+                element,
+                "setting-ignored",
+                f"camunda:asyncBefore/asyncAfter on a {tag} is not a wait state here: the step "
+                "runs through it",
+                "async continuations apply to service, send and business rule tasks that call "
+                "a handler; drop the flag, or put the work in such a task",
+                Severity.WARNING,
+            )
+        if config.java_delegate is not None and element.find(_FIELD_INJECTION) is not None:
+            self._add(
+                element,
+                "setting-ignored",
+                "the delegate's camunda:field injections are not passed to its handler",
+                "pass the values as camunda:inputParameter instead; the handler reads them as "
+                "variables",
+                Severity.WARNING,
+            )
 
     def _listener(self, element: etree._Element) -> None:
         """A listener runs where the engine fires it, calling a handler or a Python/FEEL
@@ -787,6 +811,14 @@ def _owner_id(element: etree._Element) -> str | None:
             return current.get("id")
         current = current.getparent()
     return None
+
+
+def _calls_handler(tag: str, config: ElementConfig) -> bool:
+    """A service-like task whose handler the engine calls: a job type or a delegate."""
+    delegate = config.java_delegate
+    return tag in ("serviceTask", "sendTask", "businessRuleTask") and bool(
+        config.job_type or (delegate is not None and delegate[0] != "connector")
+    )
 
 
 def _applies_mappings(tag: str, config: ElementConfig) -> bool:

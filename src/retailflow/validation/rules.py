@@ -148,6 +148,8 @@ RULES: dict[str, Rule] = {rule.id: rule for rule in [
         ("called-element-unknown", E, "a call activity calls a process not in the set"),
         ("called-decision-unknown", E, "a business rule task calls a decision not in the set"),
         ("mapping-ignored", W, "an element's variable mappings are not applied at run time"),
+        ("setting-ignored", W, "a Camunda 7 setting that has no effect here (an async "
+                               "continuation outside a handler's task, field injection)"),
         ("engine-refused", E, "SpiffWorkflow refused to compile the process"),
     ),
     *_rules(
