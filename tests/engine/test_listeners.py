@@ -201,3 +201,36 @@ def test_a_failing_listener_undoes_the_step_and_fails_the_call(
 
     assert [t.id for t in engine.tasks(instance=instance.id)] == [task_row.id]
     assert engine.instance(instance.id).status == InstanceStatus.RUNNING
+
+
+def test_a_boundary_events_start_listener_fires_when_it_triggers_not_while_it_watches(
+        make_engine: EngineFactory, tmp_path: Path) -> None:
+    calls = Calls()
+    calls.add("escalation")
+    engine = make_engine(calls.registry)
+    body = "\n".join([
+        '<bpmn:startEvent id="StartEvent_1" />',
+        '<bpmn:userTask id="Activity_approve" />',
+        '<bpmn:boundaryEvent id="Event_late" attachedToRef="Activity_approve">'
+        '<bpmn:extensionElements><camunda:executionListener '
+        'delegateExpression="${escalation}" event="start" /></bpmn:extensionElements>'
+        '<bpmn:timerEventDefinition id="Def_1"><bpmn:timeDuration>PT1H</bpmn:timeDuration>'
+        "</bpmn:timerEventDefinition></bpmn:boundaryEvent>",
+        '<bpmn:endEvent id="Event_done" />',
+        '<bpmn:endEvent id="Event_escalated" />',
+        '<bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="Activity_approve" />',
+        '<bpmn:sequenceFlow id="Flow_2" sourceRef="Activity_approve" targetRef="Event_done" />',
+        '<bpmn:sequenceFlow id="Flow_3" sourceRef="Event_late" targetRef="Event_escalated" />',
+    ])
+    engine.deploy(c7_file(tmp_path, body))
+
+    on_time = engine.start("Process_1")
+    [task] = engine.tasks(instance=on_time.id)
+    engine.complete_task(task, {})
+    assert calls.names == []
+
+    late = engine.start("Process_1")
+    engine.clock.advance(hours=2)  # type: ignore[attr-defined]
+    engine.run()
+    assert calls.names == ["escalation"]
+    assert engine.instance(late.id).status == InstanceStatus.COMPLETED

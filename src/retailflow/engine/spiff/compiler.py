@@ -61,6 +61,13 @@ class CompiledProcess:
     locations: dict[str, tuple[str, int | None]] = field(default_factory=dict)
     sequence_flows: dict[tuple[str, str, str], str] = field(default_factory=dict)
     scopes: dict[str, str] = field(default_factory=dict)
+    calls_out: bool = field(init=False, default=False)
+    """Whether any element has a Camunda 7 delegate or a listener: the runtime looks for
+    them only then, keeping their scans off the hot path of every other process."""
+
+    def __post_init__(self) -> None:
+        self.calls_out = any(config.java_delegate is not None or config.listeners
+                             for _, config in self.element_configs())
 
     def scope(self, spec_name: str) -> str:
         """The BPMN process id of the elements of the spec named ``spec_name``."""

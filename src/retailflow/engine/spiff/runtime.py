@@ -17,7 +17,12 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.control import StartEventSplit
-from SpiffWorkflow.bpmn.specs.defaults import EventSubprocess, ServiceTask, StartEvent
+from SpiffWorkflow.bpmn.specs.defaults import (
+    BoundaryEvent,
+    EventSubprocess,
+    ServiceTask,
+    StartEvent,
+)
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
     ErrorEventDefinition,
     SignalEventDefinition,
@@ -332,7 +337,13 @@ class ProcessRun:
         """A person finished a user task."""
         task = self._task(task_id, TaskState.READY)
         task.data.update(variables)
-        self._guard(task, lambda: (self._callouts.fire(task, "task", "complete"), task.run()))
+
+        def complete() -> None:
+            # Camunda fires complete listeners before the task ends: they see the input.
+            self._callouts.fire(task, "task", "complete")
+            task.run()
+
+        self._guard(task, complete)
         self._record(task, variables)
         self._advance()
 
@@ -370,13 +381,10 @@ class ProcessRun:
                     self._run_engine_steps()
                 except SpiffWorkflowException as error:
                     raise _execution_error(error) from error
-                if not self._run_delegates():
+                if not self._compiled.calls_out or not self._run_delegates():
                     break
-            for task in list(self._open_tasks()):
-                # Elements that wait (user tasks, catches, jobs) start when they begin waiting.
-                if is_visible(task.task_spec) and (task.state != TaskState.READY
-                                                   or task.task_spec.manual):
-                    self._guard(task, lambda t=task: self._callouts.start(t))
+            if self._compiled.calls_out:
+                self._start_waiting()
         outbox = self._script_engine.outbox
         while outbox:
             kind, name, variables = outbox.pop(0)
@@ -385,6 +393,15 @@ class ProcessRun:
             definition = event.event_definition
             if isinstance(definition, SignalEventDefinition):
                 self._thrown.append(Thrown("signal", definition.name, dict(event.payload or {})))
+
+    def _start_waiting(self) -> None:
+        """Fire the start listeners of elements that began to wait (user tasks, catches,
+        jobs). A boundary event starts when it is triggered, not while it watches its task."""
+        for task in list(self._open_tasks()):
+            spec = task.task_spec
+            if is_visible(spec) and not isinstance(spec, BoundaryEvent) \
+                    and (task.state != TaskState.READY or spec.manual):
+                self._guard(task, lambda t=task: self._callouts.start(t))
 
     def _throw(self, task: Task, code: str, variables: Mapping[str, Any]) -> bool:
         event = BpmnEvent(ErrorEventDefinition(code, code), payload=dict(variables),
