@@ -180,6 +180,26 @@ CASES = {
         "camunda7",
         [("setting-ignored", "task")],
     ),
+    "take listener on a flow": (
+        task('    <bpmn:serviceTask id="task" camunda:class="com.acme.Reserve" />').replace(
+            '<bpmn:sequenceFlow id="flow_out" sourceRef="task" targetRef="end" />',
+            '<bpmn:sequenceFlow id="flow_out" sourceRef="task" targetRef="end">'
+            '<bpmn:extensionElements><camunda:executionListener class="com.acme.Audit" '
+            'event="take" /></bpmn:extensionElements></bpmn:sequenceFlow>',
+        ),
+        task(
+            '    <bpmn:serviceTask id="task" camunda:class="com.acme.Reserve">'
+            '<bpmn:extensionElements><camunda:executionListener class="com.acme.Audit" '
+            'event="end" /></bpmn:extensionElements></bpmn:serviceTask>'
+        ).replace(
+            '<bpmn:process id="order_fulfilment" name="Order fulfilment" isExecutable="true">',
+            '<bpmn:process id="order_fulfilment" name="Order fulfilment" isExecutable="true">'
+            '<bpmn:extensionElements><camunda:executionListener class="com.acme.Open" '
+            'event="start" /></bpmn:extensionElements>',
+        ),
+        "camunda7",
+        [("unsupported-element", "flow_out")],
+    ),
     "listener without handler name": (
         task(
             '    <bpmn:serviceTask id="task"><bpmn:extensionElements>'

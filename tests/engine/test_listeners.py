@@ -234,3 +234,47 @@ def test_a_boundary_events_start_listener_fires_when_it_triggers_not_while_it_wa
     engine.run()
     assert calls.names == ["escalation"]
     assert engine.instance(late.id).status == InstanceStatus.COMPLETED
+
+
+def test_a_process_start_listener_sets_variables_first_and_its_end_listener_sees_the_last(
+        make_engine: EngineFactory, tmp_path: Path) -> None:
+    calls = Calls()
+    calls.add("orderOpened", {"channel": "web"})
+    calls.add("orderClosed", {"closed": True})
+    engine = make_engine(calls.registry)
+    body = ('<bpmn:extensionElements>'
+            '<camunda:executionListener delegateExpression="${orderOpened}" event="start" />'
+            '<camunda:executionListener class="com.acme.OrderClosed" event="end" />'
+            "</bpmn:extensionElements>\n"
+            + chain('<bpmn:scriptTask id="Activity_tag" scriptFormat="python">'
+                    "<bpmn:script>tag = channel + '-order'</bpmn:script></bpmn:scriptTask>"))
+    engine.deploy(c7_file(tmp_path, body))
+
+    instance = engine.start("Process_1", variables={"sku": "TEA-01"})
+
+    finished = engine.instance(instance.id)
+    assert finished.status == InstanceStatus.COMPLETED
+    assert finished.variables == {"sku": "TEA-01", "channel": "web", "tag": "web-order",
+                                  "closed": True}
+    assert calls.calls[1] == ("orderClosed", {"sku": "TEA-01", "channel": "web",
+                                              "tag": "web-order"})
+    assert listened(engine, instance.id) == [("Process_1", "start", "${orderOpened}"),
+                                             ("Process_1", "end", "com.acme.OrderClosed")]
+
+
+def test_camunda8_process_execution_listeners_call_their_job_types(
+        make_engine: EngineFactory, tmp_path: Path) -> None:
+    calls = Calls()
+    calls.add("process.started", {"opened": True})
+    engine = make_engine(calls.registry)
+    body = ('<bpmn:extensionElements><zeebe:executionListeners>'
+            '<zeebe:executionListener eventType="start" type="process.started" />'
+            "</zeebe:executionListeners></bpmn:extensionElements>\n"
+            '<bpmn:startEvent id="StartEvent_1" /><bpmn:endEvent id="Event_end" />'
+            '<bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="Event_end" />')
+    engine.deploy(c8_file(tmp_path, body))
+
+    instance = engine.start("Process_1")
+
+    assert engine.instance(instance.id).variables == {"opened": True}
+    assert listened(engine, instance.id) == [("Process_1", "start", "process.started")]

@@ -94,6 +94,7 @@ _LISTENERS = frozenset(
 )
 _CAMUNDA_SCRIPT = f"{{{CAMUNDA}}}script"
 _EXTENSION_ELEMENTS = bpmn_tag("extensionElements")
+_PROCESS = bpmn_tag("process")
 _FIELD_INJECTION = f"{_EXTENSION_ELEMENTS}/{{{CAMUNDA}}}field"
 _HAS_START_EVENT = etree.XPath("boolean(bpmn:startEvent)", namespaces={"bpmn": BPMN})
 
@@ -387,14 +388,15 @@ class _DocumentCheck:
             return
         owner = _listener_owner(element)
         kind = f"{listener.kind} listener"
-        if owner is None or owner.tag not in _FLOW_NODES:
-            where = "a process" if owner is None else f"a {etree.QName(owner).localname}"
+        on_process = owner is not None and owner.tag == _PROCESS and listener.kind == "execution"
+        if owner is None or (owner.tag not in _FLOW_NODES and not on_process):
+            where = "an element" if owner is None else f"a {etree.QName(owner).localname}"
             self._add(
                 element,
                 "unsupported-element",
-                f"{kind}s on {where} are not supported (they run on tasks, events, gateways "
-                "and subprocesses)",
-                "move the listener to the first or last element of the flow",
+                f"{kind}s on {where} are not supported (they run on processes, tasks, events, "
+                "gateways and subprocesses)",
+                "move the listener to the element the flow leads to",
             )
             return
         if not listener.supported_event:
@@ -767,15 +769,12 @@ class _DocumentCheck:
 
 
 def _listener_owner(element: etree._Element) -> etree._Element | None:
-    """The BPMN element a listener is written on (None for a process: it has no line of
-    flow)."""
+    """The BPMN element a listener is written on."""
     current = element.getparent()
     while current is not None and (
         etree.QName(current).namespace != BPMN or current.tag == _EXTENSION_ELEMENTS
     ):
         current = current.getparent()
-    if current is not None and current.tag == bpmn_tag("process"):
-        return None
     return current
 
 

@@ -14,6 +14,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from pathlib import Path
 
+from lxml import etree
+
 from retailflow.bpmn.document import JOB_ELEMENTS, BpmnDocument, is_executable
 from retailflow.bpmn.extensions import ElementConfig, expression_language, read_element_config
 from retailflow.handlers import HandlerRegistry, RegisteredHandler
@@ -39,15 +41,12 @@ def check_code(documents: Sequence[BpmnDocument], handlers: HandlerRegistry,
         flow = VariableFlow(handlers, start_variables)
         flow.add_scopes(scopes)
         for scope in scopes:
+            # A process's own listeners, then each element's delegate and listeners.
+            owners = [scope.element] if scope.parent is None else []
+            for element in [*owners, *(node.element for node in scope.nodes)]:
+                findings.extend(_callout_findings(document.name, element, handlers, used))
             for node in scope.nodes:
                 config = read_element_config(node.element)
-                used.update(_callout_topics(handlers, config))
-                findings.extend(
-                    RULES["handler-missing"].report(unbound.message, unbound.hint,
-                                                    file=document.name,
-                                                    line=unbound.line or node.element.sourceline,
-                                                    element_id=node.element.get("id"))
-                    for unbound in unbound_callouts(handlers, config))
                 if node.kind not in _JOB_KINDS:
                     continue
                 job_type = config.job_type
@@ -100,6 +99,18 @@ def _task_findings(file: str, node: FlowNode, scope: FlowScope, config: ElementC
             f"the output mapping to '{mapping.target}' reads '{read}', which handler "
             f"'{job_type}' does not return (it returns {fields})",
             "map one of the fields the handler returns, or add the field to its result type")
+
+
+def _callout_findings(file: str, element: etree._Element, handlers: HandlerRegistry,
+                      used: set[str]) -> Iterator[Finding]:
+    """The delegate and listeners of one element against the registry; the topics of the
+    handlers they call go to ``used``."""
+    config = read_element_config(element)
+    used.update(_callout_topics(handlers, config))
+    for unbound in unbound_callouts(handlers, config):
+        yield RULES["handler-missing"].report(unbound.message, unbound.hint, file=file,
+                                              line=unbound.line or element.sourceline,
+                                              element_id=element.get("id"))
 
 
 def _callout_topics(handlers: HandlerRegistry, config: ElementConfig) -> set[str]:

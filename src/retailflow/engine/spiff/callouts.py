@@ -12,7 +12,7 @@ through a context variable (``Callouts.active``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -71,10 +71,12 @@ class Callouts:
     """One run's way into the application's code, and the record of what it called."""
 
     def __init__(self, runner: CalloutRunner | None, expressions: ExpressionEngine,
-                 record: ListenerRecorder) -> None:
+                 record: ListenerRecorder,
+                 process_listeners: Mapping[str, tuple[Listener, ...]]) -> None:
         self._runner = runner
         self._expressions = expressions
         self._record = record
+        self._process_listeners = process_listeners
 
     @contextmanager
     def active(self) -> Iterator[None]:
@@ -85,6 +87,26 @@ class Callouts:
             yield
         finally:
             _ACTIVE.reset(token)
+
+    def before_run(self, task: Task) -> None:
+        """Before a task runs: the start listeners of its element, or of its process when
+        the task is the process's own start, or its end when the task is the join that ends
+        it (it copies the variables out, so end listeners run first and are seen)."""
+        workflow_spec = task.workflow.spec
+        if task.task_spec is workflow_spec.start:
+            self._fire_process(task, "start")
+        elif task.task_spec is workflow_spec.end:
+            self._fire_process(task, "end")
+        else:
+            self.start(task)
+
+    def _fire_process(self, task: Task, event: str) -> None:
+        process_id = task.workflow.spec.name
+        for listener in self._process_listeners.get(process_id, ()):
+            if listener.kind == "execution" and listener.event == event:
+                updates = self._listen(task, listener, process_id)
+                task.data.update(updates)
+                self._record(task, listener, updates)
 
     def delegate(self, task: Task) -> dict[str, Any]:
         """Run the element's Camunda 7 delegate; the variables it writes."""
@@ -114,12 +136,11 @@ class Callouts:
         what the ones before it wrote."""
         for listener in _config(task).listeners:
             if listener.kind == kind and listener.event == event:
-                updates = self._listen(task, listener)
+                updates = self._listen(task, listener, task.task_spec.bpmn_id)
                 task.data.update(updates)
                 self._record(task, listener, updates)
 
-    def _listen(self, task: Task, listener: Listener) -> dict[str, Any]:
-        element_id = task.task_spec.bpmn_id
+    def _listen(self, task: Task, listener: Listener, element_id: str) -> dict[str, Any]:
         if listener.script is not None:
             dialect = Dialect.FEEL if (listener.script_format or "").strip().lower() == "feel" \
                 else Dialect.PYTHON

@@ -17,7 +17,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEv
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from retailflow.bpmn.extensions import ElementConfig
+from retailflow.bpmn.extensions import Dialect, ElementConfig, read_element_config
+from retailflow.bpmn.listeners import Listener
 from retailflow.bpmn.namespaces import bpmn_tag
 from retailflow.engine.spiff.callouts import connect_end_listeners
 from retailflow.engine.spiff.parser import RetailBpmnParser, ValidationException
@@ -52,7 +53,9 @@ class CompiledProcess:
     ``sequence_flows`` maps ``(process id, source id, target id)`` to the id of the sequence
     flow drawn between them (SpiffWorkflow keeps no sequence flows at run time, only which
     element follows which). ``scopes`` names the process each spec belongs to: a process's
-    own, a called process's, and an embedded or event subprocess's enclosing process."""
+    own, a called process's, and an embedded or event subprocess's enclosing process.
+    ``process_listeners`` are the execution listeners written on ``bpmn:process`` elements,
+    by process id (SpiffWorkflow's process specs carry no extensions)."""
 
     process_id: str
     spec: BpmnProcessSpec
@@ -61,6 +64,7 @@ class CompiledProcess:
     locations: dict[str, tuple[str, int | None]] = field(default_factory=dict)
     sequence_flows: dict[tuple[str, str, str], str] = field(default_factory=dict)
     scopes: dict[str, str] = field(default_factory=dict)
+    process_listeners: dict[str, tuple[Listener, ...]] = field(default_factory=dict)
     calls_out: bool = field(init=False, default=False)
     """Whether any element has a Camunda 7 delegate or a listener: the runtime looks for
     them only then, keeping their scans off the hot path of every other process."""
@@ -85,10 +89,16 @@ class CompiledProcess:
                 if isinstance(spec, ServiceTask) and spec.extensions.job_type]
 
     def element_configs(self) -> list[tuple[str, ElementConfig]]:
-        """``(element_id, config)`` of every element drawn, called processes included: what
-        its delegate and listeners call is checked against the handlers at deployment."""
-        return [(spec.bpmn_id, spec.extensions) for spec in self._task_specs()
-                if isinstance(getattr(spec, "extensions", None), ElementConfig)]
+        """``(element_id, config)`` of every element drawn, and of the process and the
+        processes it calls (their listeners): what a delegate or listener calls is checked
+        against the handlers at deployment."""
+        configs = [(spec.bpmn_id, spec.extensions) for spec in self._task_specs()
+                   if isinstance(getattr(spec, "extensions", None), ElementConfig)]
+        for process_id in (self.process_id, *self.subprocess_specs):
+            listeners = self.process_listeners.get(process_id)
+            if listeners:
+                configs.append((process_id, ElementConfig(Dialect.PLAIN, listeners=listeners)))
+        return configs
 
     def decision_ids(self) -> set[str]:
         """Decisions called by business rule tasks, called processes included."""
@@ -138,6 +148,7 @@ def compile_processes(sources: Sequence[SourceTree],
     element_types: dict[tuple[str, str], str] = {}
     flows: dict[tuple[str, str, str], str] = {}
     scopes: dict[str, str] = {}
+    process_listeners: dict[str, tuple[Listener, ...]] = {}
     for source in sources:
         for element in source.root.iter():
             element_id = element.get("id") if isinstance(element.tag, str) else None
@@ -146,6 +157,9 @@ def compile_processes(sources: Sequence[SourceTree],
         for process in source.root.iter(_PROCESS):
             scope = process.get("id", "")
             scopes[scope] = scope
+            listeners = read_element_config(process).listeners
+            if listeners:
+                process_listeners[scope] = listeners
             for element in process.iter():
                 element_id = element.get("id") if isinstance(element.tag, str) else None
                 if element_id is None:
@@ -176,7 +190,8 @@ def compile_processes(sources: Sequence[SourceTree],
             _link_loop_children(each)
             connect_end_listeners(each)
         compiled[process_id] = CompiledProcess(process_id, spec, subprocess_specs,
-                                               element_types, lines, flows, scopes)
+                                               element_types, lines, flows, scopes,
+                                               process_listeners)
     if findings:
         raise DeploymentError(findings)
     return compiled

@@ -155,7 +155,8 @@ class ProcessRun:
         self._workflow = workflow
         self._compiled = compiled
         self._script_engine = script_engine
-        self._callouts = Callouts(callouts, script_engine.expressions, self._record_listener)
+        self._callouts = Callouts(callouts, script_engine.expressions, self._record_listener,
+                                  compiled.process_listeners)
         self._steps: list[Step] = []
         self._entered: list[Step] = []
         self._thrown: list[Thrown] = []
@@ -453,8 +454,14 @@ class ProcessRun:
 
     def _record_listener(self, task: Task, listener: Listener,
                          variables: dict[str, Any]) -> None:
-        self._steps.append(replace(self._step(task, variables),
-                                   listener=(listener.event, listener.name)))
+        called = (listener.event, listener.name)
+        if is_visible(task.task_spec):
+            self._steps.append(replace(self._step(task, variables), listener=called))
+            return
+        # A process's own listener: its start task or the join that ends it.
+        process_id = task.workflow.spec.name
+        self._steps.append(Step(self._compiled.scope(process_id), process_id, "process",
+                                variables, listener=called))
 
     def _record(self, task: Task, variables: Mapping[str, Any] | None = None) -> None:
         # SpiffWorkflow reports every task it ran, also those it left STARTED (jobs).
@@ -602,7 +609,7 @@ class ProcessRun:
                  if task.state == TaskState.READY and not task.task_spec.manual]
         for task in ready:
             if task.state == TaskState.READY:
-                self._callouts.start(task)
+                self._callouts.before_run(task)
                 task.run()
                 self._record(task)
         return bool(ready)
