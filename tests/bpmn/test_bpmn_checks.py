@@ -180,18 +180,21 @@ CASES = {
         "camunda7",
         [("setting-ignored", "task")],
     ),
-    "take listener on a flow": (
+    "start listener on a flow": (
         task('    <bpmn:serviceTask id="task" camunda:class="com.acme.Reserve" />').replace(
             '<bpmn:sequenceFlow id="flow_out" sourceRef="task" targetRef="end" />',
             '<bpmn:sequenceFlow id="flow_out" sourceRef="task" targetRef="end">'
             '<bpmn:extensionElements><camunda:executionListener class="com.acme.Audit" '
-            'event="take" /></bpmn:extensionElements></bpmn:sequenceFlow>',
+            'event="start" /></bpmn:extensionElements></bpmn:sequenceFlow>',
         ),
-        task(
-            '    <bpmn:serviceTask id="task" camunda:class="com.acme.Reserve">'
+        task('    <bpmn:serviceTask id="task" camunda:class="com.acme.Reserve" />')
+        .replace(
+            '<bpmn:sequenceFlow id="flow_out" sourceRef="task" targetRef="end" />',
+            '<bpmn:sequenceFlow id="flow_out" sourceRef="task" targetRef="end">'
             '<bpmn:extensionElements><camunda:executionListener class="com.acme.Audit" '
-            'event="end" /></bpmn:extensionElements></bpmn:serviceTask>'
-        ).replace(
+            'event="take" /></bpmn:extensionElements></bpmn:sequenceFlow>',
+        )
+        .replace(
             '<bpmn:process id="order_fulfilment" name="Order fulfilment" isExecutable="true">',
             '<bpmn:process id="order_fulfilment" name="Order fulfilment" isExecutable="true">'
             '<bpmn:extensionElements><camunda:executionListener class="com.acme.Open" '

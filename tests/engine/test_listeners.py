@@ -278,3 +278,37 @@ def test_camunda8_process_execution_listeners_call_their_job_types(
 
     assert engine.instance(instance.id).variables == {"opened": True}
     assert listened(engine, instance.id) == [("Process_1", "start", "process.started")]
+
+
+def test_a_take_listener_runs_on_the_flow_taken_and_its_variables_travel_with_the_token(
+        make_engine: EngineFactory, tmp_path: Path) -> None:
+    calls = Calls()
+    calls.add("routeAudit", {"routed": "express"})
+    engine = make_engine(calls.registry)
+    body = "\n".join([
+        '<bpmn:startEvent id="StartEvent_1" />',
+        '<bpmn:exclusiveGateway id="Gateway_1" default="Flow_standard" />',
+        '<bpmn:scriptTask id="Activity_express" scriptFormat="python">'
+        "<bpmn:script>label = routed + '-label'</bpmn:script></bpmn:scriptTask>",
+        '<bpmn:endEvent id="Event_express" /><bpmn:endEvent id="Event_standard" />',
+        '<bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="Gateway_1" />',
+        '<bpmn:sequenceFlow id="Flow_express" sourceRef="Gateway_1" '
+        'targetRef="Activity_express"><bpmn:extensionElements><camunda:executionListener '
+        'delegateExpression="${routeAudit}" event="take" /></bpmn:extensionElements>'
+        "<bpmn:conditionExpression>${express}</bpmn:conditionExpression></bpmn:sequenceFlow>",
+        '<bpmn:sequenceFlow id="Flow_standard" sourceRef="Gateway_1" '
+        'targetRef="Event_standard" />',
+        '<bpmn:sequenceFlow id="Flow_2" sourceRef="Activity_express" '
+        'targetRef="Event_express" />',
+    ])
+    engine.deploy(c7_file(tmp_path, body))
+
+    standard = engine.start("Process_1", variables={"express": False})
+    assert calls.names == []
+    express = engine.start("Process_1", variables={"express": True})
+
+    assert calls.names == ["routeAudit"]
+    assert engine.instance(express.id).variables == {"express": True, "routed": "express",
+                                                     "label": "express-label"}
+    assert listened(engine, express.id) == [("Flow_express", "take", "${routeAudit}")]
+    assert listened(engine, standard.id) == []

@@ -23,7 +23,7 @@ from retailflow.bpmn.extensions import (
     read_element_config,
     read_message_correlation,
 )
-from retailflow.bpmn.listeners import EXECUTION_EVENTS, TASK_EVENTS, read_listener
+from retailflow.bpmn.listeners import EXECUTION_EVENTS, FLOW_EVENTS, TASK_EVENTS, read_listener
 from retailflow.bpmn.namespaces import BPMN, CAMUNDA, SPIFF, ZEEBE, bpmn_tag
 from retailflow.model import ExpressionError, Finding, Severity
 
@@ -388,8 +388,10 @@ class _DocumentCheck:
             return
         owner = _listener_owner(element)
         kind = f"{listener.kind} listener"
-        on_process = owner is not None and owner.tag == _PROCESS and listener.kind == "execution"
-        if owner is None or (owner.tag not in _FLOW_NODES and not on_process):
+        execution = listener.kind == "execution"
+        on_flow = owner is not None and owner.tag == _SEQUENCE_FLOW and execution
+        on_process = owner is not None and owner.tag == _PROCESS and execution
+        if owner is None or (owner.tag not in _FLOW_NODES and not on_process and not on_flow):
             where = "an element" if owner is None else f"a {etree.QName(owner).localname}"
             self._add(
                 element,
@@ -399,8 +401,8 @@ class _DocumentCheck:
                 "move the listener to the element the flow leads to",
             )
             return
-        if not listener.supported_event:
-            events = EXECUTION_EVENTS if listener.kind == "execution" else TASK_EVENTS
+        events = FLOW_EVENTS if on_flow else EXECUTION_EVENTS if execution else TASK_EVENTS
+        if listener.event not in events:
             supported = ", ".join(sorted(events))
             self._add(
                 element,

@@ -23,7 +23,9 @@ DELEGATE_ATTRIBUTES = ("class", "delegateExpression", "expression")
 them."""
 
 EXECUTION_EVENTS = frozenset({"start", "end"})
-"""Execution listener events the engine fires on flow nodes (``take`` belongs to flows)."""
+"""Execution listener events the engine fires on flow nodes and processes."""
+FLOW_EVENTS = frozenset({"take"})
+"""Execution listener events the engine fires on sequence flows."""
 TASK_EVENTS = frozenset({"create", "assignment", "complete"})
 """Task listener events the engine fires on user tasks."""
 _ZEEBE_TASK_EVENTS = {
@@ -56,11 +58,6 @@ class Listener:
     script_format: str | None = None
     script_resource: str | None = None
     line: int | None = None
-
-    @property
-    def supported_event(self) -> bool:
-        """Whether the engine fires this listener's event."""
-        return self.event in (EXECUTION_EVENTS if self.kind == "execution" else TASK_EVENTS)
 
     @property
     def name(self) -> str:

@@ -41,9 +41,11 @@ def check_code(documents: Sequence[BpmnDocument], handlers: HandlerRegistry,
         flow = VariableFlow(handlers, start_variables)
         flow.add_scopes(scopes)
         for scope in scopes:
-            # A process's own listeners, then each element's delegate and listeners.
+            # A process's own listeners, each element's delegate and listeners, each flow's.
             owners = [scope.element] if scope.parent is None else []
-            for element in [*owners, *(node.element for node in scope.nodes)]:
+            elements = [*owners, *(node.element for node in scope.nodes),
+                        *(flow.element for flow in scope.flows)]
+            for element in elements:
                 findings.extend(_callout_findings(document.name, element, handlers, used))
             for node in scope.nodes:
                 config = read_element_config(node.element)

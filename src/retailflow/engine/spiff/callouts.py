@@ -59,8 +59,9 @@ CalloutRunner = Callable[[Callout], dict[str, Any]]
 """Runs the handler a callout names and returns the variables it writes; raises ``BpmnError``
 for a delegate that takes a modelled error path, any other exception when it failed."""
 
-ListenerRecorder = Callable[["Task", Listener, dict[str, Any]], None]
-"""Takes a listener invocation into the instance's history."""
+ListenerRecorder = Callable[["Task", Listener, dict[str, Any], "str | None"], None]
+"""Takes a listener invocation into the instance's history (with the flow's id for a take
+listener)."""
 
 _ACTIVE: ContextVar[Callouts | None] = ContextVar("retailflow_callouts", default=None)
 STARTED = "rf_started"
@@ -106,7 +107,7 @@ class Callouts:
             if listener.kind == "execution" and listener.event == event:
                 updates = self._listen(task, listener, process_id)
                 task.data.update(updates)
-                self._record(task, listener, updates)
+                self._record(task, listener, updates, None)
 
     def delegate(self, task: Task) -> dict[str, Any]:
         """Run the element's Camunda 7 delegate; the variables it writes."""
@@ -138,7 +139,14 @@ class Callouts:
             if listener.kind == kind and listener.event == event:
                 updates = self._listen(task, listener, task.task_spec.bpmn_id)
                 task.data.update(updates)
-                self._record(task, listener, updates)
+                self._record(task, listener, updates, None)
+
+    def take(self, task: Task, flow: str, listener: Listener) -> None:
+        """Call a take listener of ``flow``, which led to ``task``: the token it carries is
+        ``task``'s variables."""
+        updates = self._listen(task, listener, flow)
+        task.data.update(updates)
+        self._record(task, listener, updates, flow)
 
     def _listen(self, task: Task, listener: Listener, element_id: str) -> dict[str, Any]:
         if listener.script is not None:

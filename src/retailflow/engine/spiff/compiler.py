@@ -55,7 +55,8 @@ class CompiledProcess:
     element follows which). ``scopes`` names the process each spec belongs to: a process's
     own, a called process's, and an embedded or event subprocess's enclosing process.
     ``process_listeners`` are the execution listeners written on ``bpmn:process`` elements,
-    by process id (SpiffWorkflow's process specs carry no extensions)."""
+    by process id, and ``flow_listeners`` the take listeners of sequence flows, by ``(process
+    id, flow id)`` (SpiffWorkflow keeps neither processes' extensions nor flows)."""
 
     process_id: str
     spec: BpmnProcessSpec
@@ -65,13 +66,15 @@ class CompiledProcess:
     sequence_flows: dict[tuple[str, str, str], str] = field(default_factory=dict)
     scopes: dict[str, str] = field(default_factory=dict)
     process_listeners: dict[str, tuple[Listener, ...]] = field(default_factory=dict)
+    flow_listeners: dict[tuple[str, str], tuple[Listener, ...]] = field(default_factory=dict)
     calls_out: bool = field(init=False, default=False)
     """Whether any element has a Camunda 7 delegate or a listener: the runtime looks for
     them only then, keeping their scans off the hot path of every other process."""
 
     def __post_init__(self) -> None:
-        self.calls_out = any(config.java_delegate is not None or config.listeners
-                             for _, config in self.element_configs())
+        self.calls_out = bool(self.flow_listeners) or any(
+            config.java_delegate is not None or config.listeners
+            for _, config in self.element_configs())
 
     def scope(self, spec_name: str) -> str:
         """The BPMN process id of the elements of the spec named ``spec_name``."""
@@ -98,6 +101,8 @@ class CompiledProcess:
             listeners = self.process_listeners.get(process_id)
             if listeners:
                 configs.append((process_id, ElementConfig(Dialect.PLAIN, listeners=listeners)))
+        for (_, flow), listeners in self.flow_listeners.items():
+            configs.append((flow, ElementConfig(Dialect.PLAIN, listeners=listeners)))
         return configs
 
     def decision_ids(self) -> set[str]:
@@ -149,6 +154,7 @@ def compile_processes(sources: Sequence[SourceTree],
     flows: dict[tuple[str, str, str], str] = {}
     scopes: dict[str, str] = {}
     process_listeners: dict[str, tuple[Listener, ...]] = {}
+    flow_listeners: dict[tuple[str, str], tuple[Listener, ...]] = {}
     for source in sources:
         for element in source.root.iter():
             element_id = element.get("id") if isinstance(element.tag, str) else None
@@ -173,6 +179,9 @@ def compile_processes(sources: Sequence[SourceTree],
                     # the first one drawn is the one recorded.
                     flows.setdefault((scope, element.get("sourceRef", ""),
                                       element.get("targetRef", "")), element_id)
+                    listeners = read_element_config(element).listeners
+                    if listeners:
+                        flow_listeners[(scope, element_id)] = listeners
         try:
             parser.add_bpmn_xml(source.root, filename=source.name)
         except (SpiffWorkflowException, NotImplementedError) as error:
@@ -191,10 +200,20 @@ def compile_processes(sources: Sequence[SourceTree],
             connect_end_listeners(each)
         compiled[process_id] = CompiledProcess(process_id, spec, subprocess_specs,
                                                element_types, lines, flows, scopes,
-                                               process_listeners)
+                                               process_listeners,
+                                               _own(flow_listeners, process_id,
+                                                    subprocess_specs))
     if findings:
         raise DeploymentError(findings)
     return compiled
+
+
+def _own(flow_listeners: dict[tuple[str, str], tuple[Listener, ...]], process_id: str,
+         subprocess_specs: dict[str, BpmnProcessSpec]) -> dict[tuple[str, str],
+                                                              tuple[Listener, ...]]:
+    """The take listeners of the flows of a process and of the processes it calls."""
+    scopes = {process_id, *subprocess_specs}
+    return {key: listeners for key, listeners in flow_listeners.items() if key[0] in scopes}
 
 
 def _link_loop_children(spec: BpmnProcessSpec | None) -> None:

@@ -452,9 +452,23 @@ class ProcessRun:
         self._guard(task, task.complete)
         self._record(task, updates)
 
-    def _record_listener(self, task: Task, listener: Listener,
-                         variables: dict[str, Any]) -> None:
+    def _take(self, task: Task, taken: list[tuple[str, Task]]) -> None:
+        """Fire the take listeners of the flows a completed task took; what they write
+        travels with the token, to the element the flow leads to."""
+        scope = self._compiled.scope(task.workflow.spec.name)
+        for flow, target in taken:
+            listeners = self._compiled.flow_listeners.get((scope, flow), ())
+            for listener in listeners:
+                self._guard(target, lambda t=target, f=flow, each=listener:
+                            self._callouts.take(t, f, each))
+
+    def _record_listener(self, task: Task, listener: Listener, variables: dict[str, Any],
+                         flow: str | None = None) -> None:
         called = (listener.event, listener.name)
+        if flow is not None:
+            scope = self._compiled.scope(task.workflow.spec.name)
+            self._steps.append(Step(scope, flow, "sequenceFlow", variables, listener=called))
+            return
         if is_visible(task.task_spec):
             self._steps.append(replace(self._step(task, variables), listener=called))
             return
@@ -466,8 +480,12 @@ class ProcessRun:
     def _record(self, task: Task, variables: Mapping[str, Any] | None = None) -> None:
         # SpiffWorkflow reports every task it ran, also those it left STARTED (jobs).
         if is_visible(task.task_spec) and task.state == TaskState.COMPLETED:
-            self._steps.append(self._step(task, dict(variables or {}), self._flows_taken(task),
+            taken = self._taken(task)
+            self._steps.append(self._step(task, dict(variables or {}),
+                                          tuple(flow for flow, _ in taken),
                                           task.internal_data.pop(DECISIONS_HIT, ())))
+            if self._compiled.flow_listeners:
+                self._take(task, taken)
 
     def _record_repetition(self, task: Task) -> None:
         """A cycle timer fired and waits for its next time: this firing passed the event once,
@@ -485,10 +503,15 @@ class ProcessRun:
                     flows, decisions)
 
     def _flows_taken(self, task: Task) -> tuple[str, ...]:
-        """The sequence flows out of a task that just completed: one to each element its
-        children lead to. SpiffWorkflow may put internal tasks in between (a boundary event
-        split, say), and keeps branches that may still be taken as predicted children.
-        Children of earlier repetitions of a cycle timer were recorded when it fired."""
+        """The sequence flows out of a task that just completed."""
+        return tuple(flow for flow, _ in self._taken(task))
+
+    def _taken(self, task: Task) -> list[tuple[str, Task]]:
+        """The sequence flows out of a task that just completed, each with the task it led
+        to: one to each element its children lead to. SpiffWorkflow may put internal tasks in
+        between (a boundary event split, say), and keeps branches that may still be taken as
+        predicted children. Children of earlier repetitions of a cycle timer were recorded
+        when it fired."""
         flows = self._compiled.sequence_flows
         scope = self._compiled.scope(task.workflow.spec.name)
         source = task.task_spec.bpmn_id
@@ -504,10 +527,10 @@ class ProcessRun:
             if is_visible(child.task_spec):
                 flow = flows.get((scope, source, child.task_spec.bpmn_id))
                 if flow is not None:
-                    taken.append(flow)
+                    taken.append((flow, child))
             else:
                 following.extend(child.children)
-        return tuple(taken)
+        return taken
 
     def _interrupt_for_event_subprocesses(self) -> None:
         """An interrupting event subprocess ends everything else in its scope when it starts
