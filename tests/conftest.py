@@ -79,7 +79,8 @@ def make_engine(store_url: str | None, clock: VirtualClock) -> Iterator[EngineFa
     made: list[Engine] = []
 
     def factory(handlers: HandlerRegistry | None = None, **kwargs: object) -> Engine:
-        engine = Engine(store_url, handlers=handlers or HandlerRegistry(), clock=clock,
+        engine = Engine(store_url, clock=clock,
+                        handlers=handlers if handlers is not None else HandlerRegistry(),
                         **kwargs)  # type: ignore[arg-type]
         made.append(engine)
         return engine

@@ -122,3 +122,15 @@ def test_looking_into_a_database_never_migrates_it(tmp_path: Path) -> None:
     assert "retailflow db upgrade" in str(result.exception)
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT name FROM sqlite_master").fetchall() == []
+
+
+def test_looking_into_a_sqlite_file_leaves_its_journal_mode_alone(
+        store: dict[str, str], tmp_path: Path) -> None:
+    db = tmp_path / "ops.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA journal_mode=DELETE")
+    for command in (["instances"], ["jobs"], ["incidents"], ["show", store["SO-2"]],
+                    ["history", store["SO-1"]]):
+        retailflow(*command, "--db", store["url"])
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
-from retailflow.cli.output import JsonOption, console, print_json, print_rows
+from retailflow.cli.output import JsonOption, cell, console, print_json, print_rows
 from retailflow.engine import Engine
 from retailflow.model import InstanceStatus, Job, JobState
 from retailflow.stores import database_url, open_store
@@ -64,9 +65,11 @@ def show(instance: str, db: DbOption, output_json: JsonOption = False) -> None:
     if output_json:
         print_json(details)
         return
-    console.print(f"[bold]{found.id}[/bold] {found.definition_id} "
-                  f"business key {found.business_key} — {found.status} (version {found.version})")
-    console.print(f"variables: {found.variables}", highlight=False, soft_wrap=True)
+    console.print(Text.assemble(
+        (found.id, "bold"), f" {found.definition_id} business key ", cell(found.business_key),
+        f" — {found.status} (version {found.version})"))
+    console.print(Text.assemble("variables: ", cell(found.variables)), highlight=False,
+                  soft_wrap=True)
     for part in ("jobs", "user_tasks", "subscriptions", "incidents"):
         if details[part]:
             print_rows(details[part], False, part.replace("_", " ").capitalize())

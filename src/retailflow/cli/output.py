@@ -8,6 +8,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from retailflow.model.printable import printable
 
 console = Console()
 
@@ -32,5 +35,11 @@ def print_rows(rows: list[dict[str, Any]], output_json: bool, title: str) -> Non
         # Long ids wrap rather than end in "...", so they can be copied from a narrow terminal.
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*("" if value is None else str(value) for value in row.values()))
+        table.add_row(*(cell(value) for value in row.values()))
     console.print(table)
+
+
+def cell(value: Any) -> Text:
+    """A value as a table shows it: plain text (a business key "[red]" is no markup) with
+    control characters escaped (a name cannot move the terminal's cursor)."""
+    return Text("" if value is None else printable(str(value)))

@@ -8,13 +8,14 @@ import signal
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from retailflow.cli.operations import store_url
 from retailflow.engine import Worker, WorkerSettings
 from retailflow.handlers import RegistryImportError, import_registry
+from retailflow.model.printable import printable
 
 # The ids a log line may carry (``extra=``), printed as key=value after the message.
 _FIELDS = ("worker_id", "instance_id", "element_id", "job_id")
@@ -22,13 +23,22 @@ _FIELDS = ("worker_id", "instance_id", "element_id", "job_id")
 
 class KeyValueFormatter(logging.Formatter):
     """A plain log line, then the ids of the worker, instance, element and job it is about:
-    greppable, and each line stands on its own."""
+    greppable, and each line stands on its own. A message is one line whatever it carries
+    (a newline in an error is escaped, so it cannot forge a line of its own); a traceback
+    follows indented, so no line of it reads as a log line."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        fields = " ".join(f"{name}={getattr(record, name)}" for name in _FIELDS
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        line = printable(super().formatMessage(record))
+        fields = " ".join(f"{name}={printable(str(getattr(record, name)))}" for name in _FIELDS
                           if getattr(record, name, None) is not None)
         return f"{line} {fields}" if fields else line
+
+    def formatException(self, ei: Any) -> str:
+        return "\n".join(f"    {printable(line)}"
+                         for line in super().formatException(ei).splitlines())
+
+    def formatStack(self, stack_info: str) -> str:
+        return "\n".join(f"    {printable(line)}" for line in stack_info.splitlines())
 
 
 def worker(

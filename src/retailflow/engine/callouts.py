@@ -13,12 +13,12 @@ import logging
 from typing import Any
 
 from retailflow.bpmn.extensions import ElementConfig
-from retailflow.engine.spiff import Callout, CalloutError, CalloutRunner
+from retailflow.engine.spiff import Callout, CalloutRunner
 from retailflow.engine.variables import map_inputs, map_outputs
 from retailflow.expressions import ExpressionEngine
-from retailflow.handlers import BpmnError, HandlerContext, HandlerRegistry, RegisteredHandler
+from retailflow.handlers import HandlerContext, HandlerRegistry, RegisteredHandler
 from retailflow.handlers.delegates import describe_delegate
-from retailflow.model import Instance
+from retailflow.model import BpmnError, CalloutError, Instance
 
 logger = logging.getLogger(__name__)
 

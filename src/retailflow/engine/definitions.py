@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from retailflow.bpmn import BpmnDocument, DmnDocument, SourceFile, read_document
 from retailflow.decisions import Decision, DecisionEvaluator, parse_dmn
@@ -102,5 +102,5 @@ def _source(store: Store, content_hash: str) -> SourceFile:
     except NotFoundError as error:
         raise NotFoundError(f"deployed file {content_hash[:12]} is missing from the store"
                             ) from error
-    kind = "dmn" if resource.name.endswith(".dmn") else "bpmn"
+    kind: Literal["bpmn", "dmn"] = "dmn" if resource.name.endswith(".dmn") else "bpmn"
     return SourceFile(resource.name, resource.content, resource.content_hash, kind)

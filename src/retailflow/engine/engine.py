@@ -26,8 +26,6 @@ from retailflow.engine.deployer import Deployer
 from retailflow.engine.kpis import compute_kpis
 from retailflow.engine.spiff import (
     ASYNC_AFTER_JOB,
-    CalloutError,
-    ExecutionError,
     PendingCatch,
     ProcessRun,
     StateCodec,
@@ -47,12 +45,13 @@ from retailflow.model import (
     BufferedMessage,
     ConcurrentUpdateError,
     Deployment,
+    ExecutionError,
     ExpressionError,
-    HandlerInputError,
     HistoryEvent,
     HistoryKind,
     Incident,
     Instance,
+    InstanceEndedError,
     InstanceStatus,
     Job,
     JobKind,
@@ -61,6 +60,7 @@ from retailflow.model import (
     ProcessDefinition,
     ProcessKpis,
     RetailflowError,
+    SignalDeliveryError,
     StoreUnavailableError,
     Subscription,
     SubscriptionKind,
@@ -190,6 +190,12 @@ class Engine:
             else:
                 self._run_service_job(job)
         except StoreUnavailableError:
+            raise
+        except (KeyboardInterrupt, SystemExit):
+            # The process is going down (Ctrl-C, sys.exit in a handler): give the job back at
+            # once rather than leave it claimed until its lease runs out.
+            with suppress(RetailflowError):
+                self.store.release_job(job.id, owner=self.worker_id)
             raise
         except ConcurrentUpdateError as error:
             # Other writers kept moving the instance on: not a failure of the job, which runs
@@ -407,8 +413,7 @@ class Engine:
             live = self._live_run(instance_id)
             instance, run = live.instance, live.run
             if instance.status != InstanceStatus.RUNNING:
-                raise RetailflowError(f"instance '{instance_id}' is already {instance.status}; "
-                                      "only a running instance can be moved on or cancelled")
+                raise InstanceEndedError(instance_id, instance.status)
             try:
                 action(run)
                 return self._commit(instance, run, expected_version=instance.version,
@@ -588,8 +593,10 @@ class Engine:
         except BpmnError as error:
             self._route_bpmn_error(job, instance, error)
             return
-        except (HandlerInputError, RetailflowError) as error:
-            self._fail(job, instance.definition_id, str(error), retryable=False)
+        except RetailflowError as error:
+            # Each says whether trying again can help: a timeout or a database outage inside
+            # the handler can, wrong inputs or a refused expression cannot.
+            self._fail(job, instance.definition_id, str(error), retryable=error.retryable)
             return
         except Exception as error:  # a handler's technical failure: retried with backoff
             logger.warning("handler '%s' failed at %s of instance %s (attempt %d)", job.topic,
@@ -639,7 +646,7 @@ class Engine:
                          extra=[_Note(HistoryKind.INSTANCE_STARTED, None, {}),
                                 _Note(HistoryKind.TIMER_FIRED, job.element_id, {})],
                          schedules={job.instance_id: [following] if following else []})
-        except (ExecutionError, ExpressionError, CalloutError) as error:
+        except (ExecutionError, ExpressionError) as error:
             self._fail(job, definition.id, str(error), retryable=False)
 
     def _fire_timer(self, job: Job) -> None:
@@ -674,18 +681,20 @@ class Engine:
         """Advance the instance past the job; False when it could not (failed or dropped)."""
         try:
             self._advance(job.instance_id, action, extra=extra, job=job)
-        except CalloutError as error:
-            # A delegate or listener the step reached failed: the step is undone and the job
-            # retried, as Camunda 7 retries the job that took it.
-            self._fail(job, instance.definition_id, str(error), retryable=True)
-            return False
         except (ExecutionError, ExpressionError) as error:
-            # The step after the job cannot be taken (a condition fails, data is missing):
-            # the instance stays where it was, with an incident that names the element.
-            self._fail(job, instance.definition_id, str(error), retryable=False)
+            # The step after the job cannot be taken (a condition fails, data is missing, a
+            # delegate's handler failed): the instance stays where it was, and the job is
+            # retried when that may help (CalloutError), else an incident names the element.
+            self._fail(job, instance.definition_id, str(error), retryable=error.retryable)
             return False
         except NotFoundError:
             self._drop(job)
+            return False
+        except InstanceEndedError as ended:
+            # Cancelled (or ended by another path) while the handler ran: an expected outcome;
+            # the instance's jobs went with it, and the handler's result has nowhere to go.
+            logger.info("the result of job %s is discarded: instance %s is %s", job.id,
+                        job.instance_id, ended.status, extra=_job_fields(job))
             return False
         return True
 
@@ -757,18 +766,6 @@ class _Note:
     kind: HistoryKind
     element_id: str | None
     variables: dict[str, Any]
-
-
-class SignalDeliveryError(RetailflowError):
-    """A broadcast reached some instances but not all; ``reached`` and ``failed`` say which."""
-
-    def __init__(self, signal: str, reached: list[Instance],
-                 failed: list[tuple[str, RetailflowError]]) -> None:
-        self.reached = reached
-        self.failed = failed
-        details = "; ".join(f"{target}: {error}" for target, error in failed)
-        super().__init__(f"signal '{signal}' reached {len(reached)} instance(s) but failed for "
-                         f"{len(failed)}: {details}")
 
 
 class _Uncaught(Exception):

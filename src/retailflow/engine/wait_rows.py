@@ -98,7 +98,7 @@ def step_history(instance: Instance, completed: Sequence[Step], entered: Sequenc
     """History rows for a step: for each element completed, the decisions it evaluated, its
     completion (the job's own with its attempt) and the sequence flows taken out of it; then
     the wait states entered."""
-    events = []
+    events: list[HistoryEvent] = []
     for step in completed:
         if step.listener is not None:
             event, name = step.listener

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from retailflow.handlers.binding import RegisteredHandler
 from retailflow.handlers.context import HandlerContext
-from retailflow.handlers.errors import BpmnError
-from retailflow.handlers.importing import RegistryImportError, import_registry
+from retailflow.handlers.importing import import_registry
 from retailflow.handlers.registry import HandlerRegistry
 from retailflow.handlers.retry import RetryPolicy
+from retailflow.model.errors import BpmnError, RegistryImportError
 
 __all__ = [
     "BpmnError",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
+import threading
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -18,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from retailflow.handlers.context import HandlerContext
-from retailflow.model import HandlerInputError, RetailflowError
+from retailflow.model import HandlerInputError, HandlerTimeoutError, RetailflowError
 
 _SHOWN_INPUT_CHARS = 60
 
@@ -157,7 +158,12 @@ class RegisteredHandler:
             arguments[self._model_name] = self._validate(variables)
         if self.reads_all_variables:
             self._add_remaining(arguments, variables)
-        result = self._run_async(arguments) if self.is_async else self.function(**arguments)
+        if self.timeout is not None:
+            result = self._run_with_timeout(arguments, self.timeout)
+        elif self.is_async:
+            result = self._run_async(arguments)
+        else:
+            result = self.function(**arguments)
         return self._written_variables(result)
 
     def __repr__(self) -> str:
@@ -197,11 +203,46 @@ class RegisteredHandler:
                 )
             arguments[key] = value
 
-    def _run_async(self, arguments: dict[str, Any]) -> Any:
+    def _run_with_timeout(self, arguments: dict[str, Any], timeout: float) -> Any:
+        """The call, bounded by ``timeout`` seconds: an async handler is cancelled; a
+        synchronous one runs in a thread of its own and is abandoned (Python cannot stop a
+        thread), so the job fails and is retried while the stray call may still finish."""
+        if self.is_async:
+            return self._run_async(arguments, timeout=timeout)
+        outcome: list[Any] = []
+        failure: list[BaseException] = []
+
+        def call() -> None:
+            try:
+                outcome.append(self.function(**arguments))
+            except BaseException as error:  # re-raised in the caller's thread
+                failure.append(error)
+
+        thread = threading.Thread(target=call, name=f"handler {self.topic}", daemon=True)
+        thread.start()
+        thread.join(timeout)
+        if thread.is_alive():
+            raise self._timed_out(timeout)
+        if failure:
+            raise failure[0]
+        return outcome[0]
+
+    def _timed_out(self, timeout: float) -> HandlerTimeoutError:
+        return HandlerTimeoutError(
+            f"handler '{self.topic}' ({self._name}) did not finish within its timeout of "
+            f"{timeout:g} s; the job is retried (raise the timeout if the work needs longer)"
+        )
+
+    def _run_async(self, arguments: dict[str, Any], *, timeout: float | None = None) -> Any:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self.function(**arguments))
+            if timeout is None:
+                return asyncio.run(self.function(**arguments))
+            try:
+                return asyncio.run(asyncio.wait_for(self.function(**arguments), timeout))
+            except TimeoutError:
+                raise self._timed_out(timeout) from None
         raise RetailflowError(
             f"handler '{self.topic}' ({self._name}) is async, and invoke() runs it with "
             "asyncio.run, which cannot start inside the event loop already running here; call "
@@ -293,7 +334,7 @@ def _output_fields(annotation: Any) -> frozenset[str] | None:
     if issubclass(annotation, BaseModel):
         return frozenset(annotation.model_fields) | frozenset(annotation.model_computed_fields)
     if typing.is_typeddict(annotation):
-        return frozenset(annotation.__required_keys__ | annotation.__optional_keys__)
+        return frozenset(annotation.__annotations__)  # a TypedDict's, inherited keys included
     if dataclasses.is_dataclass(annotation):
         return frozenset(field.name for field in dataclasses.fields(annotation))
     return None

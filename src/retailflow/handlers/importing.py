@@ -11,11 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from retailflow.handlers.registry import HandlerRegistry
-from retailflow.model import RetailflowError
-
-
-class RegistryImportError(RetailflowError):
-    """``module:attribute`` names no usable registry; the message says why and what to write."""
+from retailflow.model import RegistryImportError
 
 
 def import_registry(spec: str, search_paths: Sequence[Path]) -> HandlerRegistry:

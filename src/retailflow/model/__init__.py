@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from retailflow.model.deployment import Deployment, ProcessDefinition, Resource
 from retailflow.model.errors import (
+    BpmnError,
+    CalloutError,
     ConcurrentUpdateError,
+    ConfigError,
     DeploymentError,
+    ExecutionError,
     ExpressionError,
     HandlerInputError,
+    HandlerTimeoutError,
+    InstanceEndedError,
     NotFoundError,
+    RegistryImportError,
     RetailflowError,
+    SignalDeliveryError,
     StoreUnavailableError,
 )
 from retailflow.model.finding import Finding, Severity
@@ -28,17 +36,23 @@ from retailflow.model.runtime import (
 )
 
 __all__ = [
+    "BpmnError",
     "BufferedMessage",
+    "CalloutError",
     "ConcurrentUpdateError",
+    "ConfigError",
     "Deployment",
     "DeploymentError",
+    "ExecutionError",
     "ExpressionError",
     "Finding",
     "HandlerInputError",
+    "HandlerTimeoutError",
     "HistoryEvent",
     "HistoryKind",
     "Incident",
     "Instance",
+    "InstanceEndedError",
     "InstanceStatus",
     "Job",
     "JobKind",
@@ -47,9 +61,11 @@ __all__ = [
     "NotFoundError",
     "ProcessDefinition",
     "ProcessKpis",
+    "RegistryImportError",
     "Resource",
     "RetailflowError",
     "Severity",
+    "SignalDeliveryError",
     "StepKpis",
     "StoreUnavailableError",
     "Subscription",

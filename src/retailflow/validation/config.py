@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from retailflow.model import RetailflowError, Severity
+from retailflow.model import ConfigError, Severity
 from retailflow.validation.rules import RULES
 
 _LEVELS: dict[str, Severity | None] = {
@@ -34,10 +34,6 @@ _LEVELS: dict[str, Severity | None] = {
     "off": None,
 }
 _KEYS = frozenset({"paths", "handlers", "fail-on", "start-variables", "rules"})
-
-
-class ConfigError(RetailflowError):
-    """The configuration cannot be used; the message names the file, the key and the fix."""
 
 
 @dataclass(frozen=True, slots=True)

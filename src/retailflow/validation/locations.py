@@ -4,7 +4,6 @@ annotations and SARIF viewers all point at a column."""
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 _LOOK_BACK = 20
 """How many lines up a start tag's beginning is searched for; Modeler writes one-line tags."""
@@ -19,6 +18,7 @@ class SourceColumns:
     def __init__(self, contents: dict[str, bytes]) -> None:
         self._contents = contents
         self._lines: dict[str, list[str]] = {}
+        self._ids: dict[str, dict[str, list[tuple[int, int]]]] = {}
 
     def locate(self, file: str | None, line: int | None, element_id: str | None
                ) -> tuple[int | None, int | None]:
@@ -35,15 +35,26 @@ class SourceColumns:
             return line, None
         text = lines[line - 1]
         if element_id:
-            pattern = _id_attribute(element_id)
             # A line holding a "<" of its own starts a tag: the finding is about that one (a
             # condition inside a flow), so only a continuation line sends the search upwards.
             stop = line - 1 if "<" in text else max(line - _LOOK_BACK, 0)
-            for number in range(line, stop, -1):
-                found = pattern.search(lines[number - 1])
-                if found is not None:
-                    return _opening(lines, number, found.start())
+            places = [place for place in self._id_places(file, lines).get(element_id, ())
+                      if stop < place[0] <= line]
+            if places:
+                number = max(place[0] for place in places)
+                return _opening(lines, number, min(c for n, c in places if n == number))
         return line, len(text) - len(text.lstrip()) + 1
+
+    def _id_places(self, file: str, lines: list[str]) -> dict[str, list[tuple[int, int]]]:
+        """Where each ``id="..."`` attribute stands, ``(line, column index)``, found in one pass
+        over the file: searching the text once per finding was quadratic on one-line files."""
+        places = self._ids.get(file)
+        if places is None:
+            places = self._ids[file] = {}
+            for number, text in enumerate(lines, start=1):
+                for found in _ID_ATTRIBUTE.finditer(text):
+                    places.setdefault(found.group(1), []).append((number, found.start()))
+        return places
 
     def _source_lines(self, file: str) -> list[str] | None:
         lines = self._lines.get(file)
@@ -65,6 +76,4 @@ def _opening(lines: list[str], number: int, before: int) -> tuple[int, int]:
     return number, 1
 
 
-@lru_cache(maxsize=4096)
-def _id_attribute(element_id: str) -> re.Pattern[str]:
-    return re.compile(rf"""\bid\s*=\s*["']{re.escape(element_id)}["']""")
+_ID_ATTRIBUTE = re.compile(r"""\bid\s*=\s*["']([^"']*)["']""")

@@ -7,11 +7,10 @@ Everything above it talks retailflow's types: ``compile_processes`` turns parsed
 
 from __future__ import annotations
 
-from retailflow.engine.spiff.callouts import Callout, CalloutError, CalloutRunner
+from retailflow.engine.spiff.callouts import Callout, CalloutRunner
 from retailflow.engine.spiff.compiler import CompiledProcess, SourceTree, compile_processes
 from retailflow.engine.spiff.runtime import (
     ASYNC_AFTER_JOB,
-    ExecutionError,
     PendingCatch,
     PendingJob,
     PendingTimer,
@@ -27,10 +26,8 @@ from retailflow.engine.spiff.serializer import StateCodec
 __all__ = [
     "ASYNC_AFTER_JOB",
     "Callout",
-    "CalloutError",
     "CalloutRunner",
     "CompiledProcess",
-    "ExecutionError",
     "PendingCatch",
     "PendingJob",
     "PendingTimer",

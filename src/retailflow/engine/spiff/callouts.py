@@ -23,8 +23,7 @@ from retailflow.bpmn.extensions import ElementConfig
 from retailflow.bpmn.listeners import Listener
 from retailflow.engine.spiff.specs import KeyedMessageEventDefinition
 from retailflow.expressions import Dialect, ExpressionEngine
-from retailflow.handlers import BpmnError
-from retailflow.model import RetailflowError
+from retailflow.model import BpmnError, CalloutError, RetailflowError
 
 if TYPE_CHECKING:
     from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
@@ -44,15 +43,6 @@ class Callout:
     delegate: tuple[str, str] | None = None
     job_type: str | None = None
     event: str | None = None
-
-
-class CalloutError(RetailflowError):
-    """A delegate's or listener's handler failed, so the step that reached it is undone, as
-    in Camunda 7: the call that took the step fails (a job that took it is retried)."""
-
-    def __init__(self, message: str, *, element_id: str) -> None:
-        self.element_id = element_id
-        super().__init__(message)
 
 
 CalloutRunner = Callable[[Callout], dict[str, Any]]

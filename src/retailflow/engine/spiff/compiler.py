@@ -21,6 +21,7 @@ from retailflow.bpmn.extensions import Dialect, ElementConfig, read_element_conf
 from retailflow.bpmn.listeners import Listener
 from retailflow.bpmn.namespaces import bpmn_tag
 from retailflow.engine.spiff.callouts import connect_end_listeners
+from retailflow.engine.spiff.deep_stack import with_deep_stack
 from retailflow.engine.spiff.parser import RetailBpmnParser, ValidationException
 from retailflow.engine.spiff.specs import (
     ClockTimerEventDefinition,
@@ -147,6 +148,12 @@ def compile_processes(sources: Sequence[SourceTree],
                       process_ids: Sequence[str]) -> dict[str, CompiledProcess]:
     """Compile the given processes (and what they call); ``DeploymentError`` lists every
     process that failed, each with file, line and element id."""
+    # SpiffWorkflow's parser recurses along every path of the diagram.
+    return with_deep_stack(lambda: _compile_processes(sources, process_ids))
+
+
+def _compile_processes(sources: Sequence[SourceTree],
+                       process_ids: Sequence[str]) -> dict[str, CompiledProcess]:
     parser = RetailBpmnParser()
     findings: list[Finding] = []
     lines: dict[str, tuple[str, int | None]] = {}

@@ -46,8 +46,7 @@ from retailflow.engine.spiff.specs import (
     KeyedMessageEventDefinition,
     is_visible,
 )
-from retailflow.handlers import BpmnError
-from retailflow.model import NotFoundError, RetailflowError
+from retailflow.model import BpmnError, ExecutionError, NotFoundError
 
 _OPEN = TaskState.STARTED | TaskState.WAITING | TaskState.READY
 TRIGGER = "trigger:"
@@ -58,15 +57,6 @@ _ASYNC_AFTER = "rf_async_after"
 """Internal-data key: what a task's handler wrote, kept while it waits in its asyncAfter."""
 ASYNC_AFTER_JOB = "@after"
 """Suffix of the id of the job that continues after a task's ``camunda:asyncAfter``."""
-
-
-class ExecutionError(RetailflowError):
-    """The process could not advance (an expression failed, data was missing ...)."""
-
-    def __init__(self, message: str, *, element_id: str | None = None) -> None:
-        self.element_id = element_id
-        where = f" at element '{element_id}'" if element_id else ""
-        super().__init__(f"{message}{where}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -186,9 +186,10 @@ class SqlStore:
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         """Open the store; with ``migrate`` (the default) create or upgrade the schema first,
         under a lock so that many workers starting together migrate once. ``migrate=False``
-        refuses a database whose schema is not current (run ``retailflow db upgrade``)."""
+        refuses a database whose schema is not current (run ``retailflow db upgrade``), and
+        leaves the file's settings (its journal mode) as they are."""
         self._where = _shown(url)  # for error messages, rendered once: not per transaction
-        self._engine = _create_engine(url)
+        self._engine = _create_engine(url, set_up=migrate)
         self._postgres = self._engine.dialect.name == "postgresql"
         self._upsert = postgresql.insert if self._postgres else sqlite.insert
         # An in-memory SQLite database is one shared connection: transactions must take turns.
@@ -634,8 +635,10 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} cannot be stored as JSON")
 
 
-def _create_engine(url: str) -> Engine:
-    """An engine configured for retailflow's transactions on the URL's database."""
+def _create_engine(url: str, *, set_up: bool = False) -> Engine:
+    """An engine configured for retailflow's transactions on the URL's database; ``set_up``
+    also puts a SQLite file in WAL mode (a setting the file keeps), which a store opened only
+    to look at or to operate on an existing database does not change."""
     if make_url(url).get_backend_name() != "sqlite":
         try:
             # pre_ping replaces connections the server closed (a restart,
@@ -664,7 +667,8 @@ def _create_engine(url: str) -> Engine:
         if not in_memory:
             # WAL lets readers run beside the single writer; NORMAL syncs at checkpoints only,
             # which in WAL mode still never corrupts the database.
-            cursor.execute("PRAGMA journal_mode=WAL")
+            if set_up:
+                cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         cursor.close()

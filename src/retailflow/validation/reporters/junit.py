@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from lxml import etree
 
+from retailflow.model.printable import printable
 from retailflow.validation.report import ValidationReport
 
 
@@ -14,18 +15,19 @@ def render(report: ValidationReport) -> str:
                            tests="0", failures="0", time=f"{report.seconds:.3f}")
     total = failures = 0
     for file, diagnostics in report.by_file().items():
-        name = file or "(configuration)"
+        # XML cannot hold control characters, which a file name or message may carry.
+        name = printable(file or "(configuration)")
         suite = etree.SubElement(suites, "testsuite", name=name)
         for diagnostic in diagnostics:
             finding = diagnostic.finding
             where = ":".join(str(part) for part in (finding.line, diagnostic.column)
                              if part is not None)
-            element = f" [{finding.element_id}]" if finding.element_id else ""
+            element = f" [{printable(finding.element_id)}]" if finding.element_id else ""
             case = etree.SubElement(suite, "testcase", classname=name,
                                     name=f"{finding.rule}{element} {where}".strip())
             failure = etree.SubElement(case, "failure", type=str(finding.severity),
-                                       message=finding.message)
-            failure.text = str(finding)
+                                       message=printable(finding.message))
+            failure.text = printable(str(finding))
         if not diagnostics:
             etree.SubElement(suite, "testcase", classname=name, name="no findings")
         suite.set("tests", str(max(len(diagnostics), 1)))

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.text import Text
 
 from retailflow.model import Severity
+from retailflow.model.printable import printable
 from retailflow.validation.report import ValidationReport
 
 _STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -18,7 +19,7 @@ def print_report(report: ValidationReport, console: Console) -> None:
     summary line."""
     for diagnostic in report.diagnostics:
         finding = diagnostic.finding
-        where = ":".join(str(part) for part in (finding.file or "<configuration>",
+        where = ":".join(str(part) for part in (printable(finding.file or "<configuration>"),
                                                  finding.line, diagnostic.column)
                          if part is not None)
         line = Text.assemble(
@@ -26,9 +27,9 @@ def print_report(report: ValidationReport, console: Console) -> None:
             (str(finding.severity), _STYLES[finding.severity]),
             " ",
             (finding.rule, "magenta"),
-            f" [{finding.element_id}]" if finding.element_id else "",
-            f" {finding.message}",
-            (f" (hint: {finding.hint})" if finding.hint else "", "dim"),
+            f" [{printable(finding.element_id)}]" if finding.element_id else "",
+            f" {printable(finding.message)}",
+            (f" (hint: {printable(finding.hint)})" if finding.hint else "", "dim"),
         )
         console.print(line, soft_wrap=True, highlight=False)
     counts = report.counts()
