@@ -21,8 +21,10 @@ C7_HEAD = (
 def c7_file(tmp_path: Path, body: str, name: str = "delegates.bpmn") -> Path:
     """A Camunda 7 process ``Process_1`` made of ``body`` (flow nodes and flows)."""
     path = tmp_path / name
-    path.write_text(f'{C7_HEAD}<bpmn:process id="Process_1" isExecutable="true">\n{body}\n'
-                    "</bpmn:process>\n</bpmn:definitions>\n")
+    path.write_text(
+        f'{C7_HEAD}<bpmn:process id="Process_1" isExecutable="true">\n{body}\n'
+        "</bpmn:process>\n</bpmn:definitions>\n"
+    )
     return path
 
 
@@ -31,10 +33,17 @@ def chain(*nodes: str) -> str:
     flows = []
     ids = ["StartEvent_1", *(_id_of(node) for node in nodes), "Event_end"]
     for index, (source, target) in enumerate(pairwise(ids)):
-        flows.append(f'<bpmn:sequenceFlow id="Flow_{index}" sourceRef="{source}" '
-                     f'targetRef="{target}" />')
-    return "\n".join(['<bpmn:startEvent id="StartEvent_1" />', *nodes,
-                      '<bpmn:endEvent id="Event_end" />', *flows])
+        flows.append(
+            f'<bpmn:sequenceFlow id="Flow_{index}" sourceRef="{source}" targetRef="{target}" />'
+        )
+    return "\n".join(
+        [
+            '<bpmn:startEvent id="StartEvent_1" />',
+            *nodes,
+            '<bpmn:endEvent id="Event_end" />',
+            *flows,
+        ]
+    )
 
 
 def _id_of(node: str) -> str:
@@ -42,8 +51,7 @@ def _id_of(node: str) -> str:
 
 
 def service(element_id: str, delegate: str, extra: str = "", inner: str = "") -> str:
-    return (f'<bpmn:serviceTask id="{element_id}" {delegate} {extra}>{inner}'
-            "</bpmn:serviceTask>")
+    return f'<bpmn:serviceTask id="{element_id}" {delegate} {extra}>{inner}</bpmn:serviceTask>'
 
 
 class Calls:
@@ -53,8 +61,12 @@ class Calls:
         self.registry = HandlerRegistry()
         self.calls: list[tuple[str, dict[str, Any]]] = []
 
-    def add(self, name: str, returns: dict[str, Any] | Exception | None = None,
-            aliases: tuple[str, ...] = ()) -> None:
+    def add(
+        self,
+        name: str,
+        returns: dict[str, Any] | Exception | None = None,
+        aliases: tuple[str, ...] = (),
+    ) -> None:
         def handler(**variables: Any) -> dict[str, Any]:
             self.calls.append((name, variables))
             if isinstance(returns, Exception):

@@ -17,15 +17,19 @@ from retailflow.validation import validate
 from scenario_kit import EngineFactory
 
 
-@pytest.mark.parametrize(("delegate", "registered"), [
-    ('camunda:class="com.acme.inventory.ReserveStock"', "ReserveStock"),
-    ('camunda:class="com.acme.inventory.ReserveStock"', "reserveStock"),
-    ('camunda:class="com.acme.inventory.ReserveStock"', "com.acme.inventory.ReserveStock"),
-    ('camunda:delegateExpression="${reserveStock}"', "reserveStock"),
-    ('camunda:expression="${inventory.reserve(execution, quantity)}"', "inventory.reserve"),
-])
+@pytest.mark.parametrize(
+    ("delegate", "registered"),
+    [
+        ('camunda:class="com.acme.inventory.ReserveStock"', "ReserveStock"),
+        ('camunda:class="com.acme.inventory.ReserveStock"', "reserveStock"),
+        ('camunda:class="com.acme.inventory.ReserveStock"', "com.acme.inventory.ReserveStock"),
+        ('camunda:delegateExpression="${reserveStock}"', "reserveStock"),
+        ('camunda:expression="${inventory.reserve(execution, quantity)}"', "inventory.reserve"),
+    ],
+)
 def test_delegate_runs_its_handler_in_the_step_that_reaches_it_without_a_job(
-        make_engine: EngineFactory, tmp_path: Path, delegate: str, registered: str) -> None:
+    make_engine: EngineFactory, tmp_path: Path, delegate: str, registered: str
+) -> None:
     calls = Calls()
     calls.add(registered, {"reserved": True})
     engine = make_engine(calls.registry)
@@ -38,18 +42,26 @@ def test_delegate_runs_its_handler_in_the_step_that_reaches_it_without_a_job(
     finished = engine.instance(instance.id)
     assert finished.status == InstanceStatus.COMPLETED
     assert finished.variables == {"quantity": 2, "reserved": True}
-    completed = [e for e in engine.history(instance.id)
-                 if e.kind == HistoryKind.ELEMENT_COMPLETED and e.element_id == "Activity_reserve"]
+    completed = [
+        e
+        for e in engine.history(instance.id)
+        if e.kind == HistoryKind.ELEMENT_COMPLETED and e.element_id == "Activity_reserve"
+    ]
     assert [e.variables for e in completed] == [{"reserved": True}]
 
 
 def test_an_alias_given_at_registration_binds_a_class_whose_name_the_handler_does_not_share(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     calls = Calls()
     calls.add("inventory.reserve", {"reserved": True}, aliases=("com.acme.legacy.StockBean",))
     engine = make_engine(calls.registry)
-    engine.deploy(c7_file(tmp_path, chain(
-        service("Activity_reserve", 'camunda:class="com.acme.legacy.StockBean"'))))
+    engine.deploy(
+        c7_file(
+            tmp_path,
+            chain(service("Activity_reserve", 'camunda:class="com.acme.legacy.StockBean"')),
+        )
+    )
 
     instance = engine.start("Process_1")
 
@@ -58,31 +70,48 @@ def test_an_alias_given_at_registration_binds_a_class_whose_name_the_handler_doe
 
 
 def test_input_output_parameters_are_the_delegates_local_variables_and_result_variable_keeps_the_return(  # noqa: E501
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     calls = Calls()
     calls.add("inventory.reserve", {"units": 3})
     engine = make_engine(calls.registry)
-    inner = ('<bpmn:extensionElements><camunda:inputOutput>'
-             '<camunda:inputParameter name="units">${quantity + 1}</camunda:inputParameter>'
-             "</camunda:inputOutput></bpmn:extensionElements>")
-    engine.deploy(c7_file(tmp_path, chain(service(
-        "Activity_reserve", 'camunda:expression="${inventory.reserve(execution)}"',
-        'camunda:resultVariable="reservation"', inner))))
+    inner = (
+        "<bpmn:extensionElements><camunda:inputOutput>"
+        '<camunda:inputParameter name="units">${quantity + 1}</camunda:inputParameter>'
+        "</camunda:inputOutput></bpmn:extensionElements>"
+    )
+    engine.deploy(
+        c7_file(
+            tmp_path,
+            chain(
+                service(
+                    "Activity_reserve",
+                    'camunda:expression="${inventory.reserve(execution)}"',
+                    'camunda:resultVariable="reservation"',
+                    inner,
+                )
+            ),
+        )
+    )
 
     instance = engine.start("Process_1", variables={"quantity": 2})
 
     assert calls.calls == [("inventory.reserve", {"quantity": 2, "units": 3})]
-    assert engine.instance(instance.id).variables == {"quantity": 2,
-                                                      "reservation": {"units": 3}}
+    assert engine.instance(instance.id).variables == {"quantity": 2, "reservation": {"units": 3}}
 
 
 def test_a_failing_delegate_fails_the_start_call_and_leaves_no_instance(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     calls = Calls()
     calls.add("reserveStock", RuntimeError("warehouse offline"))
     engine = make_engine(calls.registry)
-    engine.deploy(c7_file(tmp_path, chain(
-        service("Activity_reserve", 'camunda:delegateExpression="${reserveStock}"'))))
+    engine.deploy(
+        c7_file(
+            tmp_path,
+            chain(service("Activity_reserve", 'camunda:delegateExpression="${reserveStock}"')),
+        )
+    )
 
     with pytest.raises(CalloutError) as raised:
         engine.start("Process_1")
@@ -94,13 +123,20 @@ def test_a_failing_delegate_fails_the_start_call_and_leaves_no_instance(
 
 
 def test_a_failing_delegate_after_a_user_task_rolls_back_to_the_task_and_the_completion_fails(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     calls = Calls()
     calls.add("reserveStock", RuntimeError("warehouse offline"))
     engine = make_engine(calls.registry)
-    engine.deploy(c7_file(tmp_path, chain(
-        '<bpmn:userTask id="Activity_approve" />',
-        service("Activity_reserve", 'camunda:delegateExpression="${reserveStock}"'))))
+    engine.deploy(
+        c7_file(
+            tmp_path,
+            chain(
+                '<bpmn:userTask id="Activity_approve" />',
+                service("Activity_reserve", 'camunda:delegateExpression="${reserveStock}"'),
+            ),
+        )
+    )
     instance = engine.start("Process_1")
     [task] = engine.tasks(instance=instance.id)
 
@@ -116,17 +152,24 @@ def test_a_failing_delegate_after_a_user_task_rolls_back_to_the_task_and_the_com
 
 
 def test_a_failing_delegate_reached_by_a_job_retries_that_job_then_opens_an_incident(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     calls = Calls()
     calls.add("inventory.pick", {"picked": True})
     calls.add("reserveStock", RuntimeError("warehouse offline"))
     engine = make_engine(calls.registry)
-    engine.deploy(c7_file(tmp_path, chain(
-        '<bpmn:serviceTask id="Activity_pick" camunda:type="external" '
-        'camunda:topic="inventory.pick"><bpmn:extensionElements>'
-        "<camunda:failedJobRetryTimeCycle>R2/PT0S</camunda:failedJobRetryTimeCycle>"
-        "</bpmn:extensionElements></bpmn:serviceTask>",
-        service("Activity_reserve", 'camunda:delegateExpression="${reserveStock}"'))))
+    engine.deploy(
+        c7_file(
+            tmp_path,
+            chain(
+                '<bpmn:serviceTask id="Activity_pick" camunda:type="external" '
+                'camunda:topic="inventory.pick"><bpmn:extensionElements>'
+                "<camunda:failedJobRetryTimeCycle>R2/PT0S</camunda:failedJobRetryTimeCycle>"
+                "</bpmn:extensionElements></bpmn:serviceTask>",
+                service("Activity_reserve", 'camunda:delegateExpression="${reserveStock}"'),
+            ),
+        )
+    )
     instance = engine.start("Process_1")
 
     for _ in range(3):
@@ -142,7 +185,8 @@ def test_a_failing_delegate_reached_by_a_job_retries_that_job_then_opens_an_inci
 
 
 def test_a_bpmn_error_from_a_delegate_takes_the_error_boundary_path(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     calls = Calls()
 
     def reserve() -> None:
@@ -151,23 +195,28 @@ def test_a_bpmn_error_from_a_delegate_takes_the_error_boundary_path(
     calls.registry.register("reserveStock", reserve)
     calls.add("notifyCustomer")
     engine = make_engine(calls.registry)
-    body = "\n".join([
-        '<bpmn:startEvent id="StartEvent_1" />',
-        service("Activity_reserve", 'camunda:delegateExpression="${reserveStock}"'),
-        '<bpmn:boundaryEvent id="Event_out" attachedToRef="Activity_reserve">'
-        '<bpmn:errorEventDefinition id="Def_1" errorRef="Error_out" /></bpmn:boundaryEvent>',
-        service("Activity_notify", 'camunda:class="com.acme.NotifyCustomer"'),
-        '<bpmn:endEvent id="Event_done" />',
-        '<bpmn:endEvent id="Event_cancelled" />',
-        '<bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="Activity_reserve" />',
-        '<bpmn:sequenceFlow id="Flow_2" sourceRef="Activity_reserve" targetRef="Event_done" />',
-        '<bpmn:sequenceFlow id="Flow_3" sourceRef="Event_out" targetRef="Activity_notify" />',
-        '<bpmn:sequenceFlow id="Flow_4" sourceRef="Activity_notify" targetRef="Event_cancelled" />',
-    ])
+    body = "\n".join(
+        [
+            '<bpmn:startEvent id="StartEvent_1" />',
+            service("Activity_reserve", 'camunda:delegateExpression="${reserveStock}"'),
+            '<bpmn:boundaryEvent id="Event_out" attachedToRef="Activity_reserve">'
+            '<bpmn:errorEventDefinition id="Def_1" errorRef="Error_out" /></bpmn:boundaryEvent>',
+            service("Activity_notify", 'camunda:class="com.acme.NotifyCustomer"'),
+            '<bpmn:endEvent id="Event_done" />',
+            '<bpmn:endEvent id="Event_cancelled" />',
+            '<bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="Activity_reserve" />',
+            '<bpmn:sequenceFlow id="Flow_2" sourceRef="Activity_reserve" targetRef="Event_done" />',
+            '<bpmn:sequenceFlow id="Flow_3" sourceRef="Event_out" targetRef="Activity_notify" />',
+            '<bpmn:sequenceFlow id="Flow_4" sourceRef="Activity_notify" targetRef="Event_cancelled" />',
+        ]
+    )
     path = c7_file(tmp_path, body)
-    path.write_text(path.read_text().replace(
-        "</bpmn:definitions>",
-        '<bpmn:error id="Error_out" errorCode="OUT_OF_STOCK" /></bpmn:definitions>'))
+    path.write_text(
+        path.read_text().replace(
+            "</bpmn:definitions>",
+            '<bpmn:error id="Error_out" errorCode="OUT_OF_STOCK" /></bpmn:definitions>',
+        )
+    )
     engine.deploy(path)
 
     instance = engine.start("Process_1")
@@ -175,19 +224,30 @@ def test_a_bpmn_error_from_a_delegate_takes_the_error_boundary_path(
     assert calls.names == ["notifyCustomer"]
     finished = engine.instance(instance.id)
     assert finished.status == InstanceStatus.COMPLETED
-    passed = [e.element_id for e in engine.history(instance.id)
-              if e.kind == HistoryKind.ELEMENT_COMPLETED]
+    passed = [
+        e.element_id for e in engine.history(instance.id) if e.kind == HistoryKind.ELEMENT_COMPLETED
+    ]
     assert "Event_cancelled" in passed and "Event_done" not in passed
 
 
 def test_async_before_makes_a_job_that_runs_the_delegate(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     calls = Calls()
     calls.add("reserveStock", {"reserved": True})
     engine = make_engine(calls.registry)
-    engine.deploy(c7_file(tmp_path, chain(service(
-        "Activity_reserve", 'camunda:class="com.acme.ReserveStock"',
-        'camunda:asyncBefore="true"'))))
+    engine.deploy(
+        c7_file(
+            tmp_path,
+            chain(
+                service(
+                    "Activity_reserve",
+                    'camunda:class="com.acme.ReserveStock"',
+                    'camunda:asyncBefore="true"',
+                )
+            ),
+        )
+    )
 
     instance = engine.start("Process_1")
 
@@ -201,13 +261,23 @@ def test_async_before_makes_a_job_that_runs_the_delegate(
 
 
 def test_async_after_runs_the_delegate_in_the_step_then_waits_in_a_job_before_leaving(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     calls = Calls()
     calls.add("reserveStock", {"reserved": True})
     engine = make_engine(calls.registry)
-    engine.deploy(c7_file(tmp_path, chain(service(
-        "Activity_reserve", 'camunda:class="com.acme.ReserveStock"',
-        'camunda:asyncAfter="true"'))))
+    engine.deploy(
+        c7_file(
+            tmp_path,
+            chain(
+                service(
+                    "Activity_reserve",
+                    'camunda:class="com.acme.ReserveStock"',
+                    'camunda:asyncAfter="true"',
+                )
+            ),
+        )
+    )
 
     instance = engine.start("Process_1")
 
@@ -223,16 +293,24 @@ def test_async_after_runs_the_delegate_in_the_step_then_waits_in_a_job_before_le
 
 
 def test_a_delegate_on_a_message_end_event_runs_its_handler(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     calls = Calls()
     calls.add("notifyCustomer", {"notified": True})
     engine = make_engine(calls.registry)
-    engine.deploy(c7_file(tmp_path, "\n".join([
-        '<bpmn:startEvent id="StartEvent_1" />',
-        '<bpmn:endEvent id="Event_notified"><bpmn:messageEventDefinition id="Def_1" '
-        'camunda:delegateExpression="${notifyCustomer}" /></bpmn:endEvent>',
-        '<bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="Event_notified" />',
-    ])))
+    engine.deploy(
+        c7_file(
+            tmp_path,
+            "\n".join(
+                [
+                    '<bpmn:startEvent id="StartEvent_1" />',
+                    '<bpmn:endEvent id="Event_notified"><bpmn:messageEventDefinition id="Def_1" '
+                    'camunda:delegateExpression="${notifyCustomer}" /></bpmn:endEvent>',
+                    '<bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="Event_notified" />',
+                ]
+            ),
+        )
+    )
 
     instance = engine.start("Process_1")
 
@@ -241,11 +319,13 @@ def test_a_delegate_on_a_message_end_event_runs_its_handler(
 
 
 def test_deploy_and_validate_refuse_a_delegate_with_no_handler_naming_file_line_element_and_names(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     calls = Calls()
     calls.add("inventory.reserve")
-    path = c7_file(tmp_path, chain(service("Activity_reserve",
-                                           'camunda:class="com.acme.ReserveStock"')))
+    path = c7_file(
+        tmp_path, chain(service("Activity_reserve", 'camunda:class="com.acme.ReserveStock"'))
+    )
     engine = Engine(handlers=calls.registry)
 
     with pytest.raises(DeploymentError) as raised:
@@ -253,7 +333,10 @@ def test_deploy_and_validate_refuse_a_delegate_with_no_handler_naming_file_line_
 
     [finding] = raised.value.findings
     assert (finding.rule, finding.file, finding.element_id) == (
-        "handler-missing", str(path), "Activity_reserve")
+        "handler-missing",
+        str(path),
+        "Activity_reserve",
+    )
     assert finding.line == 5
     for name in ("com.acme.ReserveStock", "'ReserveStock'", "'reserveStock'"):
         assert name in finding.message

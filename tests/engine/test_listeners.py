@@ -26,31 +26,38 @@ C8_HEAD = (
 
 def c8_file(tmp_path: Path, body: str) -> Path:
     path = tmp_path / "listeners.bpmn"
-    path.write_text(f'{C8_HEAD}<bpmn:process id="Process_1" isExecutable="true">\n{body}\n'
-                    "</bpmn:process>\n</bpmn:definitions>\n")
+    path.write_text(
+        f'{C8_HEAD}<bpmn:process id="Process_1" isExecutable="true">\n{body}\n'
+        "</bpmn:process>\n</bpmn:definitions>\n"
+    )
     return path
 
 
 def listened(engine: object, instance_id: str) -> list[tuple[str | None, str, str]]:
-    return [(e.element_id, e.variables["event"], e.variables["listener"])
-            for e in engine.history(instance_id)  # type: ignore[attr-defined]
-            if e.kind == HistoryKind.LISTENER_INVOKED]
+    return [
+        (e.element_id, e.variables["event"], e.variables["listener"])
+        for e in engine.history(instance_id)  # type: ignore[attr-defined]
+        if e.kind == HistoryKind.LISTENER_INVOKED
+    ]
 
 
 def test_camunda7_start_and_end_listeners_run_around_the_element_and_are_in_the_history(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     calls = Calls()
     calls.add("orderAudit", {"audited": True})
     calls.add("audit.record", {"recorded": True})
     engine = make_engine(calls.registry)
-    task = ('<bpmn:scriptTask id="Activity_total" scriptFormat="python">'
-            "<bpmn:extensionElements>"
-            '<camunda:executionListener class="com.acme.OrderAudit" event="start" />'
-            '<camunda:executionListener event="start"><camunda:script scriptFormat="python">'
-            "base = 10</camunda:script></camunda:executionListener>"
-            '<camunda:executionListener expression="${audit.record(execution)}" event="end" />'
-            "</bpmn:extensionElements>"
-            "<bpmn:script>total = base + 1</bpmn:script></bpmn:scriptTask>")
+    task = (
+        '<bpmn:scriptTask id="Activity_total" scriptFormat="python">'
+        "<bpmn:extensionElements>"
+        '<camunda:executionListener class="com.acme.OrderAudit" event="start" />'
+        '<camunda:executionListener event="start"><camunda:script scriptFormat="python">'
+        "base = 10</camunda:script></camunda:executionListener>"
+        '<camunda:executionListener expression="${audit.record(execution)}" event="end" />'
+        "</bpmn:extensionElements>"
+        "<bpmn:script>total = base + 1</bpmn:script></bpmn:scriptTask>"
+    )
     engine.deploy(c7_file(tmp_path, chain(task)))
 
     instance = engine.start("Process_1")
@@ -68,45 +75,52 @@ def test_camunda7_start_and_end_listeners_run_around_the_element_and_are_in_the_
 
 
 def test_an_end_listener_writes_variables_the_next_gateway_reads(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     calls = Calls()
     calls.add("approvalPolicy", {"approved": True})
     engine = make_engine(calls.registry)
-    body = "\n".join([
-        '<bpmn:startEvent id="StartEvent_1"><bpmn:extensionElements>'
-        '<camunda:executionListener delegateExpression="${approvalPolicy}" event="end" />'
-        "</bpmn:extensionElements></bpmn:startEvent>",
-        '<bpmn:exclusiveGateway id="Gateway_1" />',
-        '<bpmn:endEvent id="Event_yes" />',
-        '<bpmn:endEvent id="Event_no" />',
-        '<bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="Gateway_1" />',
-        '<bpmn:sequenceFlow id="Flow_2" sourceRef="Gateway_1" targetRef="Event_yes">'
-        "<bpmn:conditionExpression>${approved}</bpmn:conditionExpression></bpmn:sequenceFlow>",
-        '<bpmn:sequenceFlow id="Flow_3" sourceRef="Gateway_1" targetRef="Event_no">'
-        "<bpmn:conditionExpression>${!approved}</bpmn:conditionExpression></bpmn:sequenceFlow>",
-    ])
+    body = "\n".join(
+        [
+            '<bpmn:startEvent id="StartEvent_1"><bpmn:extensionElements>'
+            '<camunda:executionListener delegateExpression="${approvalPolicy}" event="end" />'
+            "</bpmn:extensionElements></bpmn:startEvent>",
+            '<bpmn:exclusiveGateway id="Gateway_1" />',
+            '<bpmn:endEvent id="Event_yes" />',
+            '<bpmn:endEvent id="Event_no" />',
+            '<bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="Gateway_1" />',
+            '<bpmn:sequenceFlow id="Flow_2" sourceRef="Gateway_1" targetRef="Event_yes">'
+            "<bpmn:conditionExpression>${approved}</bpmn:conditionExpression></bpmn:sequenceFlow>",
+            '<bpmn:sequenceFlow id="Flow_3" sourceRef="Gateway_1" targetRef="Event_no">'
+            "<bpmn:conditionExpression>${!approved}</bpmn:conditionExpression></bpmn:sequenceFlow>",
+        ]
+    )
     engine.deploy(c7_file(tmp_path, body))
 
     instance = engine.start("Process_1")
 
-    passed = [e.element_id for e in engine.history(instance.id)
-              if e.kind == HistoryKind.ELEMENT_COMPLETED]
+    passed = [
+        e.element_id for e in engine.history(instance.id) if e.kind == HistoryKind.ELEMENT_COMPLETED
+    ]
     assert "Event_yes" in passed and "Event_no" not in passed
 
 
 def test_camunda7_task_listeners_fire_assignment_create_then_complete_before_the_task_ends(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     calls = Calls()
     calls.add("notifyApprover", {"notified": True})
     calls.add("assignmentAudit")
     calls.add("approvalRecorder", {"recorded": True})
     engine = make_engine(calls.registry)
-    task = ('<bpmn:userTask id="Activity_approve" camunda:assignee="demo">'
-            "<bpmn:extensionElements>"
-            '<camunda:taskListener delegateExpression="${notifyApprover}" event="create" />'
-            '<camunda:taskListener class="com.acme.AssignmentAudit" event="assignment" />'
-            '<camunda:taskListener delegateExpression="${approvalRecorder}" event="complete" />'
-            "</bpmn:extensionElements></bpmn:userTask>")
+    task = (
+        '<bpmn:userTask id="Activity_approve" camunda:assignee="demo">'
+        "<bpmn:extensionElements>"
+        '<camunda:taskListener delegateExpression="${notifyApprover}" event="create" />'
+        '<camunda:taskListener class="com.acme.AssignmentAudit" event="assignment" />'
+        '<camunda:taskListener delegateExpression="${approvalRecorder}" event="complete" />'
+        "</bpmn:extensionElements></bpmn:userTask>"
+    )
     engine.deploy(c7_file(tmp_path, chain(task)))
 
     instance = engine.start("Process_1")
@@ -121,16 +135,22 @@ def test_camunda7_task_listeners_fire_assignment_create_then_complete_before_the
     finished = engine.instance(instance.id)
     assert finished.variables == {"notified": True, "approved": True, "recorded": True}
     assert [event for _, event, _ in listened(engine, instance.id)] == [
-        "assignment", "create", "complete"]
+        "assignment",
+        "create",
+        "complete",
+    ]
 
 
 def test_a_feel_script_listener_is_evaluated_in_the_sandbox(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     engine = make_engine()
-    task = ('<bpmn:manualTask id="Activity_check"><bpmn:extensionElements>'
-            '<camunda:executionListener event="start"><camunda:script scriptFormat="feel">'
-            "count(items) &gt; 0</camunda:script></camunda:executionListener>"
-            "</bpmn:extensionElements></bpmn:manualTask>")
+    task = (
+        '<bpmn:manualTask id="Activity_check"><bpmn:extensionElements>'
+        '<camunda:executionListener event="start"><camunda:script scriptFormat="feel">'
+        "count(items) &gt; 0</camunda:script></camunda:executionListener>"
+        "</bpmn:extensionElements></bpmn:manualTask>"
+    )
     engine.deploy(c7_file(tmp_path, chain(task)))
 
     instance = engine.start("Process_1", variables={"items": [1, 2]})
@@ -140,30 +160,33 @@ def test_a_feel_script_listener_is_evaluated_in_the_sandbox(
 
 
 def test_camunda8_execution_and_task_listeners_call_handlers_by_job_type(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     calls = Calls()
     calls.add("inventory.reserve", {"reserved": True})
     calls.add("audit.start", {"started": True})
     calls.add("audit.end")
     calls.add("approval.completing", {"recorded": True})
     engine = make_engine(calls.registry)
-    body = "\n".join([
-        '<bpmn:startEvent id="StartEvent_1" />',
-        '<bpmn:serviceTask id="Activity_reserve"><bpmn:extensionElements>'
-        '<zeebe:taskDefinition type="inventory.reserve" /><zeebe:executionListeners>'
-        '<zeebe:executionListener eventType="start" retries="3" type="audit.start" />'
-        '<zeebe:executionListener eventType="end" retries="3" type="audit.end" />'
-        "</zeebe:executionListeners></bpmn:extensionElements></bpmn:serviceTask>",
-        '<bpmn:userTask id="Activity_approve"><bpmn:extensionElements><zeebe:userTask />'
-        '<zeebe:taskListeners><zeebe:taskListener eventType="completing" '
-        'type="approval.completing" /></zeebe:taskListeners>'
-        "</bpmn:extensionElements></bpmn:userTask>",
-        '<bpmn:endEvent id="Event_end" />',
-        '<bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="Activity_reserve" />',
-        '<bpmn:sequenceFlow id="Flow_2" sourceRef="Activity_reserve" '
-        'targetRef="Activity_approve" />',
-        '<bpmn:sequenceFlow id="Flow_3" sourceRef="Activity_approve" targetRef="Event_end" />',
-    ])
+    body = "\n".join(
+        [
+            '<bpmn:startEvent id="StartEvent_1" />',
+            '<bpmn:serviceTask id="Activity_reserve"><bpmn:extensionElements>'
+            '<zeebe:taskDefinition type="inventory.reserve" /><zeebe:executionListeners>'
+            '<zeebe:executionListener eventType="start" retries="3" type="audit.start" />'
+            '<zeebe:executionListener eventType="end" retries="3" type="audit.end" />'
+            "</zeebe:executionListeners></bpmn:extensionElements></bpmn:serviceTask>",
+            '<bpmn:userTask id="Activity_approve"><bpmn:extensionElements><zeebe:userTask />'
+            '<zeebe:taskListeners><zeebe:taskListener eventType="completing" '
+            'type="approval.completing" /></zeebe:taskListeners>'
+            "</bpmn:extensionElements></bpmn:userTask>",
+            '<bpmn:endEvent id="Event_end" />',
+            '<bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="Activity_reserve" />',
+            '<bpmn:sequenceFlow id="Flow_2" sourceRef="Activity_reserve" '
+            'targetRef="Activity_approve" />',
+            '<bpmn:sequenceFlow id="Flow_3" sourceRef="Activity_approve" targetRef="Event_end" />',
+        ]
+    )
     engine.deploy(c8_file(tmp_path, body))
 
     instance = engine.start("Process_1")
@@ -185,13 +208,16 @@ def test_camunda8_execution_and_task_listeners_call_handlers_by_job_type(
 
 
 def test_a_failing_listener_undoes_the_step_and_fails_the_call(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     calls = Calls()
     calls.add("orderAudit", RuntimeError("audit log full"))
     engine = make_engine(calls.registry)
-    task = ('<bpmn:userTask id="Activity_approve"><bpmn:extensionElements>'
-            '<camunda:executionListener class="com.acme.OrderAudit" event="end" />'
-            "</bpmn:extensionElements></bpmn:userTask>")
+    task = (
+        '<bpmn:userTask id="Activity_approve"><bpmn:extensionElements>'
+        '<camunda:executionListener class="com.acme.OrderAudit" event="end" />'
+        "</bpmn:extensionElements></bpmn:userTask>"
+    )
     engine.deploy(c7_file(tmp_path, chain(task)))
     instance = engine.start("Process_1")
     [task_row] = engine.tasks(instance=instance.id)
@@ -204,24 +230,27 @@ def test_a_failing_listener_undoes_the_step_and_fails_the_call(
 
 
 def test_a_boundary_events_start_listener_fires_when_it_triggers_not_while_it_watches(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     calls = Calls()
     calls.add("escalation")
     engine = make_engine(calls.registry)
-    body = "\n".join([
-        '<bpmn:startEvent id="StartEvent_1" />',
-        '<bpmn:userTask id="Activity_approve" />',
-        '<bpmn:boundaryEvent id="Event_late" attachedToRef="Activity_approve">'
-        '<bpmn:extensionElements><camunda:executionListener '
-        'delegateExpression="${escalation}" event="start" /></bpmn:extensionElements>'
-        '<bpmn:timerEventDefinition id="Def_1"><bpmn:timeDuration>PT1H</bpmn:timeDuration>'
-        "</bpmn:timerEventDefinition></bpmn:boundaryEvent>",
-        '<bpmn:endEvent id="Event_done" />',
-        '<bpmn:endEvent id="Event_escalated" />',
-        '<bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="Activity_approve" />',
-        '<bpmn:sequenceFlow id="Flow_2" sourceRef="Activity_approve" targetRef="Event_done" />',
-        '<bpmn:sequenceFlow id="Flow_3" sourceRef="Event_late" targetRef="Event_escalated" />',
-    ])
+    body = "\n".join(
+        [
+            '<bpmn:startEvent id="StartEvent_1" />',
+            '<bpmn:userTask id="Activity_approve" />',
+            '<bpmn:boundaryEvent id="Event_late" attachedToRef="Activity_approve">'
+            "<bpmn:extensionElements><camunda:executionListener "
+            'delegateExpression="${escalation}" event="start" /></bpmn:extensionElements>'
+            '<bpmn:timerEventDefinition id="Def_1"><bpmn:timeDuration>PT1H</bpmn:timeDuration>'
+            "</bpmn:timerEventDefinition></bpmn:boundaryEvent>",
+            '<bpmn:endEvent id="Event_done" />',
+            '<bpmn:endEvent id="Event_escalated" />',
+            '<bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="Activity_approve" />',
+            '<bpmn:sequenceFlow id="Flow_2" sourceRef="Activity_approve" targetRef="Event_done" />',
+            '<bpmn:sequenceFlow id="Flow_3" sourceRef="Event_late" targetRef="Event_escalated" />',
+        ]
+    )
     engine.deploy(c7_file(tmp_path, body))
 
     on_time = engine.start("Process_1")
@@ -237,41 +266,57 @@ def test_a_boundary_events_start_listener_fires_when_it_triggers_not_while_it_wa
 
 
 def test_a_process_start_listener_sets_variables_first_and_its_end_listener_sees_the_last(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     calls = Calls()
     calls.add("orderOpened", {"channel": "web"})
     calls.add("orderClosed", {"closed": True})
     engine = make_engine(calls.registry)
-    body = ('<bpmn:extensionElements>'
-            '<camunda:executionListener delegateExpression="${orderOpened}" event="start" />'
-            '<camunda:executionListener class="com.acme.OrderClosed" event="end" />'
-            "</bpmn:extensionElements>\n"
-            + chain('<bpmn:scriptTask id="Activity_tag" scriptFormat="python">'
-                    "<bpmn:script>tag = channel + '-order'</bpmn:script></bpmn:scriptTask>"))
+    body = (
+        "<bpmn:extensionElements>"
+        '<camunda:executionListener delegateExpression="${orderOpened}" event="start" />'
+        '<camunda:executionListener class="com.acme.OrderClosed" event="end" />'
+        "</bpmn:extensionElements>\n"
+        + chain(
+            '<bpmn:scriptTask id="Activity_tag" scriptFormat="python">'
+            "<bpmn:script>tag = channel + '-order'</bpmn:script></bpmn:scriptTask>"
+        )
+    )
     engine.deploy(c7_file(tmp_path, body))
 
     instance = engine.start("Process_1", variables={"sku": "TEA-01"})
 
     finished = engine.instance(instance.id)
     assert finished.status == InstanceStatus.COMPLETED
-    assert finished.variables == {"sku": "TEA-01", "channel": "web", "tag": "web-order",
-                                  "closed": True}
-    assert calls.calls[1] == ("orderClosed", {"sku": "TEA-01", "channel": "web",
-                                              "tag": "web-order"})
-    assert listened(engine, instance.id) == [("Process_1", "start", "${orderOpened}"),
-                                             ("Process_1", "end", "com.acme.OrderClosed")]
+    assert finished.variables == {
+        "sku": "TEA-01",
+        "channel": "web",
+        "tag": "web-order",
+        "closed": True,
+    }
+    assert calls.calls[1] == (
+        "orderClosed",
+        {"sku": "TEA-01", "channel": "web", "tag": "web-order"},
+    )
+    assert listened(engine, instance.id) == [
+        ("Process_1", "start", "${orderOpened}"),
+        ("Process_1", "end", "com.acme.OrderClosed"),
+    ]
 
 
 def test_camunda8_process_execution_listeners_call_their_job_types(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     calls = Calls()
     calls.add("process.started", {"opened": True})
     engine = make_engine(calls.registry)
-    body = ('<bpmn:extensionElements><zeebe:executionListeners>'
-            '<zeebe:executionListener eventType="start" type="process.started" />'
-            "</zeebe:executionListeners></bpmn:extensionElements>\n"
-            '<bpmn:startEvent id="StartEvent_1" /><bpmn:endEvent id="Event_end" />'
-            '<bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="Event_end" />')
+    body = (
+        "<bpmn:extensionElements><zeebe:executionListeners>"
+        '<zeebe:executionListener eventType="start" type="process.started" />'
+        "</zeebe:executionListeners></bpmn:extensionElements>\n"
+        '<bpmn:startEvent id="StartEvent_1" /><bpmn:endEvent id="Event_end" />'
+        '<bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="Event_end" />'
+    )
     engine.deploy(c8_file(tmp_path, body))
 
     instance = engine.start("Process_1")
@@ -281,26 +326,29 @@ def test_camunda8_process_execution_listeners_call_their_job_types(
 
 
 def test_a_take_listener_runs_on_the_flow_taken_and_its_variables_travel_with_the_token(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     calls = Calls()
     calls.add("routeAudit", {"routed": "express"})
     engine = make_engine(calls.registry)
-    body = "\n".join([
-        '<bpmn:startEvent id="StartEvent_1" />',
-        '<bpmn:exclusiveGateway id="Gateway_1" default="Flow_standard" />',
-        '<bpmn:scriptTask id="Activity_express" scriptFormat="python">'
-        "<bpmn:script>label = routed + '-label'</bpmn:script></bpmn:scriptTask>",
-        '<bpmn:endEvent id="Event_express" /><bpmn:endEvent id="Event_standard" />',
-        '<bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="Gateway_1" />',
-        '<bpmn:sequenceFlow id="Flow_express" sourceRef="Gateway_1" '
-        'targetRef="Activity_express"><bpmn:extensionElements><camunda:executionListener '
-        'delegateExpression="${routeAudit}" event="take" /></bpmn:extensionElements>'
-        "<bpmn:conditionExpression>${express}</bpmn:conditionExpression></bpmn:sequenceFlow>",
-        '<bpmn:sequenceFlow id="Flow_standard" sourceRef="Gateway_1" '
-        'targetRef="Event_standard" />',
-        '<bpmn:sequenceFlow id="Flow_2" sourceRef="Activity_express" '
-        'targetRef="Event_express" />',
-    ])
+    body = "\n".join(
+        [
+            '<bpmn:startEvent id="StartEvent_1" />',
+            '<bpmn:exclusiveGateway id="Gateway_1" default="Flow_standard" />',
+            '<bpmn:scriptTask id="Activity_express" scriptFormat="python">'
+            "<bpmn:script>label = routed + '-label'</bpmn:script></bpmn:scriptTask>",
+            '<bpmn:endEvent id="Event_express" /><bpmn:endEvent id="Event_standard" />',
+            '<bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="Gateway_1" />',
+            '<bpmn:sequenceFlow id="Flow_express" sourceRef="Gateway_1" '
+            'targetRef="Activity_express"><bpmn:extensionElements><camunda:executionListener '
+            'delegateExpression="${routeAudit}" event="take" /></bpmn:extensionElements>'
+            "<bpmn:conditionExpression>${express}</bpmn:conditionExpression></bpmn:sequenceFlow>",
+            '<bpmn:sequenceFlow id="Flow_standard" sourceRef="Gateway_1" '
+            'targetRef="Event_standard" />',
+            '<bpmn:sequenceFlow id="Flow_2" sourceRef="Activity_express" '
+            'targetRef="Event_express" />',
+        ]
+    )
     engine.deploy(c7_file(tmp_path, body))
 
     standard = engine.start("Process_1", variables={"express": False})
@@ -308,7 +356,10 @@ def test_a_take_listener_runs_on_the_flow_taken_and_its_variables_travel_with_th
     express = engine.start("Process_1", variables={"express": True})
 
     assert calls.names == ["routeAudit"]
-    assert engine.instance(express.id).variables == {"express": True, "routed": "express",
-                                                     "label": "express-label"}
+    assert engine.instance(express.id).variables == {
+        "express": True,
+        "routed": "express",
+        "label": "express-label",
+    }
     assert listened(engine, express.id) == [("Flow_express", "take", "${routeAudit}")]
     assert listened(engine, standard.id) == []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from retailflow import HandlerRegistry
 from retailflow.handlers.delegates import delegate_names
@@ -17,22 +19,32 @@ def audit() -> None:
     """Another handler."""
 
 
-@pytest.mark.parametrize(("attribute", "value", "names"), [
-    ("class", "com.acme.inventory.ReserveStock",
-     ("com.acme.inventory.ReserveStock", "ReserveStock", "reserveStock")),
-    ("class", "ReserveStock", ("ReserveStock", "reserveStock")),
-    ("class", "com.acme.Outer$ReserveStock",
-     ("com.acme.Outer$ReserveStock", "ReserveStock", "reserveStock")),
-    ("delegateExpression", "${reserveStock}", ("reserveStock",)),
-    ("delegateExpression", "#{ beans.reserveStock }", ("beans.reserveStock",)),
-    ("delegateExpression", "${factory.create('x')}", ()),
-    ("expression", "${inventory.reserve(execution)}", ("inventory.reserve",)),
-    ("expression", "${inventory.reserve(execution, quantity)}", ("inventory.reserve",)),
-    ("expression", "${inventoryService.reserve()}", ("inventoryService.reserve",)),
-    ("expression", "${quantity > 2}", ()),
-])
+@pytest.mark.parametrize(
+    ("attribute", "value", "names"),
+    [
+        (
+            "class",
+            "com.acme.inventory.ReserveStock",
+            ("com.acme.inventory.ReserveStock", "ReserveStock", "reserveStock"),
+        ),
+        ("class", "ReserveStock", ("ReserveStock", "reserveStock")),
+        (
+            "class",
+            "com.acme.Outer$ReserveStock",
+            ("com.acme.Outer$ReserveStock", "ReserveStock", "reserveStock"),
+        ),
+        ("delegateExpression", "${reserveStock}", ("reserveStock",)),
+        ("delegateExpression", "#{ beans.reserveStock }", ("beans.reserveStock",)),
+        ("delegateExpression", "${factory.create('x')}", ()),
+        ("expression", "${inventory.reserve(execution)}", ("inventory.reserve",)),
+        ("expression", "${inventory.reserve(execution, quantity)}", ("inventory.reserve",)),
+        ("expression", "${inventoryService.reserve()}", ("inventoryService.reserve",)),
+        ("expression", "${quantity > 2}", ()),
+    ],
+)
 def test_a_delegate_looks_for_its_class_simple_and_bean_names_or_its_bean_method(
-        attribute: str, value: str, names: tuple[str, ...]) -> None:
+    attribute: str, value: str, names: tuple[str, ...]
+) -> None:
     assert delegate_names(attribute, value) == names
 
 
@@ -82,3 +94,33 @@ def test_include_brings_aliases_along_and_refuses_an_alias_clash() -> None:
     other.register("reserveStock", audit)
     with pytest.raises(RetailflowError, match="cannot include the registry"):
         other.include(shared)
+
+
+_JAVA_NAME = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,12}", fullmatch=True)
+
+
+@given(packages=st.lists(_JAVA_NAME.map(str.lower), max_size=4), simple=_JAVA_NAME)
+def test_a_class_name_always_offers_itself_its_simple_name_and_the_bean_name_last(
+    packages: list[str], simple: str
+) -> None:
+    written = ".".join([*packages, simple])
+
+    names = delegate_names("class", written)
+
+    assert names[0] == written
+    assert simple in names
+    assert names[-1] == simple[0].lower() + simple[1:]
+    assert len(names) == len(set(names))
+
+
+@given(
+    path=st.lists(_JAVA_NAME, min_size=1, max_size=3),
+    arguments=st.sampled_from(["", "execution", "execution, quantity", "task, 'x'"]),
+)
+def test_an_expression_delegate_binds_to_its_method_path_whatever_its_arguments(
+    path: list[str], arguments: str
+) -> None:
+    written = ".".join(path)
+
+    assert delegate_names("expression", f"${{{written}({arguments})}}") == (written,)
+    assert delegate_names("delegateExpression", f"${{{written}}}") == (written,)

@@ -75,8 +75,11 @@ def read_camunda_listener(name: str, node: etree._Element) -> Listener | None:
     if kind is None:
         return None
     delegate = next(
-        ((attribute, node.get(attribute, "")) for attribute in DELEGATE_ATTRIBUTES
-         if node.get(attribute)),
+        (
+            (attribute, node.get(attribute, ""))
+            for attribute in DELEGATE_ATTRIBUTES
+            if node.get(attribute)
+        ),
         None,
     )
     script = node.find(f"{{{CAMUNDA}}}script")

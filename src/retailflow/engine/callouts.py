@@ -55,44 +55,66 @@ class CalloutHandlers:
         what = _describe(callout)
         handler = self.handler_of(callout)
         if handler is None:
-            raise CalloutError(f"no handler is registered for the {what} of element "
-                               f"'{callout.element_id}' in instance '{instance.id}'; register "
-                               "one (see docs/migrating-from-camunda-7.md)",
-                               element_id=callout.element_id)
+            raise CalloutError(
+                f"no handler is registered for the {what} of element "
+                f"'{callout.element_id}' in instance '{instance.id}'; register "
+                "one (see docs/migrating-from-camunda-7.md)",
+                element_id=callout.element_id,
+            )
         listener = callout.event is not None
         context = HandlerContext(
-            instance_id=instance.id, business_key=instance.business_key,
-            process_id=instance.process_id, definition_id=instance.definition_id,
+            instance_id=instance.id,
+            business_key=instance.business_key,
+            process_id=instance.process_id,
+            definition_id=instance.definition_id,
             element_id=callout.element_id,
             job_id=f"{callout.task_id}:{callout.event}" if listener else callout.task_id,
-            topic=handler.topic, attempt=1, headers=callout.config.headers)
+            topic=handler.topic,
+            attempt=1,
+            headers=callout.config.headers,
+        )
         config = callout.config
         try:
             if listener:
                 return handler.invoke(callout.variables, context)
-            inputs = map_inputs(config.inputs, callout.variables, self._expressions,
-                                callout.element_id)
+            inputs = map_inputs(
+                config.inputs, callout.variables, self._expressions, callout.element_id
+            )
             result = handler.invoke(inputs, context)
-            if config.result_variable and callout.delegate is not None \
-                    and callout.delegate[0] == "expression":
+            if (
+                config.result_variable
+                and callout.delegate is not None
+                and callout.delegate[0] == "expression"
+            ):
                 result = {config.result_variable: result}
-            return map_outputs(config.outputs, inputs, result, self._expressions,
-                               callout.element_id)
+            return map_outputs(
+                config.outputs, inputs, result, self._expressions, callout.element_id
+            )
         except BpmnError as error:
             if not listener:
                 raise
-            raise CalloutError(f"the {what} of element '{callout.element_id}' threw BPMN error "
-                               f"'{error.code}'; listeners cannot take error paths, so throw it "
-                               "from a service task", element_id=callout.element_id) from error
+            raise CalloutError(
+                f"the {what} of element '{callout.element_id}' threw BPMN error "
+                f"'{error.code}'; listeners cannot take error paths, so throw it "
+                "from a service task",
+                element_id=callout.element_id,
+            ) from error
         except Exception as error:
-            logger.warning("handler '%s' for the %s failed at %s of instance %s", handler.topic,
-                           what, callout.element_id, instance.id, exc_info=True,
-                           extra={"instance_id": instance.id,
-                                  "element_id": callout.element_id})
-            raise CalloutError(f"handler '{handler.topic}' for the {what} failed at element "
-                               f"'{callout.element_id}' of instance '{instance.id}': "
-                               f"{type(error).__name__}: {error}",
-                               element_id=callout.element_id) from error
+            logger.warning(
+                "handler '%s' for the %s failed at %s of instance %s",
+                handler.topic,
+                what,
+                callout.element_id,
+                instance.id,
+                exc_info=True,
+                extra={"instance_id": instance.id, "element_id": callout.element_id},
+            )
+            raise CalloutError(
+                f"handler '{handler.topic}' for the {what} failed at element "
+                f"'{callout.element_id}' of instance '{instance.id}': "
+                f"{type(error).__name__}: {error}",
+                element_id=callout.element_id,
+            ) from error
 
 
 def _describe(callout: Callout) -> str:

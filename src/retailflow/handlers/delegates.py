@@ -25,8 +25,11 @@ if TYPE_CHECKING:
     from retailflow.bpmn.extensions import ElementConfig
     from retailflow.handlers.registry import HandlerRegistry
 
-_EXPRESSION = re.compile(r"^\s*[$#]\{\s*(?P<path>[A-Za-z_$][\w$]*(?:\s*\.\s*[A-Za-z_$][\w$]*)*)"
-                         r"\s*(?:\((?P<arguments>.*)\))?\s*\}\s*$", re.DOTALL)
+_EXPRESSION = re.compile(
+    r"^\s*[$#]\{\s*(?P<path>[A-Za-z_$][\w$]*(?:\s*\.\s*[A-Za-z_$][\w$]*)*)"
+    r"\s*(?:\((?P<arguments>.*)\))?\s*\}\s*$",
+    re.DOTALL,
+)
 
 
 def delegate_names(attribute: str, value: str) -> tuple[str, ...]:
@@ -69,11 +72,15 @@ class UnboundCallout:
     @property
     def hint(self) -> str:
         if not self.names:
-            return ("write the delegate as camunda:class, ${bean} or ${bean.method(...)}, "
-                    "naming a registered handler")
-        return (f"register one with @handlers.handler({self.names[-1]!r}) or give an existing "
-                f"handler aliases=[{self.names[0]!r}], or deploy with require_handlers=False "
-                "if the app binds handlers later")
+            return (
+                "write the delegate as camunda:class, ${bean} or ${bean.method(...)}, "
+                "naming a registered handler"
+            )
+        return (
+            f"register one with @handlers.handler({self.names[-1]!r}) or give an existing "
+            f"handler aliases=[{self.names[0]!r}], or deploy with require_handlers=False "
+            "if the app binds handlers later"
+        )
 
 
 def unbound_callouts(registry: HandlerRegistry, config: ElementConfig) -> list[UnboundCallout]:
@@ -81,16 +88,29 @@ def unbound_callouts(registry: HandlerRegistry, config: ElementConfig) -> list[U
     (scripts need none; a Camunda 7 connector is refused elsewhere)."""
     unbound = []
     delegate = config.java_delegate
-    if delegate is not None and delegate[0] != "connector" and not config.job_type \
-            and registry.delegate(*delegate) is None:
-        unbound.append(UnboundCallout(f"delegate {describe_delegate(*delegate)}",
-                                      delegate_names(*delegate)))
+    if (
+        delegate is not None
+        and delegate[0] != "connector"
+        and not config.job_type
+        and registry.delegate(*delegate) is None
+    ):
+        unbound.append(
+            UnboundCallout(f"delegate {describe_delegate(*delegate)}", delegate_names(*delegate))
+        )
     for listener in config.listeners:
         what = f"{listener.kind} listener '{listener.event}'"
         if listener.delegate is not None and registry.delegate(*listener.delegate) is None:
-            unbound.append(UnboundCallout(f"{what} {describe_delegate(*listener.delegate)}",
-                                          delegate_names(*listener.delegate), listener.line))
+            unbound.append(
+                UnboundCallout(
+                    f"{what} {describe_delegate(*listener.delegate)}",
+                    delegate_names(*listener.delegate),
+                    listener.line,
+                )
+            )
         elif listener.job_type is not None and listener.job_type not in registry:
-            unbound.append(UnboundCallout(f"{what} of type '{listener.job_type}'",
-                                          (listener.job_type,), listener.line))
+            unbound.append(
+                UnboundCallout(
+                    f"{what} of type '{listener.job_type}'", (listener.job_type,), listener.line
+                )
+            )
     return unbound

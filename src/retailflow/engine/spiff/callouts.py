@@ -61,9 +61,13 @@ STARTED = "rf_started"
 class Callouts:
     """One run's way into the application's code, and the record of what it called."""
 
-    def __init__(self, runner: CalloutRunner | None, expressions: ExpressionEngine,
-                 record: ListenerRecorder,
-                 process_listeners: Mapping[str, tuple[Listener, ...]]) -> None:
+    def __init__(
+        self,
+        runner: CalloutRunner | None,
+        expressions: ExpressionEngine,
+        record: ListenerRecorder,
+        process_listeners: Mapping[str, tuple[Listener, ...]],
+    ) -> None:
         self._runner = runner
         self._expressions = expressions
         self._record = record
@@ -102,8 +106,15 @@ class Callouts:
     def delegate(self, task: Task) -> dict[str, Any]:
         """Run the element's Camunda 7 delegate; the variables it writes."""
         config = _config(task)
-        return self._call(Callout(task.task_spec.bpmn_id, str(task.id), config, dict(task.data),
-                                  delegate=config.java_delegate))
+        return self._call(
+            Callout(
+                task.task_spec.bpmn_id,
+                str(task.id),
+                config,
+                dict(task.data),
+                delegate=config.java_delegate,
+            )
+        )
 
     def start(self, task: Task) -> None:
         """Fire the element's start listeners (for a user task, then its assignment and create
@@ -116,8 +127,11 @@ class Callouts:
         if task.task_spec.manual:
             # Camunda 7 fires assignment before create, so that create sees the assignee;
             # Camunda 8 creates first.
-            order = ["assignment", "create"] if config.dialect is FileDialect.CAMUNDA7 \
+            order = (
+                ["assignment", "create"]
+                if config.dialect is FileDialect.CAMUNDA7
                 else ["create", "assignment"]
+            )
             for event in order:
                 if event != "assignment" or config.assignee:
                     self.fire(task, "task", event)
@@ -140,18 +154,32 @@ class Callouts:
 
     def _listen(self, task: Task, listener: Listener, element_id: str) -> dict[str, Any]:
         if listener.script is not None:
-            dialect = Dialect.FEEL if (listener.script_format or "").strip().lower() == "feel" \
+            dialect = (
+                Dialect.FEEL
+                if (listener.script_format or "").strip().lower() == "feel"
                 else Dialect.PYTHON
-            return self._expressions.run_script(listener.script, dict(task.data),
-                                                dialect=dialect, element_id=element_id)
-        return self._call(Callout(element_id, str(task.id), _config(task), dict(task.data),
-                                  delegate=listener.delegate, job_type=listener.job_type,
-                                  event=listener.event))
+            )
+            return self._expressions.run_script(
+                listener.script, dict(task.data), dialect=dialect, element_id=element_id
+            )
+        return self._call(
+            Callout(
+                element_id,
+                str(task.id),
+                _config(task),
+                dict(task.data),
+                delegate=listener.delegate,
+                job_type=listener.job_type,
+                event=listener.event,
+            )
+        )
 
     def _call(self, callout: Callout) -> dict[str, Any]:
         if self._runner is None:
-            raise RetailflowError(f"element '{callout.element_id}' calls a handler, but this "
-                                  "run has no handlers bound")
+            raise RetailflowError(
+                f"element '{callout.element_id}' calls a handler, but this "
+                "run has no handlers bound"
+            )
         return self._runner(callout)
 
 
@@ -159,8 +187,9 @@ def active_callouts(element_id: str) -> Callouts:
     """The callouts of the run that is advancing now."""
     callouts = _ACTIVE.get()
     if callouts is None:
-        raise RetailflowError(f"element '{element_id}' calls a handler outside a step of its "
-                              "instance")
+        raise RetailflowError(
+            f"element '{element_id}' calls a handler outside a step of its instance"
+        )
     return callouts
 
 
@@ -171,10 +200,14 @@ def connect_end_listeners(spec: BpmnProcessSpec | None) -> None:
         return
     for task_spec in spec.task_specs.values():
         config = getattr(task_spec, "extensions", None)
-        if isinstance(config, ElementConfig) and any(
+        if (
+            isinstance(config, ElementConfig)
+            and any(
                 listener.kind == "execution" and listener.event == "end"
-                for listener in config.listeners) \
-                and not task_spec.completed_event.is_connected(_fire_end):
+                for listener in config.listeners
+            )
+            and not task_spec.completed_event.is_connected(_fire_end)
+        ):
             task_spec.completed_event.connect(_fire_end)
 
 
@@ -196,7 +229,9 @@ class DelegateMessageEventDefinition(KeyedMessageEventDefinition):
         try:
             my_task.data.update(active_callouts(element_id).delegate(my_task))
         except BpmnError as error:
-            raise CalloutError(f"the delegate of message event '{element_id}' threw BPMN error "
-                               f"'{error.code}', which a throw event cannot route; throw it "
-                               "from a service task with an error boundary event",
-                               element_id=element_id) from error
+            raise CalloutError(
+                f"the delegate of message event '{element_id}' threw BPMN error "
+                f"'{error.code}', which a throw event cannot route; throw it "
+                "from a service task with an error boundary event",
+                element_id=element_id,
+            ) from error
