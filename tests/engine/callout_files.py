@@ -78,3 +78,8 @@ class Calls:
     @property
     def names(self) -> list[str]:
         return [name for name, _ in self.calls]
+
+
+def flow(flow_id: str, source: str, target: str) -> str:
+    """A sequence flow from ``source`` to ``target``."""
+    return f'<bpmn:sequenceFlow id="{flow_id}" sourceRef="{source}" targetRef="{target}" />'

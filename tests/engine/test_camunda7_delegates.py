@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from callout_files import Calls, c7_file, chain, service
+from callout_files import Calls, c7_file, chain, flow, service
 
 from retailflow import BpmnError, CalloutError, Engine, InstanceStatus
 from retailflow.model import DeploymentError, HistoryKind
@@ -204,10 +204,10 @@ def test_a_bpmn_error_from_a_delegate_takes_the_error_boundary_path(
             service("Activity_notify", 'camunda:class="com.acme.NotifyCustomer"'),
             '<bpmn:endEvent id="Event_done" />',
             '<bpmn:endEvent id="Event_cancelled" />',
-            '<bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="Activity_reserve" />',
-            '<bpmn:sequenceFlow id="Flow_2" sourceRef="Activity_reserve" targetRef="Event_done" />',
-            '<bpmn:sequenceFlow id="Flow_3" sourceRef="Event_out" targetRef="Activity_notify" />',
-            '<bpmn:sequenceFlow id="Flow_4" sourceRef="Activity_notify" targetRef="Event_cancelled" />',
+            flow("Flow_1", "StartEvent_1", "Activity_reserve"),
+            flow("Flow_2", "Activity_reserve", "Event_done"),
+            flow("Flow_3", "Event_out", "Activity_notify"),
+            flow("Flow_4", "Activity_notify", "Event_cancelled"),
         ]
     )
     path = c7_file(tmp_path, body)
@@ -306,7 +306,7 @@ def test_a_delegate_on_a_message_end_event_runs_its_handler(
                     '<bpmn:startEvent id="StartEvent_1" />',
                     '<bpmn:endEvent id="Event_notified"><bpmn:messageEventDefinition id="Def_1" '
                     'camunda:delegateExpression="${notifyCustomer}" /></bpmn:endEvent>',
-                    '<bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="Event_notified" />',
+                    flow("Flow_1", "StartEvent_1", "Event_notified"),
                 ]
             ),
         )

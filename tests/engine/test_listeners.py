@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from callout_files import Calls, c7_file, chain
+from callout_files import Calls, c7_file, chain, flow
 
 from retailflow import CalloutError, InstanceStatus
 from retailflow.model import HistoryKind
@@ -88,7 +88,7 @@ def test_an_end_listener_writes_variables_the_next_gateway_reads(
             '<bpmn:exclusiveGateway id="Gateway_1" />',
             '<bpmn:endEvent id="Event_yes" />',
             '<bpmn:endEvent id="Event_no" />',
-            '<bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="Gateway_1" />',
+            flow("Flow_1", "StartEvent_1", "Gateway_1"),
             '<bpmn:sequenceFlow id="Flow_2" sourceRef="Gateway_1" targetRef="Event_yes">'
             "<bpmn:conditionExpression>${approved}</bpmn:conditionExpression></bpmn:sequenceFlow>",
             '<bpmn:sequenceFlow id="Flow_3" sourceRef="Gateway_1" targetRef="Event_no">'
@@ -181,10 +181,10 @@ def test_camunda8_execution_and_task_listeners_call_handlers_by_job_type(
             'type="approval.completing" /></zeebe:taskListeners>'
             "</bpmn:extensionElements></bpmn:userTask>",
             '<bpmn:endEvent id="Event_end" />',
-            '<bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="Activity_reserve" />',
+            flow("Flow_1", "StartEvent_1", "Activity_reserve"),
             '<bpmn:sequenceFlow id="Flow_2" sourceRef="Activity_reserve" '
             'targetRef="Activity_approve" />',
-            '<bpmn:sequenceFlow id="Flow_3" sourceRef="Activity_approve" targetRef="Event_end" />',
+            flow("Flow_3", "Activity_approve", "Event_end"),
         ]
     )
     engine.deploy(c8_file(tmp_path, body))
@@ -246,9 +246,9 @@ def test_a_boundary_events_start_listener_fires_when_it_triggers_not_while_it_wa
             "</bpmn:timerEventDefinition></bpmn:boundaryEvent>",
             '<bpmn:endEvent id="Event_done" />',
             '<bpmn:endEvent id="Event_escalated" />',
-            '<bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="Activity_approve" />',
-            '<bpmn:sequenceFlow id="Flow_2" sourceRef="Activity_approve" targetRef="Event_done" />',
-            '<bpmn:sequenceFlow id="Flow_3" sourceRef="Event_late" targetRef="Event_escalated" />',
+            flow("Flow_1", "StartEvent_1", "Activity_approve"),
+            flow("Flow_2", "Activity_approve", "Event_done"),
+            flow("Flow_3", "Event_late", "Event_escalated"),
         ]
     )
     engine.deploy(c7_file(tmp_path, body))
@@ -315,7 +315,7 @@ def test_camunda8_process_execution_listeners_call_their_job_types(
         '<zeebe:executionListener eventType="start" type="process.started" />'
         "</zeebe:executionListeners></bpmn:extensionElements>\n"
         '<bpmn:startEvent id="StartEvent_1" /><bpmn:endEvent id="Event_end" />'
-        '<bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="Event_end" />'
+        + flow("Flow_1", "StartEvent_1", "Event_end")
     )
     engine.deploy(c8_file(tmp_path, body))
 
@@ -338,7 +338,7 @@ def test_a_take_listener_runs_on_the_flow_taken_and_its_variables_travel_with_th
             '<bpmn:scriptTask id="Activity_express" scriptFormat="python">'
             "<bpmn:script>label = routed + '-label'</bpmn:script></bpmn:scriptTask>",
             '<bpmn:endEvent id="Event_express" /><bpmn:endEvent id="Event_standard" />',
-            '<bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="Gateway_1" />',
+            flow("Flow_1", "StartEvent_1", "Gateway_1"),
             '<bpmn:sequenceFlow id="Flow_express" sourceRef="Gateway_1" '
             'targetRef="Activity_express"><bpmn:extensionElements><camunda:executionListener '
             'delegateExpression="${routeAudit}" event="take" /></bpmn:extensionElements>'
