@@ -109,16 +109,16 @@ CASES = {
         [("unsupported-element", "task")],
     ),
     "data store": (
-        task(service_task()).replace(
+        task('    <bpmn:task id="task" />').replace(
             "</bpmn:process>", '<bpmn:dataStoreReference id="stock_db" /></bpmn:process>'
         ),
-        task(service_task()).replace(
+        task('    <bpmn:task id="task" />').replace(
             "</bpmn:process>",
             '<bpmn:dataObjectReference id="stock_db" '
             'dataObjectRef="stock" /><bpmn:dataObject id="stock" />'
             "</bpmn:process>",
         ),
-        "camunda8",
+        "spiff",
         [("unsupported-element", "stock_db")],
     ),
     "connector": (
@@ -418,6 +418,39 @@ CASES = {
         "camunda7",
         [("mapping-ignored", "task")],
     ),
+    "camunda 8 message throw event with neither job type nor message": (
+        task(
+            '    <bpmn:intermediateThrowEvent id="task">'
+            '<bpmn:messageEventDefinition id="med" /></bpmn:intermediateThrowEvent>'
+        ),
+        task(
+            '    <bpmn:intermediateThrowEvent id="task"><bpmn:extensionElements>'
+            '<zeebe:taskDefinition type="notify" /></bpmn:extensionElements>'
+            '<bpmn:messageEventDefinition id="med" /></bpmn:intermediateThrowEvent>'
+        ),
+        "camunda8",
+        [("missing-job-type", "task")],
+    ),
+    "mapping on a signal catch event": (
+        '  <bpmn:signal id="Signal_1" name="restocked" />\n'
+        + task(
+            '    <bpmn:intermediateCatchEvent id="task"><bpmn:extensionElements>'
+            '<zeebe:ioMapping><zeebe:output source="=sku" target="restocked_sku" />'
+            '</zeebe:ioMapping></bpmn:extensionElements>'
+            '<bpmn:signalEventDefinition id="sed" signalRef="Signal_1" />'
+            "</bpmn:intermediateCatchEvent>"
+        ),
+        '  <bpmn:message id="Message_1" name="restocked" />\n'
+        + task(
+            '    <bpmn:intermediateCatchEvent id="task"><bpmn:extensionElements>'
+            '<zeebe:ioMapping><zeebe:output source="=sku" target="restocked_sku" />'
+            '</zeebe:ioMapping></bpmn:extensionElements>'
+            '<bpmn:messageEventDefinition id="med" messageRef="Message_1" />'
+            "</bpmn:intermediateCatchEvent>"
+        ),
+        "camunda8",
+        [("mapping-ignored", "task")],
+    ),
 }
 
 
@@ -699,3 +732,15 @@ def _retail_process(number: int) -> str:
     <bpmn:sequenceFlow id="flow_start" sourceRef="start" targetRef="task_0" />{tasks}
     <bpmn:endEvent id="task_15" />
   </bpmn:process>"""
+
+
+def test_a_retries_expression_is_checked_like_the_job_type() -> None:
+    checker = RecordingChecker()
+    body = task(
+        '    <bpmn:serviceTask id="task"><bpmn:extensionElements>'
+        '<zeebe:taskDefinition type="=job_type" retries="=max_retries !! 1" />'
+        "</bpmn:extensionElements></bpmn:serviceTask>"
+    )
+
+    assert rules(check(body, check_expression=checker)) == [("expression-invalid", "task")]
+    assert ("=job_type", "feel", "task") in checker.calls

@@ -1,9 +1,10 @@
 """Handlers for ``order_pipeline.bpmn`` that record their side effects, for the worker tests.
 
 ``registry`` is what ``retailflow worker --handlers pipeline_handlers:registry`` loads. Each
-call is counted in ``calls``; its effect goes to ``effects`` keyed by the idempotency key
-(``ON CONFLICT DO NOTHING``), both in the database at ``$PIPELINE_EFFECTS_URL``, so a test can
-tell a repeated call (allowed: handlers run at least once) from a repeated effect (never).
+call is counted in ``calls``, with the worker process that made it; its effect goes to
+``effects`` keyed by the idempotency key (``ON CONFLICT DO NOTHING``), both in the database at
+``$PIPELINE_EFFECTS_URL``, so a test can tell a repeated call (allowed: handlers run at least
+once) from a repeated effect (never).
 ``$PIPELINE_HANDLER_DELAY`` (seconds) slows each call, so that a kill lands inside a handler.
 """
 
@@ -20,7 +21,7 @@ from retailflow import HandlerContext, HandlerRegistry
 TOPICS = ("orders.validate", "inventory.reserve", "payment.capture", "orders.ship",
           "crm.notify_customer")
 SCHEMA = ("CREATE TABLE IF NOT EXISTS effects (key VARCHAR(300) PRIMARY KEY, topic VARCHAR(50))",
-          "CREATE TABLE IF NOT EXISTS calls (key VARCHAR(300), topic VARCHAR(50))")
+          "CREATE TABLE IF NOT EXISTS calls (key VARCHAR(300), topic VARCHAR(50), worker INTEGER)")
 
 registry = HandlerRegistry()
 
@@ -43,8 +44,9 @@ def _record(context: HandlerContext) -> dict[str, bool]:
     if delay:
         time.sleep(delay)
     with effects_database().begin() as conn:
-        conn.execute(text("INSERT INTO calls VALUES (:key, :topic)"),
-                     {"key": context.idempotency_key, "topic": context.topic})
+        conn.execute(text("INSERT INTO calls VALUES (:key, :topic, :worker)"),
+                     {"key": context.idempotency_key, "topic": context.topic,
+                      "worker": os.getpid()})
         conn.execute(text("INSERT INTO effects VALUES (:key, :topic) ON CONFLICT DO NOTHING"),
                      {"key": context.idempotency_key, "topic": context.topic})
     return {f"{context.topic.replace('.', '_')}_done": True}

@@ -23,8 +23,9 @@ from retailflow.bpmn.extensions import (
     read_element_config,
     read_message_correlation,
 )
+from retailflow.bpmn.languages import UnsupportedLanguage, as_marked, written_in
 from retailflow.bpmn.listeners import EXECUTION_EVENTS, FLOW_EVENTS, TASK_EVENTS, read_listener
-from retailflow.bpmn.namespaces import BPMN, CAMUNDA, SPIFF, ZEEBE, bpmn_tag
+from retailflow.bpmn.namespaces import BPMN, CAMUNDA, ZEEBE, bpmn_tag
 from retailflow.model import ExpressionError, Finding, Severity
 
 ExpressionChecker = Callable[[str, str, str | None], None]
@@ -52,11 +53,19 @@ _SUB_PROCESSES = _tags("subProcess transaction adHocSubProcess")
 _SEQUENCE_FLOW = bpmn_tag("sequenceFlow")
 _CATCHING = _tags("startEvent intermediateCatchEvent boundaryEvent")
 _THROWING = _tags("endEvent intermediateThrowEvent")
+_SERVICE_TASK = bpmn_tag("serviceTask")
+_SEND_TASK = bpmn_tag("sendTask")
+_MESSAGE_DEFINITION = bpmn_tag("messageEventDefinition")
+_MAPPED_CATCHES = (_MESSAGE_DEFINITION, bpmn_tag("timerEventDefinition"))
+"""Catches whose output mappings the engine applies."""
 _BPMN_PREFIX = f"{{{BPMN}}}"
 _STATIC_DIALECTS = frozenset({Dialect.CAMUNDA8, Dialect.CAMUNDA7})
 """Dialects where plain text (a mapping source, a timer) is a static value, not Python."""
 _TIMER_KINDS = {bpmn_tag(name): name for name in ("timeDate", "timeDuration", "timeCycle")}
-_EXTENSION_NAMESPACES = frozenset({ZEEBE, CAMUNDA, SPIFF})
+_OMG_NAMESPACES = ("http://www.omg.org/spec/", "https://www.omg.org/spec/")
+"""Where the BPMN and DMN models and their diagram interchange (DI, DC) live: ids there must
+be unique. Extension elements (``zeebe:``, ``camunda:formField``, ``modeler:``, a vendor's own)
+carry ids of their own meaning, which may repeat an element's."""
 _PYTHON_FORMATS = frozenset({"", "python", "python3"})
 _LANGUAGE_NAMES = {"feel": "FEEL", "juel": "JUEL", "python": "Python"}
 _REPEAT = re.compile(r"R\d*")
@@ -78,12 +87,13 @@ _UNSUPPORTED = {
         "conditional events",
         "use a message or timer event that the application triggers",
     ),
-    bpmn_tag("dataStoreReference"): (
-        "data stores",
-        "read and write the data in service task handlers",
-    ),
 }
 """What SpiffWorkflow cannot run faithfully, with what to draw instead."""
+_DATA_REFERENCES = {bpmn_tag("dataObjectReference"): "data object",
+                    bpmn_tag("dataStoreReference"): "data store"}
+"""Data drawn on the diagram. Camunda 7 and 8 treat it as documentation only, and so does
+retailflow for their files; SpiffWorkflow-style files run data objects as SpiffWorkflow does."""
+_DATA_STORE_REFERENCE = bpmn_tag("dataStoreReference")
 _LISTENERS = frozenset(
     {
         f"{{{CAMUNDA}}}executionListener",
@@ -96,6 +106,7 @@ _CAMUNDA_SCRIPT = f"{{{CAMUNDA}}}script"
 _EXTENSION_ELEMENTS = bpmn_tag("extensionElements")
 _PROCESS = bpmn_tag("process")
 _FIELD_INJECTION = f"{_EXTENSION_ELEMENTS}/{{{CAMUNDA}}}field"
+_CAMUNDA_RESOURCE = f"{{{CAMUNDA}}}resource"
 _HAS_START_EVENT = etree.XPath("boolean(bpmn:startEvent)", namespaces={"bpmn": BPMN})
 
 _JOB_TYPE_HINTS = {
@@ -194,7 +205,8 @@ def _duplicate_ids(tree: etree._ElementTree, file: str) -> list[Finding]:
     seen: dict[str, int | None] = {}
     for element in tree.iter(etree.Element):
         identifier = element.get("id")
-        if not identifier or etree.QName(element).namespace in _EXTENSION_NAMESPACES:
+        namespace = etree.QName(element).namespace or ""
+        if not identifier or not namespace.startswith(_OMG_NAMESPACES):
             continue
         if identifier in seen:
             findings.append(
@@ -290,6 +302,8 @@ class _DocumentCheck:
         if unsupported is not None:
             what, hint = unsupported
             self._add(element, "unsupported-element", f"{what} are not supported", hint)
+        elif tag in _DATA_REFERENCES:
+            self._data_reference(element, _DATA_REFERENCES[tag])
         elif tag in _LISTENERS:
             self._listener(element)
         if element.get("isForCompensation", "false").strip() == "true":
@@ -316,6 +330,24 @@ class _DocumentCheck:
         if handler is not None:
             handler(element)
 
+    def _data_reference(self, element: etree._Element, kind: str) -> None:
+        if self.document.dialect in _STATIC_DIALECTS:
+            self._add(
+                element,
+                "data-ignored",
+                f"the {kind} '{element.get('name') or element.get('id')}' is documentation "
+                "only, as in Camunda: no variable is read or written through it",
+                "read and write the data in service task handlers or variable mappings",
+                Severity.WARNING,
+            )
+        elif element.tag == _DATA_STORE_REFERENCE:
+            self._add(
+                element,
+                "unsupported-element",
+                "data stores are not supported",
+                "read and write the data in service task handlers",
+            )
+
     def _flow_node(self, element: etree._Element, config: ElementConfig) -> None:
         tag = etree.QName(element).localname
         if config.java_delegate is not None:
@@ -328,11 +360,7 @@ class _DocumentCheck:
                     "call the service from a Python handler: bind the task to it with "
                     "camunda:class, camunda:delegateExpression or camunda:type=\"external\"",
                 )
-        elif (
-            tag in ("serviceTask", "sendTask")
-            and not config.job_type
-            and not (tag == "sendTask" and element.get("messageRef"))
-        ):
+        elif _needs_job_type(element, config):
             self._add(
                 element,
                 "missing-job-type",
@@ -346,14 +374,15 @@ class _DocumentCheck:
         elif tag == "scriptTask":
             self._script_task(element, config)
         self._camunda7_settings(element, tag, config)
-        if (config.inputs or config.outputs) and not _applies_mappings(tag, config):
+        if (config.inputs or config.outputs) and not _applies_mappings(element, config):
             self._add(
                 element,
                 "mapping-ignored",
                 f"the {tag}'s input/output mappings are not applied: retailflow applies them "
-                "on service-task jobs, business rule tasks and call activities only",
-                "move the mapping to the service task, decision or call activity that reads "
-                "or writes the variables, or compute them in a script task",
+                "on jobs, business rule tasks, call activities, and message and timer catch "
+                "events only",
+                "move the mapping to the job, decision, call activity or catch event that "
+                "reads or writes the variables, or compute them in a script task",
                 Severity.WARNING,
             )
         self._config_expressions(element, config)
@@ -488,7 +517,16 @@ class _DocumentCheck:
 
     def _script_task(self, element: etree._Element, config: ElementConfig) -> None:
         script_format = (config.script_format or "").strip().lower()
-        if config.script is not None and config.script.strip():
+        resource = element.get(_CAMUNDA_RESOURCE)
+        if resource and not (config.script and config.script.strip()):
+            self._add(
+                element,
+                "unsupported-element",
+                f"the script is in an external resource (camunda:resource=\"{resource}\"), "
+                "which cannot be loaded here",
+                'paste the script into the task as an inline Python script (scriptFormat="python")',
+            )
+        elif config.script is not None and config.script.strip():
             if script_format not in _PYTHON_FORMATS:
                 self._add(
                     element,
@@ -531,6 +569,7 @@ class _DocumentCheck:
             config.called_element,
             config.called_decision,
             config.job_type,
+            config.retries_expression,
             config.form_key,
         ):
             if text and expression_language(text) is not None:
@@ -584,8 +623,20 @@ class _DocumentCheck:
                 "the condition is empty",
                 "write the condition, or remove it to make the flow unconditional",
             )
-        else:
-            self._expression(condition, text)
+            return
+        try:
+            language = written_in(condition)
+        except UnsupportedLanguage as unsupported:
+            self._add(
+                condition,
+                "unsupported-language",
+                f"the condition is written in '{unsupported.language}', which cannot be "
+                "evaluated here",
+                "write it in FEEL (=...), JUEL (${...}) or Python, or declare one of them in "
+                "the condition's language",
+            )
+            return
+        self._expression(condition, as_marked(text, language), language=language)
 
     def _default_flow(self, element: etree._Element) -> None:
         default = element.get("default", "")
@@ -814,19 +865,52 @@ def _owner_id(element: etree._Element) -> str | None:
     return None
 
 
+def _binds_delegate(config: ElementConfig) -> bool:
+    """A Camunda 7 delegate the engine binds to a handler (a connector cannot run)."""
+    delegate = config.java_delegate
+    return delegate is not None and delegate[0] != "connector"
+
+
 def _calls_handler(tag: str, config: ElementConfig) -> bool:
     """A service-like task whose handler the engine calls: a job type or a delegate."""
-    delegate = config.java_delegate
     return tag in ("serviceTask", "sendTask", "businessRuleTask") and bool(
-        config.job_type or (delegate is not None and delegate[0] != "connector")
+        config.job_type or _binds_delegate(config)
     )
 
 
-def _applies_mappings(tag: str, config: ElementConfig) -> bool:
+def _is_message_throw(element: etree._Element) -> bool:
+    return element.tag in _THROWING and element.find(_MESSAGE_DEFINITION) is not None
+
+
+def _needs_job_type(element: etree._Element, config: ElementConfig) -> bool:
+    """A service or send task, or a message throw or end event, that nothing can run: without
+    a job type it would need a message to throw (send tasks and events only)."""
+    if config.job_type:
+        return False
+    tag = element.tag
+    if tag == _SERVICE_TASK:
+        return True
+    if tag == _SEND_TASK:
+        return not element.get("messageRef")
+    if _is_message_throw(element):
+        definition = element.find(_MESSAGE_DEFINITION)
+        return definition is not None and not definition.get("messageRef")
+    return False
+
+
+def _applies_mappings(element: etree._Element, config: ElementConfig) -> bool:
     """Where the engine applies ``zeebe:ioMapping`` / ``camunda:inputOutput`` (and
-    ``camunda:in``/``out``): jobs, decisions and called processes."""
-    if tag in ("serviceTask", "sendTask", "businessRuleTask") and (
-        config.job_type or config.java_delegate
+    ``camunda:in``/``out``): jobs (tasks, and message throw and end events with a job type),
+    decisions, called processes, and events and receive tasks that catch a message or a timer
+    (their outputs write what the catch brings, their inputs are local to it)."""
+    tag = etree.QName(element).localname
+    if (config.job_type or _binds_delegate(config)) and (
+        tag in ("serviceTask", "sendTask", "businessRuleTask") or _is_message_throw(element)
+    ):
+        return True
+    if tag == "receiveTask" or (
+        element.tag in _CATCHING
+        and any(element.find(definition) is not None for definition in _MAPPED_CATCHES)
     ):
         return True
     return tag == "callActivity" or (tag == "businessRuleTask" and bool(config.called_decision))

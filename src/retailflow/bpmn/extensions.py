@@ -71,11 +71,14 @@ class ElementConfig:
     registered Python handler (``("connector", id)`` is a Connect connector, which cannot run).
     ``async_before`` / ``async_after`` are Camunda 7's durable wait states around the element;
     ``listeners`` its execution and task listeners, in the order written.
+    A ``job_type`` may be an expression (``=...``), evaluated when the job is created, as
+    ``retries_expression`` is (Camunda 8's ``retries="=..."``) in place of ``retries``.
     """
 
     dialect: Dialect
     job_type: str | None = None
     retries: int | None = None
+    retries_expression: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     inputs: tuple[IoMapping, ...] = ()
     outputs: tuple[IoMapping, ...] = ()
@@ -268,7 +271,11 @@ class _Reading:
         get = node.get
         if name == "taskDefinition":
             _set(values, "job_type", get("type"))
-            values["retries"] = _integer(get("retries"))
+            retries = get("retries")
+            if retries is not None and expression_language(retries) == "feel":
+                values["retries_expression"] = retries.strip()
+            else:
+                values["retries"] = _integer(retries)
         elif name == "ioMapping":
             for mapping in node.iterchildren(f"{{{ZEEBE}}}input", f"{{{ZEEBE}}}output"):
                 target = self.inputs if etree.QName(mapping).localname == "input" else self.outputs

@@ -13,6 +13,7 @@ from typing import Any
 
 from lxml import etree
 
+from retailflow.bpmn.languages import declared_language
 from retailflow.decisions.model import (
     Aggregation,
     Decision,
@@ -42,15 +43,11 @@ _CHECKER = ExpressionEngine()
 
 
 def _language(value: str | None) -> Dialect | None:
-    """``expressionLanguage`` as Camunda writes it: a FEEL URI, ``feel``, ``juel``, ``python``."""
+    """``expressionLanguage`` as Camunda writes it: a FEEL URI, ``feel``, ``juel``, ``python``
+    (``ValueError`` for any other), read as a BPMN file's is."""
     if value is None:
         return None
-    lowered = value.strip().lower()
-    if "feel" in lowered:
-        return Dialect.FEEL
-    if lowered in ("juel", "python"):
-        return Dialect(lowered)
-    raise ValueError(value)
+    return Dialect(declared_language(value))
 
 
 class _Reader:

@@ -139,6 +139,8 @@ RULES: dict[str, Rule] = {rule.id: rule for rule in [
         ("duplicate-id", E, "an id (or a process or decision id across files) is used twice"),
         ("process-not-executable", W, "a process is not executable, so it is skipped"),
         ("unsupported-element", E, "an element retailflow cannot run faithfully"),
+        ("unsupported-language", E, "a condition is declared in a language retailflow cannot "
+                                    "evaluate (XPath, JavaScript, Groovy ...)"),
         ("missing-reference", E, "a flow, boundary event or event definition points at "
                                  "nothing"),
         ("missing-job-type", E, "a service or send task has no job type"),
@@ -148,6 +150,8 @@ RULES: dict[str, Rule] = {rule.id: rule for rule in [
         ("called-element-unknown", E, "a call activity calls a process not in the set"),
         ("called-decision-unknown", E, "a business rule task calls a decision not in the set"),
         ("mapping-ignored", W, "an element's variable mappings are not applied at run time"),
+        ("data-ignored", W, "a data object or data store in a Camunda file is documentation "
+                            "only, as in Camunda"),
         ("setting-ignored", W, "a Camunda 7 setting that has no effect here (an async "
                                "continuation outside a handler's task, field injection)"),
         ("engine-refused", E, "SpiffWorkflow refused to compile the process"),

@@ -101,10 +101,11 @@ class VariableFlow:
             return Writes(mapped, anything=config.returns_all_child_variables)
         if config.outputs:
             return Writes(mapped)
+        if config.job_type is not None:
+            # a job, also a message throw or end event with a job type: its handler's result
+            return self._handler_writes(config)
         if _PAYLOAD_EVENTS.intersection(node.event_definitions) or node.kind in _FROM_OUTSIDE:
             return Writes(anything=True)  # a message or error payload, a form
-        if config.job_type is not None:
-            return self._handler_writes(config)
         result = config.script_result_variable or config.result_variable
         if node.kind in ("scriptTask", "businessRuleTask"):
             return Writes(frozenset({result}) if result else frozenset(), anything=not result)

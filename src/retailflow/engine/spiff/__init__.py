@@ -11,6 +11,7 @@ from retailflow.engine.spiff.callouts import Callout, CalloutRunner
 from retailflow.engine.spiff.compiler import CompiledProcess, SourceTree, compile_processes
 from retailflow.engine.spiff.runtime import (
     ASYNC_AFTER_JOB,
+    FailedActivation,
     PendingCatch,
     PendingJob,
     PendingTimer,
@@ -28,6 +29,7 @@ __all__ = [
     "Callout",
     "CalloutRunner",
     "CompiledProcess",
+    "FailedActivation",
     "PendingCatch",
     "PendingJob",
     "PendingTimer",

@@ -17,7 +17,12 @@ from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEv
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from retailflow.bpmn.extensions import Dialect, ElementConfig, read_element_config
+from retailflow.bpmn.extensions import (
+    Dialect,
+    ElementConfig,
+    expression_language,
+    read_element_config,
+)
 from retailflow.bpmn.listeners import Listener
 from retailflow.bpmn.namespaces import bpmn_tag
 from retailflow.engine.spiff.callouts import connect_end_listeners
@@ -87,10 +92,13 @@ class CompiledProcess:
                 yield from spec.task_specs.values()
 
     def job_topics(self) -> list[tuple[str, str]]:
-        """``(element_id, topic)`` of every service-like task with a job type, called
-        processes included (a Camunda 7 delegate has none: see ``element_configs``)."""
+        """``(element_id, topic)`` of every job (service-like tasks, message throw and end
+        events with a job type), called processes included. A job type written as an
+        expression is known only when its job is created, so it is left out, and a Camunda 7
+        delegate has none (see ``element_configs``)."""
         return [(spec.bpmn_id, spec.extensions.job_type) for spec in self._task_specs()
-                if isinstance(spec, ServiceTask) and spec.extensions.job_type]
+                if isinstance(spec, ServiceTask) and spec.extensions.job_type
+                and expression_language(spec.extensions.job_type) is None]
 
     def element_configs(self) -> list[tuple[str, ElementConfig]]:
         """``(element_id, config)`` of every element drawn, and of the process and the

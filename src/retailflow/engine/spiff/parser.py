@@ -3,7 +3,8 @@
 Every flow node's extension elements are read once by ``retailflow.bpmn.extensions`` into a
 dialect-neutral ``ElementConfig`` and attached to its task spec as ``extensions``. The overrides
 below only change what SpiffWorkflow gets wrong for Modeler files: service, send and business
-rule tasks, script tasks written as ``zeebe:script``, ``zeebe:calledElement``,
+rule tasks, message throw and end events with a job type, script tasks written as
+``zeebe:script``, ``zeebe:calledElement``,
 ``zeebe:loopCharacteristics``, timers (evaluated against the engine's clock) and messages
 (correlated by a key expression).
 """
@@ -29,6 +30,7 @@ from SpiffWorkflow.bpmn.parser.event_parsers import (
     SendTaskParser,
     StartEventParser,
 )
+from SpiffWorkflow.bpmn.parser.ProcessParser import ProcessParser
 from SpiffWorkflow.bpmn.parser.task_parsers import (
     CallActivityParser,
     ConditionalGatewayParser,
@@ -59,12 +61,21 @@ from SpiffWorkflow.bpmn.specs.defaults import (
 )
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 
-from retailflow.bpmn.extensions import ElementConfig, read_element_config, read_message_correlation
+from retailflow.bpmn.extensions import (
+    Dialect,
+    ElementConfig,
+    document_dialect,
+    read_element_config,
+    read_message_correlation,
+)
+from retailflow.bpmn.languages import UnsupportedLanguage, as_marked, written_in
 from retailflow.bpmn.namespaces import BPMN, ZEEBE
 from retailflow.engine.spiff.callouts import DelegateMessageEventDefinition
 from retailflow.engine.spiff.specs import (
+    OUTPUT_ELEMENT,
     ClockTimerEventDefinition,
     DecisionTask,
+    EvaluatedCollection,
     KeyedMessageEventDefinition,
     LocalParallelMultiInstance,
     LocalSequentialMultiInstance,
@@ -97,49 +108,95 @@ class _ConfiguredParser(TaskParser):
         delegate = self.config.java_delegate
         return delegate is not None and delegate[0] != "connector"
 
+    def parse_condition(self, sequence_flow: Any) -> str | None:
+        condition = sequence_flow.find("bpmn:conditionExpression", _NS)
+        return None if condition is None else _marked_text(condition, self)
+
+    # Camunda runs data objects and data stores "for modeling purposes only": a task drawn
+    # writing one must not fail for lack of a variable named after the data object's id, as
+    # SpiffWorkflow's associations would. Other files keep SpiffWorkflow's reading.
+    def parse_incoming_data_references(self) -> list[Any]:
+        if _documents_data_only(self.node):
+            return []
+        return list(super().parse_incoming_data_references())
+
+    def parse_outgoing_data_references(self) -> list[Any]:
+        if _documents_data_only(self.node):
+            return []
+        return list(super().parse_outgoing_data_references())
+
     def _add_multiinstance_task(self, loop_characteristics: Any) -> None:
         zeebe = loop_characteristics.find("bpmn:extensionElements/zeebe:loopCharacteristics",
                                           _NS)
         if zeebe is None:
             super()._add_multiinstance_task(loop_characteristics)
+            self.task.condition = _completion_condition(loop_characteristics, self)
             return
-        collection = _simple_path(zeebe.get("inputCollection"), self, "inputCollection")
-        output_element = zeebe.get("outputElement")
+        collection = (zeebe.get("inputCollection") or "").strip()
+        if not collection:
+            self.raise_validation_exception(
+                "zeebe:loopCharacteristics needs an inputCollection (like '=items')")
+        output_element = (zeebe.get("outputElement") or "").strip()
+        output_name = _variable_name(output_element)
         original = self.spec.task_specs.pop(self.task.name)
         params = {
             "task_spec": "",
             "cardinality": None,
-            "data_input": TaskDataReference(collection),
+            "data_input": _collection(collection),
             "data_output": _reference(zeebe.get("outputCollection")),
             "input_item": _reference(zeebe.get("inputElement")),
-            "output_item": _reference(
-                _simple_path(output_element, self, "outputElement") if output_element else None),
-            "condition": _completion_condition(loop_characteristics),
+            "output_item": (_reference(output_name) if output_name or not output_element
+                            else TaskDataReference(OUTPUT_ELEMENT)),
+            "condition": _completion_condition(loop_characteristics, self),
         }
         sequential = loop_characteristics.get("isSequential") == "true"
         cls = self.SEQUENTIAL_MI_CLASS if sequential else self.PARALLEL_MI_CLASS
         label = "Sequential MultiInstance" if sequential else "Parallel MultiInstance"
         self.task = cls(self.spec, original.name, description=label, **params)
+        if output_element and not output_name:
+            self.task.output_expression = output_element
         self._copy_task_attrs(original, loop_characteristics)
+
+
+def _documents_data_only(node: Any) -> bool:
+    return document_dialect(node.getroottree().getroot()) in (Dialect.CAMUNDA8,
+                                                              Dialect.CAMUNDA7)
 
 
 def _reference(name: str | None) -> TaskDataReference | None:
     return TaskDataReference(name) if name else None
 
 
-def _simple_path(expression: str | None, parser: TaskParser, attribute: str) -> str:
-    """Camunda 8 writes ``=items``; SpiffWorkflow's multi-instance reads a variable name."""
-    name = (expression or "").strip().removeprefix("=").strip()
-    if not name.isidentifier():
-        parser.raise_validation_exception(
-            f"zeebe:loopCharacteristics {attribute} must name a variable (like '=items'), "
-            f"got {expression!r}")
-    return name
+def _variable_name(expression: str) -> str | None:
+    """The variable an expression only names (``=items`` or ``items``), else None."""
+    name = expression.removeprefix("=").strip()
+    return name if name.isidentifier() else None
 
 
-def _completion_condition(loop_characteristics: Any) -> str | None:
+def _collection(expression: str) -> TaskDataReference | EvaluatedCollection:
+    """Camunda 8's ``inputCollection``: a variable is read in place (SpiffWorkflow's own
+    reference); any other expression (``=order.items``, ``=[1, 2, 3]``) is evaluated."""
+    name = _variable_name(expression)
+    return TaskDataReference(name) if name else EvaluatedCollection(expression)
+
+
+def _completion_condition(loop_characteristics: Any, parser: TaskParser) -> str | None:
     condition = loop_characteristics.find("bpmn:completionCondition", _NS)
-    return condition.text if condition is not None else None
+    return _marked_text(condition, parser) if condition is not None else None
+
+
+def _marked_text(expression: Any, parser: TaskParser) -> str | None:
+    """An expression's text with the prefix of the language the file declares for it
+    (``language``, or the definitions' ``expressionLanguage``), so it is evaluated in that
+    language whatever the file's default."""
+    if expression.text is None:
+        return None
+    try:
+        return as_marked(expression.text, written_in(expression))
+    except UnsupportedLanguage as unsupported:
+        parser.raise_validation_exception(
+            f"The expression is written in '{unsupported.language}', which cannot be evaluated")
+        raise AssertionError from unsupported  # unreachable: the line above raises
 
 
 class _EventParserMixin(_ConfiguredParser):
@@ -189,16 +246,33 @@ class RetailStartEventParser(_EventParserMixin, StartEventParser):
         return task
 
 
-class RetailEndEventParser(_EventParserMixin, EndEventParser):
-    pass
+class _JobEventMixin(_EventParserMixin):
+    """A message throw or end event with a job type (Camunda 8's ``zeebe:taskDefinition``,
+    Camunda 7's external ``camunda:topic``) is a job exactly like a service task: its
+    ``messageRef`` is optional and no message is thrown; the handler does the sending."""
+
+    def job_task(self) -> Any | None:
+        if self.config.job_type and self.xpath(MESSAGE_EVENT_XPATH):
+            return ServiceTask(self.spec, self.bpmn_id, **self.bpmn_attributes)
+        return None
+
+
+class RetailEndEventParser(_JobEventMixin, EndEventParser):
+    def create_task(self) -> Any:
+        task = self.job_task()
+        if task is None:
+            return super().create_task()
+        task.connect(self.spec.end)
+        return task
 
 
 class RetailCatchEventParser(_EventParserMixin, IntermediateCatchEventParser):
     pass
 
 
-class RetailThrowEventParser(_EventParserMixin, IntermediateThrowEventParser):
-    pass
+class RetailThrowEventParser(_JobEventMixin, IntermediateThrowEventParser):
+    def create_task(self) -> Any:
+        return self.job_task() or super().create_task()
 
 
 class RetailBoundaryEventParser(_EventParserMixin, BoundaryEventParser):
@@ -300,8 +374,20 @@ class RetailCallActivityParser(_ConfiguredParser, CallActivityParser):
                                **self.bpmn_attributes)
 
 
+class RetailProcessParser(ProcessParser):
+    """A process (or embedded subprocess) of a Camunda file keeps no data objects: they are
+    documentation there, and SpiffWorkflow would add them to the process's variables."""
+
+    def _parse(self) -> None:
+        super()._parse()
+        if _documents_data_only(self.node):
+            self.spec.data_objects.clear()
+
+
 class RetailBpmnParser(BpmnParser):
     """The parser the engine uses for every deployment."""
+
+    PROCESS_PARSER_CLASS = RetailProcessParser
 
     OVERRIDE_PARSER_CLASSES = {
         full_tag("startEvent"): (RetailStartEventParser, StartEvent),
@@ -325,6 +411,11 @@ class RetailBpmnParser(BpmnParser):
         full_tag("intermediateThrowEvent"): (RetailThrowEventParser, IntermediateThrowEvent),
         full_tag("boundaryEvent"): (RetailBoundaryEventParser, BoundaryEvent),
     }
+
+    def _add_data_stores(self, bpmn: Any) -> None:
+        """Data store definitions are never run (SpiffWorkflow refused any file declaring one
+        it had no implementation for, naming no element): a data store drawn in an executable
+        process is reported by the checks instead, and elsewhere it is skipped."""
 
     def _find_dependencies(self, process: Any) -> None:
         for call_activity in process.iterfind(".//bpmn:callActivity", _NS):

@@ -9,14 +9,16 @@ SpiffWorkflow exceptions raised while advancing are turned into ``ExecutionError
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from functools import partial
+from typing import Any, TypeVar
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
-from SpiffWorkflow.bpmn.specs.control import StartEventSplit
+from SpiffWorkflow.bpmn.specs.control import StartEventSplit, _EndJoin
 from SpiffWorkflow.bpmn.specs.defaults import (
     BoundaryEvent,
     EventSubprocess,
@@ -33,7 +35,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from retailflow.bpmn.extensions import ElementConfig
+from retailflow.bpmn.extensions import Dialect, ElementConfig, expression_language
 from retailflow.bpmn.listeners import Listener
 from retailflow.decisions import RuleHits
 from retailflow.engine.spiff.callouts import CalloutRunner, Callouts
@@ -46,11 +48,17 @@ from retailflow.engine.spiff.specs import (
     KeyedMessageEventDefinition,
     is_visible,
 )
-from retailflow.model import BpmnError, ExecutionError, NotFoundError
+from retailflow.engine.variables import map_inputs
+from retailflow.model import BpmnError, ExecutionError, NotFoundError, RetailflowError
 
 _OPEN = TaskState.STARTED | TaskState.WAITING | TaskState.READY
 TRIGGER = "trigger:"
 """Prefix of the catch id of an event subprocess start, which has no task of its own."""
+_FAILED = "rf_failed:"
+"""Internal-data key prefix: the wait state of this element failed to set up, with why."""
+_JOB = "rf_job"
+"""Internal-data key: a job's evaluated ``(type, retries)`` when either is an expression."""
+_T = TypeVar("_T")
 _FLOWS_RECORDED = "rf_flows_recorded"
 """Internal-data key: the children of a repeating timer whose flows are already recorded."""
 _ASYNC_AFTER = "rf_async_after"
@@ -67,6 +75,16 @@ class PendingJob:
     element_id: str
     topic: str
     retries: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class FailedActivation:
+    """A wait state that could not be set up: a timer's due time, or a job's type or retries,
+    did not evaluate. The element waits with an incident until a retry sets it up."""
+
+    task_id: str
+    element_id: str
+    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +126,7 @@ class WaitStates:
     timers: list[PendingTimer] = field(default_factory=list)
     catches: list[PendingCatch] = field(default_factory=list)
     user_tasks: list[PendingUserTask] = field(default_factory=list)
+    failures: list[FailedActivation] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +169,7 @@ class ProcessRun:
         self._steps: list[Step] = []
         self._entered: list[Step] = []
         self._thrown: list[Thrown] = []
+        self._failed: list[FailedActivation] = []
 
     # -- creating and persisting ------------------------------------------------------------
     @classmethod
@@ -224,10 +244,11 @@ class ProcessRun:
                 continue
             element_id = spec.bpmn_id
             if task.state == TaskState.STARTED and isinstance(spec, ServiceTask):
-                job = _job_of(task)
-                if job is None:
-                    continue
-                states.jobs.append(job)
+                if not _waits_as_job(task):
+                    continue  # a delegate that runs in the step
+                job = self._activated(states, task, element_id, partial(self._job, task))
+                if job is not None:
+                    states.jobs.append(job)
             elif task.state == TaskState.WAITING and isinstance(spec, CatchingEvent):
                 self._add_catch(states, task)
             elif task.state == TaskState.READY and spec.manual:
@@ -264,6 +285,69 @@ class ProcessRun:
         if not task.internal_data.get("rf_entered"):
             task.internal_data["rf_entered"] = True
             self._entered.append(self._step(task, {}))
+
+    def drain_failures(self) -> list[FailedActivation]:
+        """Wait states whose setup failed since the last call (each fails once: it keeps
+        waiting, failed, until ``reactivate``)."""
+        failed, self._failed = self._failed, []
+        return failed
+
+    def _activated(self, states: WaitStates, task: Task, element_id: str,
+                   activate: Callable[[], _T]) -> _T | None:
+        """``activate()`` sets up a wait state (evaluates a timer or a job type). A failure is
+        remembered on the task, so the wait state is reported failed, not evaluated again,
+        until ``reactivate``; the element is where the failure belongs, not the step before."""
+        key = f"{_FAILED}{element_id}"
+        message = task.internal_data.get(key)
+        if message is None:
+            try:
+                return activate()
+            except RetailflowError as error:
+                message = task.internal_data[key] = str(error)
+                self._failed.append(FailedActivation(str(task.id), element_id, message))
+        states.failures.append(FailedActivation(str(task.id), element_id, message))
+        return None
+
+    def _job(self, task: Task) -> PendingJob:
+        """The job of a service-like task; a job type or retries written as an expression is
+        evaluated once, when the job is created (as Camunda 8 does), against the task's
+        variables and its input mappings."""
+        spec = task.task_spec
+        config: ElementConfig = spec.extensions
+        topic, retries = config.job_type or "", config.retries
+        if expression_language(topic) is not None or config.retries_expression:
+            evaluated = task.internal_data.get(_JOB)
+            if evaluated is None:
+                evaluated = task.internal_data[_JOB] = self._evaluate_job(task, config)
+            topic, retries = evaluated
+        if not config.job_type and config.java_delegate is not None:
+            topic = config.java_delegate[1]  # a delegate behind asyncBefore/asyncAfter
+        if _ASYNC_AFTER in task.internal_data:
+            return PendingJob(f"{task.id}{ASYNC_AFTER_JOB}", spec.bpmn_id, topic, retries)
+        return PendingJob(str(task.id), spec.bpmn_id, topic, retries)
+
+    def _evaluate_job(self, task: Task, config: ElementConfig) -> tuple[str, int | None]:
+        expressions = self._script_engine.expressions
+        element_id = task.task_spec.bpmn_id
+        scope = map_inputs(config.inputs, task.data, expressions, element_id)
+        topic = config.job_type or ""
+        if expression_language(topic) is not None:
+            value = expressions.evaluate(topic, scope, element_id=element_id)
+            if not isinstance(value, str) or not value:
+                raise ExecutionError(f"the job type expression {topic!r} gave {value!r}, not "
+                                     "a job type (a non-empty string)", element_id=element_id)
+            topic = value
+        retries = config.retries
+        if config.retries_expression:
+            value = expressions.evaluate(config.retries_expression, scope,
+                                         element_id=element_id)
+            if isinstance(value, bool) or not isinstance(value, int | float | Decimal) \
+                    or value != int(value) or value < 1:
+                raise ExecutionError(f"the retries expression {config.retries_expression!r} "
+                                     f"gave {value!r}, not a whole number of runs (1 or more)",
+                                     element_id=element_id)
+            retries = int(value)
+        return topic, retries
 
     def drain_thrown(self) -> list[Thrown]:
         """Signals and messages thrown since the last call, for other instances."""
@@ -338,6 +422,16 @@ class ProcessRun:
         self._record(task, variables)
         self._advance()
 
+    def reactivate(self, task_id: str, element_id: str) -> None:
+        """Set up again the wait state ``element_id`` of the task whose activation failed (the
+        retry of its incident); ``ExecutionError`` if it fails again."""
+        task = self._task(task_id)
+        if task.internal_data.pop(f"{_FAILED}{element_id}", None) is None:
+            raise NotFoundError(f"'{element_id}' waits with no failed activation")
+        self.wait_states()
+        for failure in self.drain_failures():
+            raise ExecutionError(failure.message)
+
     def cancel(self) -> None:
         """End the instance where it stands."""
         self._workflow.cancel()
@@ -370,6 +464,8 @@ class ProcessRun:
             while True:
                 try:
                     self._run_engine_steps()
+                    while self._end_idle_scopes():
+                        self._run_engine_steps()
                 except SpiffWorkflowException as error:
                     raise _execution_error(error) from error
                 if not self._compiled.calls_out or not self._run_delegates():
@@ -384,6 +480,22 @@ class ProcessRun:
             definition = event.event_definition
             if isinstance(definition, SignalEventDefinition):
                 self._thrown.append(Thrown("signal", definition.name, dict(event.payload or {})))
+            elif isinstance(definition, ErrorEventDefinition):
+                self._uncaught_error(definition)
+
+    def _uncaught_error(self, definition: ErrorEventDefinition) -> None:
+        """An error end event nothing catches. Camunda 8 raises an incident there and the
+        instance stays where it was; Camunda 7 ends the path as a none end event would
+        (SpiffWorkflow's reading too, kept for the other dialects)."""
+        thrower = next((task.task_spec for task in self._all_tasks()
+                        if getattr(task.task_spec, "event_definition", None) is definition),
+                       None)
+        config = getattr(thrower, "extensions", None)
+        if isinstance(config, ElementConfig) and config.dialect is Dialect.CAMUNDA8:
+            raise ExecutionError(f"the BPMN error '{definition.code}' thrown by the error end "
+                                 "event is not caught by any error boundary event or error "
+                                 "event subprocess; draw one for it",
+                                 element_id=getattr(thrower, "bpmn_id", None))
 
     def _start_waiting(self) -> None:
         """Fire the start listeners of elements that began to wait (user tasks, catches,
@@ -548,6 +660,46 @@ class ProcessRun:
                         and not _descends_from(other, task):
                     other.cancel()
 
+    def _end_idle_scopes(self) -> bool:
+        """A scope (the process, an embedded or called subprocess) whose last token outside
+        its event subprocesses has ended completes, as in Camunda: the event subprocesses that
+        still wait for their trigger (a timer start, say) are cancelled with their timers and
+        subscriptions. SpiffWorkflow would keep the scope open until the trigger came and ran
+        the subprocess after the process had ended. Returns whether any scope was ended."""
+        ended = False
+        for workflow in (self._workflow, *self._workflow.subprocesses.values()):
+            if workflow.completed:
+                continue
+            idle: list[Task] = []
+            for task in workflow.tasks.values():
+                if not task.state & _OPEN or isinstance(task.task_spec, _EndJoin):
+                    continue
+                if not (isinstance(task.task_spec, EventSubprocess)
+                        and self._awaits_trigger(task)):
+                    break  # a token is still on its way
+                idle.append(task)
+            else:
+                for task in idle:
+                    task.cancel()
+                for join in workflow.tasks.values():
+                    if isinstance(join.task_spec, _EndJoin) and join.state == TaskState.WAITING:
+                        join.task_spec._update(join)
+                ended = ended or bool(idle)
+        return ended
+
+    def _awaits_trigger(self, task: Task) -> bool:
+        """Whether an event subprocess still waits for its start event (an instance of it
+        that is running is a token of its scope like any other)."""
+        subprocess = self._workflow.subprocesses.get(task.id)
+        if subprocess is None:
+            return True
+        if subprocess.completed:
+            return False  # it ran to its end: its task completes on the next step
+        starts = self._workflow.subprocess_specs[task.task_spec.spec].bpmn_start_events
+        return all((t.task_spec in starts and t.state == TaskState.WAITING)
+                   or isinstance(t.task_spec, _EndJoin)
+                   for t in subprocess.tasks.values() if t.state & _OPEN)
+
     def _add_catch(self, states: WaitStates, task: Task) -> None:
         definition = task.task_spec.event_definition
         # An event-based gateway waits on all the events drawn after it, as one task.
@@ -559,8 +711,10 @@ class ProcessRun:
     def _add_definition(self, states: WaitStates, task: Task, definition: Any) -> None:
         element_id = getattr(definition, "element_id", None) or task.task_spec.bpmn_id
         if isinstance(definition, ClockTimerEventDefinition):
-            states.timers.append(PendingTimer(str(task.id), element_id,
-                                              definition.due_at(task)))
+            due = self._activated(states, task, element_id,
+                                  partial(definition.due_at, task))
+            if due is not None:
+                states.timers.append(PendingTimer(str(task.id), element_id, due))
         elif isinstance(definition, KeyedMessageEventDefinition):
             key_name = f"rf_key:{element_id}"
             if key_name not in task.internal_data:
@@ -660,17 +814,12 @@ def _runs_in_step(task: Task, config: Any) -> bool:
             and _ASYNC_AFTER not in task.internal_data)
 
 
-def _job_of(task: Task) -> PendingJob | None:
-    """The job a STARTED service task waits for: its handler (a job type, or a delegate
-    behind ``asyncBefore``), or the continuation after its ``asyncAfter``."""
+def _waits_as_job(task: Task) -> bool:
+    """Whether a STARTED service task waits for a job: its handler (a job type, or a delegate
+    behind ``asyncBefore``), or the continuation after its ``asyncAfter``; a delegate without
+    either runs in the step."""
     config: ElementConfig = task.task_spec.extensions
-    element_id = task.task_spec.bpmn_id
-    topic = config.job_type or (config.java_delegate[1] if config.java_delegate else "")
-    if _ASYNC_AFTER in task.internal_data:
-        return PendingJob(f"{task.id}{ASYNC_AFTER_JOB}", element_id, topic, config.retries)
-    if config.job_type or config.async_before:
-        return PendingJob(str(task.id), element_id, topic, config.retries)
-    return None
+    return bool(config.job_type or config.async_before or _ASYNC_AFTER in task.internal_data)
 
 
 def _ancestors(task: Task) -> Iterator[Task]:

@@ -9,6 +9,8 @@ evaluator, and script tasks that run in retailflow's sandbox.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from contextlib import suppress
 from copy import deepcopy
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -28,6 +30,7 @@ from SpiffWorkflow.specs.base import TaskSpec
 from SpiffWorkflow.util.task import TaskState
 
 from retailflow.engine.variables import map_inputs, map_outputs
+from retailflow.model import RetailflowError
 
 if TYPE_CHECKING:
     from SpiffWorkflow.task import Task
@@ -40,6 +43,23 @@ if TYPE_CHECKING:
 def script_engine_of(task: Task) -> RetailScriptEngine:
     """The engine-wide script engine, which carries the clock and the evaluators."""
     return task.workflow.top_workflow.script_engine
+
+
+def write_caught(my_task: Task, element_id: str | None, payload: Mapping[str, Any]) -> None:
+    """What a message or timer catch writes when it completes: the message's variables as
+    they came, or, when the catching element has output mappings, only their targets,
+    evaluated against the variables, the element's input mappings and the payload (Camunda's
+    rule for message, timer and message start events). An event-based gateway catches for
+    the event drawn after it, whose mappings apply."""
+    spec = my_task.workflow.spec.task_specs.get(element_id) if element_id else None
+    config: ElementConfig | None = getattr(spec, "extensions", None)
+    if config is None or not config.outputs:
+        my_task.data.update(payload)
+        return
+    engine = script_engine_of(my_task)
+    visible = map_inputs(config.inputs, my_task.data, engine.expressions, element_id)
+    my_task.data.update(map_outputs(config.outputs, visible, payload, engine.expressions,
+                                    element_id))
 
 
 class ClockTimerEventDefinition(TimerEventDefinition):
@@ -83,7 +103,11 @@ class ClockTimerEventDefinition(TimerEventDefinition):
         return datetime.fromisoformat(due)
 
     def has_fired(self, my_task: Task) -> bool:
-        self.due_at(my_task)
+        # The due time is fixed as the timer starts waiting. A timer that cannot be evaluated
+        # just waits: the runtime reports it as the timer's own incident (SpiffWorkflow would
+        # abandon the step half-done, blaming whatever completed before).
+        with suppress(RetailflowError):
+            self.due_at(my_task)
         return bool(my_task.internal_data.get(self._fired_key, False))
 
     def fire(self, my_task: Task) -> None:
@@ -112,6 +136,9 @@ class ClockTimerEventDefinition(TimerEventDefinition):
         """Fire and finish, whatever the kind: an instance started by its timer start event
         runs once; the engine schedules the next start itself."""
         my_task.internal_data[self._fired_key] = True
+
+    def update_task_data(self, my_task: Task) -> None:
+        write_caught(my_task, self.element_id, {})
 
     def reset(self, my_task: Task) -> None:
         my_task.internal_data.pop(self._due_key, None)
@@ -149,6 +176,9 @@ class KeyedMessageEventDefinition(MessageEventDefinition):
     def catch(self, my_task: Task, event: Any = None) -> None:
         self.update_internal_data(my_task, event)
         my_task._set_internal_data(event_fired=True)
+
+    def update_task_data(self, my_task: Task) -> None:
+        write_caught(my_task, self.element_id, my_task.internal_data.get(self.name) or {})
 
     def throw(self, my_task: Task) -> None:
         # A message thrown to another instance: the engine correlates it after the step.
@@ -231,7 +261,10 @@ class MappedCallActivity(CallActivity):
         ended = deepcopy(subworkflow.last_task.data)
         updates = dict(ended) if config.returns_all_child_variables else {}
         if config.outputs:
-            updates.update(map_outputs(config.outputs, my_task.data, ended, engine.expressions,
+            # Output mappings see the call activity's own scope: its input mappings too.
+            visible = map_inputs(config.inputs, my_task.data, engine.expressions,
+                                 self.bpmn_id)
+            updates.update(map_outputs(config.outputs, visible, ended, engine.expressions,
                                        self.bpmn_id))
         my_task.data = {**my_task.data, **updates}
 
@@ -267,6 +300,32 @@ class PassThroughTask(NoneTask):
         self.manual = False
 
 
+OUTPUT_ELEMENT = "rf_output_element"
+"""Where an instance of a multi-instance activity keeps its evaluated ``outputElement``
+expression while SpiffWorkflow collects it."""
+_INPUT_COLLECTION = "rf_input_collection"
+
+
+class EvaluatedCollection:
+    """A multi-instance input collection written as an expression (``=order.items``,
+    ``=[1, 2, 3]``): evaluated once, when the activity starts (as Camunda does), and kept in
+    the activity's internal data, so every instance reads the same items even when the
+    variables change meanwhile. Quacks like SpiffWorkflow's ``TaskDataReference``."""
+
+    def __init__(self, expression: str) -> None:
+        self.expression = expression
+        self.bpmn_id = expression  # what SpiffWorkflow's data errors show
+
+    def get(self, my_task: Task) -> Any:
+        if _INPUT_COLLECTION not in my_task.internal_data:
+            my_task.internal_data[_INPUT_COLLECTION] = script_engine_of(my_task).evaluate(
+                my_task, self.expression)
+        return my_task.internal_data[_INPUT_COLLECTION]
+
+    def exists(self, my_task: Task) -> bool:
+        return self.get(my_task) is not None
+
+
 class _LocalInputItem:
     """Camunda's multi-instance scoping on SpiffWorkflow's: the ``inputElement`` is local to
     each instance (SpiffWorkflow merges it back into the parent, after which the next instance
@@ -277,9 +336,15 @@ class _LocalInputItem:
     input_item: Any
     output_item: Any
     data_output: Any
+    output_expression: str | None = None
+    """An ``outputElement`` that is an expression, not a variable: evaluated in each
+    instance's scope as it completes."""
 
     def merge_child(self, workflow: Any, child: Task) -> None:
         collects = self.data_output is not None and self.output_item is not None
+        if collects and self.output_expression is not None:
+            self.output_item.set(child, script_engine_of(child).evaluate(
+                child, self.output_expression))
         if self.input_item is not None and not collects:
             child.data.pop(self.input_item.bpmn_id, None)
         if collects and not self.output_item.exists(child):
@@ -297,6 +362,8 @@ class _LocalInputItem:
                 output[:] = [item for _, item in sorted(zip(order, output, strict=True),
                                                         key=lambda pair: pair[0])]
                 order.sort()
+        if self.output_expression is not None:
+            child.data.pop(OUTPUT_ELEMENT, None)
 
 
 class LocalParallelMultiInstance(_LocalInputItem, ParallelMultiInstanceTask):
