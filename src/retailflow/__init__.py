@@ -18,6 +18,7 @@ from retailflow.engine import (
 from retailflow.handlers import HandlerContext, HandlerRegistry, RetryPolicy
 from retailflow.model import (
     BpmnError,
+    CalloutError,
     ConcurrentUpdateError,
     ConfigError,
     Deployment,
@@ -49,6 +50,7 @@ from retailflow.model import (
 
 __all__ = [
     "BpmnError",
+    "CalloutError",
     "Clock",
     "ConcurrentUpdateError",
     "ConfigError",

@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from retailflow.decisions import DecisionEvaluator
+from retailflow.engine.callouts import CalloutHandlers
 from retailflow.engine.clock import Clock, SystemClock
 from retailflow.engine.definitions import DefinitionCache
 from retailflow.engine.deployer import Deployer
 from retailflow.engine.kpis import compute_kpis
 from retailflow.engine.spiff import (
+    ASYNC_AFTER_JOB,
     PendingCatch,
     ProcessRun,
     StateCodec,
@@ -97,6 +99,7 @@ class Engine:
                                             DecisionEvaluator(self.expressions), self.clock.now)
         self._deployer = Deployer(self.store, self.handlers, self.expressions)
         self._rows = WaitStateRows(self.handlers, self.retry_policy, self.expressions)
+        self._callouts = CalloutHandlers(self.handlers, self.expressions)
         # Live runs keyed by instance id: saves a read and a deserialization per step when
         # one engine drives an instance from wait state to wait state. A run another writer
         # made stale is caught by the version check at commit, which evicts and re-reads; so
@@ -418,7 +421,8 @@ class Engine:
 
         def begin() -> ProcessRun:
             run = ProcessRun.start(loaded.compiled, {} if deliver else variables,
-                                   loaded.script_engine, start_event=start_event)
+                                   loaded.script_engine, start_event=start_event,
+                                   callouts=self._callouts.runner(instance))
             if deliver is not None:
                 kind, name = deliver
                 catch = next(c for c in run.wait_states().catches
@@ -495,7 +499,8 @@ class Engine:
         instance, state = self.store.load_state(instance_id)
         loaded = self._definitions.get(instance.definition_id)
         try:
-            run = ProcessRun.restore(state, loaded.compiled, self._codec, loaded.script_engine)
+            run = ProcessRun.restore(state, loaded.compiled, self._codec, loaded.script_engine,
+                                     self._callouts.runner(instance))
         except ExecutionError as error:
             raise ExecutionError(f"instance '{instance_id}' ({instance.definition_id}): {error}; "
                                  "its stored state does not match its definition's files"
@@ -634,7 +639,11 @@ class Engine:
         except NotFoundError:
             self._drop(job)
             return
-        handler = self.handlers.get(job.topic or "")
+        if job.id.endswith(ASYNC_AFTER_JOB):
+            # The wait state after a task's camunda:asyncAfter: its handler has run already.
+            self._complete(job, instance, lambda run: run.complete_job(job.id, {}))
+            return
+        handler = self._callouts.job_handler(config, job.topic or "")
         if handler is None:
             self._fail(job, instance.definition_id,
                        f"no handler is registered for job type '{job.topic}'", retryable=False)
@@ -701,7 +710,8 @@ class Engine:
 
         def begin() -> ProcessRun:
             run = ProcessRun.start(loaded.compiled, {}, loaded.script_engine,
-                                   start_event=job.element_id)
+                                   start_event=job.element_id,
+                                   callouts=self._callouts.runner(instance))
             run.fire_start_timer(job.element_id)
             return run
 
@@ -757,9 +767,10 @@ class Engine:
         try:
             self._advance(job.instance_id, action, extra=extra, job=job)
         except (ExecutionError, ExpressionError, VariableTypeError) as error:
-            # The step after the job cannot be taken (a condition fails, data is missing):
-            # the instance stays where it was, with an incident that names the element.
-            self._fail(job, instance.definition_id, str(error), retryable=False)
+            # The step after the job cannot be taken (a condition fails, data is missing, a
+            # delegate's handler failed): the instance stays where it was, and the job is
+            # retried when that may help (CalloutError), else an incident names the element.
+            self._fail(job, instance.definition_id, str(error), retryable=error.retryable)
             return False
         except NotFoundError:
             self._drop(job)

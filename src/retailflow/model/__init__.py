@@ -5,6 +5,7 @@ from __future__ import annotations
 from retailflow.model.deployment import Deployment, ProcessDefinition, Resource
 from retailflow.model.errors import (
     BpmnError,
+    CalloutError,
     ConcurrentUpdateError,
     ConfigError,
     DeploymentError,
@@ -38,6 +39,7 @@ from retailflow.model.runtime import (
 __all__ = [
     "BpmnError",
     "BufferedMessage",
+    "CalloutError",
     "ConcurrentUpdateError",
     "ConfigError",
     "Deployment",

@@ -9,6 +9,7 @@ lxml escapes past it.
     │   ├── RegistryImportError         no     ``module:attribute`` names no handler registry
     │   ├── ExpressionError             no     an expression or script failed or was refused
     │   ├── ExecutionError              no     the process could not advance at an element
+    │   │   └── CalloutError            yes    a delegate's or listener's handler failed in a step
     │   ├── HandlerInputError           no     a handler's inputs failed its signature
     │   ├── HandlerTimeoutError         yes    a handler overran its ``timeout``
     │   ├── VariableTypeError           no     a value is not a variable type; ``path`` names it
@@ -125,6 +126,14 @@ class ExecutionError(RetailflowError):
         self.element_id = element_id
         where = f" at element '{element_id}'" if element_id else ""
         super().__init__(f"{message}{where}")
+
+
+class CalloutError(ExecutionError):
+    """A Camunda 7 delegate's or a listener's handler failed inside a step, so the step that
+    reached it is undone, as in Camunda 7: the call that took the step fails, and a job that
+    took it is retried (the handler may succeed next time), then becomes an incident."""
+
+    retryable = True
 
 
 class SignalDeliveryError(RetailflowError):

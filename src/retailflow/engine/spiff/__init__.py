@@ -7,8 +7,10 @@ Everything above it talks retailflow's types: ``compile_processes`` turns parsed
 
 from __future__ import annotations
 
+from retailflow.engine.spiff.callouts import Callout, CalloutRunner
 from retailflow.engine.spiff.compiler import CompiledProcess, SourceTree, compile_processes
 from retailflow.engine.spiff.runtime import (
+    ASYNC_AFTER_JOB,
     FailedActivation,
     PendingCatch,
     PendingJob,
@@ -23,6 +25,9 @@ from retailflow.engine.spiff.script_engine import RetailScriptEngine
 from retailflow.engine.spiff.serializer import StateCodec
 
 __all__ = [
+    "ASYNC_AFTER_JOB",
+    "Callout",
+    "CalloutRunner",
     "CompiledProcess",
     "FailedActivation",
     "PendingCatch",
