@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from retailflow.engine.spiff import (
     ProcessRun,
     StateCodec,
     WaitStates,
+    with_room_for,
 )
 from retailflow.engine.start_timers import OWNER_PREFIX, is_start_timer, next_start_job
 from retailflow.engine.variables import map_inputs, map_outputs
@@ -444,8 +446,9 @@ class Engine:
         as ``_advance`` re-applies a step to an instance another writer moved on."""
         for attempt in range(_CONFLICT_ATTEMPTS):
             try:
-                return self._commit(instance, begin(), expected_version=None, extra=extra,
-                                    schedules=schedules)
+                compiled = self._definitions.get(instance.definition_id).compiled
+                return self._commit(instance, with_room_for(compiled, begin),
+                                    expected_version=None, extra=extra, schedules=schedules)
             except ConcurrentUpdateError as error:
                 logger.info("first step met a concurrent message, taking it again: %s", error,
                             extra={"instance_id": instance.id, "attempt": attempt + 1})
@@ -471,7 +474,7 @@ class Engine:
             if instance.status != InstanceStatus.RUNNING:
                 raise InstanceEndedError(instance_id, instance.status)
             try:
-                action(run)
+                with_room_for(run.compiled, partial(action, run))
                 return self._commit(instance, run, expected_version=instance.version,
                                     extra=extra, cancelled=cancel, job=job,
                                     stored=live.stored)
@@ -499,8 +502,9 @@ class Engine:
         instance, state = self.store.load_state(instance_id)
         loaded = self._definitions.get(instance.definition_id)
         try:
-            run = ProcessRun.restore(state, loaded.compiled, self._codec, loaded.script_engine,
-                                     self._callouts.runner(instance))
+            run = with_room_for(loaded.compiled, lambda: ProcessRun.restore(
+                state, loaded.compiled, self._codec, loaded.script_engine,
+                self._callouts.runner(instance)))
         except ExecutionError as error:
             raise ExecutionError(f"instance '{instance_id}' ({instance.definition_id}): {error}; "
                                  "its stored state does not match its definition's files"

@@ -20,6 +20,7 @@ from retailflow.engine.spiff.runtime import (
     Step,
     Thrown,
     WaitStates,
+    with_room_for,
 )
 from retailflow.engine.spiff.script_engine import RetailScriptEngine
 from retailflow.engine.spiff.serializer import StateCodec
@@ -42,4 +43,5 @@ __all__ = [
     "Thrown",
     "WaitStates",
     "compile_processes",
+    "with_room_for",
 ]

@@ -40,6 +40,11 @@ _PROCESS = bpmn_tag("process")
 _SUBPROCESS_TAGS = frozenset({"subProcess", "transaction", "adHocSubProcess"})
 
 
+_DEEP_SPEC_SIZE = 250
+"""Task specs in one (sub)process beyond which its instances run on a deep stack: a path of
+that many elements keeps well inside the default recursion limit of 1,000 frames."""
+
+
 @dataclass(frozen=True, slots=True)
 class SourceTree:
     """One parsed BPMN file, as the seam receives it."""
@@ -77,10 +82,17 @@ class CompiledProcess:
     """Whether any element has a Camunda 7 delegate or a listener: the runtime looks for
     them only then, keeping their scans off the hot path of every other process."""
 
+    deep: bool = field(init=False, default=False)
+    """Whether a (sub)process has so many elements that SpiffWorkflow's recursive walks along
+    its paths may need more stack than Python's default (see ``deep_stack``)."""
+
     def __post_init__(self) -> None:
         self.calls_out = bool(self.flow_listeners) or any(
             config.java_delegate is not None or config.listeners
             for _, config in self.element_configs())
+        self.deep = any(len(spec.task_specs) > _DEEP_SPEC_SIZE
+                        for spec in (self.spec, *self.subprocess_specs.values())
+                        if spec is not None)
 
     def scope(self, spec_name: str) -> str:
         """The BPMN process id of the elements of the spec named ``spec_name``."""

@@ -41,6 +41,7 @@ from retailflow.bpmn.listeners import Listener
 from retailflow.decisions import RuleHits
 from retailflow.engine.spiff.callouts import CalloutRunner, Callouts
 from retailflow.engine.spiff.compiler import CompiledProcess
+from retailflow.engine.spiff.deep_stack import with_deep_stack
 from retailflow.engine.spiff.script_engine import RetailScriptEngine
 from retailflow.engine.spiff.serializer import StateCodec
 from retailflow.engine.spiff.specs import (
@@ -156,6 +157,13 @@ class Thrown:
     variables: dict[str, Any]
 
 
+def with_room_for(compiled: CompiledProcess, work: Callable[[], _T]) -> _T:
+    """``work()`` (anything that drives SpiffWorkflow for an instance of ``compiled``), on a
+    deep stack when the process is large enough for SpiffWorkflow's recursive walks along its
+    paths to overflow the default one (a straight chain of 2,000 tasks does)."""
+    return with_deep_stack(work) if compiled.deep else work()
+
+
 class ProcessRun:
     """A live instance: a SpiffWorkflow workflow plus what the engine needs to drive it."""
 
@@ -215,6 +223,11 @@ class ProcessRun:
     def dump(self, codec: StateCodec) -> bytes:
         """The instance's state, without its spec."""
         return codec.dump(self._workflow)
+
+    @property
+    def compiled(self) -> CompiledProcess:
+        """The deployed process this instance runs."""
+        return self._compiled
 
     # -- reading -----------------------------------------------------------------------------
     @property
