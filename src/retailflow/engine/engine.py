@@ -313,10 +313,11 @@ class Engine:
         reached: list[Instance] = []
         failed: list[tuple[str, RetailflowError]] = []
         for subscription in self.store.find_subscriptions(SubscriptionKind.SIGNAL, signal):
+            deliver: Callable[[ProcessRun], None] = partial(
+                _deliver_signal, subscription_id=subscription.id, signal=signal, payload=payload)
             try:
                 reached.append(self._advance(
-                    subscription.instance_id,
-                    lambda run, s=subscription: run.deliver_signal(s.id, signal, payload),
+                    subscription.instance_id, deliver,
                     extra=[_Note(HistoryKind.SIGNAL_RECEIVED, subscription.element_id,
                                  payload)]))
             except RetailflowError as error:
@@ -859,6 +860,11 @@ class _Note:
 
 class _Uncaught(Exception):
     """Internal: a BPMN error found no catch, so the step is abandoned."""
+
+
+def _deliver_signal(run: ProcessRun, *, subscription_id: str, signal: str,
+                    payload: dict[str, Any]) -> None:
+    run.deliver_signal(subscription_id, signal, payload)
 
 
 def _job_fields(job: Job) -> dict[str, str]:

@@ -191,7 +191,7 @@ def _compile_processes(sources: Sequence[SourceTree],
         for element in source.root.iter():
             element_id = element.get("id") if isinstance(element.tag, str) else None
             if element_id is not None:
-                lines.setdefault(element_id, (source.name, element.sourceline))
+                lines.setdefault(element_id, (source.name, _line(element)))
         for process in source.root.iter(_PROCESS):
             scope = process.get("id", "")
             scopes[scope] = scope
@@ -293,3 +293,8 @@ def _finding(error: Exception, file: str | None,
                    element_id=element_id,
                    hint="Change the element in Modeler; retailflow cannot run it as drawn")
 
+
+def _line(element: etree._Element) -> int | None:
+    """The element's line, as lxml knows it (never for elements built in memory)."""
+    line = element.sourceline
+    return line if isinstance(line, int) else None

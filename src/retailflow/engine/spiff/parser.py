@@ -100,6 +100,8 @@ class _ConfiguredParser(TaskParser):
 
     PARALLEL_MI_CLASS = LocalParallelMultiInstance
     SEQUENTIAL_MI_CLASS = LocalSequentialMultiInstance
+    task: Any
+    """The task spec being built (SpiffWorkflow's ``TaskParser`` sets it)."""
 
     def parse_extensions(self, node: Any = None) -> ElementConfig:
         return read_element_config(self.node if node is None else node)
@@ -456,7 +458,7 @@ class RetailBusinessRuleTaskParser(_ConfiguredParser):
             self.raise_validation_exception(
                 "This business rule task calls no decision: set zeebe:calledDecision "
                 "decisionId (Camunda 8) or camunda:decisionRef (Camunda 7)")
-        return DecisionTask(self.spec, self.bpmn_id, config.called_decision,
+        return DecisionTask(self.spec, self.bpmn_id, config.called_decision or "",
                             config.result_variable, config.map_decision_result,
                             **self.bpmn_attributes)
 

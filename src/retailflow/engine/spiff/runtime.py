@@ -395,7 +395,11 @@ class ProcessRun:
                       and t.element_id == element_id), None)
         if timer is None:
             raise NotFoundError(f"no timer '{element_id}' waits in this instance")
-        self._guard(task, lambda: (timer.fire(task), task.task_spec._update(task)))
+        def fire() -> None:
+            timer.fire(task)
+            task.task_spec._update(task)
+
+        self._guard(task, fire)
         if task.state == TaskState.WAITING:
             self._record_repetition(task)
         self._interrupt_for_event_subprocesses()

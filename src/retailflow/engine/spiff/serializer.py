@@ -107,7 +107,7 @@ class _ClockTimerConverter(EventDefinitionConverter):
     """Timers travel in task data only while an event-based gateway records what it saw."""
 
     def to_dict(self, event_definition: ClockTimerEventDefinition) -> dict[str, Any]:
-        dct = super().to_dict(event_definition)
+        dct: dict[str, Any] = super().to_dict(event_definition)
         dct.update(expression=event_definition.expression, kind=event_definition.kind,
                    element_id=event_definition.element_id,
                    quartz_cron=event_definition.quartz_cron)
@@ -118,7 +118,7 @@ class _KeyedMessageConverter(EventDefinitionConverter):
     """Messages, for the same reason as timers."""
 
     def to_dict(self, event_definition: KeyedMessageEventDefinition) -> dict[str, Any]:
-        dct = super().to_dict(event_definition)
+        dct: dict[str, Any] = super().to_dict(event_definition)
         dct.update(correlation_key=event_definition.correlation_key,
                    element_id=event_definition.element_id)
         return dct

@@ -52,7 +52,8 @@ if TYPE_CHECKING:
 
 def script_engine_of(task: Task) -> RetailScriptEngine:
     """The engine-wide script engine, which carries the clock and the evaluators."""
-    return task.workflow.top_workflow.script_engine
+    engine: RetailScriptEngine = task.workflow.top_workflow.script_engine
+    return engine
 
 
 def write_caught(my_task: Task, element_id: str | None, payload: Mapping[str, Any]) -> None:
@@ -187,7 +188,7 @@ class KeyedMessageEventDefinition(MessageEventDefinition):
         self.element_id = element_id
 
     def catches(self, my_task: Task, event: Any) -> bool:
-        return self == event.event_definition
+        return bool(self == event.event_definition)
 
     def catch(self, my_task: Task, event: Any = None) -> None:
         self.update_internal_data(my_task, event)
