@@ -10,6 +10,7 @@ from shop_handlers import registry
 
 from retailflow.bpmn import SourceFile, read_document
 from retailflow.bpmn.document import BpmnDocument
+from retailflow.element_templates import template_version
 from retailflow.handlers import HandlerRegistry
 from retailflow.retail import Backoffice, retail_handlers
 from retailflow.validation import validate
@@ -216,3 +217,20 @@ def test_a_message_throw_job_writes_what_its_handler_returns_not_anything() -> N
     assert found(chain(message_throw_job("TASK", "orders.ship"),
                        service("TASK", "stock.reserve"))) == [
         ("handler-input-unset", "t0"), ("handler-input-unset", "t1")]
+
+
+def templated(version: int | str) -> str:
+    """The shipping task as Modeler writes it once the handler's element template is applied."""
+    return node("serviceTask", "TASK", attrs=(
+        'zeebe:modelerTemplate="retailflow.orders.ship" '
+        f'zeebe:modelerTemplateVersion="{version}"'), inner=(
+        '<bpmn:extensionElements><zeebe:taskDefinition type="orders.ship" />'
+        "</bpmn:extensionElements>"))
+
+
+def test_a_task_with_an_older_template_version_than_its_handler_is_reported() -> None:
+    current = template_version(registry.get("orders.ship"))  # type: ignore[arg-type]
+
+    assert ("template-outdated", "t0") in found(chain(templated(current - 1)))
+    assert ("template-outdated", "t0") not in found(chain(templated(current)))
+    assert ("template-outdated", "t0") not in found(chain(SHIP))

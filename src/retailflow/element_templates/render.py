@@ -62,11 +62,12 @@ def element_template(handler: RegisteredHandler, target: Target) -> dict[str, An
 
 def write_templates(handlers: Iterable[RegisteredHandler], target: Target,
                     directory: Path) -> list[Path]:
-    """Write ``<template id>.json`` per handler into ``directory`` (created if needed)."""
+    """Write ``<template id>.<target>.json`` per handler into ``directory`` (created if
+    needed); the target in the name lets Camunda 8 and Camunda 7 templates share a folder."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for handler in handlers:
-        path = directory / f"{template_id(handler.topic)}.json"
+        path = directory / f"{template_id(handler.topic)}.{target}.json"
         path.write_bytes(render_json(element_template(handler, target)))
         written.append(path)
     return written
