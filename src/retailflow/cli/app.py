@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from retailflow.cli import operations
 from retailflow.cli.database import database
+from retailflow.cli.export import export
 from retailflow.cli.output import console
 from retailflow.cli.templates import templates
 from retailflow.cli.validate import validate
@@ -45,6 +46,7 @@ def demo(
 app.command()(validate)
 app.command()(worker)
 app.command()(templates)
+app.command()(export)
 for command in (operations.instances, operations.show, operations.jobs, operations.incidents,
                 operations.retry, operations.cancel, operations.history):
     app.command()(command)

@@ -14,7 +14,7 @@ CSV_COLUMNS = ("case_id", "activity", "lifecycle", "timestamp", "resource")
 def write_csv(events: Iterable[LogEvent], stream: IO[str]) -> int:
     """Write a header and one row per event (ISO 8601 timestamps, empty resource when
     unknown); returns how many events were written."""
-    writer = csv.writer(stream, lineterminator="\\n")
+    writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     written = 0
     for event in events:

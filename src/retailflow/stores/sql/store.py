@@ -19,9 +19,9 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     BindParameter,
-    and_,
     Connection,
     Engine,
+    and_,
     bindparam,
     case,
     create_engine,
