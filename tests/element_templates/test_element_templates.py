@@ -92,6 +92,8 @@ def test_camunda8_template_fixes_the_job_type_and_offers_an_input_per_model_fiel
     assert properties["order_id"]["binding"] == {"type": "zeebe:input", "name": "order_id"}
     assert properties["order_id"]["description"] == "The order to ship."
     assert properties["order_id"]["constraints"] == {"notEmpty": True}
+    assert properties["order_id"]["value"] == "=order_id"  # passes the variable of that name
+    assert properties["speed"]["optional"] is True  # left empty, no mapping is written
     assert properties["carrier"]["type"] == "Dropdown"
     assert [c["value"] for c in properties["carrier"]["choices"]] == ["dhl", "ups"]
     assert properties["carrier"]["value"] == "dhl"
@@ -118,6 +120,7 @@ def test_camunda7_template_is_an_external_task_with_input_and_output_parameters(
         "binding": {"type": "property", "name": "camunda:topic"}}
     assert properties["order_id"]["binding"]["type"] == "camunda:inputParameter"
     assert properties["order_id"]["constraints"] == {"notEmpty": True}
+    assert properties["order_id"]["value"] == "${order_id}"
     assert properties["text"]["value"] == "thanks"
     assert (properties["urgent"]["type"], properties["urgent"]["value"]) == ("String", "false")
     shipped = element_template(shop.get("orders.ship"), "c7")  # type: ignore[arg-type]

@@ -114,6 +114,12 @@ def _input(field: TemplateField, target: Target) -> dict[str, Any]:
     prop |= _control(field, target)
     if field.required:
         prop["constraints"] = {"notEmpty": True}
+        if prop["type"] == "String" and "value" not in prop:
+            # The parameter's name is the variable it reads: pass that variable on unless the
+            # analyst maps something else.
+            prop["value"] = f"={field.name}" if target == "c8" else f"${{{field.name}}}"
+    elif target == "c8":
+        prop["optional"] = True  # left empty, Modeler writes no mapping: the default applies
     return prop
 
 
