@@ -15,7 +15,7 @@ import io
 import itertools
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,12 +25,11 @@ from typer.testing import CliRunner
 from retailflow import VirtualClock
 from retailflow.cli.app import app
 from retailflow.engine import Engine
-from retailflow.event_log import export_event_log
+from retailflow.event_log import LogEvent, export_event_log, write_xes
 from retailflow.model import HistoryKind
 from scenario_kit import EngineFactory, outage_shop
 
 ORDER_FILE = "tests/fixtures/order_fulfilment_c8.bpmn"
-XES = "{http://www.xes-standard.org/}"
 ATTRIBUTES = "string", "date"
 SHIPPED_ORDER = ["Order placed", "Reserve stock", "Wait for payment", "Pick and pack",
                  "Ship order", "Notify customer", "Order shipped"]
@@ -76,12 +75,12 @@ def attributes(element: etree._Element) -> dict[str, str]:
 def read_xes(content: bytes) -> dict[str, list[tuple[str, str, str]]]:
     """case -> [(activity, lifecycle, timestamp)], as pm4py's XES importer reads a log."""
     root = etree.fromstring(content)
-    assert root.tag == f"{XES}log" and root.get("xes.version") == "1849-2016"
+    assert root.tag == "log" and root.get("xes.version") == "1849-2016"
     return {
         attributes(trace)["concept:name"]: [
             (fields["concept:name"], fields["lifecycle:transition"], fields["time:timestamp"])
-            for fields in map(attributes, trace.iter(f"{XES}event"))]
-        for trace in root.iter(f"{XES}trace")
+            for fields in map(attributes, trace.iter("event"))]
+        for trace in root.iter("trace")
     }
 
 
@@ -120,7 +119,7 @@ def test_xes_has_a_trace_per_instance_and_an_event_per_element_entered_or_comple
 def test_xes_traces_carry_business_key_and_timestamps_in_order(shop: Engine) -> None:
     root = etree.fromstring(exported(shop, "xes"))
 
-    keys = sorted(attributes(trace)["business_key"] for trace in root.iter(f"{XES}trace"))
+    keys = sorted(attributes(trace)["business_key"] for trace in root.iter("trace"))
     assert keys == ["SO-1", "SO-2", "SO-3"]
     for events in read_xes(exported(shop, "xes")).values():
         stamps = [stamp for _, _, stamp in events]
@@ -202,3 +201,22 @@ def test_pm4py_reads_the_ocel(shop: Engine, tmp_path: Path, pm4py: object) -> No
 
     assert len(log.events) == element_rows(shop)
     assert set(log.objects["ocel:type"]) == {"instance", "business_key"}
+
+
+def test_pm4py_streams_a_large_xes(tmp_path: Path, pm4py: object) -> None:
+    """pm4py's iterparse reader clears elements as it goes; a namespace declared again on
+    every element (as lxml's incremental writer does for a default namespace) made it fail
+    or crash on logs of this size, so the log is written without one."""
+    import pm4py as mining
+
+    moment = datetime(2026, 12, 1, tzinfo=UTC)
+    events = (LogEvent(f"{case}-{step}", f"{case:032x}", f"SO-{case:05}", "order_fulfilment",
+                       f"Step number {step % 40}", f"Activity_{step % 40}",
+                       "start" if step % 2 else "complete", moment + timedelta(minutes=step))
+              for case in range(50) for step in range(100))
+    target = tmp_path / "large.xes"
+    with target.open("wb") as stream:
+        assert write_xes(events, stream) == 5000
+
+    log = mining.read_xes(str(target))
+    assert (log["case:concept:name"].nunique(), len(log)) == (50, 5000)

@@ -2,6 +2,9 @@
 
 Written with lxml's incremental writer, one trace at a time, so the file streams: a trace is
 closed as soon as the next case's first event arrives (the events come grouped by case).
+Elements carry no XML namespace, as pm4py writes XES: with lxml's incremental writer a default
+namespace would be declared again on every element, which pm4py's streaming reader (lxml
+iterparse clearing elements as it goes) fails on in large files.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from lxml import etree
 
 from retailflow.event_log.events import LogEvent
 
-XES_NAMESPACE = "http://www.xes-standard.org/"
 _EXTENSIONS = (
     ("Concept", "concept", "http://www.xes-standard.org/concept.xesext"),
     ("Lifecycle", "lifecycle", "http://www.xes-standard.org/lifecycle.xesext"),
@@ -34,13 +36,12 @@ def write_xes(events: Iterable[LogEvent], stream: IO[bytes]) -> int:
     written = 0
     with etree.xmlfile(stream, encoding="utf-8") as xml:
         xml.write_declaration()
-        with xml.element(_tag("log"), {"xes.version": "1849-2016", "xes.features": ""},
-                         nsmap={None: XES_NAMESPACE}):
+        with xml.element("log", {"xes.version": "1849-2016", "xes.features": ""}):
             xml.write("\n")
             _write_header(xml)
             for _, case_events in itertools.groupby(events, key=lambda event: event.case_id):
                 first = next(case_events)
-                with xml.element(_tag("trace")):
+                with xml.element("trace"):
                     _write_case(xml, first)
                     for event in itertools.chain([first], case_events):
                         xml.write(_event_element(event), "\n")
@@ -83,15 +84,10 @@ def _event_element(event: LogEvent) -> etree._Element:
     return element
 
 
-def _tag(name: str) -> str:
-    return f"{{{XES_NAMESPACE}}}{name}"
-
-
 def _element(tag: str, **attributes: str) -> etree._Element:
-    # The stubs type nsmap keys as str; lxml takes None for the default namespace.
-    return etree.Element(_tag(tag), attributes, nsmap={None: XES_NAMESPACE})  # type: ignore[dict-item]
+    return etree.Element(tag, attributes)
 
 
 def _attribute(parent: etree._Element, kind: str, key: str, value: str) -> None:
     """An XES attribute: its type is the tag (``string``, ``date``), its name the ``key``."""
-    etree.SubElement(parent, _tag(kind), key=key, value=value)
+    etree.SubElement(parent, kind, key=key, value=value)
