@@ -44,6 +44,7 @@ from retailflow.model import (
     SignalDeliveryError,
     StoreUnavailableError,
     UserTask,
+    VariableTypeError,
 )
 
 __all__ = [
@@ -80,6 +81,7 @@ __all__ = [
     "StoreUnavailableError",
     "SystemClock",
     "UserTask",
+    "VariableTypeError",
     "VirtualClock",
     "Worker",
     "WorkerSettings",

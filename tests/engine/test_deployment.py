@@ -77,7 +77,9 @@ def test_unsupported_elements_are_reported_not_silently_dropped(
     with pytest.raises(DeploymentError) as refused:
         engine.deploy(FIXTURES / "unsupported.bpmn", require_handlers=False)
     flagged = {f.element_id for f in refused.value.findings if f.rule == "unsupported-element"}
-    assert {"complex_split", "to_finish", "from_link", "compensate_booking"} <= flagged
+    assert "complex_split" in flagged
+    # link events and compensation run
+    assert not {"to_finish", "from_link", "compensate_booking", "undo_booking"} & flagged
     assert all(f.file and f.file.endswith("unsupported.bpmn") and f.line
                for f in refused.value.findings)
 
@@ -150,7 +152,7 @@ def test_code_injection_through_variables_cannot_escape_at_run_time(
     path.write_text(routed_process("injected", "payload.get(&apos;x&apos;) == 1"))
     engine = make_engine()
     engine.deploy(path)
-    with pytest.raises(RetailflowError, match=r"'__builtins__'.*builtin_function"):
+    with pytest.raises(RetailflowError, match=r"'__builtins__\.open' is of type builtin_function"):
         engine.start("injected",
                      variables={"payload": {"x": 1}, "__builtins__": {"open": open}})
     instance = engine.start("injected", variables={"payload": {"x": 1},

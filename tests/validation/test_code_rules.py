@@ -219,6 +219,35 @@ def test_a_message_throw_job_writes_what_its_handler_returns_not_anything() -> N
         ("handler-input-unset", "t0"), ("handler-input-unset", "t1")]
 
 
+def test_a_link_catch_sees_what_was_set_before_its_link_throw() -> None:
+    link = '<bpmn:linkEventDefinition name="to_shipping" />'
+    linked = process(
+        node("startEvent", "start"),
+        service("reserve", "stock.reserve", inputs=RESERVE_INPUTS),
+        node("intermediateThrowEvent", "go_to_shipping", inner=link),
+        node("intermediateCatchEvent", "shipping", inner=link),
+        service("ship", "orders.ship"),
+        node("endEvent", "end"),
+        flow("f1", "start", "reserve"), flow("f2", "reserve", "go_to_shipping"),
+        flow("f3", "shipping", "ship"), flow("f4", "ship", "end"))
+    assert found(linked) == []
+
+
+def test_a_compensation_handler_sees_what_was_set_before_the_compensation_throw() -> None:
+    compensation = "<bpmn:compensateEventDefinition />"
+    trip = process(
+        node("startEvent", "start"),
+        service("reserve", "stock.reserve", inputs=RESERVE_INPUTS),
+        node("boundaryEvent", "undo_reserve", attrs='attachedToRef="reserve"',
+             inner=compensation),
+        service("ship", "orders.ship").replace("<bpmn:serviceTask ",
+                                               '<bpmn:serviceTask isForCompensation="true" '),
+        node("endEvent", "undo", inner=compensation),
+        flow("f1", "start", "reserve"), flow("f2", "reserve", "undo"),
+        '    <bpmn:association id="a1" sourceRef="undo_reserve" targetRef="ship" />\n')
+    assert found(trip) == []
+
+
 def templated(version: int | str) -> str:
     """The shipping task as Modeler writes it once the handler's element template is applied."""
     return node("serviceTask", "TASK", attrs=(

@@ -18,6 +18,7 @@ from retailflow.model.errors import (
     RetailflowError,
     SignalDeliveryError,
     StoreUnavailableError,
+    VariableTypeError,
 )
 from retailflow.model.finding import Finding, Severity
 from retailflow.model.history import HistoryEvent, HistoryKind
@@ -69,4 +70,5 @@ __all__ = [
     "Subscription",
     "SubscriptionKind",
     "UserTask",
+    "VariableTypeError",
 ]

@@ -11,6 +11,7 @@ lxml escapes past it.
     │   ├── ExecutionError              no     the process could not advance at an element
     │   ├── HandlerInputError           no     a handler's inputs failed its signature
     │   ├── HandlerTimeoutError         yes    a handler overran its ``timeout``
+    │   ├── VariableTypeError           no     a value is not a variable type; ``path`` names it
     │   ├── NotFoundError               no     no such instance, task, job or process
     │   ├── InstanceEndedError          no     the instance completed or was cancelled
     │   ├── SignalDeliveryError         no     a broadcast failed for some instances
@@ -66,6 +67,18 @@ class ExpressionError(RetailflowError):
 
 class HandlerInputError(RetailflowError):
     """A handler's inputs failed validation; retrying cannot help, so it becomes an incident."""
+
+
+class VariableTypeError(RetailflowError):
+    """A value cannot be a process variable (docs/api.md, "Variable types"): its type is
+    outside the variable type system, or it is too deep, too large or cyclic. ``path`` names
+    the value (``order.items[3].price``); the message says what to store instead. Refused
+    where it enters (start, correlate, signal, task completion, handler or script result), so
+    nothing half-stored or silently changed ever reaches the store."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        self.path = path
+        super().__init__(message)
 
 
 class NotFoundError(RetailflowError):

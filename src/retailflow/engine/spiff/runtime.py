@@ -21,6 +21,7 @@ from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.control import StartEventSplit, _EndJoin
 from SpiffWorkflow.bpmn.specs.defaults import EventSubprocess, ServiceTask, StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
+    CodeEventDefinition,
     ErrorEventDefinition,
     SignalEventDefinition,
 )
@@ -438,7 +439,14 @@ class ProcessRun:
     def _advance(self) -> None:
         try:
             self._run_engine_steps()
-            while self._end_idle_scopes():
+            # An escalation or error thrown inside the flow may have started an interrupting
+            # event subprocess, which SpiffWorkflow runs alongside the rest; and a scope whose
+            # last regular token ended completes, its waiting event subprocesses cancelled.
+            while True:
+                interrupted = (self._compiled.has_event_subprocesses()
+                               and self._interrupt_for_event_subprocesses())
+                if not (self._end_idle_scopes() or interrupted):
+                    break
                 self._run_engine_steps()
         except SpiffWorkflowException as error:
             raise _execution_error(error) from error
@@ -513,9 +521,10 @@ class ProcessRun:
                 following.extend(child.children)
         return tuple(taken)
 
-    def _interrupt_for_event_subprocesses(self) -> None:
+    def _interrupt_for_event_subprocesses(self) -> bool:
         """An interrupting event subprocess ends everything else in its scope when it starts
-        (SpiffWorkflow runs it alongside instead)."""
+        (SpiffWorkflow runs it alongside instead). Returns whether one did."""
+        interrupted = False
         for task in list(self._open_tasks()):
             spec = task.task_spec
             if not isinstance(spec, EventSubprocess) or task.internal_data.get("rf_interrupted"):
@@ -530,6 +539,7 @@ class ProcessRun:
             task.internal_data["rf_interrupted"] = True
             if not any(getattr(start, "interrupting", True) for start in starts):
                 continue
+            interrupted = True
             keep = {task.id, *(ancestor.id for ancestor in _ancestors(task))}
             for other in list(task.workflow.get_tasks_iterator(
                     state=TaskState.NOT_FINISHED_MASK)):
@@ -538,6 +548,7 @@ class ProcessRun:
                         and other.state & TaskState.NOT_FINISHED_MASK \
                         and not _descends_from(other, task):
                     other.cancel()
+        return interrupted
 
     def _end_idle_scopes(self) -> bool:
         """A scope (the process, an embedded or called subprocess) whose last token outside
@@ -657,6 +668,11 @@ class ProcessRun:
             if task.state == TaskState.READY:
                 task.run()
                 self._record(task)
+                if isinstance(getattr(task.task_spec, "event_definition", None),
+                              CodeEventDefinition):
+                    # An interrupting event subprocess it started ends the scope now, before
+                    # the throw's outgoing flow runs on (Camunda terminates the throw too).
+                    self._interrupt_for_event_subprocesses()
         return bool(ready)
 
     def _all_tasks(self) -> Iterator[Task]:

@@ -18,6 +18,7 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScript
 from retailflow.decisions import RuleHits
 from retailflow.expressions import ExpressionEngine, parse_timer
 from retailflow.model import ExpressionError
+from retailflow.model.variables import check_variables
 
 if TYPE_CHECKING:
     from SpiffWorkflow.task import Task
@@ -74,8 +75,9 @@ class RetailScriptEngine(PythonScriptEngine):
         variables = dict(task.data)
         if external_context:
             variables.update(external_context)
-        result = self.expressions.run_script(script, variables,
-                                             element_id=task.task_spec.bpmn_id)
+        element_id = task.task_spec.bpmn_id
+        result = self.expressions.run_script(script, variables, element_id=element_id)
+        check_variables(result, f"script at '{element_id}'")
         task.data.update(result)
         return True
 
@@ -83,10 +85,11 @@ class RetailScriptEngine(PythonScriptEngine):
         raise ExpressionError("service tasks run as jobs, never through the script engine",
                               element_id=task.task_spec.bpmn_id)
 
-    def timer_schedule(self, task: Task, kind: str, expression: str) -> TimerSchedule:
+    def timer_schedule(self, task: Task, kind: str, expression: str, *,
+                       quartz_cron: bool = False) -> TimerSchedule:
         """Evaluate a timer definition against the task's data and the engine's clock."""
         return parse_timer(kind, expression, task.data, self.clock(), self.expressions,
-                           element_id=task.task_spec.bpmn_id)
+                           element_id=task.task_spec.bpmn_id, quartz_cron=quartz_cron)
 
     def evaluate_decision(self, task: Task, decision_id: str, map_result: str | None,
                           variables: Mapping[str, Any]) -> tuple[Any, tuple[RuleHits, ...]]:

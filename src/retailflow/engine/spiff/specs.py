@@ -9,7 +9,7 @@ evaluator, and script tasks that run in retailflow's sandbox.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from copy import deepcopy
 from datetime import datetime
@@ -17,20 +17,30 @@ from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.specs.defaults import (
     CallActivity,
+    EndEvent,
+    IntermediateThrowEvent,
     NoneTask,
     ParallelMultiInstanceTask,
     ScriptTask,
     SequentialMultiInstanceTask,
 )
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
+    EscalationEventDefinition,
+)
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.bpmn_spec_mixin import BpmnSpecMixin
-from SpiffWorkflow.bpmn.util import PendingBpmnEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import (
+    BoundaryEvent as BoundaryEventSpec,
+)
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent as StartEventSpec
+from SpiffWorkflow.bpmn.util import BpmnEvent, PendingBpmnEvent
 from SpiffWorkflow.specs.base import TaskSpec
 from SpiffWorkflow.util.task import TaskState
 
 from retailflow.engine.variables import map_inputs, map_outputs
 from retailflow.model import RetailflowError
+from retailflow.model.variables import check_variables
 
 if TYPE_CHECKING:
     from SpiffWorkflow.task import Task
@@ -67,14 +77,15 @@ class ClockTimerEventDefinition(TimerEventDefinition):
 
     The due time is computed once, when the timer starts waiting, and kept in the task's
     internal data so it survives persistence; the engine turns it into a timer job and calls
-    ``fire`` when the job is due.
+    ``fire`` when the job is due. ``quartz_cron`` reads a cron cycle as Camunda 7 does.
     """
 
     def __init__(self, name: str, expression: str, kind: str, element_id: str,
-                 **kwargs: Any) -> None:
+                 quartz_cron: bool = False, **kwargs: Any) -> None:
         super().__init__(name, expression, **kwargs)
         self.kind = kind
         self.element_id = element_id
+        self.quartz_cron = quartz_cron
 
     # Internal data is keyed by the timer's element: an event-based gateway keeps several
     # timers on one task.
@@ -95,7 +106,8 @@ class ClockTimerEventDefinition(TimerEventDefinition):
         due = my_task.internal_data.get(self._due_key)
         if due is None:
             engine = script_engine_of(my_task)
-            schedule = engine.timer_schedule(my_task, self.kind, self.expression)
+            schedule = engine.timer_schedule(my_task, self.kind, self.expression,
+                                             quartz_cron=self.quartz_cron)
             due = schedule.first_due.isoformat()
             my_task.internal_data[self._due_key] = due
             if self.kind == "timeCycle":
@@ -111,12 +123,16 @@ class ClockTimerEventDefinition(TimerEventDefinition):
         return bool(my_task.internal_data.get(self._fired_key, False))
 
     def fire(self, my_task: Task) -> None:
-        """Called by the engine when the timer job is due."""
-        if self.kind != "timeCycle":
+        """Called by the engine when the timer job is due. Only a boundary event and an event
+        subprocess start repeat a cycle; an intermediate catch (or a timer after an
+        event-based gateway) is one event, which fires once, at the cycle's first time."""
+        if self.kind != "timeCycle" or not isinstance(my_task.task_spec,
+                                                      BoundaryEventSpec | StartEventSpec):
             my_task.internal_data[self._fired_key] = True
             return
         engine = script_engine_of(my_task)
-        schedule = engine.timer_schedule(my_task, self.kind, self.expression)
+        schedule = engine.timer_schedule(my_task, self.kind, self.expression,
+                                         quartz_cron=self.quartz_cron)
         left = my_task.internal_data.get(self._repetitions_key)
         left = None if left is None else left - 1
         next_due = schedule.next_after(self.due_at(my_task))
@@ -188,6 +204,23 @@ class KeyedMessageEventDefinition(MessageEventDefinition):
         return isinstance(other, MessageEventDefinition) and self.name == other.name
 
     __hash__ = None  # type: ignore[assignment]
+
+
+class ComputedEscalationEventDefinition(EscalationEventDefinition):
+    """An escalation thrown with a code computed when the event is reached (Camunda 8:
+    ``escalationCode="=expression"``); catch events match the computed code."""
+
+    def __init__(self, name: str, code_expression: str, **kwargs: Any) -> None:
+        super().__init__(name, None, **kwargs)
+        self.code_expression = code_expression
+
+    def throw(self, my_task: Task) -> None:
+        engine = script_engine_of(my_task)
+        code = engine.expressions.evaluate(self.code_expression, my_task.data,
+                                           element_id=my_task.task_spec.bpmn_id)
+        thrown = EscalationEventDefinition(self.name, None if code is None else str(code))
+        event = BpmnEvent(thrown, payload=deepcopy(my_task.data), target=my_task.workflow)
+        my_task.workflow.top_workflow.catch(event)
 
 
 DECISIONS_HIT = "rf_decisions"
@@ -286,9 +319,86 @@ class SandboxScriptTask(ScriptTask):
     def _execute(self, my_task: Task) -> bool:
         engine = script_engine_of(my_task)
         if self.result_variable:
-            my_task.data[self.result_variable] = engine.evaluate(my_task, self.script)
+            result = {self.result_variable: engine.evaluate(my_task, self.script)}
+            check_variables(result, f"script at '{self.bpmn_id}'")
+            my_task.data.update(result)
             return True
         return engine.execute(my_task, self.script)
+
+
+_COMPENSATED = "rf_compensated"
+"""Internal-data key of a compensation throw: the ids of the activity tasks it compensated."""
+
+
+class _CompensationThrow:
+    """Compensation as Camunda 8 runs it (SpiffWorkflow 3.2 has none): entering the event
+    invokes, at once, the compensation handler of every completed activity of its (sub)process
+    that has a compensation boundary event (only ``activity_ref``'s, when set); the event waits
+    until every handler has completed, then takes its outgoing flow with the variables they
+    wrote. The handlers are tasks of the same workflow, children of the throw, so they persist
+    and run (as jobs, user tasks ...) like any other task."""
+
+    activity_ref: str | None
+    _update: Callable[[Task], None]  # SpiffWorkflow's, from the task spec class it mixes into
+
+    def _update_hook(self, my_task: Task) -> bool:
+        if _COMPENSATED not in my_task.internal_data:
+            super()._update_hook(my_task)  # type: ignore[misc]
+            my_task.internal_data[_COMPENSATED] = [
+                str(activity.id) for activity in self._invoke_handlers(my_task)]
+        handlers = [child for child in my_task.children if child.triggered]
+        if any(child.state & TaskState.NOT_FINISHED_MASK for child in handlers):
+            if my_task.state != TaskState.WAITING:
+                my_task._set_state(TaskState.WAITING)
+            return False
+        for handler in handlers:
+            my_task.data.update(handler.data)
+        return True
+
+    def _invoke_handlers(self, my_task: Task) -> list[Task]:
+        handlers: dict[str, str] = getattr(my_task.workflow.spec, "compensation_handlers", {})
+        wanted = [self.activity_ref] if self.activity_ref else list(handlers)
+        tasks = list(my_task.workflow.tasks.values())
+        # An activity is compensated once, whichever throw reached it first.
+        done = {activity_id for task in tasks if isinstance(task.task_spec, _CompensationThrow)
+                for activity_id in task.internal_data.get(_COMPENSATED, ())}
+        compensated = []
+        for activity in tasks:
+            element_id = getattr(activity.task_spec, "bpmn_id", None)
+            if activity.state != TaskState.COMPLETED or element_id not in wanted \
+                    or element_id not in handlers or str(activity.id) in done:
+                continue
+            handler_spec = my_task.workflow.spec.task_specs[handlers[element_id]]
+            handler = my_task._add_child(handler_spec, TaskState.FUTURE)
+            handler.triggered = True
+            handler.task_spec._update(handler)
+            compensated.append(activity)
+        return compensated
+
+
+def resume_compensation_throw(workflow: Any, handler: Task) -> None:
+    """Connected to each compensation handler's completion: its throw event may go on."""
+    throw = handler.parent
+    if throw is not None and isinstance(throw.task_spec, _CompensationThrow):
+        throw.task_spec._update(throw)
+
+
+class CompensationThrowEvent(_CompensationThrow, IntermediateThrowEvent):
+    """An intermediate compensation throw event (``activityRef`` optional)."""
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, activity_ref: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.activity_ref = activity_ref
+
+
+class CompensationEndEvent(_CompensationThrow, EndEvent):
+    """A compensation end event (``activityRef`` optional)."""
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, activity_ref: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.activity_ref = activity_ref
 
 
 class PassThroughTask(NoneTask):
