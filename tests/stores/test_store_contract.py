@@ -810,3 +810,20 @@ def test_a_retired_schedule_takes_the_incident_of_its_failed_timer_with_it(
 
     assert store.list_jobs(instance_id=owner) == []
     assert store.list_incidents() == []
+
+
+def test_history_by_instance_groups_each_instance_in_pages_and_filters(store: Store) -> None:
+    second = start(store, instance("i2"), history=[event("i2", f"b{n}", when=n)
+                                                  for n in range(1200)])
+    start(store, instance("i1"), history=[event("i1", "a", when=0)])
+    start(store, instance("i3"), history=[event("i3", "r", definition_id="returns:1")])
+    step(store, second, history=[event("i2", "last", when=2000)])
+
+    everything = [(e.instance_id, e.element_id) for e in store.history_by_instance()]
+    orders = {e.instance_id for e in store.history_by_instance(definition_ids={"order:1"})}
+    recent = [e.element_id for e in store.history_by_instance(since=at(1199))]
+
+    assert everything == ([("i1", "a")] + [("i2", f"b{n}") for n in range(1200)]
+                          + [("i2", "last"), ("i3", "r")])
+    assert orders == {"i1", "i2"}
+    assert recent == ["b1199", "last"]

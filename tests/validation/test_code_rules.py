@@ -10,6 +10,7 @@ from shop_handlers import registry
 
 from retailflow.bpmn import SourceFile, read_document
 from retailflow.bpmn.document import BpmnDocument
+from retailflow.element_templates import template_version
 from retailflow.handlers import HandlerRegistry
 from retailflow.retail import Backoffice, retail_handlers
 from retailflow.validation import validate
@@ -245,3 +246,20 @@ def test_a_compensation_handler_sees_what_was_set_before_the_compensation_throw(
         flow("f1", "start", "reserve"), flow("f2", "reserve", "undo"),
         '    <bpmn:association id="a1" sourceRef="undo_reserve" targetRef="ship" />\n')
     assert found(trip) == []
+
+
+def templated(version: int | str) -> str:
+    """The shipping task as Modeler writes it once the handler's element template is applied."""
+    return node("serviceTask", "TASK", attrs=(
+        'zeebe:modelerTemplate="retailflow.orders.ship" '
+        f'zeebe:modelerTemplateVersion="{version}"'), inner=(
+        '<bpmn:extensionElements><zeebe:taskDefinition type="orders.ship" />'
+        "</bpmn:extensionElements>"))
+
+
+def test_a_task_with_an_older_template_version_than_its_handler_is_reported() -> None:
+    current = template_version(registry.get("orders.ship"))  # type: ignore[arg-type]
+
+    assert ("template-outdated", "t0") in found(chain(templated(current - 1)))
+    assert ("template-outdated", "t0") not in found(chain(templated(current)))
+    assert ("template-outdated", "t0") not in found(chain(SHIP))

@@ -14,7 +14,9 @@ from rich.markup import escape
 
 from retailflow.cli import operations
 from retailflow.cli.database import database
+from retailflow.cli.export import export
 from retailflow.cli.output import console
+from retailflow.cli.templates import templates
 from retailflow.cli.validate import validate
 from retailflow.cli.worker import worker
 from retailflow.model import RetailflowError
@@ -43,6 +45,8 @@ def demo(
 
 app.command()(validate)
 app.command()(worker)
+app.command()(templates)
+app.command()(export)
 for command in (operations.instances, operations.show, operations.jobs, operations.incidents,
                 operations.retry, operations.cancel, operations.history):
     app.command()(command)

@@ -56,7 +56,8 @@ class RegisteredHandler:
     ``output_fields`` is what the return annotation promises (fields of a pydantic model, a
     TypedDict or a dataclass; empty for ``-> None``), or ``None`` when it does not say.
     ``retries`` and ``timeout`` (seconds) are the handler author's settings, ``None`` when unset;
-    the engine applies them.
+    the engine applies them. ``signature`` is the function's signature with its annotations
+    resolved, for tools that describe the handler (element templates).
     """
 
     __slots__ = (
@@ -74,6 +75,7 @@ class RegisteredHandler:
         "reads_all_variables",
         "required_inputs",
         "retries",
+        "signature",
         "timeout",
         "topic",
     )
@@ -101,6 +103,7 @@ class RegisteredHandler:
             type(function).__call__
         )
         signature = self._signature(namespace)
+        self.signature = signature
 
         required: list[str] = []
         optional: list[str] = []

@@ -7,7 +7,7 @@ tasks, incidents and history), guarded by the instance's version.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -188,6 +188,12 @@ class Store(Protocol):
 
     def all_history(self, *, definition_id: str | None = None) -> Iterable[HistoryEvent]:
         """History across instances (for KPIs and coverage), in append order."""
+
+    def history_by_instance(self, *, definition_ids: Collection[str] | None = None,
+                            since: datetime | None = None) -> Iterator[HistoryEvent]:
+        """History grouped by instance (instances in id order, each one's events in append
+        order), for event-log exports: only instances of ``definition_ids`` when given, only
+        events at or after ``since``. Read in batches, so any size streams."""
 
     def close(self) -> None:
         """Release connections and files."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
-from collections.abc import Hashable, Iterable, KeysView, Mapping, Sequence
+from collections.abc import Collection, Hashable, Iterable, Iterator, KeysView, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TypeVar
@@ -548,6 +548,18 @@ class MemoryStore:
                 else self._history_defined.get(definition_id, ())
             )
         return [_given(event) for event in events]
+
+    def history_by_instance(self, *, definition_ids: Collection[str] | None = None,
+                            since: datetime | None = None) -> Iterator[HistoryEvent]:
+        """History grouped by instance, in id order; copied one instance at a time."""
+        with self._lock:
+            instance_ids = sorted(self._history_of)
+        for instance_id in instance_ids:
+            with self._lock:
+                events = [event for event in self._history_of[instance_id]
+                          if (definition_ids is None or event.definition_id in definition_ids)
+                          and (since is None or event.at >= since)]
+            yield from (_given(event) for event in events)
 
     def close(self) -> None:
         """Nothing to release: the data lives as long as the object."""

@@ -18,6 +18,8 @@ from lxml import etree
 
 from retailflow.bpmn.document import JOB_ELEMENTS, BpmnDocument, is_executable
 from retailflow.bpmn.extensions import ElementConfig, expression_language, read_element_config
+from retailflow.bpmn.namespaces import CAMUNDA, ZEEBE
+from retailflow.element_templates import template_id, template_version
 from retailflow.handlers import HandlerRegistry, RegisteredHandler
 from retailflow.handlers.delegates import unbound_callouts
 from retailflow.model import Finding
@@ -77,6 +79,7 @@ def _task_findings(file: str, node: FlowNode, scope: FlowScope, config: ElementC
             node.element, file, f"no handler is registered for job type '{job_type}'",
             f"register one with @handlers.handler({job_type!r}), or fix the job type")
         return
+    yield from _outdated_template(file, node, handler)
     mapped = frozenset(mapping.target for mapping in config.inputs if mapping.target)
     before = flow.before(node, scope)
     unset = sorted(name for name in handler.required_inputs
@@ -124,6 +127,25 @@ def _callout_topics(handlers: HandlerRegistry, config: ElementConfig) -> set[str
         elif listener.job_type is not None:
             found.append(handlers.get(listener.job_type))
     return {handler.topic for handler in found if handler is not None}
+
+
+def _outdated_template(file: str, node: FlowNode, handler: RegisteredHandler
+                       ) -> Iterator[Finding]:
+    """A task that carries this handler's element template in a version other than the one the
+    handler's signature gives now: the inputs Modeler shows for it are stale."""
+    for namespace in (ZEEBE, CAMUNDA):
+        applied = node.element.get(f"{{{namespace}}}modelerTemplate")
+        if applied != template_id(handler.topic):
+            continue
+        version = node.element.get(f"{{{namespace}}}modelerTemplateVersion")
+        current = template_version(handler)
+        if version != str(current):
+            yield RULES["template-outdated"].at(
+                node.element, file,
+                f"the task uses element template '{applied}' version {version or '(none)'}, "
+                f"but handler '{handler.topic}' now has version {current}",
+                "regenerate the templates (retailflow templates), reload them in Modeler and "
+                "update the task's template (Modeler offers the update)")
 
 
 def _single_variable(source: str | None) -> str | None:

@@ -184,6 +184,8 @@ RULES: dict[str, Rule] = {rule.id: rule for rule in [
         ("handler-output-unknown", E, "an output mapping reads a result the handler does not "
                                       "return"),
         ("handler-unused", W, "a handler whose job type no process uses"),
+        ("template-outdated", W, "a task's applied element template is not the version its "
+         "handler's signature gives now"),
     ),
 ]}
 """Every rule, by id, in the order the docs list them."""
