@@ -25,8 +25,14 @@ class Drive:
     """A finding rule id: validate and deploy must both refuse the file with it."""
     process: str | None = None
     """The process to start (default: the file's only executable process)."""
+    business_key: str | None = None
+    """The business key to start with (Camunda 7 correlates messages on it)."""
     start_message: dict[str, Any] | None = None
     """``{"name", "key", "variables"}``: start by correlating this message instead."""
+    start_signal: dict[str, Any] | None = None
+    """``{"name", "variables"}``: start by broadcasting this signal instead."""
+    start_timer: bool = False
+    """Start by letting the clock reach the process's timer start event instead."""
     variables: dict[str, Any] = field(default_factory=dict)
     handlers: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per job type or delegate name: ``{"returns": {...}}`` or ``{"bpmn_error": "CODE"}``."""
