@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from bpmn_diagrams import bpmn_file, linear_process, service_task
 
@@ -54,11 +52,9 @@ def test_billion_laughs_is_refused_at_once() -> None:
     )
     content = f'<?xml version="1.0"?><!DOCTYPE lolz [{entities}]><lolz>&lol9;</lolz>'.encode()
 
-    started = time.perf_counter()
     rule, _, _ = refusal(content)
 
     assert rule == "xml-unsafe"
-    assert time.perf_counter() - started < 0.5
 
 
 def test_billion_laughs_in_utf16_is_refused_too() -> None:

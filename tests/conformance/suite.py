@@ -15,6 +15,7 @@ from typing import Any
 
 SUITE = Path(__file__).resolve().parent
 DIALECTS = {"c8": "Camunda 8", "c7": "Camunda 7"}
+TABLE_START, TABLE_END = "<!-- conformance:start -->", "<!-- conformance:end -->"
 
 
 @dataclass(frozen=True)
@@ -115,5 +116,13 @@ def table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_docs(page: Path) -> None:
+    """Put the rendered table between the markers of ``page`` (docs/modeling.md)."""
+    text = page.read_text(encoding="utf-8")
+    head, rest = text.split(TABLE_START, 1)
+    _, tail = rest.split(TABLE_END, 1)
+    page.write_text(f"{head}{TABLE_START}\n{table()}{TABLE_END}{tail}", encoding="utf-8")
+
+
 if __name__ == "__main__":
-    print(table(), end="")
+    write_docs(SUITE.parents[1] / "docs" / "modeling.md")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conformance.suite import Case, Drive, cases, table
+from conformance.suite import TABLE_END, TABLE_START, Case, Drive, cases, table
 from retailflow import BpmnError, DeploymentError, Engine, HandlerRegistry, InstanceStatus
 from retailflow.handlers.registry import RegisteredHandler
 from retailflow.model import Severity, SubscriptionKind
@@ -19,7 +19,6 @@ from scenario_kit import ROOT, EngineFactory, passed
 CASES = cases()
 MODELING = ROOT / "docs" / "modeling.md"
 DEPLOY_CATEGORIES = {Category.FILE, Category.SCHEMA, Category.RUNTIME, Category.DECISION}
-TABLE_START, TABLE_END = "<!-- conformance:start -->", "<!-- conformance:end -->"
 
 
 class SuiteHandlers(HandlerRegistry):
@@ -86,7 +85,7 @@ def test_file_deploys_and_runs_to_its_end(case: Case, make_engine: EngineFactory
 
 def test_docs_conformance_table_is_the_suite() -> None:
     """docs/modeling.md shows exactly what this suite runs and refuses: regenerate it with
-    ``python tests/conformance/suite.py`` (it prints the table) after changing a file."""
+    ``python tests/conformance/suite.py`` after adding or changing a file."""
     text = MODELING.read_text(encoding="utf-8")
     assert TABLE_START in text and TABLE_END in text
     shown = text.split(TABLE_START, 1)[1].split(TABLE_END, 1)[0].strip()

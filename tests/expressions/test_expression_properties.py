@@ -75,6 +75,22 @@ FEEL_TOKENS = [
     "get value(",
     "@",
     "- ",
+    # names with spaces, backtick names, named arguments and the regex/range/context built-ins
+    "order total",
+    "`a-b`",
+    "list:",
+    "start position:",
+    "substring(",
+    'matches("aa", ',
+    'replace("ab", "(a)", "$1$1")',
+    'split("a;b", ";")',
+    "distinct values(",
+    "union(",
+    "before(",
+    "includes(",
+    "context put(",
+    "string(",
+    "[1..5]",
 ]
 JUEL_TOKENS = [
     "${",

@@ -191,7 +191,7 @@ def test_null_propagates_instead_of_failing(
         ('get value({a: 1}, "a")', 1),
         ("get entries({a: 1})", [{"key": "a", "value": 1}]),
         ("is defined(amount)", True),
-        ("is defined(nothing)", True),
+        ("is defined(nothing)", False),
         ("is defined(missing)", False),
         ("is defined(order.customer.tier)", True),
         ("is defined(order.customer.age)", False),
@@ -231,7 +231,6 @@ def test_failing_engine_function_names_itself() -> None:
         ("=amount ~ 1", "unexpected character"),
         ("=frobnicate(1)", "unknown FEEL function 'frobnicate'"),
         ("=string length(1, 2)", "does not take 2 argument"),
-        ("=is defined(1 + 1)", "is defined"),
         ('=@"yesterday"', "not a date"),
     ],
 )

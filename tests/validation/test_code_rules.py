@@ -165,3 +165,83 @@ def test_a_multi_instance_task_may_write_its_output_collection_so_later_steps_ar
 
     assert found(chain(once, SHIP)) == [("handler-input-unset", "t1")]
     assert found(chain(each, SHIP)) == []
+
+
+def message_throw_job(task_id: str, job_type: str) -> str:
+    """A Camunda 8 message throw event that is a job (Modeler's default for a message throw)."""
+    return node("intermediateThrowEvent", task_id, inner=(
+        f'<bpmn:extensionElements><zeebe:taskDefinition type="{job_type}" />'
+        f'</bpmn:extensionElements><bpmn:messageEventDefinition id="{task_id}_message" />'))
+
+
+def test_a_message_throw_event_with_a_job_type_is_checked_against_the_handlers() -> None:
+    assert ("handler-missing", "t1") in found(chain(RESERVE, message_throw_job("TASK",
+                                                                               "orders.shipp")))
+    assert found(chain(RESERVE, message_throw_job("TASK", "orders.ship"))) == []
+
+
+def test_a_job_type_written_as_an_expression_is_left_to_run_time() -> None:
+    # Its type is known only when the job is created; a missing handler is an incident then.
+    dynamic = service("TASK", "=&quot;orders.&quot; + next_step")
+
+    assert found(chain(RESERVE, SHIP, dynamic)) == []
+
+
+def test_an_output_mapping_may_read_the_tasks_own_input_mappings() -> None:
+    outputs = mapping("output", "=tracking_number", "tracking") + mapping(
+        "output", "=carrier", "shipped_with")
+    ship = service("TASK", "orders.ship", inputs=mapping("input", "=&quot;dhl&quot;", "carrier"),
+                   outputs=outputs)
+
+    assert found(chain(RESERVE, ship)) == []
+
+
+def test_a_message_catch_with_output_mappings_sets_only_their_targets_for_later_handlers(
+        ) -> None:
+    def caught(target: str) -> str:
+        return node("intermediateCatchEvent", "TASK", inner=(
+            '<bpmn:extensionElements><zeebe:ioMapping>'
+            f'<zeebe:output source="=reservation.id" target="{target}" />'
+            '</zeebe:ioMapping></bpmn:extensionElements>'
+            '<bpmn:messageEventDefinition id="m" messageRef="Message_1" />'))
+
+    assert found(chain(caught("reservation_id"), SHIP)) == [
+        ("handler-unused", "stock.reserve")]
+    assert found(chain(caught("reservation"), SHIP)) == [
+        ("handler-input-unset", "t1"), ("handler-unused", "stock.reserve")]
+
+
+def test_a_message_throw_job_writes_what_its_handler_returns_not_anything() -> None:
+    # orders.ship returns a tracking number only: stock.reserve after it still lacks inputs.
+    assert found(chain(message_throw_job("TASK", "orders.ship"),
+                       service("TASK", "stock.reserve"))) == [
+        ("handler-input-unset", "t0"), ("handler-input-unset", "t1")]
+
+
+def test_a_link_catch_sees_what_was_set_before_its_link_throw() -> None:
+    link = '<bpmn:linkEventDefinition name="to_shipping" />'
+    linked = process(
+        node("startEvent", "start"),
+        service("reserve", "stock.reserve", inputs=RESERVE_INPUTS),
+        node("intermediateThrowEvent", "go_to_shipping", inner=link),
+        node("intermediateCatchEvent", "shipping", inner=link),
+        service("ship", "orders.ship"),
+        node("endEvent", "end"),
+        flow("f1", "start", "reserve"), flow("f2", "reserve", "go_to_shipping"),
+        flow("f3", "shipping", "ship"), flow("f4", "ship", "end"))
+    assert found(linked) == []
+
+
+def test_a_compensation_handler_sees_what_was_set_before_the_compensation_throw() -> None:
+    compensation = "<bpmn:compensateEventDefinition />"
+    trip = process(
+        node("startEvent", "start"),
+        service("reserve", "stock.reserve", inputs=RESERVE_INPUTS),
+        node("boundaryEvent", "undo_reserve", attrs='attachedToRef="reserve"',
+             inner=compensation),
+        service("ship", "orders.ship").replace("<bpmn:serviceTask ",
+                                               '<bpmn:serviceTask isForCompensation="true" '),
+        node("endEvent", "undo", inner=compensation),
+        flow("f1", "start", "reserve"), flow("f2", "reserve", "undo"),
+        '    <bpmn:association id="a1" sourceRef="undo_reserve" targetRef="ship" />\n')
+    assert found(trip) == []

@@ -140,10 +140,6 @@ def test_the_test_fixtures_report_only_what_they_exist_to_show() -> None:
         ("process-not-executable", "draft_process"),
         ("no-complex-gateway", "complex_split"),
         ("unsupported-element", "complex_split"),
-        ("unsupported-element", "compensate_booking"),
-        ("unsupported-element", "undo_booking"),
-        ("unsupported-element", "to_finish"),
-        ("unsupported-element", "from_link"),
     }
 
 

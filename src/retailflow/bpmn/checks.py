@@ -25,6 +25,7 @@ from retailflow.bpmn.extensions import (
 )
 from retailflow.bpmn.languages import UnsupportedLanguage, as_marked, written_in
 from retailflow.bpmn.namespaces import BPMN, CAMUNDA, ZEEBE, bpmn_tag
+from retailflow.expressions.cron import looks_like_cron, parse_cron
 from retailflow.model import ExpressionError, Finding, Severity
 
 ExpressionChecker = Callable[[str, str, str | None], None]
@@ -52,6 +53,11 @@ _SUB_PROCESSES = _tags("subProcess transaction adHocSubProcess")
 _SEQUENCE_FLOW = bpmn_tag("sequenceFlow")
 _CATCHING = _tags("startEvent intermediateCatchEvent boundaryEvent")
 _THROWING = _tags("endEvent intermediateThrowEvent")
+_SERVICE_TASK = bpmn_tag("serviceTask")
+_SEND_TASK = bpmn_tag("sendTask")
+_MESSAGE_DEFINITION = bpmn_tag("messageEventDefinition")
+_MAPPED_CATCHES = (_MESSAGE_DEFINITION, bpmn_tag("timerEventDefinition"))
+"""Catches whose output mappings the engine applies."""
 _BPMN_PREFIX = f"{{{BPMN}}}"
 _STATIC_DIALECTS = frozenset({Dialect.CAMUNDA8, Dialect.CAMUNDA7})
 """Dialects where plain text (a mapping source, a timer) is a static value, not Python."""
@@ -64,18 +70,10 @@ _PYTHON_FORMATS = frozenset({"", "python", "python3"})
 _LANGUAGE_NAMES = {"feel": "FEEL", "juel": "JUEL", "python": "Python"}
 _REPEAT = re.compile(r"R\d*")
 
-_COMPENSATION_HINT = (
-    "model the undo step explicitly, e.g. an error boundary event leading to a cancellation path"
-)
 _UNSUPPORTED = {
     bpmn_tag("complexGateway"): (
         "complex gateways",
         "use an inclusive or exclusive gateway with explicit conditions",
-    ),
-    bpmn_tag("compensateEventDefinition"): ("compensation events", _COMPENSATION_HINT),
-    bpmn_tag("linkEventDefinition"): (
-        "link events",
-        "connect the flow with sequence flows (or a called process)",
     ),
     bpmn_tag("conditionalEventDefinition"): (
         "conditional events",
@@ -241,6 +239,8 @@ class _DocumentCheck:
             bpmn_tag("signalEventDefinition"): self._signal_definition,
             bpmn_tag("errorEventDefinition"): self._error_definition,
             bpmn_tag("escalationEventDefinition"): self._escalation_definition,
+            bpmn_tag("linkEventDefinition"): self._link_definition,
+            bpmn_tag("compensateEventDefinition"): self._compensate_definition,
             bpmn_tag("receiveTask"): self._receive_task,
             bpmn_tag("timerEventDefinition"): self._timer_definition,
             bpmn_tag("completionCondition"): self._condition,
@@ -302,13 +302,6 @@ class _DocumentCheck:
                 "execution and task listeners cannot run here",
                 "move the listener's work into a service task with a job type",
             )
-        if element.get("isForCompensation", "false").strip() == "true":
-            self._add(
-                element,
-                "unsupported-element",
-                "compensation handlers are not supported",
-                _COMPENSATION_HINT,
-            )
         if tag in _FLOW_NODES or tag == _SEQUENCE_FLOW:
             if not element.get("id"):
                 self._add(
@@ -355,11 +348,7 @@ class _DocumentCheck:
                 'use camunda:type="external" with a camunda:topic and register a '
                 "handler for the topic",
             )
-        elif (
-            tag in ("serviceTask", "sendTask")
-            and not config.job_type
-            and not (tag == "sendTask" and element.get("messageRef"))
-        ):
+        elif _needs_job_type(element, config):
             self._add(
                 element,
                 "missing-job-type",
@@ -372,14 +361,15 @@ class _DocumentCheck:
             self._call_activity(element, config)
         elif tag == "scriptTask":
             self._script_task(element, config)
-        if (config.inputs or config.outputs) and not _applies_mappings(tag, config):
+        if (config.inputs or config.outputs) and not _applies_mappings(element, config):
             self._add(
                 element,
                 "mapping-ignored",
                 f"the {tag}'s input/output mappings are not applied: retailflow applies them "
-                "on service-task jobs, business rule tasks and call activities only",
-                "move the mapping to the service task, decision or call activity that reads "
-                "or writes the variables, or compute them in a script task",
+                "on jobs, business rule tasks, call activities, and message and timer catch "
+                "events only",
+                "move the mapping to the job, decision, call activity or catch event that "
+                "reads or writes the variables, or compute them in a script task",
                 Severity.WARNING,
             )
         self._config_expressions(element, config)
@@ -477,6 +467,7 @@ class _DocumentCheck:
             config.called_element,
             config.called_decision,
             config.job_type,
+            config.retries_expression,
             config.form_key,
         ):
             if text and expression_language(text) is not None:
@@ -590,13 +581,102 @@ class _DocumentCheck:
         )
 
     def _escalation_definition(self, definition: etree._Element) -> None:
+        throwing = definition.getparent().tag in _THROWING
         self._reference(
             definition,
             "escalationRef",
             self.document.escalations,
             "escalation",
-            required=definition.getparent().tag in _THROWING,
+            required=throwing,
         )
+        _, code = self.document.escalations.get(definition.get("escalationRef", ""), (None, None))
+        if code and expression_language(code) is not None:
+            if throwing:
+                self._expression(definition, code)
+            else:
+                self._add(
+                    definition,
+                    "expression-invalid",
+                    "a catch event's escalation code must be a static value, as in Camunda",
+                    "select an escalation with a literal code, or none to catch every code",
+                )
+
+    def _compensate_definition(self, definition: etree._Element) -> None:
+        """Compensation as Camunda 8 runs it: boundary events associated with a handler, and
+        throw/end events compensating their own (sub)process."""
+        event = definition.getparent()
+        scope = event.getparent()
+        hint = (
+            "compensate the activities of the sub-process with a compensation throw event "
+            "inside it, or move them out of it"
+        )
+        if event.tag == bpmn_tag("startEvent"):
+            self._add(
+                event,
+                "unsupported-element",
+                "compensation event subprocesses are not supported (Camunda 8 has none either)",
+                "attach a compensation boundary event with a handler to each activity to undo",
+            )
+        elif event.tag == bpmn_tag("boundaryEvent"):
+            handlers = {
+                association.get("targetRef")
+                for association in scope.iterchildren(bpmn_tag("association"))
+                if association.get("sourceRef") == event.get("id")
+            }
+            siblings = self._siblings(event)
+            if not any(
+                siblings.get(handler or "") is not None
+                and siblings[handler or ""].get("isForCompensation") == "true"
+                for handler in handlers
+            ):
+                self._add(
+                    event,
+                    "missing-reference",
+                    "the compensation boundary event is associated with no compensation "
+                    "handler (an activity marked 'for compensation')",
+                    "draw an association from the event to the activity that undoes the work",
+                )
+        elif definition.get("activityRef") is None:
+            nested = [
+                sub.get("id")
+                for sub in scope.iterchildren(*_SUB_PROCESSES)
+                if sub.find(f".//{bpmn_tag('compensateEventDefinition')}/..") is not None
+                and sub.get("triggeredByEvent") != "true"
+            ]
+            if nested:
+                self._add(
+                    event,
+                    "unsupported-element",
+                    f"compensation of the activities inside the sub-process '{nested[0]}' "
+                    "cannot run: SpiffWorkflow keeps a finished sub-process's tasks in a "
+                    "workflow of their own, so a throw compensates its own (sub)process only",
+                    hint,
+                )
+
+    def _link_definition(self, definition: etree._Element) -> None:
+        """A link throw goes on at the one link catch of its name in the same (sub)process."""
+        event = definition.getparent()
+        if event.tag != bpmn_tag("intermediateThrowEvent"):
+            return
+        name = definition.get("name", "")
+        scope = event.getparent()
+        catches = [
+            other
+            for other in scope.iterchildren(bpmn_tag("intermediateCatchEvent"))
+            for link in other.iterchildren(bpmn_tag("linkEventDefinition"))
+            if link.get("name", "") == name
+        ]
+        if len(catches) != 1:
+            found = "none" if not catches else f"{len(catches)}"
+            # The rule bpmnlint's link-event reports at validate; deploy must refuse it too.
+            self._add(
+                event,
+                "link-event",
+                f"the link '{name}' needs exactly one link catch event of that name in the "
+                f"same (sub)process; found {found}",
+                "name the link catch event exactly as the throw (links do not cross "
+                "sub-process boundaries)",
+            )
 
     def _reference(
         self,
@@ -640,6 +720,8 @@ class _DocumentCheck:
                 continue
             if expression_language(text) is not None:
                 self._expression(part, text)
+            elif _TIMER_KINDS[part.tag] == "timeCycle" and looks_like_cron(text):
+                self._cron(part, text)
             elif not _iso_timer(_TIMER_KINDS[part.tag], text):
                 if self.document.dialect in _STATIC_DIALECTS:
                     self._add(
@@ -647,11 +729,25 @@ class _DocumentCheck:
                         "expression-invalid",
                         f"'{text}' is not an ISO 8601 {_TIMER_KINDS[part.tag][4:].lower()}",
                         "write e.g. PT15M (duration), 2025-01-31T09:00:00Z (date) or "
-                        "R3/PT1H (cycle; cron is not supported), or an expression "
+                        "R3/PT1H or 0 0 9 * * MON-FRI (cycle), or an expression "
                         "starting with '='",
                     )
                 else:
                     self._expression(part, text, language="python")
+
+    def _cron(self, part: etree._Element, text: str) -> None:
+        quartz = self.document.dialect is Dialect.CAMUNDA7
+        try:
+            parse_cron(text, quartz=quartz)
+        except ValueError as error:
+            self._add(
+                part,
+                "expression-invalid",
+                f"the timer cycle is not a valid cron expression: {error}",
+                "write six fields, seconds first (e.g. 0 0 9 * * MON-FRI), with days of the "
+                + ("week 1 (SUN) to 7 (SAT), as Quartz reads them" if quartz
+                   else "week 0 or 7 (SUN) to 6 (SAT), or a macro such as @daily"),
+            )
 
     def _expression(
         self,
@@ -759,10 +855,39 @@ def _owner_id(element: etree._Element) -> str | None:
     return None
 
 
-def _applies_mappings(tag: str, config: ElementConfig) -> bool:
+def _is_message_throw(element: etree._Element) -> bool:
+    return element.tag in _THROWING and element.find(_MESSAGE_DEFINITION) is not None
+
+
+def _needs_job_type(element: etree._Element, config: ElementConfig) -> bool:
+    """A service or send task, or a message throw or end event, that nothing can run: without
+    a job type it would need a message to throw (send tasks and events only)."""
+    if config.job_type:
+        return False
+    tag = element.tag
+    if tag == _SERVICE_TASK:
+        return True
+    if tag == _SEND_TASK:
+        return not element.get("messageRef")
+    if _is_message_throw(element):
+        definition = element.find(_MESSAGE_DEFINITION)
+        return definition is not None and not definition.get("messageRef")
+    return False
+
+
+def _applies_mappings(element: etree._Element, config: ElementConfig) -> bool:
     """Where the engine applies ``zeebe:ioMapping`` / ``camunda:inputOutput`` (and
-    ``camunda:in``/``out``): jobs, decisions and called processes."""
-    if tag in ("serviceTask", "sendTask", "businessRuleTask") and config.job_type:
+    ``camunda:in``/``out``): jobs (tasks, and message throw and end events with a job type),
+    decisions, called processes, and events and receive tasks that catch a message or a timer
+    (their outputs write what the catch brings, their inputs are local to it)."""
+    tag = etree.QName(element).localname
+    if config.job_type and (tag in ("serviceTask", "sendTask", "businessRuleTask")
+                            or _is_message_throw(element)):
+        return True
+    if tag == "receiveTask" or (
+        element.tag in _CATCHING
+        and any(element.find(definition) is not None for definition in _MAPPED_CATCHES)
+    ):
         return True
     return tag == "callActivity" or (tag == "businessRuleTask" and bool(config.called_decision))
 

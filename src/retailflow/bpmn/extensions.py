@@ -63,11 +63,14 @@ class ElementConfig:
     process, Camunda 7 only with ``camunda:in/out variables="all"``; Camunda 7 maps decision
     results with ``resultList`` unless told otherwise. ``java_delegate`` records a Camunda 7
     ``(attribute, value)`` such as ``("class", "com.acme.Reserve")`` so a check can refuse it.
+    A ``job_type`` may be an expression (``=...``), evaluated when the job is created, as
+    ``retries_expression`` is (Camunda 8's ``retries="=..."``) in place of ``retries``.
     """
 
     dialect: Dialect
     job_type: str | None = None
     retries: int | None = None
+    retries_expression: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     inputs: tuple[IoMapping, ...] = ()
     outputs: tuple[IoMapping, ...] = ()
@@ -254,7 +257,11 @@ class _Reading:
         get = node.get
         if name == "taskDefinition":
             _set(values, "job_type", get("type"))
-            values["retries"] = _integer(get("retries"))
+            retries = get("retries")
+            if retries is not None and expression_language(retries) == "feel":
+                values["retries_expression"] = retries.strip()
+            else:
+                values["retries"] = _integer(retries)
         elif name == "ioMapping":
             for mapping in node.iterchildren(f"{{{ZEEBE}}}input", f"{{{ZEEBE}}}output"):
                 target = self.inputs if etree.QName(mapping).localname == "input" else self.outputs

@@ -184,6 +184,8 @@ class Engine:
                 self._fire_start_timer(job)
             elif job.kind == JobKind.TIMER:
                 self._fire_timer(job)
+            elif job.kind == JobKind.ACTIVATION:
+                self._reactivate(job)
             else:
                 self._run_service_job(job)
         except StoreUnavailableError:
@@ -461,6 +463,8 @@ class Engine:
                                 variables=note.variables) for note in extra]
         history.extend(step_history(instance, run.drain_steps(), run.drain_entered(), now,
                                     job))
+        incidents, opened = self._rows.incidents(instance, run.drain_failures(), now)
+        history.extend(opened)
         variables = run.variables
         try:
             # A script can write what no store keeps (a set, an object): refuse the step here,
@@ -487,10 +491,15 @@ class Engine:
         checkpoint = Checkpoint(
             instance=updated, state=run.dump(self._codec), expected_version=expected_version,
             jobs=jobs, subscriptions=subscriptions(updated, waits),
-            user_tasks=self._rows.user_tasks(updated, waits, now), history=history,
-            consumed_message_ids=consumed, schedules=schedules or {},
+            user_tasks=self._rows.user_tasks(updated, waits, now), incidents=incidents,
+            history=history, consumed_message_ids=consumed, schedules=schedules or {},
             stored=None if expected_version is None else stored)
         self.store.commit(checkpoint)
+        for incident in incidents:
+            logger.error("incident opened at %s of instance %s: %s", incident.element_id,
+                         incident.instance_id, incident.message,
+                         extra={"instance_id": incident.instance_id,
+                                "element_id": incident.element_id, "job_id": incident.job_id})
         self._claimed.extend(claimed)
         if updated.status == InstanceStatus.RUNNING:
             self._remember(_Live(updated, run, WaitStateIds(
@@ -578,7 +587,7 @@ class Engine:
         try:
             inputs = map_inputs(config.inputs, visible, self.expressions, element_id)
             result = handler.invoke(inputs, context)
-            updates = map_outputs(config.outputs, visible, result, self.expressions,
+            updates = map_outputs(config.outputs, inputs, result, self.expressions,
                                   element_id)
             check_variables(updates, f"handler '{job.topic}' at '{element_id}'")
         except BpmnError as error:
@@ -647,6 +656,16 @@ class Engine:
                           extra=[fired]):
             logger.info("timer fired: %s of instance %s", job.element_id, job.instance_id,
                         extra=_job_fields(job))
+
+    def _reactivate(self, job: Job) -> None:
+        """A retried incident of a wait state that failed to set up: set it up again (a timer
+        evaluates its due time anew); nothing before it runs again."""
+        instance = self.store.get_instance(job.instance_id)
+        task_id = job.id.split("@", 1)[0]
+        if self._complete(job, instance,
+                          lambda run: run.reactivate(task_id, job.element_id)):
+            logger.info("wait state %s of instance %s set up again", job.element_id,
+                        job.instance_id, extra=_job_fields(job))
 
     def _job_task(self, job: Job) -> tuple[Instance, tuple[Any, dict[str, Any], str]]:
         """The instance and the waiting task of a job; a cached run that does not know the

@@ -31,8 +31,9 @@ def first_start_jobs(definition_id: str, compiled: CompiledProcess,
                      expressions: ExpressionEngine, now: datetime) -> list[Job]:
     """The first start of every timer start event of a newly deployed definition."""
     jobs = []
-    for element_id, kind, expression in compiled.timer_starts():
-        schedule = parse_timer(kind, expression, {}, now, expressions, element_id=element_id)
+    for element_id, timer in compiled.timer_starts():
+        schedule = parse_timer(timer.kind, timer.expression, {}, now, expressions,
+                               element_id=element_id, quartz_cron=timer.quartz_cron)
         jobs.append(_job(definition_id, element_id, schedule.first_due, schedule.repetitions))
     return jobs
 
@@ -44,14 +45,15 @@ def next_start_job(job: Job, compiled: CompiledProcess, expressions: ExpressionE
     left = None if left_text == "R" else int(left_text) - 1
     if left == 0:
         return None
-    for element_id, kind, expression in compiled.timer_starts():
+    for element_id, timer in compiled.timer_starts():
         if element_id != job.element_id:
             continue
-        schedule = parse_timer(kind, expression, {}, job.due_at, expressions,
-                               element_id=element_id)
-        if schedule.interval is None:
+        schedule = parse_timer(timer.kind, timer.expression, {}, job.due_at, expressions,
+                               element_id=element_id, quartz_cron=timer.quartz_cron)
+        due = schedule.next_after(job.due_at)
+        if due is None:
             return None
-        return _job(job.topic or "", element_id, job.due_at + schedule.interval, left)
+        return _job(job.topic or "", element_id, due, left)
     return None
 
 

@@ -58,7 +58,11 @@ def map_inputs(mappings: Sequence[IoMapping], variables: Mapping[str, Any],
 def map_outputs(mappings: Sequence[IoMapping], variables: Mapping[str, Any],
                 result: Mapping[str, Any], expressions: ExpressionEngine,
                 element_id: str | None) -> dict[str, Any]:
-    """The updates to write into the process after a handler returned ``result``."""
+    """The updates to write into the process after a handler returned ``result``.
+
+    ``variables`` is what the element sees: the process's variables overlaid with the local
+    ones its input mappings made (``map_inputs``), so an output mapping reads those too, as in
+    Camunda, where outputs are evaluated in the element's own scope."""
     if not mappings:
         return dict(result)
     scope = {**variables, **result}

@@ -7,16 +7,18 @@ retries a job gets, which key a message waits under, who a user task is for.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from retailflow.engine.spiff import PendingCatch, Step, WaitStates
+from retailflow.engine.spiff import FailedActivation, PendingCatch, Step, WaitStates
 from retailflow.expressions import ExpressionEngine
 from retailflow.handlers import HandlerRegistry, RetryPolicy
 from retailflow.model import (
     HistoryEvent,
     HistoryKind,
+    Incident,
     Instance,
     Job,
     JobKind,
@@ -47,7 +49,27 @@ class WaitStateRows:
                         instance_id=instance.id, kind=JobKind.TIMER,
                         element_id=timer.element_id, due_at=timer.due_at, retries_left=1)
                     for timer in waits.timers)
+        # Born failed: no retries left, so it runs only after a retry resolves its incident.
+        jobs.extend(Job(id=activation_job_id(failure), instance_id=instance.id,
+                        kind=JobKind.ACTIVATION, element_id=failure.element_id, due_at=now,
+                        retries_left=0, last_error=failure.message)
+                    for failure in waits.failures)
         return jobs
+
+    def incidents(self, instance: Instance, failures: Sequence[FailedActivation],
+                  now: datetime) -> tuple[list[Incident], list[HistoryEvent]]:
+        """The incidents of wait states that failed to set up in this step, and their
+        history: the incident belongs to the element that failed (a timer, a job's task),
+        whose activation job a ``retry`` runs again."""
+        incidents = [Incident(uuid.uuid4().hex, instance.id, activation_job_id(failure),
+                              failure.element_id, failure.message, now)
+                     for failure in failures]
+        history = [HistoryEvent(instance.id, instance.definition_id,
+                                HistoryKind.INCIDENT_OPENED, now, element_id=failure.element_id,
+                                job_id=activation_job_id(failure),
+                                variables={"error": failure.message})
+                   for failure in failures]
+        return incidents, history
 
     def user_tasks(self, instance: Instance, waits: WaitStates, now: datetime
                    ) -> list[UserTask]:
@@ -73,6 +95,12 @@ class WaitStateRows:
         if handler is not None and handler.retries is not None:
             return handler.retries
         return self._retry_policy.retries
+
+
+def activation_job_id(failure: FailedActivation) -> str:
+    """One activation job per failed element of a task (an event-based gateway's timers share
+    the gateway's task)."""
+    return f"{failure.task_id}@{failure.element_id}@activation"
 
 
 def subscriptions(instance: Instance, waits: WaitStates) -> list[Subscription]:

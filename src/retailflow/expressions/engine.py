@@ -3,6 +3,12 @@
 It picks the dialect from the text's prefix, compiles once per (dialect, text) and keeps the
 compiled closure, so the hot path of a gateway condition is a dict lookup and a closure call.
 Whatever goes wrong comes out as an ``ExpressionError`` naming the element and the expression.
+
+Every evaluation is bounded here or below: in time, by the Python sandbox's ``TimeBudget`` (code
+that loops or makes more than a few calls), FEEL's step budget, and JUEL having neither loops
+nor calls; in size, by the dialects' operator guards while it runs and, once it is done, by
+refusing a value too large to store or walk (``value_size``) before it reaches the process
+data. A Python script's variables are sized the same way by the sandbox.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from retailflow.expressions.dialect import Dialect, detect_dialect
 from retailflow.expressions.feel import FeelCompiler, Scope
 from retailflow.expressions.juel import compile_juel, equals
 from retailflow.expressions.python_sandbox import PythonSandbox
+from retailflow.expressions.value_size import SCALAR_TYPES, estimated_size, refuse_oversized
 from retailflow.model import ExpressionError
 
 Evaluator = Callable[[Mapping[str, Any]], Any]
@@ -32,6 +39,17 @@ def _located(error: ExpressionError, text: str, element_id: str | None) -> Expre
     return ExpressionError(str(error), expression=text, element_id=element_id)
 
 
+_MAX_MESSAGE = 2000
+"""Characters of an exception's message an ``ExpressionError`` repeats; a script's
+``raise ValueError(big)`` must not turn into rendering ``big``."""
+
+
+def _message(error: Exception) -> str:
+    if estimated_size(error.args, _MAX_MESSAGE) > _MAX_MESSAGE:
+        return "(a message too large to show)"
+    return str(error)[:_MAX_MESSAGE]
+
+
 def _failure(error: Exception, text: str, element_id: str | None) -> ExpressionError:
     if isinstance(error, ExpressionError):
         return _located(error, text, element_id)
@@ -40,7 +58,7 @@ def _failure(error: Exception, text: str, element_id: str | None) -> ExpressionE
     elif isinstance(error, MemoryError):
         reason = "out of memory"
     else:
-        reason = f"{type(error).__name__}: {error}"
+        reason = f"{type(error).__name__}: {_message(error)}"
     return ExpressionError(f"evaluation failed: {reason}", expression=text, element_id=element_id)
 
 
@@ -98,9 +116,12 @@ class ExpressionEngine:
         if evaluator is None:
             evaluator = self._compile_expression(text, dialect, element_id)
         try:
-            return evaluator(variables)
+            value = evaluator(variables)
+            if type(value) not in SCALAR_TYPES:  # a condition's value needs no sizing
+                refuse_oversized(value, "the expression's value")
         except Exception as error:
             raise _failure(error, text, element_id) from error
+        return value
 
     def run_script(
         self,

@@ -2,9 +2,10 @@
 
 An expression compiles to ``fn(scope) -> value`` where ``scope`` is any mapping of variables;
 unknown names are null, as in FEEL. Unary tests (DMN input entries) compile to
-``fn(scope) -> bool`` with the input value bound to ``?`` in ``scope``. Loops (``for``,
-``some``/``every``, filters) and function calls share a step budget, so no expression runs
-unbounded.
+``fn(scope) -> bool`` with the input value bound to ``?`` in ``scope``. Every evaluation runs
+under a ``feel_budget.EvaluationBudget``: loops (``for``, ``some``/``every``, filters) and
+function calls spend its steps, and every list or context built is admitted against the size
+limits, so no expression runs unbounded or builds a value bomb.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-import threading
-from collections.abc import Callable, Iterator, Mapping
-from datetime import date, datetime, time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,8 @@ import isodate
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
 
-from retailflow.expressions.feel_functions import BUILTINS
+from retailflow.expressions.feel_budget import budgeted, current
+from retailflow.expressions.feel_functions import BUILTINS, Builtin, parse_date_and_time
 from retailflow.expressions.feel_values import (
     COMPARISONS,
     Range,
@@ -42,10 +43,11 @@ from retailflow.expressions.feel_values import (
     power,
     subtract,
 )
-from retailflow.expressions.limits import MAX_LOOP_STEPS
 from retailflow.model import ExpressionError
 
 Evaluator = Callable[[Mapping[str, Any]], Any]
+Arguments = list[Evaluator] | dict[str, Evaluator]
+"""A call's arguments: by position, or by (FEEL parameter) name."""
 
 _NULL_ON = (
     TypeError,
@@ -96,47 +98,13 @@ class Scope(dict[str, Any]):
             return default
 
 
-class _Budget:
-    """Iterations left for the outermost running loop and everything it calls."""
-
-    __slots__ = ("left",)
-
-    def __init__(self) -> None:
-        self.left = MAX_LOOP_STEPS
-
-    def spend(self, steps: int) -> None:
-        self.left -= steps
-        if self.left < 0:
-            raise ExpressionError(
-                f"the expression iterates more than {MAX_LOOP_STEPS} times; refused"
-            )
-
-
-_running = threading.local()
-"""The budget of the outermost loop on this thread; inner loops and function calls (even from
-built-ins such as ``sort``) draw on it, so nesting cannot multiply the work."""
-
-
-def _spend(steps: int, work: Callable[[], Any]) -> Any:
-    """Charge ``steps`` to the running budget (opening one if none runs), then do ``work``."""
-    budget = getattr(_running, "budget", None)
-    if budget is not None:
-        budget.spend(steps)
-        return work()
-    _running.budget = budget = _Budget()
-    try:
-        budget.spend(steps)
-        return work()
-    finally:
-        _running.budget = None
-
-
 def _unescape(token: Token) -> str:
     def replace(match: re.Match[str]) -> str:
         code = match.group(1)
         if code.startswith("u") and len(code) == 5:
             return chr(int(code[1:], 16))
-        return _ESCAPES.get(code, code)
+        # an unknown escape keeps its backslash: "\d+" is the regular expression \d+
+        return _ESCAPES.get(code, "\\" + code)
 
     return _ESCAPE.sub(replace, token[1:-1])
 
@@ -147,7 +115,7 @@ def _temporal_literal(text: str) -> Any:
         if text.lstrip("-").startswith("P"):
             return isodate.parse_duration(text)
         if "T" in text:
-            return datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return parse_date_and_time(text)
         if ":" in text:
             return time.fromisoformat(text.replace("Z", "+00:00"))
         return date.fromisoformat(text)
@@ -158,18 +126,24 @@ def _temporal_literal(text: str) -> Any:
 class UserFunction:
     """A FEEL ``function(a, b) body`` value, closing over the scope it was defined in."""
 
-    __slots__ = ("body", "params", "scope")
+    __slots__ = ("_run", "body", "params", "scope")
 
     def __init__(self, params: tuple[str, ...], body: Evaluator, scope: Mapping[str, Any]) -> None:
         self.params = params
         self.body = body
         self.scope = scope
+        # called back from Python (a built-in such as sort) it joins the running evaluation
+        self._run = budgeted(self._charged)
 
     def __call__(self, *args: Any) -> Any:
         if len(args) != len(self.params):
             return None
         scope = Scope(dict(zip(self.params, args, strict=True)), self.scope)
-        return _spend(1, lambda: self.body(scope))
+        return self._run(scope)
+
+    def _charged(self, scope: Mapping[str, Any]) -> Any:
+        current().spend(1)
+        return self.body(scope)
 
 
 def _index(items: Any, position: Any) -> Any:
@@ -217,9 +191,11 @@ class _Compiler(Transformer[Token, Any]):
         super().__init__()
         self.functions = functions
         self.local_functions = local_functions
-        self.paths: dict[Evaluator, tuple[str, ...]] = {}
 
     # literals and names
+    def words(self, *parts: Token) -> str:
+        return _joined_name(parts)
+
     def number(self, token: Token) -> Evaluator:
         value = float(token) if "." in token else int(token)
         return lambda scope: value
@@ -241,29 +217,22 @@ class _Compiler(Transformer[Token, Any]):
         value = _temporal_literal(_unescape(token))
         return lambda scope: value
 
-    def name(self, token: Token) -> Evaluator:
-        key = str(token)
-
+    def name(self, key: str) -> Evaluator:
         def lookup(scope: Mapping[str, Any]) -> Any:
             try:
                 return scope[key]
             except KeyError:
                 return None
 
-        self.paths[lookup] = (key,)
         return lookup
 
     def input_value(self) -> Evaluator:
         return _input
 
-    def path(self, base: Evaluator, token: Token) -> Evaluator:
-        key = str(token)
-
+    def path(self, base: Evaluator, key: str) -> Evaluator:
         def lookup(scope: Mapping[str, Any]) -> Any:
             return member(base(scope), key)
 
-        if base in self.paths:
-            self.paths[lookup] = (*self.paths[base], key)
         return lookup
 
     def filter(self, base: Evaluator, selector: Evaluator) -> Evaluator:
@@ -277,30 +246,28 @@ class _Compiler(Transformer[Token, Any]):
             if not isinstance(items, list):
                 items = [items]
 
-            def keep() -> list[Any]:
-                return [
-                    item
-                    for item in items
-                    if selector(
-                        Scope(
-                            {**item, "item": item} if isinstance(item, Mapping) else {"item": item},
-                            scope,
-                        )
+            current().spend(len(items))
+            return [
+                item
+                for item in items
+                if selector(
+                    Scope(
+                        {**item, "item": item} if isinstance(item, Mapping) else {"item": item},
+                        scope,
                     )
-                    is True
-                ]
-
-            return _spend(len(items), keep)
+                )
+                is True
+            ]
 
         return filtered
 
     # collections
     def list(self, *items: Evaluator | None) -> Evaluator:
         parts = [item for item in items if item is not None]
-        return lambda scope: [part(scope) for part in parts]
+        return lambda scope: current().admit([part(scope) for part in parts])
 
-    def entry(self, key: Token, value: Evaluator) -> tuple[str, Evaluator]:
-        return (_unescape(key) if key.type == "STRING" else str(key)), value
+    def entry(self, key: str, value: Evaluator) -> tuple[str, Evaluator]:
+        return _entry_key(key), value
 
     def context(self, *entries: tuple[str, Evaluator] | None) -> Evaluator:
         pairs = [entry for entry in entries if entry is not None]
@@ -310,7 +277,7 @@ class _Compiler(Transformer[Token, Any]):
             inner = Scope({}, scope)  # later entries see earlier ones
             for key, value in pairs:
                 inner[key] = result[key] = value(inner)
-            return result
+            return current().admit(result)
 
         return build
 
@@ -398,7 +365,12 @@ class _Compiler(Transformer[Token, Any]):
 
     def for_expr(self, *parts: Any) -> Evaluator:
         *iterations, body = parts
-        return lambda scope: _collect(iterations, body, scope)
+
+        def collected(scope: Mapping[str, Any]) -> list[Any] | None:
+            results = _collect(iterations, body, scope)
+            return None if results is None else current().admit(results)
+
+        return collected
 
     def some(self, *parts: Any) -> Evaluator:
         *bindings, condition = parts
@@ -424,11 +396,23 @@ class _Compiler(Transformer[Token, Any]):
         return lambda scope: UserFunction(params, body, scope)
 
     # calls
-    def call(self, name: Token, *args: Evaluator | None) -> Evaluator:
+    def positional_arguments(self, *arguments: Evaluator) -> Arguments:
+        return [*arguments]
+
+    def named_argument(self, name: str, value: Evaluator) -> tuple[str, Evaluator]:
+        return name, value
+
+    def named_arguments(self, *arguments: tuple[str, Evaluator]) -> dict[str, Evaluator]:
+        named = dict(arguments)
+        if len(named) != len(arguments):
+            raise ExpressionError("a named argument is given twice")
+        return named
+
+    def call(self, name: str, arguments: Arguments | None) -> Evaluator:
         function_name = " ".join(name.split())
-        arguments = [arg for arg in args if arg is not None]
-        if function_name == "is defined":
-            return self._is_defined(arguments)
+        if isinstance(arguments, dict):
+            return self._call_named(function_name, arguments)
+        arguments = arguments or []
         function = self.functions.get(function_name)
         if function is None:
             if function_name not in self.local_functions:
@@ -439,28 +423,34 @@ class _Compiler(Transformer[Token, Any]):
             return _builtin_call(function, arguments)
         return _custom_call(function_name, function, arguments)
 
-    def _is_defined(self, arguments: list[Evaluator]) -> Evaluator:
-        if len(arguments) != 1 or arguments[0] not in self.paths:
-            raise ExpressionError("is defined() takes one variable name or path")
-        head, *rest = self.paths[arguments[0]]
+    def _call_named(self, name: str, named: dict[str, Evaluator]) -> Evaluator:
+        """A call with named arguments, mapped onto positions once, at compile time."""
+        function = self.functions.get(name)
+        if function is None:
+            if name not in self.local_functions:
+                raise ExpressionError(f"unknown FEEL function '{name}'")
+            return self._call_local(name, named)
+        if not isinstance(function, Builtin) or function is not BUILTINS.get(name):
+            return _custom_call(name, function, named)
+        placeholders = function.bind({key: key for key in named})
+        if placeholders is None:
+            raise ExpressionError(
+                f"function '{name}' has no parameters named {', '.join(sorted(named))}"
+            )
+        return _builtin_call(
+            function,
+            [named[slot] if slot in named else _constant(slot) for slot in placeholders],
+        )
 
-        def defined(scope: Mapping[str, Any]) -> bool:
-            if head not in scope:
-                return False
-            value = scope[head]
-            for key in rest:
-                if not isinstance(value, Mapping) or key not in value:
-                    return False
-                value = value[key]
-            return True
-
-        return defined
-
-    def _call_local(self, name: str, arguments: list[Evaluator]) -> Evaluator:
+    def _call_local(self, name: str, arguments: Arguments) -> Evaluator:
         def called(scope: Mapping[str, Any]) -> Any:
             function = scope.get(name)
             if not isinstance(function, UserFunction):
                 raise ExpressionError(f"'{name}' is not a function")
+            if isinstance(arguments, dict):
+                if set(arguments) != set(function.params):
+                    return None
+                return function(*(arguments[param](scope) for param in function.params))
             return function(*(argument(scope) for argument in arguments))
 
         return called
@@ -502,12 +492,27 @@ def _collect(
         values = source(inner)
         if not isinstance(values, list):
             return False
-        return _spend(
-            len(values),
-            lambda: all(walk(level + 1, Scope({name: value}, inner)) for value in values),
-        )
+        current().spend(len(values))
+        return all(walk(level + 1, Scope({name: value}, inner)) for value in values)
 
     return results if walk(0, scope) else None
+
+
+def _joined_name(parts: Sequence[Token | Tree[Token]]) -> str:
+    """A name as FEEL reads it: its words joined by one space, or the text between backticks."""
+    first = parts[0]
+    if isinstance(first, Token) and first.type == "QUOTED_NAME":
+        return str(first)[1:-1]
+    return " ".join(str(part) for part in parts)
+
+
+def _entry_key(key: str) -> str:
+    """A context key as written: a name (words joined by one space) or a string literal."""
+    return _unescape(key) if isinstance(key, Token) and key.type == "STRING" else str(key)
+
+
+def _constant(value: Any) -> Evaluator:
+    return lambda scope: value
 
 
 def _check_arity(name: str, function: Callable[..., Any], count: int) -> None:
@@ -525,21 +530,24 @@ def _builtin_call(function: Callable[..., Any], arguments: list[Evaluator]) -> E
     def called(scope: Mapping[str, Any]) -> Any:
         values = [argument(scope) for argument in arguments]
         try:
-            if any(type(value) is UserFunction for value in values):
-                # `sort(list, precedes)` calls back many times: one budget for all of them
-                return _spend(0, lambda: function(*values))
-            return function(*values)
+            result = function(*values)
         except _NULL_ON:
             return None
+        return current().admit(result) if isinstance(result, list | Mapping) else result
 
     return called
 
 
-def _custom_call(name: str, function: Callable[..., Any], arguments: list[Evaluator]) -> Evaluator:
+def _custom_call(
+    name: str,
+    function: Callable[..., Any],
+    arguments: Arguments,
+) -> Evaluator:
     def called(scope: Mapping[str, Any]) -> Any:
-        values = [argument(scope) for argument in arguments]
         try:
-            return function(*values)
+            if isinstance(arguments, dict):
+                return function(**{key: value(scope) for key, value in arguments.items()})
+            return function(*(argument(scope) for argument in arguments))
         except ExpressionError:
             raise
         except Exception as exc:
@@ -555,7 +563,7 @@ def _local_function_names(tree: Tree[Token]) -> frozenset[str]:
         if node.data == "entry":
             key, value = node.children
             if isinstance(value, Tree) and value.data == "function_def":
-                names.add(str(key) if key.type == "NAME" else _unescape(key))
+                names.add(_joined_name(key.children) if isinstance(key, Tree) else _entry_key(key))
         elif node.data == "function_def":
             names.update(str(child) for child in node.children[:-1] if child is not None)
     return frozenset(names)
@@ -594,14 +602,14 @@ class FeelCompiler:
     def expression(self, text: str) -> Evaluator:
         """An evaluator for a FEEL expression (a leading Camunda 8 ``=`` is dropped)."""
         body = text.strip()
-        return self._compile(body[1:] if body.startswith("=") else body, "expression")
+        return budgeted(self._compile(body[1:] if body.startswith("=") else body, "expression"))
 
     def unary_tests(self, text: str) -> Evaluator:
         """An evaluator of a DMN input entry, true when the input (``?``) passes it."""
         body = text.strip()
         if not body:
             return lambda scope: True
-        return self._compile(body, "unary_tests")
+        return budgeted(self._compile(body, "unary_tests"))
 
     def _compile(self, text: str, start: str) -> Evaluator:
         try:

@@ -8,16 +8,18 @@ accepted) to keep process variables JSON-friendly.
 
 from __future__ import annotations
 
+import math
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import isodate
 
-from retailflow.expressions.limits import MAX_INT_BITS, MAX_ITEMS, MAX_TEXT
+from retailflow.expressions.feel_budget import check_text
+from retailflow.expressions.limits import MAX_INT_BITS, MAX_ITEMS
 from retailflow.model import ExpressionError
 
 _TEMPORAL = (date, time, timedelta, isodate.Duration)
@@ -76,6 +78,40 @@ def equal(a: Any, b: Any) -> bool:
     return pair[0] == pair[1]
 
 
+def identity(value: Any) -> Hashable:
+    """A hashable key that two values share exactly when FEEL's ``=`` says they are equal.
+
+    ``distinct values``, ``union``, ``duplicate values`` and ``mode`` group by it in one pass;
+    comparing every item with every other with ``equal`` took 82 s for 10,000 contexts.
+    """
+    if value is None or type(value) is str:
+        return cast(Hashable, value)
+    if type(value) is bool:
+        return "boolean", value  # a bare False would be the same key as 0
+    if is_number(value):
+        if type(value) is Decimal:
+            return int(value) if value == value.to_integral_value() else float(value)
+        return cast(Hashable, value)
+    if isinstance(value, datetime):
+        return "date and time", _as_utc(value)
+    if isinstance(value, list):
+        return "list", tuple(identity(item) for item in value)
+    if isinstance(value, Mapping):
+        return "context", frozenset((key, identity(item)) for key, item in value.items())
+    if isinstance(value, Range):
+        return (
+            "range",
+            identity(value.start),
+            identity(value.end),
+            value.start_included,
+            (value.end_included),
+        )
+    try:
+        return type(value).__name__, value, hash(value)
+    except TypeError:
+        return "object", id(value)
+
+
 def _ordering(compare: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool | None]:
     def ordered(a: Any, b: Any) -> bool | None:
         pair = _comparable(a, b)
@@ -99,6 +135,20 @@ COMPARISONS: dict[str, Callable[[Any, Any], bool | None]] = {
 }
 
 
+def _finite(number: Any) -> Any:
+    """Python floats overflow to infinity where FEEL's decimals would not; FEEL has no
+    infinity, so such a result is null rather than a value no variable can hold."""
+    if type(number) is float and not math.isfinite(number):
+        return None
+    return number
+
+
+def _bounded_int(number: Any) -> Any:
+    if type(number) is int and number.bit_length() > MAX_INT_BITS:
+        raise ExpressionError(f"a number of more than {MAX_INT_BITS} bits is refused")
+    return number
+
+
 def _temporal(op: Callable[[Any, Any], Any], a: Any, b: Any) -> Any:
     if not (isinstance(a, _TEMPORAL) and isinstance(b, _TEMPORAL)):
         return None
@@ -112,10 +162,9 @@ def add(a: Any, b: Any) -> Any:
     """Numbers add, strings concatenate, durations shift dates; anything else is null."""
     if is_number(a) and is_number(b):
         x, y = _numeric_pair(a, b)
-        return x + y
+        return _bounded_int(_finite(x + y))
     if type(a) is str and type(b) is str:
-        if len(a) + len(b) > MAX_TEXT:
-            raise ExpressionError(f"a string of more than {MAX_TEXT} characters is refused")
+        check_text(len(a) + len(b))
         return a + b
     return _temporal(operator.add, a, b)
 
@@ -124,7 +173,7 @@ def subtract(a: Any, b: Any) -> Any:
     """Numbers subtract, dates subtract to a duration; anything else is null."""
     if is_number(a) and is_number(b):
         x, y = _numeric_pair(a, b)
-        return x - y
+        return _bounded_int(_finite(x - y))
     return _temporal(operator.sub, a, b)
 
 
@@ -134,7 +183,7 @@ def multiply(a: Any, b: Any) -> Any:
         x, y = _numeric_pair(a, b)
         if type(x) is int and type(y) is int and x.bit_length() + y.bit_length() > MAX_INT_BITS:
             raise ExpressionError("the product is too large to compute")
-        return x * y
+        return _finite(x * y)
     if isinstance(a, timedelta) and is_number(b):
         return a * float(b)
     if is_number(a) and isinstance(b, timedelta):
@@ -154,8 +203,8 @@ def divide(a: Any, b: Any) -> Any:
         if not remainder:
             return quotient
     try:
-        return x / y
-    except OverflowError:
+        return _finite(x / y)
+    except (OverflowError, ArithmeticError):
         return None
 
 
@@ -175,9 +224,9 @@ def power(a: Any, b: Any) -> Any:
         raise ExpressionError(f"the result of ** would have about {digits} digits; refused")
     try:
         result = x**y
-    except (OverflowError, ZeroDivisionError):
+    except (OverflowError, ArithmeticError):
         return None
-    return None if isinstance(result, complex) else result
+    return None if isinstance(result, complex) else _finite(result)
 
 
 def negate(a: Any) -> Any:

@@ -22,3 +22,20 @@ MAX_TEXT = 10_000_000
 
 MAX_FORMAT_WIDTH = 10_000
 """Largest width or precision in a format specification."""
+
+MAX_VALUE_SIZE = 5 * MAX_TEXT
+"""Largest value an expression may repeat into a list or hand back to the engine, in the
+characters printing it would take (every shared part counted each place it appears): a list of
+a million numbers fits, a million references to a million-item list does not. Rendering a value
+as text is held to ``MAX_TEXT``."""
+
+MAX_VALUE_DEPTH = 200
+"""Deepest nesting of lists and dicts the sandbox will render or size up."""
+
+MAX_INT_DIGITS = MAX_INT_BITS * 3 // 10
+"""Decimal digits of the largest integer: what ``int()`` of a string or ``Decimal`` may build."""
+
+MAX_BUILT_BYTES = 256 * 1024 * 1024
+"""Bytes one evaluation may build in all with repetitions, concatenations, padding, joins and
+list extensions (a list slot counts 8, a character 1): each step is bounded by the limits above,
+but a loop repeats steps."""

@@ -2,24 +2,44 @@
 functions RestrictedPython (and ``python_policy``) route attribute, item and operator access to.
 
 Attribute access is refused for every name starting with ``_`` (the way out of every Python
-sandbox: ``().__class__.__base__.__subclasses__()``), and ``str.format`` is refused because its
-replacement fields reach attributes (``'{0.__class__}'.format(x)``). Operators and methods that
-can multiply memory in one step check the result size first (see ``limits``).
+sandbox: ``().__class__.__base__.__subclasses__()``); a method taken from a class
+(``str.zfill``, ``str.format``) goes through the same checks as one taken from an instance, and
+``str.format`` fields are plain names only (see ``python_format``). Operators, methods and
+conversions that can multiply memory or time in one step check the result size first (see
+``limits``); ``str()`` and ``int()`` are the built-in types with a size check in front.
 """
 
 from __future__ import annotations
 
+import itertools
 import operator
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sized
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from types import MethodDescriptorType, WrapperDescriptorType
 from typing import Any
 
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 
-from retailflow.expressions.limits import MAX_FORMAT_WIDTH, MAX_INT_BITS, MAX_ITEMS, MAX_TEXT
+from retailflow.expressions.build_allowance import charge, sequence_bytes
+from retailflow.expressions.limits import (
+    MAX_FORMAT_WIDTH,
+    MAX_INT_BITS,
+    MAX_INT_DIGITS,
+    MAX_ITEMS,
+    MAX_TEXT,
+    MAX_VALUE_SIZE,
+)
+from retailflow.expressions.python_format import (
+    format_text,
+    refuse_long_integer,
+    refuse_unrenderable,
+    rendered,
+)
 from retailflow.expressions.python_policy import REFUSED_ATTRIBUTES
+from retailflow.expressions.time_budget import no_deadline
+from retailflow.expressions.value_size import SCALAR_TYPES, estimated_size, refuse_oversized
 from retailflow.model import ExpressionError
 
 _SEQUENCES = (str, bytes, list, tuple)
@@ -37,6 +57,14 @@ def _refuse_size(what: str, size: int, limit: int) -> None:
         )
 
 
+def _refuse_oversized_repetition(size: int) -> None:
+    if size > MAX_VALUE_SIZE:
+        raise ExpressionError(
+            f"a repetition would build a value printing to about {size} characters, above "
+            f"the sandbox's limit of {MAX_VALUE_SIZE}; refused"
+        )
+
+
 def _refuse_bits(bits: int) -> None:
     if bits > MAX_INT_BITS:
         raise ExpressionError(
@@ -45,10 +73,17 @@ def _refuse_bits(bits: int) -> None:
         )
 
 
+def _charged(result: Any) -> Any:
+    """A sequence just built, counted against the evaluation's allowance (build_allowance)."""
+    charge(sequence_bytes(result))
+    return result
+
+
 def guarded_add(a: Any, b: Any) -> Any:
     """``a + b`` without building a sequence bigger than the limit."""
     if isinstance(a, _SEQUENCES) and isinstance(b, _SEQUENCES):
         _refuse_size("a concatenation", len(a) + len(b), _limit(a))
+        return _charged(operator.add(a, b))
     return a + b
 
 
@@ -58,7 +93,11 @@ def guarded_mul(a: Any, b: Any) -> Any:
         a, b = b, a
     if isinstance(a, _SEQUENCES) and isinstance(b, int):
         _refuse_size("a repetition", len(a) * max(b, 0), _limit(a))
-    elif isinstance(a, int) and isinstance(b, int):
+        if isinstance(a, list | tuple) and b > 1:
+            # [[[0] * 1000] * 1000] * 1000 holds 1000 references but prints 10**9 zeros.
+            _refuse_oversized_repetition(estimated_size(a) * b)
+        return _charged(a * b)
+    if isinstance(a, int) and isinstance(b, int):
         _refuse_bits(a.bit_length() + b.bit_length())
     return a * b
 
@@ -89,6 +128,9 @@ def guarded_mod(a: Any, b: Any) -> Any:
                     raise ExpressionError(
                         f"a format width above {MAX_FORMAT_WIDTH} (or '*') is refused"
                     )
+        refuse_unrenderable(b, "a %-formatted value")
+        for value in b if isinstance(b, tuple) else (b,):
+            refuse_long_integer(value, "%-formatting a Decimal")
     return a % b
 
 
@@ -114,66 +156,144 @@ def inplace(op: str, target: Any, value: Any) -> Any:
     return _INPLACE[op](target, value)
 
 
-def _bounded_text_method(
-    text: str | bytes, name: str, method: Callable[..., Any]
-) -> Callable[..., Any]:
-    """The few ``str``/``bytes`` methods whose result size is an argument, checked first."""
+def _width(args: tuple[Any, ...], kwargs: dict[str, Any], keyword: str, default: int) -> int:
+    """The size argument of ``ljust(width)``, ``to_bytes(length)`` and the like."""
+    value = args[0] if args else kwargs.get(keyword, default)
+    return int(value) if isinstance(value, int) else default
 
-    def checked(*args: Any, **kwargs: Any) -> Any:
-        if name in ("ljust", "rjust", "center", "zfill") and args:
-            _refuse_size(f"str.{name}()", int(args[0]), MAX_TEXT)
-        elif name == "expandtabs":
-            size = int(args[0]) if args else 8
-            _refuse_size(
-                "str.expandtabs()",
-                len(text) + text.count("\t" if isinstance(text, str) else b"\t") * size,
-                MAX_TEXT,
-            )
-        elif name == "replace" and len(args) >= 2:
-            old, new = args[0], args[1]
-            hits = len(text) + 1 if not old else text.count(old)
-            _refuse_size("str.replace()", len(text) + hits * len(new), MAX_TEXT)
-        elif name == "join" and args:
-            parts = list(args[0])
-            _refuse_size(
-                "str.join()",
-                sum(len(part) for part in parts if isinstance(part, str | bytes))
-                + len(text) * len(parts),
-                MAX_TEXT,
-            )
-            return method(parts)
-        elif name == "translate":
+
+def _joined(separator: str | bytes, parts: Iterable[Any], kind: str) -> str | bytes:
+    """``separator.join(parts)``, counting as it goes: the parts may come from a generator."""
+    taken: list[Any] = []
+    size = 0
+    for part in parts:
+        taken.append(part)
+        size += len(separator) + (len(part) if isinstance(part, str | bytes) else 0)
+        _refuse_size(f"{kind}.join()", size, MAX_TEXT)
+    joined = separator.join(taken)
+    charge(sequence_bytes(joined))
+    return joined
+
+
+def _extended(target: list[Any], items: Iterable[Any]) -> None:
+    """``target.extend(items)`` that stops counting one item past the limit."""
+    room = MAX_ITEMS - len(target)
+    values = list(itertools.islice(items, max(room, 0) + 1))
+    if len(values) > room:
+        size = len(target) + (len(items) if isinstance(items, Sized) else len(values))
+        _refuse_size("list.extend()", size, MAX_ITEMS)
+    charge(sequence_bytes(values))
+    target.extend(values)
+
+
+_COMPARING_METHODS = frozenset({"sort", "index", "count", "remove"})
+"""List methods that compare items: [big] * n compares n copies of big, item by item."""
+
+
+def _bounded_method(obj: Any, name: str) -> Callable[..., Any] | None:
+    """A checked stand-in for a method that can build or walk too much in one call (its size is
+    an argument, it grows text by a factor, it compares every item), or None to use the method
+    as it is. A refusal can come at once, when the object alone already rules the call out."""
+    if isinstance(obj, str | bytes):
+        text = obj
+        kind = type(text).__name__
+        if name in ("format", "format_map"):
+            if isinstance(text, bytes):
+                return None
+            if name == "format":
+                return lambda *args, **kwargs: format_text(text, args, kwargs)
+            return lambda mapping: format_text(text, (), mapping)
+        if name in ("ljust", "rjust", "center", "zfill"):
+
+            def padded(*args: Any, **kwargs: Any) -> Any:
+                _refuse_size(f"{kind}.{name}()", _width(args, kwargs, "width", 0), MAX_TEXT)
+                return _charged(getattr(text, name)(*args, **kwargs))
+
+            return padded
+        if name == "expandtabs":
+
+            def expanded(*args: Any, **kwargs: Any) -> Any:
+                tabs = text.count("\t") if isinstance(text, str) else text.count(b"\t")
+                size = len(text) + tabs * _width(args, kwargs, "tabsize", 8)
+                _refuse_size(f"{kind}.expandtabs()", size, MAX_TEXT)
+                return _charged(text.expandtabs(*args, **kwargs))
+
+            return expanded
+        if name == "replace":
+
+            def replaced(old: Any, new: Any, *count: Any) -> Any:
+                hits = len(text) + 1 if not old else text.count(old)
+                _refuse_size(f"{kind}.replace()", len(text) + hits * len(new), MAX_TEXT)
+                return _charged(text.replace(old, new, *count))
+
+            return replaced
+        if name == "join":
+            return lambda parts: _joined(text, parts, kind)
+        if name == "translate":
             raise ExpressionError("str.translate() is refused in the sandbox; use replace()")
-        return method(*args, **kwargs)
+        if name in ("encode", "hex"):
+            # At most 4x the text, checked after: chained, they would grow without end.
+            method = getattr(text, name)
 
-    return checked
+            def converted(*args: Any, **kwargs: Any) -> Any:
+                result = method(*args, **kwargs)
+                _refuse_size(f"{kind}.{name}()", len(result), MAX_TEXT)
+                return _charged(result)
+
+            return converted
+    elif isinstance(obj, list) and name == "extend":
+        target = obj
+        return lambda items: _extended(target, items)
+    elif isinstance(obj, list) and name in _COMPARING_METHODS:
+        refuse_oversized(obj, f"the list whose {name}() compares its items")
+    elif isinstance(obj, int) and name == "to_bytes":
+        number = obj
+
+        def to_bytes(*args: Any, **kwargs: Any) -> bytes:
+            _refuse_size("int.to_bytes()", _width(args, kwargs, "length", 1), MAX_TEXT)
+            return number.to_bytes(*args, **kwargs)
+
+        return to_bytes
+    elif isinstance(obj, Decimal) and name == "as_integer_ratio":
+        refuse_long_integer(obj, "Decimal.as_integer_ratio()")
+    return None
 
 
-_TEXT_METHODS = frozenset(
-    {"ljust", "rjust", "center", "zfill", "expandtabs", "replace", "join", "translate"}
-)
+def _class_attribute(cls: type, name: str) -> Any:
+    """``str.zfill``, ``list.extend``: a method taken from the class is called with the instance
+    as its first argument, and goes through the same checks as when taken from the instance."""
+    value = getattr(cls, name)
+    if issubclass(cls, int) and name == "from_bytes":
+
+        def from_bytes(data: Any, *args: Any, **kwargs: Any) -> int:
+            if isinstance(data, bytes | list | tuple):
+                _refuse_bits(len(data) * 8)
+            return int.from_bytes(data, *args, **kwargs)
+
+        return from_bytes
+    if not isinstance(value, MethodDescriptorType | WrapperDescriptorType):
+        return value  # constants, class methods and static methods: called on no instance
+    owner = value.__objclass__
+
+    def unbound(instance: Any, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(instance, owner):
+            raise ExpressionError(
+                f"{owner.__name__}.{name}() needs a {owner.__name__}, "
+                f"not a {type(instance).__name__}"
+            )
+        return guarded_getattr(instance, name)(*args, **kwargs)
+
+    return unbound
 
 
 def guarded_getattr(obj: Any, name: str) -> Any:
-    """``obj.name`` for public attributes only, with size checks on a few ``str`` methods."""
+    """``obj.name`` for public attributes only, with size checks on the methods that need them."""
     if name.startswith("_") or name in REFUSED_ATTRIBUTES:
         raise ExpressionError(f"access to attribute {name!r} is refused")
-    if isinstance(obj, str | bytes):
-        if name in ("format", "format_map"):
-            raise ExpressionError(
-                "str.format() is refused: its fields can reach attributes; use an f-string"
-            )
-        if name in _TEXT_METHODS:
-            return _bounded_text_method(obj, name, getattr(obj, name))
-    if isinstance(obj, list) and name == "extend":
-
-        def extend(items: Iterable[Any]) -> None:
-            values = list(items)
-            _refuse_size("list.extend()", len(obj) + len(values), MAX_ITEMS)
-            obj.extend(values)
-
-        return extend
-    return getattr(obj, name)
+    if isinstance(obj, type):
+        return _class_attribute(obj, name)
+    bounded = _bounded_method(obj, name)
+    return getattr(obj, name) if bounded is None else bounded
 
 
 def guarded_write(obj: Any) -> Any:
@@ -204,6 +324,65 @@ def bounded_range(*args: int) -> range:
     return numbers
 
 
+class BoundedStr(str):
+    """``str`` as the sandbox offers it: ``str(x)`` refuses a value that would print past
+    ``MAX_TEXT`` characters (``str([[0] * 10**6] * 10**6)``) before rendering any of it. Calling
+    it returns a plain ``str``; its methods are ``str``'s."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> str:  # type: ignore[misc]
+        if len(args) == 1 and not kwargs:
+            refuse_unrenderable(args[0], "str()")
+        return str(*args, **kwargs)
+
+
+class BoundedInt(int):
+    """``int`` as the sandbox offers it: ``int(Decimal('1e999999999'))`` and ``int('9' * 10**7)``
+    are refused instead of writing out their digits. Calling it returns a plain ``int``."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> int:  # type: ignore[misc]
+        if args:
+            refuse_long_integer(args[0], "int()")
+            if isinstance(args[0], str | bytes):
+                _refuse_size("int() of a text", len(args[0]), MAX_INT_DIGITS)
+        return int(*args, **kwargs)
+
+
+def bounded_round(number: Any, *ndigits: Any) -> Any:
+    """``round``; ``round(Decimal('1e999999999'))`` would be an integer of a billion digits."""
+    if not ndigits or ndigits[0] is None:
+        refuse_long_integer(number, "round()")
+    return round(number, *ndigits)
+
+
+def built(value: Any) -> Any:
+    """A comprehension's result, refused if it is too large to store or compare
+    (``python_policy`` wraps every list, set and dict comprehension in a call to this)."""
+    refuse_oversized(value, "a comprehension's result")
+    return value
+
+
+def compared(value: Any) -> Any:
+    """One side of a comparison, refused if comparing it could walk more than the limit
+    (``python_policy`` wraps both sides of ``a == b`` or ``x in items``, not ``amount > 100``)."""
+    if type(value) not in SCALAR_TYPES:
+        refuse_oversized(value, "a value compared")
+    return value
+
+
+def _comparing(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``sorted``/``min``/``max``, refusing a collection too large to compare item by item."""
+    name = function.__name__
+
+    def compare(*args: Any, **kwargs: Any) -> Any:
+        for arg in args:
+            if isinstance(arg, list | tuple | set | frozenset | dict):
+                refuse_oversized(arg, f"the input of {name}()")
+        return function(*args, **kwargs)
+
+    compare.__name__ = name
+    return compare
+
+
 def numeric_sum(items: Iterable[Any], start: Any = 0) -> Any:
     """``sum`` of numbers; summing lists or strings is quadratic, so it is refused."""
     if isinstance(start, _SEQUENCES):
@@ -213,16 +392,16 @@ def numeric_sum(items: Iterable[Any], start: Any = 0) -> Any:
 
 SAFE_BUILTINS: dict[str, Any] = {
     "len": len,
-    "min": min,
-    "max": max,
+    "min": _comparing(min),
+    "max": _comparing(max),
     "sum": numeric_sum,
-    "sorted": sorted,
+    "sorted": _comparing(sorted),
     "reversed": reversed,
-    "round": round,
+    "round": bounded_round,
     "abs": abs,
-    "int": int,
+    "int": BoundedInt,
     "float": float,
-    "str": str,
+    "str": BoundedStr,
     "bool": bool,
     "list": list,
     "dict": dict,
@@ -255,6 +434,7 @@ GUARDS: dict[str, Any] = {
     "_getattr_": guarded_getattr,
     "_getitem_": guarded_getitem,
     "_getiter_": iter,
+    "_tick_": no_deadline,
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
     "_unpack_sequence_": guarded_unpack_sequence,
     "_write_": guarded_write,
@@ -265,5 +445,8 @@ GUARDS: dict[str, Any] = {
     "_pow_": guarded_pow,
     "_lshift_": guarded_lshift,
     "_mod_": guarded_mod,
+    "_rendered_": rendered,
+    "_built_": built,
+    "_compared_": compared,
 }
 """The names RestrictedPython's generated code calls; merged last so no variable shadows them."""

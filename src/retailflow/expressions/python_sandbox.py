@@ -3,7 +3,9 @@
 Expressions compile with ``compile_restricted_eval`` and scripts with ``compile_restricted_exec``
 under ``SandboxPolicy``; both run against a fresh globals dict holding the variables, the
 engine's functions and the guards (merged last, so no variable can replace a guard). Scripts,
-and expressions that can repeat (comprehensions, lambdas), run under a ``TimeBudget``.
+and expressions that loop or make more than a few calls, run under a ``TimeBudget`` and a
+``BuildAllowance``; the others (``amount > 100``, ``len(lines) > 2``) are bounded by the size
+guards alone.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from typing import Any
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec
 
+from retailflow.expressions.build_allowance import BuildAllowance
 from retailflow.expressions.python_guards import GUARDS
-from retailflow.expressions.python_policy import SandboxPolicy, has_loops
+from retailflow.expressions.python_policy import SandboxPolicy, needs_budget
 from retailflow.expressions.time_budget import TimeBudget
+from retailflow.expressions.value_size import refuse_oversized
 from retailflow.model import ExpressionError
 
 Evaluator = Callable[[Mapping[str, Any]], Any]
@@ -30,20 +34,36 @@ _SCALARS = (type(None), bool, int, float, str, Decimal, date, time, timedelta)
 _MAX_DEPTH = 64
 
 
-def is_plain_data(value: Any, depth: int = 0) -> bool:
-    """Whether a value can be stored as process data (no functions, modules, classes)."""
-    if isinstance(value, _SCALARS):
-        return True
-    if depth > _MAX_DEPTH:
-        return False
-    if isinstance(value, list | tuple | set | frozenset):
-        return all(is_plain_data(item, depth + 1) for item in value)
-    if isinstance(value, dict):
-        return all(
-            isinstance(key, str | int | float | bool) and is_plain_data(item, depth + 1)
-            for key, item in value.items()
-        )
-    return False
+def is_plain_data(value: Any) -> bool:
+    """Whether a value can be stored as process data (no functions, modules, classes, cycles).
+
+    A list shared at many places (``[[0] * 1000] * 1000``) is judged once, not at every place.
+    """
+    plain: set[int] = set()
+    entered: set[int] = set()
+
+    def check(item: Any, depth: int) -> bool:
+        if isinstance(item, _SCALARS):
+            return True
+        if id(item) in plain:
+            return True
+        if depth > _MAX_DEPTH or id(item) in entered:
+            return False
+        entered.add(id(item))
+        if isinstance(item, list | tuple | set | frozenset):
+            ok = all(check(part, depth + 1) for part in item)
+        elif isinstance(item, dict):
+            ok = all(
+                isinstance(key, str | int | float | bool) and check(part, depth + 1)
+                for key, part in item.items()
+            )
+        else:
+            ok = False
+        if ok:
+            plain.add(id(item))
+        return ok
+
+    return check(value, 0)
 
 
 def _refusal(errors: tuple[str, ...]) -> ExpressionError:
@@ -88,22 +108,25 @@ class PythonSandbox:
         self.script_timeout = script_timeout
         self.functions = dict(functions or {})
 
-    def _scope(self, variables: Mapping[str, Any]) -> dict[str, Any]:
-        return {**variables, **self.functions, **GUARDS}
+    def _scope(self, variables: Mapping[str, Any], budget: TimeBudget | None) -> dict[str, Any]:
+        scope = {**variables, **self.functions, **GUARDS}
+        if budget is not None:
+            scope.update(budget.guards())
+        return scope
 
     def expression(self, text: str) -> Evaluator:
         """An evaluator of one Python expression (``amount > 100``)."""
         tree = _parse(text.strip(), "eval")
-        budgeted = has_loops(tree)
+        budgeted = needs_budget(tree)
         code = _compile(tree, "eval")
         scope = self._scope
         timeout = self.script_timeout
 
         def evaluate(variables: Mapping[str, Any]) -> Any:
             if not budgeted:
-                return eval(code, scope(variables))  # noqa: S307 - restricted bytecode
-            with TimeBudget(timeout, "expression") as budget:
-                return eval(code, scope(variables) | budget.guards())  # noqa: S307
+                return eval(code, scope(variables, None))  # noqa: S307 - restricted bytecode
+            with BuildAllowance(), TimeBudget(timeout, "expression") as budget:
+                return eval(code, scope(variables, budget))  # noqa: S307
 
         return evaluate
 
@@ -113,8 +136,8 @@ class PythonSandbox:
         timeout = self.script_timeout
 
         def run(variables: Mapping[str, Any]) -> dict[str, Any]:
-            with TimeBudget(timeout, "script") as budget:
-                scope = self._scope(variables) | budget.guards()
+            with BuildAllowance(), TimeBudget(timeout, "script") as budget:
+                scope = self._scope(variables, budget)
                 exec(code, scope)  # noqa: S102 - restricted bytecode
             return self._changes(scope, variables)
 
@@ -123,7 +146,8 @@ class PythonSandbox:
     @staticmethod
     def _changes(scope: dict[str, Any], before: Mapping[str, Any]) -> dict[str, Any]:
         """New or rebound names, plus containers (they may have changed in place); values that
-        are not plain data (functions, modules, classes) are dropped."""
+        are not plain data (functions, modules, classes) are dropped, and one too large to store
+        (see ``value_size``) is refused before anything walks it item by item."""
         changes = {}
         for name, value in scope.items():
             if name.startswith("_"):
@@ -134,6 +158,7 @@ class PythonSandbox:
                 and not isinstance(value, list | dict | set)
             ):
                 continue
+            refuse_oversized(value, f"the script's variable {name!r}")
             if is_plain_data(value):
                 changes[name] = value
         return changes

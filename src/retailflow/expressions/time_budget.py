@@ -3,10 +3,11 @@
 Threads cannot be killed, signals only reach the main thread, and a ``sys.settrace`` hook is
 not called for a one-line ``while True: pass`` in CPython 3.11 (nor after it has once raised).
 So the deadline is checked cooperatively: ``python_policy`` puts a ``_tick_()`` call at the head
-of every ``while`` body, function body and lambda, and every ``for`` loop and comprehension
-iterates through ``_getiter_``, which ticks per item. Past the deadline every tick raises, so no
-loop or recursion can go on, even inside a catch-all ``except:``. A single long-running C call
-(a huge ``sorted``) is not interruptible; the size guards in ``python_guards`` keep those small.
+of every ``while`` body, function body and lambda and before every call, and every ``for`` loop
+and comprehension iterates through ``_getiter_``, which ticks per item. Past the deadline every
+tick raises, so no loop or recursion can go on, even inside a catch-all ``except:``. A single
+long-running C call (a huge ``sorted``) is not interruptible; the size guards in
+``python_guards`` keep those small.
 """
 
 from __future__ import annotations
@@ -23,14 +24,20 @@ class TimeLimitExceeded(BaseException):
     """Raised into the sandboxed code; a ``BaseException`` so ``except Exception`` misses it."""
 
 
+def no_deadline() -> None:
+    """The tick of code that runs without a budget (no loops, a few calls): it never expires."""
+
+
 class TimeBudget:
     """``with TimeBudget(2.0, "script") as budget:`` around code compiled by the sandbox, with
     ``budget.guards()`` in its globals; raises ``ExpressionError`` on overrun."""
 
+    __slots__ = ("deadline", "expired", "seconds", "what")
+
     def __init__(self, seconds: float, what: str) -> None:
         self.seconds = seconds
         self.what = what
-        self.deadline = time.monotonic() + seconds
+        self.deadline = 0.0  # set on entering: a budget starts when the code does
         self.expired = False
 
     def guards(self) -> dict[str, Any]:

@@ -4,7 +4,8 @@ Modeler writes ISO 8601 literals unquoted (``PT30M``, ``R3/PT10M``,
 ``R/2024-01-01T00:00:00Z/P1D``, ``2024-05-01T10:00:00Z``), which SpiffWorkflow would evaluate
 as Python and fail on; a literal is therefore read as ISO when it looks like ISO, and any other
 text is evaluated as an expression (``=...``, ``${...}``, a quoted Python string, a variable name).
-All times are UTC-aware; naive ones are taken to be UTC.
+A ``timeCycle`` may also be a cron expression (``0 0 9 * * MON-FRI``; see ``cron``), literal or
+the value of an expression. All times are UTC-aware; naive ones are taken to be UTC.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import isodate
 
+from retailflow.expressions.cron import CronCycle, looks_like_cron, parse_cron
 from retailflow.expressions.dialect import Dialect
 from retailflow.model import ExpressionError
 
@@ -38,16 +40,20 @@ class TimerSchedule:
     """When a timer is first due, and for a cycle how often and how many times it repeats.
 
     ``repetitions`` is the number of times the timer fires: 1 for a date or duration, ``n`` for
-    ``Rn/...`` and ``None`` for the unbounded ``R/...``.
+    ``Rn/...`` and ``None`` for the unbounded ``R/...`` and for a cron cycle, whose ``cron``
+    gives each next time instead of an ``interval``.
     """
 
     first_due: datetime
     interval: Interval | None = None
     repetitions: int | None = 1
+    cron: CronCycle | None = None
 
     def next_after(self, due: datetime) -> datetime | None:
         """The due time after ``due``; None when the timer does not repeat, or when ``due`` was
         the last repetition of a cycle counted from ``first_due``."""
+        if self.cron is not None:
+            return self.cron.next_after(_utc(due))
         if self.interval is None:
             return None
         due = _utc(due)
@@ -71,8 +77,12 @@ def parse_timer(
     engine: ExpressionEngine,
     *,
     element_id: str | None = None,
+    quartz_cron: bool = False,
 ) -> TimerSchedule:
-    """The schedule for a timer definition, evaluated against ``variables`` at ``now``."""
+    """The schedule for a timer definition, evaluated against ``variables`` at ``now``.
+
+    ``quartz_cron`` reads a cron cycle as Camunda 7 does (Quartz: day of week 1 = Sunday);
+    otherwise as Camunda 8 does (Spring: 0 or 7 = Sunday)."""
     if kind not in KINDS:
         raise ExpressionError(
             f"unknown timer kind {kind!r}; expected one of {', '.join(KINDS)}",
@@ -86,7 +96,7 @@ def parse_timer(
         dialect = Dialect.PYTHON if body[:1] in ("'", '"') else None
         value = engine.evaluate(body, variables, dialect=dialect, element_id=element_id)
     try:
-        return _schedule(kind, value, now)
+        return _schedule(kind, value, now, quartz_cron)
     except (ValueError, TypeError, OverflowError, isodate.ISO8601Error) as error:
         raise ExpressionError(
             f"{kind} timer: {error}", expression=text, element_id=element_id
@@ -98,7 +108,7 @@ def _is_literal(body: str) -> bool:
     with a digit (a date, or cron), ``P``/``-P`` and a digit or ``T`` (a duration), or ``R``
     and a digit or ``/`` (a cycle). A variable name never looks like that."""
     head, second = body[:1], body[1:2]
-    if head.isdigit():
+    if head.isdigit() or looks_like_cron(body):
         return True
     if head == "-":
         head, second = body[1:2], body[2:3]
@@ -107,7 +117,7 @@ def _is_literal(body: str) -> bool:
     return head == "R" and (second.isdigit() or second == "/")
 
 
-def _schedule(kind: str, value: Any, now: datetime) -> TimerSchedule:
+def _schedule(kind: str, value: Any, now: datetime, quartz_cron: bool) -> TimerSchedule:
     if kind == "timeDate":
         return TimerSchedule(_moment(value))
     if kind == "timeDuration":
@@ -116,6 +126,9 @@ def _schedule(kind: str, value: Any, now: datetime) -> TimerSchedule:
         return TimerSchedule(now + value, value, None)
     if not isinstance(value, str):
         raise TypeError(f"expected an ISO 8601 repeating interval, got {type(value).__name__}")
+    if looks_like_cron(value):
+        cron = parse_cron(value, quartz=quartz_cron)
+        return TimerSchedule(cron.next_after(now), repetitions=None, cron=cron)
     return _cycle(value.strip(), now)
 
 
@@ -148,8 +161,8 @@ def _cycle(text: str, now: datetime) -> TimerSchedule:
             interval = _interval(text)
             return TimerSchedule(now + interval, interval, None)
         raise ValueError(
-            f"{text!r} is not an ISO 8601 repeating interval such as R3/PT10M "
-            "(cron expressions are not supported)"
+            f"{text!r} is neither an ISO 8601 repeating interval such as R3/PT10M nor a "
+            "cron expression such as 0 0 9 * * MON-FRI"
         )
     count = parts[0][1:]
     repetitions = int(count) if count else None

@@ -22,6 +22,10 @@ class JobKind(StrEnum):
 
     SERVICE = "service"
     TIMER = "timer"
+    ACTIVATION = "activation"
+    """An element whose wait state failed to set up (a timer's due time, a job type written as
+    an expression): it holds the element's incident, and running it (after ``retry``) sets
+    the wait state up again."""
 
 
 @dataclass(slots=True)

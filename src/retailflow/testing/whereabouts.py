@@ -107,6 +107,8 @@ def _listing(title: str, items: list[str]) -> str:
 def _job_wait(job: Job) -> WaitState:
     if job.kind == JobKind.TIMER:
         return WaitState(job.element_id, f"timer due {job.due_at.isoformat()}")
+    if job.kind == JobKind.ACTIVATION:
+        return WaitState(job.element_id, "not set up: see its incident")
     return WaitState(job.element_id, f"job of task type {job.topic!r}")
 
 

@@ -78,6 +78,12 @@ class FlowNode:
         return self.element.get("triggeredByEvent", "false").strip() == "true"
 
     @property
+    def link_name(self) -> str | None:
+        """The link name of a link throw or catch event; None for any other node."""
+        link = self.element.find(bpmn_tag("linkEventDefinition"))
+        return None if link is None else link.get("name", "")
+
+    @property
     def for_compensation(self) -> bool:
         """Whether the activity is a compensation handler (linked by an association)."""
         return self.element.get("isForCompensation", "false").strip() == "true"

@@ -82,8 +82,17 @@ class VariableFlow:
 
     def _entry_points(self, node: FlowNode, scope: FlowScope) -> list[FlowNode]:
         """The steps a token comes from; a boundary event fires while its host still runs, so
-        it comes from wherever the host came from."""
+        it comes from wherever the host came from; a link catch from its link throws; a
+        compensation handler from the compensation throws of its scope."""
         sources = [flow.source for flow in node.incoming if flow.source is not None]
+        if node.kind == "intermediateCatchEvent" and node.link_name is not None:
+            sources.extend(other for other in scope.nodes
+                           if other.kind == "intermediateThrowEvent"
+                           and other.link_name == node.link_name)
+        if node.for_compensation:
+            sources.extend(other for other in scope.nodes
+                           if other.kind in ("intermediateThrowEvent", "endEvent")
+                           and "compensateEventDefinition" in other.event_definitions)
         if node.kind == "boundaryEvent":
             host = scope.node(node.element.get("attachedToRef") or "")
             if host is not None:
@@ -101,10 +110,11 @@ class VariableFlow:
             return Writes(mapped, anything=config.returns_all_child_variables)
         if config.outputs:
             return Writes(mapped)
+        if config.job_type is not None:
+            # a job, also a message throw or end event with a job type: its handler's result
+            return self._handler_writes(config)
         if _PAYLOAD_EVENTS.intersection(node.event_definitions) or node.kind in _FROM_OUTSIDE:
             return Writes(anything=True)  # a message or error payload, a form
-        if config.job_type is not None:
-            return self._handler_writes(config)
         result = config.script_result_variable or config.result_variable
         if node.kind in ("scriptTask", "businessRuleTask"):
             return Writes(frozenset({result}) if result else frozenset(), anything=not result)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from retailflow.engine.spiff.compiler import CompiledProcess, SourceTree, compile_processes
 from retailflow.engine.spiff.runtime import (
+    FailedActivation,
     PendingCatch,
     PendingJob,
     PendingTimer,
@@ -23,6 +24,7 @@ from retailflow.engine.spiff.serializer import StateCodec
 
 __all__ = [
     "CompiledProcess",
+    "FailedActivation",
     "PendingCatch",
     "PendingJob",
     "PendingTimer",

@@ -17,6 +17,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEv
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from retailflow.bpmn.extensions import expression_language
 from retailflow.bpmn.namespaces import bpmn_tag
 from retailflow.engine.spiff.deep_stack import with_deep_stack
 from retailflow.engine.spiff.parser import RetailBpmnParser, ValidationException
@@ -70,10 +71,18 @@ class CompiledProcess:
             if spec is not None:
                 yield from spec.task_specs.values()
 
+    def has_event_subprocesses(self) -> bool:
+        """Whether any (sub)process of this one has an event subprocess."""
+        return any(getattr(spec.start, "trigger_specs", None)
+                   for spec in (self.spec, *self.subprocess_specs.values()) if spec is not None)
+
     def job_topics(self) -> list[tuple[str, str]]:
-        """``(element_id, topic)`` of every service-like task, called processes included."""
+        """``(element_id, topic)`` of every job (service-like tasks, message throw and end
+        events with a job type), called processes included. A job type written as an
+        expression is known only when its job is created, so it is left out."""
         return [(spec.bpmn_id, spec.extensions.job_type) for spec in self._task_specs()
-                if isinstance(spec, ServiceTask)]
+                if isinstance(spec, ServiceTask)
+                and expression_language(spec.extensions.job_type or "") is None]
 
     def decision_ids(self) -> set[str]:
         """Decisions called by business rule tasks, called processes included."""
@@ -95,10 +104,10 @@ class CompiledProcess:
                     names.add(item.name)
         return names
 
-    def timer_starts(self) -> list[tuple[str, str, str]]:
-        """``(element_id, kind, expression)`` of the process's timer start events, which the
-        engine schedules itself, as Camunda does."""
-        return [(spec.bpmn_id, spec.event_definition.kind, spec.event_definition.expression)
+    def timer_starts(self) -> list[tuple[str, ClockTimerEventDefinition]]:
+        """``(element_id, timer)`` of the process's timer start events, which the engine
+        schedules itself, as Camunda does."""
+        return [(spec.bpmn_id, spec.event_definition)
                 for spec in self.spec.task_specs.values()
                 if isinstance(spec, StartEvent)
                 and isinstance(spec.event_definition, ClockTimerEventDefinition)]
@@ -165,6 +174,7 @@ def _compile_processes(sources: Sequence[SourceTree],
             continue
         for each in (spec, *subprocess_specs.values()):
             _link_loop_children(each)
+            _connect_triggered_event_subprocesses(each)
         compiled[process_id] = CompiledProcess(process_id, spec, subprocess_specs,
                                                element_types, lines, flows, scopes)
     if findings:
@@ -184,6 +194,22 @@ def _link_loop_children(spec: BpmnProcessSpec | None) -> None:
             child = spec.task_specs[task_spec.task_spec]
             if not child.completed_event.is_connected(task_spec.merge_child):
                 child.completed_event.connect(task_spec.merge_child)
+
+
+def _connect_triggered_event_subprocesses(spec: BpmnProcessSpec | None) -> None:
+    """An event subprocess started by a message, signal, error or escalation is connected to
+    its process's start and end by SpiffWorkflow only when first triggered, and in the spec
+    object. An instance restored in another engine would find it unconnected and fail when it
+    completes ("No input task connected"). Connected here as that first trigger would, except
+    that the start does not list it as an output (which would start it with every instance)."""
+    if spec is None:
+        return
+    for name in getattr(spec.start, "trigger_specs", ()):
+        task_spec = spec.task_specs[name]
+        if spec.start not in task_spec.inputs:
+            task_spec.inputs = [*task_spec.inputs, spec.start]
+        if spec.end not in task_spec.outputs:
+            task_spec.connect(spec.end)
 
 
 def _finding(error: Exception, file: str | None,

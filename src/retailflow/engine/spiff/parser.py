@@ -3,7 +3,8 @@
 Every flow node's extension elements are read once by ``retailflow.bpmn.extensions`` into a
 dialect-neutral ``ElementConfig`` and attached to its task spec as ``extensions``. The overrides
 below only change what SpiffWorkflow gets wrong for Modeler files: service, send and business
-rule tasks, script tasks written as ``zeebe:script``, ``zeebe:calledElement``,
+rule tasks, message throw and end events with a job type, script tasks written as
+``zeebe:script``, ``zeebe:calledElement``,
 ``zeebe:loopCharacteristics``, timers (evaluated against the engine's clock) and messages
 (correlated by a key expression).
 """
@@ -14,11 +15,13 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, full_tag
 from SpiffWorkflow.bpmn.parser.event_parsers import (
+    CANCEL_EVENT_XPATH,
     CONDITIONAL_EVENT_XPATH,
     ERROR_EVENT_XPATH,
     ESCALATION_EVENT_XPATH,
     MESSAGE_EVENT_XPATH,
     SIGNAL_EVENT_XPATH,
+    TERMINATION_EVENT_XPATH,
     TIMER_EVENT_XPATH,
     BoundaryEventParser,
     EndEventParser,
@@ -59,6 +62,7 @@ from SpiffWorkflow.bpmn.specs.defaults import (
     UserTask,
 )
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
 
 from retailflow.bpmn.extensions import (
     Dialect,
@@ -70,17 +74,24 @@ from retailflow.bpmn.extensions import (
 from retailflow.bpmn.languages import UnsupportedLanguage, as_marked, written_in
 from retailflow.bpmn.namespaces import BPMN, ZEEBE
 from retailflow.engine.spiff.specs import (
+    OUTPUT_ELEMENT,
     ClockTimerEventDefinition,
+    CompensationEndEvent,
+    CompensationThrowEvent,
+    ComputedEscalationEventDefinition,
     DecisionTask,
+    EvaluatedCollection,
     KeyedMessageEventDefinition,
     LocalParallelMultiInstance,
     LocalSequentialMultiInstance,
     MappedCallActivity,
     PassThroughTask,
     SandboxScriptTask,
+    resume_compensation_throw,
 )
 
 _NS = {"bpmn": BPMN, "zeebe": ZEEBE}
+_THROWS = frozenset({full_tag("intermediateThrowEvent"), full_tag("endEvent")})
 
 
 class _ConfiguredParser(TaskParser):
@@ -120,23 +131,29 @@ class _ConfiguredParser(TaskParser):
             super()._add_multiinstance_task(loop_characteristics)
             self.task.condition = _completion_condition(loop_characteristics, self)
             return
-        collection = _simple_path(zeebe.get("inputCollection"), self, "inputCollection")
-        output_element = zeebe.get("outputElement")
+        collection = (zeebe.get("inputCollection") or "").strip()
+        if not collection:
+            self.raise_validation_exception(
+                "zeebe:loopCharacteristics needs an inputCollection (like '=items')")
+        output_element = (zeebe.get("outputElement") or "").strip()
+        output_name = _variable_name(output_element)
         original = self.spec.task_specs.pop(self.task.name)
         params = {
             "task_spec": "",
             "cardinality": None,
-            "data_input": TaskDataReference(collection),
+            "data_input": _collection(collection),
             "data_output": _reference(zeebe.get("outputCollection")),
             "input_item": _reference(zeebe.get("inputElement")),
-            "output_item": _reference(
-                _simple_path(output_element, self, "outputElement") if output_element else None),
+            "output_item": (_reference(output_name) if output_name or not output_element
+                            else TaskDataReference(OUTPUT_ELEMENT)),
             "condition": _completion_condition(loop_characteristics, self),
         }
         sequential = loop_characteristics.get("isSequential") == "true"
         cls = self.SEQUENTIAL_MI_CLASS if sequential else self.PARALLEL_MI_CLASS
         label = "Sequential MultiInstance" if sequential else "Parallel MultiInstance"
         self.task = cls(self.spec, original.name, description=label, **params)
+        if output_element and not output_name:
+            self.task.output_expression = output_element
         self._copy_task_attrs(original, loop_characteristics)
 
 
@@ -149,14 +166,17 @@ def _reference(name: str | None) -> TaskDataReference | None:
     return TaskDataReference(name) if name else None
 
 
-def _simple_path(expression: str | None, parser: TaskParser, attribute: str) -> str:
-    """Camunda 8 writes ``=items``; SpiffWorkflow's multi-instance reads a variable name."""
-    name = (expression or "").strip().removeprefix("=").strip()
-    if not name.isidentifier():
-        parser.raise_validation_exception(
-            f"zeebe:loopCharacteristics {attribute} must name a variable (like '=items'), "
-            f"got {expression!r}")
-    return name
+def _variable_name(expression: str) -> str | None:
+    """The variable an expression only names (``=items`` or ``items``), else None."""
+    name = expression.removeprefix("=").strip()
+    return name if name.isidentifier() else None
+
+
+def _collection(expression: str) -> TaskDataReference | EvaluatedCollection:
+    """Camunda 8's ``inputCollection``: a variable is read in place (SpiffWorkflow's own
+    reference); any other expression (``=order.items``, ``=[1, 2, 3]``) is evaluated."""
+    name = _variable_name(expression)
+    return TaskDataReference(name) if name else EvaluatedCollection(expression)
 
 
 def _completion_condition(loop_characteristics: Any, parser: TaskParser) -> str | None:
@@ -189,10 +209,21 @@ class _EventParserMixin(_ConfiguredParser):
                 text = (definition.text or "").strip()
                 if not text:
                     self.raise_validation_exception(f"The timer's {kind} is empty")
-                return ClockTimerEventDefinition(name, text, kind, self.bpmn_id,
+                quartz = self.config.dialect is Dialect.CAMUNDA7
+                return ClockTimerEventDefinition(name, text, kind, self.bpmn_id, quartz,
                                                  description=self.get_event_description(event))
         self.raise_validation_exception("A timer needs a timeDate, timeDuration or timeCycle")
         raise AssertionError  # unreachable: the line above raises
+
+    def parse_escalation_event(self, escalation_event: Any) -> Any:
+        """A throw whose escalation code is a FEEL expression computes it when reached."""
+        definition = super().parse_escalation_event(escalation_event)
+        code = definition.code or ""
+        if code.strip().startswith("=") and self.node.tag in _THROWS:
+            return ComputedEscalationEventDefinition(
+                definition.name, code.strip(),
+                description=self.get_event_description(escalation_event))
+        return definition
 
     def parse_message_event(self, message_event: Any) -> MessageEventDefinition:
         message_ref = message_event.get("messageRef")
@@ -221,16 +252,127 @@ class RetailStartEventParser(_EventParserMixin, StartEventParser):
         return task
 
 
-class RetailEndEventParser(_EventParserMixin, EndEventParser):
-    pass
+class _JobEventMixin(_EventParserMixin):
+    """A message throw or end event with a job type (Camunda 8's ``zeebe:taskDefinition``,
+    Camunda 7's external ``camunda:topic``) is a job exactly like a service task: its
+    ``messageRef`` is optional and no message is thrown; the handler does the sending."""
+
+    def job_task(self) -> Any | None:
+        if self.config.job_type and self.xpath(MESSAGE_EVENT_XPATH):
+            return ServiceTask(self.spec, self.bpmn_id, **self.bpmn_attributes)
+        return None
+
+
+class RetailEndEventParser(_JobEventMixin, EndEventParser):
+    """End events; a signal end event broadcasts its signal (SpiffWorkflow ignores the
+    signal and ends silently)."""
+
+    def create_task(self) -> Any:
+        if _compensation(self.node) is not None:
+            task = _compensation_throw(self, CompensationEndEvent)
+        else:
+            task = self.job_task() or self._create_task(self.get_event_definition(
+                [MESSAGE_EVENT_XPATH, CANCEL_EVENT_XPATH, ERROR_EVENT_XPATH,
+                 ESCALATION_EVENT_XPATH, TERMINATION_EVENT_XPATH, SIGNAL_EVENT_XPATH]))
+        task.connect(self.spec.end)
+        return task
+
+
+def _compensation(node: Any) -> Any:
+    return node.find("bpmn:compensateEventDefinition", _NS)
+
+
+class RetailProcessParser(ProcessParser):
+    """Processes and sub-processes with compensation, which SpiffWorkflow does not parse: a
+    compensation boundary event is no boundary while its activity runs, and the handler it is
+    associated with (``isForCompensation``, reached by no sequence flow) becomes a task spec
+    the compensation throw events of the same (sub)process start
+    (``spec.compensation_handlers``: activity id -> handler spec name). A process of a Camunda
+    file keeps no data objects: they are documentation there, and SpiffWorkflow would add them
+    to the process's variables."""
+
+    def _parse(self) -> None:
+        super()._parse()
+        if _documents_data_only(self.node):
+            self.spec.data_objects.clear()
+
+    def get_boundary_events(self, attached_to_ref: str) -> list[Any]:
+        return [event for event in super().get_boundary_events(attached_to_ref)
+                if _compensation(event) is None]
+
+    def add_tasks(self) -> None:
+        super().add_tasks()
+        handlers: dict[str, str] = {}
+        throws = [spec for spec in self.spec.task_specs.values()
+                  if isinstance(spec, CompensationThrowEvent | CompensationEndEvent)]
+        for boundary in self.node.iterfind("bpmn:boundaryEvent", _NS):
+            if _compensation(boundary) is None:
+                continue
+            handler = self._associated_handler(boundary)
+            spec = self.parse_node(handler)
+            # SpiffWorkflow refuses to ready a task spec with no inputs: the throws lead to it.
+            spec.inputs = throws or [self.spec.start]
+            spec.completed_event.connect(resume_compensation_throw)
+            handlers[boundary.get("attachedToRef", "")] = spec.name
+        self.spec.compensation_handlers = handlers
+
+    def _associated_handler(self, boundary: Any) -> Any:
+        boundary_id = boundary.get("id")
+        for association in self.node.iterfind("bpmn:association", _NS):
+            if association.get("sourceRef") == boundary_id:
+                handler = self.get_node_by_id(association.get("targetRef"))
+                if handler is not None and handler.get("isForCompensation") == "true":
+                    return handler
+        raise ValidationException(
+            "A compensation boundary event needs an association to a compensation handler "
+            "(an activity marked isForCompensation)", node=boundary, file_name=self.filename)
+
+
+def _compensation_throw(parser: Any, spec_class: type) -> Any:
+    definition = _compensation(parser.node)
+    return spec_class(parser.spec, parser.bpmn_id, definition.get("activityRef"),
+                      event_definition=NoneEventDefinition(), **parser.bpmn_attributes)
+
+
+def _link_name(node: Any) -> str | None:
+    link = node.find("bpmn:linkEventDefinition", _NS)
+    return None if link is None else link.get("name", "")
 
 
 class RetailCatchEventParser(_EventParserMixin, IntermediateCatchEventParser):
-    pass
+    """A link catch event passes its token straight on (SpiffWorkflow would wait forever on
+    it, as on a catch of nothing)."""
+
+    def create_task(self) -> Any:
+        if _link_name(self.node) is not None:
+            return PassThroughTask(self.spec, self.bpmn_id, **self.bpmn_attributes)
+        return super().create_task()
 
 
-class RetailThrowEventParser(_EventParserMixin, IntermediateThrowEventParser):
-    pass
+class RetailThrowEventParser(_JobEventMixin, IntermediateThrowEventParser):
+    """A link throw event continues at the link catch event of the same name in the same
+    (sub)process, as if a sequence flow joined them (SpiffWorkflow drops the link)."""
+
+    def create_task(self) -> Any:
+        if _link_name(self.node) is not None:
+            return PassThroughTask(self.spec, self.bpmn_id, **self.bpmn_attributes)
+        if _compensation(self.node) is not None:
+            return _compensation_throw(self, CompensationThrowEvent)
+        return self.job_task() or super().create_task()
+
+    def parse_node(self) -> Any:
+        task = super().parse_node()
+        name = _link_name(self.node)
+        if name is None:
+            return task
+        catches = [node for node in self.node.getparent().iterfind(
+            "bpmn:intermediateCatchEvent", _NS) if _link_name(node) == name]
+        if len(catches) != 1:
+            self.raise_validation_exception(
+                f"The link '{name}' needs exactly one link catch event of that name in the same "
+                f"(sub)process; found {len(catches)}")
+        task.connect(self.process_parser.parse_node(catches[0]))
+        return task
 
 
 class RetailBoundaryEventParser(_EventParserMixin, BoundaryEventParser):
@@ -328,16 +470,6 @@ class RetailCallActivityParser(_ConfiguredParser, CallActivityParser):
                 "(Camunda 8) or calledElement (Camunda 7)")
         return self.spec_class(self.spec, self.bpmn_id, subworkflow_spec=called,
                                **self.bpmn_attributes)
-
-
-class RetailProcessParser(ProcessParser):
-    """A process (or embedded subprocess) of a Camunda file keeps no data objects: they are
-    documentation there, and SpiffWorkflow would add them to the process's variables."""
-
-    def _parse(self) -> None:
-        super()._parse()
-        if _documents_data_only(self.node):
-            self.spec.data_objects.clear()
 
 
 class RetailBpmnParser(BpmnParser):

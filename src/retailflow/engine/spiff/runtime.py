@@ -9,16 +9,19 @@ SpiffWorkflow exceptions raised while advancing are turned into ``ExecutionError
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from functools import partial
+from typing import Any, TypeVar
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.control import StartEventSplit, _EndJoin
 from SpiffWorkflow.bpmn.specs.defaults import EventSubprocess, ServiceTask, StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
+    CodeEventDefinition,
     ErrorEventDefinition,
     SignalEventDefinition,
 )
@@ -28,7 +31,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from retailflow.bpmn.extensions import Dialect, ElementConfig
+from retailflow.bpmn.extensions import Dialect, ElementConfig, expression_language
 from retailflow.decisions import RuleHits
 from retailflow.engine.spiff.compiler import CompiledProcess
 from retailflow.engine.spiff.script_engine import RetailScriptEngine
@@ -39,11 +42,17 @@ from retailflow.engine.spiff.specs import (
     KeyedMessageEventDefinition,
     is_visible,
 )
-from retailflow.model import ExecutionError, NotFoundError
+from retailflow.engine.variables import map_inputs
+from retailflow.model import ExecutionError, NotFoundError, RetailflowError
 
 _OPEN = TaskState.STARTED | TaskState.WAITING | TaskState.READY
 TRIGGER = "trigger:"
 """Prefix of the catch id of an event subprocess start, which has no task of its own."""
+_FAILED = "rf_failed:"
+"""Internal-data key prefix: the wait state of this element failed to set up, with why."""
+_JOB = "rf_job"
+"""Internal-data key: a job's evaluated ``(type, retries)`` when either is an expression."""
+_T = TypeVar("_T")
 _FLOWS_RECORDED = "rf_flows_recorded"
 """Internal-data key: the children of a repeating timer whose flows are already recorded."""
 
@@ -56,6 +65,16 @@ class PendingJob:
     element_id: str
     topic: str
     retries: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class FailedActivation:
+    """A wait state that could not be set up: a timer's due time, or a job's type or retries,
+    did not evaluate. The element waits with an incident until a retry sets it up."""
+
+    task_id: str
+    element_id: str
+    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +116,7 @@ class WaitStates:
     timers: list[PendingTimer] = field(default_factory=list)
     catches: list[PendingCatch] = field(default_factory=list)
     user_tasks: list[PendingUserTask] = field(default_factory=list)
+    failures: list[FailedActivation] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +154,7 @@ class ProcessRun:
         self._steps: list[Step] = []
         self._entered: list[Step] = []
         self._thrown: list[Thrown] = []
+        self._failed: list[FailedActivation] = []
 
     # -- creating and persisting ------------------------------------------------------------
     @classmethod
@@ -206,9 +227,9 @@ class ProcessRun:
                 continue
             element_id = spec.bpmn_id
             if task.state == TaskState.STARTED and isinstance(spec, ServiceTask):
-                config: ElementConfig = spec.extensions
-                states.jobs.append(PendingJob(str(task.id), element_id, config.job_type or "",
-                                              config.retries))
+                job = self._activated(states, task, element_id, partial(self._job, task))
+                if job is not None:
+                    states.jobs.append(job)
             elif task.state == TaskState.WAITING and isinstance(spec, CatchingEvent):
                 self._add_catch(states, task)
             elif task.state == TaskState.READY and spec.manual:
@@ -245,6 +266,65 @@ class ProcessRun:
         if not task.internal_data.get("rf_entered"):
             task.internal_data["rf_entered"] = True
             self._entered.append(self._step(task, {}))
+
+    def drain_failures(self) -> list[FailedActivation]:
+        """Wait states whose setup failed since the last call (each fails once: it keeps
+        waiting, failed, until ``reactivate``)."""
+        failed, self._failed = self._failed, []
+        return failed
+
+    def _activated(self, states: WaitStates, task: Task, element_id: str,
+                   activate: Callable[[], _T]) -> _T | None:
+        """``activate()`` sets up a wait state (evaluates a timer or a job type). A failure is
+        remembered on the task, so the wait state is reported failed, not evaluated again,
+        until ``reactivate``; the element is where the failure belongs, not the step before."""
+        key = f"{_FAILED}{element_id}"
+        message = task.internal_data.get(key)
+        if message is None:
+            try:
+                return activate()
+            except RetailflowError as error:
+                message = task.internal_data[key] = str(error)
+                self._failed.append(FailedActivation(str(task.id), element_id, message))
+        states.failures.append(FailedActivation(str(task.id), element_id, message))
+        return None
+
+    def _job(self, task: Task) -> PendingJob:
+        """The job of a service-like task; a job type or retries written as an expression is
+        evaluated once, when the job is created (as Camunda 8 does), against the task's
+        variables and its input mappings."""
+        spec = task.task_spec
+        config: ElementConfig = spec.extensions
+        topic, retries = config.job_type or "", config.retries
+        if expression_language(topic) is not None or config.retries_expression:
+            evaluated = task.internal_data.get(_JOB)
+            if evaluated is None:
+                evaluated = task.internal_data[_JOB] = self._evaluate_job(task, config)
+            topic, retries = evaluated
+        return PendingJob(str(task.id), spec.bpmn_id, topic, retries)
+
+    def _evaluate_job(self, task: Task, config: ElementConfig) -> tuple[str, int | None]:
+        expressions = self._script_engine.expressions
+        element_id = task.task_spec.bpmn_id
+        scope = map_inputs(config.inputs, task.data, expressions, element_id)
+        topic = config.job_type or ""
+        if expression_language(topic) is not None:
+            value = expressions.evaluate(topic, scope, element_id=element_id)
+            if not isinstance(value, str) or not value:
+                raise ExecutionError(f"the job type expression {topic!r} gave {value!r}, not "
+                                     "a job type (a non-empty string)", element_id=element_id)
+            topic = value
+        retries = config.retries
+        if config.retries_expression:
+            value = expressions.evaluate(config.retries_expression, scope,
+                                         element_id=element_id)
+            if isinstance(value, bool) or not isinstance(value, int | float | Decimal) \
+                    or value != int(value) or value < 1:
+                raise ExecutionError(f"the retries expression {config.retries_expression!r} "
+                                     f"gave {value!r}, not a whole number of runs (1 or more)",
+                                     element_id=element_id)
+            retries = int(value)
+        return topic, retries
 
     def drain_thrown(self) -> list[Thrown]:
         """Signals and messages thrown since the last call, for other instances."""
@@ -320,6 +400,16 @@ class ProcessRun:
         self._record(task, variables)
         self._advance()
 
+    def reactivate(self, task_id: str, element_id: str) -> None:
+        """Set up again the wait state ``element_id`` of the task whose activation failed (the
+        retry of its incident); ``ExecutionError`` if it fails again."""
+        task = self._task(task_id)
+        if task.internal_data.pop(f"{_FAILED}{element_id}", None) is None:
+            raise NotFoundError(f"'{element_id}' waits with no failed activation")
+        self.wait_states()
+        for failure in self.drain_failures():
+            raise ExecutionError(failure.message)
+
     def cancel(self) -> None:
         """End the instance where it stands."""
         self._workflow.cancel()
@@ -349,7 +439,14 @@ class ProcessRun:
     def _advance(self) -> None:
         try:
             self._run_engine_steps()
-            while self._end_idle_scopes():
+            # An escalation or error thrown inside the flow may have started an interrupting
+            # event subprocess, which SpiffWorkflow runs alongside the rest; and a scope whose
+            # last regular token ended completes, its waiting event subprocesses cancelled.
+            while True:
+                interrupted = (self._compiled.has_event_subprocesses()
+                               and self._interrupt_for_event_subprocesses())
+                if not (self._end_idle_scopes() or interrupted):
+                    break
                 self._run_engine_steps()
         except SpiffWorkflowException as error:
             raise _execution_error(error) from error
@@ -424,9 +521,10 @@ class ProcessRun:
                 following.extend(child.children)
         return tuple(taken)
 
-    def _interrupt_for_event_subprocesses(self) -> None:
+    def _interrupt_for_event_subprocesses(self) -> bool:
         """An interrupting event subprocess ends everything else in its scope when it starts
-        (SpiffWorkflow runs it alongside instead)."""
+        (SpiffWorkflow runs it alongside instead). Returns whether one did."""
+        interrupted = False
         for task in list(self._open_tasks()):
             spec = task.task_spec
             if not isinstance(spec, EventSubprocess) or task.internal_data.get("rf_interrupted"):
@@ -441,6 +539,7 @@ class ProcessRun:
             task.internal_data["rf_interrupted"] = True
             if not any(getattr(start, "interrupting", True) for start in starts):
                 continue
+            interrupted = True
             keep = {task.id, *(ancestor.id for ancestor in _ancestors(task))}
             for other in list(task.workflow.get_tasks_iterator(
                     state=TaskState.NOT_FINISHED_MASK)):
@@ -449,6 +548,7 @@ class ProcessRun:
                         and other.state & TaskState.NOT_FINISHED_MASK \
                         and not _descends_from(other, task):
                     other.cancel()
+        return interrupted
 
     def _end_idle_scopes(self) -> bool:
         """A scope (the process, an embedded or called subprocess) whose last token outside
@@ -501,8 +601,10 @@ class ProcessRun:
     def _add_definition(self, states: WaitStates, task: Task, definition: Any) -> None:
         element_id = getattr(definition, "element_id", None) or task.task_spec.bpmn_id
         if isinstance(definition, ClockTimerEventDefinition):
-            states.timers.append(PendingTimer(str(task.id), element_id,
-                                              definition.due_at(task)))
+            due = self._activated(states, task, element_id,
+                                  partial(definition.due_at, task))
+            if due is not None:
+                states.timers.append(PendingTimer(str(task.id), element_id, due))
         elif isinstance(definition, KeyedMessageEventDefinition):
             key_name = f"rf_key:{element_id}"
             if key_name not in task.internal_data:
@@ -566,6 +668,11 @@ class ProcessRun:
             if task.state == TaskState.READY:
                 task.run()
                 self._record(task)
+                if isinstance(getattr(task.task_spec, "event_definition", None),
+                              CodeEventDefinition):
+                    # An interrupting event subprocess it started ends the scope now, before
+                    # the throw's outgoing flow runs on (Camunda terminates the throw too).
+                    self._interrupt_for_event_subprocesses()
         return bool(ready)
 
     def _all_tasks(self) -> Iterator[Task]:

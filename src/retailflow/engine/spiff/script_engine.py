@@ -83,10 +83,11 @@ class RetailScriptEngine(PythonScriptEngine):
         raise ExpressionError("service tasks run as jobs, never through the script engine",
                               element_id=task.task_spec.bpmn_id)
 
-    def timer_schedule(self, task: Task, kind: str, expression: str) -> TimerSchedule:
+    def timer_schedule(self, task: Task, kind: str, expression: str, *,
+                       quartz_cron: bool = False) -> TimerSchedule:
         """Evaluate a timer definition against the task's data and the engine's clock."""
         return parse_timer(kind, expression, task.data, self.clock(), self.expressions,
-                           element_id=task.task_spec.bpmn_id)
+                           element_id=task.task_spec.bpmn_id, quartz_cron=quartz_cron)
 
     def evaluate_decision(self, task: Task, decision_id: str, map_result: str | None,
                           variables: Mapping[str, Any]) -> tuple[Any, tuple[RuleHits, ...]]:

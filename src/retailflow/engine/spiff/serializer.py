@@ -56,7 +56,8 @@ class _ClockTimerConverter(EventDefinitionConverter):
     def to_dict(self, event_definition: ClockTimerEventDefinition) -> dict[str, Any]:
         dct = super().to_dict(event_definition)
         dct.update(expression=event_definition.expression, kind=event_definition.kind,
-                   element_id=event_definition.element_id)
+                   element_id=event_definition.element_id,
+                   quartz_cron=event_definition.quartz_cron)
         return dct
 
 

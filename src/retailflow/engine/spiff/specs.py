@@ -9,25 +9,37 @@ evaluator, and script tasks that run in retailflow's sandbox.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from contextlib import suppress
 from copy import deepcopy
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.specs.defaults import (
     CallActivity,
+    EndEvent,
+    IntermediateThrowEvent,
     NoneTask,
     ParallelMultiInstanceTask,
     ScriptTask,
     SequentialMultiInstanceTask,
 )
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
+    EscalationEventDefinition,
+)
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.bpmn_spec_mixin import BpmnSpecMixin
-from SpiffWorkflow.bpmn.util import PendingBpmnEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import (
+    BoundaryEvent as BoundaryEventSpec,
+)
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent as StartEventSpec
+from SpiffWorkflow.bpmn.util import BpmnEvent, PendingBpmnEvent
 from SpiffWorkflow.specs.base import TaskSpec
 from SpiffWorkflow.util.task import TaskState
 
 from retailflow.engine.variables import map_inputs, map_outputs
+from retailflow.model import RetailflowError
 
 if TYPE_CHECKING:
     from SpiffWorkflow.task import Task
@@ -42,19 +54,37 @@ def script_engine_of(task: Task) -> RetailScriptEngine:
     return task.workflow.top_workflow.script_engine
 
 
+def write_caught(my_task: Task, element_id: str | None, payload: Mapping[str, Any]) -> None:
+    """What a message or timer catch writes when it completes: the message's variables as
+    they came, or, when the catching element has output mappings, only their targets,
+    evaluated against the variables, the element's input mappings and the payload (Camunda's
+    rule for message, timer and message start events). An event-based gateway catches for
+    the event drawn after it, whose mappings apply."""
+    spec = my_task.workflow.spec.task_specs.get(element_id) if element_id else None
+    config: ElementConfig | None = getattr(spec, "extensions", None)
+    if config is None or not config.outputs:
+        my_task.data.update(payload)
+        return
+    engine = script_engine_of(my_task)
+    visible = map_inputs(config.inputs, my_task.data, engine.expressions, element_id)
+    my_task.data.update(map_outputs(config.outputs, visible, payload, engine.expressions,
+                                    element_id))
+
+
 class ClockTimerEventDefinition(TimerEventDefinition):
     """A timer (date, duration or cycle) whose due time comes from the engine's clock.
 
     The due time is computed once, when the timer starts waiting, and kept in the task's
     internal data so it survives persistence; the engine turns it into a timer job and calls
-    ``fire`` when the job is due.
+    ``fire`` when the job is due. ``quartz_cron`` reads a cron cycle as Camunda 7 does.
     """
 
     def __init__(self, name: str, expression: str, kind: str, element_id: str,
-                 **kwargs: Any) -> None:
+                 quartz_cron: bool = False, **kwargs: Any) -> None:
         super().__init__(name, expression, **kwargs)
         self.kind = kind
         self.element_id = element_id
+        self.quartz_cron = quartz_cron
 
     # Internal data is keyed by the timer's element: an event-based gateway keeps several
     # timers on one task.
@@ -75,7 +105,8 @@ class ClockTimerEventDefinition(TimerEventDefinition):
         due = my_task.internal_data.get(self._due_key)
         if due is None:
             engine = script_engine_of(my_task)
-            schedule = engine.timer_schedule(my_task, self.kind, self.expression)
+            schedule = engine.timer_schedule(my_task, self.kind, self.expression,
+                                             quartz_cron=self.quartz_cron)
             due = schedule.first_due.isoformat()
             my_task.internal_data[self._due_key] = due
             if self.kind == "timeCycle":
@@ -83,16 +114,24 @@ class ClockTimerEventDefinition(TimerEventDefinition):
         return datetime.fromisoformat(due)
 
     def has_fired(self, my_task: Task) -> bool:
-        self.due_at(my_task)
+        # The due time is fixed as the timer starts waiting. A timer that cannot be evaluated
+        # just waits: the runtime reports it as the timer's own incident (SpiffWorkflow would
+        # abandon the step half-done, blaming whatever completed before).
+        with suppress(RetailflowError):
+            self.due_at(my_task)
         return bool(my_task.internal_data.get(self._fired_key, False))
 
     def fire(self, my_task: Task) -> None:
-        """Called by the engine when the timer job is due."""
-        if self.kind != "timeCycle":
+        """Called by the engine when the timer job is due. Only a boundary event and an event
+        subprocess start repeat a cycle; an intermediate catch (or a timer after an
+        event-based gateway) is one event, which fires once, at the cycle's first time."""
+        if self.kind != "timeCycle" or not isinstance(my_task.task_spec,
+                                                      BoundaryEventSpec | StartEventSpec):
             my_task.internal_data[self._fired_key] = True
             return
         engine = script_engine_of(my_task)
-        schedule = engine.timer_schedule(my_task, self.kind, self.expression)
+        schedule = engine.timer_schedule(my_task, self.kind, self.expression,
+                                         quartz_cron=self.quartz_cron)
         left = my_task.internal_data.get(self._repetitions_key)
         left = None if left is None else left - 1
         next_due = schedule.next_after(self.due_at(my_task))
@@ -112,6 +151,9 @@ class ClockTimerEventDefinition(TimerEventDefinition):
         """Fire and finish, whatever the kind: an instance started by its timer start event
         runs once; the engine schedules the next start itself."""
         my_task.internal_data[self._fired_key] = True
+
+    def update_task_data(self, my_task: Task) -> None:
+        write_caught(my_task, self.element_id, {})
 
     def reset(self, my_task: Task) -> None:
         my_task.internal_data.pop(self._due_key, None)
@@ -150,6 +192,9 @@ class KeyedMessageEventDefinition(MessageEventDefinition):
         self.update_internal_data(my_task, event)
         my_task._set_internal_data(event_fired=True)
 
+    def update_task_data(self, my_task: Task) -> None:
+        write_caught(my_task, self.element_id, my_task.internal_data.get(self.name) or {})
+
     def throw(self, my_task: Task) -> None:
         # A message thrown to another instance: the engine correlates it after the step.
         script_engine_of(my_task).outbox.append(("message", self.name, dict(my_task.data)))
@@ -158,6 +203,23 @@ class KeyedMessageEventDefinition(MessageEventDefinition):
         return isinstance(other, MessageEventDefinition) and self.name == other.name
 
     __hash__ = None  # type: ignore[assignment]
+
+
+class ComputedEscalationEventDefinition(EscalationEventDefinition):
+    """An escalation thrown with a code computed when the event is reached (Camunda 8:
+    ``escalationCode="=expression"``); catch events match the computed code."""
+
+    def __init__(self, name: str, code_expression: str, **kwargs: Any) -> None:
+        super().__init__(name, None, **kwargs)
+        self.code_expression = code_expression
+
+    def throw(self, my_task: Task) -> None:
+        engine = script_engine_of(my_task)
+        code = engine.expressions.evaluate(self.code_expression, my_task.data,
+                                           element_id=my_task.task_spec.bpmn_id)
+        thrown = EscalationEventDefinition(self.name, None if code is None else str(code))
+        event = BpmnEvent(thrown, payload=deepcopy(my_task.data), target=my_task.workflow)
+        my_task.workflow.top_workflow.catch(event)
 
 
 DECISIONS_HIT = "rf_decisions"
@@ -231,7 +293,10 @@ class MappedCallActivity(CallActivity):
         ended = deepcopy(subworkflow.last_task.data)
         updates = dict(ended) if config.returns_all_child_variables else {}
         if config.outputs:
-            updates.update(map_outputs(config.outputs, my_task.data, ended, engine.expressions,
+            # Output mappings see the call activity's own scope: its input mappings too.
+            visible = map_inputs(config.inputs, my_task.data, engine.expressions,
+                                 self.bpmn_id)
+            updates.update(map_outputs(config.outputs, visible, ended, engine.expressions,
                                        self.bpmn_id))
         my_task.data = {**my_task.data, **updates}
 
@@ -258,6 +323,81 @@ class SandboxScriptTask(ScriptTask):
         return engine.execute(my_task, self.script)
 
 
+_COMPENSATED = "rf_compensated"
+"""Internal-data key of a compensation throw: the ids of the activity tasks it compensated."""
+
+
+class _CompensationThrow:
+    """Compensation as Camunda 8 runs it (SpiffWorkflow 3.2 has none): entering the event
+    invokes, at once, the compensation handler of every completed activity of its (sub)process
+    that has a compensation boundary event (only ``activity_ref``'s, when set); the event waits
+    until every handler has completed, then takes its outgoing flow with the variables they
+    wrote. The handlers are tasks of the same workflow, children of the throw, so they persist
+    and run (as jobs, user tasks ...) like any other task."""
+
+    activity_ref: str | None
+    _update: Callable[[Task], None]  # SpiffWorkflow's, from the task spec class it mixes into
+
+    def _update_hook(self, my_task: Task) -> bool:
+        if _COMPENSATED not in my_task.internal_data:
+            super()._update_hook(my_task)  # type: ignore[misc]
+            my_task.internal_data[_COMPENSATED] = [
+                str(activity.id) for activity in self._invoke_handlers(my_task)]
+        handlers = [child for child in my_task.children if child.triggered]
+        if any(child.state & TaskState.NOT_FINISHED_MASK for child in handlers):
+            if my_task.state != TaskState.WAITING:
+                my_task._set_state(TaskState.WAITING)
+            return False
+        for handler in handlers:
+            my_task.data.update(handler.data)
+        return True
+
+    def _invoke_handlers(self, my_task: Task) -> list[Task]:
+        handlers: dict[str, str] = getattr(my_task.workflow.spec, "compensation_handlers", {})
+        wanted = [self.activity_ref] if self.activity_ref else list(handlers)
+        tasks = list(my_task.workflow.tasks.values())
+        # An activity is compensated once, whichever throw reached it first.
+        done = {activity_id for task in tasks if isinstance(task.task_spec, _CompensationThrow)
+                for activity_id in task.internal_data.get(_COMPENSATED, ())}
+        compensated = []
+        for activity in tasks:
+            element_id = getattr(activity.task_spec, "bpmn_id", None)
+            if activity.state != TaskState.COMPLETED or element_id not in wanted \
+                    or element_id not in handlers or str(activity.id) in done:
+                continue
+            handler_spec = my_task.workflow.spec.task_specs[handlers[element_id]]
+            handler = my_task._add_child(handler_spec, TaskState.FUTURE)
+            handler.triggered = True
+            handler.task_spec._update(handler)
+            compensated.append(activity)
+        return compensated
+
+
+def resume_compensation_throw(workflow: Any, handler: Task) -> None:
+    """Connected to each compensation handler's completion: its throw event may go on."""
+    throw = handler.parent
+    if throw is not None and isinstance(throw.task_spec, _CompensationThrow):
+        throw.task_spec._update(throw)
+
+
+class CompensationThrowEvent(_CompensationThrow, IntermediateThrowEvent):
+    """An intermediate compensation throw event (``activityRef`` optional)."""
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, activity_ref: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.activity_ref = activity_ref
+
+
+class CompensationEndEvent(_CompensationThrow, EndEvent):
+    """A compensation end event (``activityRef`` optional)."""
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, activity_ref: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.activity_ref = activity_ref
+
+
 class PassThroughTask(NoneTask):
     """An undefined or manual task: Camunda passes straight through it; SpiffWorkflow would
     wait for someone to complete it."""
@@ -265,6 +405,32 @@ class PassThroughTask(NoneTask):
     def __init__(self, wf_spec: Any, bpmn_id: str, **kwargs: Any) -> None:
         super().__init__(wf_spec, bpmn_id, **kwargs)
         self.manual = False
+
+
+OUTPUT_ELEMENT = "rf_output_element"
+"""Where an instance of a multi-instance activity keeps its evaluated ``outputElement``
+expression while SpiffWorkflow collects it."""
+_INPUT_COLLECTION = "rf_input_collection"
+
+
+class EvaluatedCollection:
+    """A multi-instance input collection written as an expression (``=order.items``,
+    ``=[1, 2, 3]``): evaluated once, when the activity starts (as Camunda does), and kept in
+    the activity's internal data, so every instance reads the same items even when the
+    variables change meanwhile. Quacks like SpiffWorkflow's ``TaskDataReference``."""
+
+    def __init__(self, expression: str) -> None:
+        self.expression = expression
+        self.bpmn_id = expression  # what SpiffWorkflow's data errors show
+
+    def get(self, my_task: Task) -> Any:
+        if _INPUT_COLLECTION not in my_task.internal_data:
+            my_task.internal_data[_INPUT_COLLECTION] = script_engine_of(my_task).evaluate(
+                my_task, self.expression)
+        return my_task.internal_data[_INPUT_COLLECTION]
+
+    def exists(self, my_task: Task) -> bool:
+        return self.get(my_task) is not None
 
 
 class _LocalInputItem:
@@ -277,9 +443,15 @@ class _LocalInputItem:
     input_item: Any
     output_item: Any
     data_output: Any
+    output_expression: str | None = None
+    """An ``outputElement`` that is an expression, not a variable: evaluated in each
+    instance's scope as it completes."""
 
     def merge_child(self, workflow: Any, child: Task) -> None:
         collects = self.data_output is not None and self.output_item is not None
+        if collects and self.output_expression is not None:
+            self.output_item.set(child, script_engine_of(child).evaluate(
+                child, self.output_expression))
         if self.input_item is not None and not collects:
             child.data.pop(self.input_item.bpmn_id, None)
         if collects and not self.output_item.exists(child):
@@ -297,6 +469,8 @@ class _LocalInputItem:
                 output[:] = [item for _, item in sorted(zip(order, output, strict=True),
                                                         key=lambda pair: pair[0])]
                 order.sort()
+        if self.output_expression is not None:
+            child.data.pop(OUTPUT_ELEMENT, None)
 
 
 class LocalParallelMultiInstance(_LocalInputItem, ParallelMultiInstanceTask):
