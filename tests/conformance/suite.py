@@ -46,6 +46,8 @@ class Drive:
     end: list[str] = field(default_factory=list)
     """Element ids the instance must have completed (its end events)."""
     expect_variables: dict[str, Any] = field(default_factory=dict)
+    expect_calls: dict[str, int] = field(default_factory=dict)
+    """How many times a job type or delegate name must have been called (a loop's count)."""
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,8 @@ def test_file_deploys_and_runs_to_its_end(case: Case, make_engine: EngineFactory
     assert set(drive.end) <= set(completed), completed
     for name, value in drive.expect_variables.items():
         assert instance.variables.get(name) == value, (name, instance.variables)
+    for topic, count in drive.expect_calls.items():
+        assert handlers.calls.count(topic) == count, (topic, handlers.calls)
 
 
 def test_docs_conformance_table_is_the_suite() -> None:
