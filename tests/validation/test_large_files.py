@@ -1,12 +1,12 @@
 """Files far larger than people draw, as generators write them: one line of XML, thousands of
 branches, a straight chain of thousands of tasks. Validation finds every element's column, and
-a long chain deploys (SpiffWorkflow's parser recurses once per element on a path)."""
+a long chain deploys and runs (SpiffWorkflow recurses once per element along a path)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from retailflow import Engine
+from retailflow import Engine, InstanceStatus
 from retailflow.validation import validate
 
 HEAD = ('<?xml version="1.0" encoding="UTF-8"?><bpmn:definitions '
@@ -27,11 +27,13 @@ def one_line_branches(count: int) -> str:
 
 
 def chain(count: int) -> str:
+    """``count`` tasks in a row, the last one a user task (a wait state after the chain)."""
     parts = [HEAD, '<bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f" sourceRef="s" '
              'targetRef="t0"/>']
     for n in range(count):
         target = f"t{n + 1}" if n < count - 1 else "e"
-        parts.append(f'<bpmn:task id="t{n}"/><bpmn:sequenceFlow id="a{n}" sourceRef="t{n}" '
+        kind = "userTask" if n == count - 1 else "task"
+        parts.append(f'<bpmn:{kind} id="t{n}"/><bpmn:sequenceFlow id="a{n}" sourceRef="t{n}" '
                      f'targetRef="{target}"/>')
     return "".join([*parts, '<bpmn:endEvent id="e"/>', TAIL])
 
@@ -50,8 +52,16 @@ def test_every_finding_on_a_one_line_file_points_at_its_own_element(tmp_path: Pa
         assert f'id="{diagnostic.finding.element_id}"' in opening.split(">", 1)[0]
 
 
-def test_a_chain_of_2000_tasks_deploys(tmp_path: Path) -> None:
+def test_a_chain_of_2000_tasks_deploys_and_runs_to_its_end_after_a_reload(
+        tmp_path: Path) -> None:
     path = tmp_path / "chain.bpmn"
     path.write_text(chain(2000))
-    deployment = Engine().deploy(path)
-    assert [d.process_id for d in deployment.created] == ["p"]
+    url = f"sqlite:///{tmp_path / 'engine.db'}"
+    with Engine(url) as engine:
+        engine.deploy(path)
+        instance = engine.start("p")
+        assert [task.element_id for task in engine.tasks(instance=instance.id)] == ["t1999"]
+    with Engine(url) as reopened:  # the state is read back and the instance moved on
+        [task] = reopened.tasks(instance=instance.id)
+        reopened.complete_task(task)
+        assert reopened.instance(instance.id).status == InstanceStatus.COMPLETED

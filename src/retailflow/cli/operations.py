@@ -16,6 +16,7 @@ from rich.text import Text
 from retailflow.cli.output import JsonOption, cell, console, print_json, print_rows
 from retailflow.engine import Engine
 from retailflow.model import InstanceStatus, Job, JobState
+from retailflow.model.variables import encode
 from retailflow.stores import database_url, open_store
 
 DbOption = Annotated[str, typer.Option(
@@ -51,7 +52,9 @@ def show(instance: str, db: DbOption, output_json: JsonOption = False) -> None:
             "status": str(found.status), "version": found.version,
             "started_at": found.started_at.isoformat(),
             "ended_at": found.ended_at.isoformat() if found.ended_at else None,
-            "variables": found.variables,
+            # In the stored form (docs/api.md, "Variable types"): a date stays a date to a
+            # script reading this, not a string like any other.
+            "variables": encode(found.variables),
             "jobs": [_job_row(job, now) for job in engine.jobs(instance=found.id)],
             "user_tasks": [{"id": t.id, "element": t.element_id, "assignee": t.assignee,
                             "candidate_groups": list(t.candidate_groups)}

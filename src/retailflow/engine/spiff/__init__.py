@@ -7,8 +7,10 @@ Everything above it talks retailflow's types: ``compile_processes`` turns parsed
 
 from __future__ import annotations
 
+from retailflow.engine.spiff.callouts import Callout, CalloutRunner
 from retailflow.engine.spiff.compiler import CompiledProcess, SourceTree, compile_processes
 from retailflow.engine.spiff.runtime import (
+    ASYNC_AFTER_JOB,
     FailedActivation,
     PendingCatch,
     PendingJob,
@@ -18,11 +20,15 @@ from retailflow.engine.spiff.runtime import (
     Step,
     Thrown,
     WaitStates,
+    with_room_for,
 )
 from retailflow.engine.spiff.script_engine import RetailScriptEngine
 from retailflow.engine.spiff.serializer import StateCodec
 
 __all__ = [
+    "ASYNC_AFTER_JOB",
+    "Callout",
+    "CalloutRunner",
     "CompiledProcess",
     "FailedActivation",
     "PendingCatch",
@@ -37,4 +43,5 @@ __all__ = [
     "Thrown",
     "WaitStates",
     "compile_processes",
+    "with_room_for",
 ]
