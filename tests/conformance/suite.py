@@ -26,8 +26,14 @@ class Drive:
     """A finding rule id: validate and deploy must both refuse the file with it."""
     process: str | None = None
     """The process to start (default: the file's only executable process)."""
+    business_key: str | None = None
+    """The business key to start with (Camunda 7 correlates messages on it)."""
     start_message: dict[str, Any] | None = None
     """``{"name", "key", "variables"}``: start by correlating this message instead."""
+    start_signal: dict[str, Any] | None = None
+    """``{"name", "variables"}``: start by broadcasting this signal instead."""
+    start_timer: bool = False
+    """Start by letting the clock reach the process's timer start event instead."""
     variables: dict[str, Any] = field(default_factory=dict)
     handlers: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per job type or delegate name: ``{"returns": {...}}`` or ``{"bpmn_error": "CODE"}``."""
@@ -40,6 +46,8 @@ class Drive:
     end: list[str] = field(default_factory=list)
     """Element ids the instance must have completed (its end events)."""
     expect_variables: dict[str, Any] = field(default_factory=dict)
+    expect_calls: dict[str, int] = field(default_factory=dict)
+    """How many times a job type or delegate name must have been called (a loop's count)."""
 
 
 @dataclass(frozen=True)

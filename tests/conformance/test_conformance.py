@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conformance.suite import TABLE_END, TABLE_START, Case, cases, table
+from conformance.suite import TABLE_END, TABLE_START, Case, Drive, cases, table
 from retailflow import BpmnError, DeploymentError, Engine, HandlerRegistry, InstanceStatus
 from retailflow.handlers.registry import RegisteredHandler
 from retailflow.model import Severity, SubscriptionKind
@@ -74,22 +74,15 @@ def test_file_deploys_and_runs_to_its_end(case: Case, make_engine: EngineFactory
     handlers = SuiteHandlers(drive.handlers)
     engine = make_engine(handlers)
     deployment = engine.deploy(*case.files)
-    if drive.start_message:
-        started = engine.correlate(
-            drive.start_message["name"],
-            key=drive.start_message.get("key"),
-            variables=drive.start_message.get("variables"),
-        )
-        assert started is not None
-    else:
-        process = drive.process or _only_process(deployment)
-        started = engine.start(process, variables=drive.variables)
+    started = _start(engine, deployment, drive)
     instance = _drive_to_end(engine, started.id, case)
     assert instance.status == InstanceStatus.COMPLETED
     completed = passed(engine, instance.id)
     assert set(drive.end) <= set(completed), completed
     for name, value in drive.expect_variables.items():
         assert instance.variables.get(name) == value, (name, instance.variables)
+    for topic, count in drive.expect_calls.items():
+        assert handlers.calls.count(topic) == count, (topic, handlers.calls)
 
 
 def test_docs_conformance_table_is_the_suite() -> None:
@@ -99,6 +92,32 @@ def test_docs_conformance_table_is_the_suite() -> None:
     assert TABLE_START in text and TABLE_END in text
     shown = text.split(TABLE_START, 1)[1].split(TABLE_END, 1)[0].strip()
     assert shown == table().strip()
+
+
+def _start(engine: Engine, deployment: Any, drive: Drive) -> Any:
+    """The instance the sidecar's start (message, signal, timer, or a plain start) made."""
+    if drive.start_message:
+        started = engine.correlate(
+            drive.start_message["name"],
+            key=drive.start_message.get("key"),
+            variables=drive.start_message.get("variables"),
+        )
+        assert started is not None
+        return started
+    if drive.start_signal:
+        reached = engine.broadcast_signal(
+            drive.start_signal["name"], drive.start_signal.get("variables")
+        )
+        assert len(reached) == 1, reached
+        return reached[0]
+    if drive.start_timer:
+        (schedule,) = engine.jobs()
+        engine.clock.advance(max(schedule.due_at - engine.clock.now(), timedelta(0)))
+        engine.run()
+        (started,) = engine.instances()
+        return started
+    process = drive.process or _only_process(deployment)
+    return engine.start(process, business_key=drive.business_key, variables=drive.variables)
 
 
 def _only_process(deployment: Any) -> str:

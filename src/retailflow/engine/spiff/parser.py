@@ -72,7 +72,7 @@ from retailflow.bpmn.extensions import (
     read_message_correlation,
 )
 from retailflow.bpmn.languages import UnsupportedLanguage, as_marked, written_in
-from retailflow.bpmn.namespaces import BPMN, ZEEBE
+from retailflow.bpmn.namespaces import BPMN, CAMUNDA, ZEEBE
 from retailflow.engine.spiff.callouts import DelegateMessageEventDefinition
 from retailflow.engine.spiff.specs import (
     OUTPUT_ELEMENT,
@@ -135,25 +135,25 @@ class _ConfiguredParser(TaskParser):
         return list(super().parse_outgoing_data_references())
 
     def _add_multiinstance_task(self, loop_characteristics: Any) -> None:
-        zeebe = loop_characteristics.find("bpmn:extensionElements/zeebe:loopCharacteristics",
-                                          _NS)
-        if zeebe is None:
+        loop = _collection_loop(loop_characteristics)
+        if loop is None:
             super()._add_multiinstance_task(loop_characteristics)
             self.task.condition = _completion_condition(loop_characteristics, self)
             return
-        collection = (zeebe.get("inputCollection") or "").strip()
+        collection = (loop.get("inputCollection") or "").strip()
         if not collection:
             self.raise_validation_exception(
-                "zeebe:loopCharacteristics needs an inputCollection (like '=items')")
-        output_element = (zeebe.get("outputElement") or "").strip()
+                "A multi-instance loop needs an input collection (zeebe:loopCharacteristics "
+                "inputCollection like '=items', camunda:collection like '${items}')")
+        output_element = (loop.get("outputElement") or "").strip()
         output_name = _variable_name(output_element)
         original = self.spec.task_specs.pop(self.task.name)
         params = {
             "task_spec": "",
             "cardinality": None,
             "data_input": _collection(collection),
-            "data_output": _reference(zeebe.get("outputCollection")),
-            "input_item": _reference(zeebe.get("inputElement")),
+            "data_output": _reference(loop.get("outputCollection")),
+            "input_item": _reference(loop.get("inputElement")),
             "output_item": (_reference(output_name) if output_name or not output_element
                             else TaskDataReference(OUTPUT_ELEMENT)),
             "condition": _completion_condition(loop_characteristics, self),
@@ -165,6 +165,20 @@ class _ConfiguredParser(TaskParser):
         if output_element and not output_name:
             self.task.output_expression = output_element
         self._copy_task_attrs(original, loop_characteristics)
+
+
+def _collection_loop(loop_characteristics: Any) -> dict[str, str] | None:
+    """A loop over a collection, in Camunda 8's attribute names: ``zeebe:loopCharacteristics``,
+    or Camunda 7's ``camunda:collection`` (``${items}`` or a variable name) with its
+    ``camunda:elementVariable``; None for a loop SpiffWorkflow reads itself (cardinality)."""
+    zeebe = loop_characteristics.find("bpmn:extensionElements/zeebe:loopCharacteristics", _NS)
+    if zeebe is not None:
+        return dict(zeebe.attrib)
+    collection = loop_characteristics.get(f"{{{CAMUNDA}}}collection")
+    if collection is None:
+        return None
+    element = loop_characteristics.get(f"{{{CAMUNDA}}}elementVariable")
+    return {"inputCollection": collection, **({"inputElement": element} if element else {})}
 
 
 def _documents_data_only(node: Any) -> bool:
