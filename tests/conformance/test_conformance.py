@@ -4,6 +4,7 @@ finding its sidecar names. docs/modeling.md's conformance table is rendered from
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -118,6 +119,22 @@ def _start(engine: Engine, deployment: Any, drive: Drive) -> Any:
         return started
     process = drive.process or _only_process(deployment)
     return engine.start(process, business_key=drive.business_key, variables=drive.variables)
+
+
+def test_docs_elements_table_names_conformance_files_that_run() -> None:
+    """Each row of docs/modeling.md's "BPMN elements" table names, in its last column, the
+    conformance files that show the elements running: each must be in the suite, run to its
+    end in at least one dialect, and every row must name one."""
+    text = MODELING.read_text(encoding="utf-8")
+    section = text.split("## BPMN elements", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith(("| runs |", "| --- |"))]
+    running = {case.construct for case in CASES if not case.drive.refused}
+    assert rows
+    for row in rows:
+        named = re.findall(r"`([a-z0-9_]+)`", row.rstrip(" |").rsplit(" | ", 1)[-1])
+        assert named, f"a row names no conformance file: {row[:60]}"
+        assert set(named) <= running, (row[:60], sorted(set(named) - running))
 
 
 def _only_process(deployment: Any) -> str:
