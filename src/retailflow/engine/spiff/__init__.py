@@ -8,6 +8,7 @@ Everything above it talks retailflow's types: ``compile_processes`` turns parsed
 from __future__ import annotations
 
 from retailflow.engine.spiff.compiler import CompiledProcess, SourceTree, compile_processes
+from retailflow.engine.spiff.quiet_logs import quiet_spiffworkflow
 from retailflow.engine.spiff.runtime import (
     FailedActivation,
     PendingCatch,
@@ -21,6 +22,8 @@ from retailflow.engine.spiff.runtime import (
 )
 from retailflow.engine.spiff.script_engine import RetailScriptEngine
 from retailflow.engine.spiff.serializer import StateCodec
+
+quiet_spiffworkflow()
 
 __all__ = [
     "CompiledProcess",
