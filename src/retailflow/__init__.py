@@ -18,6 +18,7 @@ from retailflow.engine import (
 from retailflow.handlers import HandlerContext, HandlerRegistry, RetryPolicy
 from retailflow.model import (
     BpmnError,
+    CalloutError,
     ConcurrentUpdateError,
     ConfigError,
     Deployment,
@@ -44,10 +45,12 @@ from retailflow.model import (
     SignalDeliveryError,
     StoreUnavailableError,
     UserTask,
+    VariableTypeError,
 )
 
 __all__ = [
     "BpmnError",
+    "CalloutError",
     "Clock",
     "ConcurrentUpdateError",
     "ConfigError",
@@ -80,6 +83,7 @@ __all__ = [
     "StoreUnavailableError",
     "SystemClock",
     "UserTask",
+    "VariableTypeError",
     "VirtualClock",
     "Worker",
     "WorkerSettings",

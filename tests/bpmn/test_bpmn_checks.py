@@ -119,24 +119,103 @@ CASES = {
         "spiff",
         [("unsupported-element", "stock_db")],
     ),
-    "java delegate": (
-        task('    <bpmn:serviceTask id="task" camunda:class="com.acme.Reserve" />'),
+    "connector": (
         task(
-            '    <bpmn:serviceTask id="task" camunda:type="external" '
-            'camunda:topic="inventory.reserve" />'
+            '    <bpmn:serviceTask id="task"><bpmn:extensionElements><camunda:connector>'
+            "<camunda:connectorId>http-connector</camunda:connectorId></camunda:connector>"
+            "</bpmn:extensionElements></bpmn:serviceTask>"
+        ),
+        task('    <bpmn:serviceTask id="task" camunda:class="com.acme.Reserve" />'),
+        "camunda7",
+        [("unsupported-element", "task")],
+    ),
+    "groovy listener": (
+        task(
+            '    <bpmn:serviceTask id="task" camunda:type="external" camunda:topic="t">'
+            '<bpmn:extensionElements><camunda:executionListener event="start">'
+            '<camunda:script scriptFormat="groovy">x = 1</camunda:script>'
+            "</camunda:executionListener></bpmn:extensionElements></bpmn:serviceTask>"
+        ),
+        task(
+            '    <bpmn:serviceTask id="task" camunda:type="external" camunda:topic="t">'
+            '<bpmn:extensionElements><camunda:executionListener event="start">'
+            '<camunda:script scriptFormat="python">x = 1</camunda:script>'
+            "</camunda:executionListener></bpmn:extensionElements></bpmn:serviceTask>"
         ),
         "camunda7",
         [("unsupported-element", "task")],
     ),
-    "execution listener": (
+    "listener event": (
         task(
-            '    <bpmn:serviceTask id="task" camunda:type="external" camunda:topic="t">'
-            '<bpmn:extensionElements><camunda:executionListener class="com.acme.Audit" '
-            'event="start" /></bpmn:extensionElements></bpmn:serviceTask>'
+            '    <bpmn:userTask id="task"><bpmn:extensionElements>'
+            '<camunda:taskListener class="com.acme.Escalate" event="timeout" />'
+            "</bpmn:extensionElements></bpmn:userTask>"
         ),
-        task('    <bpmn:serviceTask id="task" camunda:type="external" camunda:topic="t" />'),
+        task(
+            '    <bpmn:userTask id="task"><bpmn:extensionElements>'
+            '<camunda:taskListener class="com.acme.Escalate" event="create" />'
+            "</bpmn:extensionElements></bpmn:userTask>"
+        ),
         "camunda7",
         [("unsupported-element", "task")],
+    ),
+    "async continuation outside a handler's task": (
+        task('    <bpmn:userTask id="task" camunda:asyncBefore="true" />'),
+        task(
+            '    <bpmn:serviceTask id="task" camunda:asyncBefore="true" '
+            'camunda:class="com.acme.Reserve" />'
+        ),
+        "camunda7",
+        [("setting-ignored", "task")],
+    ),
+    "field injection": (
+        task(
+            '    <bpmn:serviceTask id="task" camunda:class="com.acme.Reserve">'
+            '<bpmn:extensionElements><camunda:field name="url"><camunda:string>x'
+            "</camunda:string></camunda:field></bpmn:extensionElements></bpmn:serviceTask>"
+        ),
+        task('    <bpmn:serviceTask id="task" camunda:class="com.acme.Reserve" />'),
+        "camunda7",
+        [("setting-ignored", "task")],
+    ),
+    "start listener on a flow": (
+        task('    <bpmn:serviceTask id="task" camunda:class="com.acme.Reserve" />').replace(
+            '<bpmn:sequenceFlow id="flow_out" sourceRef="task" targetRef="end" />',
+            '<bpmn:sequenceFlow id="flow_out" sourceRef="task" targetRef="end">'
+            '<bpmn:extensionElements><camunda:executionListener class="com.acme.Audit" '
+            'event="start" /></bpmn:extensionElements></bpmn:sequenceFlow>',
+        ),
+        task('    <bpmn:serviceTask id="task" camunda:class="com.acme.Reserve" />')
+        .replace(
+            '<bpmn:sequenceFlow id="flow_out" sourceRef="task" targetRef="end" />',
+            '<bpmn:sequenceFlow id="flow_out" sourceRef="task" targetRef="end">'
+            '<bpmn:extensionElements><camunda:executionListener class="com.acme.Audit" '
+            'event="take" /></bpmn:extensionElements></bpmn:sequenceFlow>',
+        )
+        .replace(
+            '<bpmn:process id="order_fulfilment" name="Order fulfilment" isExecutable="true">',
+            '<bpmn:process id="order_fulfilment" name="Order fulfilment" isExecutable="true">'
+            '<bpmn:extensionElements><camunda:executionListener class="com.acme.Open" '
+            'event="start" /></bpmn:extensionElements>',
+        ),
+        "camunda7",
+        [("unsupported-element", "flow_out")],
+    ),
+    "listener without handler name": (
+        task(
+            '    <bpmn:serviceTask id="task"><bpmn:extensionElements>'
+            '<zeebe:taskDefinition type="t" /><zeebe:executionListeners>'
+            '<zeebe:executionListener eventType="start" /></zeebe:executionListeners>'
+            "</bpmn:extensionElements></bpmn:serviceTask>"
+        ),
+        task(
+            '    <bpmn:serviceTask id="task"><bpmn:extensionElements>'
+            '<zeebe:taskDefinition type="t" /><zeebe:executionListeners>'
+            '<zeebe:executionListener eventType="start" type="audit" />'
+            "</zeebe:executionListeners></bpmn:extensionElements></bpmn:serviceTask>"
+        ),
+        "camunda8",
+        [("missing-job-type", "task")],
     ),
     "groovy script": (
         task(

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,18 @@ def test_show_tells_where_an_instance_waits_and_why_it_is_stuck(store: dict[str,
     assert "card processor timed out" in shown["incidents"][0]["message"]
     people = retailflow("show", store["SO-2"], "--db", store["url"])
     assert "capture_payment" in people and "Incidents" in people
+
+
+def test_show_json_writes_variables_in_their_stored_form_so_a_script_knows_their_types(
+        tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'typed.db'}"
+    with Engine(url, handlers=HandlerRegistry()) as engine:
+        engine.deploy(FIXTURES / "order_pipeline.bpmn", require_handlers=False)
+        instance = engine.start("order_pipeline", variables={
+            "due": date(2026, 12, 24), "total": Decimal("19.90"), "note": "2026-12-24"})
+    shown = retailflow("show", instance.id, "--db", url, "--json")
+    assert shown["variables"] == {"due": {"$date": "2026-12-24"},
+                                  "total": {"$decimal": "19.90"}, "note": "2026-12-24"}
 
 
 def test_jobs_lists_failed_and_due_jobs_separately(store: dict[str, str]) -> None:

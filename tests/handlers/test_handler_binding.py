@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import enum
+import uuid
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, NotRequired, TypedDict
@@ -25,6 +27,17 @@ class ReserveResult(BaseModel):
     reservation_id: str
     reserved_at: dt.datetime
     price: Decimal
+
+
+class Shipped(enum.Enum):
+    YES = "yes"
+
+
+class Receipt(ReserveResult):
+    reserved_on: dt.date
+    lines: tuple[dt.date, ...]
+    shipped: Shipped
+    parcel: uuid.UUID
 
 
 @dataclasses.dataclass
@@ -226,17 +239,26 @@ def test_returning_none_writes_nothing(context: HandlerContext) -> None:
     assert bind(notify).invoke({}, context) == {}
 
 
-def test_a_returned_model_is_written_in_json_form(context: HandlerContext) -> None:
-    def reserve() -> ReserveResult:
-        return ReserveResult(
-            reservation_id="R-1", reserved_at=dt.datetime(2024, 5, 1, 9, 30), price=Decimal("9.90")
-        )
+def test_a_returned_model_keeps_its_variable_types_and_writes_the_rest_in_json_form(
+        context: HandlerContext) -> None:
+    def reserve() -> Receipt:
+        return Receipt(
+            reservation_id="R-1", reserved_at=dt.datetime(2024, 5, 1, 9, 30, tzinfo=dt.UTC),
+            price=Decimal("9.90"), reserved_on=dt.date(2024, 5, 1),
+            lines=(dt.date(2024, 5, 2),), shipped=Shipped.YES, parcel=uuid.UUID(int=1))
 
-    assert bind(reserve).invoke({}, context) == {
+    written = bind(reserve).invoke({}, context)
+
+    assert written == {
         "reservation_id": "R-1",
-        "reserved_at": "2024-05-01T09:30:00",
-        "price": "9.90",
+        "reserved_at": dt.datetime(2024, 5, 1, 9, 30, tzinfo=dt.UTC),
+        "price": Decimal("9.90"),
+        "reserved_on": dt.date(2024, 5, 1),
+        "lines": [dt.date(2024, 5, 2)],
+        "shipped": "yes",
+        "parcel": "00000000-0000-0000-0000-000000000001",
     }
+    assert type(written["price"]) is Decimal
 
 
 def test_a_returned_mapping_is_copied_into_a_dict(context: HandlerContext) -> None:

@@ -24,6 +24,7 @@ from retailflow.bpmn.extensions import (
     read_message_correlation,
 )
 from retailflow.bpmn.languages import UnsupportedLanguage, as_marked, written_in
+from retailflow.bpmn.listeners import EXECUTION_EVENTS, FLOW_EVENTS, TASK_EVENTS, read_listener
 from retailflow.bpmn.namespaces import BPMN, CAMUNDA, ZEEBE, bpmn_tag
 from retailflow.expressions.cron import looks_like_cron, parse_cron
 from retailflow.model import ExpressionError, Finding, Severity
@@ -95,6 +96,9 @@ _LISTENERS = frozenset(
     }
 )
 _CAMUNDA_SCRIPT = f"{{{CAMUNDA}}}script"
+_EXTENSION_ELEMENTS = bpmn_tag("extensionElements")
+_PROCESS = bpmn_tag("process")
+_FIELD_INJECTION = f"{_EXTENSION_ELEMENTS}/{{{CAMUNDA}}}field"
 _CAMUNDA_RESOURCE = f"{{{CAMUNDA}}}resource"
 _HAS_START_EVENT = etree.XPath("boolean(bpmn:startEvent)", namespaces={"bpmn": BPMN})
 
@@ -296,12 +300,7 @@ class _DocumentCheck:
         elif tag in _DATA_REFERENCES:
             self._data_reference(element, _DATA_REFERENCES[tag])
         elif tag in _LISTENERS:
-            self._add(
-                element,
-                "unsupported-element",
-                "execution and task listeners cannot run here",
-                "move the listener's work into a service task with a job type",
-            )
+            self._listener(element)
         if tag in _FLOW_NODES or tag == _SEQUENCE_FLOW:
             if not element.get("id"):
                 self._add(
@@ -341,13 +340,14 @@ class _DocumentCheck:
         tag = etree.QName(element).localname
         if config.java_delegate is not None:
             attribute, value = config.java_delegate
-            self._add(
-                element,
-                "unsupported-element",
-                f'Java delegates cannot run here (camunda:{attribute}="{value}")',
-                'use camunda:type="external" with a camunda:topic and register a '
-                "handler for the topic",
-            )
+            if attribute == "connector":
+                self._add(
+                    element,
+                    "unsupported-element",
+                    f"Camunda Connect connectors cannot run here (connector '{value}')",
+                    "call the service from a Python handler: bind the task to it with "
+                    "camunda:class, camunda:delegateExpression or camunda:type=\"external\"",
+                )
         elif _needs_job_type(element, config):
             self._add(
                 element,
@@ -361,6 +361,7 @@ class _DocumentCheck:
             self._call_activity(element, config)
         elif tag == "scriptTask":
             self._script_task(element, config)
+        self._camunda7_settings(element, tag, config)
         if (config.inputs or config.outputs) and not _applies_mappings(element, config):
             self._add(
                 element,
@@ -373,6 +374,95 @@ class _DocumentCheck:
                 Severity.WARNING,
             )
         self._config_expressions(element, config)
+
+    def _camunda7_settings(self, element: etree._Element, tag: str, config: ElementConfig) -> None:
+        """Camunda 7 settings read but not applied are said, not silently dropped."""
+        if (config.async_before or config.async_after) and not _calls_handler(tag, config):
+            self._add(
+                element,
+                "setting-ignored",
+                f"camunda:asyncBefore/asyncAfter on a {tag} is not a wait state here: the step "
+                "runs through it",
+                "async continuations apply to service, send and business rule tasks that call "
+                "a handler; drop the flag, or put the work in such a task",
+                Severity.WARNING,
+            )
+        if config.java_delegate is not None and element.find(_FIELD_INJECTION) is not None:
+            self._add(
+                element,
+                "setting-ignored",
+                "the delegate's camunda:field injections are not passed to its handler",
+                "pass the values as camunda:inputParameter instead; the handler reads them as "
+                "variables",
+                Severity.WARNING,
+            )
+
+    def _listener(self, element: etree._Element) -> None:
+        """A listener runs where the engine fires it, calling a handler or a Python/FEEL
+        script; anything else is refused here rather than silently never called."""
+        listener = read_listener(element)
+        if listener is None:
+            return
+        owner = _listener_owner(element)
+        kind = f"{listener.kind} listener"
+        execution = listener.kind == "execution"
+        on_flow = owner is not None and owner.tag == _SEQUENCE_FLOW and execution
+        on_process = owner is not None and owner.tag == _PROCESS and execution
+        if owner is None or (owner.tag not in _FLOW_NODES and not on_process and not on_flow):
+            where = "an element" if owner is None else f"a {etree.QName(owner).localname}"
+            self._add(
+                element,
+                "unsupported-element",
+                f"{kind}s on {where} are not supported (they run on processes, tasks, events, "
+                "gateways and subprocesses)",
+                "move the listener to the element the flow leads to",
+            )
+            return
+        events = FLOW_EVENTS if on_flow else EXECUTION_EVENTS if execution else TASK_EVENTS
+        if listener.event not in events:
+            supported = ", ".join(sorted(events))
+            self._add(
+                element,
+                "unsupported-element",
+                f"'{listener.event}' {kind}s are not supported (supported: {supported})",
+                "use one of the supported events, or do the work in a task of its own",
+            )
+        if listener.script_resource is not None:
+            self._add(
+                element,
+                "unsupported-element",
+                f"the {kind}'s script is in an external resource "
+                f"('{listener.script_resource}'), which cannot run here",
+                "write the script inline, in Python or FEEL",
+            )
+        elif listener.script is not None:
+            self._listener_script(element, listener.script, listener.script_format, kind)
+        elif listener.delegate is None and listener.job_type is None:
+            self._add(
+                element,
+                "missing-job-type",
+                f"the {kind} names nothing to call",
+                "set its Java class, delegate expression or expression (Camunda 7), or its "
+                "listener type (Camunda 8), to the name of a registered handler",
+            )
+
+    def _listener_script(
+        self, element: etree._Element, script: str, script_format: str | None, kind: str
+    ) -> None:
+        language = (script_format or "").strip().lower()
+        if language == "feel":
+            self._expression(element, script, language="feel")
+        elif language in _PYTHON_FORMATS:
+            self._script(element, script)
+        else:
+            self._add(
+                element,
+                "unsupported-element",
+                f"the {kind}'s script is in '{script_format}', which cannot run here "
+                f"(element '{_owner_id(element)}')",
+                'rewrite the script in Python (scriptFormat="python") or FEEL '
+                '(scriptFormat="feel"), or call a Python handler with camunda:class',
+            )
 
     def _call_activity(self, element: etree._Element, config: ElementConfig) -> None:
         called = config.called_element
@@ -478,6 +568,9 @@ class _DocumentCheck:
 
     def _camunda_script(self, element: etree._Element) -> None:
         script_format = element.get("scriptFormat", "").strip().lower()
+        parent = element.getparent()
+        if parent is not None and parent.tag in _LISTENERS:
+            return  # a listener's script: checked with its listener
         if script_format not in _PYTHON_FORMATS:
             self._add(
                 element,
@@ -821,6 +914,16 @@ class _DocumentCheck:
         )
 
 
+def _listener_owner(element: etree._Element) -> etree._Element | None:
+    """The BPMN element a listener is written on."""
+    current = element.getparent()
+    while current is not None and (
+        etree.QName(current).namespace != BPMN or current.tag == _EXTENSION_ELEMENTS
+    ):
+        current = current.getparent()
+    return current
+
+
 def python_syntax(script: str, element_id: str | None) -> None:
     """The default script check: Python syntax only (the sandbox's policy is the engine's), so
     a typo fails the deployment instead of the first instance that reaches the task."""
@@ -855,6 +958,19 @@ def _owner_id(element: etree._Element) -> str | None:
     return None
 
 
+def _binds_delegate(config: ElementConfig) -> bool:
+    """A Camunda 7 delegate the engine binds to a handler (a connector cannot run)."""
+    delegate = config.java_delegate
+    return delegate is not None and delegate[0] != "connector"
+
+
+def _calls_handler(tag: str, config: ElementConfig) -> bool:
+    """A service-like task whose handler the engine calls: a job type or a delegate."""
+    return tag in ("serviceTask", "sendTask", "businessRuleTask") and bool(
+        config.job_type or _binds_delegate(config)
+    )
+
+
 def _is_message_throw(element: etree._Element) -> bool:
     return element.tag in _THROWING and element.find(_MESSAGE_DEFINITION) is not None
 
@@ -881,8 +997,9 @@ def _applies_mappings(element: etree._Element, config: ElementConfig) -> bool:
     decisions, called processes, and events and receive tasks that catch a message or a timer
     (their outputs write what the catch brings, their inputs are local to it)."""
     tag = etree.QName(element).localname
-    if config.job_type and (tag in ("serviceTask", "sendTask", "businessRuleTask")
-                            or _is_message_throw(element)):
+    if (config.job_type or _binds_delegate(config)) and (
+        tag in ("serviceTask", "sendTask", "businessRuleTask") or _is_message_throw(element)
+    ):
         return True
     if tag == "receiveTask" or (
         element.tag in _CATCHING

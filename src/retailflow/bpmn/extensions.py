@@ -15,6 +15,12 @@ from typing import Any, Literal
 
 from lxml import etree
 
+from retailflow.bpmn.listeners import (
+    DELEGATE_ATTRIBUTES,
+    Listener,
+    read_camunda_listener,
+    read_zeebe_listeners,
+)
 from retailflow.bpmn.namespaces import BPMN, CAMUNDA, MODELER, SPIFF, ZEEBE
 
 IoKind = Literal["expression", "literal", "list", "map"]
@@ -25,7 +31,6 @@ _SCRIPT_TASK = f"{{{BPMN}}}scriptTask"
 _MESSAGE_DEFINITION = f"{{{BPMN}}}messageEventDefinition"
 _PLATFORMS = {"Camunda Cloud": "camunda8", "Camunda Platform": "camunda7"}
 _RETRY_COUNT = re.compile(r"R(\d+)/")
-_JAVA_DELEGATES = ("class", "expression", "delegateExpression")
 _C7_RESULT_LIST = "resultList"
 
 
@@ -62,7 +67,10 @@ class ElementConfig:
     Defaults are the dialect's own: Camunda 8 propagates all variables into and out of a called
     process, Camunda 7 only with ``camunda:in/out variables="all"``; Camunda 7 maps decision
     results with ``resultList`` unless told otherwise. ``java_delegate`` records a Camunda 7
-    ``(attribute, value)`` such as ``("class", "com.acme.Reserve")`` so a check can refuse it.
+    ``(attribute, value)`` such as ``("class", "com.acme.Reserve")``: the engine binds it to a
+    registered Python handler (``("connector", id)`` is a Connect connector, which cannot run).
+    ``async_before`` / ``async_after`` are Camunda 7's durable wait states around the element;
+    ``listeners`` its execution and task listeners, in the order written.
     A ``job_type`` may be an expression (``=...``), evaluated when the job is created, as
     ``retries_expression`` is (Camunda 8's ``retries="=..."``) in place of ``retries``.
     """
@@ -92,6 +100,8 @@ class ElementConfig:
     script_result_variable: str | None = None
     retry_time_cycle: str | None = None
     async_before: bool = False
+    async_after: bool = False
+    listeners: tuple[Listener, ...] = ()
     java_delegate: tuple[str, str] | None = None
     pre_script: str | None = None
     post_script: str | None = None
@@ -173,6 +183,7 @@ class _Reading:
         self.headers: dict[str, str] = {}
         self.inputs: list[IoMapping] = []
         self.outputs: list[IoMapping] = []
+        self.listeners: list[Listener] = []
         self.dialect: Dialect | None = None
         self.c7_in_all = False
         self.c7_out_all = False
@@ -189,6 +200,7 @@ class _Reading:
             headers=self.headers,
             inputs=tuple(self.inputs),
             outputs=tuple(self.outputs),
+            listeners=tuple(self.listeners),
             **values,
         )
 
@@ -217,7 +229,7 @@ class _Reading:
         values = self.values
         if camunda.get("type") == "external" and camunda.get("topic"):
             values["job_type"] = camunda["topic"]
-        for name in _JAVA_DELEGATES:
+        for name in DELEGATE_ATTRIBUTES:
             if camunda.get(name):
                 values["java_delegate"] = (name, camunda[name])
         for attribute, key in (
@@ -239,6 +251,8 @@ class _Reading:
             values[key] = camunda["resultVariable"]
         if _true(camunda.get("asyncBefore")) or _true(camunda.get("async")):
             values["async_before"] = True
+        if _true(camunda.get("asyncAfter")):
+            values["async_after"] = True
 
     def read_extension(self, child: etree._Element) -> None:
         qname = etree.QName(child)
@@ -293,6 +307,8 @@ class _Reading:
         elif name == "script":
             _set(values, "script_expression", get("expression"))
             _set(values, "script_result_variable", get("resultVariable"))
+        else:
+            self.listeners.extend(read_zeebe_listeners(name, node))
 
     def _read_camunda(self, name: str, node: etree._Element) -> None:
         if name == "inputOutput":
@@ -319,6 +335,8 @@ class _Reading:
             for prop in node.iter(f"{{{CAMUNDA}}}property"):
                 if prop.get("name"):
                     self.headers[prop.get("name", "")] = prop.get("value", "")
+        elif (listener := read_camunda_listener(name, node)) is not None:
+            self.listeners.append(listener)
 
     def _read_camunda_binding(self, name: str, node: etree._Element) -> None:
         if node.get("variables") == "all":

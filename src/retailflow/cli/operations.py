@@ -16,6 +16,7 @@ from rich.text import Text
 from retailflow.cli.output import JsonOption, cell, console, print_json, print_rows
 from retailflow.engine import Engine
 from retailflow.model import HistoryEvent, InstanceStatus, Job, JobState
+from retailflow.model.variables import encode
 from retailflow.stores import database_url, open_store
 
 DbOption = Annotated[str, typer.Option(
@@ -65,7 +66,9 @@ def show(instance: str, db: DbOption, output_json: JsonOption = False) -> None:
             "status": str(found.status), "version": found.version,
             "started_at": found.started_at.isoformat(),
             "ended_at": found.ended_at.isoformat() if found.ended_at else None,
-            "variables": found.variables,
+            # In the stored form (docs/api.md, "Variable types"): a date stays a date to a
+            # script reading this, not a string like any other.
+            "variables": encode(found.variables),
             "jobs": [_job_row(job, now) for job in engine.jobs(instance=found.id)],
             "user_tasks": [{"id": t.id, "element": t.element_id, "assignee": t.assignee,
                             "candidate_groups": list(t.candidate_groups)}
@@ -147,7 +150,7 @@ def history(instance: str, db: DbOption, output_json: JsonOption = False) -> Non
         print_json([{"seq": e.seq, "at": e.at.isoformat(), "kind": str(e.kind),
                      "element": e.element_id, "element_type": e.element_type,
                      "process": e.process_id, "attempt": e.attempt, "job": e.job_id,
-                     "variables": e.variables} for e in events])
+                     "variables": encode(e.variables)} for e in events])
         return
     print_rows([{"seq": e.seq, "at": e.at.strftime("%Y-%m-%d %H:%M:%S"), "kind": str(e.kind),
                  "element": e.element_id, "detail": _detail(e)} for e in events],

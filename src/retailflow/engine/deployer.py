@@ -29,6 +29,7 @@ from retailflow.engine.start_timers import first_start_jobs, schedule_owner
 from retailflow.expressions import Dialect, ExpressionEngine
 from retailflow.expressions.python_sandbox import PythonSandbox
 from retailflow.handlers import HandlerRegistry
+from retailflow.handlers.delegates import unbound_callouts
 from retailflow.model import (
     Deployment,
     DeploymentError,
@@ -72,6 +73,7 @@ class Deployer:
     def _missing_handlers(self, processes: Iterable[CompiledProcess]) -> list[Finding]:
         findings = []
         seen: set[str] = set()
+        reported: set[tuple[str, str]] = set()
         for compiled in processes:
             for element_id, topic in compiled.job_topics():
                 if topic in self._handlers or element_id in seen:
@@ -84,6 +86,15 @@ class Deployer:
                     file=file, line=line, element_id=element_id,
                     hint=f"register one with @handlers.handler({topic!r}), or deploy with "
                          "require_handlers=False if the app binds handlers later"))
+            for element_id, config in compiled.element_configs():
+                file, line = compiled.locations.get(element_id, (None, None))
+                for unbound in unbound_callouts(self._handlers, config):
+                    if (element_id, unbound.what) in reported:
+                        continue  # a called process's, met again through another caller
+                    reported.add((element_id, unbound.what))
+                    findings.append(Finding(
+                        Severity.ERROR, "handler-missing", unbound.message, file=file,
+                        line=unbound.line or line, element_id=element_id, hint=unbound.hint))
         return findings
 
     def _store_versions(self, sources: Sequence[SourceFile],

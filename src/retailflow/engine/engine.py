@@ -19,18 +19,20 @@ from pathlib import Path
 from typing import Any
 
 from retailflow.decisions import DecisionEvaluator
+from retailflow.engine.callouts import CalloutHandlers
 from retailflow.engine.clock import Clock, SystemClock
 from retailflow.engine.definitions import DefinitionCache
 from retailflow.engine.deployer import Deployer
 from retailflow.engine.kpis import compute_kpis
 from retailflow.engine.spiff import (
+    ASYNC_AFTER_JOB,
     PendingCatch,
     ProcessRun,
     StateCodec,
     WaitStates,
 )
 from retailflow.engine.start_timers import OWNER_PREFIX, is_start_timer, next_start_job
-from retailflow.engine.variables import check_variables, map_inputs, map_outputs
+from retailflow.engine.variables import map_inputs, map_outputs
 from retailflow.engine.wait_rows import (
     WaitStateRows,
     correlation_key,
@@ -63,7 +65,9 @@ from retailflow.model import (
     Subscription,
     SubscriptionKind,
     UserTask,
+    VariableTypeError,
 )
+from retailflow.model.variables import check_variables, copy_variables
 from retailflow.stores import Checkpoint, Store, WaitStateIds, open_store
 
 logger = logging.getLogger(__name__)
@@ -95,6 +99,7 @@ class Engine:
                                             DecisionEvaluator(self.expressions), self.clock.now)
         self._deployer = Deployer(self.store, self.handlers, self.expressions)
         self._rows = WaitStateRows(self.handlers, self.retry_policy, self.expressions)
+        self._callouts = CalloutHandlers(self.handlers, self.expressions)
         # Live runs keyed by instance id: saves a read and a deserialization per step when
         # one engine drives an instance from wait state to wait state. A run another writer
         # made stale is caught by the version check at commit, which evicts and re-reads; so
@@ -132,8 +137,7 @@ class Engine:
             known = ", ".join(sorted({d.process_id for d in self.store.list_definitions()}))
             raise NotFoundError(f"no process '{process_id}' is deployed (deployed: "
                                 f"{known or 'none'}); deploy its file first")
-        payload = dict(variables or {})
-        check_variables(payload, f"start of '{process_id}'")
+        payload = copy_variables(variables or {}, f"start of '{process_id}'")
         return self._start(definition, business_key, payload)
 
     def run(self, *, max_jobs: int | None = None, stop: threading.Event | None = None,
@@ -145,6 +149,7 @@ class Engine:
         ``claim_batch`` is how many due jobs one claim takes: many for a single process,
         few when workers share the jobs, so that none sits claimed while another worker idles.
         Jobs claimed but not run are given back."""
+        self._wake_up_lost()
         executed = 0
         self._running, self._claim_batch = True, claim_batch
         try:
@@ -163,6 +168,17 @@ class Engine:
             self._release_claimed()
         self.store.purge_expired_messages(self.clock.now())
         return executed
+
+    def _wake_up_lost(self) -> None:
+        """Deliver buffered messages that an older retailflow left beside the instances that
+        wait for them (a lost wake-up, which commits now prevent): re-committing such an
+        instance's wait states delivers the message, as any step reaching the catch does."""
+        for subscription in self.store.lost_wake_ups(self.clock.now()):
+            logger.warning("instance %s waits at %s beside a buffered message; delivering it",
+                           subscription.instance_id, subscription.element_id,
+                           extra={"instance_id": subscription.instance_id})
+            with suppress(ConcurrentUpdateError, NotFoundError):
+                self._advance(subscription.instance_id, lambda run: None)
 
     def _release_claimed(self) -> None:
         """Give back claimed jobs that did not run; with the database gone, their leases
@@ -223,8 +239,7 @@ class Engine:
         """Complete an open user task (or its id) with the variables the person entered."""
         task_id = _id(task)
         task = self.store.get_user_task(task_id)
-        payload = dict(variables or {})
-        check_variables(payload, f"completion of task '{task.element_id}'")
+        payload = copy_variables(variables or {}, f"completion of task '{task.element_id}'")
         return self._advance(task.instance_id,
                              lambda run: run.complete_user_task(task_id, payload))
 
@@ -234,35 +249,57 @@ class Engine:
         """Deliver a message to the instance waiting for ``message`` with correlation ``key``,
         or start a process whose start event catches it. With ``ttl``, a message nobody waits
         for is kept that long for a subscription that opens later (returns ``None``);
-        without it, such a message is an error."""
-        payload = dict(variables or {})
-        check_variables(payload, f"message '{message}'")
-        waiting = self.store.find_subscriptions(SubscriptionKind.MESSAGE, message, key)
-        if key is None:
-            # A message without a key is for a catch without one, never for any keyed one.
-            waiting = [s for s in waiting if s.correlation_key is None]
-        if waiting:
-            subscription = waiting[0]
-            return self._advance(
-                subscription.instance_id,
-                lambda run: run.deliver_message(subscription.id, message, payload),
-                extra=[_Note(HistoryKind.MESSAGE_CORRELATED, subscription.element_id,
-                             payload)])
-        starters = self._start_definitions("message", message)
-        if starters:
-            return self._start(starters[0], key, payload, deliver=("message", message))
-        if ttl is not None:
-            now = self.clock.now()
-            self.store.buffer_message(BufferedMessage(uuid.uuid4().hex, message, key, payload,
-                                                      now + ttl, now))
-            return None
+        without it, such a message is an error.
+
+        A buffered message wakes exactly one instance, and is never left buffered while an
+        instance waits for it: the store serialises buffering with the commits that open
+        subscriptions and consume messages (``Store.buffer_message``, ``Checkpoint``)."""
+        payload = copy_variables(variables or {}, f"message '{message}'")
+        for attempt in range(_CONFLICT_ATTEMPTS):
+            waiting = self.store.find_subscriptions(SubscriptionKind.MESSAGE, message, key)
+            if key is None:
+                # A message without a key is for a catch without one, never for any keyed one.
+                waiting = [s for s in waiting if s.correlation_key is None]
+            subscription = waiting[0] if waiting else None
+            if subscription is None:
+                starters = self._start_definitions("message", message)
+                if starters:
+                    return self._start(starters[0], key, payload, deliver=("message", message))
+                if ttl is None:
+                    raise self._nobody_waits(message, key)
+                now = self.clock.now()
+                # A subscription opened since the read above is returned instead of buffering.
+                subscription = self.store.buffer_message(BufferedMessage(
+                    uuid.uuid4().hex, message, key, payload, now + ttl, now))
+                if subscription is None:
+                    return None
+            try:
+                return self._deliver_message(subscription, message, payload)
+            except NotFoundError:
+                # Another message woke that instance first: look again.
+                logger.info("message '%s' lost its subscription to another, looking again",
+                            message, extra={"instance_id": subscription.instance_id,
+                                            "attempt": attempt + 1})
+        raise ConcurrentUpdateError(f"message '{message}' with key {key!r} lost its "
+                                    f"subscription to others {_CONFLICT_ATTEMPTS} times; "
+                                    "try again")
+
+    def _deliver_message(self, subscription: Subscription, message: str,
+                         payload: dict[str, Any]) -> Instance:
+        return self._advance(
+            subscription.instance_id,
+            lambda run: run.deliver_message(subscription.id, message, payload),
+            extra=[_Note(HistoryKind.MESSAGE_CORRELATED, subscription.element_id, payload)])
+
+    def _nobody_waits(self, message: str, key: str | None) -> NotFoundError:
+        """The error for a message without time-to-live that nothing takes now."""
         known = set().union(*(self._definitions.get(d.id).compiled.message_names()
                               for d in self._latest_definitions()))
         if message not in known:
-            raise NotFoundError(f"no deployed process catches a message named '{message}' "
-                                f"(known: {', '.join(sorted(known)) or 'none'})")
-        raise NotFoundError(f"no instance waits for message '{message}' with key {key!r} "
-                            "now; pass ttl= to keep it until one does")
+            return NotFoundError(f"no deployed process catches a message named '{message}' "
+                                 f"(known: {', '.join(sorted(known)) or 'none'})")
+        return NotFoundError(f"no instance waits for message '{message}' with key {key!r} "
+                             "now; pass ttl= to keep it until one does")
 
     def broadcast_signal(self, signal: str, variables: Mapping[str, Any] | None = None
                          ) -> list[Instance]:
@@ -270,8 +307,7 @@ class Engine:
         start event catches it; returns the instances it reached. One instance that cannot
         take the signal does not keep it from the others: the failures are raised together
         (``SignalDeliveryError``) after every delivery was tried."""
-        payload = dict(variables or {})
-        check_variables(payload, f"signal '{signal}'")
+        payload = copy_variables(variables or {}, f"signal '{signal}'")
         reached: list[Instance] = []
         failed: list[tuple[str, RetailflowError]] = []
         for subscription in self.store.find_subscriptions(SubscriptionKind.SIGNAL, signal):
@@ -385,17 +421,39 @@ class Engine:
         start_event = None if deliver is None else next(
             element for element, name in loaded.compiled.start_events(deliver[0])
             if name == deliver[1])
-        run = ProcessRun.start(loaded.compiled, {} if deliver else variables,
-                               loaded.script_engine, start_event=start_event)
-        if deliver is not None:
-            kind, name = deliver
-            catch = next(c for c in run.wait_states().catches
-                         if c.kind == kind and c.name == name)
-            if kind == "message":
-                run.deliver_message(catch.task_id, name, variables)
-            else:
-                run.deliver_signal(catch.task_id, name, variables)
-        return self._commit(instance, run, expected_version=None, extra=[started])
+
+        def begin() -> ProcessRun:
+            run = ProcessRun.start(loaded.compiled, {} if deliver else variables,
+                                   loaded.script_engine, start_event=start_event,
+                                   callouts=self._callouts.runner(instance))
+            if deliver is not None:
+                kind, name = deliver
+                catch = next(c for c in run.wait_states().catches
+                             if c.kind == kind and c.name == name)
+                if kind == "message":
+                    run.deliver_message(catch.task_id, name, variables)
+                else:
+                    run.deliver_signal(catch.task_id, name, variables)
+            return run
+
+        return self._commit_new(instance, begin, extra=[started])
+
+    def _commit_new(self, instance: Instance, begin: Callable[[], ProcessRun], *,
+                    extra: Sequence[_Note], schedules: dict[str, list[Job]] | None = None
+                    ) -> Instance:
+        """Commit a new instance's first step, run by ``begin``. A step that met a message
+        concurrently (one it delivered was consumed by another instance, or one was buffered
+        for a subscription it opened) is refused by the store and taken again from the start,
+        as ``_advance`` re-applies a step to an instance another writer moved on."""
+        for attempt in range(_CONFLICT_ATTEMPTS):
+            try:
+                return self._commit(instance, begin(), expected_version=None, extra=extra,
+                                    schedules=schedules)
+            except ConcurrentUpdateError as error:
+                logger.info("first step met a concurrent message, taking it again: %s", error,
+                            extra={"instance_id": instance.id, "attempt": attempt + 1})
+        raise ConcurrentUpdateError(f"the first step of instance '{instance.id}' met concurrent "
+                                    f"messages {_CONFLICT_ATTEMPTS} times; try again")
 
     def _new_instance(self, definition: ProcessDefinition, business_key: str | None
                       ) -> Instance:
@@ -444,7 +502,8 @@ class Engine:
         instance, state = self.store.load_state(instance_id)
         loaded = self._definitions.get(instance.definition_id)
         try:
-            run = ProcessRun.restore(state, loaded.compiled, self._codec, loaded.script_engine)
+            run = ProcessRun.restore(state, loaded.compiled, self._codec, loaded.script_engine,
+                                     self._callouts.runner(instance))
         except ExecutionError as error:
             raise ExecutionError(f"instance '{instance_id}' ({instance.definition_id}): {error}; "
                                  "its stored state does not match its definition's files"
@@ -470,10 +529,12 @@ class Engine:
         history.extend(opened)
         variables = run.variables
         try:
-            # A script can write what no store keeps (a set, an object): refuse the step here,
-            # where it becomes an incident, not in the store's driver.
+            # Whatever reached the data past the checks at the API (a mapping's result, a
+            # branch's variables) is refused here, where it becomes an incident, never in the
+            # store's driver.
             check_variables(variables, f"instance '{instance.id}'")
-        except RetailflowError as error:
+            state = run.dump(self._codec)
+        except VariableTypeError as error:
             raise ExecutionError(str(error)) from error
         updated = Instance(id=instance.id, definition_id=instance.definition_id,
                            process_id=instance.process_id, business_key=instance.business_key,
@@ -492,10 +553,10 @@ class Engine:
         jobs = self._rows.jobs(updated, waits, now)
         claimed = self._claim_new(jobs, None if stored is None else stored.jobs, now)
         checkpoint = Checkpoint(
-            instance=updated, state=run.dump(self._codec), expected_version=expected_version,
+            instance=updated, state=state, expected_version=expected_version,
             jobs=jobs, subscriptions=subscriptions(updated, waits),
             user_tasks=self._rows.user_tasks(updated, waits, now), incidents=incidents,
-            history=history, consumed_message_ids=consumed, schedules=schedules or {},
+            history=history, consumed_message_ids=consumed, schedules=schedules or {}, now=now,
             stored=None if expected_version is None else stored)
         self.store.commit(checkpoint)
         for incident in incidents:
@@ -581,7 +642,11 @@ class Engine:
         except NotFoundError:
             self._drop(job)
             return
-        handler = self.handlers.get(job.topic or "")
+        if job.id.endswith(ASYNC_AFTER_JOB):
+            # The wait state after a task's camunda:asyncAfter: its handler has run already.
+            self._complete(job, instance, lambda run: run.complete_job(job.id, {}))
+            return
+        handler = self._callouts.job_handler(config, job.topic or "")
         if handler is None:
             self._fail(job, instance.definition_id,
                        f"no handler is registered for job type '{job.topic}'", retryable=False)
@@ -590,9 +655,9 @@ class Engine:
         try:
             inputs = map_inputs(config.inputs, visible, self.expressions, element_id)
             result = handler.invoke(inputs, context)
-            updates = map_outputs(config.outputs, inputs, result, self.expressions,
-                                  element_id)
-            check_variables(updates, f"handler '{job.topic}' at '{element_id}'")
+            updates = copy_variables(
+                map_outputs(config.outputs, inputs, result, self.expressions, element_id),
+                f"handler '{job.topic}' at '{element_id}'")
         except BpmnError as error:
             self._route_bpmn_error(job, instance, error)
             return
@@ -613,6 +678,12 @@ class Engine:
                         element_id, job.instance_id, job.attempt, extra=_job_fields(job))
 
     def _route_bpmn_error(self, job: Job, instance: Instance, error: BpmnError) -> None:
+        try:
+            check_variables(error.variables, f"BPMN error '{error.code}' of handler "
+                                              f"'{job.topic}' at '{job.element_id}'")
+        except VariableTypeError as refused:
+            self._fail(job, instance.definition_id, str(refused), retryable=False)
+            return
         thrown = _Note(HistoryKind.BPMN_ERROR_THROWN, job.element_id,
                        {"code": error.code, "message": error.message, **error.variables})
 
@@ -639,16 +710,21 @@ class Engine:
             return
         loaded = self._definitions.get(definition.id)
         instance = self._new_instance(definition, business_key=None)
-        try:
+
+        def begin() -> ProcessRun:
             run = ProcessRun.start(loaded.compiled, {}, loaded.script_engine,
-                                   start_event=job.element_id)
+                                   start_event=job.element_id,
+                                   callouts=self._callouts.runner(instance))
             run.fire_start_timer(job.element_id)
+            return run
+
+        try:
             following = next_start_job(job, loaded.compiled, self.expressions)
-            self._commit(instance, run, expected_version=None,
-                         extra=[_Note(HistoryKind.INSTANCE_STARTED, None, {}),
-                                _Note(HistoryKind.TIMER_FIRED, job.element_id, {})],
-                         schedules={job.instance_id: [following] if following else []})
-        except (ExecutionError, ExpressionError) as error:
+            self._commit_new(instance, begin,
+                             extra=[_Note(HistoryKind.INSTANCE_STARTED, None, {}),
+                                    _Note(HistoryKind.TIMER_FIRED, job.element_id, {})],
+                             schedules={job.instance_id: [following] if following else []})
+        except (ExecutionError, ExpressionError, VariableTypeError) as error:
             self._fail(job, definition.id, str(error), retryable=False)
 
     def _fire_timer(self, job: Job) -> None:
@@ -693,10 +769,11 @@ class Engine:
         """Advance the instance past the job; False when it could not (failed or dropped)."""
         try:
             self._advance(job.instance_id, action, extra=extra, job=job)
-        except (ExecutionError, ExpressionError) as error:
-            # The step after the job cannot be taken (a condition fails, data is missing):
-            # the instance stays where it was, with an incident that names the element.
-            self._fail(job, instance.definition_id, str(error), retryable=False)
+        except (ExecutionError, ExpressionError, VariableTypeError) as error:
+            # The step after the job cannot be taken (a condition fails, data is missing, a
+            # delegate's handler failed): the instance stays where it was, and the job is
+            # retried when that may help (CalloutError), else an incident names the element.
+            self._fail(job, instance.definition_id, str(error), retryable=error.retryable)
             return False
         except NotFoundError:
             self._drop(job)

@@ -8,41 +8,10 @@ only the mapped targets are written, each evaluated against the variables plus t
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 from typing import Any
 
 from retailflow.bpmn.extensions import IoMapping
 from retailflow.expressions import ExpressionEngine
-from retailflow.model import RetailflowError
-
-_SCALARS = (str, int, float, bool, type(None), Decimal, datetime, date, time, timedelta)
-
-
-def check_variables(variables: Mapping[str, Any], where: str) -> None:
-    """Refuse values an instance cannot keep: process variables are JSON-like data (plus
-    dates, durations and decimals), never functions or objects."""
-    for name, value in variables.items():
-        if not isinstance(name, str):
-            raise RetailflowError(f"{where}: variable names must be strings, got {name!r}")
-        _check_value(value, f"{where}: variable '{name}'")
-
-
-def _check_value(value: Any, where: str) -> None:
-    if isinstance(value, _SCALARS):
-        return
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise RetailflowError(f"{where} has a non-string key {key!r}")
-            _check_value(item, f"{where}.{key}")
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            _check_value(item, f"{where}[{index}]")
-    else:
-        raise RetailflowError(f"{where} holds a value of type {type(value).__name__}; process "
-                              "variables must be JSON-like values (text, numbers, lists, "
-                              "mappings, dates)")
 
 
 def map_inputs(mappings: Sequence[IoMapping], variables: Mapping[str, Any],

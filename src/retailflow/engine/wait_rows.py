@@ -128,6 +128,14 @@ def step_history(instance: Instance, completed: Sequence[Step], entered: Sequenc
     the wait states entered."""
     events: list[HistoryEvent] = []
     for step in completed:
+        if step.listener is not None:
+            event, name = step.listener
+            events.append(HistoryEvent(
+                instance.id, instance.definition_id, HistoryKind.LISTENER_INVOKED, now,
+                element_id=step.element_id, element_type=step.element_type,
+                process_id=step.process_id,
+                variables={"event": event, "listener": name, "variables": step.variables}))
+            continue
         own = job if job is not None and step.element_id == job.element_id else None
         events.extend(HistoryEvent(
             instance.id, instance.definition_id, HistoryKind.DECISION_EVALUATED, now,

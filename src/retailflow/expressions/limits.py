@@ -7,8 +7,8 @@ operator and built-in that can multiply a value's size in one step checks agains
 
 from __future__ import annotations
 
-MAX_INT_BITS = 100_000
-"""Largest integer an operator may build (about 30,000 digits)."""
+# Largest integer an operator may build (about 30,000 digits): the largest a variable may hold.
+from retailflow.model.variables import MAX_INT_BITS as MAX_INT_BITS
 
 MAX_ITEMS = 1_000_000
 """Largest list or range an expression or script may produce."""

@@ -14,8 +14,7 @@ import ast
 import textwrap
 import warnings
 from collections.abc import Callable, Mapping
-from datetime import date, time, timedelta
-from decimal import Decimal
+from types import ModuleType
 from typing import Any
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec
@@ -30,40 +29,10 @@ from retailflow.model import ExpressionError
 Evaluator = Callable[[Mapping[str, Any]], Any]
 Script = Callable[[Mapping[str, Any]], dict[str, Any]]
 
-_SCALARS = (type(None), bool, int, float, str, Decimal, date, time, timedelta)
-_MAX_DEPTH = 64
 
-
-def is_plain_data(value: Any) -> bool:
-    """Whether a value can be stored as process data (no functions, modules, classes, cycles).
-
-    A list shared at many places (``[[0] * 1000] * 1000``) is judged once, not at every place.
-    """
-    plain: set[int] = set()
-    entered: set[int] = set()
-
-    def check(item: Any, depth: int) -> bool:
-        if isinstance(item, _SCALARS):
-            return True
-        if id(item) in plain:
-            return True
-        if depth > _MAX_DEPTH or id(item) in entered:
-            return False
-        entered.add(id(item))
-        if isinstance(item, list | tuple | set | frozenset):
-            ok = all(check(part, depth + 1) for part in item)
-        elif isinstance(item, dict):
-            ok = all(
-                isinstance(key, str | int | float | bool) and check(part, depth + 1)
-                for key, part in item.items()
-            )
-        else:
-            ok = False
-        if ok:
-            plain.add(id(item))
-        return ok
-
-    return check(value, 0)
+def _is_helper(value: Any) -> bool:
+    """A function, class or module a script made for its own use: not a variable."""
+    return callable(value) or isinstance(value, ModuleType)
 
 
 def _refusal(errors: tuple[str, ...]) -> ExpressionError:
@@ -145,9 +114,11 @@ class PythonSandbox:
 
     @staticmethod
     def _changes(scope: dict[str, Any], before: Mapping[str, Any]) -> dict[str, Any]:
-        """New or rebound names, plus containers (they may have changed in place); values that
-        are not plain data (functions, modules, classes) are dropped, and one too large to store
-        (see ``value_size``) is refused before anything walks it item by item."""
+        """New or rebound names, plus containers (they may have changed in place); the
+        script's helpers (functions, classes, modules) are left out. A value too large to store
+        (see ``value_size``) is refused before anything walks it item by item; every other
+        value is returned, whatever its type, for the engine to refuse by name if it is not a
+        variable type (docs/api.md, "Variable types"), never dropped unseen."""
         changes = {}
         for name, value in scope.items():
             if name.startswith("_"):
@@ -159,6 +130,6 @@ class PythonSandbox:
             ):
                 continue
             refuse_oversized(value, f"the script's variable {name!r}")
-            if is_plain_data(value):
+            if not _is_helper(value):
                 changes[name] = value
         return changes

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from retailflow.handlers.context import HandlerContext
 from retailflow.model import HandlerInputError, HandlerTimeoutError, RetailflowError
+from retailflow.model.variables import is_variable_scalar
 
 _SHOWN_INPUT_CHARS = 60
 
@@ -39,7 +40,9 @@ class RegisteredHandler:
     ``*args`` have no variable name to bind, so registration refuses them.
 
     The return value becomes the variables the handler writes: ``None`` writes nothing, a pydantic
-    model is dumped in JSON mode, a mapping is copied, a dataclass goes through ``asdict``.
+    model is dumped with its dates, times, decimals and other variable types kept as they are
+    (what is none, an enum or a UUID, takes its JSON form), a mapping is copied, a dataclass goes
+    through ``asdict``.
 
     ``async def`` handlers are run to completion with ``asyncio.run`` (a fresh event loop per
     call), so the engine's synchronous job loop can call every handler the same way. Calling
@@ -256,7 +259,9 @@ class RegisteredHandler:
         if isinstance(result, dict):
             return dict(result)
         if isinstance(result, BaseModel):
-            return result.model_dump(mode="json")
+            written: dict[str, Any] = _variable_form(result.model_dump(mode="python"),
+                                                     result.model_dump(mode="json"))
+            return written
         if isinstance(result, Mapping):
             return dict(result)
         if dataclasses.is_dataclass(result) and not isinstance(result, type):
@@ -299,6 +304,16 @@ class RegisteredHandler:
             self._refuse(
                 f"was given timeout={timeout!r}; the timeout is a number of seconds greater than 0"
             )
+
+
+def _variable_form(native: Any, jsonable: Any) -> Any:
+    """A model's dump as variables: each value pydantic's Python mode gives that is a variable
+    type (a date stays a date), else its JSON mode's form (an enum's value, a UUID's text)."""
+    if type(native) is dict and all(type(key) is str for key in native):
+        return {key: _variable_form(value, jsonable[key]) for key, value in native.items()}
+    if type(native) in (list, tuple) and len(native) == len(jsonable):
+        return [_variable_form(a, b) for a, b in zip(native, jsonable, strict=True)]
+    return native if is_variable_scalar(native) else jsonable
 
 
 def describe_function(function: Callable[..., Any]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from retailflow.model.deployment import Deployment, ProcessDefinition, Resource
 from retailflow.model.errors import (
     BpmnError,
+    CalloutError,
     ConcurrentUpdateError,
     ConfigError,
     DeploymentError,
@@ -18,6 +19,7 @@ from retailflow.model.errors import (
     RetailflowError,
     SignalDeliveryError,
     StoreUnavailableError,
+    VariableTypeError,
 )
 from retailflow.model.finding import Finding, Severity
 from retailflow.model.history import HistoryEvent, HistoryKind
@@ -37,6 +39,7 @@ from retailflow.model.runtime import (
 __all__ = [
     "BpmnError",
     "BufferedMessage",
+    "CalloutError",
     "ConcurrentUpdateError",
     "ConfigError",
     "Deployment",
@@ -69,4 +72,5 @@ __all__ = [
     "Subscription",
     "SubscriptionKind",
     "UserTask",
+    "VariableTypeError",
 ]

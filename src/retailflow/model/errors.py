@@ -9,8 +9,10 @@ lxml escapes past it.
     │   ├── RegistryImportError         no     ``module:attribute`` names no handler registry
     │   ├── ExpressionError             no     an expression or script failed or was refused
     │   ├── ExecutionError              no     the process could not advance at an element
+    │   │   └── CalloutError            yes    a delegate's or listener's handler failed in a step
     │   ├── HandlerInputError           no     a handler's inputs failed its signature
     │   ├── HandlerTimeoutError         yes    a handler overran its ``timeout``
+    │   ├── VariableTypeError           no     a value is not a variable type; ``path`` names it
     │   ├── NotFoundError               no     no such instance, task, job or process
     │   ├── InstanceEndedError          no     the instance completed or was cancelled
     │   ├── SignalDeliveryError         no     a broadcast failed for some instances
@@ -68,6 +70,18 @@ class HandlerInputError(RetailflowError):
     """A handler's inputs failed validation; retrying cannot help, so it becomes an incident."""
 
 
+class VariableTypeError(RetailflowError):
+    """A value cannot be a process variable (docs/api.md, "Variable types"): its type is
+    outside the variable type system, or it is too deep, too large or cyclic. ``path`` names
+    the value (``order.items[3].price``); the message says what to store instead. Refused
+    where it enters (start, correlate, signal, task completion, handler or script result), so
+    nothing half-stored or silently changed ever reaches the store."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        self.path = path
+        super().__init__(message)
+
+
 class NotFoundError(RetailflowError):
     """An instance, task, job or process id does not exist."""
 
@@ -112,6 +126,14 @@ class ExecutionError(RetailflowError):
         self.element_id = element_id
         where = f" at element '{element_id}'" if element_id else ""
         super().__init__(f"{message}{where}")
+
+
+class CalloutError(ExecutionError):
+    """A Camunda 7 delegate's or a listener's handler failed inside a step, so the step that
+    reached it is undone, as in Camunda 7: the call that took the step fails, and a job that
+    took it is retried (the handler may succeed next time), then becomes an incident."""
+
+    retryable = True
 
 
 class SignalDeliveryError(RetailflowError):

@@ -26,6 +26,7 @@ class HistoryKind(StrEnum):
     MESSAGE_CORRELATED = "message_correlated"
     SIGNAL_RECEIVED = "signal_received"
     TIMER_FIRED = "timer_fired"
+    LISTENER_INVOKED = "listener_invoked"
 
 
 @dataclass(frozen=True, slots=True)

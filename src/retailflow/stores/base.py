@@ -47,7 +47,11 @@ class Checkpoint:
     step. ``expected_version`` is ``None`` for a new instance; otherwise the store
     refuses (``ConcurrentUpdateError``) unless the stored version equals it, and stores
     ``instance.version`` (which the engine has already bumped).
-    ``consumed_message_ids`` are buffered messages delivered by this step (deleted with it).
+    ``consumed_message_ids`` are buffered messages delivered by this step, deleted with it: if
+    another step consumed one first, the store refuses (``ConcurrentUpdateError``), so that one
+    message wakes one instance. A new message subscription for which an unexpired message (at
+    ``now``) is buffered is refused too: the step missed the message and must be redone to
+    deliver it (``buffer_message`` is the other half of this handshake).
     """
 
     instance: Instance
@@ -63,6 +67,9 @@ class Checkpoint:
     """Complete job sets of owners other than the instance, synced like ``jobs`` in the same
     transaction: a timer start event's schedule, owned by ``"definition:<id>"``, moves on in
     the very commit that creates the instance it started."""
+    now: datetime | None = None
+    """The time of the step, at which buffered messages count as unexpired; ``None``: every
+    buffered message counts."""
     stored: WaitStateIds | None = None
     """The wait-state ids the commit at ``expected_version`` stored, when the engine knows them:
     the version check proves nothing changed them since (only versioned commits add or remove
@@ -149,13 +156,21 @@ class Store(Protocol):
     def list_subscriptions(self, instance_id: str) -> list[Subscription]:
         """The open subscriptions of one instance, by id."""
 
-    def buffer_message(self, message: BufferedMessage) -> None:
-        """Keep a message that found no subscription until it expires."""
+    def buffer_message(self, message: BufferedMessage) -> Subscription | None:
+        """Keep a message until it expires, unless a message subscription with its name and
+        key (keyless only for a keyless message) is open: then return the first such (by id)
+        and keep nothing. One transaction, serialised with the commits that open
+        subscriptions, so a message and a subscription opened together always meet."""
 
     def take_buffered_messages(self, name: str, correlation_key: str | None,
                                now: datetime) -> list[BufferedMessage]:
         """Unexpired buffered messages with that name and key, oldest first (not deleted:
         the checkpoint that delivers one names it in ``consumed_message_ids``)."""
+
+    def lost_wake_ups(self, now: datetime) -> list[Subscription]:
+        """Open message subscriptions for which a message (unexpired at ``now``) is buffered,
+        by id. Commits and ``buffer_message`` never leave such a pair behind; this finds those
+        an older retailflow left, so that ``run()`` delivers them."""
 
     def purge_expired_messages(self, now: datetime) -> int:
         """Delete buffered messages past their time-to-live; returns how many."""

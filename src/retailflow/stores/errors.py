@@ -51,6 +51,22 @@ def stale_version(instance_id: str, stored: int, expected: int) -> ConcurrentUpd
     )
 
 
+def messages_taken(message_ids: Iterable[str]) -> ConcurrentUpdateError:
+    """A step delivered buffered messages that another step consumed first."""
+    return ConcurrentUpdateError(
+        f"buffered message(s) {', '.join(message_ids)} were consumed by another instance "
+        "first; redo the step without them"
+    )
+
+
+def message_arrived(name: str, correlation_key: str | None) -> ConcurrentUpdateError:
+    """A step opened a subscription for a message that was buffered meanwhile."""
+    return ConcurrentUpdateError(
+        f"message '{name}' with key {correlation_key!r} was buffered while this step opened a "
+        "subscription for it; redo the step to deliver it"
+    )
+
+
 def job_not_found(job_id: str) -> NotFoundError:
     """No job has that id."""
     return NotFoundError(

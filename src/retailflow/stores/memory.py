@@ -15,7 +15,7 @@ import threading
 from collections.abc import Hashable, Iterable, KeysView, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TypeVar
 
 from retailflow.model import (
     BufferedMessage,
@@ -30,6 +30,7 @@ from retailflow.model import (
     SubscriptionKind,
     UserTask,
 )
+from retailflow.model.variables import decode, encode
 from retailflow.stores import errors
 from retailflow.stores.base import Checkpoint
 
@@ -155,8 +156,9 @@ class MemoryStore:
                 )
             for job in checkpoint.jobs:
                 errors.require_aware(job.due_at)
+            self._check_messages(checkpoint)
             # Nothing below can fail: the checkpoint applies whole.
-            self._instances[instance.id] = (_copied_instance(instance), checkpoint.state)
+            self._instances[instance.id] = (_kept(instance), checkpoint.state)
             self._sync_jobs(instance.id, checkpoint.jobs)
             for owner, jobs in checkpoint.schedules.items():
                 self._sync_jobs(owner, jobs)
@@ -166,9 +168,23 @@ class MemoryStore:
                 self._open_incidents[incident.id] = incident
             self._append_history(checkpoint.history)
             for message_id in checkpoint.consumed_message_ids:
-                message = self._messages.pop(message_id, None)
-                if message is not None:
-                    self._messages_keyed.remove((message.name, message.correlation_key), message_id)
+                message = self._messages.pop(message_id)
+                self._messages_keyed.remove((message.name, message.correlation_key), message_id)
+
+    def _check_messages(self, checkpoint: Checkpoint) -> None:
+        """Refuse a checkpoint that consumes a message another step took, or that opens a
+        subscription a buffered message is waiting for (see ``Checkpoint``)."""
+        if taken := [i for i in checkpoint.consumed_message_ids if i not in self._messages]:
+            raise errors.messages_taken(taken)
+        stored = self._subscriptions_of.get(checkpoint.instance.id)
+        for subscription in checkpoint.subscriptions:
+            if subscription.kind != SubscriptionKind.MESSAGE or subscription.id in stored:
+                continue
+            key = (subscription.name, subscription.correlation_key)
+            if any(i not in checkpoint.consumed_message_ids
+                   and (checkpoint.now is None or self._messages[i].expires_at > checkpoint.now)
+                   for i in self._messages_keyed.get(key)):
+                raise errors.message_arrived(*key)
 
     def _sync_jobs(self, instance_id: str, wanted: list[Job]) -> None:
         """Remaining jobs are kept as stored (lock, attempt, retries, backoff); only new ones
@@ -245,7 +261,7 @@ class MemoryStore:
                     self._tasks_offered.remove(group, task_id)
         for task in wanted:
             if task.id not in self._tasks:
-                self._tasks[task.id] = _copied_task(task)
+                self._tasks[task.id] = _kept(task)
                 self._tasks_of.add(instance_id, task.id)
                 self._tasks_assigned.add(task.assignee, task.id)
                 for group in task.candidate_groups:
@@ -253,7 +269,7 @@ class MemoryStore:
 
     def _append_history(self, events: Iterable[HistoryEvent]) -> None:
         for event in events:
-            stored = replace(event, variables=_copied(event.variables), seq=len(self._history) + 1)
+            stored = replace(_kept(event), seq=len(self._history) + 1)
             self._history.append(stored)
             self._history_of.setdefault(stored.instance_id, []).append(stored)
             self._history_defined.setdefault(stored.definition_id, []).append(stored)
@@ -268,7 +284,7 @@ class MemoryStore:
             stored = self._instances.get(instance_id)
         if stored is None:
             raise errors.instance_not_found(instance_id)
-        return _copied_instance(stored[0]), stored[1]
+        return _given(stored[0]), stored[1]
 
     def list_instances(
         self,
@@ -294,7 +310,7 @@ class MemoryStore:
                 and (cursor is None or _listing_order(instance) > cursor)
             ]
         found.sort(key=_listing_order)
-        return [_copied_instance(instance) for instance in found[:limit]]
+        return [_given(instance) for instance in found[:limit]]
 
     # -- jobs ------------------------------------------------------------------------------------
     def claim_due_jobs(
@@ -427,11 +443,20 @@ class MemoryStore:
         with self._lock:
             return [self._subscriptions[i] for i in sorted(self._subscriptions_of.get(instance_id))]
 
-    def buffer_message(self, message: BufferedMessage) -> None:
-        """Keep a message that found no subscription until it expires."""
+    def buffer_message(self, message: BufferedMessage) -> Subscription | None:
+        """Keep a message until it expires, unless a subscription waits for it: then return
+        that subscription and keep nothing (see ``Store.buffer_message``)."""
         with self._lock:
-            self._messages[message.id] = _copied_message(message)
+            named = self._subscriptions_named.get((SubscriptionKind.MESSAGE, message.name))
+            waiting = sorted(
+                i for i in named
+                if self._subscriptions[i].correlation_key == message.correlation_key
+            )
+            if waiting:
+                return self._subscriptions[waiting[0]]
+            self._messages[message.id] = _kept(message)
             self._messages_keyed.add((message.name, message.correlation_key), message.id)
+            return None
 
     def take_buffered_messages(
         self, name: str, correlation_key: str | None, now: datetime
@@ -445,7 +470,20 @@ class MemoryStore:
                 if self._messages[i].expires_at > now
             ]
             found.sort(key=lambda message: (message.created_at, message.id))
-            return [_copied_message(message) for message in found]
+            return [_given(message) for message in found]
+
+    def lost_wake_ups(self, now: datetime) -> list[Subscription]:
+        """Open message subscriptions beside an unexpired buffered message for them."""
+        with self._lock:
+            # Walks the buffer, not the subscriptions: run() asks every time, and the buffer
+            # is usually empty while thousands of instances may wait.
+            found = {
+                i
+                for m in self._messages.values() if m.expires_at > now
+                for i in self._subscriptions_named.get((SubscriptionKind.MESSAGE, m.name))
+                if self._subscriptions[i].correlation_key == m.correlation_key
+            }
+            return [self._subscriptions[i] for i in sorted(found)]
 
     def purge_expired_messages(self, now: datetime) -> int:
         """Delete buffered messages past their time-to-live; returns how many."""
@@ -481,7 +519,7 @@ class MemoryStore:
                 and (candidate_group is None or candidate_group in task.candidate_groups)
             ]
             found.sort(key=lambda task: (task.created_at, task.id))
-            return [_copied_task(task) for task in found]
+            return [_given(task) for task in found]
 
     def get_user_task(self, task_id: str) -> UserTask:
         """One open user task; ``NotFoundError`` if none."""
@@ -489,7 +527,7 @@ class MemoryStore:
             task = self._tasks.get(task_id)
         if task is None:
             raise errors.user_task_not_found(task_id)
-        return _copied_task(task)
+        return _given(task)
 
     def list_incidents(self, *, instance_id: str | None = None) -> list[Incident]:
         """Open incidents, oldest first."""
@@ -505,7 +543,7 @@ class MemoryStore:
         """Every history event of an instance, in the order they were appended."""
         with self._lock:
             events = list(self._history_of.get(instance_id, ()))
-        return [_copied_event(event) for event in events]
+        return [_given(event) for event in events]
 
     def all_history(self, *, definition_id: str | None = None) -> Iterable[HistoryEvent]:
         """History across instances (for KPIs and coverage), in append order."""
@@ -515,35 +553,25 @@ class MemoryStore:
                 if definition_id is None
                 else self._history_defined.get(definition_id, ())
             )
-        return [_copied_event(event) for event in events]
+        return [_given(event) for event in events]
 
     def close(self) -> None:
         """Nothing to release: the data lives as long as the object."""
 
 
-def _copied(value: Any) -> Any:
-    """A copy of JSON-like data (dicts and lists, recursively); other values are immutable."""
-    if isinstance(value, dict):
-        return {key: _copied(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copied(item) for item in value]
-    return value
+_Record = TypeVar("_Record", Instance, UserTask, BufferedMessage, HistoryEvent)
 
 
-def _copied_instance(instance: Instance) -> Instance:
-    return replace(instance, variables=_copied(instance.variables))
+def _kept(record: _Record) -> _Record:
+    """A record with its variables in the form the SQL stores keep them (the variable codec's
+    JSON form): memory reads back exactly what SQLite and PostgreSQL do, and no later change
+    to the caller's objects reaches the store."""
+    return replace(record, variables=encode(record.variables))
 
 
-def _copied_task(task: UserTask) -> UserTask:
-    return replace(task, variables=_copied(task.variables))
-
-
-def _copied_message(message: BufferedMessage) -> BufferedMessage:
-    return replace(message, variables=_copied(message.variables))
-
-
-def _copied_event(event: HistoryEvent) -> HistoryEvent:
-    return replace(event, variables=_copied(event.variables))
+def _given(record: _Record) -> _Record:
+    """A stored record with its variables decoded afresh for the caller."""
+    return replace(record, variables=decode(record.variables))
 
 
 def _listing_order(instance: Instance) -> tuple[datetime, str]:

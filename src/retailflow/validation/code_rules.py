@@ -14,9 +14,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from pathlib import Path
 
+from lxml import etree
+
 from retailflow.bpmn.document import JOB_ELEMENTS, BpmnDocument, is_executable
 from retailflow.bpmn.extensions import ElementConfig, expression_language, read_element_config
 from retailflow.handlers import HandlerRegistry, RegisteredHandler
+from retailflow.handlers.delegates import unbound_callouts
 from retailflow.model import Finding
 from retailflow.validation.flow_graph import FlowNode, FlowScope, flow_scopes
 from retailflow.validation.rules import RULES
@@ -38,10 +41,16 @@ def check_code(documents: Sequence[BpmnDocument], handlers: HandlerRegistry,
         flow = VariableFlow(handlers, start_variables)
         flow.add_scopes(scopes)
         for scope in scopes:
+            # A process's own listeners, each element's delegate and listeners, each flow's.
+            owners = [scope.element] if scope.parent is None else []
+            elements = [*owners, *(node.element for node in scope.nodes),
+                        *(flow.element for flow in scope.flows)]
+            for element in elements:
+                findings.extend(_callout_findings(document.name, element, handlers, used))
             for node in scope.nodes:
+                config = read_element_config(node.element)
                 if node.kind not in _JOB_KINDS:
                     continue
-                config = read_element_config(node.element)
                 job_type = config.job_type
                 if not job_type or expression_language(job_type) is not None:
                     continue
@@ -92,6 +101,29 @@ def _task_findings(file: str, node: FlowNode, scope: FlowScope, config: ElementC
             f"the output mapping to '{mapping.target}' reads '{read}', which handler "
             f"'{job_type}' does not return (it returns {fields})",
             "map one of the fields the handler returns, or add the field to its result type")
+
+
+def _callout_findings(file: str, element: etree._Element, handlers: HandlerRegistry,
+                      used: set[str]) -> Iterator[Finding]:
+    """The delegate and listeners of one element against the registry; the topics of the
+    handlers they call go to ``used``."""
+    config = read_element_config(element)
+    used.update(_callout_topics(handlers, config))
+    for unbound in unbound_callouts(handlers, config):
+        yield RULES["handler-missing"].report(unbound.message, unbound.hint, file=file,
+                                              line=unbound.line or element.sourceline,
+                                              element_id=element.get("id"))
+
+
+def _callout_topics(handlers: HandlerRegistry, config: ElementConfig) -> set[str]:
+    """The topics of the handlers an element's delegate and listeners call."""
+    found = [handlers.delegate(*config.java_delegate) if config.java_delegate else None]
+    for listener in config.listeners:
+        if listener.delegate is not None:
+            found.append(handlers.delegate(*listener.delegate))
+        elif listener.job_type is not None:
+            found.append(handlers.get(listener.job_type))
+    return {handler.topic for handler in found if handler is not None}
 
 
 def _single_variable(source: str | None) -> str | None:

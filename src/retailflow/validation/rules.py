@@ -152,6 +152,8 @@ RULES: dict[str, Rule] = {rule.id: rule for rule in [
         ("mapping-ignored", W, "an element's variable mappings are not applied at run time"),
         ("data-ignored", W, "a data object or data store in a Camunda file is documentation "
                             "only, as in Camunda"),
+        ("setting-ignored", W, "a Camunda 7 setting that has no effect here (an async "
+                               "continuation outside a handler's task, field injection)"),
         ("engine-refused", E, "SpiffWorkflow refused to compile the process"),
     ),
     *_rules(

@@ -7,9 +7,11 @@ Everything above it talks retailflow's types: ``compile_processes`` turns parsed
 
 from __future__ import annotations
 
+from retailflow.engine.spiff.callouts import Callout, CalloutRunner
 from retailflow.engine.spiff.compiler import CompiledProcess, SourceTree, compile_processes
 from retailflow.engine.spiff.quiet_logs import quiet_spiffworkflow
 from retailflow.engine.spiff.runtime import (
+    ASYNC_AFTER_JOB,
     FailedActivation,
     PendingCatch,
     PendingJob,
@@ -26,6 +28,9 @@ from retailflow.engine.spiff.serializer import StateCodec
 quiet_spiffworkflow()
 
 __all__ = [
+    "ASYNC_AFTER_JOB",
+    "Callout",
+    "CalloutRunner",
     "CompiledProcess",
     "FailedActivation",
     "PendingCatch",

@@ -17,8 +17,15 @@ from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEv
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from retailflow.bpmn.extensions import expression_language
+from retailflow.bpmn.extensions import (
+    Dialect,
+    ElementConfig,
+    expression_language,
+    read_element_config,
+)
+from retailflow.bpmn.listeners import Listener
 from retailflow.bpmn.namespaces import bpmn_tag
+from retailflow.engine.spiff.callouts import connect_end_listeners
 from retailflow.engine.spiff.deep_stack import with_deep_stack
 from retailflow.engine.spiff.parser import RetailBpmnParser, ValidationException
 from retailflow.engine.spiff.specs import (
@@ -52,7 +59,10 @@ class CompiledProcess:
     ``sequence_flows`` maps ``(process id, source id, target id)`` to the id of the sequence
     flow drawn between them (SpiffWorkflow keeps no sequence flows at run time, only which
     element follows which). ``scopes`` names the process each spec belongs to: a process's
-    own, a called process's, and an embedded or event subprocess's enclosing process."""
+    own, a called process's, and an embedded or event subprocess's enclosing process.
+    ``process_listeners`` are the execution listeners written on ``bpmn:process`` elements,
+    by process id, and ``flow_listeners`` the take listeners of sequence flows, by ``(process
+    id, flow id)`` (SpiffWorkflow keeps neither processes' extensions nor flows)."""
 
     process_id: str
     spec: BpmnProcessSpec
@@ -61,6 +71,16 @@ class CompiledProcess:
     locations: dict[str, tuple[str, int | None]] = field(default_factory=dict)
     sequence_flows: dict[tuple[str, str, str], str] = field(default_factory=dict)
     scopes: dict[str, str] = field(default_factory=dict)
+    process_listeners: dict[str, tuple[Listener, ...]] = field(default_factory=dict)
+    flow_listeners: dict[tuple[str, str], tuple[Listener, ...]] = field(default_factory=dict)
+    calls_out: bool = field(init=False, default=False)
+    """Whether any element has a Camunda 7 delegate or a listener: the runtime looks for
+    them only then, keeping their scans off the hot path of every other process."""
+
+    def __post_init__(self) -> None:
+        self.calls_out = bool(self.flow_listeners) or any(
+            config.java_delegate is not None or config.listeners
+            for _, config in self.element_configs())
 
     def scope(self, spec_name: str) -> str:
         """The BPMN process id of the elements of the spec named ``spec_name``."""
@@ -79,10 +99,25 @@ class CompiledProcess:
     def job_topics(self) -> list[tuple[str, str]]:
         """``(element_id, topic)`` of every job (service-like tasks, message throw and end
         events with a job type), called processes included. A job type written as an
-        expression is known only when its job is created, so it is left out."""
+        expression is known only when its job is created, so it is left out, and a Camunda 7
+        delegate has none (see ``element_configs``)."""
         return [(spec.bpmn_id, spec.extensions.job_type) for spec in self._task_specs()
-                if isinstance(spec, ServiceTask)
-                and expression_language(spec.extensions.job_type or "") is None]
+                if isinstance(spec, ServiceTask) and spec.extensions.job_type
+                and expression_language(spec.extensions.job_type) is None]
+
+    def element_configs(self) -> list[tuple[str, ElementConfig]]:
+        """``(element_id, config)`` of every element drawn, and of the process and the
+        processes it calls (their listeners): what a delegate or listener calls is checked
+        against the handlers at deployment."""
+        configs = [(spec.bpmn_id, spec.extensions) for spec in self._task_specs()
+                   if isinstance(getattr(spec, "extensions", None), ElementConfig)]
+        for process_id in (self.process_id, *self.subprocess_specs):
+            listeners = self.process_listeners.get(process_id)
+            if listeners:
+                configs.append((process_id, ElementConfig(Dialect.PLAIN, listeners=listeners)))
+        for (_, flow), listeners in self.flow_listeners.items():
+            configs.append((flow, ElementConfig(Dialect.PLAIN, listeners=listeners)))
+        return configs
 
     def decision_ids(self) -> set[str]:
         """Decisions called by business rule tasks, called processes included."""
@@ -138,6 +173,8 @@ def _compile_processes(sources: Sequence[SourceTree],
     element_types: dict[tuple[str, str], str] = {}
     flows: dict[tuple[str, str, str], str] = {}
     scopes: dict[str, str] = {}
+    process_listeners: dict[str, tuple[Listener, ...]] = {}
+    flow_listeners: dict[tuple[str, str], tuple[Listener, ...]] = {}
     for source in sources:
         for element in source.root.iter():
             element_id = element.get("id") if isinstance(element.tag, str) else None
@@ -146,6 +183,9 @@ def _compile_processes(sources: Sequence[SourceTree],
         for process in source.root.iter(_PROCESS):
             scope = process.get("id", "")
             scopes[scope] = scope
+            listeners = read_element_config(process).listeners
+            if listeners:
+                process_listeners[scope] = listeners
             for element in process.iter():
                 element_id = element.get("id") if isinstance(element.tag, str) else None
                 if element_id is None:
@@ -159,6 +199,9 @@ def _compile_processes(sources: Sequence[SourceTree],
                     # the first one drawn is the one recorded.
                     flows.setdefault((scope, element.get("sourceRef", ""),
                                       element.get("targetRef", "")), element_id)
+                    listeners = read_element_config(element).listeners
+                    if listeners:
+                        flow_listeners[(scope, element_id)] = listeners
         try:
             parser.add_bpmn_xml(source.root, filename=source.name)
         except (SpiffWorkflowException, NotImplementedError) as error:
@@ -175,11 +218,23 @@ def _compile_processes(sources: Sequence[SourceTree],
         for each in (spec, *subprocess_specs.values()):
             _link_loop_children(each)
             _connect_triggered_event_subprocesses(each)
+            connect_end_listeners(each)
         compiled[process_id] = CompiledProcess(process_id, spec, subprocess_specs,
-                                               element_types, lines, flows, scopes)
+                                               element_types, lines, flows, scopes,
+                                               process_listeners,
+                                               _own(flow_listeners, process_id,
+                                                    subprocess_specs))
     if findings:
         raise DeploymentError(findings)
     return compiled
+
+
+def _own(flow_listeners: dict[tuple[str, str], tuple[Listener, ...]], process_id: str,
+         subprocess_specs: dict[str, BpmnProcessSpec]) -> dict[tuple[str, str],
+                                                              tuple[Listener, ...]]:
+    """The take listeners of the flows of a process and of the processes it calls."""
+    scopes = {process_id, *subprocess_specs}
+    return {key: listeners for key, listeners in flow_listeners.items() if key[0] in scopes}
 
 
 def _link_loop_children(spec: BpmnProcessSpec | None) -> None:

@@ -73,6 +73,7 @@ from retailflow.bpmn.extensions import (
 )
 from retailflow.bpmn.languages import UnsupportedLanguage, as_marked, written_in
 from retailflow.bpmn.namespaces import BPMN, ZEEBE
+from retailflow.engine.spiff.callouts import DelegateMessageEventDefinition
 from retailflow.engine.spiff.specs import (
     OUTPUT_ELEMENT,
     ClockTimerEventDefinition,
@@ -106,6 +107,13 @@ class _ConfiguredParser(TaskParser):
     @property
     def config(self) -> ElementConfig:
         return read_element_config(self.node)
+
+    @property
+    def calls_delegate(self) -> bool:
+        """A Camunda 7 delegate (class, delegate expression or expression) implements it: it
+        runs the handler bound to that name, synchronously unless ``asyncBefore``."""
+        delegate = self.config.java_delegate
+        return delegate is not None and delegate[0] != "connector"
 
     def parse_condition(self, sequence_flow: Any) -> str | None:
         condition = sequence_flow.find("bpmn:conditionExpression", _NS)
@@ -227,6 +235,10 @@ class _EventParserMixin(_ConfiguredParser):
 
     def parse_message_event(self, message_event: Any) -> MessageEventDefinition:
         message_ref = message_event.get("messageRef")
+        if self.calls_delegate and self.node.tag in _THROWS:
+            name = self.process_parser.parser.messages.get(message_ref) or self.bpmn_id
+            return DelegateMessageEventDefinition(
+                name, None, self.bpmn_id, description=self.get_event_description(message_event))
         if message_ref is None:
             self.raise_validation_exception("A message event needs a messageRef")
         name = self.process_parser.parser.messages.get(message_ref)
@@ -412,10 +424,11 @@ class RetailSubWorkflowParser(_ConfiguredParser, SubWorkflowParser):
 
 
 class RetailServiceTaskParser(_ConfiguredParser):
-    """Service tasks (and send tasks with a job type) wait as jobs for a handler."""
+    """Service tasks (and send tasks with a job type) wait as jobs for a handler; with a
+    Camunda 7 delegate the runtime runs the handler in the step that reaches the task."""
 
     def create_task(self) -> Any:
-        if not self.config.job_type:
+        if not self.config.job_type and not self.calls_delegate:
             self.raise_validation_exception(
                 "This service task has no job type: set zeebe:taskDefinition type (Camunda 8) "
                 "or camunda:type=\"external\" with camunda:topic (Camunda 7)")
@@ -423,10 +436,11 @@ class RetailServiceTaskParser(_ConfiguredParser):
 
 
 class RetailSendTaskParser(_EventParserMixin, SendTaskParser):
-    """A Camunda 8 send task with a job type is a job; otherwise it throws its message."""
+    """A send task with a job type or a delegate calls a handler; otherwise it throws its
+    message."""
 
     def create_task(self) -> Any:
-        if self.config.job_type:
+        if self.config.job_type or self.calls_delegate:
             return ServiceTask(self.spec, self.bpmn_id, **self.bpmn_attributes)
         return super().create_task()
 
@@ -436,7 +450,7 @@ class RetailBusinessRuleTaskParser(_ConfiguredParser):
 
     def create_task(self) -> Any:
         config = self.config
-        if config.job_type:
+        if config.job_type or self.calls_delegate:
             return ServiceTask(self.spec, self.bpmn_id, **self.bpmn_attributes)
         if not config.called_decision:
             self.raise_validation_exception(

@@ -10,7 +10,7 @@ SpiffWorkflow exceptions raised while advancing are turned into ``ExecutionError
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
@@ -19,7 +19,12 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.control import StartEventSplit, _EndJoin
-from SpiffWorkflow.bpmn.specs.defaults import EventSubprocess, ServiceTask, StartEvent
+from SpiffWorkflow.bpmn.specs.defaults import (
+    BoundaryEvent,
+    EventSubprocess,
+    ServiceTask,
+    StartEvent,
+)
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
     CodeEventDefinition,
     ErrorEventDefinition,
@@ -32,7 +37,9 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from retailflow.bpmn.extensions import Dialect, ElementConfig, expression_language
+from retailflow.bpmn.listeners import Listener
 from retailflow.decisions import RuleHits
+from retailflow.engine.spiff.callouts import CalloutRunner, Callouts
 from retailflow.engine.spiff.compiler import CompiledProcess
 from retailflow.engine.spiff.script_engine import RetailScriptEngine
 from retailflow.engine.spiff.serializer import StateCodec
@@ -43,7 +50,7 @@ from retailflow.engine.spiff.specs import (
     is_visible,
 )
 from retailflow.engine.variables import map_inputs
-from retailflow.model import ExecutionError, NotFoundError, RetailflowError
+from retailflow.model import BpmnError, ExecutionError, NotFoundError, RetailflowError
 
 _OPEN = TaskState.STARTED | TaskState.WAITING | TaskState.READY
 TRIGGER = "trigger:"
@@ -55,6 +62,10 @@ _JOB = "rf_job"
 _T = TypeVar("_T")
 _FLOWS_RECORDED = "rf_flows_recorded"
 """Internal-data key: the children of a repeating timer whose flows are already recorded."""
+_ASYNC_AFTER = "rf_async_after"
+"""Internal-data key: what a task's handler wrote, kept while it waits in its asyncAfter."""
+ASYNC_AFTER_JOB = "@after"
+"""Suffix of the id of the job that continues after a task's ``camunda:asyncAfter``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +143,8 @@ class Step:
     variables: dict[str, Any]
     flows: tuple[str, ...] = ()
     decisions: tuple[RuleHits, ...] = ()
+    listener: tuple[str, str] | None = None
+    """``(event, name)`` when the step is a listener invocation, not a completion."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,10 +160,13 @@ class ProcessRun:
     """A live instance: a SpiffWorkflow workflow plus what the engine needs to drive it."""
 
     def __init__(self, workflow: BpmnWorkflow, compiled: CompiledProcess,
-                 script_engine: RetailScriptEngine) -> None:
+                 script_engine: RetailScriptEngine, callouts: CalloutRunner | None = None
+                 ) -> None:
         self._workflow = workflow
         self._compiled = compiled
         self._script_engine = script_engine
+        self._callouts = Callouts(callouts, script_engine.expressions, self._record_listener,
+                                  compiled.process_listeners)
         self._steps: list[Step] = []
         self._entered: list[Step] = []
         self._thrown: list[Thrown] = []
@@ -159,15 +175,16 @@ class ProcessRun:
     # -- creating and persisting ------------------------------------------------------------
     @classmethod
     def start(cls, compiled: CompiledProcess, variables: Mapping[str, Any],
-              script_engine: RetailScriptEngine, *,
-              start_event: str | None = None) -> ProcessRun:
+              script_engine: RetailScriptEngine, *, start_event: str | None = None,
+              callouts: CalloutRunner | None = None) -> ProcessRun:
         """Create an instance and advance it to its first wait states.
 
         ``start_event`` is the message, signal or timer start event the instance starts at; the
         process's other start events are then left out. Without it the none start event is
         taken, as for ``Engine.start`` and a call activity. (SpiffWorkflow races all start
         events and a none start always wins, so a process with both a none start and a message
-        start could otherwise never be started by its message.)"""
+        start could otherwise never be started by its message.) ``callouts`` runs the
+        handlers of delegates and listeners."""
         workflow = BpmnWorkflow(compiled.spec, compiled.subprocess_specs,
                                 script_engine=script_engine)
         if start_event is not None:
@@ -179,20 +196,21 @@ class ProcessRun:
         workflow.task_tree.data.update(variables)
         for child in workflow.task_tree.children:
             child.data.update(variables)
-        run = cls(workflow, compiled, script_engine)
+        run = cls(workflow, compiled, script_engine, callouts)
         run._advance()
         return run
 
     @classmethod
     def restore(cls, state: bytes, compiled: CompiledProcess, codec: StateCodec,
-                script_engine: RetailScriptEngine) -> ProcessRun:
+                script_engine: RetailScriptEngine, callouts: CalloutRunner | None = None
+                ) -> ProcessRun:
         """Re-create a live instance from stored state and its deployment's compiled spec."""
         try:
             workflow = codec.load(state, compiled)
         except (SpiffWorkflowException, KeyError, ValueError, TypeError) as error:
             raise ExecutionError(f"the stored state cannot be restored: {error}") from error
         workflow.script_engine = script_engine
-        return cls(workflow, compiled, script_engine)
+        return cls(workflow, compiled, script_engine, callouts)
 
     def dump(self, codec: StateCodec) -> bytes:
         """The instance's state, without its spec."""
@@ -227,6 +245,8 @@ class ProcessRun:
                 continue
             element_id = spec.bpmn_id
             if task.state == TaskState.STARTED and isinstance(spec, ServiceTask):
+                if not _waits_as_job(task):
+                    continue  # a delegate that runs in the step
                 job = self._activated(states, task, element_id, partial(self._job, task))
                 if job is not None:
                     states.jobs.append(job)
@@ -301,6 +321,10 @@ class ProcessRun:
             if evaluated is None:
                 evaluated = task.internal_data[_JOB] = self._evaluate_job(task, config)
             topic, retries = evaluated
+        if not config.job_type and config.java_delegate is not None:
+            topic = config.java_delegate[1]  # a delegate behind asyncBefore/asyncAfter
+        if _ASYNC_AFTER in task.internal_data:
+            return PendingJob(f"{task.id}{ASYNC_AFTER_JOB}", spec.bpmn_id, topic, retries)
         return PendingJob(str(task.id), spec.bpmn_id, topic, retries)
 
     def _evaluate_job(self, task: Task, config: ElementConfig) -> tuple[str, int | None]:
@@ -333,25 +357,18 @@ class ProcessRun:
 
     # -- advancing ---------------------------------------------------------------------------
     def complete_job(self, task_id: str, updates: Mapping[str, Any]) -> None:
-        """A handler finished: write its outputs and move on."""
+        """A handler finished: write its outputs and move on (after ``camunda:asyncAfter``,
+        in the job that continues from there)."""
         task = self._task(task_id, TaskState.STARTED)
-        task.data.update(updates)
-        self._guard(task, task.complete)
-        self._record(task, updates)
+        self._finish_service_task(task, dict(updates), continued=task_id.endswith(
+            ASYNC_AFTER_JOB))
         self._advance()
 
     def throw_error(self, task_id: str, code: str, variables: Mapping[str, Any]) -> bool:
         """A handler raised ``BpmnError``: route it to the matching catch. Returns False (and
         changes nothing) when nothing catches that code."""
-        task = self._task(task_id, TaskState.STARTED)
-        event = BpmnEvent(ErrorEventDefinition(code, code), payload=dict(variables),
-                          target=task.workflow)
-        self._guard(task, lambda: self._workflow.catch(event))
-        if event in self._workflow.bpmn_events:
-            # SpiffWorkflow parks an event nobody caught for the caller: nothing changed.
-            self._workflow.bpmn_events.remove(event)
+        if not self._throw(self._task(task_id, TaskState.STARTED), code, variables):
             return False
-        self._interrupt_for_event_subprocesses()
         self._advance()
         return True
 
@@ -396,7 +413,13 @@ class ProcessRun:
         """A person finished a user task."""
         task = self._task(task_id, TaskState.READY)
         task.data.update(variables)
-        self._guard(task, task.run)
+
+        def complete() -> None:
+            # Camunda fires complete listeners before the task ends: they see the input.
+            self._callouts.fire(task, "task", "complete")
+            task.run()
+
+        self._guard(task, complete)
         self._record(task, variables)
         self._advance()
 
@@ -421,7 +444,8 @@ class ProcessRun:
         if task_id.startswith(TRIGGER):
             # An event subprocess start: the workflow itself starts the subprocess.
             try:
-                self._workflow.catch(event)
+                with self._callouts.active():
+                    self._workflow.catch(event)
             except SpiffWorkflowException as error:
                 raise _execution_error(error, catch_id.rsplit("@", 1)[-1]) from error
             self._interrupt_for_event_subprocesses()
@@ -437,19 +461,26 @@ class ProcessRun:
         self._advance()
 
     def _advance(self) -> None:
-        try:
-            self._run_engine_steps()
-            # An escalation or error thrown inside the flow may have started an interrupting
-            # event subprocess, which SpiffWorkflow runs alongside the rest; and a scope whose
-            # last regular token ended completes, its waiting event subprocesses cancelled.
+        with self._callouts.active():
             while True:
-                interrupted = (self._compiled.has_event_subprocesses()
-                               and self._interrupt_for_event_subprocesses())
-                if not (self._end_idle_scopes() or interrupted):
+                try:
+                    self._run_engine_steps()
+                    # An escalation or error thrown inside the flow may have started an
+                    # interrupting event subprocess, which SpiffWorkflow runs alongside the
+                    # rest; and a scope whose last regular token ended completes, its waiting
+                    # event subprocesses cancelled.
+                    while True:
+                        interrupted = (self._compiled.has_event_subprocesses()
+                                       and self._interrupt_for_event_subprocesses())
+                        if not (self._end_idle_scopes() or interrupted):
+                            break
+                        self._run_engine_steps()
+                except SpiffWorkflowException as error:
+                    raise _execution_error(error) from error
+                if not self._compiled.calls_out or not self._run_delegates():
                     break
-                self._run_engine_steps()
-        except SpiffWorkflowException as error:
-            raise _execution_error(error) from error
+            if self._compiled.calls_out:
+                self._start_waiting()
         outbox = self._script_engine.outbox
         while outbox:
             kind, name, variables = outbox.pop(0)
@@ -475,11 +506,97 @@ class ProcessRun:
                                  "event subprocess; draw one for it",
                                  element_id=getattr(thrower, "bpmn_id", None))
 
+    def _start_waiting(self) -> None:
+        """Fire the start listeners of elements that began to wait (user tasks, catches,
+        jobs). A boundary event starts when it is triggered, not while it watches its task."""
+        for task in list(self._open_tasks()):
+            spec = task.task_spec
+            if is_visible(spec) and not isinstance(spec, BoundaryEvent) \
+                    and (task.state != TaskState.READY or spec.manual):
+                self._guard(task, lambda t=task: self._callouts.start(t))
+
+    def _throw(self, task: Task, code: str, variables: Mapping[str, Any]) -> bool:
+        event = BpmnEvent(ErrorEventDefinition(code, code), payload=dict(variables),
+                          target=task.workflow)
+        self._guard(task, lambda: self._workflow.catch(event))
+        if event in self._workflow.bpmn_events:
+            # SpiffWorkflow parks an event nobody caught for the caller: nothing changed.
+            self._workflow.bpmn_events.remove(event)
+            return False
+        self._interrupt_for_event_subprocesses()
+        return True
+
+    def _run_delegates(self) -> bool:
+        """Run the handlers of the Camunda 7 delegates the step reached, as Camunda 7 does:
+        synchronously, in the step (``asyncBefore`` ones wait as jobs instead). A handler's
+        ``BpmnError`` takes the modelled error path; True when any ran."""
+        ran = False
+        for task in list(self._open_tasks()):
+            config = getattr(task.task_spec, "extensions", None)
+            if task.state != TaskState.STARTED or not isinstance(task.task_spec, ServiceTask) \
+                    or not _runs_in_step(task, config):
+                continue
+            ran = True
+            try:
+                updates = self._callouts.delegate(task)
+            except BpmnError as error:
+                if not self._throw(task, error.code, error.variables):
+                    raise ExecutionError(
+                        f"BPMN error '{error.code}' of the delegate is not caught by any error "
+                        "event here; draw an error boundary event for it",
+                        element_id=task.task_spec.bpmn_id) from error
+                continue
+            self._finish_service_task(task, updates, continued=False)
+        return ran
+
+    def _finish_service_task(self, task: Task, updates: dict[str, Any], *,
+                             continued: bool) -> None:
+        """Complete a service task with what its handler wrote, or, with
+        ``camunda:asyncAfter``, keep it waiting for the job that continues from there."""
+        config: ElementConfig = task.task_spec.extensions
+        if continued:
+            updates = {**task.internal_data.pop(_ASYNC_AFTER, {}), **updates}
+        elif config.async_after:
+            task.internal_data[_ASYNC_AFTER] = updates
+            return
+        task.data.update(updates)
+        self._guard(task, task.complete)
+        self._record(task, updates)
+
+    def _take(self, task: Task, taken: list[tuple[str, Task]]) -> None:
+        """Fire the take listeners of the flows a completed task took; what they write
+        travels with the token, to the element the flow leads to."""
+        scope = self._compiled.scope(task.workflow.spec.name)
+        for flow, target in taken:
+            listeners = self._compiled.flow_listeners.get((scope, flow), ())
+            for listener in listeners:
+                self._guard(target, lambda t=target, f=flow, each=listener:
+                            self._callouts.take(t, f, each))
+
+    def _record_listener(self, task: Task, listener: Listener, variables: dict[str, Any],
+                         flow: str | None = None) -> None:
+        called = (listener.event, listener.name)
+        if flow is not None:
+            scope = self._compiled.scope(task.workflow.spec.name)
+            self._steps.append(Step(scope, flow, "sequenceFlow", variables, listener=called))
+            return
+        if is_visible(task.task_spec):
+            self._steps.append(replace(self._step(task, variables), listener=called))
+            return
+        # A process's own listener: its start task or the join that ends it.
+        process_id = task.workflow.spec.name
+        self._steps.append(Step(self._compiled.scope(process_id), process_id, "process",
+                                variables, listener=called))
+
     def _record(self, task: Task, variables: Mapping[str, Any] | None = None) -> None:
         # SpiffWorkflow reports every task it ran, also those it left STARTED (jobs).
         if is_visible(task.task_spec) and task.state == TaskState.COMPLETED:
-            self._steps.append(self._step(task, dict(variables or {}), self._flows_taken(task),
+            taken = self._taken(task)
+            self._steps.append(self._step(task, dict(variables or {}),
+                                          tuple(flow for flow, _ in taken),
                                           task.internal_data.pop(DECISIONS_HIT, ())))
+            if self._compiled.flow_listeners:
+                self._take(task, taken)
 
     def _record_repetition(self, task: Task) -> None:
         """A cycle timer fired and waits for its next time: this firing passed the event once,
@@ -497,10 +614,15 @@ class ProcessRun:
                     flows, decisions)
 
     def _flows_taken(self, task: Task) -> tuple[str, ...]:
-        """The sequence flows out of a task that just completed: one to each element its
-        children lead to. SpiffWorkflow may put internal tasks in between (a boundary event
-        split, say), and keeps branches that may still be taken as predicted children.
-        Children of earlier repetitions of a cycle timer were recorded when it fired."""
+        """The sequence flows out of a task that just completed."""
+        return tuple(flow for flow, _ in self._taken(task))
+
+    def _taken(self, task: Task) -> list[tuple[str, Task]]:
+        """The sequence flows out of a task that just completed, each with the task it led
+        to: one to each element its children lead to. SpiffWorkflow may put internal tasks in
+        between (a boundary event split, say), and keeps branches that may still be taken as
+        predicted children. Children of earlier repetitions of a cycle timer were recorded
+        when it fired."""
         flows = self._compiled.sequence_flows
         scope = self._compiled.scope(task.workflow.spec.name)
         source = task.task_spec.bpmn_id
@@ -516,10 +638,10 @@ class ProcessRun:
             if is_visible(child.task_spec):
                 flow = flows.get((scope, source, child.task_spec.bpmn_id))
                 if flow is not None:
-                    taken.append(flow)
+                    taken.append((flow, child))
             else:
                 following.extend(child.children)
-        return tuple(taken)
+        return taken
 
     def _interrupt_for_event_subprocesses(self) -> bool:
         """An interrupting event subprocess ends everything else in its scope when it starts
@@ -666,6 +788,7 @@ class ProcessRun:
                  if task.state == TaskState.READY and not task.task_spec.manual]
         for task in ready:
             if task.state == TaskState.READY:
+                self._callouts.before_run(task)
                 task.run()
                 self._record(task)
                 if isinstance(getattr(task.task_spec, "event_definition", None),
@@ -685,7 +808,7 @@ class ProcessRun:
 
     def _task(self, task_id: str, state: TaskState | None = None) -> Task:
         try:
-            task = self._workflow.get_task_from_id(UUID(task_id))
+            task = self._workflow.get_task_from_id(UUID(task_id.removesuffix(ASYNC_AFTER_JOB)))
         except (SpiffWorkflowException, ValueError):
             task = None
         if task is None or (state is not None and task.state != state):
@@ -694,9 +817,26 @@ class ProcessRun:
 
     def _guard(self, task: Task, action: Any) -> None:
         try:
-            action()
+            with self._callouts.active():
+                action()
         except SpiffWorkflowException as error:
             raise _execution_error(error, task.task_spec.bpmn_id) from error
+
+
+def _runs_in_step(task: Task, config: Any) -> bool:
+    """A Camunda 7 delegate that runs now: no job type, not behind ``asyncBefore``, and not
+    already run and waiting in its ``asyncAfter``."""
+    return (isinstance(config, ElementConfig) and config.java_delegate is not None
+            and not config.job_type and not config.async_before
+            and _ASYNC_AFTER not in task.internal_data)
+
+
+def _waits_as_job(task: Task) -> bool:
+    """Whether a STARTED service task waits for a job: its handler (a job type, or a delegate
+    behind ``asyncBefore``), or the continuation after its ``asyncAfter``; a delegate without
+    either runs in the step."""
+    config: ElementConfig = task.task_spec.extensions
+    return bool(config.job_type or config.async_before or _ASYNC_AFTER in task.internal_data)
 
 
 def _ancestors(task: Task) -> Iterator[Task]:

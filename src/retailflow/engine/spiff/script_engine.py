@@ -18,6 +18,7 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScript
 from retailflow.decisions import RuleHits
 from retailflow.expressions import ExpressionEngine, parse_timer
 from retailflow.model import ExpressionError
+from retailflow.model.variables import check_variables
 
 if TYPE_CHECKING:
     from SpiffWorkflow.task import Task
@@ -74,8 +75,9 @@ class RetailScriptEngine(PythonScriptEngine):
         variables = dict(task.data)
         if external_context:
             variables.update(external_context)
-        result = self.expressions.run_script(script, variables,
-                                             element_id=task.task_spec.bpmn_id)
+        element_id = task.task_spec.bpmn_id
+        result = self.expressions.run_script(script, variables, element_id=element_id)
+        check_variables(result, f"script at '{element_id}'")
         task.data.update(result)
         return True
 

@@ -3,10 +3,17 @@
 SpiffWorkflow's default serialization embeds the whole spec in every instance. The store keeps
 each deployed file once, so the state here holds only the instance's own tasks and data; on
 load the spec compiled from the deployment is attached again.
+
+Task and workflow data are the process variables, so they are written in the variable codec's
+form (``retailflow.model.variables``), not through SpiffWorkflow's registry: a reloaded run
+then reads every variable with the value and type the live run had (the registry knows no
+``date``, ``time``, big integer or time zone). State written before (``retailflow-state/1``,
+data in the registry's form) is still read.
 """
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -15,18 +22,27 @@ from uuid import UUID
 import orjson
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import (
+    BpmnSubWorkflowConverter,
+    BpmnWorkflowConverter,
+    TaskConverter,
+)
 from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
 from SpiffWorkflow.bpmn.serializer.helpers.spec import EventDefinitionConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
 from retailflow.engine.spiff.compiler import CompiledProcess
 from retailflow.engine.spiff.specs import ClockTimerEventDefinition, KeyedMessageEventDefinition
+from retailflow.model.variables import decode_variables, encode_variables
 
-STATE_FORMAT = "retailflow-state/1"
-# Dates and times go to the registry (as SpiffWorkflow's typed dicts), not to orjson's strings,
-# so they come back as dates and times.
+STATE_FORMAT = "retailflow-state/2"
+_LEGACY_FORMAT = "retailflow-state/1"
+# Date-times in SpiffWorkflow's own objects (events) go to the registry, not to orjson's
+# strings, so they come back as date-times.
 _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
 _FINISHED = TaskState.COMPLETED | TaskState.CANCELLED
 _FRAGMENTS = "_rf_encoded_tasks"
@@ -50,6 +66,43 @@ class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
         return workflow
 
 
+class _CodecData:
+    """Restores a workflow's (or sub-workflow's) data from the variable codec's form."""
+
+    def set_default_attributes(self, workflow: Any, dct: dict[str, Any]) -> None:
+        data = dct.pop("data", {})
+        super().set_default_attributes(workflow, dct)  # type: ignore[misc]
+        workflow.data = decode_variables(data)
+
+
+class _WorkflowConverter(_CodecData, _SpeclessWorkflowConverter):
+    """A ``retailflow-state/2`` workflow."""
+
+
+class _SubWorkflowConverter(_CodecData, BpmnSubWorkflowConverter):
+    """A ``retailflow-state/2`` sub-workflow (a call activity's or sub-process's)."""
+
+
+class _TaskConverter(TaskConverter):
+    """A ``retailflow-state/2`` task: its data (whole for the root, else the delta from its
+    parent's) in the variable codec's form, and the payloads among its internal data too."""
+
+    def from_dict(self, dct: dict[str, Any], workflow: Any) -> Task:
+        task: Task = super().from_dict({**dct, "internal_data": {}, "data": {}, "delta": {}},
+                                       workflow)
+        task.internal_data = self.registry.restore(decode_variables(dct["internal_data"]))
+        delta = dct.get("delta")
+        if delta and task.parent is not None:
+            data = DeepMerge.merge({}, task.parent.data)
+            data.update(decode_variables(delta.get("updates", {})))
+            for key in delta.get("deletions", ()):
+                data.pop(key, None)
+        else:
+            data = decode_variables(dct["data"])
+        task.data = data
+        return task
+
+
 class _ClockTimerConverter(EventDefinitionConverter):
     """Timers travel in task data only while an event-based gateway records what it saw."""
 
@@ -71,14 +124,20 @@ class _KeyedMessageConverter(EventDefinitionConverter):
         return dct
 
 
-def _configure() -> BpmnWorkflowSerializer:
+def _configure(*, legacy: bool = False) -> BpmnWorkflowSerializer:
     config = dict(DEFAULT_CONFIG)
-    config[BpmnWorkflow] = _SpeclessWorkflowConverter
     config[ClockTimerEventDefinition] = _ClockTimerConverter
     config[KeyedMessageEventDefinition] = _KeyedMessageConverter
+    if legacy:
+        config[BpmnWorkflow] = _SpeclessWorkflowConverter
+    else:
+        config[BpmnWorkflow] = _WorkflowConverter
+        config[BpmnSubWorkflow] = _SubWorkflowConverter
+        config[Task] = _TaskConverter
     registry = BpmnWorkflowSerializer.configure(config)
-    registry.register(Decimal, lambda value: {"value": str(value)},
-                      lambda dct: Decimal(dct["value"]))
+    if legacy:
+        registry.register(Decimal, lambda value: {"value": str(value)},
+                          lambda dct: Decimal(dct["value"]))
     return BpmnWorkflowSerializer(registry)
 
 
@@ -87,27 +146,29 @@ class StateCodec:
 
     Encoding writes the same structure SpiffWorkflow's converters write (so decoding is
     SpiffWorkflow's own restore, migrations included), but builds it directly: the generic
-    converter registry walk costs several times more, on every committed step. Values that
-    JSON cannot hold (dates, decimals, events) go through the registry in ``default``.
+    converter registry walk costs several times more, on every committed step. Variables go
+    through the variable codec; the engine's own objects (events) through the registry in
+    ``default``.
     """
 
     def __init__(self) -> None:
         self._serializer = _configure()
+        self._legacy = _configure(legacy=True)
         self._default = create_encoder(self._serializer.registry)().default
 
     def dump(self, workflow: BpmnWorkflow) -> bytes:
         registry = self._serializer.registry
         registry._encoder_mode = True
         try:
-            return self._encode(workflow, registry)
+            return self._encode(workflow)
         finally:
             registry._encoder_mode = False
 
-    def _encode(self, workflow: BpmnWorkflow, registry: Any) -> bytes:
+    def _encode(self, workflow: BpmnWorkflow) -> bytes:
         default = self._default
-        dct = _workflow_dict(workflow, registry, default)
+        dct = _workflow_dict(workflow, default)
         dct["subprocesses"] = {
-            str(task_id): {**_workflow_dict(sub, registry, default),
+            str(task_id): {**_workflow_dict(sub, default),
                            "parent_task_id": str(sub.parent_task_id), "spec": sub.spec.name,
                            "typename": "BpmnSubWorkflow"}
             for task_id, sub in workflow.subprocesses.items()}
@@ -119,8 +180,10 @@ class StateCodec:
 
     def load(self, state: bytes, compiled: CompiledProcess) -> BpmnWorkflow:
         dct = orjson.loads(state)
-        dct.pop("format", None)
-        return self._serializer.registry.restore(dct, compiled=compiled)
+        serializer = self._serializer
+        if dct.pop("format", None) == _LEGACY_FORMAT:
+            serializer = self._legacy
+        return serializer.registry.restore(dct, compiled=compiled)
 
 
 @lru_cache(maxsize=65536)
@@ -129,11 +192,11 @@ def _text(task_id: UUID) -> str:
     return str(task_id)
 
 
-def _workflow_dict(workflow: Any, registry: Any, default: Any) -> dict[str, Any]:
+def _workflow_dict(workflow: Any, default: Any) -> dict[str, Any]:
     """What ``WorkflowConverter.to_dict`` writes, for a process or a subprocess."""
     last = workflow.last_task
     return {
-        "data": registry.clean(workflow.data),
+        "data": encode_variables(workflow.data, "the process's variables"),
         "correlations": workflow.correlations,
         "last_task": str(last.id) if last is not None else None,
         "success": workflow.success,
@@ -167,18 +230,23 @@ def _tasks(workflow: Any, default: Any) -> dict[str, Any]:
 
 
 def _task_dict(task: Any) -> dict[str, Any]:
-    """What ``TaskConverter.to_dict`` writes: a task's data as a delta from its parent's."""
+    """What ``TaskConverter.to_dict`` writes: a task's data as a delta from its parent's, in
+    the variable codec's form. Its internal data holds message payloads (variables, in the
+    codec's form too) beside the engine's own bookkeeping (events, evaluated job settings),
+    which is left as it is for orjson and the registry's ``default``."""
     parent_id = task._parent
     data = task.data
+    where = f"the variables at '{task.task_spec.bpmn_id or task.task_spec.name}'"
     if parent_id is None:
-        full, delta = data, {}
+        full, delta = encode_variables(data, where), {}
     else:
         parent_data = task.workflow.tasks[parent_id].data if parent_id in task.workflow.tasks \
             else task.parent.data
         full = {}
         delta = {
-            "updates": {key: value for key, value in data.items()
-                        if key not in parent_data or parent_data[key] != value},
+            "updates": encode_variables(
+                {key: value for key, value in data.items()
+                 if key not in parent_data or _changed(parent_data[key], value)}, where),
             "deletions": [key for key in parent_data if key not in data],
         }
     return {
@@ -189,8 +257,31 @@ def _task_dict(task: Any) -> dict[str, Any]:
         "state": task.state,
         "task_spec": task.task_spec.name,
         "triggered": task.triggered,
-        "internal_data": task.internal_data,
+        "internal_data": encode_variables(task.internal_data, where, other=_as_is),
         "data": full,
         "delta": delta,
         "typename": "Task",
     }
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+_SAME_WHEN_EQUAL = frozenset({str, int, bool, type(None), date, timedelta})
+
+
+def _changed(before: Any, after: Any) -> bool:
+    """Whether a task's value differs from its parent's. Equal values can still differ (1 and
+    1.0, 0.0 and -0.0, Decimal 1.0 and 1.00, one instant in two zones): left out of the
+    delta, a reload would read the parent's."""
+    if before is after:
+        return False
+    if type(before) is not type(after) or before != after:
+        return True
+    if type(after) in _SAME_WHEN_EQUAL:
+        return False
+    try:
+        return repr(before) != repr(after)
+    except (ValueError, RecursionError):  # an int too long to print, a value nested too deep
+        return True

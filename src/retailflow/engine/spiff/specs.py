@@ -40,6 +40,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from retailflow.engine.variables import map_inputs, map_outputs
 from retailflow.model import RetailflowError
+from retailflow.model.variables import check_variables
 
 if TYPE_CHECKING:
     from SpiffWorkflow.task import Task
@@ -318,7 +319,9 @@ class SandboxScriptTask(ScriptTask):
     def _execute(self, my_task: Task) -> bool:
         engine = script_engine_of(my_task)
         if self.result_variable:
-            my_task.data[self.result_variable] = engine.evaluate(my_task, self.script)
+            result = {self.result_variable: engine.evaluate(my_task, self.script)}
+            check_variables(result, f"script at '{self.bpmn_id}'")
+            my_task.data.update(result)
             return True
         return engine.execute(my_task, self.script)
 

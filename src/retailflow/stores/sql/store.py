@@ -10,10 +10,9 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -64,6 +63,7 @@ from retailflow.model import (
     SubscriptionKind,
     UserTask,
 )
+from retailflow.model.variables import decode, encode
 from retailflow.stores import errors
 from retailflow.stores.base import Checkpoint
 from retailflow.stores.sql import rows
@@ -131,7 +131,17 @@ _DELETE_USER_TASKS = delete(user_tasks).where(user_tasks.c.id.in_(_ids()))
 _DELETE_USER_TASK_GROUPS = delete(user_task_groups).where(user_task_groups.c.task_id.in_(_ids()))
 _INSERT_INCIDENTS = insert(incidents)
 _INSERT_HISTORY = insert(history_table)
-_DELETE_MESSAGES = delete(buffered_messages).where(buffered_messages.c.id.in_(_ids()))
+_CONSUME_MESSAGES = (
+    delete(buffered_messages)
+    .where(buffered_messages.c.id.in_(_ids()))
+    .returning(buffered_messages.c.id)
+)
+# PostgreSQL: a commit that opens a message subscription and ``buffer_message`` take this
+# transaction lock on the message's name and key before each reads what the other writes, so
+# the later of the two always sees the earlier one (under READ COMMITTED neither would see the
+# other's uncommitted row). SQLite needs none: BEGIN IMMEDIATE makes every writer the only one.
+_MESSAGE_LOCK = text("SELECT pg_advisory_xact_lock(:b_class, hashtext(:b_name))")
+_MESSAGE_LOCK_CLASS = 0x6D73
 # One statement: on PostgreSQL concurrent claimers skip each other's rows instead of waiting; on
 # SQLite, BEGIN IMMEDIATE already makes this the only writer.
 _CLAIM = (
@@ -177,6 +187,38 @@ _MESSAGES = (
 )
 _KEYED_MESSAGES = _MESSAGES.where(buffered_messages.c.correlation_key == bindparam("b_key"))
 _KEYLESS_MESSAGES = _MESSAGES.where(buffered_messages.c.correlation_key.is_(None))
+# Before any message expires: what a checkpoint without ``now`` counts from.
+_EVER = datetime.min.replace(tzinfo=UTC)
+_KEYED_WAITING = _KEYED_MESSAGES.with_only_columns(buffered_messages.c.id).limit(1)
+_KEYLESS_WAITING = _KEYLESS_MESSAGES.with_only_columns(buffered_messages.c.id).limit(1)
+_MESSAGE_SUBSCRIPTIONS = (
+    select(subscriptions)
+    .where(
+        subscriptions.c.kind == SubscriptionKind.MESSAGE.value,
+        subscriptions.c.name == bindparam("b_name"),
+    )
+    .order_by(subscriptions.c.id)
+    .limit(1)
+)
+_KEYED_SUBSCRIPTION = _MESSAGE_SUBSCRIPTIONS.where(
+    subscriptions.c.correlation_key == bindparam("b_key")
+)
+_KEYLESS_SUBSCRIPTION = _MESSAGE_SUBSCRIPTIONS.where(subscriptions.c.correlation_key.is_(None))
+# Driven by the buffer, usually empty, not by the subscriptions, of which thousands may wait:
+# run() asks every time.
+_LOST_WAKE_UPS = (
+    select(subscriptions)
+    .distinct()
+    .select_from(buffered_messages)
+    .join(
+        subscriptions,
+        (subscriptions.c.kind == SubscriptionKind.MESSAGE.value)
+        & (subscriptions.c.name == buffered_messages.c.name)
+        & subscriptions.c.correlation_key.is_not_distinct_from(buffered_messages.c.correlation_key),
+    )
+    .where(buffered_messages.c.expires_at > bindparam("b_now"))
+    .order_by(subscriptions.c.id)
+)
 
 
 class SqlStore:
@@ -304,19 +346,23 @@ class SqlStore:
         """Apply a checkpoint atomically; ``ConcurrentUpdateError`` on a version mismatch."""
         instance = checkpoint.instance
         with self._write() as conn:
+            if checkpoint.consumed_message_ids:
+                _consume_messages(conn, checkpoint.consumed_message_ids)
             if checkpoint.expected_version is None:
                 try:
                     conn.execute(_INSERT_INSTANCE, rows.instance_values(instance, checkpoint.state))
                 except IntegrityError as error:
                     raise errors.instance_exists(instance.id) from error
                 _sync_jobs(conn, set(), checkpoint.jobs)
-                _insert_wait_states(conn, checkpoint.subscriptions, checkpoint.user_tasks)
+                opened = checkpoint.subscriptions
+                _insert_wait_states(conn, opened, checkpoint.user_tasks)
             else:
                 values = rows.instance_step_values(instance, checkpoint.state)
                 values["b_id"], values["b_expected"] = instance.id, checkpoint.expected_version
                 if conn.execute(_UPDATE_INSTANCE, values).rowcount != 1:
                     raise _version_conflict(conn, instance.id, checkpoint.expected_version)
-                _sync_wait_states(conn, checkpoint)
+                opened = _sync_wait_states(conn, checkpoint)
+            self._refuse_missed_messages(conn, opened, checkpoint.now)
             if checkpoint.incidents:
                 conn.execute(
                     _INSERT_INCIDENTS,
@@ -325,8 +371,29 @@ class SqlStore:
             for owner, owned in checkpoint.schedules.items():
                 _sync_owner_jobs(conn, owner, owned)
             _append_history(conn, checkpoint.history)
-            if checkpoint.consumed_message_ids:
-                conn.execute(_DELETE_MESSAGES, {"ids": checkpoint.consumed_message_ids})
+
+    def _refuse_missed_messages(
+        self, conn: Connection, opened: Sequence[Subscription], now: datetime | None
+    ) -> None:
+        """Refuse the commit if a message is buffered (unexpired at ``now``) for a message
+        subscription it opens: the step must be redone to deliver it. The step's own consumed
+        messages are deleted already."""
+        keys = {(s.name, s.correlation_key) for s in opened if s.kind == SubscriptionKind.MESSAGE}
+        if not keys:
+            return
+        self._lock_messages(conn, keys)
+        since = _EVER if now is None else now
+        for name, key in keys:
+            query = _KEYLESS_WAITING if key is None else _KEYED_WAITING
+            if conn.execute(query, {"b_name": name, "b_key": key, "b_now": since}).first():
+                raise errors.message_arrived(name, key)
+
+    def _lock_messages(self, conn: Connection, keys: Iterable[tuple[str, str | None]]) -> None:
+        """On PostgreSQL, lock the message names and keys for this transaction, in one order
+        so that two transactions never wait for each other's locks."""
+        if self._postgres:
+            for lock_name in sorted({orjson.dumps(list(k)).decode() for k in keys}):
+                conn.execute(_MESSAGE_LOCK, {"b_class": _MESSAGE_LOCK_CLASS, "b_name": lock_name})
 
     def get_instance(self, instance_id: str) -> Instance:
         """One instance; ``NotFoundError`` if none."""
@@ -519,10 +586,18 @@ class SqlStore:
         with self._read() as conn:
             return [rows.subscription_from_row(row) for row in conn.execute(query)]
 
-    def buffer_message(self, message: BufferedMessage) -> None:
-        """Keep a message that found no subscription until it expires."""
+    def buffer_message(self, message: BufferedMessage) -> Subscription | None:
+        """Keep a message until it expires, unless a subscription waits for it: then return
+        that subscription and keep nothing (see ``Store.buffer_message``)."""
+        key = message.correlation_key
         with self._write() as conn:
+            self._lock_messages(conn, [(message.name, key)])
+            query = _KEYLESS_SUBSCRIPTION if key is None else _KEYED_SUBSCRIPTION
+            row = conn.execute(query, {"b_name": message.name, "b_key": key}).first()
+            if row is not None:
+                return rows.subscription_from_row(row)
             conn.execute(insert(buffered_messages), [rows.message_values(message)])
+            return None
 
     def take_buffered_messages(
         self, name: str, correlation_key: str | None, now: datetime
@@ -536,6 +611,14 @@ class SqlStore:
                 for row in conn.execute(
                     query, {"b_name": name, "b_now": now, "b_key": correlation_key}
                 )
+            ]
+
+    def lost_wake_ups(self, now: datetime) -> list[Subscription]:
+        """Open message subscriptions beside an unexpired buffered message for them."""
+        with self._read() as conn:
+            return [
+                rows.subscription_from_row(row)
+                for row in conn.execute(_LOST_WAKE_UPS, {"b_now": now})
             ]
 
     def purge_expired_messages(self, now: datetime) -> int:
@@ -629,17 +712,13 @@ class SqlStore:
 
 
 def _json(value: Any) -> str:
-    """JSON columns (variable snapshots, history) hold dates, durations and decimals as text;
-    the instance state keeps their types."""
-    return orjson.dumps(value, default=_json_default, option=orjson.OPT_NON_STR_KEYS).decode()
+    """JSON columns (variables, history, lists of names) in the variable codec's form, so a
+    variable reads back with the type it was written with."""
+    return orjson.dumps(encode(value)).decode()
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} cannot be stored as JSON")
+def _from_json(text: str | bytes) -> Any:
+    return decode(orjson.loads(text))
 
 
 def _create_engine(url: str, *, set_up: bool = False) -> Engine:
@@ -650,7 +729,8 @@ def _create_engine(url: str, *, set_up: bool = False) -> Engine:
         try:
             # pre_ping replaces connections the server closed (a restart,
             # pg_terminate_backend) before a transaction uses them, instead of failing it.
-            return create_engine(url, json_serializer=_json, pool_pre_ping=True)
+            return create_engine(url, json_serializer=_json, json_deserializer=_from_json,
+                                 pool_pre_ping=True)
         except (ImportError, NoSuchModuleError) as error:
             raise RetailflowError(
                 f"no database driver for {make_url(url).drivername} ({error}): retailflow "
@@ -661,9 +741,10 @@ def _create_engine(url: str, *, set_up: bool = False) -> Engine:
         # One connection shared by all threads: every pooled connection to ":memory:" would
         # otherwise open a database of its own.
         engine = create_engine(url, poolclass=StaticPool, json_serializer=_json,
+                               json_deserializer=_from_json,
                                connect_args={"check_same_thread": False})
     else:
-        engine = create_engine(url, json_serializer=_json)
+        engine = create_engine(url, json_serializer=_json, json_deserializer=_from_json)
 
     @event.listens_for(engine, "connect")
     def configure(dbapi_connection: Any, _record: Any) -> None:
@@ -752,11 +833,11 @@ def _is_sqlite_memory(url: str) -> bool:
     return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 
 
-def _sync_wait_states(conn: Connection, checkpoint: Checkpoint) -> None:
+def _sync_wait_states(conn: Connection, checkpoint: Checkpoint) -> list[Subscription]:
     """Make the stored jobs, subscriptions and user tasks of an instance match the checkpoint's
-    sets (as ``Checkpoint`` documents), touching only the rows that differ. The stored ids come
-    from the checkpoint when the engine knows them (the version check has just proved them
-    current), else from one read."""
+    sets (as ``Checkpoint`` documents), touching only the rows that differ; returns the
+    subscriptions it opened. The stored ids come from the checkpoint when the engine knows them
+    (the version check has just proved them current), else from one read."""
     known = checkpoint.stored
     if known is not None:
         stored = {"job": set(known.jobs), "subscription": set(known.subscriptions),
@@ -778,11 +859,22 @@ def _sync_wait_states(conn: Connection, checkpoint: Checkpoint) -> None:
     if gone := stored["user_task"] - wanted_tasks.keys():
         conn.execute(_DELETE_USER_TASKS, {"ids": list(gone)})
         conn.execute(_DELETE_USER_TASK_GROUPS, {"ids": list(gone)})
+    opened = [s for s_id, s in wanted_subscriptions.items() if s_id not in stored["subscription"]]
     _insert_wait_states(
         conn,
-        [s for s_id, s in wanted_subscriptions.items() if s_id not in stored["subscription"]],
+        opened,
         [task for task_id, task in wanted_tasks.items() if task_id not in stored["user_task"]],
     )
+    return opened
+
+
+def _consume_messages(conn: Connection, message_ids: Sequence[str]) -> None:
+    """Delete the buffered messages a step delivered; if another step deleted one first (on
+    PostgreSQL, a concurrent delete waits for that step's commit and then finds the row gone),
+    refuse: each message wakes one instance."""
+    deleted = {row_id for (row_id,) in conn.execute(_CONSUME_MESSAGES, {"ids": list(message_ids)})}
+    if taken := [message_id for message_id in message_ids if message_id not in deleted]:
+        raise errors.messages_taken(taken)
 
 
 def _sync_owner_jobs(conn: Connection, owner: str, wanted: Sequence[Job]) -> None:
