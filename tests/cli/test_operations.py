@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from retailflow import Engine, HandlerRegistry, InstanceStatus, RetryPolicy
+from retailflow.cli import output
 from retailflow.cli.app import app
 from scenario_kit import FIXTURES
 
@@ -147,3 +148,46 @@ def test_looking_into_a_sqlite_file_leaves_its_journal_mode_alone(
         retailflow(*command, "--db", store["url"])
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+
+
+def test_instances_page_with_limit_and_after(store: dict[str, str]) -> None:
+    first = retailflow("instances", "--db", store["url"], "--limit", "2", "--json")
+    assert [i["business_key"] for i in first] == ["SO-1", "SO-2"]
+    rest = retailflow("instances", "--db", store["url"], "--limit", "2", "--after",
+                      first[-1]["id"], "--json")
+    assert [i["business_key"] for i in rest] == ["SO-3"]
+    people = retailflow("instances", "--db", store["url"], "--limit", "2")
+    assert f"More may follow: --after {store['SO-2']}" in people
+    assert "More may follow" not in retailflow("instances", "--db", store["url"])
+
+
+def test_instances_after_an_unknown_id_says_so(store: dict[str, str]) -> None:
+    result = runner.invoke(app, ["instances", "--db", store["url"], "--after", "nope"])
+    assert result.exit_code != 0
+    assert "nope" in str(result.exception)
+
+
+def test_history_json_carries_the_variables_and_errors_engine_history_has(
+        store: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    steps = retailflow("history", store["SO-2"], "--db", store["url"], "--json")
+    with Engine(store["url"]) as engine:
+        events = engine.history(store["SO-2"])
+    assert [s["variables"] for s in steps] == [e.variables for e in events]
+    failures = [s for s in steps if s["kind"] == "job_failed"]
+    assert [s["attempt"] for s in failures] == [1, 2, 3]
+    assert all("card processor timed out" in s["variables"]["error"] for s in failures)
+    assert steps[0]["variables"] == {"order_id": "SO-2"}
+    monkeypatch.setattr(output.console, "width", 200)  # each row on one line
+    table = retailflow("history", store["SO-2"], "--db", store["url"])
+    assert "attempt 3:" in table and "card processor timed out" in table
+
+
+def test_tables_fit_80_columns_with_whole_instance_ids(
+        store: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(output.console, "width", 80)
+    for command in (["instances"], ["history", store["SO-2"]]):
+        shown = retailflow(*command, "--db", store["url"])
+        assert max(map(len, shown.splitlines())) <= 80, shown
+    listed = retailflow("instances", "--db", store["url"]).splitlines()
+    assert [line.split()[0] for line in listed if line.split()[0] in store.values()] == [
+        store["SO-1"], store["SO-2"], store["SO-3"]]

@@ -212,6 +212,25 @@ def test_instances_are_listed_oldest_first_matching_every_filter(store: Store) -
     assert ids(limit=2) == ["done", "early"]
 
 
+def test_instances_page_after_the_last_one_seen_even_when_more_start_meanwhile(
+    store: Store,
+) -> None:
+    for number, started in enumerate((10, 20, 20, 30)):
+        start(store, instance(f"i{number}", started=started))
+
+    def page(after: str | None) -> list[str]:
+        return [i.id for i in store.list_instances(limit=2, after=after)]
+
+    assert page(None) == ["i0", "i1"]
+    start(store, instance("i_early", started=0))  # before the cursor: not seen again
+    assert page("i1") == ["i2", "i3"]  # i1 and i2 share a start: the id breaks the tie
+    assert page("i3") == []
+    assert [i.id for i in store.list_instances(status=InstanceStatus.RUNNING,
+                                               after="i0")] == ["i1", "i2", "i3"]
+    with pytest.raises(NotFoundError, match="i404"):
+        store.list_instances(after="i404")
+
+
 def test_stored_state_is_not_changed_by_mutating_committed_or_returned_objects(
     store: Store,
 ) -> None:

@@ -6,6 +6,7 @@ Exit codes: 0 clean, 1 findings (or a failed command), 2 usage or internal error
 from __future__ import annotations
 
 import sys
+from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +24,21 @@ from retailflow.model import RetailflowError
 
 app = typer.Typer(help="retailflow: BPMN processes for new-retail operations.",
                   no_args_is_help=True, add_completion=False, rich_markup_mode="markdown")
+
+
+def _print_version(requested: bool) -> None:
+    if requested:
+        console.print(f"retailflow {version('retailflow')}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    _version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the installed retailflow's version and exit.")] = False,
+) -> None:
+    """retailflow: BPMN processes for new-retail operations."""
 
 
 @app.command()

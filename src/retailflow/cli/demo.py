@@ -20,11 +20,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from retailflow.engine import Engine, TimeTravel, VirtualClock
-from retailflow.retail import Backoffice, retail_handlers, seed_backoffice
+from retailflow.retail import Backoffice, retail_handlers, seed_backoffice, shipped_processes
 from retailflow.retail.records import KpiReport
 from retailflow.retail.simulation import STAFF, BusinessSimulation, SimulationSettings
 
-PROCESSES = Path(__file__).resolve().parents[3] / "processes"
 MONDAY_MORNING = datetime(2026, 11, 2, 7, 0, tzinfo=UTC)
 
 
@@ -68,8 +67,10 @@ def run_demo(*, settings: SimulationSettings, db: Path, console: Console) -> Non
 
 
 def _process_dir() -> Path:
+    """``./processes`` when it holds the shipped files (a checkout, where an analyst may be
+    editing them), else the copy installed with retailflow."""
     local = Path("processes")
-    return local if (local / "order_fulfilment.bpmn").exists() else PROCESSES
+    return local if (local / "order_fulfilment.bpmn").exists() else shipped_processes()
 
 
 def _report(office: Backoffice, report_id: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from rich.text import Text
 
 from retailflow.cli.output import JsonOption, cell, console, print_json, print_rows
 from retailflow.engine import Engine
-from retailflow.model import InstanceStatus, Job, JobState
+from retailflow.model import HistoryEvent, InstanceStatus, Job, JobState
 from retailflow.model.variables import encode
 from retailflow.stores import database_url, open_store
 
@@ -31,15 +31,29 @@ def instances(
                       ] = None,
     process: Annotated[str | None, typer.Option(help="Only instances of this process id.")
                        ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many instances (a page).")
+                     ] = 50,
+    after: Annotated[str | None, typer.Option(
+        help="Start after this instance id: the last one of the previous page.",
+        show_default=False)] = None,
     output_json: JsonOption = False,
 ) -> None:
-    """List the instances in a store, oldest first."""
+    """List the instances in a store, oldest first, a page at a time."""
     with _engine(db) as engine:
-        rows = [{"id": i.id, "process": i.definition_id, "business_key": i.business_key,
-                 "status": str(i.status), "started_at": i.started_at.isoformat(),
-                 "ended_at": i.ended_at.isoformat() if i.ended_at else None}
-                for i in engine.instances(status=status, process_id=process)]
-    print_rows(rows, output_json, "Instances")
+        page = engine.instances(status=status, process_id=process, limit=limit, after=after)
+    if output_json:
+        print_json([{"id": i.id, "process": i.definition_id, "business_key": i.business_key,
+                     "status": str(i.status), "started_at": i.started_at.isoformat(),
+                     "ended_at": i.ended_at.isoformat() if i.ended_at else None}
+                    for i in page])
+        return
+    # For people at 80 columns: the id whole (to copy), the process without its version,
+    # the start to the minute; `show` and --json have the rest.
+    print_rows([{"id": i.id, "process": i.process_id, "key": i.business_key,
+                 "status": str(i.status), "started": _minute(i.started_at)} for i in page],
+               False, "Instances", whole=("id", "status"))
+    if len(page) == limit:
+        console.print(f"More may follow: --after {page[-1].id}", highlight=False)
 
 
 def show(instance: str, db: DbOption, output_json: JsonOption = False) -> None:
@@ -128,12 +142,31 @@ def cancel(instance: str, db: DbOption, output_json: JsonOption = False) -> None
 
 
 def history(instance: str, db: DbOption, output_json: JsonOption = False) -> None:
-    """Print the history of one instance, in order."""
+    """Print the history of one instance, in order: with --json every field of each step,
+    the variables it changed and the error of a failed job included."""
     with _engine(db) as engine:
-        rows = [{"seq": e.seq, "at": e.at.isoformat(), "kind": str(e.kind),
-                 "element": e.element_id, "attempt": e.attempt, "job": e.job_id}
-                for e in engine.history(instance)]
-    print_rows(rows, output_json, f"History of {instance}")
+        events = engine.history(instance)
+    if output_json:
+        print_json([{"seq": e.seq, "at": e.at.isoformat(), "kind": str(e.kind),
+                     "element": e.element_id, "element_type": e.element_type,
+                     "process": e.process_id, "attempt": e.attempt, "job": e.job_id,
+                     "variables": encode(e.variables)} for e in events])
+        return
+    print_rows([{"seq": e.seq, "at": e.at.strftime("%Y-%m-%d %H:%M:%S"), "kind": str(e.kind),
+                 "element": e.element_id, "detail": _detail(e)} for e in events],
+               False, f"History of {instance}", whole=("seq", "at", "kind"))
+
+
+def _detail(event: HistoryEvent) -> str:
+    """A history row's details in a few words: the attempt and error of a failure, else the
+    names of the variables the step changed."""
+    if "error" in event.variables:
+        return f"attempt {event.attempt}: {event.variables['error']}"
+    return ", ".join(sorted(event.variables))
+
+
+def _minute(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M")
 
 
 def _job_row(job: Job, now: datetime) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from rich.table import Table
 from retailflow.cli.output import console
 from retailflow.handlers import RegistryImportError, import_registry
 from retailflow.model import Severity
+from retailflow.retail import shipped_processes
 from retailflow.validation import (
     RULES,
     ConfigError,
@@ -93,7 +94,7 @@ def validate(
         _print_error(str(error))
         raise typer.Exit(2) from error
     try:
-        report = run_validation(paths or settings.resolved_paths(), settings, registry)
+        report = run_validation(paths or _default_paths(settings), settings, registry)
     except Exception as error:  # a bug in a rule must not look like a clean file
         logger.exception("retailflow validate failed")
         _print_error(f"internal error: {type(error).__name__}: {error}")
@@ -105,6 +106,19 @@ def validate(
         sys.stdout.write(MACHINE_FORMATS[chosen](report) + "\n")
     if report.fails(settings.fail_on):
         raise typer.Exit(1)
+
+
+def _default_paths(settings: ValidateConfig) -> list[str]:
+    """The configured paths; with nothing configured and no ``processes/`` here, the files
+    shipped with retailflow (so a fresh install can be tried from any folder), saying so on
+    stderr."""
+    configured = settings.resolved_paths()
+    if settings.paths != ValidateConfig().paths or Path(configured[0]).exists():
+        return configured
+    shipped = shipped_processes()
+    errors.print(f"No processes/ here and none configured: checking the files shipped with "
+                 f"retailflow in {shipped}.", soft_wrap=True, highlight=False)
+    return [str(shipped)]
 
 
 def _settings(config: Path | None, fail_on: FailOn | None, handlers: str | None,

@@ -23,12 +23,8 @@ from retailflow.decisions.model import (
     RuleHits,
 )
 from retailflow.expressions import Dialect, ExpressionEngine, detect_dialect
-from retailflow.expressions.feel_functions import BUILTINS
 from retailflow.expressions.feel_values import is_number
 from retailflow.model import ExpressionError
-
-_feel_string = BUILTINS["string"]
-_feel_number = BUILTINS["number"]
 
 
 def _convert(value: Any, type_ref: str | None, output: Output, rule_id: str) -> Any:
@@ -36,8 +32,11 @@ def _convert(value: Any, type_ref: str | None, output: Output, rule_id: str) -> 
     kind = (type_ref or "").lower()
     if value is None or not kind:
         return value
+    # FEEL's string() and number(): loaded with the first conversion, not at import.
+    from retailflow.expressions.feel_functions import BUILTINS
+
     if kind in ("number", "double", "integer", "long"):
-        number = _feel_number(value) if type(value) is str else value
+        number = BUILTINS["number"](value) if type(value) is str else value
         if not is_number(number):
             raise ExpressionError(
                 f"output '{output.name}' is declared {type_ref}, but the rule gives {value!r}",
@@ -49,7 +48,7 @@ def _convert(value: Any, type_ref: str | None, output: Output, rule_id: str) -> 
             number = int(number)
         return number
     if kind == "string" and (is_number(value) or type(value) is bool):
-        return _feel_string(value)
+        return BUILTINS["string"](value)
     if kind == "boolean" and type(value) is str and value.lower() in ("true", "false"):
         return value.lower() == "true"
     return value

@@ -362,11 +362,14 @@ class Engine:
         return self.store.get_instance(_id(instance))
 
     def instances(self, *, status: InstanceStatus | None = None,
-                  process_id: str | None = None, business_key: str | None = None
+                  process_id: str | None = None, business_key: str | None = None,
+                  limit: int | None = None, after: str | Instance | None = None
                   ) -> list[Instance]:
-        """Instances matching every given filter, oldest first."""
+        """Instances matching every given filter, oldest first; ``limit`` and ``after`` (the
+        last instance of the previous page) page through them."""
         return self.store.list_instances(status=status, process_id=process_id,
-                                         business_key=business_key)
+                                         business_key=business_key, limit=limit,
+                                         after=_optional_id(after))
 
     def history(self, instance: str | Instance) -> list[HistoryEvent]:
         """Every recorded step of an instance, in order."""

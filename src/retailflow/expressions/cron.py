@@ -15,8 +15,6 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from croniter import CroniterError, croniter
-
 _MACROS = {
     "@yearly": "0 0 0 1 1 *",
     "@annually": "0 0 0 1 1 *",
@@ -52,6 +50,9 @@ class CronCycle:
     translated: str
 
     def next_after(self, moment: datetime) -> datetime:
+        # croniter (and dateutil under it) load with the first cron timer, not at import.
+        from croniter import CroniterError, croniter
+
         try:
             due = croniter(self.translated, moment.astimezone(UTC), second_at_beginning=True,
                            day_or=False).get_next(datetime)
@@ -84,6 +85,8 @@ def parse_cron(text: str, *, quartz: bool) -> CronCycle:
                          "supported; use 'L' (last day) or a weekday with 'L' (e.g. 6L)")
     fields[5] = _day_of_week(fields[5], quartz=quartz)
     translated = " ".join(fields)
+    from croniter import croniter  # loaded on first use, as in CronCycle.next_after
+
     if not croniter.is_valid(translated, second_at_beginning=True):
         raise ValueError(f"{body!r} is not a valid cron expression")
     cycle = CronCycle(text, translated)

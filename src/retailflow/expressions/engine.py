@@ -13,15 +13,17 @@ data. A Python script's variables are sized the same way by the sandbox.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from retailflow.expressions.dialect import Dialect, detect_dialect
-from retailflow.expressions.feel import FeelCompiler, Scope
-from retailflow.expressions.juel import compile_juel, equals
 from retailflow.expressions.python_sandbox import PythonSandbox
 from retailflow.expressions.value_size import SCALAR_TYPES, estimated_size, refuse_oversized
 from retailflow.model import ExpressionError
+
+if TYPE_CHECKING:
+    from retailflow.expressions.feel import FeelCompiler
 
 Evaluator = Callable[[Mapping[str, Any]], Any]
 Script = Callable[[Mapping[str, Any]], dict[str, Any]]
@@ -85,11 +87,19 @@ class ExpressionEngine:
     ) -> None:
         self.default_dialect = default_dialect
         self.script_timeout = script_timeout
-        self._feel = FeelCompiler(functions)
+        self._functions = functions
         self._python = PythonSandbox(script_timeout, functions)
         self._expressions: dict[tuple[Dialect | None, str], Evaluator] = {}
         self._scripts: dict[str, Script] = {}
         self._unary_tests: dict[str, Evaluator] = {}
+
+    @functools.cached_property
+    def _feel(self) -> FeelCompiler:
+        """The FEEL compiler, built with the first FEEL expression: its lark grammar is not
+        loaded by an engine whose processes use none (``import retailflow`` stays light)."""
+        from retailflow.expressions.feel import FeelCompiler
+
+        return FeelCompiler(self._functions)
 
     def check(
         self, text: str, *, dialect: Dialect | None = None, element_id: str | None = None
@@ -159,7 +169,7 @@ class ExpressionEngine:
         if evaluator is None:
             evaluator = self._compile_unary_tests(test, element_id)
         try:
-            return evaluator(Scope({"?": value}, variables)) is True
+            return evaluator(_input_scope(value, variables)) is True
         except Exception as error:
             raise _failure(error, test, element_id) from error
 
@@ -171,6 +181,8 @@ class ExpressionEngine:
             if resolved is Dialect.FEEL:
                 evaluator = self._feel.expression(text)
             elif resolved is Dialect.JUEL:
+                from retailflow.expressions.juel import compile_juel  # loads lark: see _feel
+
                 evaluator = compile_juel(text)
             else:
                 evaluator = self._python.expression(text)
@@ -181,6 +193,8 @@ class ExpressionEngine:
     def _compile_unary_tests(self, test: str, element_id: str | None) -> Evaluator:
         try:
             if detect_dialect(test, Dialect.FEEL) is Dialect.JUEL:
+                from retailflow.expressions.juel import compile_juel  # loads lark: see _feel
+
                 evaluator = _juel_unary_test(compile_juel(test))
             else:
                 evaluator = self._feel.unary_tests(test)
@@ -189,8 +203,16 @@ class ExpressionEngine:
         return _remember(self._unary_tests, test, evaluator)
 
 
+def _input_scope(value: Any, variables: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The scope a DMN input entry sees: the input's value as ``?`` over the variables."""
+    from retailflow.expressions.feel import Scope
+
+    return Scope({"?": value}, variables)
+
+
 def _juel_unary_test(expression: Evaluator) -> Evaluator:
     """Camunda 7 input entries in JUEL: a boolean result decides, anything else must equal."""
+    from retailflow.expressions.juel import equals
 
     def test(scope: Mapping[str, Any]) -> bool:
         result = expression(scope)

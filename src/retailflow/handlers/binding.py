@@ -7,7 +7,6 @@ because ``invoke`` runs for every job and should do no more than look up and cal
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import inspect
 import threading
@@ -240,6 +239,8 @@ class RegisteredHandler:
         )
 
     def _run_async(self, arguments: dict[str, Any], *, timeout: float | None = None) -> Any:
+        import asyncio  # with the first async handler: most applications have none
+
         try:
             asyncio.get_running_loop()
         except RuntimeError:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from importlib.resources import files
+from pathlib import Path
 
 from retailflow.engine.kpis import compute_kpis
 from retailflow.handlers import HandlerRegistry
@@ -37,6 +39,13 @@ def retail_handlers(office: Backoffice, *, kpis: KpiSource | None = None) -> Han
         registry.include(domain(office))
     registry.include(analytics_handlers(office, kpis))
     return registry
+
+
+def shipped_processes() -> Path:
+    """The directory of the shipped process and decision files (the repository's top-level
+    ``processes/``, installed as the package ``retailflow.processes``): the same files in a
+    wheel, an editable install and a checkout."""
+    return Path(str(files("retailflow.processes")))
 
 
 def registry() -> HandlerRegistry:
@@ -67,4 +76,4 @@ def _store_kpis(db: str, office: Backoffice) -> KpiSource:
     return kpis
 
 
-__all__ = ["Backoffice", "registry", "retail_handlers", "seed_backoffice"]
+__all__ = ["Backoffice", "registry", "retail_handlers", "seed_backoffice", "shipped_processes"]

@@ -6,16 +6,27 @@ in-memory store to SQLite or PostgreSQL by configuration alone.
 
 from __future__ import annotations
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from typing import TYPE_CHECKING, Any
 
 from retailflow.model import RetailflowError
 from retailflow.stores.base import Checkpoint, Store, WaitStateIds
 from retailflow.stores.memory import MemoryStore
-from retailflow.stores.sql import SqlStore
+
+if TYPE_CHECKING:
+    from retailflow.stores.sql import SqlStore
 
 __all__ = ["Checkpoint", "MemoryStore", "SqlStore", "Store", "WaitStateIds", "database_url",
            "open_store"]
+
+
+def __getattr__(name: str) -> Any:
+    """``SqlStore`` on first use: SQLAlchemy and Alembic are not loaded by an application that
+    keeps its engine in memory (``import retailflow`` stays light)."""
+    if name == "SqlStore":
+        from retailflow.stores.sql import SqlStore
+
+        return SqlStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def database_url(db: str) -> str:
@@ -30,6 +41,11 @@ def open_store(url: str | None, *, migrate: bool = True) -> Store:
     whose schema is created or migrated on opening unless ``migrate`` is False."""
     if url is None or url == "memory://":
         return MemoryStore()
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from retailflow.stores.sql import SqlStore
+
     try:
         make_url(url)
     except ArgumentError as error:

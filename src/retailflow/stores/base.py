@@ -113,8 +113,11 @@ class Store(Protocol):
 
     def list_instances(self, *, status: InstanceStatus | None = None,
                        process_id: str | None = None, business_key: str | None = None,
-                       limit: int | None = None) -> list[Instance]:
-        """Instances matching every given filter, oldest first."""
+                       limit: int | None = None, after: str | None = None) -> list[Instance]:
+        """Instances matching every given filter, oldest first (by start, then id); ``after``
+        (an instance id) pages: only instances that come after it in that order, so a listing
+        resumes where its last page ended however many instances start meanwhile.
+        ``NotFoundError`` if ``after`` names no instance."""
 
     # -- jobs --------------------------------------------------------------------------------
     def claim_due_jobs(self, *, now: datetime, owner: str, lease_until: datetime,

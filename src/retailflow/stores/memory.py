@@ -293,17 +293,23 @@ class MemoryStore:
         process_id: str | None = None,
         business_key: str | None = None,
         limit: int | None = None,
+        after: str | None = None,
     ) -> list[Instance]:
-        """Instances matching every given filter, oldest first."""
+        """Instances matching every given filter, oldest first; ``after`` an instance id
+        (see ``Store.list_instances``)."""
         with self._lock:
+            if after is not None and after not in self._instances:
+                raise errors.instance_not_found(after)
+            cursor = None if after is None else _listing_order(self._instances[after][0])
             found = [
                 instance
                 for instance, _ in self._instances.values()
                 if (status is None or instance.status == status)
                 and (process_id is None or instance.process_id == process_id)
                 and (business_key is None or instance.business_key == business_key)
+                and (cursor is None or _listing_order(instance) > cursor)
             ]
-        found.sort(key=lambda instance: (instance.started_at, instance.id))
+        found.sort(key=_listing_order)
         return [_given(instance) for instance in found[:limit]]
 
     # -- jobs ------------------------------------------------------------------------------------
@@ -578,3 +584,8 @@ def _kept(record: _Record) -> _Record:
 def _given(record: _Record) -> _Record:
     """A stored record with its variables decoded afresh for the caller."""
     return replace(record, variables=decode(record.variables))
+
+
+def _listing_order(instance: Instance) -> tuple[datetime, str]:
+    """Where an instance comes in listings: by start, then id."""
+    return instance.started_at, instance.id

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from retailflow.engine.spiff.callouts import Callout, CalloutRunner
 from retailflow.engine.spiff.compiler import CompiledProcess, SourceTree, compile_processes
+from retailflow.engine.spiff.quiet_logs import quiet_spiffworkflow
 from retailflow.engine.spiff.runtime import (
     ASYNC_AFTER_JOB,
     FailedActivation,
@@ -24,6 +25,8 @@ from retailflow.engine.spiff.runtime import (
 )
 from retailflow.engine.spiff.script_engine import RetailScriptEngine
 from retailflow.engine.spiff.serializer import StateCodec
+
+quiet_spiffworkflow()
 
 __all__ = [
     "ASYNC_AFTER_JOB",

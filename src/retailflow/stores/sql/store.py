@@ -418,9 +418,15 @@ class SqlStore:
         process_id: str | None = None,
         business_key: str | None = None,
         limit: int | None = None,
+        after: str | None = None,
     ) -> list[Instance]:
-        """Instances matching every given filter, oldest first."""
+        """Instances matching every given filter, oldest first; ``after`` an instance id
+        (see ``Store.list_instances``)."""
         query = select(*_INSTANCE_COLUMNS).order_by(instances.c.started_at, instances.c.id)
+        if after is not None:
+            cursor = self.get_instance(after).started_at
+            query = query.where(or_(instances.c.started_at > cursor, and_(
+                instances.c.started_at == cursor, instances.c.id > after)))
         if status is not None:
             query = query.where(instances.c.status == status.value)
         if process_id is not None:
