@@ -50,8 +50,11 @@ def damaged_copies(target: Path, count: int, rng: random.Random) -> list[Path]:
             moved.set("x", onto.get("x", "0"))
             moved.set("y", onto.get("y", "0"))
         for _ in range(rng.randint(1, 3)):
-            candidates = [element for element in root.iter(f"{{{BPMN}}}*", f"{{{BPMNDI}}}*")
-                          if element.get("id") and element.getparent() is not None]
+            candidates = [
+                element
+                for element in root.iter(f"{{{BPMN}}}*", f"{{{BPMNDI}}}*")
+                if element.get("id") and element.getparent() is not None
+            ]
             if not candidates:
                 break  # the whole process went: nothing left to damage
             element = rng.choice(candidates)
@@ -105,11 +108,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         files = damaged_copies(Path(directory), options.files, random.Random(options.seed))
         theirs, crashed = bpmnlint_findings(files)
-        ours = {triple for triple in retailflow_findings(files)
-                if (triple[0], triple[1]) not in crashed}
-    by_design = {(file, rule, element) for file, rule, element in theirs - ours
-                 if rule in ("no-implicit-start", "no-implicit-end")
-                 and (file, "no-disconnected", element) in ours}
+        ours = {
+            triple for triple in retailflow_findings(files) if (triple[0], triple[1]) not in crashed
+        }
+    by_design = {
+        (file, rule, element)
+        for file, rule, element in theirs - ours
+        if rule in ("no-implicit-start", "no-implicit-end")
+        and (file, "no-disconnected", element) in ours
+    }
     unexplained = (ours ^ theirs) - by_design
     counts_ours = Counter(rule for _, rule, _ in ours)
     counts_theirs = Counter(rule for _, rule, _ in theirs)
@@ -118,8 +125,10 @@ def main() -> None:
     for rule in sorted(counts_ours | counts_theirs):
         both = sum(1 for triple in ours & theirs if triple[1] == rule)
         print(f"{rule:36} {counts_ours[rule]:10} {counts_theirs[rule]:9} {both:6}")
-    print(f"bpmnlint rules that crashed (not compared): {len(crashed)}; differences by design "
-          f"(lonely elements): {len(by_design)}; unexplained: {len(unexplained)}")
+    print(
+        f"bpmnlint rules that crashed (not compared): {len(crashed)}; differences by design "
+        f"(lonely elements): {len(by_design)}; unexplained: {len(unexplained)}"
+    )
     for triple in sorted(unexplained, key=str):
         side = "retailflow only" if triple in ours else "bpmnlint only"
         print(f"  {side}: {triple}")

@@ -38,8 +38,9 @@ print(json.dumps({{"seconds": took, "modules": len(sys.modules),
 
 def measure(environment: dict[str, str]) -> dict[str, object]:
     """One fresh interpreter's import of retailflow."""
-    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
-                          check=True, env=environment)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, env=environment
+    )
     return dict(json.loads(done.stdout))
 
 
@@ -48,14 +49,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=9, help="fresh interpreters to time")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as cache:
-        environment = {name: value for name, value in os.environ.items()
-                       if name != "PYTHONDONTWRITEBYTECODE"} | {"PYTHONPYCACHEPREFIX": cache}
+        environment = {
+            name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"
+        } | {"PYTHONPYCACHEPREFIX": cache}
         measure(environment)  # writes the bytecode cache
         runs = [measure(environment) for _ in range(options.runs)]
     median = statistics.median(float(str(run["seconds"])) for run in runs)
     verdict = "within" if median <= TARGET_SECONDS else "OVER"
-    print(f"{'import retailflow (median of ' + str(options.runs) + ')':<36}{median:>8.3f} s  "
-          f"({verdict} the {TARGET_SECONDS} s target)")
+    print(
+        f"{'import retailflow (median of ' + str(options.runs) + ')':<36}{median:>8.3f} s  "
+        f"({verdict} the {TARGET_SECONDS} s target)"
+    )
     print(f"{'modules in sys.modules':<36}{runs[-1]['modules']:>8}")
     loaded = ", ".join(str(name) for name in runs[-1]["lazy_loaded"]) or "none"  # type: ignore[attr-defined]
     print(f"{'heavy libraries loaded at import':<36}{loaded:>8}")

@@ -54,13 +54,15 @@ class CallingServiceTask(ServiceTask):
 class CallingServiceTaskParser(TaskParser):
     def create_task(self) -> CallingServiceTask:
         definition = self.node.find(f".//{ZEEBE}taskDefinition")
-        return CallingServiceTask(self.spec, self.bpmn_id, definition.get("type"),
-                                  **self.bpmn_attributes)
+        return CallingServiceTask(
+            self.spec, self.bpmn_id, definition.get("type"), **self.bpmn_attributes
+        )
 
 
 class RawParser(BpmnParser):
     OVERRIDE_PARSER_CLASSES = {
-        full_tag("serviceTask"): (CallingServiceTaskParser, CallingServiceTask)}
+        full_tag("serviceTask"): (CallingServiceTaskParser, CallingServiceTask)
+    }
 
 
 class CallingServiceTaskConverter(BpmnTaskSpecConverter):
@@ -78,7 +80,8 @@ class RawSpiff:
         # SpiffWorkflow evaluates conditions as Python: it gets the condition without FEEL's "=".
         parser.add_bpmn_str(
             PROCESS.read_bytes().replace(b"=amount &gt; 100", b"amount &gt; 100"),
-            "ten_services.bpmn")
+            "ten_services.bpmn",
+        )
         self.spec = parser.get_spec("ten_services")
         self.subprocesses = parser.get_subprocess_specs("ten_services")
         self.instances = instances
@@ -156,34 +159,62 @@ def main() -> None:
         files = (f"sqlite:///{folder}/bench-{i}.db" for i in range(1000))
         runners = [RawSpiff(n), Retailflow(n, lambda: None), Retailflow(n, lambda: next(files))]
         raw_seconds, memory_seconds, sqlite_seconds = (
-            seconds / n for seconds in interleaved_best(runners, args.rounds))
+            seconds / n for seconds in interleaved_best(runners, args.rounds)
+        )
         raw_bytes, memory_bytes, sqlite_bytes = (runner.state_bytes() for runner in runners)
 
     rows = [
         ("raw SpiffWorkflow (inline calls)", raw_seconds, raw_bytes, "baseline"),
         ("retailflow, in memory", memory_seconds, memory_bytes, "<= 1.15x time"),
-        ("retailflow, SQLite file (every wait state committed)", sqlite_seconds, sqlite_bytes,
-         ">= 500 instances/s"),
+        (
+            "retailflow, SQLite file (every wait state committed)",
+            sqlite_seconds,
+            sqlite_bytes,
+            ">= 500 instances/s",
+        ),
     ]
-    results = {name: {"ms_per_instance": s * 1000, "instances_per_s": 1 / s,
-                      "ratio_to_raw": s / raw_seconds, "state_bytes": b,
-                      "state_ratio_to_raw": b / raw_bytes}
-               for name, s, b, _ in rows}
+    results = {
+        name: {
+            "ms_per_instance": s * 1000,
+            "instances_per_s": 1 / s,
+            "ratio_to_raw": s / raw_seconds,
+            "state_bytes": b,
+            "state_ratio_to_raw": b / raw_bytes,
+        }
+        for name, s, b, _ in rows
+    }
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    table = Table(title=f"ten_services.bpmn, {n} instances per round, best of "
-                        f"{args.rounds} interleaved rounds")
-    for column in ("run", "ms / instance", "instances / s", "time vs raw", "state bytes",
-                   "state vs raw", "target"):
+    table = Table(
+        title=f"ten_services.bpmn, {n} instances per round, best of "
+        f"{args.rounds} interleaved rounds"
+    )
+    for column in (
+        "run",
+        "ms / instance",
+        "instances / s",
+        "time vs raw",
+        "state bytes",
+        "state vs raw",
+        "target",
+    ):
         table.add_column(column, justify="right" if column != "run" else "left")
     for name, seconds, size, target in rows:
-        table.add_row(name, f"{seconds * 1000:.2f}", f"{1 / seconds:,.0f}",
-                      f"{seconds / raw_seconds:.2f}x", f"{size:,}", f"{size / raw_bytes:.2f}x",
-                      target)
+        table.add_row(
+            name,
+            f"{seconds * 1000:.2f}",
+            f"{1 / seconds:,.0f}",
+            f"{seconds / raw_seconds:.2f}x",
+            f"{size:,}",
+            f"{size / raw_bytes:.2f}x",
+            target,
+        )
     Console(width=150).print(table)
-    print(f"python {sys.version.split()[0]}; 'state' is a completed instance's stored state, "
-          "against SpiffWorkflow's default JSON serialization (which embeds the spec).")
+    print(
+        f"python {sys.version.split()[0]}; 'state' is a completed instance's stored state, "
+        "against SpiffWorkflow's default JSON serialization (which embeds the spec)."
+    )
 
 
 if __name__ == "__main__":

@@ -45,8 +45,9 @@ from retailflow import Engine, InstanceStatus, VirtualClock
 from retailflow.stores.sql.schema import instances, jobs
 
 HERE = Path(__file__).resolve().parent
-POSTGRES_URL = os.environ.get("RETAILFLOW_TEST_POSTGRES_URL",
-                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "RETAILFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
 console = Console(width=140)
 
@@ -86,8 +87,11 @@ def make_due(url: str) -> None:
 def completed(url: str) -> int:
     database = create_engine(url, poolclass=NullPool)
     with database.connect() as conn:
-        done = conn.scalar(select(func.count()).select_from(instances).where(
-            instances.c.status == InstanceStatus.COMPLETED.value))
+        done = conn.scalar(
+            select(func.count())
+            .select_from(instances)
+            .where(instances.c.status == InstanceStatus.COMPLETED.value)
+        )
     database.dispose()
     return int(done or 0)
 
@@ -105,22 +109,38 @@ def sqlite_single_process(folder: Path, count: int) -> float:
     return seconds
 
 
-def postgres_workers(server: str, folder: Path, count: int, workers: int
-                     ) -> tuple[float, list[float]]:
+def postgres_workers(
+    server: str, folder: Path, count: int, workers: int
+) -> tuple[float, list[float]]:
     """Seconds for ``workers`` worker processes to run every instance, and the latencies of
     their claims."""
     with postgres_schema(server) as url:
         prepare(url, count)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get(
-            "PYTHONPATH", "")])}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+        }
         processes, logs = [], []
         for number in range(workers):
             logs.append(folder / f"claims-{workers}-{number}.json")
-            processes.append(subprocess.Popen(
-                [sys.executable, str(HERE / "timed_worker.py"), "worker", "--db", url,
-                 "--handlers", "ten_services:registry", "--poll-interval", "0.02",
-                 "--log-level", "WARNING"],
-                env={**env, "BENCH_CLAIM_LOG": str(logs[-1])}))
+            processes.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        str(HERE / "timed_worker.py"),
+                        "worker",
+                        "--db",
+                        url,
+                        "--handlers",
+                        "ten_services:registry",
+                        "--poll-interval",
+                        "0.02",
+                        "--log-level",
+                        "WARNING",
+                    ],
+                    env={**env, "BENCH_CLAIM_LOG": str(logs[-1])},
+                )
+            )
         time.sleep(3)  # every worker is up and polling an idle store
         make_due(url)
         started = time.perf_counter()
@@ -155,7 +175,8 @@ _SEED = {
         "INSERT INTO history (instance_id, definition_id, kind, at, element_id, element_type,"
         " attempt, job_id, variables) SELECT :prefix || g, definition_id, kind, at,"
         " element_id, element_type, attempt, job_id, variables"
-        " FROM history, generate_series(1, :n) AS g WHERE instance_id = :template"),
+        " FROM history, generate_series(1, :n) AS g WHERE instance_id = :template",
+    ),
     "sqlite": (
         "WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < :n)"
         " INSERT INTO instances SELECT :prefix || g, definition_id, process_id, NULL, status,"
@@ -165,7 +186,8 @@ _SEED = {
         " INSERT INTO history (instance_id, definition_id, kind, at, element_id, element_type,"
         " attempt, job_id, variables) SELECT :prefix || g, definition_id, kind, at,"
         " element_id, element_type, attempt, job_id, variables"
-        " FROM history, s WHERE instance_id = :template"),
+        " FROM history, s WHERE instance_id = :template",
+    ),
 }
 
 
@@ -181,8 +203,10 @@ def growth(url: str, sizes: list[int], sample: int) -> list[tuple[int, float]]:
         for size in sizes:
             with database.begin() as conn:
                 for statement in _SEED[database.dialect.name]:
-                    conn.execute(text(statement), {"n": size - stored, "template": template.id,
-                                                   "prefix": f"seed-{size}-"})
+                    conn.execute(
+                        text(statement),
+                        {"n": size - stored, "template": template.id, "prefix": f"seed-{size}-"},
+                    )
                 if database.dialect.name == "postgresql":
                     conn.exec_driver_sql("ANALYZE")
             stored = size
@@ -206,8 +230,9 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=500)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--stored", type=int, nargs="+", default=[1_000, 10_000, 100_000])
-    parser.add_argument("--sample", type=int, default=100,
-                        help="instances timed at each stored size")
+    parser.add_argument(
+        "--sample", type=int, default=100, help="instances timed at each stored size"
+    )
     parser.add_argument("--postgres", default=POSTGRES_URL)
     args = parser.parse_args()
     n = args.instances
@@ -223,20 +248,34 @@ def main() -> None:
         sqlite_growth = growth(f"sqlite:///{folder / 'growth.db'}", args.stored, args.sample)
 
     sqlite_rate = n / sqlite_seconds
-    table = Table(title=f"Throughput: {n} instances of ten_services.bpmn (11 jobs each), "
-                        "all due at once")
-    for column in ("run", "instances / s", "vs SQLite, 1 process", "vs 1 worker",
-                   "claim p50 ms", "claim p99 ms", "claims"):
+    table = Table(
+        title=f"Throughput: {n} instances of ten_services.bpmn (11 jobs each), all due at once"
+    )
+    for column in (
+        "run",
+        "instances / s",
+        "vs SQLite, 1 process",
+        "vs 1 worker",
+        "claim p50 ms",
+        "claim p99 ms",
+        "claims",
+    ):
         table.add_column(column, justify="left" if column == "run" else "right")
-    table.add_row("SQLite file, one process, Engine.run()", f"{sqlite_rate:,.0f}", "1.00x", "",
-                  "", "", "")
+    table.add_row(
+        "SQLite file, one process, Engine.run()", f"{sqlite_rate:,.0f}", "1.00x", "", "", "", ""
+    )
     single = n / runs[args.workers[0]][0]
     for workers, (seconds, claims) in runs.items():
         rate = n / seconds
-        table.add_row(f"PostgreSQL, {workers} worker process(es)", f"{rate:,.0f}",
-                      f"{rate / sqlite_rate:.2f}x", f"{rate / single:.2f}x",
-                      f"{percentile(claims, 0.5) * 1000:.2f}",
-                      f"{percentile(claims, 0.99) * 1000:.2f}", f"{len(claims):,}")
+        table.add_row(
+            f"PostgreSQL, {workers} worker process(es)",
+            f"{rate:,.0f}",
+            f"{rate / sqlite_rate:.2f}x",
+            f"{rate / single:.2f}x",
+            f"{percentile(claims, 0.5) * 1000:.2f}",
+            f"{percentile(claims, 0.99) * 1000:.2f}",
+            f"{len(claims):,}",
+        )
     console.print(table)
 
     sizes = Table(title="Stored state of a finished instance")
@@ -246,16 +285,25 @@ def main() -> None:
     sizes.add_row("PostgreSQL", f"{postgres_state:,.0f}")
     console.print(sizes)
 
-    flat = Table(title=f"Time per instance (start + run, {args.sample} instances) with "
-                       "finished instances already stored")
+    flat = Table(
+        title=f"Time per instance (start + run, {args.sample} instances) with "
+        "finished instances already stored"
+    )
     for column in ("stored", "SQLite ms", "vs first", "PostgreSQL ms", "vs first"):
         flat.add_column(column, justify="right")
     for (size, sqlite_ms), (_, postgres_ms) in zip(sqlite_growth, postgres_growth, strict=True):
-        flat.add_row(f"{size:,}", f"{sqlite_ms:.2f}", f"{sqlite_ms / sqlite_growth[0][1]:.2f}x",
-                     f"{postgres_ms:.2f}", f"{postgres_ms / postgres_growth[0][1]:.2f}x")
+        flat.add_row(
+            f"{size:,}",
+            f"{sqlite_ms:.2f}",
+            f"{sqlite_ms / sqlite_growth[0][1]:.2f}x",
+            f"{postgres_ms:.2f}",
+            f"{postgres_ms / postgres_growth[0][1]:.2f}x",
+        )
     console.print(flat)
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; the PostgreSQL server runs "
-          "on the same machine as the workers.")
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; the PostgreSQL server runs "
+        "on the same machine as the workers."
+    )
 
 
 if __name__ == "__main__":

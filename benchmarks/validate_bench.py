@@ -32,17 +32,18 @@ from retailflow.validation import validate
 
 ROOT = Path(__file__).resolve().parents[1]
 SKIPPED = {"unsupported.bpmn", "not_executable.bpmn"}
-CACHE = Path(os.environ.get("RETAILFLOW_BENCH_CACHE",
-                            Path.home() / ".cache" / "retailflow-bench"))
+CACHE = Path(os.environ.get("RETAILFLOW_BENCH_CACHE", Path.home() / ".cache" / "retailflow-bench"))
 _DEFINED = re.compile(r'<(?:bpmn:process|bpmn:subProcess|decision) id="(\w+)"')
 
 
 def write_copies(target: Path, count: int) -> None:
     """``count`` BPMN files, copies of the shipped ones, process ids made unique per copy.
     A copy that calls another process or a decision gets its own renamed copies of them."""
-    sources = [path for path in sorted([*ROOT.glob("processes/*.bpmn"),
-                                        *ROOT.glob("tests/fixtures/*.bpmn")])
-               if path.name not in SKIPPED]
+    sources = [
+        path
+        for path in sorted([*ROOT.glob("processes/*.bpmn"), *ROOT.glob("tests/fixtures/*.bpmn")])
+        if path.name not in SKIPPED
+    ]
     decisions = sorted(ROOT.glob("tests/fixtures/*.dmn"))
     dmn_ids = [_DEFINED.findall(path.read_text()) for path in decisions]
     for number, source in zip(range(count), itertools.cycle(sources), strict=False):
@@ -66,8 +67,9 @@ def bpmnlint_command(files: list[Path]) -> list[str]:
         if shutil.which("npm") is None:
             sys.exit("npm is needed to install bpmnlint for the comparison")
         CACHE.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["npm", "install", "--silent", "--prefix", str(CACHE), "bpmnlint@11"],
-                       check=True)
+        subprocess.run(
+            ["npm", "install", "--silent", "--prefix", str(CACHE), "bpmnlint@11"], check=True
+        )
     config = CACHE / ".bpmnlintrc"
     config.write_text('{"extends": "bpmnlint:recommended"}\n')
     return ["node", str(script), "--config", str(config), *map(str, files)]
@@ -98,18 +100,25 @@ def main() -> None:
             sys.exit(f"the generated files should be clean: {report.diagnostics[:3]}")
         lint = bpmnlint_command(bpmn_files)
         rows = {
-            "retailflow validate (in process)": best(options.repeat,
-                                                     lambda: validate([directory])),
-            "retailflow validate (CLI)": best(options.repeat, lambda: subprocess.run(
-                [sys.executable, "-m", "retailflow.cli", "validate", directory],
-                check=True, capture_output=True)),
-            "bpmnlint recommended (CLI)": best(options.repeat, lambda: subprocess.run(
-                lint, check=True, capture_output=True)),
+            "retailflow validate (in process)": best(options.repeat, lambda: validate([directory])),
+            "retailflow validate (CLI)": best(
+                options.repeat,
+                lambda: subprocess.run(
+                    [sys.executable, "-m", "retailflow.cli", "validate", directory],
+                    check=True,
+                    capture_output=True,
+                ),
+            ),
+            "bpmnlint recommended (CLI)": best(
+                options.repeat, lambda: subprocess.run(lint, check=True, capture_output=True)
+            ),
         }
     files = len(bpmn_files)
     baseline = rows["bpmnlint recommended (CLI)"]
-    print(f"{files} BPMN files (+ {len(report.files) - files} DMN for retailflow), "
-          f"best of {options.repeat}")
+    print(
+        f"{files} BPMN files (+ {len(report.files) - files} DMN for retailflow), "
+        f"best of {options.repeat}"
+    )
     print(f"{'tool':36} {'wall s':>8} {'files/s':>9} {'time vs bpmnlint':>17}")
     for name, seconds in rows.items():
         print(f"{name:36} {seconds:8.3f} {files / seconds:9.0f} {seconds / baseline:16.2f}x")

@@ -23,7 +23,7 @@ from retailflow import BpmnError, Engine, HandlerContext, HandlerRegistry, Virtu
 PROCESSES = Path(__file__).resolve().parents[1] / "processes"
 STOCK = {("ST-XUHUI", "TEA-001"): 10, ("ST-XUHUI", "MUG-002"): 0}
 PRICES = {"TEA-001": 4.9, "MUG-002": 8.9}
-HELD: dict[str, list[tuple[str, str, int]]] = {}   # order id -> what it holds, where
+HELD: dict[str, list[tuple[str, str, int]]] = {}  # order id -> what it holds, where
 failed_deliveries: Counter[str] = Counter()
 carrier_down = {"SO-4"}
 
@@ -84,7 +84,7 @@ def record_failed_delivery(order_id: str) -> dict[str, int]:
 
 @handlers.handler("orders.confirm_delivery")
 def confirm_delivery(order_id: str) -> None:
-    HELD.pop(order_id, None)                          # the goods are the customer's now
+    HELD.pop(order_id, None)  # the goods are the customer's now
 
 
 @handlers.handler("orders.close")
@@ -110,19 +110,33 @@ def main() -> None:
     database = Path(tempfile.mkdtemp()) / "orders.db"
     with Engine(f"sqlite:///{database}", handlers=handlers, clock=clock) as engine:
         engine.deploy(PROCESSES / "order_fulfilment.bpmn", PROCESSES / "fulfilment_route.dmn")
-        orders = {key: engine.start("order_fulfilment", business_key=key, variables={
-            "order_id": key, "customer_id": f"C-{key}", "channel": "app",
-            "items": [{"sku": sku, "quantity": 1}], "delivery_address": {"city": "Shanghai"}})
-            for key, sku in {"SO-1": "TEA-001", "SO-2": "TEA-001", "SO-3": "MUG-002",
-                             "SO-4": "TEA-001"}.items()}
+        orders = {
+            key: engine.start(
+                "order_fulfilment",
+                business_key=key,
+                variables={
+                    "order_id": key,
+                    "customer_id": f"C-{key}",
+                    "channel": "app",
+                    "items": [{"sku": sku, "quantity": 1}],
+                    "delivery_address": {"city": "Shanghai"},
+                },
+            )
+            for key, sku in {
+                "SO-1": "TEA-001",
+                "SO-2": "TEA-001",
+                "SO-3": "MUG-002",
+                "SO-4": "TEA-001",
+            }.items()
+        }
         engine.run()
-        for key in ("SO-1", "SO-4"):                 # SO-2 never pays
+        for key in ("SO-1", "SO-4"):  # SO-2 never pays
             engine.correlate("payment_received", key=key, variables={"paid": True})
         engine.run()
-        for task in engine.tasks(candidate_group="store_staff"):   # small app orders: a store
+        for task in engine.tasks(candidate_group="store_staff"):  # small app orders: a store
             engine.complete_task(task, {"packed_by": "ana"})
         engine.run()
-        clock.advance(seconds=2)                     # past the first retry's backoff
+        clock.advance(seconds=2)  # past the first retry's backoff
         engine.run()
         for incident in engine.incidents():
             print(f"incident at {incident.element_id}: {incident.message}")
@@ -132,11 +146,14 @@ def main() -> None:
         engine.run()
         for key in ("SO-1", "SO-4"):
             engine.correlate("delivery_confirmed", key=key)
-        clock.advance(minutes=31)                    # SO-2's payment times out
+        clock.advance(minutes=31)  # SO-2's payment times out
         engine.run()
         for key, order in orders.items():
-            ends = [e.element_id for e in engine.history(order)
-                    if e.kind == "element_completed" and e.element_type == "endEvent"]
+            ends = [
+                e.element_id
+                for e in engine.history(order)
+                if e.kind == "element_completed" and e.element_type == "endEvent"
+            ]
             print(f"{key}: {engine.instance(order).status}, ended at {ends[-1]}")
         print(f"stock left: {STOCK}")
 

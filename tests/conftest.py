@@ -34,7 +34,8 @@ def postgres_server() -> str:
     except OperationalError as error:
         pytest.fail(
             f"PostgreSQL at {POSTGRES_URL} is not reachable: {error}\nStart it, point "
-            "RETAILFLOW_TEST_POSTGRES_URL at one, or set RETAILFLOW_SKIP_POSTGRES=1.")
+            "RETAILFLOW_TEST_POSTGRES_URL at one, or set RETAILFLOW_SKIP_POSTGRES=1."
+        )
     finally:
         engine.dispose()
     return POSTGRES_URL
@@ -49,13 +50,15 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
     with admin.begin() as conn:
         conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     url = make_url(postgres_server).update_query_dict(
-        {"options": f"-csearch_path={schema}", "application_name": schema})
+        {"options": f"-csearch_path={schema}", "application_name": schema}
+    )
     yield url.render_as_string(hide_password=False)
     with admin.begin() as conn:
         # Connections a test left open (a killed worker's) would hold locks on the schema.
         conn.exec_driver_sql(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            f"WHERE application_name = '{schema}'")
+            f"WHERE application_name = '{schema}'"
+        )
         conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
     admin.dispose()
 
@@ -79,9 +82,12 @@ def make_engine(store_url: str | None, clock: VirtualClock) -> Iterator[EngineFa
     made: list[Engine] = []
 
     def factory(handlers: HandlerRegistry | None = None, **kwargs: object) -> Engine:
-        engine = Engine(store_url, clock=clock,
-                        handlers=handlers if handlers is not None else HandlerRegistry(),
-                        **kwargs)  # type: ignore[arg-type]
+        engine = Engine(
+            store_url,
+            clock=clock,
+            handlers=handlers if handlers is not None else HandlerRegistry(),
+            **kwargs,
+        )  # type: ignore[arg-type]
         made.append(engine)
         return engine
 

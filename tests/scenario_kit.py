@@ -12,8 +12,9 @@ from retailflow import Engine, HandlerContext, HandlerRegistry, HistoryKind
 ROOT = Path(__file__).resolve().parents[1]
 PROCESSES = ROOT / "processes"
 FIXTURES = ROOT / "tests" / "fixtures"
-POSTGRES_URL = os.environ.get("RETAILFLOW_TEST_POSTGRES_URL",
-                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "RETAILFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 EngineFactory = Callable[..., Engine]
 
@@ -25,8 +26,9 @@ class Recorder:
         self.registry = HandlerRegistry()
         self.calls: list[tuple[str, dict[str, Any], HandlerContext]] = []
 
-    def add(self, topic: str, behaviour: Callable[[dict[str, Any]], Any] | dict[str, Any]
-            | None = None) -> None:
+    def add(
+        self, topic: str, behaviour: Callable[[dict[str, Any]], Any] | dict[str, Any] | None = None
+    ) -> None:
         def handler(context: HandlerContext, **variables: Any) -> Any:
             self.calls.append((topic, variables, context))
             if callable(behaviour):
@@ -41,12 +43,21 @@ class Recorder:
 
 def passed(engine: Engine, instance_id: str) -> list[str]:
     """Element ids the instance completed, in order."""
-    return [event.element_id for event in engine.history(instance_id)
-            if event.kind == HistoryKind.ELEMENT_COMPLETED and event.element_id]
+    return [
+        event.element_id
+        for event in engine.history(instance_id)
+        if event.kind == HistoryKind.ELEMENT_COMPLETED and event.element_id
+    ]
 
 
-def routed_process(process_id: str, condition: str, *, lead: str = "",
-                   lead_id: str = "start", definitions: str = "") -> str:
+def routed_process(
+    process_id: str,
+    condition: str,
+    *,
+    lead: str = "",
+    lead_id: str = "start",
+    definitions: str = "",
+) -> str:
     """A small BPMN file: ``lead`` (a start event ``start`` by default) flows into the exclusive
     gateway ``route``, whose flow ``when`` (taken on ``condition``) ends at ``a`` and whose
     default ``otherwise`` ends at ``b``. ``definitions`` adds root elements (signals ...)."""

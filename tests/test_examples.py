@@ -9,8 +9,12 @@ from scenario_kit import ROOT
 
 
 def test_the_order_app_example_takes_four_paths_of_the_order_flow() -> None:
-    result = subprocess.run([sys.executable, str(ROOT / "examples" / "order_app.py")],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "order_app.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "SO-1: completed, ended at order_delivered" in result.stdout
     assert "SO-2: completed, ended at order_cancelled_unpaid" in result.stdout

@@ -35,8 +35,17 @@ class ThrowawayPostgres:
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"),
-                  "-o", options, "-w", "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.folder / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "start",
+        )
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
@@ -55,8 +64,9 @@ class ThrowawayPostgres:
 
 def _binaries() -> Path:
     """The newest PostgreSQL bin folder on the machine (Debian keeps them off the PATH)."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                   key=lambda p: int(Path(p).parts[-3]))
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3])
+    )
     on_path = shutil.which("initdb")
     if found:
         return Path(found[-1]).parent

@@ -434,7 +434,7 @@ CASES = {
         + task(
             '    <bpmn:intermediateCatchEvent id="task"><bpmn:extensionElements>'
             '<zeebe:ioMapping><zeebe:output source="=sku" target="restocked_sku" />'
-            '</zeebe:ioMapping></bpmn:extensionElements>'
+            "</zeebe:ioMapping></bpmn:extensionElements>"
             '<bpmn:signalEventDefinition id="sed" signalRef="Signal_1" />'
             "</bpmn:intermediateCatchEvent>"
         ),
@@ -442,7 +442,7 @@ CASES = {
         + task(
             '    <bpmn:intermediateCatchEvent id="task"><bpmn:extensionElements>'
             '<zeebe:ioMapping><zeebe:output source="=sku" target="restocked_sku" />'
-            '</zeebe:ioMapping></bpmn:extensionElements>'
+            "</zeebe:ioMapping></bpmn:extensionElements>"
             '<bpmn:messageEventDefinition id="med" messageRef="Message_1" />'
             "</bpmn:intermediateCatchEvent>"
         ),
@@ -538,8 +538,14 @@ def test_a_sub_process_id_clashing_with_another_files_process_is_a_duplicate() -
 
     assert rules(findings) == [("duplicate-id", "shipping")]
     assert "is also the id of a sub-process in order.bpmn" in findings[0].message
-    assert check(linear_process(sub_process.replace('"shipping"', '"packing"'),
-                                task_id="packing"), "camunda8", shipping()) == []
+    assert (
+        check(
+            linear_process(sub_process.replace('"shipping"', '"packing"'), task_id="packing"),
+            "camunda8",
+            shipping(),
+        )
+        == []
+    )
 
 
 # Expressions -----------------------------------------------------------------------------------

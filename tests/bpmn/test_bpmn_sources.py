@@ -85,8 +85,7 @@ def test_an_oversized_file_is_refused_without_reading_it(processes: Path) -> Non
     assert rules_of(raised) == ["xml-too-large"]
 
 
-def test_an_unreadable_file_is_reported(processes: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unreadable_file_is_reported(processes: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # chmod cannot lock root (who runs CI) out of a file, so the refusal is simulated.
     locked = processes / "fulfilment.bpmn"
     real_read = Path.read_bytes
@@ -111,4 +110,3 @@ def test_a_source_from_memory_takes_its_kind_from_the_name() -> None:
     assert source.content_hash == hashlib.sha256(b"<x/>").hexdigest()
     with pytest.raises(DeploymentError):
         SourceFile.of("order.xml", b"<x/>")
-

@@ -13,8 +13,13 @@ from scenario_kit import FIXTURES, PROCESSES
 
 
 def retailflow(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "retailflow.cli", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "retailflow.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
 
 
 def test_validate_exits_0_on_the_shipped_processes() -> None:

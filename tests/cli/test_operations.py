@@ -40,12 +40,14 @@ def store(tmp_path: Path) -> dict[str, str]:
             raise RuntimeError("card processor timed out")
 
     handlers.register("payment.capture", declined)
-    with Engine(url, handlers=handlers,
-                retry_policy=RetryPolicy(initial_backoff=timedelta(0))) as engine:
+    with Engine(
+        url, handlers=handlers, retry_policy=RetryPolicy(initial_backoff=timedelta(0))
+    ) as engine:
         engine.deploy(FIXTURES / "order_pipeline.bpmn")
-        ids = {key: engine.start("order_pipeline", business_key=key,
-                                 variables={"order_id": key}).id
-               for key in ("SO-1", "SO-2")}
+        ids = {
+            key: engine.start("order_pipeline", business_key=key, variables={"order_id": key}).id
+            for key in ("SO-1", "SO-2")
+        }
         engine.run()  # SO-1 finishes; SO-2's payment fails three times: an incident
         ids["SO-3"] = engine.start("order_pipeline", business_key="SO-3").id
     return {"url": url, **ids}
@@ -54,7 +56,10 @@ def store(tmp_path: Path) -> dict[str, str]:
 def test_instances_lists_every_instance_and_filters_by_status(store: dict[str, str]) -> None:
     listed = retailflow("instances", "--db", store["url"], "--json")
     assert [(i["business_key"], i["status"]) for i in listed] == [
-        ("SO-1", "completed"), ("SO-2", "running"), ("SO-3", "running")]
+        ("SO-1", "completed"),
+        ("SO-2", "running"),
+        ("SO-3", "running"),
+    ]
     done = retailflow("instances", "--db", store["url"], "--status", "completed", "--json")
     assert [i["id"] for i in done] == [store["SO-1"]]
 
@@ -71,15 +76,21 @@ def test_show_tells_where_an_instance_waits_and_why_it_is_stuck(store: dict[str,
 
 
 def test_show_json_writes_variables_in_their_stored_form_so_a_script_knows_their_types(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     url = f"sqlite:///{tmp_path / 'typed.db'}"
     with Engine(url, handlers=HandlerRegistry()) as engine:
         engine.deploy(FIXTURES / "order_pipeline.bpmn", require_handlers=False)
-        instance = engine.start("order_pipeline", variables={
-            "due": date(2026, 12, 24), "total": Decimal("19.90"), "note": "2026-12-24"})
+        instance = engine.start(
+            "order_pipeline",
+            variables={"due": date(2026, 12, 24), "total": Decimal("19.90"), "note": "2026-12-24"},
+        )
     shown = retailflow("show", instance.id, "--db", url, "--json")
-    assert shown["variables"] == {"due": {"$date": "2026-12-24"},
-                                  "total": {"$decimal": "19.90"}, "note": "2026-12-24"}
+    assert shown["variables"] == {
+        "due": {"$date": "2026-12-24"},
+        "total": {"$decimal": "19.90"},
+        "note": "2026-12-24",
+    }
 
 
 def test_jobs_lists_failed_and_due_jobs_separately(store: dict[str, str]) -> None:
@@ -91,11 +102,13 @@ def test_jobs_lists_failed_and_due_jobs_separately(store: dict[str, str]) -> Non
 
 
 def test_retry_makes_the_failed_job_due_again_and_resolves_the_incident(
-        store: dict[str, str]) -> None:
+    store: dict[str, str],
+) -> None:
     [incident] = retailflow("incidents", "--db", store["url"], "--json")
     assert incident["instance"] == store["SO-2"]
-    assert retailflow("retry", incident["id"], "--db", store["url"], "--retries", "2",
-                      "--json") == [{"target": incident["id"], "jobs_retried": 1}]
+    assert retailflow(
+        "retry", incident["id"], "--db", store["url"], "--retries", "2", "--json"
+    ) == [{"target": incident["id"], "jobs_retried": 1}]
     assert retailflow("incidents", "--db", store["url"], "--json") == []
     due = retailflow("jobs", "--db", store["url"], "--state", "due", "--json")
     assert ("capture_payment", 2) in [(j["element"], j["retries_left"]) for j in due]
@@ -116,8 +129,9 @@ def test_db_status_and_upgrade_report_the_schema_revision(tmp_path: Path) -> Non
     db.touch()  # an empty database file
     status = runner.invoke(app, ["db", "status", "--db", f"sqlite:///{db}", "--json"])
     assert status.exit_code == 1
-    assert json.loads(status.output) == [{"database": "(empty)", "needed": "0003",
-                                          "current": False}]
+    assert json.loads(status.output) == [
+        {"database": "(empty)", "needed": "0003", "current": False}
+    ]
     assert "schema at revision 0003" in retailflow("db", "upgrade", "--db", str(db))
     assert retailflow("db", "status", "--db", str(db), "--json")[0]["current"] is True
 
@@ -139,12 +153,18 @@ def test_looking_into_a_database_never_migrates_it(tmp_path: Path) -> None:
 
 
 def test_looking_into_a_sqlite_file_leaves_its_journal_mode_alone(
-        store: dict[str, str], tmp_path: Path) -> None:
+    store: dict[str, str], tmp_path: Path
+) -> None:
     db = tmp_path / "ops.db"
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA journal_mode=DELETE")
-    for command in (["instances"], ["jobs"], ["incidents"], ["show", store["SO-2"]],
-                    ["history", store["SO-1"]]):
+    for command in (
+        ["instances"],
+        ["jobs"],
+        ["incidents"],
+        ["show", store["SO-2"]],
+        ["history", store["SO-1"]],
+    ):
         retailflow(*command, "--db", store["url"])
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
@@ -153,8 +173,9 @@ def test_looking_into_a_sqlite_file_leaves_its_journal_mode_alone(
 def test_instances_page_with_limit_and_after(store: dict[str, str]) -> None:
     first = retailflow("instances", "--db", store["url"], "--limit", "2", "--json")
     assert [i["business_key"] for i in first] == ["SO-1", "SO-2"]
-    rest = retailflow("instances", "--db", store["url"], "--limit", "2", "--after",
-                      first[-1]["id"], "--json")
+    rest = retailflow(
+        "instances", "--db", store["url"], "--limit", "2", "--after", first[-1]["id"], "--json"
+    )
     assert [i["business_key"] for i in rest] == ["SO-3"]
     people = retailflow("instances", "--db", store["url"], "--limit", "2")
     assert f"More may follow: --after {store['SO-2']}" in people
@@ -168,7 +189,8 @@ def test_instances_after_an_unknown_id_says_so(store: dict[str, str]) -> None:
 
 
 def test_history_json_carries_the_variables_and_errors_engine_history_has(
-        store: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    store: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     steps = retailflow("history", store["SO-2"], "--db", store["url"], "--json")
     with Engine(store["url"]) as engine:
         events = engine.history(store["SO-2"])
@@ -183,11 +205,15 @@ def test_history_json_carries_the_variables_and_errors_engine_history_has(
 
 
 def test_tables_fit_80_columns_with_whole_instance_ids(
-        store: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    store: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(output.console, "width", 80)
     for command in (["instances"], ["history", store["SO-2"]]):
         shown = retailflow(*command, "--db", store["url"])
         assert max(map(len, shown.splitlines())) <= 80, shown
     listed = retailflow("instances", "--db", store["url"]).splitlines()
     assert [line.split()[0] for line in listed if line.split()[0] in store.values()] == [
-        store["SO-1"], store["SO-2"], store["SO-3"]]
+        store["SO-1"],
+        store["SO-2"],
+        store["SO-3"],
+    ]

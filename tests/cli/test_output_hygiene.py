@@ -22,7 +22,8 @@ ESCAPE = "\x1b[2J\x1b[31m"
 
 
 def test_junit_report_on_a_file_named_with_control_characters_is_xml_and_exit_1(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     strange = tmp_path / "bad\x01name\x1b.bpmn"
     shutil.copy(FIXTURES / "unsupported.bpmn", strange)
     result = runner.invoke(app, ["validate", "--format", "junit", str(strange)])
@@ -57,8 +58,15 @@ def test_a_newline_in_an_error_cannot_forge_a_worker_log_line() -> None:
     try:
         raise ValueError("boom\nINFO job done worker_id=w9 instance_id=forged")
     except ValueError:
-        record = logging.LogRecord("w", logging.ERROR, __file__, 1, "job failed: %s",
-                                   ("late\nINFO forged",), sys.exc_info())
+        record = logging.LogRecord(
+            "w",
+            logging.ERROR,
+            __file__,
+            1,
+            "job failed: %s",
+            ("late\nINFO forged",),
+            sys.exc_info(),
+        )
     record.instance_id = "i-1"
     lines = formatter.format(record).splitlines()
     assert lines[0] == "ERROR job failed: late\\nINFO forged instance_id=i-1"

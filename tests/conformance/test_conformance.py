@@ -127,8 +127,11 @@ def test_docs_elements_table_names_conformance_files_that_run() -> None:
     end in at least one dialect, and every row must name one."""
     text = MODELING.read_text(encoding="utf-8")
     section = text.split("## BPMN elements", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines()
-            if line.startswith("| ") and not line.startswith(("| runs |", "| --- |"))]
+    rows = [
+        line
+        for line in section.splitlines()
+        if line.startswith("| ") and not line.startswith(("| runs |", "| --- |"))
+    ]
     running = {case.construct for case in CASES if not case.drive.refused}
     assert rows
     for row in rows:

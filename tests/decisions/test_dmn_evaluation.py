@@ -345,4 +345,3 @@ def test_camunda_7_dmn_1_1_file_with_juel_and_input_variable_runs() -> None:
     result = EVALUATOR.evaluate(approval, {"order": {"amount": 5000}}, {})
     assert result.value is False
     assert result.matched_rules == ["rule_big"]
-

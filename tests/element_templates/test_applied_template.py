@@ -32,9 +32,11 @@ def applied(template: dict[str, Any]) -> str:
             inputs.append(f'<zeebe:input source="{value}" target="{binding["name"]}" />')
         elif binding["type"] == "zeebe:taskHeader":
             headers.append(f'<zeebe:header key="{binding["key"]}" value="{value}" />')
-    return (f'<zeebe:taskDefinition type="{task_type}" />'
-            f'<zeebe:ioMapping>{"".join(inputs)}</zeebe:ioMapping>'
-            f'<zeebe:taskHeaders>{"".join(headers)}</zeebe:taskHeaders>')
+    return (
+        f'<zeebe:taskDefinition type="{task_type}" />'
+        f"<zeebe:ioMapping>{''.join(inputs)}</zeebe:ioMapping>"
+        f"<zeebe:taskHeaders>{''.join(headers)}</zeebe:taskHeaders>"
+    )
 
 
 def modeler_file(version: int) -> str:
@@ -105,4 +107,5 @@ def test_a_task_with_an_older_template_version_is_reported(tmp_path: Path) -> No
     report = validate([path], handlers=shop)
 
     assert [(d.finding.rule, d.finding.element_id) for d in report.diagnostics] == [
-        ("template-outdated", "Activity_0x8f7d2")]
+        ("template-outdated", "Activity_0x8f7d2")
+    ]

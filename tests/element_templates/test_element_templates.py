@@ -62,8 +62,10 @@ def note(order_id: str, text: str = "thanks", urgent: bool = False, **rest: Any)
 
 
 def assert_valid(template: dict[str, Any], target: str) -> None:
-    errors = [f"{list(error.path)}: {error.message}"
-              for error in jsonschema.Draft7Validator(SCHEMAS[target]).iter_errors(template)]
+    errors = [
+        f"{list(error.path)}: {error.message}"
+        for error in jsonschema.Draft7Validator(SCHEMAS[target]).iter_errors(template)
+    ]
     assert errors == [], template["id"]
 
 
@@ -83,11 +85,13 @@ def test_camunda8_template_fixes_the_job_type_and_offers_an_input_per_model_fiel
     assert template["id"] == "retailflow.orders.ship"
     assert template["description"] == "Hand the parcels to the carrier."
     properties = by_binding(template, "name")
-    task_type = next(p for p in template["properties"]
-                     if p["binding"] == {"type": "zeebe:taskDefinition", "property": "type"})
+    task_type = next(
+        p
+        for p in template["properties"]
+        if p["binding"] == {"type": "zeebe:taskDefinition", "property": "type"}
+    )
     assert task_type == {"type": "Hidden", "value": "orders.ship", "binding": task_type["binding"]}
-    retries = next(p for p in template["properties"]
-                   if p["binding"].get("property") == "retries")
+    retries = next(p for p in template["properties"] if p["binding"].get("property") == "retries")
     assert retries["value"] == "5"
     assert properties["order_id"]["binding"] == {"type": "zeebe:input", "name": "order_id"}
     assert properties["order_id"]["description"] == "The order to ship."
@@ -116,8 +120,10 @@ def test_camunda7_template_is_an_external_task_with_input_and_output_parameters(
     properties = by_binding(template, "name")
     assert properties["camunda:type"]["value"] == "external"
     assert properties["camunda:topic"] == {
-        "type": "Hidden", "value": "orders.note",
-        "binding": {"type": "property", "name": "camunda:topic"}}
+        "type": "Hidden",
+        "value": "orders.note",
+        "binding": {"type": "property", "name": "camunda:topic"},
+    }
     assert properties["order_id"]["binding"]["type"] == "camunda:inputParameter"
     assert properties["order_id"]["constraints"] == {"notEmpty": True}
     assert properties["order_id"]["value"] == "${order_id}"
@@ -125,7 +131,8 @@ def test_camunda7_template_is_an_external_task_with_input_and_output_parameters(
     assert (properties["urgent"]["type"], properties["urgent"]["value"]) == ("String", "false")
     shipped = element_template(shop.get("orders.ship"), "c7")  # type: ignore[arg-type]
     assert by_binding(shipped, "source")["${tracking_number}"]["binding"]["type"] == (
-        "camunda:outputParameter")
+        "camunda:outputParameter"
+    )
 
 
 def test_version_changes_with_the_signature_and_not_with_the_docstring() -> None:
@@ -146,7 +153,8 @@ def test_version_changes_with_the_signature_and_not_with_the_docstring() -> None
         """One."""
 
     [v1], [v1_reworded], [v2] = (
-        [template_version(h) for h in registry] for registry in (before, reworded, after))
+        [template_version(h) for h in registry] for registry in (before, reworded, after)
+    )
     assert v1 == v1_reworded
     assert v1 != v2
     assert 0 < v2 < 2**31
@@ -167,8 +175,18 @@ def test_the_committed_retail_templates_are_current() -> None:
 
 
 def test_the_templates_command_writes_a_file_per_handler(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["templates", "--handlers", "retailflow.retail:registry",
-                                      "--target", "c7", "-o", str(tmp_path / "out")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "templates",
+            "--handlers",
+            "retailflow.retail:registry",
+            "--target",
+            "c7",
+            "-o",
+            str(tmp_path / "out"),
+        ],
+    )
 
     assert result.exit_code == 0, result.output
     written = sorted(path.name for path in (tmp_path / "out").iterdir())
@@ -180,5 +198,7 @@ def test_the_templates_command_writes_a_file_per_handler(tmp_path: Path) -> None
 def test_write_templates_returns_the_paths_it_wrote(tmp_path: Path) -> None:
     paths = write_templates(shop, "c8", tmp_path)
 
-    assert [path.name for path in paths] == ["retailflow.orders.ship.c8.json",
-                                             "retailflow.orders.note.c8.json"]
+    assert [path.name for path in paths] == [
+        "retailflow.orders.ship.c8.json",
+        "retailflow.orders.note.c8.json",
+    ]

@@ -15,8 +15,15 @@ from typing import Any
 
 from retailflow import Engine, HandlerContext, HandlerRegistry
 
-TOPICS = ("test.big", "test.small", "test.a", "test.b", "test.express", "test.wrap",
-          "test.standard")
+TOPICS = (
+    "test.big",
+    "test.small",
+    "test.a",
+    "test.b",
+    "test.express",
+    "test.wrap",
+    "test.standard",
+)
 
 
 def main(engine_db: str, effects_db: str, count: int) -> None:
@@ -28,8 +35,9 @@ def main(engine_db: str, effects_db: str, count: int) -> None:
     def make(topic: str) -> Any:
         def handler(context: HandlerContext) -> dict[str, bool]:
             effects.execute("INSERT INTO calls VALUES (?, ?)", (context.idempotency_key, topic))
-            effects.execute("INSERT OR IGNORE INTO effects VALUES (?, ?)",
-                            (context.idempotency_key, topic))
+            effects.execute(
+                "INSERT OR IGNORE INTO effects VALUES (?, ?)", (context.idempotency_key, topic)
+            )
             return {f"done_{topic.split('.')[1]}": True}
 
         return handler
@@ -42,9 +50,15 @@ def main(engine_db: str, effects_db: str, count: int) -> None:
     for number in range(count):
         key = f"B-{number}"
         if key not in started:
-            engine.start("gateways", business_key=key, variables={
-                "amount": 50 + 100 * (number % 2), "express": number % 3 == 0,
-                "gift_wrap": number % 4 == 0})
+            engine.start(
+                "gateways",
+                business_key=key,
+                variables={
+                    "amount": 50 + 100 * (number % 2),
+                    "express": number % 3 == 0,
+                    "gift_wrap": number % 4 == 0,
+                },
+            )
     while engine.run() or engine.jobs():
         pass
     print("done", flush=True)

@@ -18,10 +18,17 @@ from sqlalchemy import Engine, create_engine, text
 
 from retailflow import HandlerContext, HandlerRegistry
 
-TOPICS = ("orders.validate", "inventory.reserve", "payment.capture", "orders.ship",
-          "crm.notify_customer")
-SCHEMA = ("CREATE TABLE IF NOT EXISTS effects (key VARCHAR(300) PRIMARY KEY, topic VARCHAR(50))",
-          "CREATE TABLE IF NOT EXISTS calls (key VARCHAR(300), topic VARCHAR(50), worker INTEGER)")
+TOPICS = (
+    "orders.validate",
+    "inventory.reserve",
+    "payment.capture",
+    "orders.ship",
+    "crm.notify_customer",
+)
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS effects (key VARCHAR(300) PRIMARY KEY, topic VARCHAR(50))",
+    "CREATE TABLE IF NOT EXISTS calls (key VARCHAR(300), topic VARCHAR(50), worker INTEGER)",
+)
 
 registry = HandlerRegistry()
 
@@ -44,11 +51,14 @@ def _record(context: HandlerContext) -> dict[str, bool]:
     if delay:
         time.sleep(delay)
     with effects_database().begin() as conn:
-        conn.execute(text("INSERT INTO calls VALUES (:key, :topic, :worker)"),
-                     {"key": context.idempotency_key, "topic": context.topic,
-                      "worker": os.getpid()})
-        conn.execute(text("INSERT INTO effects VALUES (:key, :topic) ON CONFLICT DO NOTHING"),
-                     {"key": context.idempotency_key, "topic": context.topic})
+        conn.execute(
+            text("INSERT INTO calls VALUES (:key, :topic, :worker)"),
+            {"key": context.idempotency_key, "topic": context.topic, "worker": os.getpid()},
+        )
+        conn.execute(
+            text("INSERT INTO effects VALUES (:key, :topic) ON CONFLICT DO NOTHING"),
+            {"key": context.idempotency_key, "topic": context.topic},
+        )
     return {f"{context.topic.replace('.', '_')}_done": True}
 
 

@@ -20,29 +20,40 @@ C8 = 'xmlns:zeebe="http://camunda.org/schema/zeebe/1.0"'
 
 
 def job(element_id: str, job_type: str, extra: str = "") -> str:
-    return (f'<bpmn:serviceTask id="{element_id}"{extra}><bpmn:extensionElements>'
-            f'<zeebe:taskDefinition type="{job_type}"/></bpmn:extensionElements>'
-            "</bpmn:serviceTask>")
+    return (
+        f'<bpmn:serviceTask id="{element_id}"{extra}><bpmn:extensionElements>'
+        f'<zeebe:taskDefinition type="{job_type}"/></bpmn:extensionElements>'
+        "</bpmn:serviceTask>"
+    )
 
 
 def compensated(element_id: str) -> str:
-    return (f'<bpmn:boundaryEvent id="{element_id}_compensation" attachedToRef="{element_id}">'
-            "<bpmn:compensateEventDefinition/></bpmn:boundaryEvent>")
+    return (
+        f'<bpmn:boundaryEvent id="{element_id}_compensation" attachedToRef="{element_id}">'
+        "<bpmn:compensateEventDefinition/></bpmn:boundaryEvent>"
+    )
 
 
 def association(element_id: str, handler: str) -> str:
-    return (f'<bpmn:association id="{element_id}_to_{handler}" associationDirection="One" '
-            f'sourceRef="{element_id}_compensation" targetRef="{handler}"/>')
+    return (
+        f'<bpmn:association id="{element_id}_to_{handler}" associationDirection="One" '
+        f'sourceRef="{element_id}_compensation" targetRef="{handler}"/>'
+    )
 
 
 def trip(tmp_path: Path, throw: str, *, flight_first: bool = False) -> Path:
     """``book_hotel`` then ``book_flight`` (or the other way round), then ``throw`` with id
     ``undo``, then the user task ``after`` (none when the throw is an end event)."""
     order = ("book_flight", "book_hotel") if flight_first else ("book_hotel", "book_flight")
-    after = "" if "endEvent" in throw else (
-        '<bpmn:userTask id="after"/><bpmn:endEvent id="done"/>'
-        '<bpmn:sequenceFlow id="f4" sourceRef="undo" targetRef="after"/>'
-        '<bpmn:sequenceFlow id="f5" sourceRef="after" targetRef="done"/>')
+    after = (
+        ""
+        if "endEvent" in throw
+        else (
+            '<bpmn:userTask id="after"/><bpmn:endEvent id="done"/>'
+            '<bpmn:sequenceFlow id="f4" sourceRef="undo" targetRef="after"/>'
+            '<bpmn:sequenceFlow id="f5" sourceRef="after" targetRef="done"/>'
+        )
+    )
     path = tmp_path / "trip.bpmn"
     path.write_text(f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" {C8}
@@ -76,8 +87,9 @@ def travel_agency() -> Recorder:
     return handlers
 
 
-def reloaded(make_engine: EngineFactory, store_url: str | None, engine: Engine,
-             handlers: Recorder) -> Engine:
+def reloaded(
+    make_engine: EngineFactory, store_url: str | None, engine: Engine, handlers: Recorder
+) -> Engine:
     return engine if store_url is None else make_engine(handlers.registry)
 
 
@@ -85,15 +97,17 @@ def open_tasks(engine: Engine, instance_id: str) -> list[str]:
     return sorted(task.element_id for task in engine.tasks(instance=instance_id))
 
 
-def complete(engine: Engine, instance_id: str, element_id: str,
-             variables: dict[str, Any] | None = None) -> None:
+def complete(
+    engine: Engine, instance_id: str, element_id: str, variables: dict[str, Any] | None = None
+) -> None:
     [task] = [t for t in engine.tasks(instance=instance_id) if t.element_id == element_id]
     engine.complete_task(task.id, variables or {})
     engine.run()
 
 
 def test_a_compensation_throw_runs_every_handler_and_waits_for_them(
-        make_engine: EngineFactory, store_url: str | None, tmp_path: Path) -> None:
+    make_engine: EngineFactory, store_url: str | None, tmp_path: Path
+) -> None:
     handlers = travel_agency()
     engine = make_engine(handlers.registry)
     engine.deploy(trip(tmp_path, throw_event()))
@@ -115,7 +129,8 @@ def test_a_compensation_throw_runs_every_handler_and_waits_for_them(
 
 
 def test_a_compensation_throw_with_an_activity_ref_runs_that_handler_only(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     handlers = travel_agency()
     engine = make_engine(handlers.registry)
     engine.deploy(trip(tmp_path, throw_event("book_flight")))
@@ -128,7 +143,8 @@ def test_a_compensation_throw_with_an_activity_ref_runs_that_handler_only(
 
 
 def test_a_compensation_end_event_ends_the_instance_once_its_handlers_are_done(
-        make_engine: EngineFactory, store_url: str | None, tmp_path: Path) -> None:
+    make_engine: EngineFactory, store_url: str | None, tmp_path: Path
+) -> None:
     handlers = travel_agency()
     engine = make_engine(handlers.registry)
     engine.deploy(trip(tmp_path, throw_event(tag="endEvent")))
@@ -142,15 +158,16 @@ def test_a_compensation_end_event_ends_the_instance_once_its_handlers_are_done(
 
 
 def test_an_activity_not_yet_completed_is_not_compensated(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     throw = throw_event()
     process = trip(tmp_path, throw)
     # The throw comes right after the hotel: the flight is never booked, so never cancelled.
     text = process.read_text()
-    text = text.replace('sourceRef="book_hotel" targetRef="book_flight"',
-                        'sourceRef="book_hotel" targetRef="undo"')
-    text = text.replace('<bpmn:sequenceFlow id="f3" sourceRef="book_flight" targetRef="undo"/>',
-                        "")
+    text = text.replace(
+        'sourceRef="book_hotel" targetRef="book_flight"', 'sourceRef="book_hotel" targetRef="undo"'
+    )
+    text = text.replace('<bpmn:sequenceFlow id="f3" sourceRef="book_flight" targetRef="undo"/>', "")
     process.write_text(text)
     handlers = travel_agency()
     engine = make_engine(handlers.registry)
@@ -162,12 +179,14 @@ def test_an_activity_not_yet_completed_is_not_compensated(
 
 
 def test_an_activity_is_compensated_once_however_many_throws_reach_it(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     process = trip(tmp_path, throw_event("book_hotel"))
     text = process.read_text().replace(
         '<bpmn:userTask id="after"/>',
         '<bpmn:intermediateThrowEvent id="after"><bpmn:compensateEventDefinition/>'
-        "</bpmn:intermediateThrowEvent>")
+        "</bpmn:intermediateThrowEvent>",
+    )
     process.write_text(text)
     handlers = travel_agency()
     engine = make_engine(handlers.registry)
@@ -182,18 +201,20 @@ def test_an_activity_is_compensated_once_however_many_throws_reach_it(
 
 
 def test_a_compensation_boundary_without_a_handler_is_refused(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     process = trip(tmp_path, throw_event())
-    process.write_text(process.read_text().replace(association("book_hotel", "cancel_hotel"),
-                                                   ""))
+    process.write_text(process.read_text().replace(association("book_hotel", "cancel_hotel"), ""))
     with pytest.raises(DeploymentError) as refused:
         make_engine(travel_agency().registry).deploy(process)
     assert [(f.rule, f.element_id) for f in refused.value.findings] == [
-        ("missing-reference", "book_hotel_compensation")]
+        ("missing-reference", "book_hotel_compensation")
+    ]
 
 
 def test_a_throw_over_a_sub_process_with_compensation_inside_is_refused_saying_why(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "nested.bpmn"
     path.write_text(f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" {C8}
@@ -214,8 +235,9 @@ def test_a_throw_over_a_sub_process_with_compensation_inside_is_refused_saying_w
     <bpmn:sequenceFlow id="f2" sourceRef="bookings" targetRef="undo"/>
   </bpmn:process>
 </bpmn:definitions>""")
-    findings = [d.finding for d in validate([path]).diagnostics
-                if d.finding.rule == "unsupported-element"]
+    findings = [
+        d.finding for d in validate([path]).diagnostics if d.finding.rule == "unsupported-element"
+    ]
     assert [f.element_id for f in findings] == ["undo"]
     assert "inside the sub-process 'bookings'" in findings[0].message
 
@@ -235,6 +257,9 @@ def test_a_compensation_event_subprocess_is_refused_saying_why(tmp_path: Path) -
     </bpmn:subProcess>
   </bpmn:process>
 </bpmn:definitions>""")
-    findings = [(d.finding.rule, d.finding.element_id) for d in validate([path]).diagnostics
-                if d.finding.severity.value == "error" and d.finding.rule != "label-required"]
+    findings = [
+        (d.finding.rule, d.finding.element_id)
+        for d in validate([path]).diagnostics
+        if d.finding.severity.value == "error" and d.finding.rule != "label-required"
+    ]
     assert ("unsupported-element", "on_compensation") in findings

@@ -22,10 +22,17 @@ KILLS = 8
 
 @pytest.mark.slow
 def test_sigkill_at_random_moments_then_reopening_the_file_finishes_every_instance_once(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     engine_db, effects_db = tmp_path / "engine.db", tmp_path / "effects.db"
-    command = [sys.executable, str(WORKER), str(engine_db), str(effects_db), str(INSTANCES),
-               str(FIXTURES / "gateways.bpmn")]
+    command = [
+        sys.executable,
+        str(WORKER),
+        str(engine_db),
+        str(effects_db),
+        str(INSTANCES),
+        str(FIXTURES / "gateways.bpmn"),
+    ]
     rng = random.Random(3)
     kills = 0
     for _ in range(KILLS):
@@ -55,8 +62,9 @@ def test_sigkill_at_random_moments_then_reopening_the_file_finishes_every_instan
         expected_steps = 0
         for instance in instances:
             history = engine.history(instance.id)
-            completed = Counter(e.element_id for e in history
-                                if e.kind == HistoryKind.ELEMENT_COMPLETED)
+            completed = Counter(
+                e.element_id for e in history if e.kind == HistoryKind.ELEMENT_COMPLETED
+            )
             repeated = {element: n for element, n in completed.items() if n > 1}
             assert repeated == {}, f"{instance.business_key} repeated {repeated}"
             assert [e.kind for e in history].count(HistoryKind.INSTANCE_COMPLETED) == 1

@@ -29,8 +29,10 @@ def timer_file(tmp_path: Path, body: str, namespace: str = C8) -> Path:
 
 
 def cycle(text: str) -> str:
-    return f"<bpmn:timerEventDefinition><bpmn:timeCycle>{text}</bpmn:timeCycle>" \
-           "</bpmn:timerEventDefinition>"
+    return (
+        f"<bpmn:timerEventDefinition><bpmn:timeCycle>{text}</bpmn:timeCycle>"
+        "</bpmn:timerEventDefinition>"
+    )
 
 
 def weekday_start(cron: str) -> str:
@@ -66,7 +68,8 @@ def schedule_due(engine: object, element_id: str) -> list[datetime]:
 
 
 def test_a_camunda_8_cron_start_event_starts_an_instance_each_weekday_at_nine(
-        make_engine: EngineFactory, clock: VirtualClock, tmp_path: Path) -> None:
+    make_engine: EngineFactory, clock: VirtualClock, tmp_path: Path
+) -> None:
     engine = make_engine()
     engine.deploy(timer_file(tmp_path, weekday_start("0 0 9 * * MON-FRI")))
     assert schedule_due(engine, "weekdays") == [at(1, 9)]
@@ -80,21 +83,27 @@ def test_a_camunda_8_cron_start_event_starts_an_instance_each_weekday_at_nine(
 
 
 def test_a_spring_macro_starts_an_instance_daily_at_midnight(
-        make_engine: EngineFactory, clock: VirtualClock, tmp_path: Path) -> None:
+    make_engine: EngineFactory, clock: VirtualClock, tmp_path: Path
+) -> None:
     engine = make_engine()
     engine.deploy(timer_file(tmp_path, weekday_start("@daily")))
     assert schedule_due(engine, "weekdays") == [at(2, 0)]
 
 
 def test_a_camunda_7_quartz_boundary_cycle_reads_day_2_as_monday_and_repeats(
-        make_engine: EngineFactory, clock: VirtualClock, tmp_path: Path) -> None:
+    make_engine: EngineFactory, clock: VirtualClock, tmp_path: Path
+) -> None:
     handlers = Recorder()
     handlers.add("test.remind")
     engine = make_engine(handlers.registry)
-    body = reminder_boundary("0 0 9 ? * 2").replace(
-        '<zeebe:taskDefinition type="test.remind"/>', "").replace(
-        "<bpmn:serviceTask id=\"remind\">",
-        '<bpmn:serviceTask id="remind" camunda:type="external" camunda:topic="test.remind">')
+    body = (
+        reminder_boundary("0 0 9 ? * 2")
+        .replace('<zeebe:taskDefinition type="test.remind"/>', "")
+        .replace(
+            '<bpmn:serviceTask id="remind">',
+            '<bpmn:serviceTask id="remind" camunda:type="external" camunda:topic="test.remind">',
+        )
+    )
     engine.deploy(timer_file(tmp_path, body, C7))
     instance = engine.start("cron")
     assert schedule_due(engine, "remind_timer") == [at(7, 9)]  # Monday, not Tuesday
@@ -113,33 +122,43 @@ def test_a_camunda_7_quartz_boundary_cycle_reads_day_2_as_monday_and_repeats(
 
 
 def test_a_quartz_last_friday_of_the_month_with_a_year(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     engine = make_engine()
     engine.deploy(timer_file(tmp_path, weekday_start("0 30 17 ? * 6L 2031"), C7))
     assert schedule_due(engine, "weekdays") == [datetime(2031, 1, 31, 17, 30, tzinfo=UTC)]
 
 
-@pytest.mark.parametrize(("namespace", "cron"), [
-    (C8, "0 0 25 * * *"),          # hour 25
-    (C8, "0 9 * * MON"),           # Unix cron: no seconds
-    (C8, "@fortnightly"),
-    (C7, "0 0 9 ? * 8"),           # Quartz days are 1-7
-    (C7, "0 0 9 LW * ?"),          # not supported by the cron library
-    (C8, "0 0 0 31 2 *"),          # 31 February never comes
-])
+@pytest.mark.parametrize(
+    ("namespace", "cron"),
+    [
+        (C8, "0 0 25 * * *"),  # hour 25
+        (C8, "0 9 * * MON"),  # Unix cron: no seconds
+        (C8, "@fortnightly"),
+        (C7, "0 0 9 ? * 8"),  # Quartz days are 1-7
+        (C7, "0 0 9 LW * ?"),  # not supported by the cron library
+        (C8, "0 0 0 31 2 *"),  # 31 February never comes
+    ],
+)
 def test_an_invalid_cron_is_refused_at_validate_and_deploy_naming_the_element(
-        make_engine: EngineFactory, tmp_path: Path, namespace: str, cron: str) -> None:
+    make_engine: EngineFactory, tmp_path: Path, namespace: str, cron: str
+) -> None:
     path = timer_file(tmp_path, weekday_start(cron), namespace)
     with pytest.raises(DeploymentError) as refused:
         make_engine().deploy(path)
     assert [(f.rule, f.element_id) for f in refused.value.findings] == [
-        ("expression-invalid", "weekdays")]
-    assert [(d.finding.rule, d.finding.element_id) for d in validate([path]).diagnostics
-            if d.finding.rule == "expression-invalid"] == [("expression-invalid", "weekdays")]
+        ("expression-invalid", "weekdays")
+    ]
+    assert [
+        (d.finding.rule, d.finding.element_id)
+        for d in validate([path]).diagnostics
+        if d.finding.rule == "expression-invalid"
+    ] == [("expression-invalid", "weekdays")]
 
 
 def test_a_cron_event_subprocess_timer_runs_the_subprocess_each_morning(
-        make_engine: EngineFactory, clock: VirtualClock, tmp_path: Path) -> None:
+    make_engine: EngineFactory, clock: VirtualClock, tmp_path: Path
+) -> None:
     handlers = Recorder()
     handlers.add("test.remind")
     engine = make_engine(handlers.registry)
@@ -166,7 +185,8 @@ def test_a_cron_event_subprocess_timer_runs_the_subprocess_each_morning(
 
 @pytest.mark.parametrize("cycle_text", ["0 0 9 ? * *", "R/PT24H"])
 def test_an_intermediate_catch_with_a_cycle_fires_once_at_its_first_time(
-        make_engine: EngineFactory, clock: VirtualClock, tmp_path: Path, cycle_text: str) -> None:
+    make_engine: EngineFactory, clock: VirtualClock, tmp_path: Path, cycle_text: str
+) -> None:
     """It used to fire again at every later time, each firing a new token past the event."""
     handlers = Recorder()
     handlers.add("test.after")

@@ -24,7 +24,8 @@ def recorder_for(*topics: str) -> Recorder:
 
 @pytest.mark.parametrize("folder", DIALECTS)
 def test_process_that_ends_before_its_deadline_completes_and_drops_the_deadline(
-        make_engine: EngineFactory, clock: VirtualClock, folder: Path) -> None:
+    make_engine: EngineFactory, clock: VirtualClock, folder: Path
+) -> None:
     recorder = recorder_for("shipping.ship", "crm.apologise")
     engine = make_engine(recorder.registry)
     engine.deploy(folder / "event_subprocess_timer.bpmn")
@@ -41,12 +42,12 @@ def test_process_that_ends_before_its_deadline_completes_and_drops_the_deadline(
 
 @pytest.mark.parametrize("folder", DIALECTS)
 def test_waiting_event_subprocesses_end_with_the_last_task_of_the_main_flow(
-        make_engine: EngineFactory, clock: VirtualClock, folder: Path) -> None:
+    make_engine: EngineFactory, clock: VirtualClock, folder: Path
+) -> None:
     recorder = recorder_for("warehouse.remind", "warehouse.note")
     engine = make_engine(recorder.registry)
     engine.deploy(folder / "event_subprocess_non_interrupting.bpmn")
-    order = engine.start("Process_1x6rj0e", business_key="SO-1",
-                         variables={"order_id": "SO-1"})
+    order = engine.start("Process_1x6rj0e", business_key="SO-1", variables={"order_id": "SO-1"})
     for _ in range(2):
         clock.advance(minutes=61)
         engine.run()
@@ -65,12 +66,12 @@ def test_waiting_event_subprocesses_end_with_the_last_task_of_the_main_flow(
 
 @pytest.mark.parametrize("folder", DIALECTS)
 def test_running_event_subprocess_keeps_the_process_open_until_it_ends(
-        make_engine: EngineFactory, clock: VirtualClock, folder: Path) -> None:
+    make_engine: EngineFactory, clock: VirtualClock, folder: Path
+) -> None:
     recorder = recorder_for("warehouse.remind", "warehouse.note")
     engine = make_engine(recorder.registry)
     engine.deploy(folder / "event_subprocess_non_interrupting.bpmn")
-    order = engine.start("Process_1x6rj0e", business_key="SO-1",
-                         variables={"order_id": "SO-1"})
+    order = engine.start("Process_1x6rj0e", business_key="SO-1", variables={"order_id": "SO-1"})
     clock.advance(minutes=61)
     engine.run(max_jobs=1)  # the reminder timer fires; its job waits
     [pack] = engine.tasks(instance=order.id)
@@ -78,7 +79,9 @@ def test_running_event_subprocess_keeps_the_process_open_until_it_ends(
     assert engine.instance(order.id).status == InstanceStatus.RUNNING
     # The reminder's job is a token of the process; its timer keeps counting meanwhile.
     assert sorted(job.element_id for job in engine.jobs(instance=order.id)) == [
-        "Activity_1v4q9ty", "Event_0u7c2mx"]
+        "Activity_1v4q9ty",
+        "Event_0u7c2mx",
+    ]
     engine.run()
     assert recorder.topics() == ["warehouse.remind"]
     assert engine.instance(order.id).status == InstanceStatus.COMPLETED

@@ -31,20 +31,37 @@ def add_boundary_paths(recorder: Recorder) -> None:
     recorder.add("test.note")
 
 
-GATEWAY_TOPICS = ("test.big", "test.small", "test.a", "test.b", "test.express", "test.wrap",
-                  "test.standard")
+GATEWAY_TOPICS = (
+    "test.big",
+    "test.small",
+    "test.a",
+    "test.b",
+    "test.express",
+    "test.wrap",
+    "test.standard",
+)
 
 
-@pytest.mark.parametrize(("variables", "expected"), [
-    ({"amount": 250, "express": True, "gift_wrap": True},
-     {"test.big", "test.a", "test.b", "test.express", "test.wrap"}),
-    ({"amount": 50, "express": False, "gift_wrap": False},
-     {"test.small", "test.a", "test.b", "test.standard"}),
-    ({"amount": 50, "express": False, "gift_wrap": True},
-     {"test.small", "test.a", "test.b", "test.wrap"}),
-])
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        (
+            {"amount": 250, "express": True, "gift_wrap": True},
+            {"test.big", "test.a", "test.b", "test.express", "test.wrap"},
+        ),
+        (
+            {"amount": 50, "express": False, "gift_wrap": False},
+            {"test.small", "test.a", "test.b", "test.standard"},
+        ),
+        (
+            {"amount": 50, "express": False, "gift_wrap": True},
+            {"test.small", "test.a", "test.b", "test.wrap"},
+        ),
+    ],
+)
 def test_exclusive_parallel_and_inclusive_gateways_route_by_feel_conditions(
-        make_engine: EngineFactory, variables: dict, expected: set[str]) -> None:
+    make_engine: EngineFactory, variables: dict, expected: set[str]
+) -> None:
     handlers = recorder_for(*GATEWAY_TOPICS)
     engine = make_engine(handlers.registry)
     engine.deploy(FIXTURES / "gateways.bpmn")
@@ -56,7 +73,8 @@ def test_exclusive_parallel_and_inclusive_gateways_route_by_feel_conditions(
 
 
 def test_event_based_gateway_takes_the_message_when_it_arrives_first(
-        make_engine: EngineFactory, clock: VirtualClock) -> None:
+    make_engine: EngineFactory, clock: VirtualClock
+) -> None:
     handlers = recorder_for("test.approved", "test.expired")
     engine = make_engine(handlers.registry)
     engine.deploy(FIXTURES / "event_gateway.bpmn")
@@ -72,7 +90,8 @@ def test_event_based_gateway_takes_the_message_when_it_arrives_first(
 
 
 def test_event_based_gateway_takes_the_timer_when_no_message_comes(
-        make_engine: EngineFactory, clock: VirtualClock) -> None:
+    make_engine: EngineFactory, clock: VirtualClock
+) -> None:
     handlers = recorder_for("test.approved", "test.expired")
     engine = make_engine(handlers.registry)
     engine.deploy(FIXTURES / "event_gateway.bpmn")
@@ -86,7 +105,8 @@ def test_event_based_gateway_takes_the_timer_when_no_message_comes(
 
 
 def test_date_timer_fires_only_when_the_virtual_clock_reaches_it(
-        make_engine: EngineFactory, clock: VirtualClock) -> None:
+    make_engine: EngineFactory, clock: VirtualClock
+) -> None:
     handlers = recorder_for("test.after", "test.remind", "test.tick")
     engine = make_engine(handlers.registry)
     engine.deploy(FIXTURES / "timers.bpmn")
@@ -105,7 +125,8 @@ def test_date_timer_fires_only_when_the_virtual_clock_reaches_it(
 
 
 def test_non_interrupting_cycle_timer_reminds_three_times_while_the_task_stays_open(
-        make_engine: EngineFactory, clock: VirtualClock) -> None:
+    make_engine: EngineFactory, clock: VirtualClock
+) -> None:
     handlers = recorder_for("test.after", "test.remind", "test.tick")
     engine = make_engine(handlers.registry)
     engine.deploy(FIXTURES / "timers.bpmn")
@@ -121,8 +142,7 @@ def test_non_interrupting_cycle_timer_reminds_three_times_while_the_task_stays_o
     assert engine.instance(instance.id).status == InstanceStatus.COMPLETED
 
 
-def test_bpmn_error_from_a_handler_reaches_the_error_boundary(
-        make_engine: EngineFactory) -> None:
+def test_bpmn_error_from_a_handler_reaches_the_error_boundary(make_engine: EngineFactory) -> None:
     recorder = Recorder()
 
     def charge(variables: dict) -> None:
@@ -143,7 +163,8 @@ def test_bpmn_error_from_a_handler_reaches_the_error_boundary(
 
 
 def test_non_interrupting_message_boundary_runs_alongside_the_task(
-        make_engine: EngineFactory) -> None:
+    make_engine: EngineFactory,
+) -> None:
     recorder = Recorder()
     recorder.add("test.charge")
     add_boundary_paths(recorder)
@@ -206,7 +227,8 @@ def test_error_event_subprocess_catches_a_handler_error(make_engine: EngineFacto
 
 
 def test_signal_wakes_waiting_instances_and_starts_signal_start_processes(
-        make_engine: EngineFactory) -> None:
+    make_engine: EngineFactory,
+) -> None:
     recorder = recorder_for("test.discount", "test.announce")
     engine = make_engine(recorder.registry)
     engine.deploy(FIXTURES / "signals.bpmn")
@@ -231,7 +253,8 @@ def test_message_start_event_starts_an_instance(make_engine: EngineFactory) -> N
 
 
 def test_buffered_message_expires_after_its_time_to_live(
-        make_engine: EngineFactory, clock: VirtualClock) -> None:
+    make_engine: EngineFactory, clock: VirtualClock
+) -> None:
     recorder = recorder_for("test.approved", "test.expired")
     engine = make_engine(recorder.registry)
     engine.deploy(FIXTURES / "event_gateway.bpmn")
@@ -245,7 +268,8 @@ def test_buffered_message_expires_after_its_time_to_live(
 
 
 def test_a_timer_start_event_starts_an_instance_each_time_its_cycle_fires(
-        make_engine: EngineFactory, clock: VirtualClock) -> None:
+    make_engine: EngineFactory, clock: VirtualClock
+) -> None:
     handlers = recorder_for("test.after", "test.remind", "test.tick")
     engine = make_engine(handlers.registry)
     deployed_at = clock.now()
@@ -268,7 +292,8 @@ def test_a_timer_start_event_starts_an_instance_each_time_its_cycle_fires(
 
 
 def test_a_new_version_replaces_the_previous_versions_start_schedule(
-        make_engine: EngineFactory, clock: VirtualClock, tmp_path: Path) -> None:
+    make_engine: EngineFactory, clock: VirtualClock, tmp_path: Path
+) -> None:
     handlers = recorder_for("test.after", "test.remind", "test.tick")
     engine = make_engine(handlers.registry)
     engine.deploy(FIXTURES / "timers.bpmn")
@@ -281,7 +306,8 @@ def test_a_new_version_replaces_the_previous_versions_start_schedule(
 
 
 def test_retries_registered_with_the_handler_apply_when_the_diagram_sets_none(
-        make_engine: EngineFactory) -> None:
+    make_engine: EngineFactory,
+) -> None:
     recorder = recorder_for(*[t for t in GATEWAY_TOPICS if t != "test.small"])
     attempts: list[int] = []
 
@@ -292,8 +318,9 @@ def test_retries_registered_with_the_handler_apply_when_the_diagram_sets_none(
     recorder.registry.register("test.small", small, retries=1)
     engine = make_engine(recorder.registry)
     engine.deploy(FIXTURES / "gateways.bpmn")
-    instance = engine.start("gateways", variables={"amount": 5, "express": False,
-                                                   "gift_wrap": False})
+    instance = engine.start(
+        "gateways", variables={"amount": 5, "express": False, "gift_wrap": False}
+    )
     engine.run()
     assert attempts == [1]
     [incident] = engine.incidents(instance=instance.id)
@@ -301,7 +328,8 @@ def test_retries_registered_with_the_handler_apply_when_the_diagram_sets_none(
 
 
 def test_a_message_without_a_key_never_reaches_an_instance_waiting_under_a_key(
-        make_engine: EngineFactory) -> None:
+    make_engine: EngineFactory,
+) -> None:
     handlers = recorder_for("test.approved", "test.expired")
     engine = make_engine(handlers.registry)
     engine.deploy(FIXTURES / "event_gateway.bpmn")
@@ -312,16 +340,21 @@ def test_a_message_without_a_key_never_reaches_an_instance_waiting_under_a_key(
 
 
 BROKEN_AFTER_SIGNAL = routed_process(
-    "broken_after_signal", "${missing &gt; 1}", lead_id="wait",
-    definitions='<bpmn:signal id="sale" name="flash_sale"/>', lead="""
+    "broken_after_signal",
+    "${missing &gt; 1}",
+    lead_id="wait",
+    definitions='<bpmn:signal id="sale" name="flash_sale"/>',
+    lead="""
     <bpmn:startEvent id="start"/>
     <bpmn:intermediateCatchEvent id="wait"><bpmn:signalEventDefinition signalRef="sale"/>
     </bpmn:intermediateCatchEvent>
-    <bpmn:sequenceFlow id="to_wait" sourceRef="start" targetRef="wait"/>""")
+    <bpmn:sequenceFlow id="to_wait" sourceRef="start" targetRef="wait"/>""",
+)
 
 
 def test_a_signal_reaches_every_instance_even_when_one_cannot_take_it(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     handlers = recorder_for("test.discount", "test.announce")
     engine = make_engine(handlers.registry)
     broken = tmp_path / "broken_after_signal.bpmn"
@@ -339,13 +372,18 @@ def test_a_signal_reaches_every_instance_even_when_one_cannot_take_it(
 
 
 BROKEN_TIMER_START = routed_process(
-    "hourly_report", "${missing &gt; 1}", lead_id="every_hour", lead="""
+    "hourly_report",
+    "${missing &gt; 1}",
+    lead_id="every_hour",
+    lead="""
     <bpmn:startEvent id="every_hour"><bpmn:timerEventDefinition>
-      <bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:startEvent>""")
+      <bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:startEvent>""",
+)
 
 
 def test_a_timer_start_that_cannot_start_its_instance_leaves_an_incident_on_the_schedule(
-        make_engine: EngineFactory, clock: VirtualClock, tmp_path: Path) -> None:
+    make_engine: EngineFactory, clock: VirtualClock, tmp_path: Path
+) -> None:
     path = tmp_path / "hourly_report.bpmn"
     path.write_text(BROKEN_TIMER_START)
     engine = make_engine()

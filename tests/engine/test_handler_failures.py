@@ -28,7 +28,8 @@ NO_WAIT = RetryPolicy(initial_backoff=timedelta(0))
 
 
 def test_a_handler_past_its_timeout_fails_the_job_which_is_retried_then_an_incident(
-        make_engine: EngineFactory) -> None:
+    make_engine: EngineFactory,
+) -> None:
     released = threading.Event()
     calls: list[int] = []
     handlers = HandlerRegistry()
@@ -70,7 +71,8 @@ async def _slow_async() -> dict[str, Any]:
 
 
 def test_an_async_handler_past_its_timeout_is_cancelled_and_retried(
-        make_engine: EngineFactory) -> None:
+    make_engine: EngineFactory,
+) -> None:
     handlers = HandlerRegistry()
     handlers.register("inventory.reserve", _slow_async, timeout=0.05)
     engine = make_engine(handlers, retry_policy=NO_WAIT)
@@ -81,10 +83,16 @@ def test_an_async_handler_past_its_timeout_is_cancelled_and_retried(
     assert "timeout" in incident.message
 
 
-@pytest.mark.parametrize("transient", [StoreUnavailableError("the back office is down"),
-                                       HandlerTimeoutError("the carrier API timed out")])
+@pytest.mark.parametrize(
+    "transient",
+    [
+        StoreUnavailableError("the back office is down"),
+        HandlerTimeoutError("the carrier API timed out"),
+    ],
+)
 def test_a_transient_failure_inside_a_handler_is_retried_not_an_incident(
-        make_engine: EngineFactory, transient: RetailflowError) -> None:
+    make_engine: EngineFactory, transient: RetailflowError
+) -> None:
     attempts: list[int] = []
 
     def reserve() -> dict[str, Any]:
@@ -118,13 +126,13 @@ def test_a_non_retryable_error_is_an_incident_at_once(make_engine: EngineFactory
     instance = engine.start(PROCESS)
     engine.run()
     assert len(attempts) == 1
-    assert [i.message for i in engine.incidents(instance=instance.id)] == [
-        "the SKU does not exist"]
+    assert [i.message for i in engine.incidents(instance=instance.id)] == ["the SKU does not exist"]
 
 
 @pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
 def test_a_handler_stopping_the_process_gives_its_job_back_at_once(
-        make_engine: EngineFactory, stop: type[BaseException]) -> None:
+    make_engine: EngineFactory, stop: type[BaseException]
+) -> None:
     def reserve() -> None:
         raise stop()
 
@@ -141,7 +149,8 @@ def test_a_handler_stopping_the_process_gives_its_job_back_at_once(
 
 
 def test_cancelling_an_instance_while_its_handler_runs_is_no_failure(
-        make_engine: EngineFactory, caplog: pytest.LogCaptureFixture) -> None:
+    make_engine: EngineFactory, caplog: pytest.LogCaptureFixture
+) -> None:
     handlers = HandlerRegistry()
     engine = make_engine(handlers)
 

@@ -51,8 +51,11 @@ EMBEDDED_SUBPROCESS = """<?xml version="1.0" encoding="UTF-8"?>
 
 
 def flows_taken(engine: Engine, instance_id: str) -> list[str]:
-    return [event.element_id for event in engine.history(instance_id)
-            if event.kind == HistoryKind.SEQUENCE_FLOW_TAKEN]
+    return [
+        event.element_id
+        for event in engine.history(instance_id)
+        if event.kind == HistoryKind.SEQUENCE_FLOW_TAKEN
+    ]
 
 
 @pytest.fixture
@@ -75,26 +78,36 @@ def test_an_exclusive_gateway_records_only_the_flow_it_took(routed: Engine) -> N
 
 def test_each_flow_follows_the_completion_of_its_source(routed: Engine) -> None:
     instance = routed.start("routed", variables={"amount": 500})
-    rows = [(e.kind, e.element_id) for e in routed.history(instance.id)
-            if e.kind in (HistoryKind.ELEMENT_COMPLETED, HistoryKind.SEQUENCE_FLOW_TAKEN)]
-    assert rows == [("element_completed", "start"), ("sequence_flow_taken", "to_route"),
-                    ("element_completed", "route"), ("sequence_flow_taken", "when"),
-                    ("element_completed", "a")]
+    rows = [
+        (e.kind, e.element_id)
+        for e in routed.history(instance.id)
+        if e.kind in (HistoryKind.ELEMENT_COMPLETED, HistoryKind.SEQUENCE_FLOW_TAKEN)
+    ]
+    assert rows == [
+        ("element_completed", "start"),
+        ("sequence_flow_taken", "to_route"),
+        ("element_completed", "route"),
+        ("sequence_flow_taken", "when"),
+        ("element_completed", "a"),
+    ]
 
 
 def test_a_parallel_join_records_every_incoming_flow_even_within_one_step(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     path = tmp_path / "both.bpmn"
     path.write_text(PARALLEL_PLAIN_TASKS)
     engine = make_engine()
     engine.deploy(path)
     instance = engine.start("both_ways")
     assert sorted(flows_taken(engine, instance.id)) == sorted(
-        ["to_fork", "to_left", "to_right", "left_done", "right_done", "to_end"])
+        ["to_fork", "to_left", "to_right", "left_done", "right_done", "to_end"]
+    )
 
 
 def test_an_error_boundary_records_the_flows_of_the_error_path_only(
-        make_engine: EngineFactory) -> None:
+    make_engine: EngineFactory,
+) -> None:
     handlers = Recorder()
 
     def out_of_stock(variables: dict) -> None:
@@ -110,7 +123,8 @@ def test_an_error_boundary_records_the_flows_of_the_error_path_only(
 
 
 def test_a_business_rule_task_records_the_decision_and_the_rules_it_hit(
-        make_engine: EngineFactory) -> None:
+    make_engine: EngineFactory,
+) -> None:
     handlers = Recorder()
     for topic in ("test.store", "test.warehouse", "test.collect"):
         handlers.add(topic)
@@ -118,8 +132,9 @@ def test_a_business_rule_task_records_the_decision_and_the_rules_it_hit(
     engine.deploy(FIXTURES / "decision.bpmn", FIXTURES / "fulfilment_route.dmn")
     instance = engine.start("decision_c8", variables={"channel": "web", "distance_km": 25})
     engine.run()
-    [evaluated] = [e for e in engine.history(instance.id)
-                   if e.kind == HistoryKind.DECISION_EVALUATED]
+    [evaluated] = [
+        e for e in engine.history(instance.id) if e.kind == HistoryKind.DECISION_EVALUATED
+    ]
     assert evaluated.element_id == "decide_route"
     assert evaluated.variables["decision_id"] == "fulfilment_route"
     assert evaluated.variables["rule_numbers"] == [3]
@@ -127,7 +142,8 @@ def test_a_business_rule_task_records_the_decision_and_the_rules_it_hit(
 
 
 def test_flows_inside_an_embedded_subprocess_and_out_of_it_are_recorded(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     path = tmp_path / "sub.bpmn"
     path.write_text(EMBEDDED_SUBPROCESS)
     engine = make_engine()
@@ -137,7 +153,8 @@ def test_flows_inside_an_embedded_subprocess_and_out_of_it_are_recorded(
 
 
 def test_each_firing_of_a_repeating_timer_passes_the_event_and_takes_its_flow(
-        make_engine: EngineFactory, clock: VirtualClock) -> None:
+    make_engine: EngineFactory, clock: VirtualClock
+) -> None:
     handlers = Recorder()
     handlers.add("test.remind")
     engine = make_engine(handlers.registry)
@@ -146,14 +163,18 @@ def test_each_firing_of_a_repeating_timer_passes_the_event_and_takes_its_flow(
     for _ in range(3):
         clock.advance(minutes=10)
         engine.run()
-    rows = [e.element_id for e in engine.history(instance.id)
-            if e.kind in (HistoryKind.ELEMENT_COMPLETED, HistoryKind.SEQUENCE_FLOW_TAKEN)
-            and e.element_id in ("reminder_timer", "Flow_0ba166a", "remind")]
+    rows = [
+        e.element_id
+        for e in engine.history(instance.id)
+        if e.kind in (HistoryKind.ELEMENT_COMPLETED, HistoryKind.SEQUENCE_FLOW_TAKEN)
+        and e.element_id in ("reminder_timer", "Flow_0ba166a", "remind")
+    ]
     assert rows == ["reminder_timer", "Flow_0ba166a", "remind"] * 3
 
 
 def test_history_names_the_process_of_each_element_when_a_called_process_repeats_ids(
-        make_engine: EngineFactory) -> None:
+    make_engine: EngineFactory,
+) -> None:
     recorder = Recorder()
     recorder.add("test.prepare")
     recorder.add("test.child")
@@ -161,14 +182,24 @@ def test_history_names_the_process_of_each_element_when_a_called_process_repeats
     engine.deploy(FIXTURES / "modeler_ids")
     instance = engine.start("drawn_parent")
     engine.run()
-    completed = [(e.process_id, e.element_id) for e in engine.history(instance.id)
-                 if e.kind == HistoryKind.ELEMENT_COMPLETED]
+    completed = [
+        (e.process_id, e.element_id)
+        for e in engine.history(instance.id)
+        if e.kind == HistoryKind.ELEMENT_COMPLETED
+    ]
     assert completed == [
-        ("drawn_parent", "StartEvent_1"), ("drawn_parent", "prepare"),
-        ("drawn_child", "StartEvent_1"), ("drawn_child", "child_work"),
-        ("drawn_child", "EndEvent_1"), ("drawn_parent", "call_child"),
-        ("drawn_parent", "EndEvent_1")]
-    flows = {(e.process_id, e.element_id) for e in engine.history(instance.id)
-             if e.kind == HistoryKind.SEQUENCE_FLOW_TAKEN}
+        ("drawn_parent", "StartEvent_1"),
+        ("drawn_parent", "prepare"),
+        ("drawn_child", "StartEvent_1"),
+        ("drawn_child", "child_work"),
+        ("drawn_child", "EndEvent_1"),
+        ("drawn_parent", "call_child"),
+        ("drawn_parent", "EndEvent_1"),
+    ]
+    flows = {
+        (e.process_id, e.element_id)
+        for e in engine.history(instance.id)
+        if e.kind == HistoryKind.SEQUENCE_FLOW_TAKEN
+    }
     assert ("drawn_child", "Flow_1lnn85s") in flows
     assert {process for process, _ in flows} == {"drawn_parent", "drawn_child"}

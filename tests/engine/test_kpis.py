@@ -42,8 +42,10 @@ class Morning:
 
     def place(self, order_id: str) -> None:
         self.orders[order_id] = self.engine.start(
-            "order_fulfilment_c8", business_key=order_id,
-            variables={"order_id": order_id, "items": [{"sku": "TEA", "quantity": 1}]}).id
+            "order_fulfilment_c8",
+            business_key=order_id,
+            variables={"order_id": order_id, "items": [{"sku": "TEA", "quantity": 1}]},
+        ).id
         self.engine.run()
 
     def pay(self, order_id: str) -> None:
@@ -81,7 +83,8 @@ def morning(make_engine: EngineFactory, clock: Any) -> Morning:
 
 
 def test_a_morning_of_orders_counts_started_completed_cancelled_open_and_incidents(
-        morning: Morning) -> None:
+    morning: Morning,
+) -> None:
     [kpis] = morning.engine.kpis()
     assert kpis.process_id == "order_fulfilment_c8"
     assert (kpis.started, kpis.completed, kpis.cancelled, kpis.open) == (6, 3, 1, 2)
@@ -90,8 +93,7 @@ def test_a_morning_of_orders_counts_started_completed_cancelled_open_and_inciden
     assert kpis.window.since is None and kpis.window.until == morning.t0 + 6 * H
 
 
-def test_cycle_time_percentiles_are_nearest_rank_over_completed_instances(
-        morning: Morning) -> None:
+def test_cycle_time_percentiles_are_nearest_rank_over_completed_instances(morning: Morning) -> None:
     [kpis] = morning.engine.kpis()
     # completed cycles, sorted: 30 min, 2 h, 4 h -> p50 rank 2, p90 rank 3
     assert kpis.cycle_time_p50 == 2 * H
@@ -99,7 +101,8 @@ def test_cycle_time_percentiles_are_nearest_rank_over_completed_instances(
 
 
 def test_sla_breaches_count_late_completions_and_instances_still_open_past_the_target(
-        morning: Morning) -> None:
+    morning: Morning,
+) -> None:
     [kpis] = morning.engine.kpis(sla={"order_fulfilment_c8": 150 * M})
     # SO-2 completed after 4 h; SO-4 has been open 3 h; SO-5 open only 2 h; SO-1 took 2 h
     assert kpis.sla == 150 * M
@@ -110,8 +113,7 @@ def test_sla_breaches_count_late_completions_and_instances_still_open_past_the_t
     assert without_target.sla_breach_rate is None
 
 
-def test_each_step_has_its_counts_durations_conversion_and_drawn_name(
-        morning: Morning) -> None:
+def test_each_step_has_its_counts_durations_conversion_and_drawn_name(morning: Morning) -> None:
     [kpis] = morning.engine.kpis()
     reserve = kpis.step("reserve_stock")
     assert (reserve.entered, reserve.completed) == (6, 5)  # SO-4's never completed
@@ -135,8 +137,7 @@ def test_each_step_has_its_counts_durations_conversion_and_drawn_name(
     assert kpis.step("order_placed").entered == 6
 
 
-def test_a_window_counts_instances_started_in_it_as_they_stood_at_its_end(
-        morning: Morning) -> None:
+def test_a_window_counts_instances_started_in_it_as_they_stood_at_its_end(morning: Morning) -> None:
     [early] = morning.engine.kpis(until=morning.t0 + 135 * M)
     # SO-1, SO-2 and SO-3 had started by 2:15; only SO-1 had ended
     assert (early.started, early.completed, early.open) == (3, 1, 2)
@@ -183,7 +184,8 @@ class CountingStore:
 
 
 def test_kpis_read_the_history_in_one_pass_whatever_the_number_of_instances(
-        make_engine: EngineFactory) -> None:
+    make_engine: EngineFactory,
+) -> None:
     engine = make_engine(outage_shop())
     engine.deploy(ORDER_FILE)
     for number in range(40):
@@ -207,14 +209,16 @@ def test_percentile_is_nearest_rank() -> None:
 
 
 def test_a_multi_instance_step_counts_every_pass_but_converts_each_instance_once(
-        make_engine: EngineFactory) -> None:
+    make_engine: EngineFactory,
+) -> None:
     handlers = HandlerRegistry()
     handlers.register("test.channel", lambda channel: {"result": f"sent via {channel}"})
     engine = make_engine(handlers)
     engine.deploy("tests/fixtures/multi_instance.bpmn")
     for _ in range(2):
-        engine.start("multi_instance", variables={"channels": ["app", "pos", "social"],
-                                                  "approvers": []})
+        engine.start(
+            "multi_instance", variables={"channels": ["app", "pos", "social"], "approvers": []}
+        )
     engine.run()
 
     [kpis] = engine.kpis(process_id="multi_instance")

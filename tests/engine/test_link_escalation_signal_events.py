@@ -30,8 +30,11 @@ def write(tmp_path: Path, processes: str, definitions: str = "") -> Path:
 
 
 def flows(*pairs: str) -> str:
-    return "".join(f'<bpmn:sequenceFlow id="{a}_{b}" sourceRef="{a}" targetRef="{b}"/>'
-                   for pair in pairs for a, b in [pair.split(">")])
+    return "".join(
+        f'<bpmn:sequenceFlow id="{a}_{b}" sourceRef="{a}" targetRef="{b}"/>'
+        for pair in pairs
+        for a, b in [pair.split(">")]
+    )
 
 
 def escalation(ref: str | None = "Escalation_late") -> str:
@@ -79,7 +82,8 @@ LINKED = f"""<bpmn:process id="linked" isExecutable="true">
 
 
 def test_a_link_throw_continues_at_its_catch_in_the_process_and_in_a_sub_process(
-        make_engine: EngineFactory, store_url: str | None, tmp_path: Path) -> None:
+    make_engine: EngineFactory, store_url: str | None, tmp_path: Path
+) -> None:
     engine = make_engine()
     engine.deploy(write(tmp_path, LINKED))
     instance = engine.start("linked")
@@ -90,21 +94,36 @@ def test_a_link_throw_continues_at_its_catch_in_the_process_and_in_a_sub_process
     finish(engine, instance.id, "print_label")
     assert engine.instance(instance.id).status == InstanceStatus.COMPLETED
     assert passed(engine, instance.id) == [
-        "start", "check", "go_to_packing", "packing", "pack_start", "go_to_label", "label",
-        "print_label", "pack_end", "pack", "done"]
+        "start",
+        "check",
+        "go_to_packing",
+        "packing",
+        "pack_start",
+        "go_to_label",
+        "label",
+        "print_label",
+        "pack_end",
+        "pack",
+        "done",
+    ]
 
 
 def test_a_link_does_not_cross_into_a_sub_process(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
-    crossing = LINKED.replace('name="label"/></bpmn:intermediateThrowEvent>',
-                              'name="packing"/></bpmn:intermediateThrowEvent>')
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
+    crossing = LINKED.replace(
+        'name="label"/></bpmn:intermediateThrowEvent>',
+        'name="packing"/></bpmn:intermediateThrowEvent>',
+    )
     with pytest.raises(DeploymentError) as refused:
         make_engine().deploy(write(tmp_path, crossing))
     assert [(f.rule, f.element_id) for f in refused.value.findings] == [
-        ("link-event", "go_to_label")]
+        ("link-event", "go_to_label")
+    ]
 
 
 # -- escalation events ---------------------------------------------------------------------
+
 
 def escalating_sub_process(throw: str, boundary: str, cancel: bool) -> str:
     """``order`` runs ``pack``, whose ``throw`` escalates; ``late`` on ``pack`` catches it."""
@@ -130,10 +149,10 @@ THROW = f'<bpmn:intermediateThrowEvent id="escalate">{escalation()}</bpmn:interm
 
 
 def test_a_non_interrupting_escalation_boundary_runs_beside_the_escalating_sub_process(
-        make_engine: EngineFactory, store_url: str | None, tmp_path: Path) -> None:
+    make_engine: EngineFactory, store_url: str | None, tmp_path: Path
+) -> None:
     engine = make_engine()
-    engine.deploy(write(tmp_path, escalating_sub_process(THROW, escalation(), False),
-                        ESCALATION))
+    engine.deploy(write(tmp_path, escalating_sub_process(THROW, escalation(), False), ESCALATION))
     instance = engine.start("order")
     assert open_tasks(engine, instance.id) == ["call_customer", "wrap"]
     engine = reloaded(make_engine, store_url, engine)
@@ -144,10 +163,10 @@ def test_a_non_interrupting_escalation_boundary_runs_beside_the_escalating_sub_p
 
 
 def test_an_interrupting_escalation_boundary_ends_the_sub_process(
-        make_engine: EngineFactory, store_url: str | None, tmp_path: Path) -> None:
+    make_engine: EngineFactory, store_url: str | None, tmp_path: Path
+) -> None:
     engine = make_engine()
-    engine.deploy(write(tmp_path, escalating_sub_process(THROW, escalation(), True),
-                        ESCALATION))
+    engine.deploy(write(tmp_path, escalating_sub_process(THROW, escalation(), True), ESCALATION))
     instance = engine.start("order")
     assert open_tasks(engine, instance.id) == ["call_customer"]
     engine = reloaded(make_engine, store_url, engine)
@@ -157,7 +176,8 @@ def test_an_interrupting_escalation_boundary_ends_the_sub_process(
 
 
 def test_an_escalation_end_event_is_caught_by_a_catch_all_boundary(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     end = f'<bpmn:endEvent id="escalate">{escalation()}</bpmn:endEvent>'
     process = escalating_sub_process(end, escalation(None), True)
     engine = make_engine()
@@ -167,7 +187,8 @@ def test_an_escalation_end_event_is_caught_by_a_catch_all_boundary(
 
 
 def test_a_boundary_for_another_escalation_code_lets_the_escalation_pass(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     process = escalating_sub_process(THROW, escalation("Escalation_lost"), True)
     engine = make_engine()
     engine.deploy(write(tmp_path, process, ESCALATION + OTHER_ESCALATION))
@@ -177,31 +198,39 @@ def test_a_boundary_for_another_escalation_code_lets_the_escalation_pass(
 
 @pytest.mark.parametrize(("delay", "caught"), [(3, True), (0, False)])
 def test_a_camunda_8_escalation_code_expression_is_evaluated_when_thrown(
-        make_engine: EngineFactory, tmp_path: Path, delay: int, caught: bool) -> None:
-    computed = ('<bpmn:escalation id="Escalation_computed" name="Computed" '
-                'escalationCode="=if delay &gt; 0 then &quot;LATE&quot; else &quot;OK&quot;"/>')
-    throw = ('<bpmn:intermediateThrowEvent id="escalate">'
-             f'{escalation("Escalation_computed")}</bpmn:intermediateThrowEvent>')
+    make_engine: EngineFactory, tmp_path: Path, delay: int, caught: bool
+) -> None:
+    computed = (
+        '<bpmn:escalation id="Escalation_computed" name="Computed" '
+        'escalationCode="=if delay &gt; 0 then &quot;LATE&quot; else &quot;OK&quot;"/>'
+    )
+    throw = (
+        '<bpmn:intermediateThrowEvent id="escalate">'
+        f"{escalation('Escalation_computed')}</bpmn:intermediateThrowEvent>"
+    )
     engine = make_engine()
-    engine.deploy(write(tmp_path, escalating_sub_process(throw, escalation(), True),
-                        ESCALATION + computed))
+    engine.deploy(
+        write(tmp_path, escalating_sub_process(throw, escalation(), True), ESCALATION + computed)
+    )
     instance = engine.start("order", variables={"delay": delay})
     assert open_tasks(engine, instance.id) == (["call_customer"] if caught else ["wrap"])
 
 
 def test_a_catch_event_with_an_escalation_code_expression_is_refused(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
-    computed = ('<bpmn:escalation id="Escalation_computed" name="Computed" '
-                'escalationCode="=code"/>')
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
+    computed = '<bpmn:escalation id="Escalation_computed" name="Computed" escalationCode="=code"/>'
     process = escalating_sub_process(THROW, escalation("Escalation_computed"), True)
     with pytest.raises(DeploymentError) as refused:
         make_engine().deploy(write(tmp_path, process, ESCALATION + computed))
     assert [(f.rule, f.element_id) for f in refused.value.findings] == [
-        ("expression-invalid", "late")]
+        ("expression-invalid", "late")
+    ]
 
 
 def test_an_escalation_nobody_catches_lets_the_instance_go_on_as_in_camunda_8(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     process = f"""<bpmn:process id="order" isExecutable="true">
   <bpmn:startEvent id="start"/>{THROW}<bpmn:endEvent id="done"/>
   {flows("start>escalate", "escalate>done")}</bpmn:process>"""
@@ -213,8 +242,8 @@ def test_an_escalation_nobody_catches_lets_the_instance_go_on_as_in_camunda_8(
 
 @pytest.mark.parametrize("interrupting", [True, False])
 def test_an_escalation_starts_an_event_sub_process(
-        make_engine: EngineFactory, store_url: str | None, tmp_path: Path,
-        interrupting: bool) -> None:
+    make_engine: EngineFactory, store_url: str | None, tmp_path: Path, interrupting: bool
+) -> None:
     process = f"""<bpmn:process id="order" isExecutable="true">
   <bpmn:startEvent id="start"/>
   <bpmn:parallelGateway id="fork"/>
@@ -248,8 +277,10 @@ def test_an_escalation_starts_an_event_sub_process(
 
 # -- signal end events ---------------------------------------------------------------------
 
+
 def test_a_signal_end_event_broadcasts_its_signal(
-        make_engine: EngineFactory, store_url: str | None, tmp_path: Path) -> None:
+    make_engine: EngineFactory, store_url: str | None, tmp_path: Path
+) -> None:
     processes = f"""<bpmn:process id="restock" isExecutable="true">
   <bpmn:startEvent id="start"/>
   <bpmn:endEvent id="restocked"><bpmn:signalEventDefinition signalRef="Signal_restock"/>

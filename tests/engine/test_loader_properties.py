@@ -11,9 +11,14 @@ from lxml import etree
 from retailflow import DeploymentError, Engine
 from scenario_kit import FIXTURES
 
-SEEDS = [FIXTURES / "order_fulfilment_c8.bpmn", FIXTURES / "gateways.bpmn",
-         FIXTURES / "event_subprocess.bpmn", FIXTURES / "multi_instance.bpmn",
-         FIXTURES / "boundaries.bpmn", FIXTURES / "timers.bpmn"]
+SEEDS = [
+    FIXTURES / "order_fulfilment_c8.bpmn",
+    FIXTURES / "gateways.bpmn",
+    FIXTURES / "event_subprocess.bpmn",
+    FIXTURES / "multi_instance.bpmn",
+    FIXTURES / "boundaries.bpmn",
+    FIXTURES / "timers.bpmn",
+]
 
 
 def mutate(content: bytes, seed: int, edits: int) -> bytes:
@@ -23,15 +28,21 @@ def mutate(content: bytes, seed: int, edits: int) -> bytes:
     for _ in range(edits):
         elements = [e for e in root.iter() if isinstance(e.tag, str)]
         element = rng.choice(elements)
-        action = rng.choice(["drop-attribute", "drop-element", "dangle-reference",
-                             "empty-text"])
+        action = rng.choice(["drop-attribute", "drop-element", "dangle-reference", "empty-text"])
         if action == "drop-attribute" and element.attrib:
             del element.attrib[rng.choice(sorted(element.attrib))]
         elif action == "drop-element" and element.getparent() is not None:
             element.getparent().remove(element)
         elif action == "dangle-reference":
-            for name in ("sourceRef", "targetRef", "attachedToRef", "default", "messageRef",
-                         "errorRef", "bpmnElement"):
+            for name in (
+                "sourceRef",
+                "targetRef",
+                "attachedToRef",
+                "default",
+                "messageRef",
+                "errorRef",
+                "bpmnElement",
+            ):
                 if name in element.attrib:
                     element.attrib[name] = "nowhere"
         elif action == "empty-text":
@@ -40,10 +51,10 @@ def mutate(content: bytes, seed: int, edits: int) -> bytes:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed_file=st.sampled_from(SEEDS), seed=st.integers(0, 10**6),
-       edits=st.integers(1, 4))
+@given(seed_file=st.sampled_from(SEEDS), seed=st.integers(0, 10**6), edits=st.integers(1, 4))
 def test_a_mutated_file_deploys_or_is_refused_with_findings_never_a_crash(
-        tmp_path_factory, seed_file, seed: int, edits: int) -> None:
+    tmp_path_factory, seed_file, seed: int, edits: int
+) -> None:
     path = tmp_path_factory.mktemp("mutated") / seed_file.name
     path.write_bytes(mutate(seed_file.read_bytes(), seed, edits))
     with Engine() as engine:

@@ -61,26 +61,30 @@ def deployed(make_engine: EngineFactory) -> Engine:
     return engine
 
 
-def interleaved(make_engine: EngineFactory, engine: Engine, method: str,
-                meanwhile: Callable[[], object]) -> Engine:
+def interleaved(
+    make_engine: EngineFactory, engine: Engine, method: str, meanwhile: Callable[[], object]
+) -> Engine:
     """A second engine on ``engine``'s store, with ``meanwhile`` after its first ``method``."""
     return make_engine(payment_handlers(), store=Interleaved(engine.store, method, meanwhile))
 
 
 def paid(engine: Engine, instance_id: str) -> bool:
-    return any(event.kind == HistoryKind.ELEMENT_COMPLETED
-               and event.element_id == "payment_received"
-               for event in engine.history(instance_id))
+    return any(
+        event.kind == HistoryKind.ELEMENT_COMPLETED and event.element_id == "payment_received"
+        for event in engine.history(instance_id)
+    )
 
 
-def test_a_payment_buffered_as_its_order_starts_wakes_the_order(
-        make_engine: EngineFactory) -> None:
+def test_a_payment_buffered_as_its_order_starts_wakes_the_order(make_engine: EngineFactory) -> None:
     engine = deployed(make_engine)
     # The start reads the buffer (empty), then the payment finds no subscription and is
     # buffered, then the start commits its subscription.
-    starter = interleaved(make_engine, engine, "take_buffered_messages",
-                          lambda: engine.correlate("paid", key="SO-1", ttl=TTL,
-                                                   variables={"amount": 5}))
+    starter = interleaved(
+        make_engine,
+        engine,
+        "take_buffered_messages",
+        lambda: engine.correlate("paid", key="SO-1", ttl=TTL, variables={"amount": 5}),
+    )
 
     order = starter.start("awaiting_payment", variables=ORDER)
 
@@ -91,14 +95,18 @@ def test_a_payment_buffered_as_its_order_starts_wakes_the_order(
 
 
 def test_a_payment_that_found_no_order_wakes_the_order_that_started_meanwhile(
-        make_engine: EngineFactory) -> None:
+    make_engine: EngineFactory,
+) -> None:
     engine = deployed(make_engine)
     started: list[str] = []
     # The payment finds no subscription, then the order starts (buffer empty) and subscribes,
     # then the payment would be buffered.
-    payer = interleaved(make_engine, engine, "find_subscriptions",
-                        lambda: started.append(engine.start("awaiting_payment",
-                                                            variables=ORDER).id))
+    payer = interleaved(
+        make_engine,
+        engine,
+        "find_subscriptions",
+        lambda: started.append(engine.start("awaiting_payment", variables=ORDER).id),
+    )
 
     woken = payer.correlate("paid", key="SO-1", ttl=TTL)
 
@@ -108,42 +116,50 @@ def test_a_payment_that_found_no_order_wakes_the_order_that_started_meanwhile(
 
 
 def test_one_buffered_payment_wakes_one_of_two_orders_that_saw_it(
-        make_engine: EngineFactory) -> None:
+    make_engine: EngineFactory,
+) -> None:
     engine = deployed(make_engine)
     engine.correlate("paid", key="SO-1", ttl=TTL)
     first: list[str] = []
     # Both orders read the buffered payment; the other one commits first.
-    starter = interleaved(make_engine, engine, "take_buffered_messages",
-                          lambda: first.append(engine.start("awaiting_payment",
-                                                            variables=ORDER).id))
+    starter = interleaved(
+        make_engine,
+        engine,
+        "take_buffered_messages",
+        lambda: first.append(engine.start("awaiting_payment", variables=ORDER).id),
+    )
 
     second = starter.start("awaiting_payment", variables=ORDER)
 
     assert paid(engine, first[0]) and not paid(engine, second.id)
-    assert [s.element_id for s in engine.subscriptions(instance=second.id)] == [
-        "payment_received"]
+    assert [s.element_id for s in engine.subscriptions(instance=second.id)] == ["payment_received"]
     assert engine.instance(second.id).status == InstanceStatus.RUNNING
     assert engine.correlate("paid", key="SO-1") is not None
     assert paid(engine, second.id)
 
 
 def test_one_buffered_payment_wakes_one_of_two_orders_whose_jobs_reach_it_together(
-        make_engine: EngineFactory) -> None:
+    make_engine: EngineFactory,
+) -> None:
     # The same race one step later, where a job's completion moves each order to the catch.
     registry = HandlerRegistry()
-    for topic in ("inventory.reserve", "inventory.release", "orders.ship",
-                  "crm.notify_customer"):
+    for topic in ("inventory.reserve", "inventory.release", "orders.ship", "crm.notify_customer"):
         registry.register(topic, lambda: {})
     engine = make_engine(registry)
     engine.deploy(FIXTURES / "order_fulfilment_c8.bpmn")
     orders = [engine.start("order_fulfilment_c8", variables=ORDER) for _ in range(2)]
     engine.correlate("payment_received", key="SO-1", ttl=TTL)
     now = engine.clock.now()
-    first, second = engine.store.claim_due_jobs(now=now, owner=engine.worker_id,
-                                                lease_until=now + TTL, limit=2)
-    other = make_engine(registry, store=Interleaved(engine.store, "take_buffered_messages",
-                                                    lambda: engine.execute_job(first)),
-                        worker_id=engine.worker_id)
+    first, second = engine.store.claim_due_jobs(
+        now=now, owner=engine.worker_id, lease_until=now + TTL, limit=2
+    )
+    other = make_engine(
+        registry,
+        store=Interleaved(
+            engine.store, "take_buffered_messages", lambda: engine.execute_job(first)
+        ),
+        worker_id=engine.worker_id,
+    )
 
     other.execute_job(second)
 
@@ -154,12 +170,17 @@ def test_one_buffered_payment_wakes_one_of_two_orders_whose_jobs_reach_it_togeth
 
 
 def test_a_payment_whose_order_another_payment_woke_first_is_buffered(
-        make_engine: EngineFactory) -> None:
+    make_engine: EngineFactory,
+) -> None:
     engine = deployed(make_engine)
     order = engine.start("awaiting_payment", variables=ORDER)
     # Both payments find the order waiting; the other one is delivered first.
-    payer = interleaved(make_engine, engine, "find_subscriptions",
-                        lambda: engine.correlate("paid", key="SO-1", variables={"n": 1}))
+    payer = interleaved(
+        make_engine,
+        engine,
+        "find_subscriptions",
+        lambda: engine.correlate("paid", key="SO-1", variables={"n": 1}),
+    )
 
     assert payer.correlate("paid", key="SO-1", variables={"n": 2}, ttl=TTL) is None
 
@@ -169,7 +190,8 @@ def test_a_payment_whose_order_another_payment_woke_first_is_buffered(
 
 
 def test_run_wakes_an_order_an_older_version_left_waiting_beside_its_payment(
-        make_engine: EngineFactory, store_url: str | None) -> None:
+    make_engine: EngineFactory, store_url: str | None
+) -> None:
     if store_url is None:
         pytest.skip("an in-memory store holds nothing an older version wrote")
     engine = deployed(make_engine)
@@ -178,8 +200,16 @@ def test_run_wakes_an_order_an_older_version_left_waiting_beside_its_payment(
     now = engine.clock.now()
     database = create_engine(store_url)
     with database.begin() as conn:
-        conn.execute(insert(buffered_messages), [message_values(BufferedMessage(
-            "m1", "paid", "SO-1", {"amount": 5}, expires_at=now + TTL, created_at=now))])
+        conn.execute(
+            insert(buffered_messages),
+            [
+                message_values(
+                    BufferedMessage(
+                        "m1", "paid", "SO-1", {"amount": 5}, expires_at=now + TTL, created_at=now
+                    )
+                )
+            ],
+        )
     database.dispose()
 
     engine.run()

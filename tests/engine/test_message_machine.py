@@ -102,8 +102,9 @@ class PaymentMachine(RuleBasedStateMachine):
 
     @rule(engine=ENGINES, key=KEYS)
     def start(self, engine: int, key: int) -> None:
-        order = self.engines[engine].start("awaiting_payment",
-                                           variables={"order_id": self.key(key)})
+        order = self.engines[engine].start(
+            "awaiting_payment", variables={"order_id": self.key(key)}
+        )
         self.orders.append(order.id)
 
     @rule(engine=ENGINES, key=KEYS, ttl=TTLS)
@@ -112,8 +113,9 @@ class PaymentMachine(RuleBasedStateMachine):
         payment = f"{self.prefix}-P{self.sent}"
         keep = None if ttl is None else timedelta(minutes=ttl)
         try:
-            woken = self.engines[engine].correlate("paid", key=self.key(key), ttl=keep,
-                                                   variables={"payment_id": payment})
+            woken = self.engines[engine].correlate(
+                "paid", key=self.key(key), ttl=keep, variables={"payment_id": payment}
+            )
         except NotFoundError:
             assert keep is None  # nobody waited, and it was not to be kept
             return
@@ -149,15 +151,31 @@ class PaymentMachine(RuleBasedStateMachine):
     def pass_time(self) -> None:
         self.clock.advance(minutes=10)
 
-    @rule(operation=OPERATIONS, engine=ENGINES, read=READS, interruption=INTERRUPTIONS,
-          key=KEYS, other_key=KEYS, ttl=TTLS, pick=PICKS)
-    def interleave(self, operation: str, engine: int, read: str, interruption: str,
-                   key: int, other_key: int, ttl: int | None, pick: int) -> None:
+    @rule(
+        operation=OPERATIONS,
+        engine=ENGINES,
+        read=READS,
+        interruption=INTERRUPTIONS,
+        key=KEYS,
+        other_key=KEYS,
+        ttl=TTLS,
+        pick=PICKS,
+    )
+    def interleave(
+        self,
+        operation: str,
+        engine: int,
+        read: str,
+        interruption: str,
+        key: int,
+        other_key: int,
+        ttl: int | None,
+        pick: int,
+    ) -> None:
         """``operation`` on one engine, with ``interruption`` on the other cutting in after
         the first ``read`` of the first engine's store (if it makes that read)."""
         other = 1 - engine
-        self.stores[engine].arm(read, lambda: self.act(interruption, other, other_key, ttl,
-                                                       pick))
+        self.stores[engine].arm(read, lambda: self.act(interruption, other, other_key, ttl, pick))
         try:
             self.act(operation, engine, key, ttl, pick)
         finally:
@@ -177,9 +195,11 @@ class PaymentMachine(RuleBasedStateMachine):
     def buffered(self) -> dict[str, str]:
         """Payment id -> key of every unexpired buffered payment of this example."""
         store, now = self.engines[0].store, self.clock.now()
-        return {message.variables["payment_id"]: message.correlation_key or ""
-                for key in (self.key(0), self.key(1))
-                for message in store.take_buffered_messages("paid", key, now)}
+        return {
+            message.variables["payment_id"]: message.correlation_key or ""
+            for key in (self.key(0), self.key(1))
+            for message in store.take_buffered_messages("paid", key, now)
+        }
 
     @invariant()
     def each_payment_woke_one_order_or_waits_or_expired(self) -> None:
@@ -200,8 +220,10 @@ class PaymentMachine(RuleBasedStateMachine):
     @invariant()
     def no_buffered_payment_is_left_beside_an_order_waiting_for_it(self) -> None:
         for key in set(self.buffered().values()):
-            assert self.engines[0].store.find_subscriptions(
-                SubscriptionKind.MESSAGE, "paid", key) == [], f"lost wake-up for {key}"
+            assert (
+                self.engines[0].store.find_subscriptions(SubscriptionKind.MESSAGE, "paid", key)
+                == []
+            ), f"lost wake-up for {key}"
 
     @invariant()
     def every_history_tells_where_its_order_stands(self) -> None:
@@ -213,8 +235,11 @@ class PaymentMachine(RuleBasedStateMachine):
             assert history[0].kind == HistoryKind.INSTANCE_STARTED
             assert completed[0] == "order_placed"
             assert len(completed) == len(set(completed)), f"{order} completed a step twice"
-            waits = (len(engine.subscriptions(instance=order)) + len(engine.jobs(instance=order))
-                     + len(engine.tasks(instance=order)))
+            waits = (
+                len(engine.subscriptions(instance=order))
+                + len(engine.jobs(instance=order))
+                + len(engine.tasks(instance=order))
+            )
             if status == InstanceStatus.COMPLETED:
                 assert history[-1].kind == HistoryKind.INSTANCE_COMPLETED
                 assert completed[-1] == "order_delivered" and waits == 0
@@ -231,15 +256,16 @@ def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'shared.db'}"
 
 
-def test_two_engines_never_double_or_lose_a_payment_in_any_interleaving(
-        shared_url: str) -> None:
+def test_two_engines_never_double_or_lose_a_payment_in_any_interleaving(shared_url: str) -> None:
     clock = VirtualClock()
     handlers = HandlerRegistry()
     handlers.register("test.ship", lambda: {"shipped": True})
     # Each engine with a store (and connection pool) of its own, as separate processes have.
     stores = (Interruptible(open_store(shared_url)), Interruptible(open_store(shared_url)))
-    engines = (Engine(store=stores[0], handlers=handlers, clock=clock),  # type: ignore[arg-type]
-               Engine(store=stores[1], handlers=handlers, clock=clock))  # type: ignore[arg-type]
+    engines = (
+        Engine(store=stores[0], handlers=handlers, clock=clock),  # type: ignore[arg-type]
+        Engine(store=stores[1], handlers=handlers, clock=clock),
+    )  # type: ignore[arg-type]
     engines[0].deploy(FIXTURES / "awaiting_payment.bpmn")
 
     class OnTheseEngines(PaymentMachine):
@@ -247,9 +273,16 @@ def test_two_engines_never_double_or_lose_a_payment_in_any_interleaving(
 
     OnTheseEngines.engines, OnTheseEngines.stores, OnTheseEngines.clock = engines, stores, clock
     try:
-        run_state_machine_as_test(OnTheseEngines, settings=settings(
-            max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None, database=None,
-            suppress_health_check=[HealthCheck.too_slow]))
+        run_state_machine_as_test(
+            OnTheseEngines,
+            settings=settings(
+                max_examples=EXAMPLES,
+                stateful_step_count=STEPS,
+                deadline=None,
+                database=None,
+                suppress_health_check=[HealthCheck.too_slow],
+            ),
+        )
     finally:
         for engine in engines:
             engine.close()

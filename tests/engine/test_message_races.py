@@ -49,8 +49,11 @@ def start_orders(url: str, barrier: Barrier, rounds: int) -> None:
     with Engine(url, handlers=payment_handlers()) as engine:
         for number in range(rounds):
             barrier.wait(BARRIER_TIMEOUT)
-            engine.start("awaiting_payment", business_key=f"R{number}",
-                         variables={"order_id": f"SO-{number}"})
+            engine.start(
+                "awaiting_payment",
+                business_key=f"R{number}",
+                variables={"order_id": f"SO-{number}"},
+            )
             barrier.wait(BARRIER_TIMEOUT)
 
 
@@ -59,16 +62,18 @@ def pay_orders(url: str, barrier: Barrier, rounds: int) -> None:
     with Engine(url, handlers=payment_handlers()) as engine:
         for number in range(rounds):
             barrier.wait(BARRIER_TIMEOUT)
-            engine.correlate("paid", key=f"SO-{number}", variables={"paid_in_round": number},
-                             ttl=TTL)
+            engine.correlate(
+                "paid", key=f"SO-{number}", variables={"paid_in_round": number}, ttl=TTL
+            )
             barrier.wait(BARRIER_TIMEOUT)
 
 
 def in_processes(url: str, barrier: Barrier, *work: tuple[Any, int]) -> list[Any]:
     """Spawn one process per ``(target, rounds)``; fresh interpreters, as workers are."""
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=target, args=(url, barrier, rounds))
-                 for target, rounds in work]
+    processes = [
+        context.Process(target=target, args=(url, barrier, rounds)) for target, rounds in work
+    ]
     for process in processes:
         process.start()
     return processes
@@ -82,14 +87,19 @@ def joined(processes: list[Any]) -> None:
 
 def paid_instances(engine: Engine, round_number: int) -> list[str]:
     """The instances of a round that consumed a payment."""
-    return [instance.id for instance in engine.instances(business_key=f"R{round_number}")
-            if any(event.kind == HistoryKind.ELEMENT_COMPLETED
-                   and event.element_id == "payment_received"
-                   for event in engine.history(instance))]
+    return [
+        instance.id
+        for instance in engine.instances(business_key=f"R{round_number}")
+        if any(
+            event.kind == HistoryKind.ELEMENT_COMPLETED and event.element_id == "payment_received"
+            for event in engine.history(instance)
+        )
+    ]
 
 
 def test_one_buffered_message_wakes_exactly_one_of_the_instances_started_together(
-        shared_url: str) -> None:
+    shared_url: str,
+) -> None:
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(STARTERS + 1)
     with Engine(shared_url, handlers=payment_handlers()) as engine:
@@ -104,8 +114,11 @@ def test_one_buffered_message_wakes_exactly_one_of_the_instances_started_togethe
         joined(processes)
         assert consumers == [1] * CONSUMER_ROUNDS, f"instances woken per round: {consumers}"
         for number in range(CONSUMER_ROUNDS):
-            waiting = [s for i in engine.instances(business_key=f"R{number}")
-                       for s in engine.subscriptions(instance=i)]
+            waiting = [
+                s
+                for i in engine.instances(business_key=f"R{number}")
+                for s in engine.subscriptions(instance=i)
+            ]
             assert len(waiting) == STARTERS - 1
 
 
@@ -114,14 +127,16 @@ def test_a_payment_racing_the_start_of_its_order_is_never_lost(shared_url: str) 
     barrier = context.Barrier(3)
     with Engine(shared_url, handlers=payment_handlers()) as engine:
         engine.deploy(FIXTURES / "awaiting_payment.bpmn")
-        processes = in_processes(shared_url, barrier, (start_orders, WAKE_UP_ROUNDS),
-                                 (pay_orders, WAKE_UP_ROUNDS))
+        processes = in_processes(
+            shared_url, barrier, (start_orders, WAKE_UP_ROUNDS), (pay_orders, WAKE_UP_ROUNDS)
+        )
         for _ in range(WAKE_UP_ROUNDS):
             barrier.wait(BARRIER_TIMEOUT)
             barrier.wait(BARRIER_TIMEOUT)
         joined(processes)
         engine.run()
-        lost = [number for number in range(WAKE_UP_ROUNDS)
-                if len(paid_instances(engine, number)) != 1]
+        lost = [
+            number for number in range(WAKE_UP_ROUNDS) if len(paid_instances(engine, number)) != 1
+        ]
         assert lost == [], f"{len(lost)} of {WAKE_UP_ROUNDS} rounds lost the payment: {lost}"
         assert all(not engine.subscriptions(instance=i) for i in engine.instances())

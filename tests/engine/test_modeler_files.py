@@ -19,8 +19,11 @@ DIALECTS = [pytest.param(CONFORMANCE / dialect, id=dialect) for dialect in ("c8"
 
 def validate_errors(path: Path) -> list[tuple[str, str | None]]:
     report = validate([path])
-    return [(d.finding.rule, d.finding.element_id) for d in report.diagnostics
-            if d.finding.severity == Severity.ERROR]
+    return [
+        (d.finding.rule, d.finding.element_id)
+        for d in report.diagnostics
+        if d.finding.severity == Severity.ERROR
+    ]
 
 
 def deploy_errors(path: Path) -> list[tuple[str, str | None]]:
@@ -76,13 +79,13 @@ def run_to_end(path: Path, process_id: str, topic: str, tmp_path: Path) -> dict[
 
 
 @pytest.mark.parametrize("folder", DIALECTS)
-def test_data_store_of_a_non_executable_participant_is_skipped(folder: Path,
-                                                                tmp_path: Path) -> None:
+def test_data_store_of_a_non_executable_participant_is_skipped(
+    folder: Path, tmp_path: Path
+) -> None:
     # The executable participant's task writes to the store drawn in the other participant.
     path = folder / "data_store_collaboration.bpmn"
     assert refusals(path) == []
-    assert run_to_end(path, "Process_1d6c9xa", "inventory.reserve", tmp_path) == {
-        "reserved": True}
+    assert run_to_end(path, "Process_1d6c9xa", "inventory.reserve", tmp_path) == {"reserved": True}
 
 
 def test_a_declared_data_store_does_not_refuse_the_file(tmp_path: Path) -> None:
@@ -91,10 +94,11 @@ def test_a_declared_data_store_does_not_refuse_the_file(tmp_path: Path) -> None:
     drawn = (CONFORMANCE / "c8" / "data_store_collaboration.bpmn").read_text()
     declared = drawn.replace(
         "  <bpmn:collaboration ",
-        '  <bpmn:dataStore id="DataStore_0n3x7kd" name="Stock ledger" />\n'
-        "  <bpmn:collaboration ").replace(
+        '  <bpmn:dataStore id="DataStore_0n3x7kd" name="Stock ledger" />\n  <bpmn:collaboration ',
+    ).replace(
         'name="Stock ledger" />\n  </bpmn:process>',
-        'name="Stock ledger" dataStoreRef="DataStore_0n3x7kd" />\n  </bpmn:process>')
+        'name="Stock ledger" dataStoreRef="DataStore_0n3x7kd" />\n  </bpmn:process>',
+    )
     path = tmp_path / "declared_store.bpmn"
     path.write_text(declared)
     assert "bpmn:dataStore id" in declared and 'dataStoreRef="DataStore_0n3x7kd"' in declared
@@ -108,8 +112,7 @@ def test_data_objects_in_camunda_files_are_documentation(folder: Path, tmp_path:
     [warning] = [f for f in findings_of(path) if f.severity == Severity.WARNING]
     assert (warning.rule, warning.element_id) == ("data-ignored", "DataObjectReference_0u4c1gd")
     # Nothing is read from or written to the data object: no variable named after it.
-    assert run_to_end(path, "Process_0w8n4je", "billing.invoice", tmp_path) == {
-        "reserved": True}
+    assert run_to_end(path, "Process_0w8n4je", "billing.invoice", tmp_path) == {"reserved": True}
 
 
 SPIFF_DATA = """<?xml version="1.0" encoding="UTF-8"?>
@@ -142,8 +145,7 @@ SPIFF_DATA = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def test_data_objects_in_spiffworkflow_files_run_as_spiffworkflow_runs_them(
-        tmp_path: Path) -> None:
+def test_data_objects_in_spiffworkflow_files_run_as_spiffworkflow_runs_them(tmp_path: Path) -> None:
     path = tmp_path / "invoice.bpmn"
     path.write_text(SPIFF_DATA.replace("STORE", ""))
     with Engine() as engine:
@@ -153,14 +155,14 @@ def test_data_objects_in_spiffworkflow_files_run_as_spiffworkflow_runs_them(
         # The data object reaches the task that reads it, not the process's variables.
         assert check.variables == {"invoice_doc": "INV-1"}
         engine.complete_task(check, {})
-        assert engine.instance(instance.id).variables == {
-            "data_objects": {"invoice_doc": "INV-1"}}
+        assert engine.instance(instance.id).variables == {"data_objects": {"invoice_doc": "INV-1"}}
 
 
 def test_data_store_in_an_executable_spiffworkflow_process_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "invoice.bpmn"
-    path.write_text(SPIFF_DATA.replace(
-        "STORE", '<bpmn:dataStoreReference id="ledger" name="Ledger" />'))
+    path.write_text(
+        SPIFF_DATA.replace("STORE", '<bpmn:dataStoreReference id="ledger" name="Ledger" />')
+    )
     # (validate adds its modelling rules here: the file is written without labels or DI)
     assert deploy_errors(path) == [("unsupported-element", "ledger")]
 
@@ -169,10 +171,13 @@ def test_data_store_in_an_executable_spiffworkflow_process_is_refused(tmp_path: 
 
 
 @pytest.mark.parametrize("folder", DIALECTS)
-@pytest.mark.parametrize(("amount", "end"), [
-    (250, "Event_0h2w6nb"), (75, "Event_1t8k3ox"), (20, "Event_0c5j9ug"), (5, "Event_1r0p4yd")])
+@pytest.mark.parametrize(
+    ("amount", "end"),
+    [(250, "Event_0h2w6nb"), (75, "Event_1t8k3ox"), (20, "Event_0c5j9ug"), (5, "Event_1r0p4yd")],
+)
 def test_conditions_are_read_in_the_language_they_declare(
-        folder: Path, amount: int, end: str, make_engine: EngineFactory) -> None:
+    folder: Path, amount: int, end: str, make_engine: EngineFactory
+) -> None:
     # FEEL without '=' (by URI, by Camunda 7's 'feel', by the definitions' expressionLanguage),
     # JUEL and Python side by side on one gateway.
     path = folder / "condition_language.bpmn"
@@ -184,24 +189,36 @@ def test_conditions_are_read_in_the_language_they_declare(
     assert passed(engine, order.id)[-1] == end
 
 
-@pytest.mark.parametrize(("folder", "flow"), [
-    pytest.param(CONFORMANCE / "c7", "Flow_0n3c5pz", id="c7-language"),
-    pytest.param(CONFORMANCE / "c8", "Flow_1v9y2hf", id="c8-expressionLanguage")])
+@pytest.mark.parametrize(
+    ("folder", "flow"),
+    [
+        pytest.param(CONFORMANCE / "c7", "Flow_0n3c5pz", id="c7-language"),
+        pytest.param(CONFORMANCE / "c8", "Flow_1v9y2hf", id="c8-expressionLanguage"),
+    ],
+)
 def test_a_condition_in_xpath_is_refused_naming_the_flow_and_the_language(
-        folder: Path, flow: str) -> None:
+    folder: Path, flow: str
+) -> None:
     path = folder / "condition_language_xpath.bpmn"
     assert refusals(path) == [("unsupported-language", flow)]
     [finding] = [f for f in findings_of(path) if f.rule == "unsupported-language"]
     assert "http://www.w3.org/1999/XPath" in finding.message
 
 
-@pytest.mark.parametrize(("declared", "language"), [
-    ("https://www.omg.org/spec/DMN/20191111/FEEL/", "feel"),
-    ("http://www.omg.org/spec/FEEL/20140401", "feel"),
-    ("https://www.omg.org/spec/DMN/20230324/FEEL/", "feel"),
-    ("feel", "feel"), ("juel", "juel"), ("python", "python")])
+@pytest.mark.parametrize(
+    ("declared", "language"),
+    [
+        ("https://www.omg.org/spec/DMN/20191111/FEEL/", "feel"),
+        ("http://www.omg.org/spec/FEEL/20140401", "feel"),
+        ("https://www.omg.org/spec/DMN/20230324/FEEL/", "feel"),
+        ("feel", "feel"),
+        ("juel", "juel"),
+        ("python", "python"),
+    ],
+)
 def test_the_names_camunda_modeler_and_the_omg_give_each_language(
-        declared: str, language: str) -> None:
+    declared: str, language: str
+) -> None:
     assert declared_language(declared) == language
 
 
@@ -224,7 +241,8 @@ def handlers_for(*topics: str) -> tuple[HandlerRegistry, list[str]]:
 
 @pytest.mark.parametrize("folder", DIALECTS)
 def test_error_end_event_is_caught_by_the_boundary_of_its_sub_process(
-        folder: Path, make_engine: EngineFactory) -> None:
+    folder: Path, make_engine: EngineFactory
+) -> None:
     handlers, calls = handlers_for("inventory.lookup", "crm.notify")
     engine = make_engine(handlers)
     engine.deploy(folder / "error_end_event.bpmn")
@@ -248,17 +266,26 @@ def test_uncaught_error_end_event_ends_the_path_in_camunda_7(make_engine: Engine
 
 
 def test_uncaught_error_end_event_is_an_incident_in_camunda_8(
-        make_engine: EngineFactory, tmp_path: Path) -> None:
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
     # The same file drawn for Camunda 8, which raises an incident for an unhandled error.
     drawn = (CONFORMANCE / "c7" / "error_end_uncaught.bpmn").read_text()
-    c8 = (drawn.replace('xmlns:camunda="http://camunda.org/schema/1.0/bpmn"',
-                        'xmlns:zeebe="http://camunda.org/schema/zeebe/1.0"')
-          .replace('"Camunda Platform" modeler:executionPlatformVersion="7.21.0"',
-                   '"Camunda Cloud" modeler:executionPlatformVersion="8.5.0"')
-          .replace(' camunda:historyTimeToLive="180"', "")
-          .replace(' camunda:type="external" camunda:topic="inventory.lookup">',
-                   '>\n      <bpmn:extensionElements>\n        <zeebe:taskDefinition '
-                   'type="inventory.lookup" />\n      </bpmn:extensionElements>'))
+    c8 = (
+        drawn.replace(
+            'xmlns:camunda="http://camunda.org/schema/1.0/bpmn"',
+            'xmlns:zeebe="http://camunda.org/schema/zeebe/1.0"',
+        )
+        .replace(
+            '"Camunda Platform" modeler:executionPlatformVersion="7.21.0"',
+            '"Camunda Cloud" modeler:executionPlatformVersion="8.5.0"',
+        )
+        .replace(' camunda:historyTimeToLive="180"', "")
+        .replace(
+            ' camunda:type="external" camunda:topic="inventory.lookup">',
+            ">\n      <bpmn:extensionElements>\n        <zeebe:taskDefinition "
+            'type="inventory.lookup" />\n      </bpmn:extensionElements>',
+        )
+    )
     assert "camunda:" not in c8
     path = tmp_path / "error_end_uncaught.bpmn"
     path.write_text(c8)

@@ -65,12 +65,16 @@ def engine(tmp_path: Path) -> Engine:
 
 def started_at(engine: Engine, instance_id: str) -> list[str]:
     starts = {"by_message", "by_timer", "by_call"}
-    return [event.element_id for event in engine.history(instance_id)
-            if event.kind.value == "element_completed" and event.element_id in starts]
+    return [
+        event.element_id
+        for event in engine.history(instance_id)
+        if event.kind.value == "element_completed" and event.element_id in starts
+    ]
 
 
 def test_a_message_starts_the_instance_at_its_message_start_not_at_the_none_start(
-        engine: Engine) -> None:
+    engine: Engine,
+) -> None:
     instance = engine.correlate("demand_spotted", variables={"sku": "TEA-001"})
     assert instance is not None
     assert started_at(engine, instance.id) == ["by_message"]

@@ -39,7 +39,8 @@ def dialect(request: pytest.FixtureRequest) -> tuple[str, str]:
 
 
 def test_paid_order_is_packed_shipped_and_customer_notified(
-        make_engine: EngineFactory, dialect: tuple[str, str]) -> None:
+    make_engine: EngineFactory, dialect: tuple[str, str]
+) -> None:
     path, process_id = dialect
     handlers = order_handlers()
     engine = make_engine(handlers.registry)
@@ -90,7 +91,8 @@ def test_out_of_stock_order_is_rejected_and_customer_told(make_engine: EngineFac
 
 
 def test_unpaid_order_is_cancelled_after_thirty_minutes_and_stock_released(
-        make_engine: EngineFactory, clock: VirtualClock) -> None:
+    make_engine: EngineFactory, clock: VirtualClock
+) -> None:
     handlers = order_handlers()
     engine = make_engine(handlers.registry)
     engine.deploy(FIXTURES / "order_fulfilment_c8.bpmn")
@@ -111,7 +113,8 @@ def test_unpaid_order_is_cancelled_after_thirty_minutes_and_stock_released(
 
 
 def test_failing_handler_is_retried_then_becomes_an_incident_that_retry_resumes(
-        make_engine: EngineFactory, clock: VirtualClock) -> None:
+    make_engine: EngineFactory, clock: VirtualClock
+) -> None:
     handlers = order_handlers()
     failures = {"left": 10}
     recorder = Recorder()
@@ -149,7 +152,8 @@ def test_failing_handler_is_retried_then_becomes_an_incident_that_retry_resumes(
 
 
 def test_a_new_engine_on_the_same_sqlite_file_resumes_waiting_instances(
-        tmp_path: Path, clock: VirtualClock) -> None:
+    tmp_path: Path, clock: VirtualClock
+) -> None:
     handlers = order_handlers()
     url = f"sqlite:///{tmp_path / 'shop.db'}"
     with Engine(url, handlers=handlers.registry, clock=clock) as first:
@@ -167,12 +171,17 @@ def test_a_new_engine_on_the_same_sqlite_file_resumes_waiting_instances(
 
 
 def test_payment_before_the_order_waits_is_delivered_when_it_does(
-        make_engine: EngineFactory) -> None:
+    make_engine: EngineFactory,
+) -> None:
     handlers = order_handlers()
     engine = make_engine(handlers.registry)
     engine.deploy(FIXTURES / "order_fulfilment_c8.bpmn")
-    assert engine.correlate("payment_received", key="SO-1", variables={"paid": True},
-                            ttl=timedelta(minutes=10)) is None
+    assert (
+        engine.correlate(
+            "payment_received", key="SO-1", variables={"paid": True}, ttl=timedelta(minutes=10)
+        )
+        is None
+    )
     order = engine.start("order_fulfilment_c8", business_key="SO-1", variables=ORDER)
     engine.run()
     [task] = engine.tasks(instance=order.id)
@@ -181,7 +190,8 @@ def test_payment_before_the_order_waits_is_delivered_when_it_does(
 
 
 def test_camunda_7_extension_properties_reach_the_handler_as_headers(
-        make_engine: EngineFactory) -> None:
+    make_engine: EngineFactory,
+) -> None:
     handlers = order_handlers(out_of_stock=True)
     engine = make_engine(handlers.registry)
     engine.deploy(FIXTURES / "order_fulfilment_c7.bpmn")
@@ -192,7 +202,8 @@ def test_camunda_7_extension_properties_reach_the_handler_as_headers(
 
 
 def test_history_records_each_wait_state_entered_and_what_each_step_wrote(
-        make_engine: EngineFactory, clock: VirtualClock) -> None:
+    make_engine: EngineFactory, clock: VirtualClock
+) -> None:
     handlers = order_handlers()
     engine = make_engine(handlers.registry)
     engine.deploy(FIXTURES / "order_fulfilment_c8.bpmn")
@@ -212,8 +223,9 @@ def test_history_records_each_wait_state_entered_and_what_each_step_wrote(
     for element in ("reserve_stock", "wait_for_payment", "pick_and_pack", "ship_order"):
         entered = kinds.index(("element_entered", element))
         assert ("element_completed", element) in kinds[entered:]
-    reserve = next(e for e in history
-                   if e.kind == "element_completed" and e.element_id == "reserve_stock")
+    reserve = next(
+        e for e in history if e.kind == "element_completed" and e.element_id == "reserve_stock"
+    )
     assert reserve.variables == {"stock_reserved": True} and reserve.attempt == 1
     pack_entered, pack_done = (e for e in history if e.element_id == "pick_and_pack")
     assert (pack_done.at - pack_entered.at) == timedelta(minutes=7)
@@ -222,18 +234,23 @@ def test_history_records_each_wait_state_entered_and_what_each_step_wrote(
 
 
 def test_a_misspelled_message_is_told_apart_from_one_nobody_waits_for_yet(
-        make_engine: EngineFactory) -> None:
+    make_engine: EngineFactory,
+) -> None:
     engine = make_engine(order_handlers().registry)
     engine.deploy(FIXTURES / "order_fulfilment_c8.bpmn")
-    with pytest.raises(NotFoundError, match=r"no deployed process catches .*payment_recieved"
-                                            r".*payment_received"):
+    with pytest.raises(
+        NotFoundError,
+        match=r"no deployed process catches .*payment_recieved"
+        r".*payment_received",
+    ):
         engine.correlate("payment_recieved", key="SO-1")
     with pytest.raises(NotFoundError, match=r"no instance waits .*pass ttl="):
         engine.correlate("payment_received", key="SO-1")
 
 
 def test_public_calls_take_the_objects_they_returned_as_well_as_ids(
-        make_engine: EngineFactory) -> None:
+    make_engine: EngineFactory,
+) -> None:
     handlers = order_handlers(out_of_stock=True)
     engine = make_engine(handlers.registry)
     engine.deploy(FIXTURES / "order_fulfilment_c8.bpmn")

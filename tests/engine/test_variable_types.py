@@ -406,8 +406,7 @@ def test_a_shared_list_bomb_in_a_script_is_refused_before_anything_walks_it(
     # A billion values if walked; the sandbox refuses the repetition that would build it (the
     # variable walk's own bound, a million values, is tested in tests/model).
     engine = make_engine(_Shop().registry)
-    _deploy(engine, tmp_path,
-            lead=_SCRIPT_LEAD.format(script="c = [[[0] * 1000] * 1000] * 1000"))
+    _deploy(engine, tmp_path, lead=_SCRIPT_LEAD.format(script="c = [[[0] * 1000] * 1000] * 1000"))
     with pytest.raises(RetailflowError, match="above the sandbox's limit"):
         engine.start("typed", variables={"key": "k"})
     assert engine.instances() == []

@@ -28,24 +28,61 @@ from scenario_kit import FIXTURES
 from throwaway_postgres import ThrowawayPostgres
 
 HERE = Path(__file__).parent
-PIPELINE_JOBS = ["validate_order", "reserve_stock", "capture_payment", "ship_order",
-                 "notify_customer"]
-PIPELINE_PATH = ["order_received", "validate_order", "split", "reserve_stock",
-                 "capture_payment", "join", "ship_order", "notify_customer", "order_done"]
+PIPELINE_JOBS = [
+    "validate_order",
+    "reserve_stock",
+    "capture_payment",
+    "ship_order",
+    "notify_customer",
+]
+PIPELINE_PATH = [
+    "order_received",
+    "validate_order",
+    "split",
+    "reserve_stock",
+    "capture_payment",
+    "join",
+    "ship_order",
+    "notify_customer",
+    "order_done",
+]
 
 
 class WorkerPool:
     """``retailflow worker`` processes on one store, started, killed and stopped by a test."""
 
-    def __init__(self, store_url: str, effects_url: str, log_dir: Path, *,
-                 lease_seconds: float = 2, handler_delay: float = 0.0,
-                 calls_between_kills: tuple[int, int] = (10, 30)) -> None:
-        self._command = [sys.executable, "-m", "retailflow.cli", "worker", "--db", store_url,
-                         "--handlers", "pipeline_handlers:registry", "--lease",
-                         str(lease_seconds), "--poll-interval", "0.1", "--log-level", "INFO"]
-        self._env = {**os.environ, "PIPELINE_EFFECTS_URL": effects_url,
-                     "PIPELINE_HANDLER_DELAY": str(handler_delay),
-                     "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
+    def __init__(
+        self,
+        store_url: str,
+        effects_url: str,
+        log_dir: Path,
+        *,
+        lease_seconds: float = 2,
+        handler_delay: float = 0.0,
+        calls_between_kills: tuple[int, int] = (10, 30),
+    ) -> None:
+        self._command = [
+            sys.executable,
+            "-m",
+            "retailflow.cli",
+            "worker",
+            "--db",
+            store_url,
+            "--handlers",
+            "pipeline_handlers:registry",
+            "--lease",
+            str(lease_seconds),
+            "--poll-interval",
+            "0.1",
+            "--log-level",
+            "INFO",
+        ]
+        self._env = {
+            **os.environ,
+            "PIPELINE_EFFECTS_URL": effects_url,
+            "PIPELINE_HANDLER_DELAY": str(handler_delay),
+            "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+        }
         self._log_dir = log_dir
         self.processes: list[subprocess.Popen[bytes]] = []
         self._effects = create_engine(effects_url, poolclass=NullPool)
@@ -58,8 +95,12 @@ class WorkerPool:
     def start(self) -> subprocess.Popen[bytes]:
         self.started += 1
         log = (self._log_dir / f"worker-{self.started}.log").open("wb")
-        process = subprocess.Popen([*self._command, "--worker-id", f"w{self.started}"],
-                                   stdout=log, stderr=subprocess.STDOUT, env=self._env)
+        process = subprocess.Popen(
+            [*self._command, "--worker-id", f"w{self.started}"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self._env,
+        )
         self.processes.append(process)
         return process
 
@@ -77,7 +118,8 @@ class WorkerPool:
         assert self.live(), f"every worker has exited; their logs:\n{self.logs()}"
         calls = self._calls_by_worker()
         if sum(calls.values()) < self._calls_at_last_kill + self._rng.randint(
-                *self._calls_between_kills):
+            *self._calls_between_kills
+        ):
             return
         candidates = [p for p in self.live() if calls.get(p.pid, 0) > 0]
         if not candidates:
@@ -103,8 +145,10 @@ class WorkerPool:
 
     def logs(self, tail: int | None = 3000) -> str:
         """The workers' logs; by default only each one's end, for failure messages."""
-        return "\n".join(path.read_text(errors="replace")[-tail if tail else 0:]
-                         for path in sorted(self._log_dir.glob("worker-*.log")))
+        return "\n".join(
+            path.read_text(errors="replace")[-tail if tail else 0 :]
+            for path in sorted(self._log_dir.glob("worker-*.log"))
+        )
 
 
 @pytest.fixture
@@ -126,8 +170,12 @@ def worker_pools(tmp_path: Path) -> Iterator[Callable[..., WorkerPool]]:
 def start_orders(store_url: str, count: int) -> list[str]:
     with Engine(store_url) as engine:
         engine.deploy(FIXTURES / "order_pipeline.bpmn", require_handlers=False)
-        return [engine.start("order_pipeline", business_key=f"SO-{n}",
-                             variables={"order_id": f"SO-{n}"}).id for n in range(count)]
+        return [
+            engine.start(
+                "order_pipeline", business_key=f"SO-{n}", variables={"order_id": f"SO-{n}"}
+            ).id
+            for n in range(count)
+        ]
 
 
 def completed_count(store_url: str) -> int:
@@ -135,8 +183,14 @@ def completed_count(store_url: str) -> int:
         return len(engine.instances(status=InstanceStatus.COMPLETED))
 
 
-def wait_until(condition: Callable[[], bool], *, timeout: float, pool: WorkerPool,
-               between: Callable[[], None] = lambda: None, every: float = 0.05) -> None:
+def wait_until(
+    condition: Callable[[], bool],
+    *,
+    timeout: float,
+    pool: WorkerPool,
+    between: Callable[[], None] = lambda: None,
+    every: float = 0.05,
+) -> None:
     """Poll ``condition`` (doing ``between`` each time) until it holds; ``timeout`` is only a
     backstop against a hang, never what the test waits for."""
     deadline = time.monotonic() + timeout
@@ -146,8 +200,9 @@ def wait_until(condition: Callable[[], bool], *, timeout: float, pool: WorkerPoo
         time.sleep(every)
 
 
-def assert_each_instance_done_exactly_once(store_url: str, effects_url: str,
-                                           instance_ids: list[str]) -> dict[str, int]:
+def assert_each_instance_done_exactly_once(
+    store_url: str, effects_url: str, instance_ids: list[str]
+) -> dict[str, int]:
     """The crash tests' verdict: exact counts, no duplicates, no losses, no gaps."""
     with Engine(store_url) as engine:
         instances = engine.instances()
@@ -168,13 +223,16 @@ def assert_each_instance_done_exactly_once(store_url: str, effects_url: str,
             assert kinds.count(HistoryKind.INSTANCE_COMPLETED) == 1
             completed = [e for e in history if e.kind == HistoryKind.ELEMENT_COMPLETED]
             assert Counter(e.element_id for e in completed) == Counter(PIPELINE_PATH), (
-                f"{instance.business_key} has gaps or repeats: {[e.element_id for e in completed]}")
+                f"{instance.business_key} has gaps or repeats: {[e.element_id for e in completed]}"
+            )
             entered = {e.element_id for e in history if e.kind == HistoryKind.ELEMENT_ENTERED}
             assert entered >= set(PIPELINE_JOBS)
             assert all(e.variables for e in completed if e.element_id in PIPELINE_JOBS)
-            job_keys |= {HandlerContext.idempotency_key_for(instance.id, e.element_id,
-                                                            e.job_id or "")
-                         for e in completed if e.job_id}
+            job_keys |= {
+                HandlerContext.idempotency_key_for(instance.id, e.element_id, e.job_id or "")
+                for e in completed
+                if e.job_id
+            }
     effects = create_engine(effects_url)
     with effects.connect() as conn:
         applied = [key for (key,) in conn.execute(text("SELECT key FROM effects"))]
@@ -182,21 +240,31 @@ def assert_each_instance_done_exactly_once(store_url: str, effects_url: str,
     effects.dispose()
     assert len(job_keys) == len(instance_ids) * len(PIPELINE_JOBS)
     assert sorted(applied) == sorted(job_keys), "an effect is missing or extra"
-    return {"instances": len(instances), "effects": len(applied), "calls": calls,
-            "repeated_calls": calls - len(applied)}
+    return {
+        "instances": len(instances),
+        "effects": len(applied),
+        "calls": calls,
+        "repeated_calls": calls - len(applied),
+    }
 
 
 @pytest.mark.slow
 def test_300_orders_survive_workers_killed_mid_work_on_postgresql(
-        postgres_url: str, worker_pools: Callable[..., WorkerPool]) -> None:
+    postgres_url: str, worker_pools: Callable[..., WorkerPool]
+) -> None:
     create_effect_tables(postgres_url)
     ids = start_orders(postgres_url, 300)
-    pool = worker_pools(postgres_url, postgres_url, handler_delay=0.002,
-                        calls_between_kills=(20, 60))
+    pool = worker_pools(
+        postgres_url, postgres_url, handler_delay=0.002, calls_between_kills=(20, 60)
+    )
     for _ in range(3):
         pool.start()
-    wait_until(lambda: completed_count(postgres_url) == 300, timeout=600, pool=pool,
-               between=pool.kill_after_progress)
+    wait_until(
+        lambda: completed_count(postgres_url) == 300,
+        timeout=600,
+        pool=pool,
+        between=pool.kill_after_progress,
+    )
     pool.stop_all()
     counts = assert_each_instance_done_exactly_once(postgres_url, postgres_url, ids)
     assert pool.kills >= 5, f"only {pool.kills} kills: the work ended before the test could kill"
@@ -205,7 +273,8 @@ def test_300_orders_survive_workers_killed_mid_work_on_postgresql(
 
 @pytest.mark.slow
 def test_orders_survive_a_worker_process_killed_mid_work_on_sqlite(
-        tmp_path: Path, worker_pools: Callable[..., WorkerPool]) -> None:
+    tmp_path: Path, worker_pools: Callable[..., WorkerPool]
+) -> None:
     store_url = f"sqlite:///{tmp_path / 'engine.db'}"
     effects_url = f"sqlite:///{tmp_path / 'effects.db'}"
     create_effect_tables(effects_url)
@@ -213,8 +282,12 @@ def test_orders_survive_a_worker_process_killed_mid_work_on_sqlite(
     # slow enough handlers that kills land mid-job, not only between jobs
     pool = worker_pools(store_url, effects_url, handler_delay=0.02)
     pool.start()
-    wait_until(lambda: completed_count(store_url) == 60, timeout=600, pool=pool,
-               between=pool.kill_after_progress)
+    wait_until(
+        lambda: completed_count(store_url) == 60,
+        timeout=600,
+        pool=pool,
+        between=pool.kill_after_progress,
+    )
     pool.stop_all()
     counts = assert_each_instance_done_exactly_once(store_url, effects_url, ids)
     assert pool.kills >= 5, f"only {pool.kills} kills: the work ended before the test could kill"
@@ -234,7 +307,8 @@ def own_postgres() -> Iterator[ThrowawayPostgres]:
 
 @pytest.mark.slow
 def test_workers_wait_out_dropped_connections_and_a_stopped_server_then_finish(
-        own_postgres: ThrowawayPostgres, worker_pools: Callable[..., WorkerPool]) -> None:
+    own_postgres: ThrowawayPostgres, worker_pools: Callable[..., WorkerPool]
+) -> None:
     # The workers' store connections and the handlers' effect connections are named apart, so
     # that only the store's are dropped: a handler failing is a different story (retries).
     store_url = f"{own_postgres.url}?application_name=retailflow_store"
@@ -250,9 +324,12 @@ def test_workers_wait_out_dropped_connections_and_a_stopped_server_then_finish(
     def drop_store_connections() -> bool:
         nonlocal terminated
         with admin.begin() as conn:
-            terminated += conn.execute(text(
-                "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE application_name = 'retailflow_store'")).scalar_one()
+            terminated += conn.execute(
+                text(
+                    "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = 'retailflow_store'"
+                )
+            ).scalar_one()
         return terminated >= 4
 
     wait_until(lambda: completed_count(store_url) >= 20, timeout=120, pool=pool)

@@ -32,8 +32,13 @@ from retailflow import (
 from retailflow.stores import Checkpoint, Store, open_store
 from scenario_kit import FIXTURES, passed
 
-TOPICS = ("orders.validate", "inventory.reserve", "payment.capture", "orders.ship",
-          "crm.notify_customer")
+TOPICS = (
+    "orders.validate",
+    "inventory.reserve",
+    "payment.capture",
+    "orders.ship",
+    "crm.notify_customer",
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -78,18 +83,27 @@ class CommitsTogether:
 
 
 def test_two_workers_completing_parallel_branches_of_one_instance_lose_no_update(
-        shared_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    shared_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     setup = deployed(shared_url)
     order = setup.start("order_pipeline", business_key="SO-1")
     setup.run(max_jobs=1)  # validate_order; the two branches' jobs wait, unclaimed
-    assert {j.element_id for j in setup.jobs(state=JobState.DUE)} == {"reserve_stock",
-                                                                      "capture_payment"}
+    assert {j.element_id for j in setup.jobs(state=JobState.DUE)} == {
+        "reserve_stock",
+        "capture_payment",
+    }
     both_ready = threading.Barrier(2, timeout=10)
-    workers = [Engine(handlers=pipeline_handlers(), worker_id=f"w{n}",
-                      store=CommitsTogether(open_store(shared_url), both_ready))
-               for n in (1, 2)]
-    threads = [threading.Thread(target=w.run, kwargs={"max_jobs": 1, "claim_batch": 1})
-               for w in workers]
+    workers = [
+        Engine(
+            handlers=pipeline_handlers(),
+            worker_id=f"w{n}",
+            store=CommitsTogether(open_store(shared_url), both_ready),
+        )
+        for n in (1, 2)
+    ]
+    threads = [
+        threading.Thread(target=w.run, kwargs={"max_jobs": 1, "claim_batch": 1}) for w in workers
+    ]
     with caplog.at_level(logging.INFO, logger="retailflow.engine.engine"):
         for thread in threads:
             thread.start()
@@ -108,7 +122,8 @@ def test_two_workers_completing_parallel_branches_of_one_instance_lose_no_update
 
 
 def test_a_dead_workers_job_is_claimed_again_when_its_lease_expires_and_runs_once(
-        shared_url: str) -> None:
+    shared_url: str,
+) -> None:
     clock = VirtualClock()
     calls: list[str] = []
 
@@ -118,13 +133,24 @@ def test_a_dead_workers_job_is_claimed_again_when_its_lease_expires_and_runs_onc
 
     setup = deployed(shared_url, clock)
     order = setup.start("order_pipeline", business_key="SO-2")
-    dead = Engine(shared_url, handlers=pipeline_handlers(orders_validate=validate), clock=clock,
-                  worker_id="dead", lease=timedelta(seconds=30))
-    [claimed] = dead.store.claim_due_jobs(now=clock.now(), owner="dead",
-                                          lease_until=clock.now() + dead.lease, limit=1)
+    dead = Engine(
+        shared_url,
+        handlers=pipeline_handlers(orders_validate=validate),
+        clock=clock,
+        worker_id="dead",
+        lease=timedelta(seconds=30),
+    )
+    [claimed] = dead.store.claim_due_jobs(
+        now=clock.now(), owner="dead", lease_until=clock.now() + dead.lease, limit=1
+    )
     assert setup.jobs(state=JobState.CLAIMED)[0].lock_owner == "dead"
-    survivor = Engine(shared_url, handlers=pipeline_handlers(orders_validate=validate),
-                      clock=clock, worker_id="survivor", lease=timedelta(seconds=30))
+    survivor = Engine(
+        shared_url,
+        handlers=pipeline_handlers(orders_validate=validate),
+        clock=clock,
+        worker_id="survivor",
+        lease=timedelta(seconds=30),
+    )
     assert survivor.run(max_jobs=1) == 0  # the lease still runs
     clock.advance(seconds=31)
     assert survivor.run(max_jobs=1) == 1
@@ -135,33 +161,47 @@ def test_a_dead_workers_job_is_claimed_again_when_its_lease_expires_and_runs_onc
     survivor.run()
     finished = setup.instance(order.id)
     assert finished.status == InstanceStatus.COMPLETED
-    attempts = [e.attempt for e in setup.history(order.id)
-                if e.kind == HistoryKind.ELEMENT_COMPLETED and e.element_id == "validate_order"]
+    attempts = [
+        e.attempt
+        for e in setup.history(order.id)
+        if e.kind == HistoryKind.ELEMENT_COMPLETED and e.element_id == "validate_order"
+    ]
     assert attempts == [2]  # the survivor's run was the job's second attempt
     for engine in (setup, dead, survivor):
         engine.close()
 
 
 def test_a_stale_worker_cannot_record_a_failure_over_the_worker_that_took_over(
-        shared_url: str) -> None:
+    shared_url: str,
+) -> None:
     clock = VirtualClock()
     setup = deployed(shared_url, clock)
     setup.start("order_pipeline")
-    [stale] = setup.store.claim_due_jobs(now=clock.now(), owner="stale",
-                                         lease_until=clock.now() + timedelta(seconds=5), limit=1)
+    [stale] = setup.store.claim_due_jobs(
+        now=clock.now(), owner="stale", lease_until=clock.now() + timedelta(seconds=5), limit=1
+    )
     clock.advance(seconds=6)
-    [fresh] = setup.store.claim_due_jobs(now=clock.now(), owner="fresh",
-                                         lease_until=clock.now() + timedelta(seconds=5), limit=1)
+    [fresh] = setup.store.claim_due_jobs(
+        now=clock.now(), owner="fresh", lease_until=clock.now() + timedelta(seconds=5), limit=1
+    )
     assert fresh.id == stale.id and fresh.attempt == 2
     with pytest.raises(ConcurrentUpdateError, match="no longer locked by stale"):
-        setup.store.fail_job(stale.id, owner="stale", error="late", retries_left=0,
-                             due_at=clock.now(), incident=None, history=[])
+        setup.store.fail_job(
+            stale.id,
+            owner="stale",
+            error="late",
+            retries_left=0,
+            due_at=clock.now(),
+            incident=None,
+            history=[],
+        )
     assert setup.jobs(state=JobState.CLAIMED)[0].lock_owner == "fresh"
     setup.close()
 
 
 def test_stopping_a_worker_finishes_the_job_in_hand_and_gives_back_the_claimed_ones(
-        shared_url: str) -> None:
+    shared_url: str,
+) -> None:
     setup = deployed(shared_url)
     orders = [setup.start("order_pipeline", business_key=f"SO-{n}") for n in range(6)]
     in_handler, release = threading.Event(), threading.Event()
@@ -171,8 +211,11 @@ def test_stopping_a_worker_finishes_the_job_in_hand_and_gives_back_the_claimed_o
         release.wait(10)
         return {"orders_validate_done": True}
 
-    worker = Worker(shared_url, pipeline_handlers(orders_validate=slow_validate),
-                    settings=WorkerSettings(claim_batch=4, poll_interval=0.05))
+    worker = Worker(
+        shared_url,
+        pipeline_handlers(orders_validate=slow_validate),
+        settings=WorkerSettings(claim_batch=4, poll_interval=0.05),
+    )
     thread = threading.Thread(target=worker.run)
     thread.start()
     assert in_handler.wait(10)
@@ -192,8 +235,9 @@ def test_stopping_a_worker_finishes_the_job_in_hand_and_gives_back_the_claimed_o
 def test_a_worker_runs_every_instance_to_the_end_with_several_threads(shared_url: str) -> None:
     setup = deployed(shared_url)
     orders = [setup.start("order_pipeline", business_key=f"SO-{n}") for n in range(20)]
-    worker = Worker(shared_url, pipeline_handlers(),
-                    settings=WorkerSettings(concurrency=3, poll_interval=0.05))
+    worker = Worker(
+        shared_url, pipeline_handlers(), settings=WorkerSettings(concurrency=3, poll_interval=0.05)
+    )
     thread = threading.Thread(target=worker.run)
     thread.start()
     deadline = time.monotonic() + 60
@@ -208,7 +252,8 @@ def test_a_worker_runs_every_instance_to_the_end_with_several_threads(shared_url
 
 
 def test_sigterm_stops_a_worker_process_gracefully_and_leaves_nothing_claimed(
-        postgres_url: str, tmp_path: Path) -> None:
+    postgres_url: str, tmp_path: Path
+) -> None:
     from pipeline_handlers import create_effect_tables
 
     create_effect_tables(postgres_url)
@@ -217,13 +262,32 @@ def test_sigterm_stops_a_worker_process_gracefully_and_leaves_nothing_claimed(
         for n in range(30):
             setup.start("order_pipeline", business_key=f"SO-{n}")
     log = tmp_path / "worker.log"
-    env = {**os.environ, "PIPELINE_EFFECTS_URL": postgres_url, "PIPELINE_HANDLER_DELAY": "0.2",
-           "PYTHONPATH": str(Path(__file__).parent)}
+    env = {
+        **os.environ,
+        "PIPELINE_EFFECTS_URL": postgres_url,
+        "PIPELINE_HANDLER_DELAY": "0.2",
+        "PYTHONPATH": str(Path(__file__).parent),
+    }
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "retailflow.cli", "worker", "--db", postgres_url,
-             "--handlers", "pipeline_handlers:registry", "--concurrency", "2",
-             "--worker-id", "graceful"], stdout=out, stderr=subprocess.STDOUT, env=env)
+            [
+                sys.executable,
+                "-m",
+                "retailflow.cli",
+                "worker",
+                "--db",
+                postgres_url,
+                "--handlers",
+                "pipeline_handlers:registry",
+                "--concurrency",
+                "2",
+                "--worker-id",
+                "graceful",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
         deadline = time.monotonic() + 30
         while "job completed" not in log.read_text():
             assert time.monotonic() < deadline, log.read_text()
@@ -239,7 +303,8 @@ def test_sigterm_stops_a_worker_process_gracefully_and_leaves_nothing_claimed(
 
 
 def test_a_worker_whose_copy_of_an_instance_is_stale_reads_the_jobs_variables_afresh(
-        shared_url: str) -> None:
+    shared_url: str,
+) -> None:
     """Worker A ran the first step and kept its copy of the run; worker B ran the next ones.
     When A gets the following job, its copy still predicts that task, without data: A must
     notice and re-read, not call the handler with the variables missing."""
@@ -264,8 +329,7 @@ def test_a_worker_whose_copy_of_an_instance_is_stale_reads_the_jobs_variables_af
     other.close()
 
 
-def test_an_idle_workers_pauses_stop_growing_at_the_poll_interval_however_long_it_idles(
-        ) -> None:
+def test_an_idle_workers_pauses_stop_growing_at_the_poll_interval_however_long_it_idles() -> None:
     from retailflow.engine.worker import _Backoff
 
     idle = _Backoff(1.0, first=0.05)
@@ -276,21 +340,33 @@ def test_an_idle_workers_pauses_stop_growing_at_the_poll_interval_however_long_i
 
 
 def test_a_handler_failing_after_its_lease_was_taken_over_leaves_the_job_to_the_new_owner(
-        shared_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    shared_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     clock = VirtualClock()
     setup = deployed(shared_url, clock)
     setup.start("order_pipeline")
-    taker = Engine(shared_url, handlers=pipeline_handlers(), clock=clock, worker_id="taker",
-                   lease=timedelta(seconds=30))
+    taker = Engine(
+        shared_url,
+        handlers=pipeline_handlers(),
+        clock=clock,
+        worker_id="taker",
+        lease=timedelta(seconds=30),
+    )
 
     def slow_then_broken() -> None:
         clock.advance(seconds=31)  # the handler outlives its lease ...
-        assert taker.store.claim_due_jobs(now=clock.now(), owner="taker",
-                                          lease_until=clock.now() + taker.lease, limit=1)
+        assert taker.store.claim_due_jobs(
+            now=clock.now(), owner="taker", lease_until=clock.now() + taker.lease, limit=1
+        )
         raise RuntimeError("payment gateway timeout")  # ... and then fails
 
-    late = Engine(shared_url, handlers=pipeline_handlers(orders_validate=slow_then_broken),
-                  clock=clock, worker_id="late", lease=timedelta(seconds=30))
+    late = Engine(
+        shared_url,
+        handlers=pipeline_handlers(orders_validate=slow_then_broken),
+        clock=clock,
+        worker_id="late",
+        lease=timedelta(seconds=30),
+    )
     with caplog.at_level(logging.WARNING):
         assert late.run(max_jobs=1) == 1  # nothing escapes run()
     assert "was not recorded" in caplog.text
@@ -337,7 +413,8 @@ class FailingLoads:
 
 
 def test_a_job_that_fails_by_a_defect_becomes_an_incident_instead_of_looping(
-        shared_url: str) -> None:
+    shared_url: str,
+) -> None:
     setup = deployed(shared_url)
     order = setup.start("order_pipeline")
     setup.close()
@@ -368,7 +445,8 @@ class AlwaysStale:
 
 
 def test_a_job_that_keeps_losing_to_concurrent_changes_is_given_back_not_failed(
-        shared_url: str) -> None:
+    shared_url: str,
+) -> None:
     setup = deployed(shared_url)
     setup.start("order_pipeline")
     contended = Engine(handlers=pipeline_handlers(), store=AlwaysStale(open_store(shared_url)))
@@ -383,8 +461,11 @@ def test_a_job_that_keeps_losing_to_concurrent_changes_is_given_back_not_failed(
 
 def test_every_instance_filter_takes_the_instance_object_or_its_id(shared_url: str) -> None:
     failing = pipeline_handlers(orders_validate=lambda: 1 / 0)
-    engine = Engine(shared_url, handlers=failing,
-                    retry_policy=RetryPolicy(retries=1, initial_backoff=timedelta(0)))
+    engine = Engine(
+        shared_url,
+        handlers=failing,
+        retry_policy=RetryPolicy(retries=1, initial_backoff=timedelta(0)),
+    )
     engine.deploy(FIXTURES / "order_pipeline.bpmn")
     order = engine.start("order_pipeline")
     engine.run()

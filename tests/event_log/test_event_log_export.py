@@ -31,13 +31,21 @@ from scenario_kit import EngineFactory, outage_shop
 
 ORDER_FILE = "tests/fixtures/order_fulfilment_c8.bpmn"
 ATTRIBUTES = "string", "date"
-SHIPPED_ORDER = ["Order placed", "Reserve stock", "Wait for payment", "Pick and pack",
-                 "Ship order", "Notify customer", "Order shipped"]
+SHIPPED_ORDER = [
+    "Order placed",
+    "Reserve stock",
+    "Wait for payment",
+    "Pick and pack",
+    "Ship order",
+    "Notify customer",
+    "Order shipped",
+]
 
 
 def place(engine: Engine, order_id: str, *, pay: bool, pack: bool) -> str:
-    instance = engine.start("order_fulfilment_c8", business_key=order_id,
-                            variables={"order_id": order_id, "items": []}).id
+    instance = engine.start(
+        "order_fulfilment_c8", business_key=order_id, variables={"order_id": order_id, "items": []}
+    ).id
     engine.run()
     if pay:
         engine.correlate("payment_received", key=order_id, variables={"paid": True})
@@ -63,13 +71,20 @@ def shop(make_engine: EngineFactory, clock: VirtualClock) -> Engine:
 
 
 def element_rows(engine: Engine) -> int:
-    return sum(1 for instance in engine.instances() for event in engine.history(instance)
-               if event.kind in (HistoryKind.ELEMENT_ENTERED, HistoryKind.ELEMENT_COMPLETED))
+    return sum(
+        1
+        for instance in engine.instances()
+        for event in engine.history(instance)
+        if event.kind in (HistoryKind.ELEMENT_ENTERED, HistoryKind.ELEMENT_COMPLETED)
+    )
 
 
 def attributes(element: etree._Element) -> dict[str, str]:
-    return {child.get("key", ""): child.get("value", "") for child in element
-            if etree.QName(child).localname in ATTRIBUTES}
+    return {
+        child.get("key", ""): child.get("value", "")
+        for child in element
+        if etree.QName(child).localname in ATTRIBUTES
+    }
 
 
 def read_xes(content: bytes) -> dict[str, list[tuple[str, str, str]]]:
@@ -79,16 +94,19 @@ def read_xes(content: bytes) -> dict[str, list[tuple[str, str, str]]]:
     return {
         attributes(trace)["concept:name"]: [
             (fields["concept:name"], fields["lifecycle:transition"], fields["time:timestamp"])
-            for fields in map(attributes, trace.iter("event"))]
+            for fields in map(attributes, trace.iter("event"))
+        ]
         for trace in root.iter("trace")
     }
 
 
 def directly_follows(cases: dict[str, list[tuple[str, str, str]]]) -> set[tuple[str, str]]:
     """The directly-follows graph of the completions: the model pm4py.discover_dfg finds."""
-    return {pair for events in cases.values()
-            for pair in itertools.pairwise(a for a, lifecycle, _ in events
-                                           if lifecycle == "complete")}
+    return {
+        pair
+        for events in cases.values()
+        for pair in itertools.pairwise(a for a, lifecycle, _ in events if lifecycle == "complete")
+    }
 
 
 def exported(engine: Engine, log_format: str, **filters: object) -> bytes:
@@ -98,19 +116,18 @@ def exported(engine: Engine, log_format: str, **filters: object) -> bytes:
 
 
 def test_xes_has_a_trace_per_instance_and_an_event_per_element_entered_or_completed(
-        shop: Engine) -> None:
+    shop: Engine,
+) -> None:
     cases = read_xes(exported(shop, "xes"))
 
     assert len(cases) == 3
     assert sum(map(len, cases.values())) == element_rows(shop)
     shipped = [instance.id for instance in shop.instances() if instance.business_key != "SO-3"]
     for case in shipped:
-        completed = [activity for activity, lifecycle, _ in cases[case]
-                     if lifecycle == "complete"]
+        completed = [activity for activity, lifecycle, _ in cases[case] if lifecycle == "complete"]
         assert completed == SHIPPED_ORDER
         steps = [(activity, lifecycle) for activity, lifecycle, _ in cases[case]]
-        assert steps.index(("Pick and pack", "start")) < steps.index(("Pick and pack",
-                                                                      "complete"))
+        assert steps.index(("Pick and pack", "start")) < steps.index(("Pick and pack", "complete"))
     graph = directly_follows(cases)
     assert {activity for pair in graph for activity in pair} == set(SHIPPED_ORDER)
     assert ("Pick and pack", "Ship order") in graph
@@ -126,8 +143,9 @@ def test_xes_traces_carry_business_key_and_timestamps_in_order(shop: Engine) -> 
         assert stamps == sorted(stamps) and all(stamp.endswith("+00:00") for stamp in stamps)
 
 
-def test_filters_keep_one_process_and_events_since_a_moment(shop: Engine,
-                                                            clock: VirtualClock) -> None:
+def test_filters_keep_one_process_and_events_since_a_moment(
+    shop: Engine, clock: VirtualClock
+) -> None:
     since = clock.now() - timedelta(minutes=30)  # only SO-3 started after that
 
     assert read_xes(exported(shop, "xes", process_id="no_such_process")) == {}
@@ -159,12 +177,23 @@ def test_ocel_relates_each_event_to_its_instance_and_business_key(shop: Engine) 
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
-def test_the_export_command_writes_the_file(shop: Engine, store_url: str,
-                                            tmp_path: Path) -> None:
+def test_the_export_command_writes_the_file(shop: Engine, store_url: str, tmp_path: Path) -> None:
     target = tmp_path / "orders.xes"
 
-    result = CliRunner().invoke(app, ["export", "--db", store_url, "--format", "xes",
-                                      "--process", "order_fulfilment_c8", "-o", str(target)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "export",
+            "--db",
+            store_url,
+            "--format",
+            "xes",
+            "--process",
+            "order_fulfilment_c8",
+            "-o",
+            str(target),
+        ],
+    )
 
     assert result.exit_code == 0, result.output
     assert len(read_xes(target.read_bytes())) == 3
@@ -177,8 +206,9 @@ def pm4py() -> Iterator[object]:
     yield pytest.importorskip("pm4py")
 
 
-def test_pm4py_reads_the_xes_and_discovers_the_activities(shop: Engine, tmp_path: Path,
-                                                           pm4py: object) -> None:
+def test_pm4py_reads_the_xes_and_discovers_the_activities(
+    shop: Engine, tmp_path: Path, pm4py: object
+) -> None:
     import pm4py as mining
 
     target = tmp_path / "orders.xes"
@@ -210,10 +240,20 @@ def test_pm4py_streams_a_large_xes(tmp_path: Path, pm4py: object) -> None:
     import pm4py as mining
 
     moment = datetime(2026, 12, 1, tzinfo=UTC)
-    events = (LogEvent(f"{case}-{step}", f"{case:032x}", f"SO-{case:05}", "order_fulfilment",
-                       f"Step number {step % 40}", f"Activity_{step % 40}",
-                       "start" if step % 2 else "complete", moment + timedelta(minutes=step))
-              for case in range(50) for step in range(100))
+    events = (
+        LogEvent(
+            f"{case}-{step}",
+            f"{case:032x}",
+            f"SO-{case:05}",
+            "order_fulfilment",
+            f"Step number {step % 40}",
+            f"Activity_{step % 40}",
+            "start" if step % 2 else "complete",
+            moment + timedelta(minutes=step),
+        )
+        for case in range(50)
+        for step in range(100)
+    )
     target = tmp_path / "large.xes"
     with target.open("wb") as stream:
         assert write_xes(events, stream) == 5000

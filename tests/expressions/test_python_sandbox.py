@@ -39,7 +39,8 @@ def test_script_returns_new_and_changed_variables_only(engine: ExpressionEngine)
 
 
 def test_script_leaves_out_its_helpers_but_hands_back_every_other_value(
-        engine: ExpressionEngine) -> None:
+    engine: ExpressionEngine,
+) -> None:
     result = engine.run_script(
         "def helper(x):\n    return x * 2\n"
         "doubled = helper(4)\n"
@@ -50,8 +51,11 @@ def test_script_leaves_out_its_helpers_but_hands_back_every_other_value(
     )
     # The helper inside 'nested' is not dropped unseen: the engine refuses it by its path
     # (tests/engine/test_variable_types.py).
-    assert result == {"doubled": 8, "day": date(2024, 1, 1),
-                      "nested": {"ok": [1, 2], "bad": result["nested"]["bad"]}}
+    assert result == {
+        "doubled": 8,
+        "day": date(2024, 1, 1),
+        "nested": {"ok": [1, 2], "bad": result["nested"]["bad"]},
+    }
     assert callable(result["nested"]["bad"])
 
 

@@ -78,24 +78,29 @@ def test_spring_cron_cycle_fires_at_each_matching_second(engine: ExpressionEngin
     assert schedule.first_due == datetime(2024, 5, 1, 13, tzinfo=UTC)
     assert schedule.repetitions is None
     assert schedule.next_after(datetime(2024, 5, 3, 17, tzinfo=UTC)) == datetime(
-        2024, 5, 6, 9, tzinfo=UTC)
+        2024, 5, 6, 9, tzinfo=UTC
+    )
 
 
-@pytest.mark.parametrize(("cron", "quartz", "due"), [
-    ("0 0 9 ? * 2", True, datetime(2024, 5, 6, 9, tzinfo=UTC)),       # Quartz 2 = Monday
-    ("0 0 9 ? * 2", False, datetime(2024, 5, 7, 9, tzinfo=UTC)),      # Spring 2 = Tuesday
-    ("0 0 9 ? * 7", True, datetime(2024, 5, 4, 9, tzinfo=UTC)),       # Quartz 7 = Saturday
-    ("0 0 9 ? * 7", False, datetime(2024, 5, 5, 9, tzinfo=UTC)),      # Spring 7 = Sunday
-    ("0 15 10 ? * 6L", True, datetime(2024, 5, 31, 10, 15, tzinfo=UTC)),  # last Friday
-    ("0 15 10 ? * 5L", False, datetime(2024, 5, 31, 10, 15, tzinfo=UTC)),
-    ("0 15 10 ? * 6#3", True, datetime(2024, 5, 17, 10, 15, tzinfo=UTC)),  # third Friday
-    ("0 0 12 L * ?", True, datetime(2024, 5, 31, 12, tzinfo=UTC)),
-    ("0 0 12 15W * ?", True, datetime(2024, 5, 15, 12, tzinfo=UTC)),
-    ("0 0 12 1 1 ? 2026", True, datetime(2026, 1, 1, 12, tzinfo=UTC)),
-    ("@weekly", False, datetime(2024, 5, 5, tzinfo=UTC)),
-])
+@pytest.mark.parametrize(
+    ("cron", "quartz", "due"),
+    [
+        ("0 0 9 ? * 2", True, datetime(2024, 5, 6, 9, tzinfo=UTC)),  # Quartz 2 = Monday
+        ("0 0 9 ? * 2", False, datetime(2024, 5, 7, 9, tzinfo=UTC)),  # Spring 2 = Tuesday
+        ("0 0 9 ? * 7", True, datetime(2024, 5, 4, 9, tzinfo=UTC)),  # Quartz 7 = Saturday
+        ("0 0 9 ? * 7", False, datetime(2024, 5, 5, 9, tzinfo=UTC)),  # Spring 7 = Sunday
+        ("0 15 10 ? * 6L", True, datetime(2024, 5, 31, 10, 15, tzinfo=UTC)),  # last Friday
+        ("0 15 10 ? * 5L", False, datetime(2024, 5, 31, 10, 15, tzinfo=UTC)),
+        ("0 15 10 ? * 6#3", True, datetime(2024, 5, 17, 10, 15, tzinfo=UTC)),  # third Friday
+        ("0 0 12 L * ?", True, datetime(2024, 5, 31, 12, tzinfo=UTC)),
+        ("0 0 12 15W * ?", True, datetime(2024, 5, 15, 12, tzinfo=UTC)),
+        ("0 0 12 1 1 ? 2026", True, datetime(2026, 1, 1, 12, tzinfo=UTC)),
+        ("@weekly", False, datetime(2024, 5, 5, tzinfo=UTC)),
+    ],
+)
 def test_quartz_and_spring_cron_read_as_their_camunda_versions(
-        engine: ExpressionEngine, cron: str, quartz: bool, due: datetime) -> None:
+    engine: ExpressionEngine, cron: str, quartz: bool, due: datetime
+) -> None:
     schedule = parse_timer("timeCycle", cron, {}, NOW, engine, quartz_cron=quartz)
     assert schedule.first_due == due
 

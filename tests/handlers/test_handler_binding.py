@@ -240,12 +240,18 @@ def test_returning_none_writes_nothing(context: HandlerContext) -> None:
 
 
 def test_a_returned_model_keeps_its_variable_types_and_writes_the_rest_in_json_form(
-        context: HandlerContext) -> None:
+    context: HandlerContext,
+) -> None:
     def reserve() -> Receipt:
         return Receipt(
-            reservation_id="R-1", reserved_at=dt.datetime(2024, 5, 1, 9, 30, tzinfo=dt.UTC),
-            price=Decimal("9.90"), reserved_on=dt.date(2024, 5, 1),
-            lines=(dt.date(2024, 5, 2),), shipped=Shipped.YES, parcel=uuid.UUID(int=1))
+            reservation_id="R-1",
+            reserved_at=dt.datetime(2024, 5, 1, 9, 30, tzinfo=dt.UTC),
+            price=Decimal("9.90"),
+            reserved_on=dt.date(2024, 5, 1),
+            lines=(dt.date(2024, 5, 2),),
+            shipped=Shipped.YES,
+            parcel=uuid.UUID(int=1),
+        )
 
     written = bind(reserve).invoke({}, context)
 

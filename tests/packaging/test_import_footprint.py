@@ -12,8 +12,9 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def python(code: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stderr
     return done
 
@@ -31,7 +32,8 @@ def test_they_load_on_first_use_of_a_database_store_and_a_feel_expression() -> N
         "engine = retailflow.Engine('sqlite://')\n"
         f"engine.deploy({str(FIXTURES / 'script.bpmn')!r})\n"
         "engine.start('script_c8', variables={'price': 2, 'quantity': 3})\n"
-        "print(sorted(n for n in ('sqlalchemy', 'alembic', 'lark') if n in sys.modules))")
+        "print(sorted(n for n in ('sqlalchemy', 'alembic', 'lark') if n in sys.modules))"
+    )
     assert done.stdout.split() == ["['alembic',", "'lark',", "'sqlalchemy']"]
 
 
@@ -52,6 +54,7 @@ def test_spiffworkflow_info_records_stay_out_of_an_info_root_handler() -> None:
 
 
 def test_an_application_that_asks_for_spiffworkflow_info_gets_it() -> None:
-    done = python(LOGGED_RUN.format(
-        configure="logging.getLogger('spiff').setLevel(logging.INFO)\n"))
+    done = python(
+        LOGGED_RUN.format(configure="logging.getLogger('spiff').setLevel(logging.INFO)\n")
+    )
     assert any(line.startswith("spiff.") for line in done.stdout.splitlines())

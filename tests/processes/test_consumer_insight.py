@@ -33,28 +33,35 @@ PROFILES = [
 OPPORTUNITY = {"sku": "PWR-010", "expected_units": 45, "reason": "interest outpaces stock"}
 
 
-def demand(opportunity: dict[str, Any] | None, *, high_impact: bool = False
-           ) -> dict[str, Any]:
-    return {"demand_signals": [opportunity] if opportunity else [], "opportunity": opportunity,
-            "revenue_at_stake": 1080.0 if high_impact else 120.0, "high_impact": high_impact}
+def demand(opportunity: dict[str, Any] | None, *, high_impact: bool = False) -> dict[str, Any]:
+    return {
+        "demand_signals": [opportunity] if opportunity else [],
+        "opportunity": opportunity,
+        "revenue_at_stake": 1080.0 if high_impact else 120.0,
+        "high_impact": high_impact,
+    }
 
 
 @pytest.fixture(autouse=True)
 def insight_systems(rf_handlers: HandlerMocks) -> HandlerMocks:
     """The back office answering as on a quiet day: nothing to merge, no demand signal."""
-    rf_handlers.mock("insight.gather_touchpoints",
-                     returns={"touchpoint_summary": {"touchpoints": 12}})
-    rf_handlers.mock("insight.merge_identities", returns={"merged_customers": [],
-                                                          "merge_count": 0})
-    rf_handlers.mock("insight.profile_customers",
-                     returns={"customers": PROFILES, "customer_count": len(PROFILES)})
-    rf_handlers.mock("insight.save_segments",
-                     returns=lambda inputs: {"segment_counts": {s: inputs["segments"].count(s)
-                                                                for s in inputs["segments"]},
-                                             "segments_changed": len(inputs["segments"])})
+    rf_handlers.mock(
+        "insight.gather_touchpoints", returns={"touchpoint_summary": {"touchpoints": 12}}
+    )
+    rf_handlers.mock("insight.merge_identities", returns={"merged_customers": [], "merge_count": 0})
+    rf_handlers.mock(
+        "insight.profile_customers",
+        returns={"customers": PROFILES, "customer_count": len(PROFILES)},
+    )
+    rf_handlers.mock(
+        "insight.save_segments",
+        returns=lambda inputs: {
+            "segment_counts": {s: inputs["segments"].count(s) for s in inputs["segments"]},
+            "segments_changed": len(inputs["segments"]),
+        },
+    )
     rf_handlers.mock("insight.detect_demand_signals", returns=demand(None))
-    rf_handlers.mock("insight.refresh_recommendations",
-                     returns={"recommendations_refreshed": 6})
+    rf_handlers.mock("insight.refresh_recommendations", returns={"recommendations_refreshed": 6})
     return rf_handlers
 
 
@@ -63,22 +70,37 @@ def planning_instances(engine: Engine) -> list[Any]:
 
 
 def test_each_customer_is_segmented_by_the_table_and_recommendations_refreshed(
-        rf_engine: Engine, rf_handlers: HandlerMocks) -> None:
+    rf_engine: Engine, rf_handlers: HandlerMocks
+) -> None:
     insight = correlate("touchpoints_batch_ready")
     assert insight is not None
     assert_that(insight).is_ended_at("insights_published").has_passed_in_order(
-        "batch_ready", "gather_touchpoints", "merge_identities", "profile_customers",
-        "segment_customer", "save_segments", "detect_demand_signals",
-        "refresh_recommendations")
+        "batch_ready",
+        "gather_touchpoints",
+        "merge_identities",
+        "profile_customers",
+        "segment_customer",
+        "save_segments",
+        "detect_demand_signals",
+        "refresh_recommendations",
+    )
     assert rf_handlers["insight.save_segments"].last_inputs["segments"] == [
-        "new", "champion", "loyal", "promising", "at_risk", "lost"]
+        "new",
+        "champion",
+        "loyal",
+        "promising",
+        "at_risk",
+        "lost",
+    ]
     assert_that(insight).has_not_passed("route_opportunity", "review_insight").has_variables(
-        segments_changed=6, customers=None, segments=None)
+        segments_changed=6, customers=None, segments=None
+    )
     assert planning_instances(rf_engine) == []
 
 
 def test_a_day_with_no_customer_to_segment_still_refreshes_recommendations(
-        rf_engine: Engine, rf_handlers: HandlerMocks) -> None:
+    rf_engine: Engine, rf_handlers: HandlerMocks
+) -> None:
     rf_handlers.mock("insight.profile_customers", returns={"customers": [], "customer_count": 0})
     insight = correlate("touchpoints_batch_ready", variables={"batch_size": 0})
     assert insight is not None
@@ -87,7 +109,8 @@ def test_a_day_with_no_customer_to_segment_still_refreshes_recommendations(
 
 
 def test_the_daily_timer_runs_the_insight_once_a_day(
-        rf_engine: Engine, rf_handlers: HandlerMocks, rf_clock: TimeTravel) -> None:
+    rf_engine: Engine, rf_handlers: HandlerMocks, rf_clock: TimeTravel
+) -> None:
     rf_clock.advance(hours=23)
     assert rf_engine.instances(process_id="consumer_insight") == []
 
@@ -99,30 +122,33 @@ def test_the_daily_timer_runs_the_insight_once_a_day(
 
 
 def test_a_channels_batch_is_handed_to_the_gathering(
-        rf_engine: Engine, rf_handlers: HandlerMocks) -> None:
-    batch = [{"channel": "app", "external_id": "tel:+861380000", "kind": "search",
-              "sku": "EAR-008"}]
+    rf_engine: Engine, rf_handlers: HandlerMocks
+) -> None:
+    batch = [
+        {"channel": "app", "external_id": "tel:+861380000", "kind": "search", "sku": "EAR-008"}
+    ]
     correlate("touchpoints_batch_ready", variables={"touchpoints": batch})
     assert rf_handlers["insight.gather_touchpoints"].last_inputs["touchpoints"] == batch
 
 
 def test_a_routine_demand_opportunity_goes_straight_to_product_planning(
-        rf_engine: Engine, rf_handlers: HandlerMocks) -> None:
+    rf_engine: Engine, rf_handlers: HandlerMocks
+) -> None:
     rf_handlers.mock("insight.detect_demand_signals", returns=demand(OPPORTUNITY))
     insight = correlate("touchpoints_batch_ready")
     assert insight is not None
     assert_that(insight).is_ended_at("insights_published").has_passed_in_order(
-        "opportunity_found", "impact_check", "route_opportunity", "refresh_recommendations")
+        "opportunity_found", "impact_check", "route_opportunity", "refresh_recommendations"
+    )
     assert_that(insight).has_not_passed("review_insight")
     [planning] = planning_instances(rf_engine)
-    assert_that(planning).is_ended_at("opportunity_noted").has_variables(
-        opportunity=OPPORTUNITY)
+    assert_that(planning).is_ended_at("opportunity_noted").has_variables(opportunity=OPPORTUNITY)
 
 
 def test_a_high_impact_opportunity_waits_for_an_analyst_and_goes_to_planning_once_approved(
-        rf_engine: Engine, rf_handlers: HandlerMocks) -> None:
-    rf_handlers.mock("insight.detect_demand_signals",
-                     returns=demand(OPPORTUNITY, high_impact=True))
+    rf_engine: Engine, rf_handlers: HandlerMocks
+) -> None:
+    rf_handlers.mock("insight.detect_demand_signals", returns=demand(OPPORTUNITY, high_impact=True))
     insight = correlate("touchpoints_batch_ready")
     assert insight is not None
     assert_that(insight).has_open_user_task("review_insight", candidate_group="analysts")
@@ -131,27 +157,30 @@ def test_a_high_impact_opportunity_waits_for_an_analyst_and_goes_to_planning_onc
 
     complete(insight, {"approved": True, "analyst_note": "launch week, buy more"})
     assert_that(insight).is_ended_at("insights_published").has_passed_in_order(
-        "review_insight", "review_outcome", "route_opportunity", "refresh_recommendations")
+        "review_insight", "review_outcome", "route_opportunity", "refresh_recommendations"
+    )
     [planning] = planning_instances(rf_engine)
     assert_that(planning).has_variables(opportunity=OPPORTUNITY)
 
 
 def test_an_opportunity_the_analyst_rejects_never_reaches_planning(
-        rf_engine: Engine, rf_handlers: HandlerMocks) -> None:
-    rf_handlers.mock("insight.detect_demand_signals",
-                     returns=demand(OPPORTUNITY, high_impact=True))
+    rf_engine: Engine, rf_handlers: HandlerMocks
+) -> None:
+    rf_handlers.mock("insight.detect_demand_signals", returns=demand(OPPORTUNITY, high_impact=True))
     insight = correlate("touchpoints_batch_ready")
     assert insight is not None
 
     complete(insight, {"approved": False, "analyst_note": "one-off influencer spike"})
     assert_that(insight).is_ended_at("insights_published").has_passed(
-        "refresh_recommendations").has_not_passed("route_opportunity")
+        "refresh_recommendations"
+    ).has_not_passed("route_opportunity")
     assert planning_instances(rf_engine) == []
 
 
 @pytest.mark.rf_deploy(*INSIGHT)
 def test_an_opportunity_nobody_listens_for_is_dropped_with_a_warning_and_the_run_ends(
-        rf_engine: Engine, rf_handlers: HandlerMocks, caplog: pytest.LogCaptureFixture) -> None:
+    rf_engine: Engine, rf_handlers: HandlerMocks, caplog: pytest.LogCaptureFixture
+) -> None:
     rf_handlers.mock("insight.detect_demand_signals", returns=demand(OPPORTUNITY))
     with caplog.at_level(logging.WARNING, logger="retailflow.engine.engine"):
         insight = correlate("touchpoints_batch_ready")
@@ -182,5 +211,11 @@ def test_the_real_handlers_segment_the_seeded_customers_and_route_the_top_opport
     with office.session() as session:
         customers = session.scalars(select(Customer)).all()
         assert {customer.segment for customer in customers} == {
-            "champion", "loyal", "promising", "at_risk", "lost", "new"}
+            "champion",
+            "loyal",
+            "promising",
+            "at_risk",
+            "lost",
+            "new",
+        }
         assert any(customer.recommendations for customer in customers)

@@ -18,12 +18,17 @@ FILES = ("processes/order_fulfilment.bpmn", "processes/fulfilment_route.dmn")
 pytestmark = pytest.mark.rf_deploy(*FILES)
 
 
-def an_order(channel: str = "app", city: str = "Shanghai", quantity: int = 2,
-             order_id: str = "SO-1") -> dict[str, Any]:
+def an_order(
+    channel: str = "app", city: str = "Shanghai", quantity: int = 2, order_id: str = "SO-1"
+) -> dict[str, Any]:
     """An order as a channel places it."""
-    return {"order_id": order_id, "customer_id": "C-0001", "channel": channel,
-            "items": [{"sku": "TEA-001", "quantity": quantity}],
-            "delivery_address": {"city": city}}
+    return {
+        "order_id": order_id,
+        "customer_id": "C-0001",
+        "channel": channel,
+        "items": [{"sku": "TEA-001", "quantity": quantity}],
+        "delivery_address": {"city": city},
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -58,11 +63,16 @@ def paid_and_packed(order: Any, packed_by: str = "ana") -> None:
 
 
 def test_a_small_app_order_ships_from_the_nearest_store_and_is_delivered(
-        rf_engine: Engine, rf_handlers: HandlerMocks) -> None:
+    rf_engine: Engine, rf_handlers: HandlerMocks
+) -> None:
     order = start("order_fulfilment", business_key="SO-1", variables=an_order())
     assert_that(order).is_waiting_at("wait_for_payment", "cancel_requested").has_variables(
-        route={"fulfilment": "ship_from_store", "location_id": "ST-XUHUI",
-               "pick_group": "store_staff"})
+        route={
+            "fulfilment": "ship_from_store",
+            "location_id": "ST-XUHUI",
+            "pick_group": "store_staff",
+        }
+    )
     assert rf_handlers["inventory.reserve"].last_inputs["location_id"] == "ST-XUHUI"
 
     correlate("payment_received", key="SO-1", variables={"paid": True})
@@ -72,79 +82,105 @@ def test_a_small_app_order_ships_from_the_nearest_store_and_is_delivered(
 
     correlate("delivery_confirmed", key="SO-1")
     assert_that(order).is_ended_at("order_delivered").has_passed_in_order(
-        "record_payment", "pick_and_pack", "ship_order", "confirm_delivery").has_variables(
-        tracking_number="TRK-1", packed_by="ana")
+        "record_payment", "pick_and_pack", "ship_order", "confirm_delivery"
+    ).has_variables(tracking_number="TRK-1", packed_by="ana")
     assert templates(rf_handlers) == ["shipped", "delivered"]
 
 
-@pytest.mark.parametrize(("channel", "city", "quantity", "fulfilment", "location", "group"), [
-    ("store_pos", "Shanghai", 1, "click_and_collect", "ST-PUDONG", "store_staff"),
-    ("store_pos", "Shenzhen", 9, "click_and_collect", "ST-FUTIAN", "store_staff"),
-    ("mini_program", "Shenzhen", 3, "ship_from_store", "ST-FUTIAN", "store_staff"),
-    ("app", "Shenzhen", 4, "ship_from_warehouse", "WH-SOUTH", "warehouse"),
-    ("web", "Beijing", 1, "ship_from_warehouse", "WH-EAST", "warehouse"),
-    ("social", "Shanghai", 5, "ship_from_warehouse", "WH-EAST", "warehouse"),
-])
+@pytest.mark.parametrize(
+    ("channel", "city", "quantity", "fulfilment", "location", "group"),
+    [
+        ("store_pos", "Shanghai", 1, "click_and_collect", "ST-PUDONG", "store_staff"),
+        ("store_pos", "Shenzhen", 9, "click_and_collect", "ST-FUTIAN", "store_staff"),
+        ("mini_program", "Shenzhen", 3, "ship_from_store", "ST-FUTIAN", "store_staff"),
+        ("app", "Shenzhen", 4, "ship_from_warehouse", "WH-SOUTH", "warehouse"),
+        ("web", "Beijing", 1, "ship_from_warehouse", "WH-EAST", "warehouse"),
+        ("social", "Shanghai", 5, "ship_from_warehouse", "WH-EAST", "warehouse"),
+    ],
+)
 def test_the_route_decides_where_stock_is_reserved_and_who_picks_the_order(
-        rf_engine: Engine, rf_handlers: HandlerMocks, channel: str, city: str, quantity: int,
-        fulfilment: str, location: str, group: str) -> None:
-    order = start("order_fulfilment", business_key="SO-1",
-                  variables=an_order(channel, city, quantity))
-    assert_that(order).has_variables(route={"fulfilment": fulfilment, "location_id": location,
-                                            "pick_group": group})
+    rf_engine: Engine,
+    rf_handlers: HandlerMocks,
+    channel: str,
+    city: str,
+    quantity: int,
+    fulfilment: str,
+    location: str,
+    group: str,
+) -> None:
+    order = start(
+        "order_fulfilment", business_key="SO-1", variables=an_order(channel, city, quantity)
+    )
+    assert_that(order).has_variables(
+        route={"fulfilment": fulfilment, "location_id": location, "pick_group": group}
+    )
     assert rf_handlers["inventory.reserve"].last_inputs["location_id"] == location
     correlate("payment_received", key="SO-1", variables={"paid": True})
     assert_that(order).has_open_user_task("pick_and_pack", candidate_group=group)
 
 
 def test_an_order_out_of_stock_is_rejected_and_the_customer_told(
-        rf_engine: Engine, rf_handlers: HandlerMocks) -> None:
-    rf_handlers.mock("inventory.reserve").raise_bpmn_error("OUT_OF_STOCK", "no tea left",
-                                                           {"missing_sku": "TEA-001"})
+    rf_engine: Engine, rf_handlers: HandlerMocks
+) -> None:
+    rf_handlers.mock("inventory.reserve").raise_bpmn_error(
+        "OUT_OF_STOCK", "no tea left", {"missing_sku": "TEA-001"}
+    )
     order = start("order_fulfilment", business_key="SO-1", variables=an_order())
     assert_that(order).is_ended_at("order_rejected").has_passed_in_order(
-        "out_of_stock", "close_rejected", "notify_out_of_stock")
+        "out_of_stock", "close_rejected", "notify_out_of_stock"
+    )
     assert_that(order).has_not_passed("wait_for_payment", "release_unpaid_stock")
     assert rf_handlers.calls("orders.close")[0].context.headers["outcome"] == "rejected"
     assert templates(rf_handlers) == ["out_of_stock"]
 
 
 def test_an_unpaid_order_is_cancelled_after_thirty_minutes_and_its_stock_released(
-        rf_engine: Engine, rf_handlers: HandlerMocks, rf_clock: TimeTravel) -> None:
+    rf_engine: Engine, rf_handlers: HandlerMocks, rf_clock: TimeTravel
+) -> None:
     order = start("order_fulfilment", business_key="SO-1", variables=an_order())
     rf_clock.advance(minutes=29)
     assert_that(order).is_waiting_at("wait_for_payment", "payment_timeout")
 
     rf_clock.advance(minutes=1)
     assert_that(order).is_ended_at("order_cancelled_unpaid").has_passed_in_order(
-        "payment_timeout", "payment_timed_out", "payment_failed", "release_unpaid_stock",
-        "close_unpaid", "notify_payment_failed")
+        "payment_timeout",
+        "payment_timed_out",
+        "payment_failed",
+        "release_unpaid_stock",
+        "close_unpaid",
+        "notify_payment_failed",
+    )
     assert rf_handlers["inventory.release"].last_inputs["order_id"] == "SO-1"
     assert templates(rf_handlers) == ["payment_failed"]
 
 
 def test_a_declined_payment_cancels_the_order_without_picking_it(
-        rf_engine: Engine, rf_handlers: HandlerMocks) -> None:
+    rf_engine: Engine, rf_handlers: HandlerMocks
+) -> None:
     order = start("order_fulfilment", business_key="SO-1", variables=an_order())
     correlate("payment_received", key="SO-1", variables={"paid": False})
     assert_that(order).is_ended_at("order_cancelled_unpaid").has_passed(
-        "payment_declined", "release_unpaid_stock").has_not_passed("pick_and_pack")
+        "payment_declined", "release_unpaid_stock"
+    ).has_not_passed("pick_and_pack")
     assert rf_handlers.calls("orders.close")[0].context.headers["outcome"] == "unpaid"
 
 
 def test_a_cancellation_before_payment_releases_the_stock_and_refunds_nothing(
-        rf_engine: Engine, rf_handlers: HandlerMocks) -> None:
+    rf_engine: Engine, rf_handlers: HandlerMocks
+) -> None:
     order = start("order_fulfilment", business_key="SO-1", variables=an_order())
     correlate("order_cancel_requested", key="SO-1")
     assert_that(order).is_ended_at("order_cancelled").has_passed_in_order(
-        "cancel_requested", "release_cancelled_stock", "close_cancelled", "notify_cancelled")
+        "cancel_requested", "release_cancelled_stock", "close_cancelled", "notify_cancelled"
+    )
     assert_that(order).has_not_passed("refund_cancelled", "wait_for_payment")
     assert rf_handlers["payments.refund"].call_count == 0
     assert templates(rf_handlers) == ["order_cancelled"]
 
 
 def test_a_paid_order_cancelled_while_being_packed_is_refunded(
-        rf_engine: Engine, rf_handlers: HandlerMocks) -> None:
+    rf_engine: Engine, rf_handlers: HandlerMocks
+) -> None:
     rf_handlers.mock("orders.close", returns={"refund_due": 9.8})
     order = start("order_fulfilment", business_key="SO-1", variables=an_order())
     correlate("payment_received", key="SO-1", variables={"paid": True})
@@ -160,7 +196,8 @@ def test_a_paid_order_cancelled_while_being_packed_is_refunded(
 
 
 def test_once_shipped_an_order_can_no_longer_be_cancelled(
-        rf_engine: Engine, rf_handlers: HandlerMocks) -> None:
+    rf_engine: Engine, rf_handlers: HandlerMocks
+) -> None:
     order = start("order_fulfilment", business_key="SO-1", variables=an_order())
     paid_and_packed(order)
     with pytest.raises(NotFoundError):
@@ -169,7 +206,8 @@ def test_once_shipped_an_order_can_no_longer_be_cancelled(
 
 
 def test_a_failed_delivery_is_tried_again_and_then_confirmed(
-        rf_engine: Engine, rf_handlers: HandlerMocks) -> None:
+    rf_engine: Engine, rf_handlers: HandlerMocks
+) -> None:
     order = start("order_fulfilment", business_key="SO-1", variables=an_order())
     paid_and_packed(order)
     correlate("delivery_failed", key="SO-1")
@@ -181,13 +219,15 @@ def test_a_failed_delivery_is_tried_again_and_then_confirmed(
 
 
 def test_after_three_failed_deliveries_the_goods_go_back_to_stock_and_are_refunded(
-        rf_engine: Engine, rf_handlers: HandlerMocks) -> None:
+    rf_engine: Engine, rf_handlers: HandlerMocks
+) -> None:
     order = start("order_fulfilment", business_key="SO-1", variables=an_order())
     paid_and_packed(order)
     for _ in range(3):
         correlate("delivery_failed", key="SO-1")
     assert_that(order).is_ended_at("order_returned").has_passed_in_order(
-        "release_returned_stock", "refund_returned", "close_returned", "notify_returned")
+        "release_returned_stock", "refund_returned", "close_returned", "notify_returned"
+    )
     assert rf_handlers["orders.ship"].call_count == 3
     refund = rf_handlers["payments.refund"].last_inputs
     assert (refund["order_id"], refund["amount"]) == ("SO-1", 9.8)
@@ -195,7 +235,8 @@ def test_after_three_failed_deliveries_the_goods_go_back_to_stock_and_are_refund
 
 
 def test_an_order_without_delivery_news_for_ten_days_counts_as_delivered(
-        rf_engine: Engine, rf_handlers: HandlerMocks, rf_clock: TimeTravel) -> None:
+    rf_engine: Engine, rf_handlers: HandlerMocks, rf_clock: TimeTravel
+) -> None:
     order = start("order_fulfilment", business_key="SO-1", variables=an_order())
     paid_and_packed(order)
     rf_clock.advance(days=9)
@@ -206,7 +247,8 @@ def test_an_order_without_delivery_news_for_ten_days_counts_as_delivered(
 
 
 def test_a_warehouse_outage_is_retried_and_then_waits_as_an_incident(
-        rf_engine: Engine, rf_handlers: HandlerMocks, rf_clock: TimeTravel) -> None:
+    rf_engine: Engine, rf_handlers: HandlerMocks, rf_clock: TimeTravel
+) -> None:
     rf_handlers.mock("inventory.reserve").fail(times=3)
     order = start("order_fulfilment", business_key="SO-1", variables=an_order())
     rf_clock.advance(minutes=1)
@@ -219,6 +261,7 @@ def test_a_warehouse_outage_is_retried_and_then_waits_as_an_incident(
 
 
 # -- the real retail handlers on a seeded back office -----------------------------------------
+
 
 @pytest.fixture
 def office() -> Backoffice:
@@ -242,7 +285,8 @@ def stock_at(office: Backoffice, location: str, sku: str) -> tuple[int, int]:
 
 
 def test_with_the_real_handlers_a_delivered_order_leaves_the_stock_books_and_is_told(
-        office: Backoffice) -> None:
+    office: Backoffice,
+) -> None:
     engine = real_engine(office)
     on_hand, reserved = stock_at(office, "ST-XUHUI", "TEA-001")
     order = engine.start("order_fulfilment", business_key="SO-1", variables=an_order())
@@ -262,27 +306,31 @@ def test_with_the_real_handlers_a_delivered_order_leaves_the_stock_books_and_is_
     with office.session() as session:
         record = session.get(Order, "SO-1")
         assert record is not None
-        assert (record.status, record.total, record.fulfilled_from) == ("delivered", 9.8,
-                                                                         "ST-XUHUI")
+        assert (record.status, record.total, record.fulfilled_from) == (
+            "delivered",
+            9.8,
+            "ST-XUHUI",
+        )
         assert record.tracking_number == engine.instance(order.id).variables["tracking_number"]
         sent = session.scalars(select(Notification.template)).all()
     assert sent == ["shipped", "delivered"]
 
 
 def test_with_the_real_handlers_a_paid_cancelled_order_is_refunded_and_its_stock_freed(
-        office: Backoffice) -> None:
+    office: Backoffice,
+) -> None:
     engine = real_engine(office)
     on_hand, reserved = stock_at(office, "WH-EAST", "TEA-001")
-    order = engine.start("order_fulfilment", business_key="SO-1",
-                         variables=an_order(channel="web", city="Beijing"))
+    order = engine.start(
+        "order_fulfilment", business_key="SO-1", variables=an_order(channel="web", city="Beijing")
+    )
     engine.run()
     engine.correlate("payment_received", key="SO-1", variables={"paid": True})
     engine.run()
     engine.correlate("order_cancel_requested", key="SO-1")
     engine.run()
 
-    assert_that(order, engine=engine).is_ended_at("order_cancelled").has_passed(
-        "refund_cancelled")
+    assert_that(order, engine=engine).is_ended_at("order_cancelled").has_passed("refund_cancelled")
     assert stock_at(office, "WH-EAST", "TEA-001") == (on_hand, reserved)
     with office.session() as session:
         [refund] = session.scalars(select(Refund)).all()

@@ -16,8 +16,9 @@ from retailflow.retail.records import Notification, Stock
 
 
 def _notify(session: Session) -> dict[str, object]:
-    session.add(Notification(customer_id="C-0001", template="welcome",
-                             sent_at=datetime(2026, 11, 2, 9, 0)))
+    session.add(
+        Notification(customer_id="C-0001", template="welcome", sent_at=datetime(2026, 11, 2, 9, 0))
+    )
     return {"sent": True}
 
 
@@ -34,14 +35,14 @@ def office() -> Backoffice:
 
 
 def test_a_repeated_key_returns_the_first_result_and_changes_nothing_more(
-        office: Backoffice) -> None:
+    office: Backoffice,
+) -> None:
     assert office.once("job-1", _notify) == {"sent": True}
     assert office.once("job-1", lambda session: pytest.fail("ran twice")) == {"sent": True}
     assert _notifications(office) == 1
 
 
-def test_an_effect_that_raises_changes_nothing_and_a_retry_runs_afresh(
-        office: Backoffice) -> None:
+def test_an_effect_that_raises_changes_nothing_and_a_retry_runs_afresh(office: Backoffice) -> None:
     def half_done(session: Session) -> None:
         _notify(session)
         raise RuntimeError("carrier down")
@@ -63,8 +64,10 @@ def test_two_workers_racing_on_one_key_apply_it_once(tmp_path: Path) -> None:
         both_read.wait(timeout=5)  # both have seen the key as new before either commits
         return _notify(session)
 
-    threads = [threading.Thread(target=lambda: results.append(office.once("k", slow_notify)))
-               for _ in range(2)]
+    threads = [
+        threading.Thread(target=lambda: results.append(office.once("k", slow_notify)))
+        for _ in range(2)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

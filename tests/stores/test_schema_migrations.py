@@ -56,14 +56,16 @@ def revision_of(url: str) -> str | None:
 
 
 def test_replaying_every_migration_on_an_empty_database_gives_the_schema_the_code_describes(
-        database_url: str) -> None:
+    database_url: str,
+) -> None:
     alembic(database_url, "upgrade", "head")
     assert schema_differences(database_url) == []
     assert revision_of(database_url) == schema_version.head_revision()
 
 
 def test_a_store_opened_on_an_empty_database_creates_the_current_schema_and_stamps_it(
-        database_url: str) -> None:
+    database_url: str,
+) -> None:
     SqlStore(database_url).close()
     assert schema_differences(database_url) == []
     assert revision_of(database_url) == schema_version.head_revision()
@@ -75,18 +77,26 @@ def stored_ddl(url: str) -> dict[str, str]:
     engine = create_engine(url)
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
-            rows = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL "
-                                     "AND name <> 'alembic_version'"))
+            rows = conn.execute(
+                text(
+                    "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL "
+                    "AND name <> 'alembic_version'"
+                )
+            )
         else:
-            rows = conn.execute(text("SELECT indexname, indexdef FROM pg_indexes "
-                                     "WHERE schemaname = current_schema()"))
+            rows = conn.execute(
+                text(
+                    "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+                )
+            )
         ddl = {name: " ".join(sql.split()) for name, sql in rows}
     engine.dispose()
     return ddl
 
 
 def test_migrations_and_a_fresh_schema_agree_on_partial_indexes_and_table_options(
-        database_url: str) -> None:
+    database_url: str,
+) -> None:
     alembic(database_url, "upgrade", "head")
     migrated = stored_ddl(database_url)
     alembic(database_url, "downgrade", "base")
@@ -98,8 +108,13 @@ def test_migrations_and_a_fresh_schema_agree_on_partial_indexes_and_table_option
 def _populate(url: str) -> tuple[str, str]:
     """An instance waiting at its first job and one finished, on the current schema."""
     recorder = Recorder()
-    for topic in ("orders.validate", "inventory.reserve", "payment.capture", "orders.ship",
-                  "crm.notify_customer"):
+    for topic in (
+        "orders.validate",
+        "inventory.reserve",
+        "payment.capture",
+        "orders.ship",
+        "crm.notify_customer",
+    ):
         recorder.add(topic, {})
     with Engine(url, handlers=recorder.registry) as engine:
         engine.deploy(FIXTURES / "order_pipeline.bpmn")
@@ -111,14 +126,20 @@ def _populate(url: str) -> tuple[str, str]:
 
 @pytest.mark.parametrize("previous", ["0001", "0002"])
 def test_a_database_at_a_previous_revision_is_upgraded_on_open_and_keeps_its_instances(
-        database_url: str, previous: str) -> None:
+    database_url: str, previous: str
+) -> None:
     waiting, done = _populate(database_url)
     alembic(database_url, "downgrade", previous)
     columns = {c["name"] for c in inspect(create_engine(database_url)).get_columns("history")}
     assert "process_id" not in columns
     recorder = Recorder()
-    for topic in ("orders.validate", "inventory.reserve", "payment.capture", "orders.ship",
-                  "crm.notify_customer"):
+    for topic in (
+        "orders.validate",
+        "inventory.reserve",
+        "payment.capture",
+        "orders.ship",
+        "crm.notify_customer",
+    ):
         recorder.add(topic, {})
     with Engine(database_url, handlers=recorder.registry) as engine:
         assert revision_of(database_url) == schema_version.head_revision()
@@ -129,7 +150,8 @@ def test_a_database_at_a_previous_revision_is_upgraded_on_open_and_keeps_its_ins
 
 
 def test_a_database_made_before_migrations_existed_is_recognised_and_upgraded(
-        database_url: str) -> None:
+    database_url: str,
+) -> None:
     waiting, _ = _populate(database_url)
     alembic(database_url, "downgrade", "0001")
     engine = create_engine(database_url)
@@ -142,7 +164,8 @@ def test_a_database_made_before_migrations_existed_is_recognised_and_upgraded(
 
 
 def test_a_store_that_must_not_migrate_refuses_an_old_schema_and_says_how_to_upgrade(
-        database_url: str) -> None:
+    database_url: str,
+) -> None:
     alembic(database_url, "upgrade", "0001")
     with pytest.raises(RetailflowError, match="retailflow db upgrade"):
         SqlStore(database_url, migrate=False)

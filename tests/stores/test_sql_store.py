@@ -137,8 +137,7 @@ def test_an_unreachable_database_is_store_unavailable_not_a_driver_error() -> No
 
 
 @pytest.mark.parametrize("backend_url", ["sqlite-file", "postgresql"], indirect=True)
-def test_an_operation_the_database_refuses_is_a_retailflow_error_that_says_so(
-        store: Store) -> None:
+def test_an_operation_the_database_refuses_is_a_retailflow_error_that_says_so(store: Store) -> None:
     assert isinstance(store, SqlStore)
     with store._engine.begin() as conn:  # a damaged schema: the table is gone
         conn.exec_driver_sql("DROP TABLE jobs")
@@ -148,6 +147,7 @@ def test_an_operation_the_database_refuses_is_a_retailflow_error_that_says_so(
 
 
 def test_a_database_without_a_driver_here_is_refused_with_what_works() -> None:
-    with pytest.raises(RetailflowError,
-                       match=r"no database driver for mysql.*retailflow\[postgres\]"):
+    with pytest.raises(
+        RetailflowError, match=r"no database driver for mysql.*retailflow\[postgres\]"
+    ):
         open_store("mysql://shop@db/retail")

@@ -225,8 +225,11 @@ def test_instances_page_after_the_last_one_seen_even_when_more_start_meanwhile(
     start(store, instance("i_early", started=0))  # before the cursor: not seen again
     assert page("i1") == ["i2", "i3"]  # i1 and i2 share a start: the id breaks the tie
     assert page("i3") == []
-    assert [i.id for i in store.list_instances(status=InstanceStatus.RUNNING,
-                                               after="i0")] == ["i1", "i2", "i3"]
+    assert [i.id for i in store.list_instances(status=InstanceStatus.RUNNING, after="i0")] == [
+        "i1",
+        "i2",
+        "i3",
+    ]
     with pytest.raises(NotFoundError, match="i404"):
         store.list_instances(after="i404")
 
@@ -267,8 +270,9 @@ def test_jobs_absent_from_a_checkpoint_are_deleted_and_new_ones_inserted(store: 
 def test_a_remaining_job_is_kept_exactly_as_stored_by_later_steps(store: Store) -> None:
     current = start(store, instance("i1"), jobs=[job("a"), job("b", due=100)])
     store.claim_due_jobs(now=at(0), owner="w1", lease_until=at(30), limit=1)
-    store.fail_job("a", owner="w1", error="timeout", retries_left=1, due_at=at(50),
-                   incident=None, history=[])
+    store.fail_job(
+        "a", owner="w1", error="timeout", retries_left=1, due_at=at(50), incident=None, history=[]
+    )
 
     step(store, current, jobs=[job("a"), job("b", due=100)])
 
@@ -278,20 +282,33 @@ def test_a_remaining_job_is_kept_exactly_as_stored_by_later_steps(store: Store) 
     assert store.get_job("b") == job("b", due=100)
 
 
-@pytest.mark.parametrize("stored", [None, WaitStateIds(frozenset({"a", "b"}),
-                                                    frozenset({"s1"}), frozenset({"t1"}))])
+@pytest.mark.parametrize(
+    "stored", [None, WaitStateIds(frozenset({"a", "b"}), frozenset({"s1"}), frozenset({"t1"}))]
+)
 def test_a_job_a_step_removes_takes_its_open_incident_with_it(
-        store: Store, stored: WaitStateIds | None) -> None:
+    store: Store, stored: WaitStateIds | None
+) -> None:
     """Whether the store reads what is stored or is told it (``Checkpoint.stored``)."""
-    current = start(store, instance("i1"), jobs=[job("a"), job("b")],
-                    subscriptions=[subscription("s1")], user_tasks=[user_task("t1")])
+    current = start(
+        store,
+        instance("i1"),
+        jobs=[job("a"), job("b")],
+        subscriptions=[subscription("s1")],
+        user_tasks=[user_task("t1")],
+    )
     store.claim_due_jobs(now=at(0), owner="w1", lease_until=at(30), limit=1)
-    store.fail_job("a", owner="w1", error="boom", retries_left=0, due_at=at(0),
-                   incident=Incident("inc", "i1", "a", "el", "boom", at(0)), history=[])
+    store.fail_job(
+        "a",
+        owner="w1",
+        error="boom",
+        retries_left=0,
+        due_at=at(0),
+        incident=Incident("inc", "i1", "a", "el", "boom", at(0)),
+        history=[],
+    )
     assert [i.id for i in store.list_incidents()] == ["inc"]
 
-    step(store, current, jobs=[job("b"), job("c")], subscriptions=[], user_tasks=[],
-         stored=stored)
+    step(store, current, jobs=[job("b"), job("c")], subscriptions=[], user_tasks=[], stored=stored)
 
     assert store.list_incidents() == []
     assert [j.id for j in store.list_jobs(instance_id="i1")] == ["b", "c"]
@@ -585,8 +602,13 @@ def test_a_step_may_open_a_subscription_for_the_message_it_consumed(store: Store
     )
     current = start(store, instance("i1"))
 
-    step(store, current, subscriptions=[subscription("s1", key="SO-1")],
-         consumed_message_ids=["m1"], now=at(0))
+    step(
+        store,
+        current,
+        subscriptions=[subscription("s1", key="SO-1")],
+        consumed_message_ids=["m1"],
+        now=at(0),
+    )
 
     assert [s.id for s in store.list_subscriptions("i1")] == ["s1"]
     assert store.take_buffered_messages("paid", "SO-1", at(0)) == []
@@ -600,8 +622,13 @@ def test_lost_wake_ups_are_subscriptions_beside_an_unexpired_message_for_them(
             BufferedMessage(message_id, "paid", key, {}, expires_at=at(expires), created_at=at(0))
         )
     assert store.lost_wake_ups(at(0)) == []
-    waiting = [subscription("s1", key="SO-1"), subscription("s2"), subscription("s3", key="SO-3"),
-               subscription("s4", key="SO-4"), subscription("s5", name="shipped", key="SO-1")]
+    waiting = [
+        subscription("s1", key="SO-1"),
+        subscription("s2"),
+        subscription("s3", key="SO-3"),
+        subscription("s4", key="SO-4"),
+        subscription("s5", name="shipped", key="SO-1"),
+    ]
     # Older versions could leave these pairs behind; today's commits refuse them.
     start(store, instance("i1"), subscriptions=waiting, now=at(600))
 
@@ -610,13 +637,17 @@ def test_lost_wake_ups_are_subscriptions_beside_an_unexpired_message_for_them(
 
 
 def test_a_message_is_not_buffered_while_a_subscription_waits_for_it(store: Store) -> None:
-    start(store, instance("i1"), subscriptions=[
-        subscription("s1", key="SO-1"), subscription("s2", name="restock")])
+    start(
+        store,
+        instance("i1"),
+        subscriptions=[subscription("s1", key="SO-1"), subscription("s2", name="restock")],
+    )
     message = BufferedMessage("m1", "paid", "SO-1", {}, expires_at=at(60), created_at=at(0))
 
     assert store.buffer_message(message) == subscription("s1", key="SO-1")
-    assert store.buffer_message(replace(message, id="m2", name="restock", correlation_key=None)
-                                ) == subscription("s2", name="restock")
+    assert store.buffer_message(
+        replace(message, id="m2", name="restock", correlation_key=None)
+    ) == subscription("s2", name="restock")
     assert store.buffer_message(replace(message, id="m3", correlation_key=None)) is None
     assert store.buffer_message(replace(message, id="m4", correlation_key="SO-2")) is None
 
@@ -756,13 +787,18 @@ def test_an_unchanged_checkpoint_can_be_committed_again_and_only_bumps_the_versi
 
 def test_a_deployment_replaces_the_start_schedules_it_names(store: Store) -> None:
     owner_v1, owner_v2 = "definition:order:1", "definition:order:2"
-    store.save_definitions([resource()], [definition(version=1)],
-                           {owner_v1: [job("start-1", owner_v1, due=60, kind=JobKind.TIMER)]})
+    store.save_definitions(
+        [resource()],
+        [definition(version=1)],
+        {owner_v1: [job("start-1", owner_v1, due=60, kind=JobKind.TIMER)]},
+    )
     assert [j.id for j in store.list_jobs(instance_id=owner_v1)] == ["start-1"]
 
-    store.save_definitions([], [definition(version=2)],
-                           {owner_v1: [], owner_v2: [job("start-2", owner_v2, due=120,
-                                                         kind=JobKind.TIMER)]})
+    store.save_definitions(
+        [],
+        [definition(version=2)],
+        {owner_v1: [], owner_v2: [job("start-2", owner_v2, due=120, kind=JobKind.TIMER)]},
+    )
 
     assert store.list_jobs(instance_id=owner_v1) == []
     assert [j.id for j in store.list_jobs(instance_id=owner_v2)] == ["start-2"]
@@ -770,30 +806,41 @@ def test_a_deployment_replaces_the_start_schedules_it_names(store: Store) -> Non
 
 def test_a_new_instance_and_its_schedules_next_start_commit_together(store: Store) -> None:
     owner = "definition:order:1"
-    store.save_definitions([resource()], [definition()],
-                           {owner: [job("start-1", owner, due=0, kind=JobKind.TIMER)]})
+    store.save_definitions(
+        [resource()], [definition()], {owner: [job("start-1", owner, due=0, kind=JobKind.TIMER)]}
+    )
     [claimed] = store.claim_due_jobs(now=at(0), owner="w1", lease_until=at(30), limit=5)
     start(store, instance("i1"))
-    stale = Checkpoint(instance=replace(instance("i1"), version=4), state=b"s",
-                       expected_version=3,
-                       schedules={owner: [job("start-2", owner, due=60, kind=JobKind.TIMER)]})
+    stale = Checkpoint(
+        instance=replace(instance("i1"), version=4),
+        state=b"s",
+        expected_version=3,
+        schedules={owner: [job("start-2", owner, due=60, kind=JobKind.TIMER)]},
+    )
     with pytest.raises(ConcurrentUpdateError):
         store.commit(stale)  # nothing applies, the schedule included
     assert [j.id for j in store.list_jobs(instance_id=owner)] == [claimed.id]
 
-    start(store, instance("i2"),
-          schedules={owner: [job("start-2", owner, due=60, kind=JobKind.TIMER)]})
+    start(
+        store,
+        instance("i2"),
+        schedules={owner: [job("start-2", owner, due=60, kind=JobKind.TIMER)]},
+    )
 
     assert [j.id for j in store.list_jobs(instance_id=owner)] == ["start-2"]
     assert store.get_instance("i2").status == InstanceStatus.RUNNING
 
 
-def test_an_instances_subscriptions_are_listed_by_id_and_leave_with_its_steps(
-        store: Store) -> None:
-    current = start(store, instance("i1"), subscriptions=[
-        subscription("s2", name="shipped", key="SO-1"),
-        subscription("s1", key="SO-1"),
-        subscription("s3", kind=SubscriptionKind.SIGNAL, name="flash_sale")])
+def test_an_instances_subscriptions_are_listed_by_id_and_leave_with_its_steps(store: Store) -> None:
+    current = start(
+        store,
+        instance("i1"),
+        subscriptions=[
+            subscription("s2", name="shipped", key="SO-1"),
+            subscription("s1", key="SO-1"),
+            subscription("s3", kind=SubscriptionKind.SIGNAL, name="flash_sale"),
+        ],
+    )
     start(store, instance("i2"), subscriptions=[subscription("s9", "i2")])
     assert [s.id for s in store.list_subscriptions("i1")] == ["s1", "s2", "s3"]
     assert store.list_subscriptions("i1")[2].kind == SubscriptionKind.SIGNAL
@@ -802,27 +849,38 @@ def test_an_instances_subscriptions_are_listed_by_id_and_leave_with_its_steps(
     assert store.list_subscriptions("unknown") == []
 
 
-@pytest.mark.parametrize(("changes", "state"), [
-    ({}, "due"),
-    ({"due_at": at(60)}, "scheduled"),
-    ({"lock_owner": "w1", "lock_expires_at": at(30)}, "claimed"),
-    ({"lock_owner": "w1", "lock_expires_at": at(5)}, "due"),  # the lease ran out
-    ({"retries_left": 0, "last_error": "boom"}, "failed"),
-    ({"retries_left": 2, "last_error": "boom", "due_at": at(60)}, "scheduled"),  # backing off
-])
+@pytest.mark.parametrize(
+    ("changes", "state"),
+    [
+        ({}, "due"),
+        ({"due_at": at(60)}, "scheduled"),
+        ({"lock_owner": "w1", "lock_expires_at": at(30)}, "claimed"),
+        ({"lock_owner": "w1", "lock_expires_at": at(5)}, "due"),  # the lease ran out
+        ({"retries_left": 0, "last_error": "boom"}, "failed"),
+        ({"retries_left": 2, "last_error": "boom", "due_at": at(60)}, "scheduled"),  # backing off
+    ],
+)
 def test_a_jobs_state_is_read_from_its_due_time_lease_and_retries(
-        changes: dict[str, Any], state: str) -> None:
+    changes: dict[str, Any], state: str
+) -> None:
     assert replace(job("j1"), **changes).state_at(at(10)) == state
 
 
-def test_a_retired_schedule_takes_the_incident_of_its_failed_timer_with_it(
-        store: Store) -> None:
+def test_a_retired_schedule_takes_the_incident_of_its_failed_timer_with_it(store: Store) -> None:
     owner = "definition:order:1"
-    store.save_definitions([resource()], [definition()],
-                           {owner: [job("start-1", owner, kind=JobKind.TIMER)]})
+    store.save_definitions(
+        [resource()], [definition()], {owner: [job("start-1", owner, kind=JobKind.TIMER)]}
+    )
     store.claim_due_jobs(now=at(0), owner="w1", lease_until=at(30), limit=1)
-    store.fail_job("start-1", owner="w1", error="boom", retries_left=0, due_at=at(0),
-                   incident=Incident("inc", owner, "start-1", "el", "boom", at(0)), history=[])
+    store.fail_job(
+        "start-1",
+        owner="w1",
+        error="boom",
+        retries_left=0,
+        due_at=at(0),
+        incident=Incident("inc", owner, "start-1", "el", "boom", at(0)),
+        history=[],
+    )
     assert [i.id for i in store.list_incidents()] == ["inc"]
 
     store.save_definitions([], [], {owner: []})  # a new version retires the schedule
@@ -832,8 +890,9 @@ def test_a_retired_schedule_takes_the_incident_of_its_failed_timer_with_it(
 
 
 def test_history_by_instance_groups_each_instance_in_pages_and_filters(store: Store) -> None:
-    second = start(store, instance("i2"), history=[event("i2", f"b{n}", when=n)
-                                                  for n in range(1200)])
+    second = start(
+        store, instance("i2"), history=[event("i2", f"b{n}", when=n) for n in range(1200)]
+    )
     start(store, instance("i1"), history=[event("i1", "a", when=0)])
     start(store, instance("i3"), history=[event("i3", "r", definition_id="returns:1")])
     step(store, second, history=[event("i2", "last", when=2000)])
@@ -842,7 +901,8 @@ def test_history_by_instance_groups_each_instance_in_pages_and_filters(store: St
     orders = {e.instance_id for e in store.history_by_instance(definition_ids={"order:1"})}
     recent = [e.element_id for e in store.history_by_instance(since=at(1199))]
 
-    assert everything == ([("i1", "a")] + [("i2", f"b{n}") for n in range(1200)]
-                          + [("i2", "last"), ("i3", "r")])
+    assert everything == (
+        [("i1", "a")] + [("i2", f"b{n}") for n in range(1200)] + [("i2", "last"), ("i3", "r")]
+    )
     assert orders == {"i1", "i2"}
     assert recent == ["b1199", "last"]

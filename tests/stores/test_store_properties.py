@@ -117,9 +117,12 @@ class StoreMachine(RuleBasedStateMachine):
                 del self.jobs[job_id]
         for wanted_job in wanted:
             if wanted_job.id not in self.jobs:  # remaining jobs are kept as stored
-                self.jobs[wanted_job.id] = ModelJob(instance_id, wanted_job.due_at,
-                                                    wanted_job.retries_left,
-                                                    last_error=wanted_job.last_error)
+                self.jobs[wanted_job.id] = ModelJob(
+                    instance_id,
+                    wanted_job.due_at,
+                    wanted_job.retries_left,
+                    last_error=wanted_job.last_error,
+                )
 
     @rule(owner=OWNERS, limit=st.integers(1, 4), lease=st.integers(1, 30))
     def claim(self, owner: str, limit: int, lease: int) -> None:

@@ -9,32 +9,43 @@ from pathlib import Path
 from retailflow import Engine, InstanceStatus
 from retailflow.validation import validate
 
-HEAD = ('<?xml version="1.0" encoding="UTF-8"?><bpmn:definitions '
-        'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">'
-        '<bpmn:process id="p" isExecutable="true">')
+HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?><bpmn:definitions '
+    'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">'
+    '<bpmn:process id="p" isExecutable="true">'
+)
 TAIL = "</bpmn:process></bpmn:definitions>"
 
 
 def one_line_branches(count: int) -> str:
-    parts = [HEAD, '<bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f0" sourceRef="s" '
-             'targetRef="g1"/><bpmn:parallelGateway id="g1"/><bpmn:parallelGateway id="g2"/>'
-             '<bpmn:endEvent id="e"/><bpmn:sequenceFlow id="fe" sourceRef="g2" targetRef="e"/>']
+    parts = [
+        HEAD,
+        '<bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f0" sourceRef="s" '
+        'targetRef="g1"/><bpmn:parallelGateway id="g1"/><bpmn:parallelGateway id="g2"/>'
+        '<bpmn:endEvent id="e"/><bpmn:sequenceFlow id="fe" sourceRef="g2" targetRef="e"/>',
+    ]
     for n in range(count):
-        parts.append(f'<bpmn:task id="t{n}"/><bpmn:sequenceFlow id="a{n}" sourceRef="g1" '
-                     f'targetRef="t{n}"/><bpmn:sequenceFlow id="b{n}" sourceRef="t{n}" '
-                     'targetRef="g2"/>')
+        parts.append(
+            f'<bpmn:task id="t{n}"/><bpmn:sequenceFlow id="a{n}" sourceRef="g1" '
+            f'targetRef="t{n}"/><bpmn:sequenceFlow id="b{n}" sourceRef="t{n}" '
+            'targetRef="g2"/>'
+        )
     return "".join([*parts, TAIL])
 
 
 def chain(count: int) -> str:
     """``count`` tasks in a row, the last one a user task (a wait state after the chain)."""
-    parts = [HEAD, '<bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f" sourceRef="s" '
-             'targetRef="t0"/>']
+    parts = [
+        HEAD,
+        '<bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f" sourceRef="s" targetRef="t0"/>',
+    ]
     for n in range(count):
         target = f"t{n + 1}" if n < count - 1 else "e"
         kind = "userTask" if n == count - 1 else "task"
-        parts.append(f'<bpmn:{kind} id="t{n}"/><bpmn:sequenceFlow id="a{n}" sourceRef="t{n}" '
-                     f'targetRef="{target}"/>')
+        parts.append(
+            f'<bpmn:{kind} id="t{n}"/><bpmn:sequenceFlow id="a{n}" sourceRef="t{n}" '
+            f'targetRef="{target}"/>'
+        )
     return "".join([*parts, '<bpmn:endEvent id="e"/>', TAIL])
 
 
@@ -47,13 +58,12 @@ def test_every_finding_on_a_one_line_file_points_at_its_own_element(tmp_path: Pa
     assert len(located) > 300
     for diagnostic in located:
         assert diagnostic.finding.line == 1
-        opening = text[diagnostic.column - 1:]
+        opening = text[diagnostic.column - 1 :]
         assert opening.startswith("<")
         assert f'id="{diagnostic.finding.element_id}"' in opening.split(">", 1)[0]
 
 
-def test_a_chain_of_2000_tasks_deploys_and_runs_to_its_end_after_a_reload(
-        tmp_path: Path) -> None:
+def test_a_chain_of_2000_tasks_deploys_and_runs_to_its_end_after_a_reload(tmp_path: Path) -> None:
     path = tmp_path / "chain.bpmn"
     path.write_text(chain(2000))
     url = f"sqlite:///{tmp_path / 'engine.db'}"

@@ -23,8 +23,13 @@ from retailflow.validation.reporters.text import print_report
 HERE = Path(__file__).parent
 GOLDEN = HERE / "golden"
 SARIF_SCHEMA = json.loads((HERE / "schemas" / "sarif-2.1.0-rtm.5.json").read_text())
-EXPECTED_RULES = ["handler-input-unset", "label-required", "expression-invalid",
-                  "conditional-flows", "no-bpmndi"]
+EXPECTED_RULES = [
+    "handler-input-unset",
+    "label-required",
+    "expression-invalid",
+    "conditional-flows",
+    "no-bpmndi",
+]
 
 
 @pytest.fixture
@@ -60,10 +65,13 @@ def test_text_output_matches_the_golden_file(report: ValidationReport) -> None:
     assert "fixtures/broken_order.bpmn:24:5: error conditional-flows [Flow_no] " in text
 
 
-@pytest.mark.parametrize(("output_format", "suffix"), [
-    ("json", "json"), ("junit", "xml"), ("github", "github.txt"), ("sarif", "sarif")])
-def test_machine_output_matches_the_golden_file(report: ValidationReport, output_format: str,
-                                                suffix: str) -> None:
+@pytest.mark.parametrize(
+    ("output_format", "suffix"),
+    [("json", "json"), ("junit", "xml"), ("github", "github.txt"), ("sarif", "sarif")],
+)
+def test_machine_output_matches_the_golden_file(
+    report: ValidationReport, output_format: str, suffix: str
+) -> None:
     text = without_version(MACHINE_FORMATS[output_format](report))
 
     assert text == golden(f"broken_order.{suffix}", text)
@@ -89,8 +97,7 @@ def test_a_broken_sarif_log_fails_the_schema_check(report: ValidationReport) -> 
         jsonschema.validate(log, SARIF_SCHEMA)
 
 
-def test_junit_output_parses_back_to_one_failing_case_per_finding(
-        report: ValidationReport) -> None:
+def test_junit_output_parses_back_to_one_failing_case_per_finding(report: ValidationReport) -> None:
     suites = etree.fromstring(MACHINE_FORMATS["junit"](report).encode())
 
     assert suites.tag == "testsuites"
@@ -99,27 +106,35 @@ def test_junit_output_parses_back_to_one_failing_case_per_finding(
     assert suite.get("name") == "fixtures/broken_order.bpmn"
     failures = suite.findall("testcase/failure")
     assert [failure.get("type") for failure in failures] == [
-        "warning", "error", "error", "error", "error"]
+        "warning",
+        "error",
+        "error",
+        "error",
+        "error",
+    ]
     assert suite.findall("testcase")[3].get("name") == "conditional-flows [Flow_no] 24:5"
 
 
 def test_junit_shows_a_clean_file_as_one_passing_case() -> None:
-    suites = etree.fromstring(MACHINE_FORMATS["junit"](
-        validate([str(HERE.parent / "fixtures" / "order_fulfilment_c8.bpmn")])).encode())
+    suites = etree.fromstring(
+        MACHINE_FORMATS["junit"](
+            validate([str(HERE.parent / "fixtures" / "order_fulfilment_c8.bpmn")])
+        ).encode()
+    )
 
     assert suites.get("failures") == "0"
     assert {case.get("name") for case in suites.iter("testcase")} == {"no findings"}
     assert suites.find("testsuite/testcase/failure") is None
 
 
-def test_github_annotations_escape_what_the_runner_would_misread(
-        report: ValidationReport) -> None:
+def test_github_annotations_escape_what_the_runner_would_misread(report: ValidationReport) -> None:
     lines = MACHINE_FORMATS["github"](report).splitlines()
 
     assert lines[3] == (
         "::error file=fixtures/broken_order.bpmn,line=24,col=5,title=conditional-flows "
         "[Flow_no]::Sequence flow is missing condition (hint: give the flow a condition, "
-        "or mark it as the default flow)")
+        "or mark it as the default flow)"
+    )
     assert lines[0].startswith("::warning ")
     assert all("\n" not in line for line in lines)
 
@@ -130,10 +145,15 @@ def test_json_output_has_findings_and_a_summary(report: ValidationReport) -> Non
     assert document["summary"] == {"error": 4, "warning": 1, "info": 0}
     assert document["files"] == ["fixtures/broken_order.bpmn"]
     assert document["findings"][1] == {
-        "file": "fixtures/broken_order.bpmn", "line": 8, "column": 5, "severity": "error",
-        "rule": "label-required", "element_id": "reserve_stock",
+        "file": "fixtures/broken_order.bpmn",
+        "line": 8,
+        "column": 5,
+        "severity": "error",
+        "rule": "label-required",
+        "element_id": "reserve_stock",
         "message": "Element is missing label/name",
-        "hint": "name it in Modeler, as the business would say it"}
+        "hint": "name it in Modeler, as the business would say it",
+    }
 
 
 def test_text_output_is_coloured_on_a_terminal_only(report: ValidationReport) -> None:

@@ -25,9 +25,13 @@ def reported_rule_ids() -> set[str]:
             name = getattr(call.func, "id", None) or getattr(call.func, "attr", None)
             if name not in REPORTING_CALLS:
                 continue
-            found.update(arg.value for arg in call.args[:3]
-                         if isinstance(arg, ast.Constant) and isinstance(arg.value, str)
-                         and RULE_ID.fullmatch(arg.value))
+            found.update(
+                arg.value
+                for arg in call.args[:3]
+                if isinstance(arg, ast.Constant)
+                and isinstance(arg.value, str)
+                and RULE_ID.fullmatch(arg.value)
+            )
     return found
 
 
@@ -40,17 +44,31 @@ def test_every_rule_a_check_reports_is_in_the_catalogue() -> None:
 
 def test_rules_borrowed_from_bpmnlint_keep_its_default_severities() -> None:
     bpmnlint_recommended = {  # bpmnlint 11, config/recommended.js
-        "ad-hoc-sub-process": "error", "conditional-flows": "error",
-        "end-event-required": "error", "event-based-gateway": "error",
-        "event-sub-process-typed-start-event": "error", "fake-join": "warning",
-        "global": "warning", "label-required": "error", "link-event": "error",
-        "no-bpmndi": "error", "no-complex-gateway": "error", "no-disconnected": "error",
-        "no-duplicate-sequence-flows": "error", "no-gateway-join-fork": "error",
-        "no-implicit-split": "error", "no-implicit-end": "error", "no-implicit-start": "error",
-        "no-overlapping-elements": "warning", "single-blank-start-event": "error",
-        "single-event-definition": "error", "start-event-required": "error",
-        "sub-process-blank-start-event": "error", "superfluous-gateway": "warning",
-        "superfluous-label": "warning", "superfluous-termination": "warning",
+        "ad-hoc-sub-process": "error",
+        "conditional-flows": "error",
+        "end-event-required": "error",
+        "event-based-gateway": "error",
+        "event-sub-process-typed-start-event": "error",
+        "fake-join": "warning",
+        "global": "warning",
+        "label-required": "error",
+        "link-event": "error",
+        "no-bpmndi": "error",
+        "no-complex-gateway": "error",
+        "no-disconnected": "error",
+        "no-duplicate-sequence-flows": "error",
+        "no-gateway-join-fork": "error",
+        "no-implicit-split": "error",
+        "no-implicit-end": "error",
+        "no-implicit-start": "error",
+        "no-overlapping-elements": "warning",
+        "single-blank-start-event": "error",
+        "single-event-definition": "error",
+        "start-event-required": "error",
+        "sub-process-blank-start-event": "error",
+        "superfluous-gateway": "warning",
+        "superfluous-label": "warning",
+        "superfluous-termination": "warning",
     }
     ours = {rule.id: str(rule.severity) for rule in RULES.values() if rule.bpmnlint}
 
@@ -60,5 +78,4 @@ def test_rules_borrowed_from_bpmnlint_keep_its_default_severities() -> None:
 
 def test_every_rule_has_a_category_and_a_summary() -> None:
     assert all(rule.summary and rule.category in Category for rule in RULES.values())
-    assert {rule.severity for rule in RULES.values()} <= {Severity.ERROR, Severity.WARNING,
-                                                          None}
+    assert {rule.severity for rule in RULES.values()} <= {Severity.ERROR, Severity.WARNING, None}

@@ -45,18 +45,24 @@ def test_the_shipped_processes_validate_clean() -> None:
 
 def test_findings_at_error_exit_1_and_fail_on_decides_what_counts(project: Path) -> None:
     assert run()[0] == 1
-    configure(project, '[tool.retailflow.validate.rules]\nlabel-required = "warning"\n'
-                       'conditional-flows = "off"\nexpression-invalid = "info"\n'
-                       'no-bpmndi = "warn"')
+    configure(
+        project,
+        '[tool.retailflow.validate.rules]\nlabel-required = "warning"\n'
+        'conditional-flows = "off"\nexpression-invalid = "info"\n'
+        'no-bpmndi = "warn"',
+    )
     code, output = run()
     assert code == 0
     assert "warning label-required [reserve_stock]" in output
     assert "conditional-flows" not in output
     assert run("--fail-on", "warning")[0] == 1
-    assert run("--fail-on", "warning", "--rule", "label-required=off",
-               "--rule", "no-bpmndi=info")[0] == 0
-    assert run("--fail-on", "info", "--rule", "label-required=off",
-               "--rule", "no-bpmndi=info")[0] == 1
+    assert (
+        run("--fail-on", "warning", "--rule", "label-required=off", "--rule", "no-bpmndi=info")[0]
+        == 0
+    )
+    assert (
+        run("--fail-on", "info", "--rule", "label-required=off", "--rule", "no-bpmndi=info")[0] == 1
+    )
 
 
 def test_paths_and_handlers_come_from_the_configuration(project: Path) -> None:
@@ -75,20 +81,25 @@ def test_paths_and_handlers_come_from_the_configuration(project: Path) -> None:
 
 def test_start_variables_silence_the_input_rule(project: Path) -> None:
     shutil.copy(HERE / "shop_handlers.py", project / "shop_handlers.py")
-    configure(project, 'handlers = "shop_handlers:registry"\n'
-                       'start-variables = ["order_id", "items"]')
+    configure(
+        project, 'handlers = "shop_handlers:registry"\nstart-variables = ["order_id", "items"]'
+    )
 
     assert "handler-input-unset" not in run()[1]
 
 
-@pytest.mark.parametrize(("section", "message"), [
-    ('rules = { "no-such-rule" = "off" }', "no rule is called 'no-such-rule'"),
-    ('fail-on = "sometimes"', "is not a severity"),
-    ('colour = "red"', "unknown key(s) colour"),
-    ('handlers = "no_such_module:registry"', "cannot import no_such_module"),
-])
-def test_a_configuration_mistake_exits_2_naming_the_key(project: Path, section: str,
-                                                        message: str) -> None:
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ('rules = { "no-such-rule" = "off" }', "no rule is called 'no-such-rule'"),
+        ('fail-on = "sometimes"', "is not a severity"),
+        ('colour = "red"', "unknown key(s) colour"),
+        ('handlers = "no_such_module:registry"', "cannot import no_such_module"),
+    ],
+)
+def test_a_configuration_mistake_exits_2_naming_the_key(
+    project: Path, section: str, message: str
+) -> None:
     configure(project, section)
 
     code, output = run()
@@ -110,8 +121,7 @@ def test_a_missing_path_is_an_error_finding_naming_it(project: Path) -> None:
     assert "file-not-found" in output and "no/such/dir" in output
 
 
-def test_a_bad_path_hides_none_of_the_findings_in_the_files_that_can_be_read(
-        project: Path) -> None:
+def test_a_bad_path_hides_none_of_the_findings_in_the_files_that_can_be_read(project: Path) -> None:
     code, output = run("processes", "no/such/dir", "--format", "json")
     report = json.loads(output)
 
@@ -144,8 +154,7 @@ def test_the_test_fixtures_report_only_what_they_exist_to_show() -> None:
 
 
 def test_a_condition_the_sandbox_refuses_is_an_error_at_its_flow(tmp_path: Path) -> None:
-    content = BROKEN.read_text().replace(
-        "=stock_reserved = ", "__import__('os').system('true')")
+    content = BROKEN.read_text().replace("=stock_reserved = ", "__import__('os').system('true')")
     target = tmp_path / "order.bpmn"
     target.write_text(content)
 
@@ -174,7 +183,8 @@ def test_the_pre_commit_hook_runs_this_command() -> None:
 
 
 def test_configured_paths_are_reported_relative_to_the_current_directory(
-        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (project / "sub").mkdir()
     monkeypatch.chdir(project / "sub")
 
@@ -185,7 +195,8 @@ def test_configured_paths_are_reported_relative_to_the_current_directory(
 
 
 def test_a_crashing_rule_is_an_internal_error_exit_2_not_a_clean_result(
-        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def broken_rule(file: str, root: object) -> list[object]:
         raise KeyError("bug")
 
@@ -197,8 +208,7 @@ def test_a_crashing_rule_is_an_internal_error_exit_2_not_a_clean_result(
     assert "internal error: KeyError" in output
 
 
-def test_a_script_the_sandbox_refuses_is_reported_before_any_instance_runs(
-        tmp_path: Path) -> None:
+def test_a_script_the_sandbox_refuses_is_reported_before_any_instance_runs(tmp_path: Path) -> None:
     script = (HERE.parent / "fixtures" / "script_spiff.bpmn").read_text()
     target = tmp_path / "script.bpmn"
     target.write_text(script.replace("total = sum(", "import os\ntotal = sum("))
@@ -229,7 +239,8 @@ def test_files_are_checked_together_as_one_deployment() -> None:
     code, output = run("--format", "json", alone)
     assert code == 1
     assert [(f["rule"], f["element_id"]) for f in json.loads(output)["findings"]] == [
-        ("called-decision-unknown", "decide_route")]
+        ("called-decision-unknown", "decide_route")
+    ]
     assert run(alone, str(fixtures / "fulfilment_route.dmn"))[0] == 0
 
 

@@ -17,17 +17,25 @@ REPORTED_ON_PURPOSE = {"unsupported.bpmn", "not_executable.bpmn"}
 
 
 def test_a_hundred_files_of_one_deployment_validate_clean(tmp_path: Path) -> None:
-    processes = [path for path in sorted([*ROOT.glob("processes/*.bpmn"),
-                                          *ROOT.glob("tests/fixtures/*.bpmn")])
-                 if path.name not in REPORTED_ON_PURPOSE]
+    processes = [
+        path
+        for path in sorted([*ROOT.glob("processes/*.bpmn"), *ROOT.glob("tests/fixtures/*.bpmn")])
+        if path.name not in REPORTED_ON_PURPOSE
+    ]
     # Decisions, and processes that another file calls, are copied once as they are, so
     # every copy's business rule tasks and call activities find what they name.
     shipped = sorted(ROOT.glob("processes/*.dmn"))
     # a fixture decision that a shipped one has since replaced would be a duplicate id
-    fixtures = [path for path in sorted(ROOT.glob("tests/fixtures/*.dmn"))
-                if path.name not in {shipped_file.name for shipped_file in shipped}]
-    shared = [*fixtures, *shipped,
-              *[path for path in processes if _called_from_another_file(path, processes)]]
+    fixtures = [
+        path
+        for path in sorted(ROOT.glob("tests/fixtures/*.dmn"))
+        if path.name not in {shipped_file.name for shipped_file in shipped}
+    ]
+    shared = [
+        *fixtures,
+        *shipped,
+        *[path for path in processes if _called_from_another_file(path, processes)],
+    ]
     for path in shared:
         shutil.copy(path, tmp_path / f"shared_{path.name}")
     copies = zip(range(100 - len(shared)), itertools.cycle(processes), strict=False)
@@ -46,5 +54,8 @@ def test_a_hundred_files_of_one_deployment_validate_clean(tmp_path: Path) -> Non
 
 def _called_from_another_file(path: Path, processes: list[Path]) -> bool:
     defined = set(re.findall(r'<bpmn:process id="(\w+)"', path.read_text()))
-    return any(re.search(rf'processId="(?:{"|".join(defined)})"', other.read_text())
-               for other in processes if other != path and defined)
+    return any(
+        re.search(rf'processId="(?:{"|".join(defined)})"', other.read_text())
+        for other in processes
+        if other != path and defined
+    )

@@ -16,8 +16,18 @@ from retailflow.validation import RULES
 
 ROOT = Path(__file__).parents[2]
 VALID = sorted([*ROOT.glob("processes/*.bpmn"), *ROOT.glob("tests/fixtures/*.bpmn")])
-REFERENCES = ("sourceRef", "targetRef", "attachedToRef", "messageRef", "errorRef", "signalRef",
-              "default", "bpmnElement", "calledElement", "processRef")
+REFERENCES = (
+    "sourceRef",
+    "targetRef",
+    "attachedToRef",
+    "messageRef",
+    "errorRef",
+    "signalRef",
+    "default",
+    "bpmnElement",
+    "calledElement",
+    "processRef",
+)
 runner = CliRunner()
 
 
@@ -35,8 +45,9 @@ def mutated_files(draw: st.DrawFn) -> bytes:
         elif kind == "drop-element" and element.getparent() is not None:
             element.getparent().remove(element)
         else:
-            referring = [e for e in root.iter(etree.Element)
-                         if any(e.get(name) for name in REFERENCES)]
+            referring = [
+                e for e in root.iter(etree.Element) if any(e.get(name) for name in REFERENCES)
+            ]
             if not referring:
                 continue
             target = draw(st.sampled_from(referring))
@@ -46,11 +57,15 @@ def mutated_files(draw: st.DrawFn) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(content=mutated_files())
 def test_a_mutated_file_yields_findings_or_a_clean_result_never_a_crash(
-        tmp_path: Path, content: bytes) -> None:
+    tmp_path: Path, content: bytes
+) -> None:
     path = tmp_path / "mutated.bpmn"
     path.write_bytes(content)
 

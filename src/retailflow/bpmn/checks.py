@@ -82,8 +82,10 @@ _UNSUPPORTED = {
     ),
 }
 """What SpiffWorkflow cannot run faithfully, with what to draw instead."""
-_DATA_REFERENCES = {bpmn_tag("dataObjectReference"): "data object",
-                    bpmn_tag("dataStoreReference"): "data store"}
+_DATA_REFERENCES = {
+    bpmn_tag("dataObjectReference"): "data object",
+    bpmn_tag("dataStoreReference"): "data store",
+}
 """Data drawn on the diagram. Camunda 7 and 8 treat it as documentation only, and so does
 retailflow for their files; SpiffWorkflow-style files run data objects as SpiffWorkflow does."""
 _DATA_STORE_REFERENCE = bpmn_tag("dataStoreReference")
@@ -147,7 +149,7 @@ def check_documents(
 
 _DUPLICATE_HINTS = {
     "process": "process and sub-process ids must be unique across the files deployed "
-               "together: rename one of them (the element's ID in Modeler)",
+    "together: rename one of them (the element's ID in Modeler)",
     "decision": "deploy one file per decision id, or rename one of them",
 }
 
@@ -161,8 +163,7 @@ def _duplicate_definitions(documents: Sequence[BpmnDocument | DmnDocument]) -> l
     for document in documents:
         # (id space, what the element is, id, line): processes and sub-processes share a space
         if isinstance(document, BpmnDocument):
-            entries = [("process", "process", info.id, info.line)
-                       for info in document.processes]
+            entries = [("process", "process", info.id, info.line) for info in document.processes]
             entries.extend(
                 ("process", "sub-process", element.get("id", ""), element.sourceline)
                 for element in document.tree.iter(*_SUB_PROCESSES)
@@ -346,7 +347,7 @@ class _DocumentCheck:
                     "unsupported-element",
                     f"Camunda Connect connectors cannot run here (connector '{value}')",
                     "call the service from a Python handler: bind the task to it with "
-                    "camunda:class, camunda:delegateExpression or camunda:type=\"external\"",
+                    'camunda:class, camunda:delegateExpression or camunda:type="external"',
                 )
         elif _needs_job_type(element, config):
             self._add(
@@ -510,7 +511,7 @@ class _DocumentCheck:
             self._add(
                 element,
                 "unsupported-element",
-                f"the script is in an external resource (camunda:resource=\"{resource}\"), "
+                f'the script is in an external resource (camunda:resource="{resource}"), '
                 "which cannot be loaded here",
                 'paste the script into the task as an inline Python script (scriptFormat="python")',
             )
@@ -838,8 +839,11 @@ class _DocumentCheck:
                 "expression-invalid",
                 f"the timer cycle is not a valid cron expression: {error}",
                 "write six fields, seconds first (e.g. 0 0 9 * * MON-FRI), with days of the "
-                + ("week 1 (SUN) to 7 (SAT), as Quartz reads them" if quartz
-                   else "week 0 or 7 (SUN) to 6 (SAT), or a macro such as @daily"),
+                + (
+                    "week 1 (SUN) to 7 (SAT), as Quartz reads them"
+                    if quartz
+                    else "week 0 or 7 (SUN) to 6 (SAT), or a macro such as @daily"
+                ),
             )
 
     def _expression(

@@ -65,8 +65,9 @@ def load_sources(paths: Sequence[str | Path], *, max_bytes: int = MAX_BYTES) -> 
     return sources
 
 
-def read_sources(paths: Sequence[str | Path], *, max_bytes: int = MAX_BYTES
-                 ) -> tuple[list[SourceFile], list[Finding]]:
+def read_sources(
+    paths: Sequence[str | Path], *, max_bytes: int = MAX_BYTES
+) -> tuple[list[SourceFile], list[Finding]]:
     """What ``load_sources`` reads, and the findings of the paths it could not read, side by
     side: a linter reports both, so that one bad path hides nothing else."""
     findings: list[Finding] = []

@@ -22,8 +22,12 @@ from retailflow.cli.validate import validate
 from retailflow.cli.worker import worker
 from retailflow.model import RetailflowError
 
-app = typer.Typer(help="retailflow: BPMN processes for new-retail operations.",
-                  no_args_is_help=True, add_completion=False, rich_markup_mode="markdown")
+app = typer.Typer(
+    help="retailflow: BPMN processes for new-retail operations.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="markdown",
+)
 
 
 def _print_version(requested: bool) -> None:
@@ -34,9 +38,15 @@ def _print_version(requested: bool) -> None:
 
 @app.callback()
 def options(
-    _version: Annotated[bool, typer.Option(
-        "--version", callback=_print_version, is_eager=True,
-        help="Print the installed retailflow's version and exit.")] = False,
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the installed retailflow's version and exit.",
+        ),
+    ] = False,
 ) -> None:
     """retailflow: BPMN processes for new-retail operations."""
 
@@ -45,9 +55,13 @@ def options(
 def demo(
     days: Annotated[int, typer.Option(help="How many days of business to simulate.")] = 14,
     orders_per_day: Annotated[int, typer.Option(help="Orders placed per day, on average.")] = 30,
-    db: Annotated[Path, typer.Option(help="SQLite file for the engine's store (replaced if "
-                                          "present); the back office goes beside it.")] = Path(
-        "retailflow-demo.db"),
+    db: Annotated[
+        Path,
+        typer.Option(
+            help="SQLite file for the engine's store (replaced if "
+            "present); the back office goes beside it."
+        ),
+    ] = Path("retailflow-demo.db"),
     seed: Annotated[int, typer.Option(help="Random seed, for a repeatable run.")] = 7,
 ) -> None:
     """Simulate a fortnight of new-retail business on a fresh SQLite file: every shipped
@@ -55,16 +69,26 @@ def demo(
     from retailflow.cli.demo import run_demo
     from retailflow.retail.simulation import SimulationSettings
 
-    run_demo(settings=SimulationSettings(days=days, orders_per_day=orders_per_day, seed=seed),
-             db=db, console=console)
+    run_demo(
+        settings=SimulationSettings(days=days, orders_per_day=orders_per_day, seed=seed),
+        db=db,
+        console=console,
+    )
 
 
 app.command()(validate)
 app.command()(worker)
 app.command()(templates)
 app.command()(export)
-for command in (operations.instances, operations.show, operations.jobs, operations.incidents,
-                operations.retry, operations.cancel, operations.history):
+for command in (
+    operations.instances,
+    operations.show,
+    operations.jobs,
+    operations.incidents,
+    operations.retry,
+    operations.cancel,
+    operations.history,
+):
     app.command()(command)
 app.add_typer(database, name="db")
 

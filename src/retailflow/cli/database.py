@@ -18,8 +18,11 @@ def status(db: DbOption, output_json: JsonOption = False) -> None:
     they differ."""
     revision = SqlStore.schema_revision(store_url(db))
     head = head_revision()
-    print_rows([{"database": revision or "(empty)", "needed": head,
-                 "current": revision == head}], output_json, "Schema")
+    print_rows(
+        [{"database": revision or "(empty)", "needed": head, "current": revision == head}],
+        output_json,
+        "Schema",
+    )
     if revision != head:
         raise typer.Exit(1)
 

@@ -38,27 +38,42 @@ def run_demo(*, settings: SimulationSettings, db: Path, console: Console) -> Non
     seed_backoffice(office, seed=settings.seed)
     # The analysis flow's handlers read KPIs from the engine they run in: bound by name here,
     # looked up when the weekly review runs.
-    engine = Engine(f"sqlite:///{db}", clock=clock, handlers=retail_handlers(
-        office, kpis=lambda **window: engine.kpis(**window)))
+    engine = Engine(
+        f"sqlite:///{db}",
+        clock=clock,
+        handlers=retail_handlers(office, kpis=lambda **window: engine.kpis(**window)),
+    )
     with engine:
         processes = _process_dir()
         deployment = engine.deploy(processes)
-        console.print(f"Deployed {len(deployment.created)} processes from {processes}; "
-                      f"the engine's store is {db}, the back office {office_db}.")
+        console.print(
+            f"Deployed {len(deployment.created)} processes from {processes}; "
+            f"the engine's store is {db}, the back office {office_db}."
+        )
         travel = TimeTravel(clock)
         travel.attach(engine)
         simulation = BusinessSimulation(engine, office, travel, settings, STAFF)
         hours = settings.days * 24
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
-                "day {task.fields[day]:>2} of {task.fields[days]}"), TimeElapsedColumn(),
-                console=console) as progress:
-            bar = progress.add_task(f"Simulating {settings.days} days", total=hours, day=1,
-                                    days=settings.days)
-            simulation.run(lambda passed: progress.update(
-                bar, advance=passed, day=min(settings.days, int(
-                    (clock.now() - MONDAY_MORNING) / timedelta(days=1)) + 1)))
-        review = engine.correlate("kpi_review_requested",
-                                  variables={"window_days": settings.days})
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("day {task.fields[day]:>2} of {task.fields[days]}"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            bar = progress.add_task(
+                f"Simulating {settings.days} days", total=hours, day=1, days=settings.days
+            )
+            simulation.run(
+                lambda passed: progress.update(
+                    bar,
+                    advance=passed,
+                    day=min(
+                        settings.days, int((clock.now() - MONDAY_MORNING) / timedelta(days=1)) + 1
+                    ),
+                )
+            )
+        review = engine.correlate("kpi_review_requested", variables={"window_days": settings.days})
         travel.advance(minutes=1)
         _print_world(simulation.counts, console)
         report_id = engine.instance(review).variables["report_id"]
@@ -91,23 +106,35 @@ def _print_world(counts: Counter[str], console: Console) -> None:
 
 def _print_report(report: dict[str, Any], incidents: int, console: Console) -> None:
     window = report["window"]
-    table = Table(title=f"KPI report {report['report_id']}, published by "
-                        f"data_analysis_optimisation for {window['since'][:10]} to "
-                        f"{window['until'][:10]}", box=box.SIMPLE_HEAD, padding=0,
-                  pad_edge=False, collapse_padding=True)
+    table = Table(
+        title=f"KPI report {report['report_id']}, published by "
+        f"data_analysis_optimisation for {window['since'][:10]} to "
+        f"{window['until'][:10]}",
+        box=box.SIMPLE_HEAD,
+        padding=0,
+        pad_edge=False,
+        collapse_padding=True,
+    )
     table.add_column("process", no_wrap=True)
     for column in ("start", "done", "open", "inc.", "p50", "p90", "late"):
         table.add_column(column, justify="right", min_width=6)
     for item in report["processes"]:
         table.add_row(
-            item["process_id"], str(item["started"]), str(item["completed"]),
-            str(item["open"]), str(item["with_incidents"]),
-            _duration(item["cycle_time_p50_seconds"]), _duration(item["cycle_time_p90_seconds"]),
-            "-" if item["sla_breaches"] is None else str(item["sla_breaches"]))
+            item["process_id"],
+            str(item["started"]),
+            str(item["completed"]),
+            str(item["open"]),
+            str(item["with_incidents"]),
+            _duration(item["cycle_time_p50_seconds"]),
+            _duration(item["cycle_time_p90_seconds"]),
+            "-" if item["sla_breaches"] is None else str(item["sla_breaches"]),
+        )
     console.print(table)
-    console.print("start/done/open: instances; inc.: instances with an incident; p50/p90: "
-                  "cycle time; late: instances over their SLA. Findings against the targets "
-                  "in processes/kpi_targets.dmn:")
+    console.print(
+        "start/done/open: instances; inc.: instances with an incident; p50/p90: "
+        "cycle time; late: instances over their SLA. Findings against the targets "
+        "in processes/kpi_targets.dmn:"
+    )
     for item in report["processes"]:
         slowest = item.get("slowest_step") or {}
         step = slowest.get("name") or slowest.get("element_id")
@@ -116,9 +143,11 @@ def _print_report(report: dict[str, Any], incidents: int, console: Console) -> N
         verdict = "on target" if item["on_target"] else "; ".join(item["problems"])
         console.print(f"- {item['process_id']}: {verdict}{where}")
     summary = report["summary"]
-    console.print(f"{summary['on_target']} of {summary['processes']} processes on target; "
-                  f"improvement tasks opened for: {', '.join(summary['off_target']) or 'none'}; "
-                  f"incidents open now: {incidents}.")
+    console.print(
+        f"{summary['on_target']} of {summary['processes']} processes on target; "
+        f"improvement tasks opened for: {', '.join(summary['off_target']) or 'none'}; "
+        f"incidents open now: {incidents}."
+    )
 
 
 def _duration(seconds: float | None) -> str:

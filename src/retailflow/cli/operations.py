@@ -19,39 +19,68 @@ from retailflow.model import HistoryEvent, InstanceStatus, Job, JobState
 from retailflow.model.variables import encode
 from retailflow.stores import database_url, open_store
 
-DbOption = Annotated[str, typer.Option(
-    "--db", envvar="RETAILFLOW_DB",
-    help="A SQLite file (retail.db) or a store URL (sqlite:///retail.db, "
-         "postgresql+psycopg://user@host/db); default from $RETAILFLOW_DB.")]
+DbOption = Annotated[
+    str,
+    typer.Option(
+        "--db",
+        envvar="RETAILFLOW_DB",
+        help="A SQLite file (retail.db) or a store URL (sqlite:///retail.db, "
+        "postgresql+psycopg://user@host/db); default from $RETAILFLOW_DB.",
+    ),
+]
 
 
 def instances(
     db: DbOption,
-    status: Annotated[InstanceStatus | None, typer.Option(help="Only instances in this state.")
-                      ] = None,
-    process: Annotated[str | None, typer.Option(help="Only instances of this process id.")
-                       ] = None,
-    limit: Annotated[int, typer.Option(min=1, help="At most this many instances (a page).")
-                     ] = 50,
-    after: Annotated[str | None, typer.Option(
-        help="Start after this instance id: the last one of the previous page.",
-        show_default=False)] = None,
+    status: Annotated[
+        InstanceStatus | None, typer.Option(help="Only instances in this state.")
+    ] = None,
+    process: Annotated[str | None, typer.Option(help="Only instances of this process id.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many instances (a page).")] = 50,
+    after: Annotated[
+        str | None,
+        typer.Option(
+            help="Start after this instance id: the last one of the previous page.",
+            show_default=False,
+        ),
+    ] = None,
     output_json: JsonOption = False,
 ) -> None:
     """List the instances in a store, oldest first, a page at a time."""
     with _engine(db) as engine:
         page = engine.instances(status=status, process_id=process, limit=limit, after=after)
     if output_json:
-        print_json([{"id": i.id, "process": i.definition_id, "business_key": i.business_key,
-                     "status": str(i.status), "started_at": i.started_at.isoformat(),
-                     "ended_at": i.ended_at.isoformat() if i.ended_at else None}
-                    for i in page])
+        print_json(
+            [
+                {
+                    "id": i.id,
+                    "process": i.definition_id,
+                    "business_key": i.business_key,
+                    "status": str(i.status),
+                    "started_at": i.started_at.isoformat(),
+                    "ended_at": i.ended_at.isoformat() if i.ended_at else None,
+                }
+                for i in page
+            ]
+        )
         return
     # For people at 80 columns: the id whole (to copy), the process without its version,
     # the start to the minute; `show` and --json have the rest.
-    print_rows([{"id": i.id, "process": i.process_id, "key": i.business_key,
-                 "status": str(i.status), "started": _minute(i.started_at)} for i in page],
-               False, "Instances", whole=("id", "status"))
+    print_rows(
+        [
+            {
+                "id": i.id,
+                "process": i.process_id,
+                "key": i.business_key,
+                "status": str(i.status),
+                "started": _minute(i.started_at),
+            }
+            for i in page
+        ],
+        False,
+        "Instances",
+        whole=("id", "status"),
+    )
     if len(page) == limit:
         console.print(f"More may follow: --after {page[-1].id}", highlight=False)
 
@@ -62,31 +91,54 @@ def show(instance: str, db: DbOption, output_json: JsonOption = False) -> None:
         found = engine.instance(instance)
         now = engine.clock.now()
         details: dict[str, Any] = {
-            "id": found.id, "process": found.definition_id, "business_key": found.business_key,
-            "status": str(found.status), "version": found.version,
+            "id": found.id,
+            "process": found.definition_id,
+            "business_key": found.business_key,
+            "status": str(found.status),
+            "version": found.version,
             "started_at": found.started_at.isoformat(),
             "ended_at": found.ended_at.isoformat() if found.ended_at else None,
             # In the stored form (docs/api.md, "Variable types"): a date stays a date to a
             # script reading this, not a string like any other.
             "variables": encode(found.variables),
             "jobs": [_job_row(job, now) for job in engine.jobs(instance=found.id)],
-            "user_tasks": [{"id": t.id, "element": t.element_id, "assignee": t.assignee,
-                            "candidate_groups": list(t.candidate_groups)}
-                           for t in engine.tasks(instance=found.id)],
-            "subscriptions": [{"kind": str(s.kind), "name": s.name, "element": s.element_id,
-                               "correlation_key": s.correlation_key}
-                              for s in engine.subscriptions(instance=found.id)],
-            "incidents": [{"id": i.id, "element": i.element_id, "message": i.message}
-                          for i in engine.incidents(instance=found.id)],
+            "user_tasks": [
+                {
+                    "id": t.id,
+                    "element": t.element_id,
+                    "assignee": t.assignee,
+                    "candidate_groups": list(t.candidate_groups),
+                }
+                for t in engine.tasks(instance=found.id)
+            ],
+            "subscriptions": [
+                {
+                    "kind": str(s.kind),
+                    "name": s.name,
+                    "element": s.element_id,
+                    "correlation_key": s.correlation_key,
+                }
+                for s in engine.subscriptions(instance=found.id)
+            ],
+            "incidents": [
+                {"id": i.id, "element": i.element_id, "message": i.message}
+                for i in engine.incidents(instance=found.id)
+            ],
         }
     if output_json:
         print_json(details)
         return
-    console.print(Text.assemble(
-        (found.id, "bold"), f" {found.definition_id} business key ", cell(found.business_key),
-        f" — {found.status} (version {found.version})"))
-    console.print(Text.assemble("variables: ", cell(found.variables)), highlight=False,
-                  soft_wrap=True)
+    console.print(
+        Text.assemble(
+            (found.id, "bold"),
+            f" {found.definition_id} business key ",
+            cell(found.business_key),
+            f" — {found.status} (version {found.version})",
+        )
+    )
+    console.print(
+        Text.assemble("variables: ", cell(found.variables)), highlight=False, soft_wrap=True
+    )
     for part in ("jobs", "user_tasks", "subscriptions", "incidents"):
         if details[part]:
             print_rows(details[part], False, part.replace("_", " ").capitalize())
@@ -107,21 +159,29 @@ def jobs(
 
 def incidents(
     db: DbOption,
-    instance: Annotated[str | None, typer.Option(help="Only incidents of this instance.")
-                        ] = None,
+    instance: Annotated[str | None, typer.Option(help="Only incidents of this instance.")] = None,
     output_json: JsonOption = False,
 ) -> None:
     """List open incidents: jobs out of retries, each with its error."""
     with _engine(db) as engine:
-        rows = [{"id": i.id, "instance": i.instance_id, "element": i.element_id,
-                 "job": i.job_id, "created_at": i.created_at.isoformat(), "message": i.message}
-                for i in engine.incidents(instance=instance)]
+        rows = [
+            {
+                "id": i.id,
+                "instance": i.instance_id,
+                "element": i.element_id,
+                "job": i.job_id,
+                "created_at": i.created_at.isoformat(),
+                "message": i.message,
+            }
+            for i in engine.incidents(instance=instance)
+        ]
     print_rows(rows, output_json, "Incidents")
 
 
 def retry(
-    target: Annotated[str, typer.Argument(help="An incident id, or an instance id (all its "
-                                                "incidents).")],
+    target: Annotated[
+        str, typer.Argument(help="An incident id, or an instance id (all its incidents).")
+    ],
     db: DbOption,
     retries: Annotated[int, typer.Option(min=1, help="New runs each job gets.")] = 1,
     output_json: JsonOption = False,
@@ -147,14 +207,38 @@ def history(instance: str, db: DbOption, output_json: JsonOption = False) -> Non
     with _engine(db) as engine:
         events = engine.history(instance)
     if output_json:
-        print_json([{"seq": e.seq, "at": e.at.isoformat(), "kind": str(e.kind),
-                     "element": e.element_id, "element_type": e.element_type,
-                     "process": e.process_id, "attempt": e.attempt, "job": e.job_id,
-                     "variables": encode(e.variables)} for e in events])
+        print_json(
+            [
+                {
+                    "seq": e.seq,
+                    "at": e.at.isoformat(),
+                    "kind": str(e.kind),
+                    "element": e.element_id,
+                    "element_type": e.element_type,
+                    "process": e.process_id,
+                    "attempt": e.attempt,
+                    "job": e.job_id,
+                    "variables": encode(e.variables),
+                }
+                for e in events
+            ]
+        )
         return
-    print_rows([{"seq": e.seq, "at": e.at.strftime("%Y-%m-%d %H:%M:%S"), "kind": str(e.kind),
-                 "element": e.element_id, "detail": _detail(e)} for e in events],
-               False, f"History of {instance}", whole=("seq", "at", "kind"))
+    print_rows(
+        [
+            {
+                "seq": e.seq,
+                "at": e.at.strftime("%Y-%m-%d %H:%M:%S"),
+                "kind": str(e.kind),
+                "element": e.element_id,
+                "detail": _detail(e),
+            }
+            for e in events
+        ],
+        False,
+        f"History of {instance}",
+        whole=("seq", "at", "kind"),
+    )
 
 
 def _detail(event: HistoryEvent) -> str:
@@ -170,11 +254,19 @@ def _minute(moment: datetime) -> str:
 
 
 def _job_row(job: Job, now: datetime) -> dict[str, Any]:
-    return {"id": job.id, "instance": job.instance_id, "element": job.element_id,
-            "kind": str(job.kind), "topic": job.topic, "state": str(job.state_at(now)),
-            "due_at": job.due_at.isoformat(), "attempt": job.attempt,
-            "retries_left": job.retries_left, "lock_owner": job.lock_owner,
-            "last_error": job.last_error}
+    return {
+        "id": job.id,
+        "instance": job.instance_id,
+        "element": job.element_id,
+        "kind": str(job.kind),
+        "topic": job.topic,
+        "state": str(job.state_at(now)),
+        "due_at": job.due_at.isoformat(),
+        "attempt": job.attempt,
+        "retries_left": job.retries_left,
+        "lock_owner": job.lock_owner,
+        "last_error": job.last_error,
+    }
 
 
 @contextmanager
@@ -189,6 +281,7 @@ def store_url(db: str) -> str:
     """A plain path means a SQLite file, which must exist: reading a store never creates one."""
     db = database_url(db)
     if db.startswith("sqlite:///") and not Path(db.removeprefix("sqlite:///")).exists():
-        raise typer.BadParameter(f"no SQLite file at {db.removeprefix('sqlite:///')}",
-                                 param_hint="--db")
+        raise typer.BadParameter(
+            f"no SQLite file at {db.removeprefix('sqlite:///')}", param_hint="--db"
+        )
     return db

@@ -27,8 +27,9 @@ def print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, default=str))
 
 
-def print_rows(rows: list[dict[str, Any]], output_json: bool, title: str,
-               whole: Collection[str] = ()) -> None:
+def print_rows(
+    rows: list[dict[str, Any]], output_json: bool, title: str, whole: Collection[str] = ()
+) -> None:
     """Rows as a rich table for people, or as a JSON list for scripts. The ``whole`` columns
     (ids to copy, short states) are never wrapped; the others share what width is left."""
     if output_json:
@@ -44,16 +45,22 @@ def print_rows(rows: list[dict[str, Any]], output_json: bool, title: str,
             # terminal.
             table.add_column(column, overflow="fold")
     else:
-        table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False,
-                      show_edge=False)
+        table = Table(
+            title=title, box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False, show_edge=False
+        )
         for column in rows[0]:
             texts = [cell(row[column]).plain for row in rows]
             if column in whole:
-                table.add_column(column, no_wrap=True,
-                                 min_width=max(len(column), *map(len, texts)))
+                table.add_column(column, no_wrap=True, min_width=max(len(column), *map(len, texts)))
             else:  # wrapped at spaces where it can, a word of up to 10 characters kept whole
-                table.add_column(column, overflow="fold", min_width=min(_WORD, max(
-                    len(word) for text in [column, *texts] for word in [*text.split(), ""])))
+                table.add_column(
+                    column,
+                    overflow="fold",
+                    min_width=min(
+                        _WORD,
+                        max(len(word) for text in [column, *texts] for word in [*text.split(), ""]),
+                    ),
+                )
     for row in rows:
         table.add_row(*(cell(value) for value in row.values()))
     console.print(table)

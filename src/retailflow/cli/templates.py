@@ -13,16 +13,32 @@ from retailflow.handlers import RegistryImportError, import_registry
 
 
 def templates(
-    handlers: Annotated[str, typer.Option(
-        "--handlers", help="Where the handlers are: module:attribute, a HandlerRegistry or a "
-                           "function returning one (e.g. retailflow.retail:registry).")],
-    target: Annotated[Target, typer.Option(
-        "--target", help="c8: Camunda 8 templates (zeebe:taskDefinition); c7: Camunda 7 "
-                         "external-task templates (camunda:topic).")] = "c8",
-    output: Annotated[Path, typer.Option(
-        "-o", "--output", help="Folder to write into (created if missing); "
-                               ".camunda/element-templates beside the .bpmn files is where "
-                               "Modeler finds them.")] = Path("."),
+    handlers: Annotated[
+        str,
+        typer.Option(
+            "--handlers",
+            help="Where the handlers are: module:attribute, a HandlerRegistry or a "
+            "function returning one (e.g. retailflow.retail:registry).",
+        ),
+    ],
+    target: Annotated[
+        Target,
+        typer.Option(
+            "--target",
+            help="c8: Camunda 8 templates (zeebe:taskDefinition); c7: Camunda 7 "
+            "external-task templates (camunda:topic).",
+        ),
+    ] = "c8",
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Folder to write into (created if missing); "
+            ".camunda/element-templates beside the .bpmn files is where "
+            "Modeler finds them.",
+        ),
+    ] = Path("."),
 ) -> None:
     """Write one element template per handler (`<id>.<target>.json`): the job type fixed, an
     input per parameter or pydantic field, result mappings for typed outputs, and a version

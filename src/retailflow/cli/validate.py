@@ -58,28 +58,56 @@ class FailOn(StrEnum):
 
 
 def validate(
-    paths: Annotated[list[str] | None, typer.Argument(
-        help="Files, directories or globs (default: the configured paths, else "
-             "processes/).", show_default=False)] = None,
-    output_format: Annotated[OutputFormat, typer.Option(
-        "--format", "-f", help="Output: text for people; json, junit, github or sarif for CI."
-    )] = OutputFormat.TEXT,
-    output_json: Annotated[bool, typer.Option(
-        "--json", help="Same as --format json.")] = False,
-    fail_on: Annotated[FailOn | None, typer.Option(
-        help="Exit 1 when a finding is at least this severe (default: error, or the "
-             "configured fail-on).", show_default=False)] = None,
-    handlers: Annotated[str | None, typer.Option(
-        help="The application's HandlerRegistry as module:attribute; turns on the "
-             "diagram-against-code rules.", show_default=False)] = None,
-    rule: Annotated[list[str] | None, typer.Option(
-        "--rule", help="Override a rule's severity: ID=error|warning|info|off (repeatable).",
-        show_default=False)] = None,
-    config: Annotated[Path | None, typer.Option(
-        help="The pyproject.toml to read (default: the nearest one above the current "
-             "directory).", show_default=False)] = None,
-    list_rules: Annotated[bool, typer.Option(
-        "--list-rules", help="List every rule with its default severity and exit.")] = False,
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Files, directories or globs (default: the configured paths, else processes/).",
+            show_default=False,
+        ),
+    ] = None,
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--format", "-f", help="Output: text for people; json, junit, github or sarif for CI."
+        ),
+    ] = OutputFormat.TEXT,
+    output_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+    fail_on: Annotated[
+        FailOn | None,
+        typer.Option(
+            help="Exit 1 when a finding is at least this severe (default: error, or the "
+            "configured fail-on).",
+            show_default=False,
+        ),
+    ] = None,
+    handlers: Annotated[
+        str | None,
+        typer.Option(
+            help="The application's HandlerRegistry as module:attribute; turns on the "
+            "diagram-against-code rules.",
+            show_default=False,
+        ),
+    ] = None,
+    rule: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rule",
+            help="Override a rule's severity: ID=error|warning|info|off (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="The pyproject.toml to read (default: the nearest one above the current "
+            "directory).",
+            show_default=False,
+        ),
+    ] = None,
+    list_rules: Annotated[
+        bool,
+        typer.Option("--list-rules", help="List every rule with its default severity and exit."),
+    ] = False,
 ) -> None:
     """Check process and decision files: schema, modelling (bpmnlint's rules), diagram, what
     would fail at run time and, with --handlers, the diagram against the code."""
@@ -88,8 +116,11 @@ def validate(
         return
     try:
         settings = _settings(config, fail_on, handlers, rule)
-        registry = (import_registry(settings.handlers, [Path.cwd(), settings.root])
-                    if settings.handlers else None)
+        registry = (
+            import_registry(settings.handlers, [Path.cwd(), settings.root])
+            if settings.handlers
+            else None
+        )
     except (ConfigError, RegistryImportError) as error:
         _print_error(str(error))
         raise typer.Exit(2) from error
@@ -116,13 +147,18 @@ def _default_paths(settings: ValidateConfig) -> list[str]:
     if settings.paths != ValidateConfig().paths or Path(configured[0]).exists():
         return configured
     shipped = shipped_processes()
-    errors.print(f"No processes/ here and none configured: checking the files shipped with "
-                 f"retailflow in {shipped}.", soft_wrap=True, highlight=False)
+    errors.print(
+        f"No processes/ here and none configured: checking the files shipped with "
+        f"retailflow in {shipped}.",
+        soft_wrap=True,
+        highlight=False,
+    )
     return [str(shipped)]
 
 
-def _settings(config: Path | None, fail_on: FailOn | None, handlers: str | None,
-              overrides: list[str] | None) -> ValidateConfig:
+def _settings(
+    config: Path | None, fail_on: FailOn | None, handlers: str | None, overrides: list[str] | None
+) -> ValidateConfig:
     """The configuration file's settings with the command line's on top."""
     if config is not None and not config.is_file():
         raise typer.BadParameter(f"no file at {config}", param_hint="--config")
@@ -131,8 +167,10 @@ def _settings(config: Path | None, fail_on: FailOn | None, handlers: str | None,
     for override in overrides or []:
         rule_id, _, level = override.partition("=")
         if rule_id not in RULES or not level:
-            raise typer.BadParameter(f"{override!r}: write ID=LEVEL with a rule id from "
-                                     "--list-rules", param_hint="--rule")
+            raise typer.BadParameter(
+                f"{override!r}: write ID=LEVEL with a rule id from --list-rules",
+                param_hint="--rule",
+            )
         rules[rule_id] = parse_level(level, where=f"--rule {override}")
     return dataclasses.replace(
         settings,
@@ -151,6 +189,10 @@ def _print_rules() -> None:
     for column in ("rule", "default", "category", "what it reports"):
         table.add_column(column)
     for entry in RULES.values():
-        table.add_row(entry.id, str(entry.severity or "off"), str(entry.category),
-                      entry.summary + (" (bpmnlint)" if entry.bpmnlint else ""))
+        table.add_row(
+            entry.id,
+            str(entry.severity or "off"),
+            str(entry.category),
+            entry.summary + (" (bpmnlint)" if entry.bpmnlint else ""),
+        )
     console.print(table)

@@ -29,39 +29,63 @@ class KeyValueFormatter(logging.Formatter):
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         line = printable(super().formatMessage(record))
-        fields = " ".join(f"{name}={printable(str(getattr(record, name)))}" for name in _FIELDS
-                          if getattr(record, name, None) is not None)
+        fields = " ".join(
+            f"{name}={printable(str(getattr(record, name)))}"
+            for name in _FIELDS
+            if getattr(record, name, None) is not None
+        )
         return f"{line} {fields}" if fields else line
 
     def formatException(self, ei: Any) -> str:
-        return "\n".join(f"    {printable(line)}"
-                         for line in super().formatException(ei).splitlines())
+        return "\n".join(
+            f"    {printable(line)}" for line in super().formatException(ei).splitlines()
+        )
 
     def formatStack(self, stack_info: str) -> str:
         return "\n".join(f"    {printable(line)}" for line in stack_info.splitlines())
 
 
 def worker(
-    db: Annotated[str, typer.Option("--db", envvar="RETAILFLOW_DB",
-                                    help="Store URL shared by the workers "
-                                    "(postgresql+psycopg://user@host/db), or a SQLite file for "
-                                    "one worker; default from $RETAILFLOW_DB.")],
-    handlers: Annotated[str, typer.Option(
-        "--handlers", help="Where the handlers are: module:attribute, a HandlerRegistry or "
-                           "a function returning one (the current folder is importable).")],
+    db: Annotated[
+        str,
+        typer.Option(
+            "--db",
+            envvar="RETAILFLOW_DB",
+            help="Store URL shared by the workers "
+            "(postgresql+psycopg://user@host/db), or a SQLite file for "
+            "one worker; default from $RETAILFLOW_DB.",
+        ),
+    ],
+    handlers: Annotated[
+        str,
+        typer.Option(
+            "--handlers",
+            help="Where the handlers are: module:attribute, a HandlerRegistry or "
+            "a function returning one (the current folder is importable).",
+        ),
+    ],
     concurrency: Annotated[int, typer.Option(min=1, help="Threads running jobs.")] = 1,
     claim_batch: Annotated[int, typer.Option(min=1, help="Jobs one claim takes.")] = 3,
-    lease: Annotated[float, typer.Option(
-        min=1, help="Seconds a claim lasts; must exceed claim-batch times the slowest "
-                    "handler.")] = 300,
-    poll_interval: Annotated[float, typer.Option(
-        min=0.01, help="Longest pause, in seconds, between claims when idle.")] = 1.0,
-    worker_id: Annotated[str | None, typer.Option(help="Lock owner name (default: random).")
-                         ] = None,
+    lease: Annotated[
+        float,
+        typer.Option(
+            min=1, help="Seconds a claim lasts; must exceed claim-batch times the slowest handler."
+        ),
+    ] = 300,
+    poll_interval: Annotated[
+        float, typer.Option(min=0.01, help="Longest pause, in seconds, between claims when idle.")
+    ] = 1.0,
+    worker_id: Annotated[
+        str | None, typer.Option(help="Lock owner name (default: random).")
+    ] = None,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
-    migrate: Annotated[bool, typer.Option(
-        help="Create or migrate the schema on start; --no-migrate refuses a database not at "
-             "this version (run `retailflow db upgrade` first).")] = True,
+    migrate: Annotated[
+        bool,
+        typer.Option(
+            help="Create or migrate the schema on start; --no-migrate refuses a database not at "
+            "this version (run `retailflow db upgrade` first)."
+        ),
+    ] = True,
 ) -> None:
     """Run due jobs from a shared store until SIGTERM or Ctrl-C.
 
@@ -74,14 +98,19 @@ def worker(
     # internals, not worker lifecycle or job outcomes.
     for noisy in ("spiff", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
-    settings = WorkerSettings(concurrency=concurrency, claim_batch=claim_batch,
-                              lease=timedelta(seconds=lease), poll_interval=poll_interval)
+    settings = WorkerSettings(
+        concurrency=concurrency,
+        claim_batch=claim_batch,
+        lease=timedelta(seconds=lease),
+        poll_interval=poll_interval,
+    )
     try:
         registry = import_registry(handlers, [Path.cwd()])
     except RegistryImportError as error:
         raise typer.BadParameter(str(error), param_hint="--handlers") from error
-    running = Worker(store_url(db), registry, settings=settings, worker_id=worker_id,
-                     migrate=migrate)
+    running = Worker(
+        store_url(db), registry, settings=settings, worker_id=worker_id, migrate=migrate
+    )
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         if running.stopping:

@@ -52,8 +52,11 @@ def handler_fields(handler: RegisteredHandler) -> list[TemplateField]:
             found.extend(_model_fields(annotation))
             continue
         required = parameter.default is parameter.empty
-        found.append(_field(parameter.name, annotation, None, required,
-                            None if required else parameter.default))
+        found.append(
+            _field(
+                parameter.name, annotation, None, required, None if required else parameter.default
+            )
+        )
     return found
 
 
@@ -67,8 +70,10 @@ def template_version(handler: RegisteredHandler) -> int:
     """
     described = {
         "topic": handler.topic,
-        "inputs": [[f.name, f.kind, f.required, f.default, list(f.choices)]
-                   for f in handler_fields(handler)],
+        "inputs": [
+            [f.name, f.kind, f.required, f.default, list(f.choices)]
+            for f in handler_fields(handler)
+        ],
         "outputs": sorted(handler.output_fields or ()),
         "retries": handler.retries,
     }
@@ -81,13 +86,15 @@ def _model_fields(model: type[BaseModel]) -> list[TemplateField]:
     for name, info in model.model_fields.items():
         alias = info.validation_alias if isinstance(info.validation_alias, str) else info.alias
         default = None if info.default is PydanticUndefined else info.default
-        found.append(_field(alias or name, info.annotation, info.description,
-                            info.is_required(), default))
+        found.append(
+            _field(alias or name, info.annotation, info.description, info.is_required(), default)
+        )
     return found
 
 
-def _field(name: str, annotation: Any, description: str | None, required: bool,
-           default: Any) -> TemplateField:
+def _field(
+    name: str, annotation: Any, description: str | None, required: bool, default: Any
+) -> TemplateField:
     annotation = _without_none(annotation)
     choices = _choices(annotation)
     kind: FieldKind

@@ -40,11 +40,14 @@ def element_template(handler: RegisteredHandler, target: Target) -> dict[str, An
     """The element template of one handler for Camunda 8 (``"c8"``) or Camunda 7 (``"c7"``)."""
     fields = handler_fields(handler)
     outputs = sorted(handler.output_fields or ())
-    properties = (_task_properties(handler, target)
-                  + [_input(field, target) for field in fields]
-                  + [_output(name, target) for name in outputs])
-    groups = [_TASK_GROUP] + ([_INPUTS_GROUP] if fields else []) + (
-        [_OUTPUTS_GROUP] if outputs else [])
+    properties = (
+        _task_properties(handler, target)
+        + [_input(field, target) for field in fields]
+        + [_output(name, target) for name in outputs]
+    )
+    groups = (
+        [_TASK_GROUP] + ([_INPUTS_GROUP] if fields else []) + ([_OUTPUTS_GROUP] if outputs else [])
+    )
     template: dict[str, Any] = {
         "$schema": SCHEMAS[target],
         "name": _title(handler.topic),
@@ -60,8 +63,9 @@ def element_template(handler: RegisteredHandler, target: Target) -> dict[str, An
     return template
 
 
-def write_templates(handlers: Iterable[RegisteredHandler], target: Target,
-                    directory: Path) -> list[Path]:
+def write_templates(
+    handlers: Iterable[RegisteredHandler], target: Target, directory: Path
+) -> list[Path]:
     """Write ``<template id>.<target>.json`` per handler into ``directory`` (created if
     needed); the target in the name lets Camunda 8 and Camunda 7 templates share a folder."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -82,23 +86,38 @@ def _task_properties(handler: RegisteredHandler, target: Target) -> list[dict[st
     handler_header = {"type": "Hidden", "value": describe_function(handler.function)}
     if target == "c8":
         properties: list[dict[str, Any]] = [
-            {"type": "Hidden", "value": handler.topic,
-             "binding": {"type": "zeebe:taskDefinition", "property": "type"}},
+            {
+                "type": "Hidden",
+                "value": handler.topic,
+                "binding": {"type": "zeebe:taskDefinition", "property": "type"},
+            },
         ]
         if handler.retries is not None:
-            properties.append({"label": "Retries", "group": "task", "type": "String",
-                               "value": str(handler.retries),
-                               "description": "Runs of the handler before an incident opens.",
-                               "binding": {"type": "zeebe:taskDefinition",
-                                           "property": "retries"}})
-        properties.append(handler_header | {"binding": {"type": "zeebe:taskHeader",
-                                                        "key": "handler"}})
+            properties.append(
+                {
+                    "label": "Retries",
+                    "group": "task",
+                    "type": "String",
+                    "value": str(handler.retries),
+                    "description": "Runs of the handler before an incident opens.",
+                    "binding": {"type": "zeebe:taskDefinition", "property": "retries"},
+                }
+            )
+        properties.append(
+            handler_header | {"binding": {"type": "zeebe:taskHeader", "key": "handler"}}
+        )
         return properties
     return [
-        {"type": "Hidden", "value": "external",
-         "binding": {"type": "property", "name": "camunda:type"}},
-        {"type": "Hidden", "value": handler.topic,
-         "binding": {"type": "property", "name": "camunda:topic"}},
+        {
+            "type": "Hidden",
+            "value": "external",
+            "binding": {"type": "property", "name": "camunda:type"},
+        },
+        {
+            "type": "Hidden",
+            "value": handler.topic,
+            "binding": {"type": "property", "name": "camunda:topic"},
+        },
         handler_header | {"binding": {"type": "camunda:property", "name": "handler"}},
     ]
 
@@ -127,8 +146,10 @@ def _control(field: TemplateField, target: Target) -> dict[str, Any]:
     """The input's type and value; C7 templates have no Number control and take text."""
     control: dict[str, Any]
     if field.kind == "Dropdown":
-        control = {"type": "Dropdown",
-                   "choices": [{"name": choice, "value": choice} for choice in field.choices]}
+        control = {
+            "type": "Dropdown",
+            "choices": [{"name": choice, "value": choice} for choice in field.choices],
+        }
         if field.default is not None:
             control["value"] = str(field.default)
         return control
@@ -146,17 +167,26 @@ def _control(field: TemplateField, target: Target) -> dict[str, Any]:
     if target == "c8":
         control["feel"] = "required" if field.kind == "Expression" else "optional"
     if field.default is not None:
-        control["value"] = (str(field.default).lower() if isinstance(field.default, bool)
-                            else str(field.default))
+        control["value"] = (
+            str(field.default).lower() if isinstance(field.default, bool) else str(field.default)
+        )
     return control
 
 
 def _output(name: str, target: Target) -> dict[str, Any]:
-    binding = ({"type": "zeebe:output", "source": f"={name}"} if target == "c8"
-               else {"type": "camunda:outputParameter", "source": f"${{{name}}}"})
-    return {"label": f"Result variable for '{name}'", "group": "outputs", "type": "String",
-            "value": name, "description": f"The process variable that receives '{name}'.",
-            "binding": binding}
+    binding = (
+        {"type": "zeebe:output", "source": f"={name}"}
+        if target == "c8"
+        else {"type": "camunda:outputParameter", "source": f"${{{name}}}"}
+    )
+    return {
+        "label": f"Result variable for '{name}'",
+        "group": "outputs",
+        "type": "String",
+        "value": name,
+        "description": f"The process variable that receives '{name}'.",
+        "binding": binding,
+    }
 
 
 def _title(topic: str) -> str:

@@ -37,8 +37,13 @@ class LoadedDefinition:
 class DefinitionCache:
     """Compiles each stored definition on first use and keeps it."""
 
-    def __init__(self, store: Store, expressions: ExpressionEngine,
-                 decisions: DecisionEvaluator, now: Callable[[], Any]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        expressions: ExpressionEngine,
+        decisions: DecisionEvaluator,
+        now: Callable[[], Any],
+    ) -> None:
         self._store = store
         self._expressions = expressions
         self._decisions = decisions
@@ -54,25 +59,36 @@ class DefinitionCache:
         return loaded
 
     def _load(self, definition: ProcessDefinition) -> LoadedDefinition:
-        documents = [read_document(_source(self._store, content_hash))
-                     for content_hash in definition.resource_hashes]
-        trees = [SourceTree(doc.name, doc.root) for doc in documents
-                 if isinstance(doc, BpmnDocument)]
+        documents = [
+            read_document(_source(self._store, content_hash))
+            for content_hash in definition.resource_hashes
+        ]
+        trees = [
+            SourceTree(doc.name, doc.root) for doc in documents if isinstance(doc, BpmnDocument)
+        ]
         compiled = compile_processes(trees, [definition.process_id])[definition.process_id]
-        decisions = {decision.id: decision for doc in documents
-                     if isinstance(doc, DmnDocument)
-                     for decision in parse_dmn(doc.root, file=doc.name)}
-        script_engine = RetailScriptEngine(self._expressions, self._now,
-                                           self._decider(decisions))
+        decisions = {
+            decision.id: decision
+            for doc in documents
+            if isinstance(doc, DmnDocument)
+            for decision in parse_dmn(doc.root, file=doc.name)
+        }
+        script_engine = RetailScriptEngine(self._expressions, self._now, self._decider(decisions))
         return LoadedDefinition(definition, compiled, decisions, script_engine)
 
     def _decider(self, decisions: Mapping[str, Decision]) -> Callable[..., Any]:
-        def decide(decision_id: str, variables: Mapping[str, Any], map_result: str | None,
-                   element_id: str | None) -> Any:
+        def decide(
+            decision_id: str,
+            variables: Mapping[str, Any],
+            map_result: str | None,
+            element_id: str | None,
+        ) -> Any:
             decision = decisions.get(decision_id)
             if decision is None:
-                raise ExpressionError(f"decision '{decision_id}' is not deployed with this "
-                                      "process", element_id=element_id)
+                raise ExpressionError(
+                    f"decision '{decision_id}' is not deployed with this process",
+                    element_id=element_id,
+                )
             result = self._decisions.evaluate(decision, variables, decisions)
             return shape_result(result, map_result), result.evaluated
 
@@ -100,7 +116,8 @@ def _source(store: Store, content_hash: str) -> SourceFile:
     try:
         resource = store.get_resource(content_hash)
     except NotFoundError as error:
-        raise NotFoundError(f"deployed file {content_hash[:12]} is missing from the store"
-                            ) from error
+        raise NotFoundError(
+            f"deployed file {content_hash[:12]} is missing from the store"
+        ) from error
     kind: Literal["bpmn", "dmn"] = "dmn" if resource.name.endswith(".dmn") else "bpmn"
     return SourceFile(resource.name, resource.content, resource.content_hash, kind)

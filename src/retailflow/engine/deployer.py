@@ -47,14 +47,16 @@ logger = logging.getLogger(__name__)
 class Deployer:
     """Checks, compiles and stores process files for an engine."""
 
-    def __init__(self, store: Store, handlers: HandlerRegistry,
-                 expressions: ExpressionEngine) -> None:
+    def __init__(
+        self, store: Store, handlers: HandlerRegistry, expressions: ExpressionEngine
+    ) -> None:
         self._store = store
         self._handlers = handlers
         self._expressions = expressions
 
-    def deploy(self, paths: Sequence[str | Path], *, require_handlers: bool,
-               now: datetime) -> Deployment:
+    def deploy(
+        self, paths: Sequence[str | Path], *, require_handlers: bool, now: datetime
+    ) -> Deployment:
         """Deploy every ``.bpmn`` and ``.dmn`` file under ``paths``; ``DeploymentError`` (and
         nothing stored) if any error is found."""
         sources = load_sources(paths)
@@ -80,30 +82,56 @@ class Deployer:
                     continue
                 seen.add(element_id)
                 file, line = compiled.locations.get(element_id, (None, None))
-                findings.append(Finding(
-                    Severity.ERROR, "handler-missing",
-                    f"no handler is registered for job type '{topic}'",
-                    file=file, line=line, element_id=element_id,
-                    hint=f"register one with @handlers.handler({topic!r}), or deploy with "
-                         "require_handlers=False if the app binds handlers later"))
+                findings.append(
+                    Finding(
+                        Severity.ERROR,
+                        "handler-missing",
+                        f"no handler is registered for job type '{topic}'",
+                        file=file,
+                        line=line,
+                        element_id=element_id,
+                        hint=f"register one with @handlers.handler({topic!r}), or deploy with "
+                        "require_handlers=False if the app binds handlers later",
+                    )
+                )
             for element_id, config in compiled.element_configs():
                 file, line = compiled.locations.get(element_id, (None, None))
                 for unbound in unbound_callouts(self._handlers, config):
                     if (element_id, unbound.what) in reported:
                         continue  # a called process's, met again through another caller
                     reported.add((element_id, unbound.what))
-                    findings.append(Finding(
-                        Severity.ERROR, "handler-missing", unbound.message, file=file,
-                        line=unbound.line or line, element_id=element_id, hint=unbound.hint))
+                    findings.append(
+                        Finding(
+                            Severity.ERROR,
+                            "handler-missing",
+                            unbound.message,
+                            file=file,
+                            line=unbound.line or line,
+                            element_id=element_id,
+                            hint=unbound.hint,
+                        )
+                    )
         return findings
 
-    def _store_versions(self, sources: Sequence[SourceFile],
-                        documents: Sequence[BpmnDocument | DmnDocument],
-                        compiled: dict[str, CompiledProcess], now: datetime) -> Deployment:
-        file_of_process = {process.id: doc.content_hash for doc in documents
-                           if isinstance(doc, BpmnDocument) for process in doc.processes}
-        file_of_decision = {decision_id: doc.content_hash for doc in documents
-                            if isinstance(doc, DmnDocument) for decision_id in doc.decision_ids}
+    def _store_versions(
+        self,
+        sources: Sequence[SourceFile],
+        documents: Sequence[BpmnDocument | DmnDocument],
+        compiled: dict[str, CompiledProcess],
+        now: datetime,
+    ) -> Deployment:
+        file_of_process = {
+            process.id: doc.content_hash
+            for doc in documents
+            if isinstance(doc, BpmnDocument)
+            for process in doc.processes
+        }
+        file_of_decision = {
+            decision_id: doc.content_hash
+            for doc in documents
+            if isinstance(doc, DmnDocument)
+            for decision_id in doc.decision_ids
+        }
         by_hash = {source.content_hash: source for source in sources}
         deployment = Deployment()
         new_definitions: list[ProcessDefinition] = []
@@ -111,10 +139,16 @@ class Deployer:
         schedules: dict[str, list[Job]] = {}
         for process_id, process in sorted(compiled.items()):
             hashes = {file_of_process[process_id]}
-            hashes.update(file_of_process[called] for called in process.called_process_ids()
-                          if called in file_of_process)
-            hashes.update(file_of_decision[decision] for decision in process.decision_ids()
-                          if decision in file_of_decision)
+            hashes.update(
+                file_of_process[called]
+                for called in process.called_process_ids()
+                if called in file_of_process
+            )
+            hashes.update(
+                file_of_decision[decision]
+                for decision in process.decision_ids()
+                if decision in file_of_decision
+            )
             resource_hashes = tuple(sorted(hashes))
             own_hash = file_of_process[process_id]
             latest = self._store.latest_definition(process_id)
@@ -123,11 +157,15 @@ class Deployer:
                 continue
             version = 1 if latest is None else latest.version + 1
             definition = ProcessDefinition(
-                id=f"{process_id}:{version}", process_id=process_id, version=version,
-                name=process.spec.description if process.spec.description != process_id
-                else None,
-                content_hash=own_hash, resource_name=by_hash[own_hash].name,
-                resource_hashes=resource_hashes, deployed_at=now)
+                id=f"{process_id}:{version}",
+                process_id=process_id,
+                version=version,
+                name=process.spec.description if process.spec.description != process_id else None,
+                content_hash=own_hash,
+                resource_name=by_hash[own_hash].name,
+                resource_hashes=resource_hashes,
+                deployed_at=now,
+            )
             new_definitions.append(definition)
             if latest is not None:
                 schedules[schedule_owner(latest.id)] = []  # a new version retires the old one
@@ -179,13 +217,20 @@ def check_sources(sources: Sequence[SourceFile], expressions: ExpressionEngine) 
     def check_script(script: str, element_id: str | None) -> None:
         sandbox.script(script)  # compiles under the sandbox's policy; runs nothing
 
-    findings.extend(check_documents(documents, check_expression=check_expression,
-                                    check_script=check_script))
+    findings.extend(
+        check_documents(documents, check_expression=check_expression, check_script=check_script)
+    )
     if not _errors(findings):
-        executable = [process.id for doc in documents if isinstance(doc, BpmnDocument)
-                      for process in doc.processes if process.executable]
-        trees = [SourceTree(doc.name, doc.root) for doc in documents
-                 if isinstance(doc, BpmnDocument)]
+        executable = [
+            process.id
+            for doc in documents
+            if isinstance(doc, BpmnDocument)
+            for process in doc.processes
+            if process.executable
+        ]
+        trees = [
+            SourceTree(doc.name, doc.root) for doc in documents if isinstance(doc, BpmnDocument)
+        ]
         try:
             checked.compiled = compile_processes(trees, executable)
         except DeploymentError as error:

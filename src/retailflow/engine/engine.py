@@ -85,10 +85,18 @@ class Engine:
     instance where it stood.
     """
 
-    def __init__(self, url: str | None = None, *, handlers: HandlerRegistry | None = None,
-                 clock: Clock | None = None, store: Store | None = None,
-                 retry_policy: RetryPolicy | None = None, worker_id: str | None = None,
-                 lease: timedelta = timedelta(minutes=5), live_cache_size: int = 1000) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        handlers: HandlerRegistry | None = None,
+        clock: Clock | None = None,
+        store: Store | None = None,
+        retry_policy: RetryPolicy | None = None,
+        worker_id: str | None = None,
+        lease: timedelta = timedelta(minutes=5),
+        live_cache_size: int = 1000,
+    ) -> None:
         self.store: Store = store if store is not None else open_store(url)
         self.handlers = handlers if handlers is not None else HandlerRegistry()
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -97,8 +105,9 @@ class Engine:
         self.lease = lease
         self.expressions = ExpressionEngine(default_dialect=Dialect.PYTHON)
         self._codec = StateCodec()
-        self._definitions = DefinitionCache(self.store, self.expressions,
-                                            DecisionEvaluator(self.expressions), self.clock.now)
+        self._definitions = DefinitionCache(
+            self.store, self.expressions, DecisionEvaluator(self.expressions), self.clock.now
+        )
         self._deployer = Deployer(self.store, self.handlers, self.expressions)
         self._rows = WaitStateRows(self.handlers, self.retry_policy, self.expressions)
         self._callouts = CalloutHandlers(self.handlers, self.expressions)
@@ -123,27 +132,38 @@ class Engine:
         ``require_handlers=False`` if handlers are bound later)."""
         if not paths:
             raise RetailflowError("deploy needs at least one file, directory or glob")
-        return self._deployer.deploy(paths, require_handlers=require_handlers,
-                                     now=self.clock.now())
+        return self._deployer.deploy(paths, require_handlers=require_handlers, now=self.clock.now())
 
     def definitions(self) -> list[ProcessDefinition]:
         """Every deployed definition, by process id and version."""
         return self.store.list_definitions()
 
     # -- runtime -----------------------------------------------------------------------------
-    def start(self, process_id: str, *, business_key: str | None = None,
-              variables: Mapping[str, Any] | None = None) -> Instance:
+    def start(
+        self,
+        process_id: str,
+        *,
+        business_key: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+    ) -> Instance:
         """Start the latest version of ``process_id`` and advance it to its first wait states."""
         definition = self.store.latest_definition(process_id)
         if definition is None:
             known = ", ".join(sorted({d.process_id for d in self.store.list_definitions()}))
-            raise NotFoundError(f"no process '{process_id}' is deployed (deployed: "
-                                f"{known or 'none'}); deploy its file first")
+            raise NotFoundError(
+                f"no process '{process_id}' is deployed (deployed: "
+                f"{known or 'none'}); deploy its file first"
+            )
         payload = copy_variables(variables or {}, f"start of '{process_id}'")
         return self._start(definition, business_key, payload)
 
-    def run(self, *, max_jobs: int | None = None, stop: threading.Event | None = None,
-            claim_batch: int = 64) -> int:
+    def run(
+        self,
+        *,
+        max_jobs: int | None = None,
+        stop: threading.Event | None = None,
+        claim_batch: int = 64,
+    ) -> int:
         """Execute due jobs (handlers and timers) inline until none is due; returns how many
         ran. This is how the demo, tests and small apps work without a worker process.
 
@@ -158,9 +178,14 @@ class Engine:
             while (max_jobs is None or executed < max_jobs) and not (stop and stop.is_set()):
                 if not self._claimed:
                     now = self.clock.now()
-                    self._claimed.extend(self.store.claim_due_jobs(
-                        now=now, owner=self.worker_id, lease_until=now + self.lease,
-                        limit=claim_batch))
+                    self._claimed.extend(
+                        self.store.claim_due_jobs(
+                            now=now,
+                            owner=self.worker_id,
+                            lease_until=now + self.lease,
+                            limit=claim_batch,
+                        )
+                    )
                     if not self._claimed:
                         break
                 self.execute_job(self._claimed.popleft())
@@ -176,9 +201,12 @@ class Engine:
         wait for them (a lost wake-up, which commits now prevent): re-committing such an
         instance's wait states delivers the message, as any step reaching the catch does."""
         for subscription in self.store.lost_wake_ups(self.clock.now()):
-            logger.warning("instance %s waits at %s beside a buffered message; delivering it",
-                           subscription.instance_id, subscription.element_id,
-                           extra={"instance_id": subscription.instance_id})
+            logger.warning(
+                "instance %s waits at %s beside a buffered message; delivering it",
+                subscription.instance_id,
+                subscription.element_id,
+                extra={"instance_id": subscription.instance_id},
+            )
             with suppress(ConcurrentUpdateError, NotFoundError):
                 self._advance(subscription.instance_id, lambda run: None)
 
@@ -190,9 +218,12 @@ class Engine:
                 self.store.release_job(self._claimed[0].id, owner=self.worker_id)
                 self._claimed.popleft()
         except StoreUnavailableError:
-            logger.warning("could not give back %d claimed job(s); they are claimable again "
-                           "when their lease expires", len(self._claimed),
-                           extra={"worker_id": self.worker_id})
+            logger.warning(
+                "could not give back %d claimed job(s); they are claimable again "
+                "when their lease expires",
+                len(self._claimed),
+                extra={"worker_id": self.worker_id},
+            )
             self._claimed.clear()
 
     def execute_job(self, job: Job) -> None:
@@ -217,37 +248,57 @@ class Engine:
         except ConcurrentUpdateError as error:
             # Other writers kept moving the instance on: not a failure of the job, which runs
             # again (at least once, as ever) when given back.
-            logger.warning("job %s gave way to concurrent changes of instance %s: %s", job.id,
-                           job.instance_id, error, extra=_job_fields(job))
+            logger.warning(
+                "job %s gave way to concurrent changes of instance %s: %s",
+                job.id,
+                job.instance_id,
+                error,
+                extra=_job_fields(job),
+            )
             with suppress(NotFoundError, ConcurrentUpdateError):
                 self.store.release_job(job.id, owner=self.worker_id)
         except Exception as error:
             # A defect (in retailflow, or a step nothing else caught), not a handler's failure:
             # an incident, so the job is not claimed again forever; the instance stays put.
-            logger.exception("job %s of %s failed unexpectedly", job.id, job.instance_id,
-                             extra=_job_fields(job))
-            self._fail(job, self._definition_of(job.instance_id),
-                       f"internal error while running the job: {type(error).__name__}: {error}",
-                       retryable=False)
+            logger.exception(
+                "job %s of %s failed unexpectedly", job.id, job.instance_id, extra=_job_fields(job)
+            )
+            self._fail(
+                job,
+                self._definition_of(job.instance_id),
+                f"internal error while running the job: {type(error).__name__}: {error}",
+                retryable=False,
+            )
 
-    def tasks(self, *, instance: str | Instance | None = None, assignee: str | None = None,
-              candidate_group: str | None = None) -> list[UserTask]:
+    def tasks(
+        self,
+        *,
+        instance: str | Instance | None = None,
+        assignee: str | None = None,
+        candidate_group: str | None = None,
+    ) -> list[UserTask]:
         """Open user tasks, with assignee, candidate groups and form key as drawn."""
-        return self.store.list_user_tasks(instance_id=_optional_id(instance), assignee=assignee,
-                                          candidate_group=candidate_group)
+        return self.store.list_user_tasks(
+            instance_id=_optional_id(instance), assignee=assignee, candidate_group=candidate_group
+        )
 
-    def complete_task(self, task: str | UserTask, variables: Mapping[str, Any] | None = None
-                      ) -> Instance:
+    def complete_task(
+        self, task: str | UserTask, variables: Mapping[str, Any] | None = None
+    ) -> Instance:
         """Complete an open user task (or its id) with the variables the person entered."""
         task_id = _id(task)
         task = self.store.get_user_task(task_id)
         payload = copy_variables(variables or {}, f"completion of task '{task.element_id}'")
-        return self._advance(task.instance_id,
-                             lambda run: run.complete_user_task(task_id, payload))
+        return self._advance(task.instance_id, lambda run: run.complete_user_task(task_id, payload))
 
-    def correlate(self, message: str, *, key: str | None = None,
-                  variables: Mapping[str, Any] | None = None,
-                  ttl: timedelta | None = None) -> Instance | None:
+    def correlate(
+        self,
+        message: str,
+        *,
+        key: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+        ttl: timedelta | None = None,
+    ) -> Instance | None:
         """Deliver a message to the instance waiting for ``message`` with correlation ``key``,
         or start a process whose start event catches it. With ``ttl``, a message nobody waits
         for is kept that long for a subscription that opens later (returns ``None``);
@@ -271,40 +322,56 @@ class Engine:
                     raise self._nobody_waits(message, key)
                 now = self.clock.now()
                 # A subscription opened since the read above is returned instead of buffering.
-                subscription = self.store.buffer_message(BufferedMessage(
-                    uuid.uuid4().hex, message, key, payload, now + ttl, now))
+                subscription = self.store.buffer_message(
+                    BufferedMessage(uuid.uuid4().hex, message, key, payload, now + ttl, now)
+                )
                 if subscription is None:
                     return None
             try:
                 return self._deliver_message(subscription, message, payload)
             except NotFoundError:
                 # Another message woke that instance first: look again.
-                logger.info("message '%s' lost its subscription to another, looking again",
-                            message, extra={"instance_id": subscription.instance_id,
-                                            "attempt": attempt + 1})
-        raise ConcurrentUpdateError(f"message '{message}' with key {key!r} lost its "
-                                    f"subscription to others {_CONFLICT_ATTEMPTS} times; "
-                                    "try again")
+                logger.info(
+                    "message '%s' lost its subscription to another, looking again",
+                    message,
+                    extra={"instance_id": subscription.instance_id, "attempt": attempt + 1},
+                )
+        raise ConcurrentUpdateError(
+            f"message '{message}' with key {key!r} lost its "
+            f"subscription to others {_CONFLICT_ATTEMPTS} times; "
+            "try again"
+        )
 
-    def _deliver_message(self, subscription: Subscription, message: str,
-                         payload: dict[str, Any]) -> Instance:
+    def _deliver_message(
+        self, subscription: Subscription, message: str, payload: dict[str, Any]
+    ) -> Instance:
         return self._advance(
             subscription.instance_id,
             lambda run: run.deliver_message(subscription.id, message, payload),
-            extra=[_Note(HistoryKind.MESSAGE_CORRELATED, subscription.element_id, payload)])
+            extra=[_Note(HistoryKind.MESSAGE_CORRELATED, subscription.element_id, payload)],
+        )
 
     def _nobody_waits(self, message: str, key: str | None) -> NotFoundError:
         """The error for a message without time-to-live that nothing takes now."""
-        known = set().union(*(self._definitions.get(d.id).compiled.message_names()
-                              for d in self._latest_definitions()))
+        known = set().union(
+            *(
+                self._definitions.get(d.id).compiled.message_names()
+                for d in self._latest_definitions()
+            )
+        )
         if message not in known:
-            return NotFoundError(f"no deployed process catches a message named '{message}' "
-                                 f"(known: {', '.join(sorted(known)) or 'none'})")
-        return NotFoundError(f"no instance waits for message '{message}' with key {key!r} "
-                             "now; pass ttl= to keep it until one does")
+            return NotFoundError(
+                f"no deployed process catches a message named '{message}' "
+                f"(known: {', '.join(sorted(known)) or 'none'})"
+            )
+        return NotFoundError(
+            f"no instance waits for message '{message}' with key {key!r} "
+            "now; pass ttl= to keep it until one does"
+        )
 
-    def broadcast_signal(self, signal: str, variables: Mapping[str, Any] | None = None
-                         ) -> list[Instance]:
+    def broadcast_signal(
+        self, signal: str, variables: Mapping[str, Any] | None = None
+    ) -> list[Instance]:
         """Deliver a signal to every instance waiting for it and start every process whose
         start event catches it; returns the instances it reached. One instance that cannot
         take the signal does not keep it from the others: the failures are raised together
@@ -314,18 +381,23 @@ class Engine:
         failed: list[tuple[str, RetailflowError]] = []
         for subscription in self.store.find_subscriptions(SubscriptionKind.SIGNAL, signal):
             deliver: Callable[[ProcessRun], None] = partial(
-                _deliver_signal, subscription_id=subscription.id, signal=signal, payload=payload)
+                _deliver_signal, subscription_id=subscription.id, signal=signal, payload=payload
+            )
             try:
-                reached.append(self._advance(
-                    subscription.instance_id, deliver,
-                    extra=[_Note(HistoryKind.SIGNAL_RECEIVED, subscription.element_id,
-                                 payload)]))
+                reached.append(
+                    self._advance(
+                        subscription.instance_id,
+                        deliver,
+                        extra=[
+                            _Note(HistoryKind.SIGNAL_RECEIVED, subscription.element_id, payload)
+                        ],
+                    )
+                )
             except RetailflowError as error:
                 failed.append((subscription.instance_id, error))
         for definition in self._start_definitions("signal", signal):
             try:
-                reached.append(self._start(definition, None, payload,
-                                           deliver=("signal", signal)))
+                reached.append(self._start(definition, None, payload, deliver=("signal", signal)))
             except RetailflowError as error:
                 failed.append((definition.id, error))
         if failed:
@@ -343,17 +415,29 @@ class Engine:
         if retries < 1:
             raise RetailflowError(f"retry needs at least one run, got retries={retries}")
         instance_or_incident = _id(instance_or_incident)
-        incidents = [i for i in self.store.list_incidents()
-                     if instance_or_incident in (i.id, i.instance_id)]
+        incidents = [
+            i for i in self.store.list_incidents() if instance_or_incident in (i.id, i.instance_id)
+        ]
         if not incidents:
             raise NotFoundError(f"no open incident for '{instance_or_incident}'")
         now = self.clock.now()
         for job_id in dict.fromkeys(i.job_id for i in incidents):
             incident = next(i for i in incidents if i.job_id == job_id)
-            self.store.retry_job(job_id, retries_left=retries, due_at=now, history=[
-                HistoryEvent(incident.instance_id, self._definition_of(incident.instance_id),
-                             HistoryKind.INCIDENT_RESOLVED, now, element_id=incident.element_id,
-                             job_id=job_id)])
+            self.store.retry_job(
+                job_id,
+                retries_left=retries,
+                due_at=now,
+                history=[
+                    HistoryEvent(
+                        incident.instance_id,
+                        self._definition_of(incident.instance_id),
+                        HistoryKind.INCIDENT_RESOLVED,
+                        now,
+                        element_id=incident.element_id,
+                        job_id=job_id,
+                    )
+                ],
+            )
         return len({i.job_id for i in incidents})
 
     # -- history and queries -----------------------------------------------------------------
@@ -361,15 +445,24 @@ class Engine:
         """One instance (fresh from the store), with its status and latest variables."""
         return self.store.get_instance(_id(instance))
 
-    def instances(self, *, status: InstanceStatus | None = None,
-                  process_id: str | None = None, business_key: str | None = None,
-                  limit: int | None = None, after: str | Instance | None = None
-                  ) -> list[Instance]:
+    def instances(
+        self,
+        *,
+        status: InstanceStatus | None = None,
+        process_id: str | None = None,
+        business_key: str | None = None,
+        limit: int | None = None,
+        after: str | Instance | None = None,
+    ) -> list[Instance]:
         """Instances matching every given filter, oldest first; ``limit`` and ``after`` (the
         last instance of the previous page) page through them."""
-        return self.store.list_instances(status=status, process_id=process_id,
-                                         business_key=business_key, limit=limit,
-                                         after=_optional_id(after))
+        return self.store.list_instances(
+            status=status,
+            process_id=process_id,
+            business_key=business_key,
+            limit=limit,
+            after=_optional_id(after),
+        )
 
     def history(self, instance: str | Instance) -> list[HistoryEvent]:
         """Every recorded step of an instance, in order."""
@@ -381,8 +474,9 @@ class Engine:
         """Open incidents: jobs that exhausted their retries, or cannot succeed."""
         return self.store.list_incidents(instance_id=_optional_id(instance))
 
-    def jobs(self, *, instance: str | Instance | None = None, state: JobState | None = None
-             ) -> list[Job]:
+    def jobs(
+        self, *, instance: str | Instance | None = None, state: JobState | None = None
+    ) -> list[Job]:
         """Jobs (handler calls and timers) waiting to run, by due time; ``state`` keeps those
         due, scheduled, claimed or failed (out of retries) now."""
         jobs = self.store.list_jobs(instance_id=_optional_id(instance))
@@ -395,15 +489,26 @@ class Engine:
         """The messages and signals an instance waits for."""
         return self.store.list_subscriptions(_id(instance))
 
-    def kpis(self, *, process_id: str | None = None, since: datetime | None = None,
-             until: datetime | None = None, sla: Mapping[str, timedelta] | None = None
-             ) -> list[ProcessKpis]:
+    def kpis(
+        self,
+        *,
+        process_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        sla: Mapping[str, timedelta] | None = None,
+    ) -> list[ProcessKpis]:
         """KPIs per process (or of ``process_id``) for the instances started in ``[since,
         until]`` (``until``: now), as they stood at ``until``: counts, incident rate, cycle
         time p50/p90, SLA breaches against ``sla`` (process id -> target), and per step
         counts, durations and conversion. Reads the history in one pass (docs/api.md, KPIs)."""
-        return compute_kpis(self.store, now=self.clock.now(), process_id=process_id,
-                            since=since, until=until, sla=sla)
+        return compute_kpis(
+            self.store,
+            now=self.clock.now(),
+            process_id=process_id,
+            since=since,
+            until=until,
+            sla=sla,
+        )
 
     def close(self) -> None:
         """Release the store's connections."""
@@ -416,23 +521,39 @@ class Engine:
         self.close()
 
     # -- internals: starting and advancing -----------------------------------------------------
-    def _start(self, definition: ProcessDefinition, business_key: str | None,
-               variables: dict[str, Any], deliver: tuple[str, str] | None = None) -> Instance:
+    def _start(
+        self,
+        definition: ProcessDefinition,
+        business_key: str | None,
+        variables: dict[str, Any],
+        deliver: tuple[str, str] | None = None,
+    ) -> Instance:
         loaded = self._definitions.get(definition.id)
         instance = self._new_instance(definition, business_key)
         started = _Note(HistoryKind.INSTANCE_STARTED, None, dict(variables))
-        start_event = None if deliver is None else next(
-            element for element, name in loaded.compiled.start_events(deliver[0])
-            if name == deliver[1])
+        start_event = (
+            None
+            if deliver is None
+            else next(
+                element
+                for element, name in loaded.compiled.start_events(deliver[0])
+                if name == deliver[1]
+            )
+        )
 
         def begin() -> ProcessRun:
-            run = ProcessRun.start(loaded.compiled, {} if deliver else variables,
-                                   loaded.script_engine, start_event=start_event,
-                                   callouts=self._callouts.runner(instance))
+            run = ProcessRun.start(
+                loaded.compiled,
+                {} if deliver else variables,
+                loaded.script_engine,
+                start_event=start_event,
+                callouts=self._callouts.runner(instance),
+            )
             if deliver is not None:
                 kind, name = deliver
-                catch = next(c for c in run.wait_states().catches
-                             if c.kind == kind and c.name == name)
+                catch = next(
+                    c for c in run.wait_states().catches if c.kind == kind and c.name == name
+                )
                 if kind == "message":
                     run.deliver_message(catch.task_id, name, variables)
                 else:
@@ -441,9 +562,14 @@ class Engine:
 
         return self._commit_new(instance, begin, extra=[started])
 
-    def _commit_new(self, instance: Instance, begin: Callable[[], ProcessRun], *,
-                    extra: Sequence[_Note], schedules: dict[str, list[Job]] | None = None
-                    ) -> Instance:
+    def _commit_new(
+        self,
+        instance: Instance,
+        begin: Callable[[], ProcessRun],
+        *,
+        extra: Sequence[_Note],
+        schedules: dict[str, list[Job]] | None = None,
+    ) -> Instance:
         """Commit a new instance's first step, run by ``begin``. A step that met a message
         concurrently (one it delivered was consumed by another instance, or one was buffered
         for a subscription it opened) is refused by the store and taken again from the start,
@@ -451,24 +577,44 @@ class Engine:
         for attempt in range(_CONFLICT_ATTEMPTS):
             try:
                 compiled = self._definitions.get(instance.definition_id).compiled
-                return self._commit(instance, with_room_for(compiled, begin),
-                                    expected_version=None, extra=extra, schedules=schedules)
+                return self._commit(
+                    instance,
+                    with_room_for(compiled, begin),
+                    expected_version=None,
+                    extra=extra,
+                    schedules=schedules,
+                )
             except ConcurrentUpdateError as error:
-                logger.info("first step met a concurrent message, taking it again: %s", error,
-                            extra={"instance_id": instance.id, "attempt": attempt + 1})
-        raise ConcurrentUpdateError(f"the first step of instance '{instance.id}' met concurrent "
-                                    f"messages {_CONFLICT_ATTEMPTS} times; try again")
+                logger.info(
+                    "first step met a concurrent message, taking it again: %s",
+                    error,
+                    extra={"instance_id": instance.id, "attempt": attempt + 1},
+                )
+        raise ConcurrentUpdateError(
+            f"the first step of instance '{instance.id}' met concurrent "
+            f"messages {_CONFLICT_ATTEMPTS} times; try again"
+        )
 
-    def _new_instance(self, definition: ProcessDefinition, business_key: str | None
-                      ) -> Instance:
+    def _new_instance(self, definition: ProcessDefinition, business_key: str | None) -> Instance:
         """A new running instance of ``definition``, started now (not stored yet)."""
-        return Instance(id=uuid.uuid4().hex, definition_id=definition.id,
-                        process_id=definition.process_id, business_key=business_key,
-                        status=InstanceStatus.RUNNING, started_at=self.clock.now())
+        return Instance(
+            id=uuid.uuid4().hex,
+            definition_id=definition.id,
+            process_id=definition.process_id,
+            business_key=business_key,
+            status=InstanceStatus.RUNNING,
+            started_at=self.clock.now(),
+        )
 
-    def _advance(self, instance_id: str, action: Callable[[ProcessRun], None], *,
-                 extra: Sequence[_Note] = (), cancel: bool = False,
-                 job: Job | None = None) -> Instance:
+    def _advance(
+        self,
+        instance_id: str,
+        action: Callable[[ProcessRun], None],
+        *,
+        extra: Sequence[_Note] = (),
+        cancel: bool = False,
+        job: Job | None = None,
+    ) -> Instance:
         """Load (or reuse) the live run, apply ``action``, commit; re-read and re-apply when
         another writer got there first."""
         for attempt in range(_CONFLICT_ATTEMPTS):
@@ -479,13 +625,21 @@ class Engine:
                 raise InstanceEndedError(instance_id, instance.status)
             try:
                 with_room_for(run.compiled, partial(action, run))
-                return self._commit(instance, run, expected_version=instance.version,
-                                    extra=extra, cancelled=cancel, job=job,
-                                    stored=live.stored)
+                return self._commit(
+                    instance,
+                    run,
+                    expected_version=instance.version,
+                    extra=extra,
+                    cancelled=cancel,
+                    job=job,
+                    stored=live.stored,
+                )
             except ConcurrentUpdateError:
                 self._live.pop(instance_id, None)
-                logger.info("instance changed meanwhile, re-applying",
-                            extra={"instance_id": instance_id, "attempt": attempt + 1})
+                logger.info(
+                    "instance changed meanwhile, re-applying",
+                    extra={"instance_id": instance_id, "attempt": attempt + 1},
+                )
             except NotFoundError:
                 # A cached run another engine moved on may not know the task: re-read once.
                 self._live.pop(instance_id, None)
@@ -495,8 +649,9 @@ class Engine:
                 # Whatever failed, the run may be half-advanced: never reuse it.
                 self._live.pop(instance_id, None)
                 raise
-        raise ConcurrentUpdateError(f"instance '{instance_id}' kept changing under "
-                                    f"{_CONFLICT_ATTEMPTS} attempts; try again")
+        raise ConcurrentUpdateError(
+            f"instance '{instance_id}' kept changing under {_CONFLICT_ATTEMPTS} attempts; try again"
+        )
 
     def _live_run(self, instance_id: str) -> _Live:
         cached = self._live.get(instance_id)
@@ -506,30 +661,53 @@ class Engine:
         instance, state = self.store.load_state(instance_id)
         loaded = self._definitions.get(instance.definition_id)
         try:
-            run = with_room_for(loaded.compiled, lambda: ProcessRun.restore(
-                state, loaded.compiled, self._codec, loaded.script_engine,
-                self._callouts.runner(instance)))
+            run = with_room_for(
+                loaded.compiled,
+                lambda: ProcessRun.restore(
+                    state,
+                    loaded.compiled,
+                    self._codec,
+                    loaded.script_engine,
+                    self._callouts.runner(instance),
+                ),
+            )
         except ExecutionError as error:
-            raise ExecutionError(f"instance '{instance_id}' ({instance.definition_id}): {error}; "
-                                 "its stored state does not match its definition's files"
-                                 ) from error
+            raise ExecutionError(
+                f"instance '{instance_id}' ({instance.definition_id}): {error}; "
+                "its stored state does not match its definition's files"
+            ) from error
         return _Live(instance, run, None)
 
-    def _commit(self, instance: Instance, run: ProcessRun, *, expected_version: int | None,
-                extra: Sequence[_Note] = (), cancelled: bool = False, job: Job | None = None,
-                stored: WaitStateIds | None = _NOTHING_STORED,
-                schedules: dict[str, list[Job]] | None = None) -> Instance:
+    def _commit(
+        self,
+        instance: Instance,
+        run: ProcessRun,
+        *,
+        expected_version: int | None,
+        extra: Sequence[_Note] = (),
+        cancelled: bool = False,
+        job: Job | None = None,
+        stored: WaitStateIds | None = _NOTHING_STORED,
+        schedules: dict[str, list[Job]] | None = None,
+    ) -> Instance:
         """Write the step. ``stored`` are the wait-state ids stored before it (``None`` when
         not known): the store need not read them, and inside ``run()`` the jobs the step
         creates can be claimed in the same commit."""
         now = self.clock.now()
-        waits, consumed = (WaitStates(), []) if cancelled else self._wait_states(run, instance,
-                                                                                  now)
-        history = [HistoryEvent(instance.id, instance.definition_id, note.kind, now,
-                                element_id=note.element_id, job_id=job.id if job else None,
-                                variables=note.variables) for note in extra]
-        history.extend(step_history(instance, run.drain_steps(), run.drain_entered(), now,
-                                    job))
+        waits, consumed = (WaitStates(), []) if cancelled else self._wait_states(run, instance, now)
+        history = [
+            HistoryEvent(
+                instance.id,
+                instance.definition_id,
+                note.kind,
+                now,
+                element_id=note.element_id,
+                job_id=job.id if job else None,
+                variables=note.variables,
+            )
+            for note in extra
+        ]
+        history.extend(step_history(instance, run.drain_steps(), run.drain_entered(), now, job))
         incidents, opened = self._rows.incidents(instance, run.drain_failures(), now)
         history.extend(opened)
         variables = run.variables
@@ -541,47 +719,83 @@ class Engine:
             state = run.dump(self._codec)
         except VariableTypeError as error:
             raise ExecutionError(str(error)) from error
-        updated = Instance(id=instance.id, definition_id=instance.definition_id,
-                           process_id=instance.process_id, business_key=instance.business_key,
-                           status=instance.status, started_at=instance.started_at,
-                           version=instance.version + 1, parent_id=instance.parent_id,
-                           variables=variables)
+        updated = Instance(
+            id=instance.id,
+            definition_id=instance.definition_id,
+            process_id=instance.process_id,
+            business_key=instance.business_key,
+            status=instance.status,
+            started_at=instance.started_at,
+            version=instance.version + 1,
+            parent_id=instance.parent_id,
+            variables=variables,
+        )
         if cancelled:
             updated.status, updated.ended_at = InstanceStatus.CANCELLED, now
-            history.append(HistoryEvent(instance.id, instance.definition_id,
-                                        HistoryKind.INSTANCE_CANCELLED, now))
+            history.append(
+                HistoryEvent(
+                    instance.id, instance.definition_id, HistoryKind.INSTANCE_CANCELLED, now
+                )
+            )
         elif run.completed:
             updated.status, updated.ended_at = InstanceStatus.COMPLETED, now
-            history.append(HistoryEvent(instance.id, instance.definition_id,
-                                        HistoryKind.INSTANCE_COMPLETED, now,
-                                        variables=updated.variables))
+            history.append(
+                HistoryEvent(
+                    instance.id,
+                    instance.definition_id,
+                    HistoryKind.INSTANCE_COMPLETED,
+                    now,
+                    variables=updated.variables,
+                )
+            )
         jobs = self._rows.jobs(updated, waits, now)
         claimed = self._claim_new(jobs, None if stored is None else stored.jobs, now)
         checkpoint = Checkpoint(
-            instance=updated, state=state, expected_version=expected_version,
-            jobs=jobs, subscriptions=subscriptions(updated, waits),
-            user_tasks=self._rows.user_tasks(updated, waits, now), incidents=incidents,
-            history=history, consumed_message_ids=consumed, schedules=schedules or {}, now=now,
-            stored=None if expected_version is None else stored)
+            instance=updated,
+            state=state,
+            expected_version=expected_version,
+            jobs=jobs,
+            subscriptions=subscriptions(updated, waits),
+            user_tasks=self._rows.user_tasks(updated, waits, now),
+            incidents=incidents,
+            history=history,
+            consumed_message_ids=consumed,
+            schedules=schedules or {},
+            now=now,
+            stored=None if expected_version is None else stored,
+        )
         self.store.commit(checkpoint)
         for incident in incidents:
-            logger.error("incident opened at %s of instance %s: %s", incident.element_id,
-                         incident.instance_id, incident.message,
-                         extra={"instance_id": incident.instance_id,
-                                "element_id": incident.element_id, "job_id": incident.job_id})
+            logger.error(
+                "incident opened at %s of instance %s: %s",
+                incident.element_id,
+                incident.instance_id,
+                incident.message,
+                extra={
+                    "instance_id": incident.instance_id,
+                    "element_id": incident.element_id,
+                    "job_id": incident.job_id,
+                },
+            )
         self._claimed.extend(claimed)
         if updated.status == InstanceStatus.RUNNING:
-            self._remember(_Live(updated, run, WaitStateIds(
-                frozenset(j.id for j in jobs),
-                frozenset(s.id for s in checkpoint.subscriptions),
-                frozenset(task.id for task in checkpoint.user_tasks))))
+            self._remember(
+                _Live(
+                    updated,
+                    run,
+                    WaitStateIds(
+                        frozenset(j.id for j in jobs),
+                        frozenset(s.id for s in checkpoint.subscriptions),
+                        frozenset(task.id for task in checkpoint.user_tasks),
+                    ),
+                )
+            )
         else:
             self._live.pop(updated.id, None)
         self._deliver_thrown(run)
         return updated
 
-    def _claim_new(self, jobs: list[Job], known: frozenset[str] | None,
-                   now: datetime) -> list[Job]:
+    def _claim_new(self, jobs: list[Job], known: frozenset[str] | None, now: datetime) -> list[Job]:
         """Inside ``run()``, new jobs that are due now are stored already claimed by this
         engine (a crash leaves them to lease expiry, like any claim), as many as keep the jobs
         in hand within ``run()``'s claim batch."""
@@ -592,8 +806,9 @@ class Engine:
             if len(self._claimed) + len(claimed) >= self._claim_batch:
                 break  # no more than one claim's worth in hand: the rest is for other workers
             if job.id not in known and job.kind == JobKind.SERVICE and job.due_at <= now:
-                jobs[index] = job = replace(job, attempt=1, lock_owner=self.worker_id,
-                                            lock_expires_at=now + self.lease)
+                jobs[index] = job = replace(
+                    job, attempt=1, lock_owner=self.worker_id, lock_expires_at=now + self.lease
+                )
                 claimed.append(job)
         return claimed
 
@@ -603,8 +818,9 @@ class Engine:
         while len(self._live) > self._live_cache_size:
             self._live.popitem(last=False)
 
-    def _wait_states(self, run: ProcessRun, instance: Instance, now: datetime
-                     ) -> tuple[WaitStates, list[str]]:
+    def _wait_states(
+        self, run: ProcessRun, instance: Instance, now: datetime
+    ) -> tuple[WaitStates, list[str]]:
         """The run's wait states, after delivering messages that arrived before their
         subscription opened; returns the ids of the buffered messages consumed."""
         consumed: list[str] = []
@@ -618,14 +834,15 @@ class Engine:
             consumed.append(buffered.id)
             waits = run.wait_states()
 
-    def _buffered_message_for(self, waits: WaitStates, instance: Instance, now: datetime,
-                              consumed: list[str]
-                              ) -> tuple[PendingCatch, BufferedMessage] | None:
+    def _buffered_message_for(
+        self, waits: WaitStates, instance: Instance, now: datetime, consumed: list[str]
+    ) -> tuple[PendingCatch, BufferedMessage] | None:
         for catch in waits.catches:
             if catch.kind != "message":
                 continue
             for message in self.store.take_buffered_messages(
-                    catch.name, correlation_key(catch, instance), now):
+                catch.name, correlation_key(catch, instance), now
+            ):
                 if message.id not in consumed:
                     return catch, message
         return None
@@ -653,8 +870,12 @@ class Engine:
             return
         handler = self._callouts.job_handler(config, job.topic or "")
         if handler is None:
-            self._fail(job, instance.definition_id,
-                       f"no handler is registered for job type '{job.topic}'", retryable=False)
+            self._fail(
+                job,
+                instance.definition_id,
+                f"no handler is registered for job type '{job.topic}'",
+                retryable=False,
+            )
             return
         context = HandlerContext.for_job(job, instance, config.headers)
         try:
@@ -662,7 +883,8 @@ class Engine:
             result = handler.invoke(inputs, context)
             updates = copy_variables(
                 map_outputs(config.outputs, inputs, result, self.expressions, element_id),
-                f"handler '{job.topic}' at '{element_id}'")
+                f"handler '{job.topic}' at '{element_id}'",
+            )
         except BpmnError as error:
             self._route_bpmn_error(job, instance, error)
             return
@@ -672,25 +894,43 @@ class Engine:
             self._fail(job, instance.definition_id, str(error), retryable=error.retryable)
             return
         except Exception as error:  # a handler's technical failure: retried with backoff
-            logger.warning("handler '%s' failed at %s of instance %s (attempt %d)", job.topic,
-                           element_id, job.instance_id, job.attempt, exc_info=True,
-                           extra=_job_fields(job))
-            self._fail(job, instance.definition_id, f"{type(error).__name__}: {error}",
-                       retryable=True)
+            logger.warning(
+                "handler '%s' failed at %s of instance %s (attempt %d)",
+                job.topic,
+                element_id,
+                job.instance_id,
+                job.attempt,
+                exc_info=True,
+                extra=_job_fields(job),
+            )
+            self._fail(
+                job, instance.definition_id, f"{type(error).__name__}: {error}", retryable=True
+            )
             return
         if self._complete(job, instance, lambda run: run.complete_job(job.id, updates)):
-            logger.info("job completed: %s at %s of instance %s (attempt %d)", job.topic,
-                        element_id, job.instance_id, job.attempt, extra=_job_fields(job))
+            logger.info(
+                "job completed: %s at %s of instance %s (attempt %d)",
+                job.topic,
+                element_id,
+                job.instance_id,
+                job.attempt,
+                extra=_job_fields(job),
+            )
 
     def _route_bpmn_error(self, job: Job, instance: Instance, error: BpmnError) -> None:
         try:
-            check_variables(error.variables, f"BPMN error '{error.code}' of handler "
-                                              f"'{job.topic}' at '{job.element_id}'")
+            check_variables(
+                error.variables,
+                f"BPMN error '{error.code}' of handler '{job.topic}' at '{job.element_id}'",
+            )
         except VariableTypeError as refused:
             self._fail(job, instance.definition_id, str(refused), retryable=False)
             return
-        thrown = _Note(HistoryKind.BPMN_ERROR_THROWN, job.element_id,
-                       {"code": error.code, "message": error.message, **error.variables})
+        thrown = _Note(
+            HistoryKind.BPMN_ERROR_THROWN,
+            job.element_id,
+            {"code": error.code, "message": error.message, **error.variables},
+        )
 
         def throw(run: ProcessRun) -> None:
             if not run.throw_error(job.id, error.code, error.variables):
@@ -698,12 +938,21 @@ class Engine:
 
         try:
             if self._complete(job, instance, throw, extra=[thrown]):
-                logger.info("BPMN error %s thrown at %s of instance %s was caught", error.code,
-                            job.element_id, job.instance_id, extra=_job_fields(job))
+                logger.info(
+                    "BPMN error %s thrown at %s of instance %s was caught",
+                    error.code,
+                    job.element_id,
+                    job.instance_id,
+                    extra=_job_fields(job),
+                )
         except _Uncaught:
-            self._fail(job, instance.definition_id,
-                       f"BPMN error '{error.code}' is not caught by any error event here; draw "
-                       "an error boundary event for it", retryable=False)
+            self._fail(
+                job,
+                instance.definition_id,
+                f"BPMN error '{error.code}' is not caught by any error event here; draw "
+                "an error boundary event for it",
+                retryable=False,
+            )
 
     def _fire_start_timer(self, job: Job) -> None:
         """A timer start event is due: start an instance and move the schedule on, in one
@@ -717,18 +966,27 @@ class Engine:
         instance = self._new_instance(definition, business_key=None)
 
         def begin() -> ProcessRun:
-            run = ProcessRun.start(loaded.compiled, {}, loaded.script_engine,
-                                   start_event=job.element_id,
-                                   callouts=self._callouts.runner(instance))
+            run = ProcessRun.start(
+                loaded.compiled,
+                {},
+                loaded.script_engine,
+                start_event=job.element_id,
+                callouts=self._callouts.runner(instance),
+            )
             run.fire_start_timer(job.element_id)
             return run
 
         try:
             following = next_start_job(job, loaded.compiled, self.expressions)
-            self._commit_new(instance, begin,
-                             extra=[_Note(HistoryKind.INSTANCE_STARTED, None, {}),
-                                    _Note(HistoryKind.TIMER_FIRED, job.element_id, {})],
-                             schedules={job.instance_id: [following] if following else []})
+            self._commit_new(
+                instance,
+                begin,
+                extra=[
+                    _Note(HistoryKind.INSTANCE_STARTED, None, {}),
+                    _Note(HistoryKind.TIMER_FIRED, job.element_id, {}),
+                ],
+                schedules={job.instance_id: [following] if following else []},
+            )
         except (ExecutionError, ExpressionError, VariableTypeError) as error:
             self._fail(job, definition.id, str(error), retryable=False)
 
@@ -736,20 +994,28 @@ class Engine:
         instance = self.store.get_instance(job.instance_id)
         task_id = job.id.split("@", 1)[0]
         fired = _Note(HistoryKind.TIMER_FIRED, job.element_id, {})
-        if self._complete(job, instance, lambda run: run.fire_timer(task_id, job.element_id),
-                          extra=[fired]):
-            logger.info("timer fired: %s of instance %s", job.element_id, job.instance_id,
-                        extra=_job_fields(job))
+        if self._complete(
+            job, instance, lambda run: run.fire_timer(task_id, job.element_id), extra=[fired]
+        ):
+            logger.info(
+                "timer fired: %s of instance %s",
+                job.element_id,
+                job.instance_id,
+                extra=_job_fields(job),
+            )
 
     def _reactivate(self, job: Job) -> None:
         """A retried incident of a wait state that failed to set up: set it up again (a timer
         evaluates its due time anew); nothing before it runs again."""
         instance = self.store.get_instance(job.instance_id)
         task_id = job.id.split("@", 1)[0]
-        if self._complete(job, instance,
-                          lambda run: run.reactivate(task_id, job.element_id)):
-            logger.info("wait state %s of instance %s set up again", job.element_id,
-                        job.instance_id, extra=_job_fields(job))
+        if self._complete(job, instance, lambda run: run.reactivate(task_id, job.element_id)):
+            logger.info(
+                "wait state %s of instance %s set up again",
+                job.element_id,
+                job.instance_id,
+                extra=_job_fields(job),
+            )
 
     def _job_task(self, job: Job) -> tuple[Instance, tuple[Any, dict[str, Any], str]]:
         """The instance and the waiting task of a job; a cached run that does not know the
@@ -764,13 +1030,22 @@ class Engine:
 
     def _drop(self, job: Job) -> None:
         """A job whose task no longer waits (another step moved the instance on)."""
-        logger.warning("job %s no longer matches a waiting task of instance %s; dropping it",
-                       job.id, job.instance_id, extra=_job_fields(job))
+        logger.warning(
+            "job %s no longer matches a waiting task of instance %s; dropping it",
+            job.id,
+            job.instance_id,
+            extra=_job_fields(job),
+        )
         with suppress(NotFoundError, ConcurrentUpdateError):
             self.store.release_job(job.id, owner=self.worker_id)
 
-    def _complete(self, job: Job, instance: Instance, action: Callable[[ProcessRun], None],
-                  extra: Sequence[_Note] = ()) -> bool:
+    def _complete(
+        self,
+        job: Job,
+        instance: Instance,
+        action: Callable[[ProcessRun], None],
+        extra: Sequence[_Note] = (),
+    ) -> bool:
         """Advance the instance past the job; False when it could not (failed or dropped)."""
         try:
             self._advance(job.instance_id, action, extra=extra, job=job)
@@ -786,8 +1061,13 @@ class Engine:
         except InstanceEndedError as ended:
             # Cancelled (or ended by another path) while the handler ran: an expected outcome;
             # the instance's jobs went with it, and the handler's result has nowhere to go.
-            logger.info("the result of job %s is discarded: instance %s is %s", job.id,
-                        job.instance_id, ended.status, extra=_job_fields(job))
+            logger.info(
+                "the result of job %s is discarded: instance %s is %s",
+                job.id,
+                job.instance_id,
+                ended.status,
+                extra=_job_fields(job),
+            )
             return False
         return True
 
@@ -798,29 +1078,61 @@ class Engine:
         now = self.clock.now()
         retries_left = job.retries_left - 1 if retryable else 0
         incident = None
-        history = [HistoryEvent(job.instance_id, definition_id, HistoryKind.JOB_FAILED,
-                                now, element_id=job.element_id, attempt=job.attempt,
-                                job_id=job.id, variables={"error": message})]
+        history = [
+            HistoryEvent(
+                job.instance_id,
+                definition_id,
+                HistoryKind.JOB_FAILED,
+                now,
+                element_id=job.element_id,
+                attempt=job.attempt,
+                job_id=job.id,
+                variables={"error": message},
+            )
+        ]
         if retries_left <= 0:
             retries_left = 0
-            incident = Incident(uuid.uuid4().hex, job.instance_id, job.id, job.element_id,
-                                message, now)
-            history.append(HistoryEvent(job.instance_id, definition_id,
-                                        HistoryKind.INCIDENT_OPENED, now,
-                                        element_id=job.element_id, job_id=job.id,
-                                        variables={"error": message}))
+            incident = Incident(
+                uuid.uuid4().hex, job.instance_id, job.id, job.element_id, message, now
+            )
+            history.append(
+                HistoryEvent(
+                    job.instance_id,
+                    definition_id,
+                    HistoryKind.INCIDENT_OPENED,
+                    now,
+                    element_id=job.element_id,
+                    job_id=job.id,
+                    variables={"error": message},
+                )
+            )
         due = now + self.retry_policy.backoff(job.attempt)
         try:
-            self.store.fail_job(job.id, owner=self.worker_id, error=message,
-                                retries_left=retries_left, due_at=due, incident=incident,
-                                history=history)
+            self.store.fail_job(
+                job.id,
+                owner=self.worker_id,
+                error=message,
+                retries_left=retries_left,
+                due_at=due,
+                incident=incident,
+                history=history,
+            )
         except (ConcurrentUpdateError, NotFoundError) as refused:
-            logger.warning("the failure of job %s was not recorded: %s", job.id, refused,
-                           extra=_job_fields(job))
+            logger.warning(
+                "the failure of job %s was not recorded: %s",
+                job.id,
+                refused,
+                extra=_job_fields(job),
+            )
             return
         if incident is not None:
-            logger.error("incident opened at %s of instance %s: %s", job.element_id,
-                         job.instance_id, message, extra=_job_fields(job))
+            logger.error(
+                "incident opened at %s of instance %s: %s",
+                job.element_id,
+                job.instance_id,
+                message,
+                extra=_job_fields(job),
+            )
 
     # -- internals: building the checkpoint ----------------------------------------------------
     def _definition_of(self, owner: str) -> str:
@@ -836,10 +1148,16 @@ class Engine:
         return list(latest.values())
 
     def _start_definitions(self, kind: str, name: str) -> list[ProcessDefinition]:
-        return [definition for definition in self._latest_definitions()
-                if any(event_name == name for _, event_name in
-                       self._definitions.get(definition.id).compiled.start_events(kind))]
-
+        return [
+            definition
+            for definition in self._latest_definitions()
+            if any(
+                event_name == name
+                for _, event_name in self._definitions.get(definition.id).compiled.start_events(
+                    kind
+                )
+            )
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -865,8 +1183,9 @@ class _Uncaught(Exception):
     """Internal: a BPMN error found no catch, so the step is abandoned."""
 
 
-def _deliver_signal(run: ProcessRun, *, subscription_id: str, signal: str,
-                    payload: dict[str, Any]) -> None:
+def _deliver_signal(
+    run: ProcessRun, *, subscription_id: str, signal: str, payload: dict[str, Any]
+) -> None:
     run.deliver_signal(subscription_id, signal, payload)
 
 

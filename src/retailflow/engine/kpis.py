@@ -46,9 +46,15 @@ def percentile(values: Sequence[timedelta], percent: float) -> timedelta | None:
     return ordered[rank - 1]
 
 
-def compute_kpis(store: Store, *, now: datetime, process_id: str | None = None,
-                 since: datetime | None = None, until: datetime | None = None,
-                 sla: Mapping[str, timedelta] | None = None) -> list[ProcessKpis]:
+def compute_kpis(
+    store: Store,
+    *,
+    now: datetime,
+    process_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    sla: Mapping[str, timedelta] | None = None,
+) -> list[ProcessKpis]:
     """The KPIs of every process (or of ``process_id``) for the instances started in
     ``[since, until]`` (``until`` defaults to ``now``), judged as they stood at ``until``;
     ``sla`` maps a process id to its target cycle time. One ``ProcessKpis`` per process that
@@ -56,10 +62,11 @@ def compute_kpis(store: Store, *, now: datetime, process_id: str | None = None,
     end = until if until is not None else now
     window = KpiWindow(since, end)
     targets = dict(sla or {})
-    instances = {instance.id: instance
-                 for instance in store.list_instances(process_id=process_id)
-                 if (since is None or instance.started_at >= since)
-                 and instance.started_at <= end}
+    instances = {
+        instance.id: instance
+        for instance in store.list_instances(process_id=process_id)
+        if (since is None or instance.started_at >= since) and instance.started_at <= end
+    }
     tallies: dict[str, _Tally] = {}
     if process_id is not None:
         tallies[process_id] = _Tally()
@@ -67,8 +74,7 @@ def compute_kpis(store: Store, *, now: datetime, process_id: str | None = None,
         tallies.setdefault(instance.process_id, _Tally()).count(instance, end, targets)
     _read_history(_history(store, process_id), instances, tallies, end)
     names = _element_names(store, tallies)
-    return [tallies[pid].kpis(pid, window, targets.get(pid), names)
-            for pid in sorted(tallies)]
+    return [tallies[pid].kpis(pid, window, targets.get(pid), names) for pid in sorted(tallies)]
 
 
 @dataclass(slots=True)
@@ -90,12 +96,14 @@ class _Tally:
     incidents: set[str] = field(default_factory=set)
     steps: dict[StepKey, _Step] = field(default_factory=dict)
 
-    def count(self, instance: Instance, end: datetime,
-              targets: Mapping[str, timedelta]) -> None:
+    def count(self, instance: Instance, end: datetime, targets: Mapping[str, timedelta]) -> None:
         self.started += 1
         target = targets.get(instance.process_id)
-        ended = instance.ended_at if instance.ended_at is not None \
-            and instance.ended_at <= end else None
+        ended = (
+            instance.ended_at
+            if instance.ended_at is not None and instance.ended_at <= end
+            else None
+        )
         if ended is None:
             self.open += 1
             if target is not None and end - instance.started_at > target:
@@ -108,18 +116,34 @@ class _Tally:
             if target is not None and ended - instance.started_at > target:
                 self.breaches += 1
 
-    def kpis(self, process_id: str, window: KpiWindow, target: timedelta | None,
-             names: Mapping[StepKey, str]) -> ProcessKpis:
-        steps = [StepKpis(element_id=key[1], name=names.get(key),
-                          element_type=step.element_type, process_id=key[0],
-                          entered=step.entered, completed=len(step.durations),
-                          duration_p50=percentile(step.durations, 50),
-                          duration_p90=percentile(step.durations, 90),
-                          conversion=_rate(len(step.passed_by), self.started))
-                 for key, step in self.steps.items()]
+    def kpis(
+        self,
+        process_id: str,
+        window: KpiWindow,
+        target: timedelta | None,
+        names: Mapping[StepKey, str],
+    ) -> ProcessKpis:
+        steps = [
+            StepKpis(
+                element_id=key[1],
+                name=names.get(key),
+                element_type=step.element_type,
+                process_id=key[0],
+                entered=step.entered,
+                completed=len(step.durations),
+                duration_p50=percentile(step.durations, 50),
+                duration_p90=percentile(step.durations, 90),
+                conversion=_rate(len(step.passed_by), self.started),
+            )
+            for key, step in self.steps.items()
+        ]
         return ProcessKpis(
-            process_id=process_id, window=window, started=self.started,
-            completed=self.completed, cancelled=self.cancelled, open=self.open,
+            process_id=process_id,
+            window=window,
+            started=self.started,
+            completed=self.completed,
+            cancelled=self.cancelled,
+            open=self.open,
             with_incidents=len(self.incidents),
             incident_rate=_rate(len(self.incidents), self.started),
             cycle_time_p50=percentile(self.cycle_times, 50),
@@ -127,7 +151,8 @@ class _Tally:
             sla=target,
             sla_breaches=self.breaches if target is not None else None,
             sla_breach_rate=_rate(self.breaches, self.started) if target is not None else None,
-            steps=steps)
+            steps=steps,
+        )
 
 
 def _history(store: Store, process_id: str | None) -> Iterable[HistoryEvent]:
@@ -139,8 +164,12 @@ def _history(store: Store, process_id: str | None) -> Iterable[HistoryEvent]:
             yield from store.all_history(definition_id=definition.id)
 
 
-def _read_history(events: Iterable[HistoryEvent], instances: Mapping[str, Instance],
-                  tallies: Mapping[str, _Tally], end: datetime) -> None:
+def _read_history(
+    events: Iterable[HistoryEvent],
+    instances: Mapping[str, Instance],
+    tallies: Mapping[str, _Tally],
+    end: datetime,
+) -> None:
     """One pass: pair each completion with the oldest open entry of the same element in the
     same instance (an element completed without an entry was passed straight through)."""
     open_entries: dict[tuple[str, StepKey], deque[datetime]] = defaultdict(deque)
@@ -152,8 +181,10 @@ def _read_history(events: Iterable[HistoryEvent], instances: Mapping[str, Instan
         if event.kind is HistoryKind.INCIDENT_OPENED:
             tally.incidents.add(instance.id)
             continue
-        if event.kind not in (HistoryKind.ELEMENT_ENTERED, HistoryKind.ELEMENT_COMPLETED) \
-                or event.element_id is None:
+        if (
+            event.kind not in (HistoryKind.ELEMENT_ENTERED, HistoryKind.ELEMENT_COMPLETED)
+            or event.element_id is None
+        ):
             continue
         key = (event.process_id or instance.process_id, event.element_id)
         step = tally.steps.get(key)
@@ -191,8 +222,9 @@ def _element_names(store: Store, tallies: Mapping[str, _Tally]) -> dict[StepKey,
             resource = store.get_resource(content_hash)
             if not resource.name.endswith(".bpmn"):
                 continue
-            document = read_document(SourceFile(resource.name, resource.content,
-                                                 resource.content_hash, "bpmn"))
+            document = read_document(
+                SourceFile(resource.name, resource.content, resource.content_hash, "bpmn")
+            )
             if isinstance(document, BpmnDocument):
                 names.update(_names_in(document))
     return {key: name for key, name in names.items() if key in wanted}

@@ -27,19 +27,28 @@ def is_start_timer(job: Job) -> bool:
     return job.instance_id.startswith(OWNER_PREFIX)
 
 
-def first_start_jobs(definition_id: str, compiled: CompiledProcess,
-                     expressions: ExpressionEngine, now: datetime) -> list[Job]:
+def first_start_jobs(
+    definition_id: str, compiled: CompiledProcess, expressions: ExpressionEngine, now: datetime
+) -> list[Job]:
     """The first start of every timer start event of a newly deployed definition."""
     jobs = []
     for element_id, timer in compiled.timer_starts():
-        schedule = parse_timer(timer.kind, timer.expression, {}, now, expressions,
-                               element_id=element_id, quartz_cron=timer.quartz_cron)
+        schedule = parse_timer(
+            timer.kind,
+            timer.expression,
+            {},
+            now,
+            expressions,
+            element_id=element_id,
+            quartz_cron=timer.quartz_cron,
+        )
         jobs.append(_job(definition_id, element_id, schedule.first_due, schedule.repetitions))
     return jobs
 
 
-def next_start_job(job: Job, compiled: CompiledProcess, expressions: ExpressionEngine
-                   ) -> Job | None:
+def next_start_job(
+    job: Job, compiled: CompiledProcess, expressions: ExpressionEngine
+) -> Job | None:
     """The schedule's next start after ``job`` fired, or None when it was the last."""
     left_text = job.id.rsplit("@", 1)[-1]
     left = None if left_text == "R" else int(left_text) - 1
@@ -48,8 +57,15 @@ def next_start_job(job: Job, compiled: CompiledProcess, expressions: ExpressionE
     for element_id, timer in compiled.timer_starts():
         if element_id != job.element_id:
             continue
-        schedule = parse_timer(timer.kind, timer.expression, {}, job.due_at, expressions,
-                               element_id=element_id, quartz_cron=timer.quartz_cron)
+        schedule = parse_timer(
+            timer.kind,
+            timer.expression,
+            {},
+            job.due_at,
+            expressions,
+            element_id=element_id,
+            quartz_cron=timer.quartz_cron,
+        )
         due = schedule.next_after(job.due_at)
         if due is None:
             return None
@@ -60,6 +76,12 @@ def next_start_job(job: Job, compiled: CompiledProcess, expressions: ExpressionE
 def _job(definition_id: str, element_id: str, due: datetime, left: int | None) -> Job:
     owner = schedule_owner(definition_id)
     repetitions = "R" if left is None else str(left)
-    return Job(id=f"{owner}@{element_id}@{due.isoformat()}@{repetitions}", instance_id=owner,
-               kind=JobKind.TIMER, element_id=element_id, due_at=due, topic=definition_id,
-               retries_left=1)
+    return Job(
+        id=f"{owner}@{element_id}@{due.isoformat()}@{repetitions}",
+        instance_id=owner,
+        kind=JobKind.TIMER,
+        element_id=element_id,
+        due_at=due,
+        topic=definition_id,
+        retries_left=1,
+    )

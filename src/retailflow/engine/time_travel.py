@@ -53,6 +53,5 @@ class TimeTravel:
         return sum(engine.run() for engine in self._engines)
 
     def _next_due(self) -> datetime | None:
-        dues = [due for engine in self._engines
-                if (due := engine.store.next_due_at()) is not None]
+        dues = [due for engine in self._engines if (due := engine.store.next_due_at()) is not None]
         return min(dues, default=None)

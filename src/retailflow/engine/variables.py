@@ -14,19 +14,26 @@ from retailflow.bpmn.extensions import IoMapping
 from retailflow.expressions import ExpressionEngine
 
 
-def map_inputs(mappings: Sequence[IoMapping], variables: Mapping[str, Any],
-               expressions: ExpressionEngine, element_id: str | None) -> dict[str, Any]:
+def map_inputs(
+    mappings: Sequence[IoMapping],
+    variables: Mapping[str, Any],
+    expressions: ExpressionEngine,
+    element_id: str | None,
+) -> dict[str, Any]:
     """The variables a handler receives: the task's variables overlaid with its inputs."""
     visible = dict(variables)
     for mapping in mappings:
-        _assign(visible, mapping.target,
-                _value(mapping, variables, expressions, element_id))
+        _assign(visible, mapping.target, _value(mapping, variables, expressions, element_id))
     return visible
 
 
-def map_outputs(mappings: Sequence[IoMapping], variables: Mapping[str, Any],
-                result: Mapping[str, Any], expressions: ExpressionEngine,
-                element_id: str | None) -> dict[str, Any]:
+def map_outputs(
+    mappings: Sequence[IoMapping],
+    variables: Mapping[str, Any],
+    result: Mapping[str, Any],
+    expressions: ExpressionEngine,
+    element_id: str | None,
+) -> dict[str, Any]:
     """The updates to write into the process after a handler returned ``result``.
 
     ``variables`` is what the element sees: the process's variables overlaid with the local
@@ -41,8 +48,12 @@ def map_outputs(mappings: Sequence[IoMapping], variables: Mapping[str, Any],
     return updates
 
 
-def _value(mapping: IoMapping, variables: Mapping[str, Any], expressions: ExpressionEngine,
-           element_id: str | None) -> Any:
+def _value(
+    mapping: IoMapping,
+    variables: Mapping[str, Any],
+    expressions: ExpressionEngine,
+    element_id: str | None,
+) -> Any:
     if mapping.kind == "expression" and mapping.source is not None:
         return expressions.evaluate(mapping.source, variables, element_id=element_id)
     return mapping.value

@@ -32,58 +32,105 @@ class WaitStateRows:
     """Builds the rows of a checkpoint for one engine's handlers, retry policy and
     expressions."""
 
-    def __init__(self, handlers: HandlerRegistry, retry_policy: RetryPolicy,
-                 expressions: ExpressionEngine) -> None:
+    def __init__(
+        self, handlers: HandlerRegistry, retry_policy: RetryPolicy, expressions: ExpressionEngine
+    ) -> None:
         self._handlers = handlers
         self._retry_policy = retry_policy
         self._expressions = expressions
 
     def jobs(self, instance: Instance, waits: WaitStates, now: datetime) -> list[Job]:
         """Service jobs due now, and timer jobs due when their timers are."""
-        jobs = [Job(id=pending.task_id, instance_id=instance.id, kind=JobKind.SERVICE,
-                    element_id=pending.element_id, due_at=now, topic=pending.topic,
-                    retries_left=self._retries(pending.retries, pending.topic))
-                for pending in waits.jobs]
+        jobs = [
+            Job(
+                id=pending.task_id,
+                instance_id=instance.id,
+                kind=JobKind.SERVICE,
+                element_id=pending.element_id,
+                due_at=now,
+                topic=pending.topic,
+                retries_left=self._retries(pending.retries, pending.topic),
+            )
+            for pending in waits.jobs
+        ]
         # A timer job's id names its due time: each repetition of a cycle is a new job.
-        jobs.extend(Job(id=f"{timer.task_id}@{timer.element_id}@{timer.due_at.isoformat()}",
-                        instance_id=instance.id, kind=JobKind.TIMER,
-                        element_id=timer.element_id, due_at=timer.due_at, retries_left=1)
-                    for timer in waits.timers)
+        jobs.extend(
+            Job(
+                id=f"{timer.task_id}@{timer.element_id}@{timer.due_at.isoformat()}",
+                instance_id=instance.id,
+                kind=JobKind.TIMER,
+                element_id=timer.element_id,
+                due_at=timer.due_at,
+                retries_left=1,
+            )
+            for timer in waits.timers
+        )
         # Born failed: no retries left, so it runs only after a retry resolves its incident.
-        jobs.extend(Job(id=activation_job_id(failure), instance_id=instance.id,
-                        kind=JobKind.ACTIVATION, element_id=failure.element_id, due_at=now,
-                        retries_left=0, last_error=failure.message)
-                    for failure in waits.failures)
+        jobs.extend(
+            Job(
+                id=activation_job_id(failure),
+                instance_id=instance.id,
+                kind=JobKind.ACTIVATION,
+                element_id=failure.element_id,
+                due_at=now,
+                retries_left=0,
+                last_error=failure.message,
+            )
+            for failure in waits.failures
+        )
         return jobs
 
-    def incidents(self, instance: Instance, failures: Sequence[FailedActivation],
-                  now: datetime) -> tuple[list[Incident], list[HistoryEvent]]:
+    def incidents(
+        self, instance: Instance, failures: Sequence[FailedActivation], now: datetime
+    ) -> tuple[list[Incident], list[HistoryEvent]]:
         """The incidents of wait states that failed to set up in this step, and their
         history: the incident belongs to the element that failed (a timer, a job's task),
         whose activation job a ``retry`` runs again."""
-        incidents = [Incident(uuid.uuid4().hex, instance.id, activation_job_id(failure),
-                              failure.element_id, failure.message, now)
-                     for failure in failures]
-        history = [HistoryEvent(instance.id, instance.definition_id,
-                                HistoryKind.INCIDENT_OPENED, now, element_id=failure.element_id,
-                                job_id=activation_job_id(failure),
-                                variables={"error": failure.message})
-                   for failure in failures]
+        incidents = [
+            Incident(
+                uuid.uuid4().hex,
+                instance.id,
+                activation_job_id(failure),
+                failure.element_id,
+                failure.message,
+                now,
+            )
+            for failure in failures
+        ]
+        history = [
+            HistoryEvent(
+                instance.id,
+                instance.definition_id,
+                HistoryKind.INCIDENT_OPENED,
+                now,
+                element_id=failure.element_id,
+                job_id=activation_job_id(failure),
+                variables={"error": failure.message},
+            )
+            for failure in failures
+        ]
         return incidents, history
 
-    def user_tasks(self, instance: Instance, waits: WaitStates, now: datetime
-                   ) -> list[UserTask]:
+    def user_tasks(self, instance: Instance, waits: WaitStates, now: datetime) -> list[UserTask]:
         """Open user tasks, with assignment settings evaluated against the task's data."""
         tasks = []
         for pending in waits.user_tasks:
             config = pending.config
             setting = _Settings(self._expressions, pending.variables, pending.element_id)
-            tasks.append(UserTask(
-                id=pending.task_id, instance_id=instance.id, element_id=pending.element_id,
-                name=pending.name, created_at=now, assignee=_text(setting(config.assignee)),
-                candidate_groups=_names(setting(config.candidate_groups)),
-                candidate_users=_names(setting(config.candidate_users)),
-                form_key=config.form_key, variables=pending.variables))
+            tasks.append(
+                UserTask(
+                    id=pending.task_id,
+                    instance_id=instance.id,
+                    element_id=pending.element_id,
+                    name=pending.name,
+                    created_at=now,
+                    assignee=_text(setting(config.assignee)),
+                    candidate_groups=_names(setting(config.candidate_groups)),
+                    candidate_users=_names(setting(config.candidate_users)),
+                    form_key=config.form_key,
+                    variables=pending.variables,
+                )
+            )
         return tasks
 
     def _retries(self, drawn: int | None, topic: str) -> int:
@@ -106,11 +153,17 @@ def activation_job_id(failure: FailedActivation) -> str:
 def subscriptions(instance: Instance, waits: WaitStates) -> list[Subscription]:
     """The instance's message and signal subscriptions. One task can wait on several events
     (an event-based gateway), so a subscription's id names the event's element too."""
-    return [Subscription(id=f"{catch.task_id}@{catch.element_id}", instance_id=instance.id,
-                         kind=SubscriptionKind(catch.kind), name=catch.name,
-                         element_id=catch.element_id,
-                         correlation_key=correlation_key(catch, instance))
-            for catch in waits.catches]
+    return [
+        Subscription(
+            id=f"{catch.task_id}@{catch.element_id}",
+            instance_id=instance.id,
+            kind=SubscriptionKind(catch.kind),
+            name=catch.name,
+            element_id=catch.element_id,
+            correlation_key=correlation_key(catch, instance),
+        )
+        for catch in waits.catches
+    ]
 
 
 def correlation_key(catch: PendingCatch, instance: Instance) -> str | None:
@@ -121,8 +174,13 @@ def correlation_key(catch: PendingCatch, instance: Instance) -> str | None:
     return instance.business_key
 
 
-def step_history(instance: Instance, completed: Sequence[Step], entered: Sequence[Step],
-                 now: datetime, job: Job | None) -> list[HistoryEvent]:
+def step_history(
+    instance: Instance,
+    completed: Sequence[Step],
+    entered: Sequence[Step],
+    now: datetime,
+    job: Job | None,
+) -> list[HistoryEvent]:
     """History rows for a step: for each element completed, the decisions it evaluated, its
     completion (the job's own with its attempt) and the sequence flows taken out of it; then
     the wait states entered."""
@@ -130,41 +188,84 @@ def step_history(instance: Instance, completed: Sequence[Step], entered: Sequenc
     for step in completed:
         if step.listener is not None:
             event, name = step.listener
-            events.append(HistoryEvent(
-                instance.id, instance.definition_id, HistoryKind.LISTENER_INVOKED, now,
-                element_id=step.element_id, element_type=step.element_type,
-                process_id=step.process_id,
-                variables={"event": event, "listener": name, "variables": step.variables}))
+            events.append(
+                HistoryEvent(
+                    instance.id,
+                    instance.definition_id,
+                    HistoryKind.LISTENER_INVOKED,
+                    now,
+                    element_id=step.element_id,
+                    element_type=step.element_type,
+                    process_id=step.process_id,
+                    variables={"event": event, "listener": name, "variables": step.variables},
+                )
+            )
             continue
         own = job if job is not None and step.element_id == job.element_id else None
-        events.extend(HistoryEvent(
-            instance.id, instance.definition_id, HistoryKind.DECISION_EVALUATED, now,
-            element_id=step.element_id, element_type=step.element_type,
+        events.extend(
+            HistoryEvent(
+                instance.id,
+                instance.definition_id,
+                HistoryKind.DECISION_EVALUATED,
+                now,
+                element_id=step.element_id,
+                element_type=step.element_type,
+                process_id=step.process_id,
+                variables={
+                    "decision_id": hits.decision_id,
+                    "rule_ids": list(hits.rule_ids),
+                    "rule_numbers": list(hits.rule_numbers),
+                },
+            )
+            for hits in step.decisions
+        )
+        events.append(
+            HistoryEvent(
+                instance.id,
+                instance.definition_id,
+                HistoryKind.ELEMENT_COMPLETED,
+                now,
+                element_id=step.element_id,
+                element_type=step.element_type,
+                attempt=own.attempt if own else None,
+                job_id=own.id if own else None,
+                variables=step.variables,
+                process_id=step.process_id,
+            )
+        )
+        events.extend(
+            HistoryEvent(
+                instance.id,
+                instance.definition_id,
+                HistoryKind.SEQUENCE_FLOW_TAKEN,
+                now,
+                element_id=flow,
+                element_type="sequenceFlow",
+                process_id=step.process_id,
+            )
+            for flow in step.flows
+        )
+    events.extend(
+        HistoryEvent(
+            instance.id,
+            instance.definition_id,
+            HistoryKind.ELEMENT_ENTERED,
+            now,
+            element_id=step.element_id,
+            element_type=step.element_type,
             process_id=step.process_id,
-            variables={"decision_id": hits.decision_id, "rule_ids": list(hits.rule_ids),
-                       "rule_numbers": list(hits.rule_numbers)})
-            for hits in step.decisions)
-        events.append(HistoryEvent(
-            instance.id, instance.definition_id, HistoryKind.ELEMENT_COMPLETED, now,
-            element_id=step.element_id, element_type=step.element_type,
-            attempt=own.attempt if own else None, job_id=own.id if own else None,
-            variables=step.variables, process_id=step.process_id))
-        events.extend(HistoryEvent(instance.id, instance.definition_id,
-                                   HistoryKind.SEQUENCE_FLOW_TAKEN, now, element_id=flow,
-                                   element_type="sequenceFlow", process_id=step.process_id)
-                      for flow in step.flows)
-    events.extend(HistoryEvent(instance.id, instance.definition_id,
-                               HistoryKind.ELEMENT_ENTERED, now, element_id=step.element_id,
-                               element_type=step.element_type, process_id=step.process_id)
-                  for step in entered)
+        )
+        for step in entered
+    )
     return events
 
 
 class _Settings:
     """Assignee-like settings are literals unless written as an expression."""
 
-    def __init__(self, expressions: ExpressionEngine, variables: Mapping[str, Any],
-                 element_id: str) -> None:
+    def __init__(
+        self, expressions: ExpressionEngine, variables: Mapping[str, Any], element_id: str
+    ) -> None:
         self._expressions = expressions
         self._variables = variables
         self._element_id = element_id

@@ -47,10 +47,17 @@ class WorkerSettings:
 class Worker:
     """Executes due jobs from ``store_url`` with ``handlers`` until ``stop()`` is called."""
 
-    def __init__(self, store_url: str, handlers: HandlerRegistry, *,
-                 settings: WorkerSettings | None = None, worker_id: str | None = None,
-                 retry_policy: RetryPolicy | None = None, clock: Clock | None = None,
-                 migrate: bool = True) -> None:
+    def __init__(
+        self,
+        store_url: str,
+        handlers: HandlerRegistry,
+        *,
+        settings: WorkerSettings | None = None,
+        worker_id: str | None = None,
+        retry_policy: RetryPolicy | None = None,
+        clock: Clock | None = None,
+        migrate: bool = True,
+    ) -> None:
         """``migrate=False`` refuses a database whose schema is not this version's, for
         deployments that run ``retailflow db upgrade`` before rolling out workers."""
         self.settings = settings or WorkerSettings()
@@ -77,32 +84,55 @@ class Worker:
 
     def run(self) -> int:
         """Work until ``stop()``; returns how many jobs ran. Blocks the calling thread."""
-        logger.info("worker %s started: %d thread(s), claim batch %d, lease %s",
-                    self.worker_id, self.settings.concurrency, self.settings.claim_batch,
-                    self.settings.lease, extra={"worker_id": self.worker_id})
-        threads = [threading.Thread(target=self._work, args=(f"{self.worker_id}/{n}",),
-                                    name=f"{self.worker_id}/{n}", daemon=True)
-                   for n in range(1, self.settings.concurrency + 1)]
+        logger.info(
+            "worker %s started: %d thread(s), claim batch %d, lease %s",
+            self.worker_id,
+            self.settings.concurrency,
+            self.settings.claim_batch,
+            self.settings.lease,
+            extra={"worker_id": self.worker_id},
+        )
+        threads = [
+            threading.Thread(
+                target=self._work,
+                args=(f"{self.worker_id}/{n}",),
+                name=f"{self.worker_id}/{n}",
+                daemon=True,
+            )
+            for n in range(1, self.settings.concurrency + 1)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         self._store.close()
-        logger.info("worker %s stopped after %d job(s)", self.worker_id, self._executed,
-                    extra={"worker_id": self.worker_id})
+        logger.info(
+            "worker %s stopped after %d job(s)",
+            self.worker_id,
+            self._executed,
+            extra={"worker_id": self.worker_id},
+        )
         return self._executed
 
     def stop(self) -> None:
         """Finish the jobs in hand, give back the claimed ones, and end ``run()``."""
         if not self._stopping.is_set():
-            logger.info("worker %s stopping: finishing the jobs in hand", self.worker_id,
-                        extra={"worker_id": self.worker_id})
+            logger.info(
+                "worker %s stopping: finishing the jobs in hand",
+                self.worker_id,
+                extra={"worker_id": self.worker_id},
+            )
         self._stopping.set()
 
     def _work(self, owner: str) -> None:
-        engine = Engine(store=self._store, handlers=self._handlers, clock=self._clock,
-                        retry_policy=self._retry_policy, worker_id=owner,
-                        lease=self.settings.lease)
+        engine = Engine(
+            store=self._store,
+            handlers=self._handlers,
+            clock=self._clock,
+            retry_policy=self._retry_policy,
+            worker_id=owner,
+            lease=self.settings.lease,
+        )
         outage = _Backoff(self.settings.max_backoff)
         defect = _Backoff(self.settings.max_backoff)
         idle = _Backoff(self.settings.poll_interval, first=0.05)
@@ -111,16 +141,21 @@ class Worker:
                 executed = engine.run(stop=self._stopping, claim_batch=self.settings.claim_batch)
             except StoreUnavailableError as error:
                 delay = outage.next()
-                logger.warning("store unavailable, retrying in %.1f s: %s", delay, error,
-                               extra={"worker_id": owner})
+                logger.warning(
+                    "store unavailable, retrying in %.1f s: %s",
+                    delay,
+                    error,
+                    extra={"worker_id": owner},
+                )
                 self._stopping.wait(delay)
                 continue
             except Exception:
                 # A defect outside any job (a job's own becomes an incident): keep the worker
                 # alive, and loud.
                 delay = defect.next()
-                logger.exception("worker thread failed, retrying in %.1f s", delay,
-                                 extra={"worker_id": owner})
+                logger.exception(
+                    "worker thread failed, retrying in %.1f s", delay, extra={"worker_id": owner}
+                )
                 self._stopping.wait(delay)
                 continue
             if outage.attempts:

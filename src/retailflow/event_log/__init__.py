@@ -19,8 +19,14 @@ from retailflow.stores import Store
 LogFormat = Literal["xes", "csv", "ocel"]
 
 
-def export_event_log(store: Store, log_format: LogFormat, stream: IO[bytes], *,
-                     process_id: str | None = None, since: datetime | None = None) -> int:
+def export_event_log(
+    store: Store,
+    log_format: LogFormat,
+    stream: IO[bytes],
+    *,
+    process_id: str | None = None,
+    since: datetime | None = None,
+) -> int:
     """Write the history of ``store`` to ``stream`` (binary) as ``log_format``; returns the
     number of events written. ``process_id`` keeps the instances of one process, ``since``
     the events at or after a moment."""
@@ -36,5 +42,13 @@ def export_event_log(store: Store, log_format: LogFormat, stream: IO[bytes], *,
         text.detach()  # the caller owns the binary stream
 
 
-__all__ = ["CSV_COLUMNS", "LogEvent", "LogFormat", "export_event_log", "read_event_log",
-           "write_csv", "write_ocel", "write_xes"]
+__all__ = [
+    "CSV_COLUMNS",
+    "LogEvent",
+    "LogFormat",
+    "export_event_log",
+    "read_event_log",
+    "write_csv",
+    "write_ocel",
+    "write_xes",
+]

@@ -18,7 +18,14 @@ def write_csv(events: Iterable[LogEvent], stream: IO[str]) -> int:
     writer.writerow(CSV_COLUMNS)
     written = 0
     for event in events:
-        writer.writerow((event.case_id, event.activity, event.lifecycle,
-                         event.timestamp.isoformat(), event.resource or ""))
+        writer.writerow(
+            (
+                event.case_id,
+                event.activity,
+                event.lifecycle,
+                event.timestamp.isoformat(),
+                event.resource or "",
+            )
+        )
         written += 1
     return written

@@ -39,14 +39,18 @@ class LogEvent:
     resource: str | None = None
 
 
-def read_event_log(store: Store, *, process_id: str | None = None,
-                   since: datetime | None = None) -> Iterator[LogEvent]:
+def read_event_log(
+    store: Store, *, process_id: str | None = None, since: datetime | None = None
+) -> Iterator[LogEvent]:
     """The log's events, case by case (each case's events in the order they happened), read
     from the store in pages: only instances of ``process_id`` when given, only events at or
     after ``since``."""
     definitions = {d.id: d for d in store.list_definitions()}
-    wanted = (None if process_id is None
-              else {d.id for d in definitions.values() if d.process_id == process_id})
+    wanted = (
+        None
+        if process_id is None
+        else {d.id for d in definitions.values() if d.process_id == process_id}
+    )
     names = _ElementNames(store)
     case: tuple[str, str | None] | None = None
     for event in store.history_by_instance(definition_ids=wanted, since=since):
@@ -80,8 +84,9 @@ class _ElementNames:
         if names is None:
             names = self._names[event.definition_id] = self._read(event.definition_id)
         element_id = event.element_id or ""
-        return (names.get((event.process_id, element_id)) or names.get((None, element_id))
-                or element_id)
+        return (
+            names.get((event.process_id, element_id)) or names.get((None, element_id)) or element_id
+        )
 
     def _read(self, definition_id: str) -> dict[tuple[str | None, str], str]:
         """``(process id, element id)`` -> name, and ``(None, element id)`` for rows written

@@ -33,15 +33,22 @@ def write_ocel(events: Iterable[LogEvent], stream: IO[bytes]) -> int:
     stream.write(b"\n],\n")
     keys = {first.business_key for first in instances.values() if first.business_key}
     rest = {
-        "eventTypes": [{"name": name, "attributes": [
-            {"name": "lifecycle", "type": "string"}, {"name": "element_id", "type": "string"}]}
-            for name in activities],
+        "eventTypes": [
+            {
+                "name": name,
+                "attributes": [
+                    {"name": "lifecycle", "type": "string"},
+                    {"name": "element_id", "type": "string"},
+                ],
+            }
+            for name in activities
+        ],
         "objectTypes": [
             {"name": INSTANCE, "attributes": [{"name": "process", "type": "string"}]},
             {"name": BUSINESS_KEY, "attributes": []},
         ],
         "objects": [_instance(first) for first in instances.values()]
-                   + [{"id": _key_id(key), "type": BUSINESS_KEY} for key in sorted(keys)],
+        + [{"id": _key_id(key), "type": BUSINESS_KEY} for key in sorted(keys)],
     }
     stream.write(orjson.dumps(rest)[1:])  # the remaining keys of the same JSON object
     return written
@@ -50,23 +57,31 @@ def write_ocel(events: Iterable[LogEvent], stream: IO[bytes]) -> int:
 def _event(event: LogEvent) -> dict[str, Any]:
     relationships = [{"objectId": event.case_id, "qualifier": "case"}]
     if event.business_key:
-        relationships.append({"objectId": _key_id(event.business_key),
-                              "qualifier": "business key"})
-    return {"id": event.event_id, "type": event.activity, "time": event.timestamp.isoformat(),
-            "attributes": [{"name": "lifecycle", "value": event.lifecycle},
-                           {"name": "element_id", "value": event.element_id}],
-            "relationships": relationships}
+        relationships.append({"objectId": _key_id(event.business_key), "qualifier": "business key"})
+    return {
+        "id": event.event_id,
+        "type": event.activity,
+        "time": event.timestamp.isoformat(),
+        "attributes": [
+            {"name": "lifecycle", "value": event.lifecycle},
+            {"name": "element_id", "value": event.element_id},
+        ],
+        "relationships": relationships,
+    }
 
 
 def _instance(first: LogEvent) -> dict[str, Any]:
     instance: dict[str, Any] = {
-        "id": first.case_id, "type": INSTANCE,
-        "attributes": [{"name": "process", "time": first.timestamp.isoformat(),
-                        "value": first.process_id}],
+        "id": first.case_id,
+        "type": INSTANCE,
+        "attributes": [
+            {"name": "process", "time": first.timestamp.isoformat(), "value": first.process_id}
+        ],
     }
     if first.business_key:
-        instance["relationships"] = [{"objectId": _key_id(first.business_key),
-                                      "qualifier": "business key"}]
+        instance["relationships"] = [
+            {"objectId": _key_id(first.business_key), "qualifier": "business key"}
+        ]
     return instance
 
 

@@ -61,8 +61,12 @@ def _write_header(xml: etree._IncrementalFileWriter) -> None:
     _attribute(event_globals, "date", "time:timestamp", "1970-01-01T00:00:00.000+00:00")
     xml.write(trace_globals, "\n", event_globals, "\n")
     xml.write(_element("classifier", name="Activity", keys="concept:name"), "\n")
-    xml.write(_element("classifier", name="Activity and lifecycle",
-                       keys="concept:name lifecycle:transition"), "\n")
+    xml.write(
+        _element(
+            "classifier", name="Activity and lifecycle", keys="concept:name lifecycle:transition"
+        ),
+        "\n",
+    )
 
 
 def _write_case(xml: etree._IncrementalFileWriter, event: LogEvent) -> None:
@@ -76,8 +80,9 @@ def _event_element(event: LogEvent) -> etree._Element:
     element = _element("event")
     _attribute(element, "string", "concept:name", event.activity)
     _attribute(element, "string", "lifecycle:transition", event.lifecycle)
-    _attribute(element, "date", "time:timestamp",
-               event.timestamp.isoformat(timespec="milliseconds"))
+    _attribute(
+        element, "date", "time:timestamp", event.timestamp.isoformat(timespec="milliseconds")
+    )
     _attribute(element, "string", "element_id", event.element_id)
     if event.resource is not None:
         _attribute(element, "string", "org:resource", event.resource)

@@ -54,11 +54,13 @@ class CronCycle:
         from croniter import CroniterError, croniter
 
         try:
-            due = croniter(self.translated, moment.astimezone(UTC), second_at_beginning=True,
-                           day_or=False).get_next(datetime)
+            due = croniter(
+                self.translated, moment.astimezone(UTC), second_at_beginning=True, day_or=False
+            ).get_next(datetime)
         except (CroniterError, ValueError) as error:
-            raise ValueError(f"cron {self.text!r} never fires after {moment:%Y-%m-%d}: "
-                             f"{error}") from None
+            raise ValueError(
+                f"cron {self.text!r} never fires after {moment:%Y-%m-%d}: {error}"
+            ) from None
         if not isinstance(due, datetime):  # croniter types its result loosely
             raise TypeError(f"cron {self.text!r} gave {due!r}")
         return due
@@ -71,18 +73,24 @@ def parse_cron(text: str, *, quartz: bool) -> CronCycle:
     if body.startswith("@"):
         macro = _MACROS.get(body.lower())
         if macro is None or quartz:
-            raise ValueError(f"unknown cron macro {body!r}"
-                             + ("" if quartz else f"; use one of {', '.join(_MACROS)}"))
+            raise ValueError(
+                f"unknown cron macro {body!r}"
+                + ("" if quartz else f"; use one of {', '.join(_MACROS)}")
+            )
         return CronCycle(text, macro)
     fields = body.upper().split(" ")
     allowed = (6, 7) if quartz else (6,)
     if len(fields) not in allowed:
         expected = "6 fields (7 with a year)" if quartz else "6 fields"
-        raise ValueError(f"cron {body!r} has {len(fields)} fields; Camunda's cron has "
-                         f"{expected}, seconds first: e.g. '0 0 9 * * MON-FRI'")
+        raise ValueError(
+            f"cron {body!r} has {len(fields)} fields; Camunda's cron has "
+            f"{expected}, seconds first: e.g. '0 0 9 * * MON-FRI'"
+        )
     if "LW" in fields[3] or "L-" in fields[3]:
-        raise ValueError(f"cron {body!r}: 'LW' and 'L-n' in the day of month are not "
-                         "supported; use 'L' (last day) or a weekday with 'L' (e.g. 6L)")
+        raise ValueError(
+            f"cron {body!r}: 'LW' and 'L-n' in the day of month are not "
+            "supported; use 'L' (last day) or a weekday with 'L' (e.g. 6L)"
+        )
     fields[5] = _day_of_week(fields[5], quartz=quartz)
     translated = " ".join(fields)
     from croniter import croniter  # loaded on first use, as in CronCycle.next_after

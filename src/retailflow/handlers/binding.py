@@ -262,8 +262,9 @@ class RegisteredHandler:
         if isinstance(result, dict):
             return dict(result)
         if isinstance(result, BaseModel):
-            written: dict[str, Any] = _variable_form(result.model_dump(mode="python"),
-                                                     result.model_dump(mode="json"))
+            written: dict[str, Any] = _variable_form(
+                result.model_dump(mode="python"), result.model_dump(mode="json")
+            )
             return written
         if isinstance(result, Mapping):
             return dict(result)

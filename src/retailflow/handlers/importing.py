@@ -24,8 +24,9 @@ def import_registry(spec: str, search_paths: Sequence[Path]) -> HandlerRegistry:
     """
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
-        raise RegistryImportError(f"--handlers {spec!r}: write it as 'module:attribute', e.g. "
-                          "'shop.handlers:registry'")
+        raise RegistryImportError(
+            f"--handlers {spec!r}: write it as 'module:attribute', e.g. 'shop.handlers:registry'"
+        )
     for path in reversed(search_paths):
         root = str(path.resolve())
         if root not in sys.path:
@@ -33,18 +34,22 @@ def import_registry(spec: str, search_paths: Sequence[Path]) -> HandlerRegistry:
     try:
         target: object = importlib.import_module(module_name)
     except Exception as error:  # the application's own import error, whatever it is
-        raise RegistryImportError(f"--handlers {spec!r}: cannot import {module_name}: "
-                          f"{type(error).__name__}: {error}") from error
+        raise RegistryImportError(
+            f"--handlers {spec!r}: cannot import {module_name}: {type(error).__name__}: {error}"
+        ) from error
     for part in attribute.split("."):
         if not hasattr(target, part):
-            raise RegistryImportError(f"--handlers {spec!r}: {module_name} has no attribute "
-                              f"{attribute!r}")
+            raise RegistryImportError(
+                f"--handlers {spec!r}: {module_name} has no attribute {attribute!r}"
+            )
         target = getattr(target, part)
     if callable(target) and not isinstance(target, HandlerRegistry):
         target = _call_factory(spec, target)
     if not isinstance(target, HandlerRegistry):
-        raise RegistryImportError(f"--handlers {spec!r}: is a {type(target).__name__}, not a "
-                          "HandlerRegistry (or a function returning one)")
+        raise RegistryImportError(
+            f"--handlers {spec!r}: is a {type(target).__name__}, not a "
+            "HandlerRegistry (or a function returning one)"
+        )
     return target
 
 
@@ -52,12 +57,15 @@ def _call_factory(spec: str, factory: object) -> object:
     try:
         inspect.signature(factory).bind()  # type: ignore[arg-type]
     except TypeError:
-        raise RegistryImportError(f"--handlers {spec!r}: the function needs arguments; point at a "
-                          "registry, or at a function that builds one without any") from None
+        raise RegistryImportError(
+            f"--handlers {spec!r}: the function needs arguments; point at a "
+            "registry, or at a function that builds one without any"
+        ) from None
     except ValueError:
         pass  # no signature to inspect (a builtin): just try it
     try:
         return factory()  # type: ignore[operator]
     except Exception as error:
-        raise RegistryImportError(f"--handlers {spec!r}: building the registry failed: "
-                          f"{type(error).__name__}: {error}") from error
+        raise RegistryImportError(
+            f"--handlers {spec!r}: building the registry failed: {type(error).__name__}: {error}"
+        ) from error

@@ -163,9 +163,7 @@ class HandlerRegistry:
             yield alias, self._handlers[topic]
 
     @staticmethod
-    def _clash_message(
-        name: str, existing: RegisteredHandler, incoming: RegisteredHandler
-    ) -> str:
+    def _clash_message(name: str, existing: RegisteredHandler, incoming: RegisteredHandler) -> str:
         return (
             f"topic '{name}' is already handled by "
             f"{describe_function(existing.function)}, so "

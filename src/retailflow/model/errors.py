@@ -50,15 +50,17 @@ class DeploymentError(RetailflowError):
     def __init__(self, findings: Sequence[Finding]) -> None:
         self.findings = list(findings)
         lines = "\n".join(f"  {finding}" for finding in self.findings)
-        super().__init__(f"deployment refused, nothing was deployed ({len(self.findings)} "
-                         f"finding(s)):\n{lines}")
+        super().__init__(
+            f"deployment refused, nothing was deployed ({len(self.findings)} finding(s)):\n{lines}"
+        )
 
 
 class ExpressionError(RetailflowError):
     """An expression or script did not parse, was refused by the sandbox, or failed."""
 
-    def __init__(self, message: str, *, expression: str | None = None,
-                 element_id: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, expression: str | None = None, element_id: str | None = None
+    ) -> None:
         self.expression = expression
         self.element_id = element_id
         where = f" in element '{element_id}'" if element_id else ""
@@ -93,8 +95,10 @@ class InstanceEndedError(RetailflowError):
     def __init__(self, instance_id: str, status: str) -> None:
         self.instance_id = instance_id
         self.status = status
-        super().__init__(f"instance '{instance_id}' is already {status}; only a running "
-                         "instance can be moved on or cancelled")
+        super().__init__(
+            f"instance '{instance_id}' is already {status}; only a running "
+            "instance can be moved on or cancelled"
+        )
 
 
 class ConcurrentUpdateError(RetailflowError):
@@ -139,13 +143,16 @@ class CalloutError(ExecutionError):
 class SignalDeliveryError(RetailflowError):
     """A broadcast reached some instances but not all; ``reached`` and ``failed`` say which."""
 
-    def __init__(self, signal: str, reached: list[Instance],
-                 failed: list[tuple[str, RetailflowError]]) -> None:
+    def __init__(
+        self, signal: str, reached: list[Instance], failed: list[tuple[str, RetailflowError]]
+    ) -> None:
         self.reached = reached
         self.failed = failed
         details = "; ".join(f"{target}: {error}" for target, error in failed)
-        super().__init__(f"signal '{signal}' reached {len(reached)} instance(s) but failed for "
-                         f"{len(failed)}: {details}")
+        super().__init__(
+            f"signal '{signal}' reached {len(reached)} instance(s) but failed for "
+            f"{len(failed)}: {details}"
+        )
 
 
 class RegistryImportError(RetailflowError):

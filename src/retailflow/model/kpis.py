@@ -22,8 +22,10 @@ class KpiWindow:
 
     def as_dict(self) -> dict[str, Any]:
         """ISO 8601 times, ``None`` for an open start."""
-        return {"since": self.since.isoformat() if self.since else None,
-                "until": self.until.isoformat()}
+        return {
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat(),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +54,17 @@ class StepKpis:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: durations in seconds."""
-        return {"element_id": self.element_id, "name": self.name,
-                "element_type": self.element_type, "process_id": self.process_id,
-                "entered": self.entered, "completed": self.completed,
-                "duration_p50_seconds": as_seconds(self.duration_p50),
-                "duration_p90_seconds": as_seconds(self.duration_p90),
-                "conversion": self.conversion}
+        return {
+            "element_id": self.element_id,
+            "name": self.name,
+            "element_type": self.element_type,
+            "process_id": self.process_id,
+            "entered": self.entered,
+            "completed": self.completed,
+            "duration_p50_seconds": as_seconds(self.duration_p50),
+            "duration_p90_seconds": as_seconds(self.duration_p90),
+            "conversion": self.conversion,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,20 +102,26 @@ class ProcessKpis:
             if step.element_id == element_id:
                 return step
         known = ", ".join(step.element_id for step in self.steps) or "none"
-        raise KeyError(f"no step '{element_id}' in the KPIs of {self.process_id} "
-                       f"(steps: {known})")
+        raise KeyError(f"no step '{element_id}' in the KPIs of {self.process_id} (steps: {known})")
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: times ISO 8601, durations in seconds, steps as a list of dicts."""
-        return {"process_id": self.process_id, "window": self.window.as_dict(),
-                "started": self.started, "completed": self.completed,
-                "cancelled": self.cancelled, "open": self.open,
-                "with_incidents": self.with_incidents, "incident_rate": self.incident_rate,
-                "cycle_time_p50_seconds": as_seconds(self.cycle_time_p50),
-                "cycle_time_p90_seconds": as_seconds(self.cycle_time_p90),
-                "sla_seconds": as_seconds(self.sla), "sla_breaches": self.sla_breaches,
-                "sla_breach_rate": self.sla_breach_rate,
-                "steps": [step.as_dict() for step in self.steps]}
+        return {
+            "process_id": self.process_id,
+            "window": self.window.as_dict(),
+            "started": self.started,
+            "completed": self.completed,
+            "cancelled": self.cancelled,
+            "open": self.open,
+            "with_incidents": self.with_incidents,
+            "incident_rate": self.incident_rate,
+            "cycle_time_p50_seconds": as_seconds(self.cycle_time_p50),
+            "cycle_time_p90_seconds": as_seconds(self.cycle_time_p90),
+            "sla_seconds": as_seconds(self.sla),
+            "sla_breaches": self.sla_breaches,
+            "sla_breach_rate": self.sla_breach_rate,
+            "steps": [step.as_dict() for step in self.steps],
+        }
 
 
 def as_seconds(value: timedelta | None) -> float | None:

@@ -54,8 +54,11 @@ class Job:
         scheduled (due later) or due."""
         if self.retries_left <= 0:
             return JobState.FAILED
-        if self.lock_owner is not None and self.lock_expires_at is not None \
-                and self.lock_expires_at > now:
+        if (
+            self.lock_owner is not None
+            and self.lock_expires_at is not None
+            and self.lock_expires_at > now
+        ):
             return JobState.CLAIMED
         return JobState.SCHEDULED if self.due_at > now else JobState.DUE
 

@@ -34,8 +34,15 @@ def retail_handlers(office: Backoffice, *, kpis: KpiSource | None = None) -> Han
     from ``kpis`` (``Engine.kpis``, or a callable that reaches the engine once it is built),
     and fail with an error saying so when it is not given."""
     registry = HandlerRegistry()
-    for domain in (inventory_handlers, order_handlers, crm_handlers, marketing_handlers,
-                   service_desk_handlers, insight_handlers, procurement_handlers):
+    for domain in (
+        inventory_handlers,
+        order_handlers,
+        crm_handlers,
+        marketing_handlers,
+        service_desk_handlers,
+        insight_handlers,
+        procurement_handlers,
+    ):
         registry.include(domain(office))
     registry.include(analytics_handlers(office, kpis))
     return registry
@@ -63,13 +70,23 @@ def _store_kpis(db: str, office: Backoffice) -> KpiSource:
     worker takes it), opened for each review and closed after it."""
     url = database_url(db)
 
-    def kpis(*, process_id: str | None = None, since: datetime | None = None,
-             until: datetime | None = None, sla: Mapping[str, timedelta] | None = None
-             ) -> list[ProcessKpis]:
+    def kpis(
+        *,
+        process_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        sla: Mapping[str, timedelta] | None = None,
+    ) -> list[ProcessKpis]:
         store = open_store(url, migrate=False)
         try:
-            return compute_kpis(store, now=office.clock.now(), process_id=process_id,
-                                since=since, until=until, sla=sla)
+            return compute_kpis(
+                store,
+                now=office.clock.now(),
+                process_id=process_id,
+                since=since,
+                until=until,
+                sla=sla,
+            )
         finally:
             store.close()
 

@@ -29,11 +29,14 @@ class Backoffice:
         in_memory = url in ("sqlite://", "sqlite:///:memory:")
         self.clock = clock or SystemClock()
         self._engine = create_engine(
-            url, poolclass=StaticPool if in_memory else None,
-            connect_args={"check_same_thread": False} if url.startswith("sqlite") else {})
+            url,
+            poolclass=StaticPool if in_memory else None,
+            connect_args={"check_same_thread": False} if url.startswith("sqlite") else {},
+        )
         if url.startswith("sqlite"):
-            event.listen(self._engine, "connect",
-                         _sqlite_pragmas if in_memory else _sqlite_file_pragmas)
+            event.listen(
+                self._engine, "connect", _sqlite_pragmas if in_memory else _sqlite_file_pragmas
+            )
         Record.metadata.create_all(self._engine)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
 

@@ -19,8 +19,9 @@ def crm_handlers(office: Backoffice) -> HandlerRegistry:
         template = context.headers.get("template", "generic")
 
         def effect(session: Session) -> None:
-            session.add(Notification(customer_id=customer_id, template=template,
-                                     sent_at=office.clock.now()))
+            session.add(
+                Notification(customer_id=customer_id, template=template, sent_at=office.clock.now())
+            )
 
         office.once(context.idempotency_key, effect)
 

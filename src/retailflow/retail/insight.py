@@ -119,10 +119,10 @@ def insight_handlers(office: Backoffice) -> HandlerRegistry:
     handlers = HandlerRegistry()
 
     @handlers.handler("insight.gather_touchpoints")
-    def gather_touchpoints(batch: TouchpointBatch, context: HandlerContext
-                           ) -> dict[str, Any]:
+    def gather_touchpoints(batch: TouchpointBatch, context: HandlerContext) -> dict[str, Any]:
         """Record the channels' new touchpoints (a new customer for an identity never seen) and
         sum up the RFM window per channel and kind."""
+
         def effect(session: Session) -> dict[str, Any]:
             now = office.clock.now()
             new_customers = 0
@@ -131,24 +131,34 @@ def insight_handlers(office: Backoffice) -> HandlerRegistry:
                 if identity is None:
                     identity = _new_customer(session, reported.channel, reported.external_id)
                     new_customers += 1
-                session.add(Touchpoint(customer_id=identity.customer_id,
-                                       channel=reported.channel, kind=reported.kind,
-                                       sku=reported.sku, amount=reported.amount,
-                                       at=reported.at or now))
+                session.add(
+                    Touchpoint(
+                        customer_id=identity.customer_id,
+                        channel=reported.channel,
+                        kind=reported.kind,
+                        sku=reported.sku,
+                        amount=reported.amount,
+                        at=reported.at or now,
+                    )
+                )
             session.flush()
             since = now - timedelta(days=RFM_WINDOW_DAYS)
-            window = session.execute(select(Touchpoint.channel, Touchpoint.kind,
-                                            Touchpoint.customer_id)
-                                     .where(Touchpoint.at >= since)).all()
-            return {"touchpoint_summary": {
-                "window_days": RFM_WINDOW_DAYS,
-                "touchpoints": len(window),
-                "recorded": len(batch.touchpoints),
-                "new_customers": new_customers,
-                "active_customers": len({row.customer_id for row in window}),
-                "by_channel": dict(Counter(row.channel for row in window)),
-                "by_kind": dict(Counter(row.kind for row in window)),
-            }}
+            window = session.execute(
+                select(Touchpoint.channel, Touchpoint.kind, Touchpoint.customer_id).where(
+                    Touchpoint.at >= since
+                )
+            ).all()
+            return {
+                "touchpoint_summary": {
+                    "window_days": RFM_WINDOW_DAYS,
+                    "touchpoints": len(window),
+                    "recorded": len(batch.touchpoints),
+                    "new_customers": new_customers,
+                    "active_customers": len({row.customer_id for row in window}),
+                    "by_channel": dict(Counter(row.channel for row in window)),
+                    "by_kind": dict(Counter(row.kind for row in window)),
+                }
+            }
 
         return office.once(context.idempotency_key, effect)
 
@@ -156,14 +166,19 @@ def insight_handlers(office: Backoffice) -> HandlerRegistry:
     def merge_identities(context: HandlerContext) -> dict[str, Any]:
         """Fold customers who share an external id across channels into one (the lowest id
         keeps the customer): identities and touchpoints move, loyalty points add up."""
+
         def effect(session: Session) -> dict[str, Any]:
-            shared = (select(CustomerIdentity.external_id)
-                      .group_by(CustomerIdentity.external_id)
-                      .having(func.count(func.distinct(CustomerIdentity.customer_id)) > 1))
+            shared = (
+                select(CustomerIdentity.external_id)
+                .group_by(CustomerIdentity.external_id)
+                .having(func.count(func.distinct(CustomerIdentity.customer_id)) > 1)
+            )
             owners: dict[str, set[str]] = defaultdict(set)
-            for identity in session.scalars(select(CustomerIdentity)
-                                            .where(CustomerIdentity.external_id.in_(shared))
-                                            .order_by(CustomerIdentity.external_id)).all():
+            for identity in session.scalars(
+                select(CustomerIdentity)
+                .where(CustomerIdentity.external_id.in_(shared))
+                .order_by(CustomerIdentity.external_id)
+            ).all():
                 owners[identity.external_id].add(identity.customer_id)
             into: dict[str, str] = {}
             merges: list[dict[str, str]] = []
@@ -172,8 +187,9 @@ def insight_handlers(office: Backoffice) -> HandlerRegistry:
                 for duplicate in people[1:]:
                     _merge(session, duplicate, people[0], external_id, office.clock.now())
                     into[duplicate] = people[0]
-                    merges.append({"kept": people[0], "merged": duplicate,
-                                   "external_id": external_id})
+                    merges.append(
+                        {"kept": people[0], "merged": duplicate, "external_id": external_id}
+                    )
             return {"merged_customers": merges, "merge_count": len(merges)}
 
         return office.once(context.idempotency_key, effect)
@@ -186,24 +202,33 @@ def insight_handlers(office: Backoffice) -> HandlerRegistry:
         with office.session() as session:
             merged = select(CustomerMerge.merged_id)
             batch = session.scalars(
-                select(Customer.id).outerjoin(CustomerProfile)
+                select(Customer.id)
+                .outerjoin(CustomerProfile)
                 .where(Customer.id.not_in(merged))
-                .order_by(CustomerProfile.segmented_at.is_not(None),
-                          CustomerProfile.segmented_at, Customer.id)
-                .limit(max(batch_size, 0))).all()
+                .order_by(
+                    CustomerProfile.segmented_at.is_not(None),
+                    CustomerProfile.segmented_at,
+                    Customer.id,
+                )
+                .limit(max(batch_size, 0))
+            ).all()
             purchases = session.execute(
-                select(Touchpoint.customer_id, Touchpoint.amount, Touchpoint.at)
-                .where(Touchpoint.kind == "purchase", Touchpoint.customer_id.in_(batch))).all()
+                select(Touchpoint.customer_id, Touchpoint.amount, Touchpoint.at).where(
+                    Touchpoint.kind == "purchase", Touchpoint.customer_id.in_(batch)
+                )
+            ).all()
         bought: dict[str, list[tuple[float, datetime]]] = defaultdict(list)
         for row in purchases:
             bought[row.customer_id].append((row.amount, row.at))
-        customers = [_rfm(customer_id, bought[customer_id], now).model_dump()
-                     for customer_id in batch]
+        customers = [
+            _rfm(customer_id, bought[customer_id], now).model_dump() for customer_id in batch
+        ]
         return {"customers": customers, "customer_count": len(customers)}
 
     @handlers.handler("insight.save_segments")
     def save_segments(batch: SegmentedBatch, context: HandlerContext) -> dict[str, Any]:
         """Write each customer's segment and keep the profile it came from."""
+
         def effect(session: Session) -> dict[str, Any]:
             now = office.clock.now()
             changed = 0
@@ -213,13 +238,21 @@ def insight_handlers(office: Backoffice) -> HandlerRegistry:
                     continue
                 changed += customer.segment != segment
                 customer.segment = segment
-                session.merge(CustomerProfile(
-                    customer_id=profile.customer_id, recency_days=profile.recency_days,
-                    frequency=profile.frequency, monetary=profile.monetary, segment=segment,
-                    segmented_at=now))
+                session.merge(
+                    CustomerProfile(
+                        customer_id=profile.customer_id,
+                        recency_days=profile.recency_days,
+                        frequency=profile.frequency,
+                        monetary=profile.monetary,
+                        segment=segment,
+                        segmented_at=now,
+                    )
+                )
             counts = Counter(batch.segments)
-            return {"segment_counts": {name: counts[name] for name in SEGMENTS},
-                    "segments_changed": changed}
+            return {
+                "segment_counts": {name: counts[name] for name in SEGMENTS},
+                "segments_changed": changed,
+            }
 
         return office.once(context.idempotency_key, effect)
 
@@ -234,17 +267,25 @@ def insight_handlers(office: Backoffice) -> HandlerRegistry:
         opportunity = None
         if signals:
             top = signals[0]
-            opportunity = {"sku": top["sku"], "expected_units": top["shortfall"],
-                           "reason": top["reason"]}
+            opportunity = {
+                "sku": top["sku"],
+                "expected_units": top["shortfall"],
+                "reason": top["reason"],
+            }
         at_stake = signals[0]["revenue_at_stake"] if signals else 0.0
-        return {"demand_signals": signals, "opportunity": opportunity,
-                "revenue_at_stake": at_stake, "high_impact": at_stake >= HIGH_IMPACT_REVENUE}
+        return {
+            "demand_signals": signals,
+            "opportunity": opportunity,
+            "revenue_at_stake": at_stake,
+            "high_impact": at_stake >= HIGH_IMPACT_REVENUE,
+        }
 
     @handlers.handler("insight.refresh_recommendations")
     def refresh_recommendations(context: HandlerContext) -> dict[str, Any]:
         """Give every recently active customer up to three SKUs in stock: what they looked at
         and did not buy first, then the bestsellers of the categories they browse, then the
         bestsellers."""
+
         def effect(session: Session) -> dict[str, Any]:
             since = office.clock.now() - timedelta(days=RECOMMENDATION_WINDOW_DAYS)
             return {"recommendations_refreshed": _recommend(session, since)}
@@ -260,8 +301,7 @@ def _new_customer(session: Session, channel: str, external_id: str) -> CustomerI
     if session.get(Customer, customer_id) is None:
         session.add(Customer(id=customer_id, name=f"New {channel} customer"))
         session.flush()
-    identity = CustomerIdentity(channel=channel, external_id=external_id,
-                                customer_id=customer_id)
+    identity = CustomerIdentity(channel=channel, external_id=external_id, customer_id=customer_id)
     session.add(identity)
     return identity
 
@@ -272,38 +312,46 @@ def _resolve(into: dict[str, str], customer_id: str) -> str:
     return customer_id
 
 
-def _merge(session: Session, duplicate: str, keeper: str, external_id: str,
-           now: datetime) -> None:
-    for identity in session.scalars(select(CustomerIdentity)
-                                    .where(CustomerIdentity.customer_id == duplicate)):
+def _merge(session: Session, duplicate: str, keeper: str, external_id: str, now: datetime) -> None:
+    for identity in session.scalars(
+        select(CustomerIdentity).where(CustomerIdentity.customer_id == duplicate)
+    ):
         identity.customer_id = keeper
-    for touchpoint in session.scalars(select(Touchpoint)
-                                      .where(Touchpoint.customer_id == duplicate)):
+    for touchpoint in session.scalars(
+        select(Touchpoint).where(Touchpoint.customer_id == duplicate)
+    ):
         touchpoint.customer_id = keeper
     kept, gone = session.get(Customer, keeper), session.get(Customer, duplicate)
     if kept is not None and gone is not None:
         kept.loyalty_points += gone.loyalty_points
         gone.loyalty_points = 0
-    session.add(CustomerMerge(merged_id=duplicate, into_id=keeper, external_id=external_id,
-                              merged_at=now))
+    session.add(
+        CustomerMerge(merged_id=duplicate, into_id=keeper, external_id=external_id, merged_at=now)
+    )
     session.flush()
 
 
-def _rfm(customer_id: str, purchases: list[tuple[float, datetime]], now: datetime
-         ) -> CustomerRfm:
+def _rfm(customer_id: str, purchases: list[tuple[float, datetime]], now: datetime) -> CustomerRfm:
     since = now - timedelta(days=RFM_WINDOW_DAYS)
     recent = [amount for amount, at in purchases if at >= since]
     last = max((at for _amount, at in purchases), default=None)
-    return CustomerRfm(customer_id=customer_id,
-                       recency_days=(now - last).days if last is not None else None,
-                       frequency=len(recent), monetary=round(sum(recent), 2))
+    return CustomerRfm(
+        customer_id=customer_id,
+        recency_days=(now - last).days if last is not None else None,
+        frequency=len(recent),
+        monetary=round(sum(recent), 2),
+    )
 
 
 def _demand_signals(session: Session, since: datetime) -> list[dict[str, Any]]:
     interest: Counter[str] = Counter()
-    for sku in session.scalars(select(Touchpoint.sku).where(
-            Touchpoint.kind.in_(("view", "search")), Touchpoint.at >= since,
-            Touchpoint.sku.is_not(None))):
+    for sku in session.scalars(
+        select(Touchpoint.sku).where(
+            Touchpoint.kind.in_(("view", "search")),
+            Touchpoint.at >= since,
+            Touchpoint.sku.is_not(None),
+        )
+    ):
         interest[sku] += 1
     network = network_stock(session)
     sold = Counter({sku: stock.sold_last_7_days for sku, stock in network.items()})
@@ -316,26 +364,37 @@ def _demand_signals(session: Session, since: datetime) -> list[dict[str, Any]]:
         shortfall = expected - max(available[product.sku], 0)
         if shortfall <= 0:
             continue
-        signals.append({
-            "sku": product.sku, "views_and_searches": lookers,
-            "sold_last_7_days": sold[product.sku], "available": available[product.sku],
-            "expected_units": expected, "shortfall": shortfall,
-            "revenue_at_stake": round(shortfall * product.price, 2),
-            "reason": (f"{PLANNING_WEEKS}-week demand of {expected} units ({sold[product.sku]} "
-                       f"sold and {lookers} views/searches in the last {DEMAND_WINDOW_DAYS} "
-                       f"days) exceeds the {available[product.sku]} available"),
-        })
+        signals.append(
+            {
+                "sku": product.sku,
+                "views_and_searches": lookers,
+                "sold_last_7_days": sold[product.sku],
+                "available": available[product.sku],
+                "expected_units": expected,
+                "shortfall": shortfall,
+                "revenue_at_stake": round(shortfall * product.price, 2),
+                "reason": (
+                    f"{PLANNING_WEEKS}-week demand of {expected} units ({sold[product.sku]} "
+                    f"sold and {lookers} views/searches in the last {DEMAND_WINDOW_DAYS} "
+                    f"days) exceeds the {available[product.sku]} available"
+                ),
+            }
+        )
     return sorted(signals, key=lambda signal: (-signal["revenue_at_stake"], signal["sku"]))
 
 
 def _recommend(session: Session, since: datetime) -> int:
     merged = select(CustomerMerge.merged_id)
     recent = session.execute(
-        select(Touchpoint.customer_id, Touchpoint.kind, Touchpoint.sku)
-        .where(Touchpoint.at >= since, Touchpoint.sku.is_not(None),
-               Touchpoint.customer_id.not_in(merged))).all()
-    categories = {sku: category for sku, category in
-                  session.execute(select(Product.sku, Product.category))}
+        select(Touchpoint.customer_id, Touchpoint.kind, Touchpoint.sku).where(
+            Touchpoint.at >= since,
+            Touchpoint.sku.is_not(None),
+            Touchpoint.customer_id.not_in(merged),
+        )
+    ).all()
+    categories = {
+        sku: category for sku, category in session.execute(select(Product.sku, Product.category))
+    }
     in_stock = Counter({sku: stock.available for sku, stock in network_stock(session).items()})
     bestsellers = Counter(row.sku for row in recent if row.kind == "purchase")
     ranked = sorted(categories, key=lambda sku: (-bestsellers[sku], sku))

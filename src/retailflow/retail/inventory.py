@@ -139,37 +139,55 @@ class SlowMoverRequest(BaseModel):
     stock_lines: list[StockLine]
 
 
-def plan_replenishment(stock_lines: list[StockLine],
-                       rules: list[ReplenishmentRule]) -> ReplenishmentPlan:
+def plan_replenishment(
+    stock_lines: list[StockLine], rules: list[ReplenishmentRule]
+) -> ReplenishmentPlan:
     """Every line below its reorder point gets its reorder quantity: moved from the location
     that can best spare it (keeping that location above its own reorder point plus one reorder
     quantity), else bought. The emptiest lines are served first."""
     if len(rules) != len(stock_lines):
-        raise ValueError(f"{len(stock_lines)} stock lines but {len(rules)} replenishment rules: "
-                         "decide the rules over the same snapshot")
+        raise ValueError(
+            f"{len(stock_lines)} stock lines but {len(rules)} replenishment rules: "
+            "decide the rules over the same snapshot"
+        )
     short, spare = [], {}
     for line, rule in zip(stock_lines, rules, strict=True):
         if line.available < rule.reorder_point:
             short.append((line, rule))
         else:
-            spare[(line.location_id, line.sku)] = \
+            spare[(line.location_id, line.sku)] = (
                 line.available - rule.reorder_point - rule.reorder_quantity
+            )
     transfers, reorders = [], []
-    for line, rule in sorted(short, key=lambda pair: (pair[0].available, pair[0].location_id,
-                                                      pair[0].sku)):
-        donors = [(left, location) for (location, sku), left in spare.items()
-                  if sku == line.sku and left >= rule.reorder_quantity]
+    for line, rule in sorted(
+        short, key=lambda pair: (pair[0].available, pair[0].location_id, pair[0].sku)
+    ):
+        donors = [
+            (left, location)
+            for (location, sku), left in spare.items()
+            if sku == line.sku and left >= rule.reorder_quantity
+        ]
         if donors:
             _left, donor = max(donors)
             spare[(donor, line.sku)] -= rule.reorder_quantity
-            transfers.append(Transfer(sku=line.sku, from_location=donor,
-                                      to_location=line.location_id,
-                                      quantity=rule.reorder_quantity))
+            transfers.append(
+                Transfer(
+                    sku=line.sku,
+                    from_location=donor,
+                    to_location=line.location_id,
+                    quantity=rule.reorder_quantity,
+                )
+            )
         else:
-            reorders.append(SupplierReorder(
-                sku=line.sku, category=line.category, location_id=line.location_id,
-                quantity=rule.reorder_quantity,
-                urgency="high" if line.available <= 0 else "normal"))
+            reorders.append(
+                SupplierReorder(
+                    sku=line.sku,
+                    category=line.category,
+                    location_id=line.location_id,
+                    quantity=rule.reorder_quantity,
+                    urgency="high" if line.available <= 0 else "normal",
+                )
+            )
     return ReplenishmentPlan(transfers=transfers, reorders=reorders)
 
 
@@ -194,11 +212,12 @@ class NetworkStock:
 def network_stock(session: Session) -> dict[str, NetworkStock]:
     """Per SKU, summed over every location (one grouped query): what planning, demand
     signals and recommendations read."""
-    rows = session.execute(select(
-        Stock.sku, func.sum(Stock.sold_last_7_days), func.sum(Stock.on_hand - Stock.reserved)
-    ).group_by(Stock.sku))
-    return {sku: NetworkStock(int(sold or 0), int(available or 0))
-            for sku, sold, available in rows}
+    rows = session.execute(
+        select(
+            Stock.sku, func.sum(Stock.sold_last_7_days), func.sum(Stock.on_hand - Stock.reserved)
+        ).group_by(Stock.sku)
+    )
+    return {sku: NetworkStock(int(sold or 0), int(available or 0)) for sku, sold, available in rows}
 
 
 def inventory_handlers(office: Backoffice) -> HandlerRegistry:
@@ -209,15 +228,18 @@ def inventory_handlers(office: Backoffice) -> HandlerRegistry:
     def reserve(request: ReserveRequest, context: HandlerContext) -> dict[str, object]:
         """Promise every line of the order at ``location_id``, or none (BPMN error
         ``OUT_OF_STOCK`` with ``missing_sku``)."""
+
         def effect(session: Session) -> dict[str, object]:
             for line in request.items:
                 stock = session.get(Stock, (request.location_id, line.sku), with_for_update=True)
                 available = stock.on_hand - stock.reserved if stock else 0
                 if stock is None or available < line.quantity:
-                    raise BpmnError("OUT_OF_STOCK",
-                                    f"{line.sku} at {request.location_id}: wanted "
-                                    f"{line.quantity}, {available} available",
-                                    {"missing_sku": line.sku})
+                    raise BpmnError(
+                        "OUT_OF_STOCK",
+                        f"{line.sku} at {request.location_id}: wanted "
+                        f"{line.quantity}, {available} available",
+                        {"missing_sku": line.sku},
+                    )
                 stock.reserved += line.quantity
                 order_line = session.get(OrderLine, (request.order_id, line.sku))
                 if order_line is not None:
@@ -229,9 +251,13 @@ def inventory_handlers(office: Backoffice) -> HandlerRegistry:
     @handlers.handler("inventory.release")
     def release(order_id: str, context: HandlerContext) -> dict[str, object]:
         """Give back what an order holds (nothing, if it holds nothing)."""
+
         def effect(session: Session) -> dict[str, object]:
-            for line in session.scalars(select(OrderLine).where(
-                    OrderLine.order_id == order_id, OrderLine.reserved_at.is_not(None))):
+            for line in session.scalars(
+                select(OrderLine).where(
+                    OrderLine.order_id == order_id, OrderLine.reserved_at.is_not(None)
+                )
+            ):
                 stock = session.get(Stock, (line.reserved_at, line.sku), with_for_update=True)
                 if stock is not None:
                     stock.reserved -= line.quantity
@@ -244,15 +270,16 @@ def inventory_handlers(office: Backoffice) -> HandlerRegistry:
     def put_away(po_number: str, context: HandlerContext) -> dict[str, object]:
         """Shelve the goods of a received purchase order at its location: ``on_hand`` grows by
         each line, and the order is ``received``."""
+
         def effect(session: Session) -> dict[str, object]:
-            order = existing(session, PurchaseOrder, po_number,
-                             "'procurement.send_purchase_order'")
+            order = existing(session, PurchaseOrder, po_number, "'procurement.send_purchase_order'")
             shelved = []
             for line in order.lines:
                 stock = stock_to_fill(session, order.location_id, line["sku"])
                 stock.on_hand += line["quantity"]
-                shelved.append({"sku": line["sku"], "quantity": line["quantity"],
-                                "on_hand": stock.on_hand})
+                shelved.append(
+                    {"sku": line["sku"], "quantity": line["quantity"], "on_hand": stock.on_hand}
+                )
             order.status = "received"
             return {"po_status": order.status, "put_away": shelved}
 
@@ -264,21 +291,31 @@ def inventory_handlers(office: Backoffice) -> HandlerRegistry:
         orders, they are not replenished)."""
         with office.session() as session:
             rows = session.execute(
-                select(Stock, Product.category).join(Product, Product.sku == Stock.sku)
+                select(Stock, Product.category)
+                .join(Product, Product.sku == Stock.sku)
                 .join(Location, Location.id == Stock.location_id)
                 .where(Location.kind.in_(("store", "warehouse")))
-                .order_by(Stock.location_id, Stock.sku))
+                .order_by(Stock.location_id, Stock.sku)
+            )
             on_order: dict[tuple[str, str], int] = defaultdict(int)
-            for order in session.scalars(select(PurchaseOrder).where(
-                    PurchaseOrder.status.in_(OPEN_PURCHASE_ORDER))):
+            for order in session.scalars(
+                select(PurchaseOrder).where(PurchaseOrder.status.in_(OPEN_PURCHASE_ORDER))
+            ):
                 for line in order.lines:
                     on_order[(order.location_id, line["sku"])] += line["quantity"]
-            lines = [StockLine(location_id=stock.location_id, sku=stock.sku, category=category,
-                               on_hand=stock.on_hand,
-                               available=stock.on_hand - stock.reserved
-                               + on_order[(stock.location_id, stock.sku)],
-                               weekly_sales=stock.sold_last_7_days)
-                     for stock, category in rows]
+            lines = [
+                StockLine(
+                    location_id=stock.location_id,
+                    sku=stock.sku,
+                    category=category,
+                    on_hand=stock.on_hand,
+                    available=stock.on_hand
+                    - stock.reserved
+                    + on_order[(stock.location_id, stock.sku)],
+                    weekly_sales=stock.sold_last_7_days,
+                )
+                for stock, category in rows
+            ]
         return StockSnapshot(stock_lines=lines, snapshot_at=office.clock.now().isoformat())
 
     @handlers.handler("inventory.plan_replenishment")
@@ -286,6 +323,7 @@ def inventory_handlers(office: Backoffice) -> HandlerRegistry:
         """Split what is below its reorder point into transfers and supplier reorders (see
         ``plan_replenishment``), leaving out lines reordered within
         ``REORDER_REVIEW_PERIOD``, and note the new reorders."""
+
         def effect(session: Session) -> dict[str, object]:
             plan = plan_replenishment(request.stock_lines, request.replenishment_rules)
             now = office.clock.now()
@@ -319,10 +357,10 @@ def inventory_handlers(office: Backoffice) -> HandlerRegistry:
         return office.once(context.idempotency_key, effect)
 
     @handlers.handler("inventory.find_slow_movers")
-    def find_slow_movers(request: SlowMoverRequest, context: HandlerContext
-                         ) -> dict[str, object]:
+    def find_slow_movers(request: SlowMoverRequest, context: HandlerContext) -> dict[str, object]:
         """The slow movers (see ``slow_movers``) marketing has not heard of within
         ``SLOW_MOVER_QUIET``: a clearance campaign is started once, not every cycle."""
+
         def effect(session: Session) -> dict[str, object]:
             now = office.clock.now()
             news = []
@@ -340,4 +378,3 @@ def inventory_handlers(office: Backoffice) -> HandlerRegistry:
         return office.once(context.idempotency_key, effect)
 
     return handlers
-

@@ -72,6 +72,7 @@ def marketing_handlers(office: Backoffice) -> HandlerRegistry:
     def prepare_brief(brief: CampaignBrief, context: HandlerContext) -> dict[str, object]:
         """Complete the request: a campaign id when it has none, a goal (``clearance`` for slow
         movers), budget, channels, duration and a name. Recorded once, so a retry keeps the id."""
+
         def effect(_session: Session) -> dict[str, object]:
             goal = brief.goal or ("clearance" if brief.slow_movers else "awareness")
             if brief.campaign_name:
@@ -92,20 +93,40 @@ def marketing_handlers(office: Backoffice) -> HandlerRegistry:
         return office.once(context.idempotency_key, effect)
 
     @handlers.handler("marketing.define_audience")
-    def define_audience(campaign_id: str, campaign_name: str, segments: list[str], offer: str,
-                        budget: float, channels: list[str],
-                        context: HandlerContext) -> dict[str, object]:
+    def define_audience(
+        campaign_id: str,
+        campaign_name: str,
+        segments: list[str],
+        offer: str,
+        budget: float,
+        channels: list[str],
+        context: HandlerContext,
+    ) -> dict[str, object]:
         """Count the customers in the target ``segments`` and record the planned campaign; no
         customer in them is the BPMN error ``NO_AUDIENCE``."""
+
         def effect(session: Session) -> dict[str, object]:
-            size = session.scalar(select(func.count()).select_from(Customer).where(
-                Customer.segment.in_(segments))) or 0
+            size = (
+                session.scalar(
+                    select(func.count()).select_from(Customer).where(Customer.segment.in_(segments))
+                )
+                or 0
+            )
             if size == 0:
-                raise BpmnError("NO_AUDIENCE", f"no customer is in {', '.join(segments)}",
-                                {"audience_size": 0})
-            session.add(Campaign(id=campaign_id, name=campaign_name, segment=",".join(segments),
-                                 budget=budget, channels=list(channels), status="planned",
-                                 audience_size=size))
+                raise BpmnError(
+                    "NO_AUDIENCE", f"no customer is in {', '.join(segments)}", {"audience_size": 0}
+                )
+            session.add(
+                Campaign(
+                    id=campaign_id,
+                    name=campaign_name,
+                    segment=",".join(segments),
+                    budget=budget,
+                    channels=list(channels),
+                    status="planned",
+                    audience_size=size,
+                )
+            )
             return {"audience_size": size, "segments": list(segments), "offer": offer}
 
         return office.once(context.idempotency_key, effect)
@@ -113,6 +134,7 @@ def marketing_handlers(office: Backoffice) -> HandlerRegistry:
     @handlers.handler("marketing.reject")
     def reject(campaign_id: str, context: HandlerContext) -> dict[str, object]:
         """Shelve a campaign whose budget was not approved."""
+
         def effect(session: Session) -> dict[str, object]:
             _campaign(session, campaign_id).status = "rejected"
             return {"campaign_status": "rejected"}
@@ -120,35 +142,47 @@ def marketing_handlers(office: Backoffice) -> HandlerRegistry:
         return office.once(context.idempotency_key, effect)
 
     @handlers.handler("marketing.start")
-    def start(campaign_id: str, campaign_duration: str,
-              context: HandlerContext) -> dict[str, object]:
+    def start(
+        campaign_id: str, campaign_duration: str, context: HandlerContext
+    ) -> dict[str, object]:
         """Set the campaign running from now for ``campaign_duration``; ``campaign_ends_at`` is
         when the process closes it."""
+
         def effect(session: Session) -> dict[str, object]:
             _campaign(session, campaign_id).status = "running"
             now = office.clock.now()
-            return {"campaign_status": "running", "campaign_started_at": now.isoformat(),
-                    "campaign_ends_at": (now + isodate.parse_duration(campaign_duration)
-                                         ).isoformat()}
+            return {
+                "campaign_status": "running",
+                "campaign_started_at": now.isoformat(),
+                "campaign_ends_at": (now + isodate.parse_duration(campaign_duration)).isoformat(),
+            }
 
         return office.once(context.idempotency_key, effect)
 
     @handlers.handler("marketing.launch")
-    def launch(campaign_id: str, channel: str, offer: str,
-               context: HandlerContext) -> dict[str, object]:
+    def launch(
+        campaign_id: str, channel: str, offer: str, context: HandlerContext
+    ) -> dict[str, object]:
         """Send the offer on one channel to every audience member known there; ``reached`` is
         how many were."""
+
         def effect(session: Session) -> dict[str, object]:
             campaign = _campaign(session, campaign_id)
             customers = session.scalars(
-                select(CustomerIdentity.customer_id).join(
-                    Customer, Customer.id == CustomerIdentity.customer_id).where(
+                select(CustomerIdentity.customer_id)
+                .join(Customer, Customer.id == CustomerIdentity.customer_id)
+                .where(
                     CustomerIdentity.channel == channel,
-                    Customer.segment.in_(campaign.segment.split(",")))).all()
+                    Customer.segment.in_(campaign.segment.split(",")),
+                )
+            ).all()
             now = office.clock.now()
             for customer_id in customers:
-                session.add(Notification(customer_id=customer_id,
-                                         template=f"{offer}@{channel}"[:60], sent_at=now))
+                session.add(
+                    Notification(
+                        customer_id=customer_id, template=f"{offer}@{channel}"[:60], sent_at=now
+                    )
+                )
             return {"channel": channel, "reached": len(customers)}
 
         return office.once(context.idempotency_key, effect)
@@ -156,13 +190,21 @@ def marketing_handlers(office: Backoffice) -> HandlerRegistry:
     @handlers.handler("marketing.record_conversion")
     def record_conversion(conversion: Conversion, context: HandlerContext) -> dict[str, object]:
         """Credit an order's revenue to the campaign; an order already credited counts once."""
+
         def effect(session: Session) -> dict[str, object]:
             campaign = _campaign(session, conversion.campaign_id)
-            if session.get(CampaignConversion,
-                           (conversion.campaign_id, conversion.order_id)) is None:
-                session.add(CampaignConversion(
-                    campaign_id=conversion.campaign_id, order_id=conversion.order_id,
-                    revenue=conversion.revenue, recorded_at=office.clock.now()))
+            if (
+                session.get(CampaignConversion, (conversion.campaign_id, conversion.order_id))
+                is None
+            ):
+                session.add(
+                    CampaignConversion(
+                        campaign_id=conversion.campaign_id,
+                        order_id=conversion.order_id,
+                        revenue=conversion.revenue,
+                        recorded_at=office.clock.now(),
+                    )
+                )
                 campaign.conversions += 1
                 campaign.revenue = round(campaign.revenue + conversion.revenue, 2)
             return {"conversions": campaign.conversions, "campaign_revenue": campaign.revenue}
@@ -173,12 +215,17 @@ def marketing_handlers(office: Backoffice) -> HandlerRegistry:
     def evaluate_roi(campaign_id: str, context: HandlerContext) -> dict[str, object]:
         """Close the campaign and judge it: ``roi`` is the revenue its conversions brought per
         unit of budget."""
+
         def effect(session: Session) -> dict[str, object]:
             campaign = _campaign(session, campaign_id)
             campaign.status = "closed"
             roi = round(campaign.revenue / campaign.budget, 2) if campaign.budget else 0.0
-            return {"campaign_status": "closed", "roi": roi,
-                    "conversions": campaign.conversions, "campaign_revenue": campaign.revenue}
+            return {
+                "campaign_status": "closed",
+                "roi": roi,
+                "conversions": campaign.conversions,
+                "campaign_revenue": campaign.revenue,
+            }
 
         return office.once(context.idempotency_key, effect)
 

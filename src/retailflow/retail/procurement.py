@@ -106,66 +106,100 @@ def procurement_handlers(office: Backoffice) -> HandlerRegistry:
                 wanted = {request.reorder.sku: request.reorder.quantity}
             elif request.opportunity is not None:
                 trigger, urgency, location = "opportunity", "normal", MAIN_WAREHOUSE
-                wanted = {request.opportunity.sku:
-                          request.opportunity.expected_units * OPPORTUNITY_MARGIN}
+                wanted = {
+                    request.opportunity.sku: request.opportunity.expected_units * OPPORTUNITY_MARGIN
+                }
             else:
                 trigger, urgency, location = "quarterly_review", "low", MAIN_WAREHOUSE
                 wanted = _quarterly_needs(session)
-            lines = [ItemLine(sku=sku, quantity=_whole_cases(units))
-                     for sku, units in sorted(wanted.items()) if units > 0]
-            products = {product.sku: product for product in session.scalars(
-                select(Product).where(Product.sku.in_([line.sku for line in lines])))}
+            lines = [
+                ItemLine(sku=sku, quantity=_whole_cases(units))
+                for sku, units in sorted(wanted.items())
+                if units > 0
+            ]
+            products = {
+                product.sku: product
+                for product in session.scalars(
+                    select(Product).where(Product.sku.in_([line.sku for line in lines]))
+                )
+            }
             unknown = sorted({line.sku for line in lines} - products.keys())
             if unknown:
-                raise ValueError(f"SKU(s) {', '.join(unknown)} are not in the catalogue: "
-                                 "add the product before buying it")
+                raise ValueError(
+                    f"SKU(s) {', '.join(unknown)} are not in the catalogue: "
+                    "add the product before buying it"
+                )
             largest = max(lines, key=lambda line: line.quantity, default=None)
             return DemandForecast(
-                planning_trigger=trigger, purchase_lines=lines,
+                planning_trigger=trigger,
+                purchase_lines=lines,
                 category=products[largest.sku].category if largest else None,
-                quantity=sum(line.quantity for line in lines), urgency=urgency,
+                quantity=sum(line.quantity for line in lines),
+                urgency=urgency,
                 delivery_location=location,
-                estimated_cost=round(sum(products[line.sku].unit_cost * line.quantity
-                                         for line in lines), 2))
+                estimated_cost=round(
+                    sum(products[line.sku].unit_cost * line.quantity for line in lines), 2
+                ),
+            )
 
     @handlers.handler("procurement.send_purchase_order")
-    def send_purchase_order(request: PurchaseOrderRequest,
-                            context: HandlerContext) -> SentPurchaseOrder:
+    def send_purchase_order(
+        request: PurchaseOrderRequest, context: HandlerContext
+    ) -> SentPurchaseOrder:
         """Record the purchase order to ``supplier_id`` (status ``sent``), priced at unit cost,
         with its number ``PO-<date>-<n>`` and the delivery expected after the supplier's lead
         time."""
+
         def effect(session: Session) -> dict[str, object]:
             supplier = session.get(Supplier, request.supplier_id)
             if supplier is None:
-                raise ValueError(f"no supplier '{request.supplier_id}': the supplier_choice "
-                                 "table names a supplier the back office does not know")
+                raise ValueError(
+                    f"no supplier '{request.supplier_id}': the supplier_choice "
+                    "table names a supplier the back office does not know"
+                )
             now = office.clock.now()
             count = session.scalar(select(func.count()).select_from(PurchaseOrder)) or 0
             number = f"PO-{now:%Y%m%d}-{count + 1:04d}"
-            costs = {product.sku: product.unit_cost for product in session.scalars(select(
-                Product).where(Product.sku.in_([line.sku for line in request.purchase_lines])))}
-            total = round(sum(costs[line.sku] * line.quantity
-                              for line in request.purchase_lines), 2)
-            session.add(PurchaseOrder(
-                number=number, supplier_id=supplier.id, location_id=request.delivery_location,
-                lines=[line.model_dump() for line in request.purchase_lines], total=total,
-                status="sent", created_at=now))
+            costs = {
+                product.sku: product.unit_cost
+                for product in session.scalars(
+                    select(Product).where(
+                        Product.sku.in_([line.sku for line in request.purchase_lines])
+                    )
+                )
+            }
+            total = round(
+                sum(costs[line.sku] * line.quantity for line in request.purchase_lines), 2
+            )
+            session.add(
+                PurchaseOrder(
+                    number=number,
+                    supplier_id=supplier.id,
+                    location_id=request.delivery_location,
+                    lines=[line.model_dump() for line in request.purchase_lines],
+                    total=total,
+                    status="sent",
+                    created_at=now,
+                )
+            )
             expected = (now + timedelta(days=supplier.lead_time_days)).date().isoformat()
-            return SentPurchaseOrder(po_number=number, po_total=total,
-                                     expected_delivery=expected).model_dump()
+            return SentPurchaseOrder(
+                po_number=number, po_total=total, expected_delivery=expected
+            ).model_dump()
 
         return SentPurchaseOrder.model_validate(office.once(context.idempotency_key, effect))
 
     @handlers.handler("procurement.record_confirmation")
-    def record_confirmation(po_number: str, confirmed_quantity: int, delivery_date: str,
-                            context: HandlerContext) -> dict[str, object]:
+    def record_confirmation(
+        po_number: str, confirmed_quantity: int, delivery_date: str, context: HandlerContext
+    ) -> dict[str, object]:
         """Mark the purchase order ``confirmed`` (``partially_confirmed`` when the supplier
         confirmed fewer units than ordered) and note the promised delivery date."""
+
         def effect(session: Session) -> dict[str, object]:
             order = _purchase_order(session, po_number)
             ordered = sum(line["quantity"] for line in order.lines)
-            order.status = "confirmed" if confirmed_quantity >= ordered \
-                else "partially_confirmed"
+            order.status = "confirmed" if confirmed_quantity >= ordered else "partially_confirmed"
             return {"po_status": order.status, "expected_delivery": delivery_date}
 
         return office.once(context.idempotency_key, effect)
@@ -174,6 +208,7 @@ def procurement_handlers(office: Backoffice) -> HandlerRegistry:
     def reject_delivery(po_number: str, context: HandlerContext) -> dict[str, object]:
         """The goods failed quality control: the purchase order is ``rejected`` and the goods
         go back to the supplier, so no stock is added."""
+
         def effect(session: Session) -> dict[str, object]:
             order = _purchase_order(session, po_number)
             order.status = "rejected"
@@ -185,12 +220,15 @@ def procurement_handlers(office: Backoffice) -> HandlerRegistry:
     def escalate(context: HandlerContext, po_number: str | None = None) -> dict[str, object]:
         """Hand overdue work to the task's ``role`` header (about its ``subject`` header),
         referring to the purchase order when there is one, else to the instance."""
+
         def effect(session: Session) -> dict[str, object]:
             escalation = PurchasingEscalation(
                 role=context.headers.get("role", "purchasing_lead"),
                 subject=context.headers.get("subject", "overdue work"),
                 reference=context.business_key or context.instance_id,
-                purchase_order=po_number, raised_at=office.clock.now())
+                purchase_order=po_number,
+                raised_at=office.clock.now(),
+            )
             session.add(escalation)
             session.flush()
             return {"escalation_id": escalation.id, "escalated_to": escalation.role}
@@ -206,8 +244,10 @@ def _purchase_order(session: Session, number: str) -> PurchaseOrder:
 
 def _quarterly_needs(session: Session) -> dict[str, float]:
     """Per SKU, a quarter of last week's sales across the network minus what is available."""
-    return {sku: stock.sold_last_7_days * REVIEW_WEEKS - stock.available
-            for sku, stock in network_stock(session).items()}
+    return {
+        sku: stock.sold_last_7_days * REVIEW_WEEKS - stock.available
+        for sku, stock in network_stock(session).items()
+    }
 
 
 def _whole_cases(units: float) -> int:

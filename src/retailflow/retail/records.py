@@ -26,8 +26,7 @@ class UtcDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return value.astimezone(UTC) if value is not None and value.tzinfo else value
 
-    def process_result_value(self, value: datetime | None, dialect: Dialect
-                             ) -> datetime | None:
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return value.replace(tzinfo=UTC) if value is not None and not value.tzinfo else value
 
 
@@ -76,14 +75,17 @@ class Stock(Record):
     sold_last_7_days: Mapped[int] = mapped_column(default=0)
 
 
-def existing(session: Session, record: type[RecordType], key: object, recorded_by: str
-             ) -> RecordType:
+def existing(
+    session: Session, record: type[RecordType], key: object, recorded_by: str
+) -> RecordType:
     """The ``record`` row with primary key ``key``; a ``LookupError`` naming the step that
     records it when there is none (a handler run before that step, or with a wrong id)."""
     row = session.get(record, key)
     if row is None:
-        raise LookupError(f"no {record.__tablename__[:-1].replace('_', ' ')} {key!r} in the "
-                          f"back office; it is recorded by {recorded_by}")
+        raise LookupError(
+            f"no {record.__tablename__[:-1].replace('_', ' ')} {key!r} in the "
+            f"back office; it is recorded by {recorded_by}"
+        )
     return row
 
 
@@ -92,8 +94,7 @@ def stock_to_fill(session: Session, location_id: str, sku: str) -> Stock:
     the SKU gets an empty row."""
     stock = session.get(Stock, (location_id, sku), with_for_update=True)
     if stock is None:
-        stock = Stock(location_id=location_id, sku=sku, on_hand=0, reserved=0,
-                      sold_last_7_days=0)
+        stock = Stock(location_id=location_id, sku=sku, on_hand=0, reserved=0, sold_last_7_days=0)
         session.add(stock)
     return stock
 

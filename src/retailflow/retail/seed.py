@@ -59,30 +59,45 @@ def seed_backoffice(office: Backoffice, *, customers: int = 120, seed: int = 7) 
         for location_id, (kind, city) in LOCATIONS.items():
             session.add(Location(id=location_id, kind=kind, city=city))
         for supplier_id, (name, lead_time, rating) in SUPPLIERS.items():
-            session.add(Supplier(id=supplier_id, name=name, lead_time_days=lead_time,
-                                 rating=rating))
+            session.add(
+                Supplier(id=supplier_id, name=name, lead_time_days=lead_time, rating=rating)
+            )
         session.flush()
         for location_id, (kind, _city) in LOCATIONS.items():
             for sku in CATALOGUE:
-                on_hand = {"warehouse": rng.randint(150, 400), "store": rng.randint(5, 40),
-                           "locker": 0}[kind]
+                on_hand = {
+                    "warehouse": rng.randint(150, 400),
+                    "store": rng.randint(5, 40),
+                    "locker": 0,
+                }[kind]
                 sold = rng.randint(0, on_hand // 3 + 1)
                 if kind == "warehouse" and CATALOGUE[sku][1] == "fresh":
                     on_hand //= 4  # fresh goods are bought little and often
-                session.add(Stock(location_id=location_id, sku=sku, on_hand=on_hand,
-                                  sold_last_7_days=sold))
+                session.add(
+                    Stock(location_id=location_id, sku=sku, on_hand=on_hand, sold_last_7_days=sold)
+                )
         for number in range(1, customers + 1):
             customer_id = f"C-{number:04d}"
             session.add(Customer(id=customer_id, name=f"Customer {number}"))
             session.flush()
             for channel in rng.sample(CHANNELS, rng.randint(1, 3)):
-                session.add(CustomerIdentity(channel=channel, customer_id=customer_id,
-                                             external_id=f"{channel}:{customer_id}"))
+                session.add(
+                    CustomerIdentity(
+                        channel=channel,
+                        customer_id=customer_id,
+                        external_id=f"{channel}:{customer_id}",
+                    )
+                )
             for _ in range(rng.randint(0, 12)):
                 sku = rng.choice(list(CATALOGUE))
                 bought = rng.random() < 0.4
-                session.add(Touchpoint(
-                    customer_id=customer_id, channel=rng.choice(CHANNELS),
-                    kind="purchase" if bought else rng.choice(("view", "search")), sku=sku,
-                    amount=CATALOGUE[sku][3] if bought else 0.0,
-                    at=now - timedelta(days=rng.randint(0, 120), minutes=rng.randint(0, 1440))))
+                session.add(
+                    Touchpoint(
+                        customer_id=customer_id,
+                        channel=rng.choice(CHANNELS),
+                        kind="purchase" if bought else rng.choice(("view", "search")),
+                        sku=sku,
+                        amount=CATALOGUE[sku][3] if bought else 0.0,
+                        at=now - timedelta(days=rng.randint(0, 120), minutes=rng.randint(0, 1440)),
+                    )
+                )

@@ -15,8 +15,15 @@ from retailflow.stores.memory import MemoryStore
 if TYPE_CHECKING:
     from retailflow.stores.sql import SqlStore
 
-__all__ = ["Checkpoint", "MemoryStore", "SqlStore", "Store", "WaitStateIds", "database_url",
-           "open_store"]
+__all__ = [
+    "Checkpoint",
+    "MemoryStore",
+    "SqlStore",
+    "Store",
+    "WaitStateIds",
+    "database_url",
+    "open_store",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -52,5 +59,6 @@ def open_store(url: str | None, *, migrate: bool = True) -> Store:
         raise RetailflowError(
             f"store URL {url!r} is not a database URL: use sqlite:///{url} for a SQLite file "
             "or postgresql+psycopg://user@host/db for PostgreSQL (in Python, no URL keeps "
-            "everything in memory)") from error
+            "everything in memory)"
+        ) from error
     return SqlStore(url, migrate=migrate)

@@ -83,9 +83,12 @@ class Store(Protocol):
     """
 
     # -- deployments -------------------------------------------------------------------------
-    def save_definitions(self, resources: Sequence[Resource],
-                         definitions: Sequence[ProcessDefinition],
-                         schedules: Mapping[str, Sequence[Job]] | None = None) -> None:
+    def save_definitions(
+        self,
+        resources: Sequence[Resource],
+        definitions: Sequence[ProcessDefinition],
+        schedules: Mapping[str, Sequence[Job]] | None = None,
+    ) -> None:
         """Store new resources (skipping hashes already stored) and definitions, and sync the
         given owners' job sets (timer start events of new and retired versions), atomically."""
 
@@ -111,31 +114,47 @@ class Store(Protocol):
     def load_state(self, instance_id: str) -> tuple[Instance, bytes]:
         """The instance and its serialized engine state, read together."""
 
-    def list_instances(self, *, status: InstanceStatus | None = None,
-                       process_id: str | None = None, business_key: str | None = None,
-                       limit: int | None = None, after: str | None = None) -> list[Instance]:
+    def list_instances(
+        self,
+        *,
+        status: InstanceStatus | None = None,
+        process_id: str | None = None,
+        business_key: str | None = None,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> list[Instance]:
         """Instances matching every given filter, oldest first (by start, then id); ``after``
         (an instance id) pages: only instances that come after it in that order, so a listing
         resumes where its last page ended however many instances start meanwhile.
         ``NotFoundError`` if ``after`` names no instance."""
 
     # -- jobs --------------------------------------------------------------------------------
-    def claim_due_jobs(self, *, now: datetime, owner: str, lease_until: datetime,
-                       limit: int) -> list[Job]:
+    def claim_due_jobs(
+        self, *, now: datetime, owner: str, lease_until: datetime, limit: int
+    ) -> list[Job]:
         """Lock up to ``limit`` due jobs for ``owner``: due_at <= now, retries_left > 0, and not
         locked (or lock expired). Claimed jobs carry the new lock and ``attempt`` + 1."""
 
     def release_job(self, job_id: str, *, owner: str) -> None:
         """Give a claimed job back unchanged (e.g. when a worker shuts down)."""
 
-    def fail_job(self, job_id: str, *, owner: str, error: str, retries_left: int,
-                 due_at: datetime, incident: Incident | None,
-                 history: Sequence[HistoryEvent]) -> None:
+    def fail_job(
+        self,
+        job_id: str,
+        *,
+        owner: str,
+        error: str,
+        retries_left: int,
+        due_at: datetime,
+        incident: Incident | None,
+        history: Sequence[HistoryEvent],
+    ) -> None:
         """Record a failed attempt: unlock, set retries and next due time, and open the incident
         when given; one transaction."""
 
-    def retry_job(self, job_id: str, *, retries_left: int, due_at: datetime,
-                  history: Sequence[HistoryEvent]) -> None:
+    def retry_job(
+        self, job_id: str, *, retries_left: int, due_at: datetime, history: Sequence[HistoryEvent]
+    ) -> None:
         """Give a job new retries and a due time, and resolve its open incidents; one
         transaction. ``NotFoundError`` if the job does not exist."""
 
@@ -149,8 +168,9 @@ class Store(Protocol):
         """The earliest due time of an unlocked job with retries left, or ``None``."""
 
     # -- subscriptions and messages ----------------------------------------------------------
-    def find_subscriptions(self, kind: SubscriptionKind, name: str,
-                           correlation_key: str | None = None) -> list[Subscription]:
+    def find_subscriptions(
+        self, kind: SubscriptionKind, name: str, correlation_key: str | None = None
+    ) -> list[Subscription]:
         """Open subscriptions by kind and name (and, for messages, correlation key when given)."""
 
     def list_subscriptions(self, instance_id: str) -> list[Subscription]:
@@ -162,8 +182,9 @@ class Store(Protocol):
         and keep nothing. One transaction, serialised with the commits that open
         subscriptions, so a message and a subscription opened together always meet."""
 
-    def take_buffered_messages(self, name: str, correlation_key: str | None,
-                               now: datetime) -> list[BufferedMessage]:
+    def take_buffered_messages(
+        self, name: str, correlation_key: str | None, now: datetime
+    ) -> list[BufferedMessage]:
         """Unexpired buffered messages with that name and key, oldest first (not deleted:
         the checkpoint that delivers one names it in ``consumed_message_ids``)."""
 
@@ -176,8 +197,13 @@ class Store(Protocol):
         """Delete buffered messages past their time-to-live; returns how many."""
 
     # -- user tasks, incidents, history ------------------------------------------------------
-    def list_user_tasks(self, *, instance_id: str | None = None, assignee: str | None = None,
-                        candidate_group: str | None = None) -> list[UserTask]:
+    def list_user_tasks(
+        self,
+        *,
+        instance_id: str | None = None,
+        assignee: str | None = None,
+        candidate_group: str | None = None,
+    ) -> list[UserTask]:
         """Open user tasks matching every given filter, oldest first."""
 
     def get_user_task(self, task_id: str) -> UserTask:
@@ -192,8 +218,9 @@ class Store(Protocol):
     def all_history(self, *, definition_id: str | None = None) -> Iterable[HistoryEvent]:
         """History across instances (for KPIs and coverage), in append order."""
 
-    def history_by_instance(self, *, definition_ids: Collection[str] | None = None,
-                            since: datetime | None = None) -> Iterator[HistoryEvent]:
+    def history_by_instance(
+        self, *, definition_ids: Collection[str] | None = None, since: datetime | None = None
+    ) -> Iterator[HistoryEvent]:
         """History grouped by instance (instances in id order, each one's events in append
         order), for event-log exports: only instances of ``definition_ids`` when given, only
         events at or after ``since``. Read in batches, so any size streams."""

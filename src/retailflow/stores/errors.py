@@ -32,8 +32,10 @@ def definitions_exist(definition_ids: Iterable[str]) -> ConcurrentUpdateError:
 
 def instance_not_found(instance_id: str) -> NotFoundError:
     """No instance has that id."""
-    return NotFoundError(f"no instance {instance_id}; engine.instances() (or `retailflow "
-                         "instances`) lists the existing ones")
+    return NotFoundError(
+        f"no instance {instance_id}; engine.instances() (or `retailflow "
+        "instances`) lists the existing ones"
+    )
 
 
 def instance_exists(instance_id: str) -> ConcurrentUpdateError:

@@ -181,9 +181,11 @@ class MemoryStore:
             if subscription.kind != SubscriptionKind.MESSAGE or subscription.id in stored:
                 continue
             key = (subscription.name, subscription.correlation_key)
-            if any(i not in checkpoint.consumed_message_ids
-                   and (checkpoint.now is None or self._messages[i].expires_at > checkpoint.now)
-                   for i in self._messages_keyed.get(key)):
+            if any(
+                i not in checkpoint.consumed_message_ids
+                and (checkpoint.now is None or self._messages[i].expires_at > checkpoint.now)
+                for i in self._messages_keyed.get(key)
+            ):
                 raise errors.message_arrived(*key)
 
     def _sync_jobs(self, instance_id: str, wanted: list[Job]) -> None:
@@ -449,7 +451,8 @@ class MemoryStore:
         with self._lock:
             named = self._subscriptions_named.get((SubscriptionKind.MESSAGE, message.name))
             waiting = sorted(
-                i for i in named
+                i
+                for i in named
                 if self._subscriptions[i].correlation_key == message.correlation_key
             )
             if waiting:
@@ -479,7 +482,8 @@ class MemoryStore:
             # is usually empty while thousands of instances may wait.
             found = {
                 i
-                for m in self._messages.values() if m.expires_at > now
+                for m in self._messages.values()
+                if m.expires_at > now
                 for i in self._subscriptions_named.get((SubscriptionKind.MESSAGE, m.name))
                 if self._subscriptions[i].correlation_key == m.correlation_key
             }
@@ -555,16 +559,20 @@ class MemoryStore:
             )
         return [_given(event) for event in events]
 
-    def history_by_instance(self, *, definition_ids: Collection[str] | None = None,
-                            since: datetime | None = None) -> Iterator[HistoryEvent]:
+    def history_by_instance(
+        self, *, definition_ids: Collection[str] | None = None, since: datetime | None = None
+    ) -> Iterator[HistoryEvent]:
         """History grouped by instance, in id order; copied one instance at a time."""
         with self._lock:
             instance_ids = sorted(self._history_of)
         for instance_id in instance_ids:
             with self._lock:
-                events = [event for event in self._history_of[instance_id]
-                          if (definition_ids is None or event.definition_id in definition_ids)
-                          and (since is None or event.at >= since)]
+                events = [
+                    event
+                    for event in self._history_of[instance_id]
+                    if (definition_ids is None or event.definition_id in definition_ids)
+                    and (since is None or event.at >= since)
+                ]
             yield from (_given(event) for event in events)
 
     def close(self) -> None:

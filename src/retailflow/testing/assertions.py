@@ -46,40 +46,44 @@ class InstanceAssert:
     def is_running(self) -> InstanceAssert:
         """The instance has not ended."""
         __tracebackhide__ = True
-        return self._check(lambda w: w.instance.status == InstanceStatus.RUNNING,
-                           "to be running")
+        return self._check(lambda w: w.instance.status == InstanceStatus.RUNNING, "to be running")
 
     def is_ended(self) -> InstanceAssert:
         """The instance completed (reached its end, not cancelled)."""
         __tracebackhide__ = True
-        return self._check(lambda w: w.instance.status == InstanceStatus.COMPLETED,
-                           "to have ended")
+        return self._check(lambda w: w.instance.status == InstanceStatus.COMPLETED, "to have ended")
 
     def is_ended_at(self, end_event: str) -> InstanceAssert:
         """The instance completed, and passed the end event ``end_event``."""
         __tracebackhide__ = True
         return self._check(
             lambda w: w.instance.status == InstanceStatus.COMPLETED and end_event in w.passed,
-            f"to have ended at {end_event!r}")
+            f"to have ended at {end_event!r}",
+        )
 
     def is_waiting_at(self, *element_ids: str) -> InstanceAssert:
         """Each element has an open wait state: a job, a timer, a message or signal catch, or
         a user task."""
         __tracebackhide__ = True
-        return self._check(lambda w: all(e in w.waiting_at for e in element_ids),
-                           f"to be waiting at {_ids(element_ids)}")
+        return self._check(
+            lambda w: all(e in w.waiting_at for e in element_ids),
+            f"to be waiting at {_ids(element_ids)}",
+        )
 
     def is_not_waiting_at(self, *element_ids: str) -> InstanceAssert:
         """None of the elements has an open wait state."""
         __tracebackhide__ = True
-        return self._check(lambda w: not any(e in w.waiting_at for e in element_ids),
-                           f"not to be waiting at {_ids(element_ids)}")
+        return self._check(
+            lambda w: not any(e in w.waiting_at for e in element_ids),
+            f"not to be waiting at {_ids(element_ids)}",
+        )
 
     def has_passed(self, *element_ids: str) -> InstanceAssert:
         """Each element completed at least once."""
         __tracebackhide__ = True
-        return self._check(lambda w: all(e in w.passed for e in element_ids),
-                           f"to have passed {_ids(element_ids)}")
+        return self._check(
+            lambda w: all(e in w.passed for e in element_ids), f"to have passed {_ids(element_ids)}"
+        )
 
     def has_passed_in_order(self, *element_ids: str) -> InstanceAssert:
         """The elements completed in this order (others may come in between)."""
@@ -94,16 +98,20 @@ class InstanceAssert:
     def has_not_passed(self, *element_ids: str) -> InstanceAssert:
         """None of the elements completed."""
         __tracebackhide__ = True
-        return self._check(lambda w: not any(e in w.passed for e in element_ids),
-                           f"not to have passed {_ids(element_ids)}")
+        return self._check(
+            lambda w: not any(e in w.passed for e in element_ids),
+            f"not to have passed {_ids(element_ids)}",
+        )
 
     def has_variables(self, **expected: Any) -> InstanceAssert:
         """The process variables include these values."""
         __tracebackhide__ = True
 
         def matches(whereabouts: Whereabouts) -> bool:
-            return all(whereabouts.variables.get(name, _MISSING) == value
-                       for name, value in expected.items())
+            return all(
+                whereabouts.variables.get(name, _MISSING) == value
+                for name, value in expected.items()
+            )
 
         def actual(whereabouts: Whereabouts) -> str:
             shown = {name: whereabouts.variables.get(name, "<missing>") for name in expected}
@@ -115,35 +123,51 @@ class InstanceAssert:
         """An open incident sits at ``element_id`` (and its message contains ``message``)."""
         __tracebackhide__ = True
         return self._check(
-            lambda w: any(incident.element_id == element_id
-                          and (message is None or message in incident.message)
-                          for incident in w.incidents),
+            lambda w: any(
+                incident.element_id == element_id
+                and (message is None or message in incident.message)
+                for incident in w.incidents
+            ),
             f"to have an incident at {element_id!r}"
-            + (f" mentioning {message!r}" if message else ""))
+            + (f" mentioning {message!r}" if message else ""),
+        )
 
     def has_no_incidents(self) -> InstanceAssert:
         """No open incident."""
         __tracebackhide__ = True
         return self._check(lambda w: not w.incidents, "to have no incidents")
 
-    def has_open_user_task(self, element_id: str | None = None, *, assignee: str | None = None,
-                           candidate_group: str | None = None) -> InstanceAssert:
+    def has_open_user_task(
+        self,
+        element_id: str | None = None,
+        *,
+        assignee: str | None = None,
+        candidate_group: str | None = None,
+    ) -> InstanceAssert:
         """An open user task (at ``element_id``) for ``assignee`` / ``candidate_group``."""
         __tracebackhide__ = True
 
         def found(whereabouts: Whereabouts) -> bool:
-            return any((element_id is None or task.element_id == element_id)
-                       and (assignee is None or task.assignee == assignee)
-                       and (candidate_group is None or candidate_group in task.candidate_groups)
-                       for task in whereabouts.user_tasks)
+            return any(
+                (element_id is None or task.element_id == element_id)
+                and (assignee is None or task.assignee == assignee)
+                and (candidate_group is None or candidate_group in task.candidate_groups)
+                for task in whereabouts.user_tasks
+            )
 
-        wanted = [f"at {element_id!r}" if element_id else "",
-                  f"for assignee {assignee!r}" if assignee else "",
-                  f"for candidate group {candidate_group!r}" if candidate_group else ""]
+        wanted = [
+            f"at {element_id!r}" if element_id else "",
+            f"for assignee {assignee!r}" if assignee else "",
+            f"for candidate group {candidate_group!r}" if candidate_group else "",
+        ]
         return self._check(found, " ".join(["to have an open user task", *filter(None, wanted)]))
 
-    def _check(self, holds: Callable[[Whereabouts], bool], expectation: str,
-               detail: Callable[[Whereabouts], str] | None = None) -> InstanceAssert:
+    def _check(
+        self,
+        holds: Callable[[Whereabouts], bool],
+        expectation: str,
+        detail: Callable[[Whereabouts], str] | None = None,
+    ) -> InstanceAssert:
         # pytest leaves out frames that set __tracebackhide__: a failure points at the test.
         __tracebackhide__ = True
         whereabouts = self.whereabouts

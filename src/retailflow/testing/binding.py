@@ -31,6 +31,8 @@ def bound_engine(engine: Engine | None = None) -> Engine:
     if engine is not None:
         return engine
     if not _bound:
-        raise RuntimeError("no retailflow engine is bound: use the rf_engine fixture, wrap the "
-                           "code in bind_engine(engine), or pass engine=...")
+        raise RuntimeError(
+            "no retailflow engine is bound: use the rf_engine fixture, wrap the "
+            "code in bind_engine(engine), or pass engine=..."
+        )
     return _bound[-1]

@@ -107,8 +107,10 @@ class CoverageCollector:
     @property
     def processes(self) -> list[ProcessCoverage]:
         """Every process seen, by id then file."""
-        return sorted(self._processes.values(),
-                      key=lambda p: (p.model.process_id, p.model.file, p.model.content_hash))
+        return sorted(
+            self._processes.values(),
+            key=lambda p: (p.model.process_id, p.model.file, p.model.content_hash),
+        )
 
     @property
     def decisions(self) -> list[DecisionCoverage]:
@@ -127,8 +129,9 @@ class CoverageCollector:
 
     def collect(self, engine: Engine) -> None:
         """Count everything ``engine`` deployed and ran."""
-        scopes = {definition.id: self._scope(engine, definition)
-                  for definition in engine.definitions()}
+        scopes = {
+            definition.id: self._scope(engine, definition) for definition in engine.definitions()
+        }
         for event in engine.store.all_history():
             scope = scopes.get(event.definition_id)
             if scope is None:
@@ -146,8 +149,9 @@ class CoverageCollector:
             elif event.kind in _REACHED:
                 process = scope.owner(event.process_id, event.element_id)
                 if process is not None:
-                    process.reach(event.element_id,
-                                  completed=event.kind == HistoryKind.ELEMENT_COMPLETED)
+                    process.reach(
+                        event.element_id, completed=event.kind == HistoryKind.ELEMENT_COMPLETED
+                    )
 
     def _scope(self, engine: Engine, definition: ProcessDefinition) -> _Scope:
         files = definition_files(engine.store, definition)
@@ -185,10 +189,15 @@ class _Scope:
     def owner(self, process_id: str | None, element_id: str) -> ProcessCoverage | None:
         """The process an element row counts for: the one the row names, else (rows written
         before history named processes) the first in scope that has the element."""
-        candidates = ([p for p in self.processes if p.model.process_id == process_id]
-                      if process_id is not None else [self.own, *self.processes])
-        return next((p for p in candidates
-                     if element_id in p.model.nodes or element_id in p.model.flows), None)
+        candidates = (
+            [p for p in self.processes if p.model.process_id == process_id]
+            if process_id is not None
+            else [self.own, *self.processes]
+        )
+        return next(
+            (p for p in candidates if element_id in p.model.nodes or element_id in p.model.flows),
+            None,
+        )
 
     def count_decision(self, variables: dict[str, object]) -> None:
         decision = self.decisions.get(str(variables.get("decision_id")))

@@ -20,13 +20,32 @@ from retailflow.decisions import Decision, parse_dmn
 from retailflow.model import ProcessDefinition, Resource
 from retailflow.stores import Store
 
-FLOW_NODE_TAGS = frozenset({
-    "task", "serviceTask", "userTask", "manualTask", "scriptTask", "businessRuleTask",
-    "sendTask", "receiveTask", "callActivity", "subProcess", "transaction", "adHocSubProcess",
-    "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent",
-    "boundaryEvent", "exclusiveGateway", "parallelGateway", "inclusiveGateway",
-    "eventBasedGateway", "complexGateway",
-})
+FLOW_NODE_TAGS = frozenset(
+    {
+        "task",
+        "serviceTask",
+        "userTask",
+        "manualTask",
+        "scriptTask",
+        "businessRuleTask",
+        "sendTask",
+        "receiveTask",
+        "callActivity",
+        "subProcess",
+        "transaction",
+        "adHocSubProcess",
+        "startEvent",
+        "endEvent",
+        "intermediateCatchEvent",
+        "intermediateThrowEvent",
+        "boundaryEvent",
+        "exclusiveGateway",
+        "parallelGateway",
+        "inclusiveGateway",
+        "eventBasedGateway",
+        "complexGateway",
+    }
+)
 """BPMN flow nodes: what a token can pass and coverage counts (sequence flows apart)."""
 
 
@@ -143,15 +162,21 @@ def _read(name: str, content_hash: str, content: bytes) -> FileModel:
     if not isinstance(document, BpmnDocument):
         return FileModel(name, content_hash, decisions=tuple(parse_dmn(document.root, file=name)))
     layout = _layout(document.root)
-    processes = tuple(_process(process.element, name, content_hash, layout)
-                      for process in document.processes if process.executable)
-    return FileModel(name, content_hash, processes,
-                     messages=tuple(n for n in document.messages.values() if n),
-                     signals=tuple(n for n in document.signals.values() if n))
+    processes = tuple(
+        _process(process.element, name, content_hash, layout)
+        for process in document.processes
+        if process.executable
+    )
+    return FileModel(
+        name,
+        content_hash,
+        processes,
+        messages=tuple(n for n in document.messages.values() if n),
+        signals=tuple(n for n in document.signals.values() if n),
+    )
 
 
-def _process(element: etree._Element, file: str, content_hash: str,
-             layout: Layout) -> ProcessModel:
+def _process(element: etree._Element, file: str, content_hash: str, layout: Layout) -> ProcessModel:
     nodes: dict[str, FlowNode] = {}
     flows: dict[str, SequenceFlow] = {}
     for child in element.iter():
@@ -162,16 +187,24 @@ def _process(element: etree._Element, file: str, content_hash: str,
         if element_id is None:
             continue
         if tag == "sequenceFlow":
-            flows[element_id] = SequenceFlow(element_id, child.get("name"),
-                                             child.get("sourceRef", ""),
-                                             child.get("targetRef", ""))
+            flows[element_id] = SequenceFlow(
+                element_id,
+                child.get("name"),
+                child.get("sourceRef", ""),
+                child.get("targetRef", ""),
+            )
         elif tag in FLOW_NODE_TAGS:
             nodes[element_id] = FlowNode(
-                element_id, tag, child.get("name"), _event_kind(child),
+                element_id,
+                tag,
+                child.get("name"),
+                _event_kind(child),
                 child.get("cancelActivity", child.get("isInterrupting", "true")) != "false",
-                child.get("triggeredByEvent") == "true")
-    return ProcessModel(element.get("id", ""), element.get("name"), file, content_hash, nodes,
-                        flows, layout)
+                child.get("triggeredByEvent") == "true",
+            )
+    return ProcessModel(
+        element.get("id", ""), element.get("name"), file, content_hash, nodes, flows, layout
+    )
 
 
 def _event_kind(element: etree._Element) -> str | None:
@@ -201,13 +234,17 @@ def _layout(root: etree._Element) -> Layout:
         element_id = edge.get("bpmnElement")
         if element_id is None:
             continue
-        edges[element_id] = tuple((float(point.get("x", 0)), float(point.get("y", 0)))
-                                  for point in edge.iter(f"{{{DI}}}waypoint"))
+        edges[element_id] = tuple(
+            (float(point.get("x", 0)), float(point.get("y", 0)))
+            for point in edge.iter(f"{{{DI}}}waypoint")
+        )
         label = edge.find(f"{{{BPMNDI}}}BPMNLabel/{{{DC}}}Bounds")
         if label is not None:
             labels[element_id] = _bounds(label)
-    pools = {participant.get("id", ""): (participant.get("name"), participant.get("processRef"))
-             for participant in root.iter(f"{{{BPMN}}}participant")}
+    pools = {
+        participant.get("id", ""): (participant.get("name"), participant.get("processRef"))
+        for participant in root.iter(f"{{{BPMN}}}participant")
+    }
     return Layout(shapes, labels, edges, frozenset(expanded), pools)
 
 

@@ -41,15 +41,17 @@ class MockedTopic:
         self._error: BpmnError | None = None
         self._failures: list[Exception] = []
 
-    def returns(self, result: Mapping[str, Any] | Callable[[dict[str, Any]], Any] | None
-                ) -> MockedTopic:
+    def returns(
+        self, result: Mapping[str, Any] | Callable[[dict[str, Any]], Any] | None
+    ) -> MockedTopic:
         """Write ``result`` to the process; a callable gets the inputs and returns the result."""
         self._result = result
         self._error = None
         return self
 
-    def raise_bpmn_error(self, code: str, message: str = "",
-                         variables: Mapping[str, Any] | None = None) -> MockedTopic:
+    def raise_bpmn_error(
+        self, code: str, message: str = "", variables: Mapping[str, Any] | None = None
+    ) -> MockedTopic:
         """Take the modelled error path (the boundary event or event subprocess for ``code``)."""
         self._error = BpmnError(code, message, dict(variables or {}))
         return self
@@ -59,8 +61,11 @@ class MockedTopic:
         backoff and turns into an incident when the retries run out."""
         # A fresh exception per failure: raising one object again grows its traceback.
         self._failures.extend(
-            copy.copy(error) if error is not None
-            else ConnectionError(f"{self.topic} failed (mocked failure)") for _ in range(times))
+            copy.copy(error)
+            if error is not None
+            else ConnectionError(f"{self.topic} failed (mocked failure)")
+            for _ in range(times)
+        )
         return self
 
     @property
@@ -96,14 +101,17 @@ class HandlerMocks(HandlerRegistry):
         self._unmocked: dict[str, RegisteredHandler] = {}
         self._journal: list[HandlerCall] = []
 
-    def mock(self, topic: str, returns: Mapping[str, Any] | Callable[[dict[str, Any]], Any]
-             | None = None) -> MockedTopic:
+    def mock(
+        self, topic: str, returns: Mapping[str, Any] | Callable[[dict[str, Any]], Any] | None = None
+    ) -> MockedTopic:
         """The mock of ``topic``, created on first use; ``returns`` sets its result."""
         mocked = self._mocks.get(topic)
         if mocked is None:
             if topic in self:
-                raise RetailflowError(f"task type '{topic}' already has a real handler here; "
-                                      "mock it instead of including its handler, or not at all")
+                raise RetailflowError(
+                    f"task type '{topic}' already has a real handler here; "
+                    "mock it instead of including its handler, or not at all"
+                )
             mocked = self._mocks[topic] = MockedTopic(topic, self._journal)
             self.register(topic, mocked)
         if returns is not None:
@@ -127,8 +135,9 @@ class HandlerMocks(HandlerRegistry):
         try:
             return self._mocks[topic]
         except KeyError:
-            raise KeyError(f"task type '{topic}' is not mocked (mocked: "
-                           f"{', '.join(self._mocks) or 'none'})") from None
+            raise KeyError(
+                f"task type '{topic}' is not mocked (mocked: {', '.join(self._mocks) or 'none'})"
+            ) from None
 
 
 def _refusal(topic: str) -> Callable[..., Any]:
@@ -136,7 +145,9 @@ def _refusal(topic: str) -> Callable[..., Any]:
     never retried), naming the call that is missing."""
 
     def unmocked(**_: Any) -> None:
-        raise RetailflowError(f"no mock for task type '{topic}': add "
-                              f"rf_handlers.mock({topic!r}, returns={{...}}) to the test")
+        raise RetailflowError(
+            f"no mock for task type '{topic}': add "
+            f"rf_handlers.mock({topic!r}, returns={{...}}) to the test"
+        )
 
     return unmocked

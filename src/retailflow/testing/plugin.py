@@ -36,31 +36,61 @@ _REPORT_DEFAULTS = {"html": "rf-coverage/index.html", "json": "rf-coverage/cover
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("retailflow", "retailflow process tests and BPMN coverage")
-    group.addoption("--rf-cov", action="store_true", default=False,
-                    help="count the BPMN flow nodes, sequence flows and DMN rules the tests "
-                         "passed, and print a table per process")
-    group.addoption("--rf-cov-report", action="append", default=[], metavar="TYPE[:PATH]",
-                    help="also write a report: html (the diagrams with covered elements "
-                         "coloured; default rf-coverage/index.html) or json (default "
-                         "rf-coverage/coverage.json); implies --rf-cov; may be repeated")
-    group.addoption("--rf-cov-fail-under", type=float, default=None, metavar="PERCENT",
-                    help="fail the run when flow nodes and sequence flows together are "
-                         "covered below PERCENT; implies --rf-cov")
-    group.addoption("--rf-cov-rules-fail-under", type=float, default=None, metavar="PERCENT",
-                    help="fail the run when fewer than PERCENT of the DMN rules of the "
-                         "decisions deployed were hit; implies --rf-cov")
-    parser.addini("rf_processes", type="paths", default=[],
-                  help="BPMN/DMN files or directories the rf_engine fixture deploys")
+    group.addoption(
+        "--rf-cov",
+        action="store_true",
+        default=False,
+        help="count the BPMN flow nodes, sequence flows and DMN rules the tests "
+        "passed, and print a table per process",
+    )
+    group.addoption(
+        "--rf-cov-report",
+        action="append",
+        default=[],
+        metavar="TYPE[:PATH]",
+        help="also write a report: html (the diagrams with covered elements "
+        "coloured; default rf-coverage/index.html) or json (default "
+        "rf-coverage/coverage.json); implies --rf-cov; may be repeated",
+    )
+    group.addoption(
+        "--rf-cov-fail-under",
+        type=float,
+        default=None,
+        metavar="PERCENT",
+        help="fail the run when flow nodes and sequence flows together are "
+        "covered below PERCENT; implies --rf-cov",
+    )
+    group.addoption(
+        "--rf-cov-rules-fail-under",
+        type=float,
+        default=None,
+        metavar="PERCENT",
+        help="fail the run when fewer than PERCENT of the DMN rules of the "
+        "decisions deployed were hit; implies --rf-cov",
+    )
+    parser.addini(
+        "rf_processes",
+        type="paths",
+        default=[],
+        help="BPMN/DMN files or directories the rf_engine fixture deploys",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "rf_deploy(*paths): the BPMN/DMN files or directories "
-                                       "rf_engine deploys for this test (relative to the "
-                                       "rootdir), instead of the rf_processes ini option")
+    config.addinivalue_line(
+        "markers",
+        "rf_deploy(*paths): the BPMN/DMN files or directories "
+        "rf_engine deploys for this test (relative to the "
+        "rootdir), instead of the rf_processes ini option",
+    )
     options = config.option
     config.stash[_REPORTS] = _reports(config)
-    if (options.rf_cov or options.rf_cov_report or options.rf_cov_fail_under is not None
-            or options.rf_cov_rules_fail_under is not None):
+    if (
+        options.rf_cov
+        or options.rf_cov_report
+        or options.rf_cov_fail_under is not None
+        or options.rf_cov_rules_fail_under is not None
+    ):
         config.stash[_COLLECTOR] = CoverageCollector()
 
 
@@ -84,14 +114,17 @@ def rf_process_paths(request: pytest.FixtureRequest) -> list[Path]:
     marker = request.node.get_closest_marker("rf_deploy")
     if marker is not None:
         root = request.config.rootpath
-        return [Path(path) if Path(path).is_absolute() else root / path
-                for path in marker.args]
+        return [Path(path) if Path(path).is_absolute() else root / path for path in marker.args]
     return list(request.config.getini("rf_processes"))
 
 
 @pytest.fixture
-def rf_engine(request: pytest.FixtureRequest, rf_handlers: HandlerMocks, rf_clock: TimeTravel,
-              rf_process_paths: list[Path]) -> Iterator[Engine]:
+def rf_engine(
+    request: pytest.FixtureRequest,
+    rf_handlers: HandlerMocks,
+    rf_clock: TimeTravel,
+    rf_process_paths: list[Path],
+) -> Iterator[Engine]:
     """An in-memory engine on ``rf_clock`` and ``rf_handlers``, with the process library
     deployed, bound for ``assert_that``, ``complete`` and ``correlate``. Handlers are mocked
     inside the test, after deployment, so the deployment does not require them."""
@@ -99,8 +132,9 @@ def rf_engine(request: pytest.FixtureRequest, rf_handlers: HandlerMocks, rf_cloc
     rf_clock.attach(engine)
     with engine, bind_engine(engine):
         if rf_process_paths:
-            request.node.stash[_DEPLOYMENT] = engine.deploy(*rf_process_paths,
-                                                            require_handlers=False)
+            request.node.stash[_DEPLOYMENT] = engine.deploy(
+                *rf_process_paths, require_handlers=False
+            )
         yield engine
         collector = request.config.stash.get(_COLLECTOR, None)
         if collector is not None:
@@ -112,13 +146,17 @@ def rf_deployment(request: pytest.FixtureRequest, rf_engine: Engine) -> Deployme
     """What deploying the process library into ``rf_engine`` created."""
     deployment = request.node.stash.get(_DEPLOYMENT, None)
     if deployment is None:
-        pytest.fail("no process library is configured: set the rf_processes ini option or "
-                    "mark the test with rf_deploy(...)", pytrace=False)
+        pytest.fail(
+            "no process library is configured: set the rf_processes ini option or "
+            "mark the test with rf_deploy(...)",
+            pytrace=False,
+        )
     return deployment
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
-                            config: pytest.Config) -> None:
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
     collector = config.stash.get(_COLLECTOR, None)
     if collector is None:
         return
@@ -151,11 +189,14 @@ def _below_thresholds(config: pytest.Config, collector: CoverageCollector) -> li
     failures = []
     paths, rules = config.option.rf_cov_fail_under, config.option.rf_cov_rules_fail_under
     if paths is not None and collector.total.percent < paths:
-        failures.append(f"BPMN coverage {collector.total.percent:.2f}% is below "
-                        f"--rf-cov-fail-under={paths:g}%")
+        failures.append(
+            f"BPMN coverage {collector.total.percent:.2f}% is below --rf-cov-fail-under={paths:g}%"
+        )
     if rules is not None and collector.rules.percent < rules:
-        failures.append(f"DMN rule coverage {collector.rules.percent:.2f}% is below "
-                        f"--rf-cov-rules-fail-under={rules:g}%")
+        failures.append(
+            f"DMN rule coverage {collector.rules.percent:.2f}% is below "
+            f"--rf-cov-rules-fail-under={rules:g}%"
+        )
     return failures
 
 

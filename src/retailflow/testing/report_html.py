@@ -35,14 +35,16 @@ def render_html(collector: CoverageCollector) -> str:
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     sections = [_process_section(process) for process in collector.processes]
     sections.extend(_decision_section(decision) for decision in collector.decisions)
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-            f"<title>retailflow BPMN coverage</title><style>{_STYLE}</style></head><body>"
-            f"<h1>retailflow BPMN coverage: {collector.total.percent:.1f}%</h1>"
-            f"<p>Flow nodes and sequence flows together, over every deployed process. "
-            f"Generated {generated}.</p>"
-            f'<p class="legend"><span class="covered-key">passed by the tests</span>'
-            f'<span class="missed-key">not passed</span></p>'
-            f"{_summary(collector)}{''.join(sections)}</body></html>")
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>retailflow BPMN coverage</title><style>{_STYLE}</style></head><body>"
+        f"<h1>retailflow BPMN coverage: {collector.total.percent:.1f}%</h1>"
+        f"<p>Flow nodes and sequence flows together, over every deployed process. "
+        f"Generated {generated}.</p>"
+        f'<p class="legend"><span class="covered-key">passed by the tests</span>'
+        f'<span class="missed-key">not passed</span></p>'
+        f"{_summary(collector)}{''.join(sections)}</body></html>"
+    )
 
 
 def write_html(collector: CoverageCollector, path: Path) -> None:
@@ -56,15 +58,20 @@ def _summary(collector: CoverageCollector) -> str:
         f'<tr><td><a href="#{_anchor(p)}">{escape(p.model.process_id)}</a></td>'
         f"<td>{escape(shown_name(p.model.file))}</td><td class=num>{p.instances}</td>"
         f"{_cell(p.nodes)}{_cell(p.flows)}{_cell(p.total)}</tr>"
-        for p in collector.processes)
+        for p in collector.processes
+    )
     rows += f"<tr><th colspan=5>total</th>{_cell(collector.total)}</tr>"
-    return ("<table><tr><th>process</th><th>file</th><th>instances</th><th>flow nodes</th>"
-            f"<th>sequence flows</th><th>total</th></tr>{rows}</table>")
+    return (
+        "<table><tr><th>process</th><th>file</th><th>instances</th><th>flow nodes</th>"
+        f"<th>sequence flows</th><th>total</th></tr>{rows}</table>"
+    )
 
 
 def _cell(ratio: Ratio) -> str:
-    return (f"<td class=num>{ratio.covered}/{ratio.total} {ratio.percent:.1f}%"
-            f'<span class="bar"><span style="width:{ratio.percent:.0f}%"></span></span></td>')
+    return (
+        f"<td class=num>{ratio.covered}/{ratio.total} {ratio.percent:.1f}%"
+        f'<span class="bar"><span style="width:{ratio.percent:.0f}%"></span></span></td>'
+    )
 
 
 def _process_section(coverage: ProcessCoverage) -> str:
@@ -73,12 +80,17 @@ def _process_section(coverage: ProcessCoverage) -> str:
     missed += [flow for flow in model.flows if flow not in coverage.taken]
     svg = draw_process(coverage) or "<p>This file has no diagram (BPMN DI) to draw.</p>"
     title = f"{model.process_id}" + (f" ({model.name})" if model.name else "")
-    return (f'<h2 id="{_anchor(coverage)}">{escape(title)}</h2>'
-            f"<p>{escape(shown_name(model.file))}: flow nodes {_plain(coverage.nodes)}, "
-            f"sequence flows {_plain(coverage.flows)}, {coverage.instances} instance(s) started</p>"
-            f'<div class="diagram-box">{svg}</div>'
-            + (f'<p class="missed-list">Not passed: {escape(", ".join(missed))}</p>'
-               if missed else "<p>Every element passed.</p>"))
+    return (
+        f'<h2 id="{_anchor(coverage)}">{escape(title)}</h2>'
+        f"<p>{escape(shown_name(model.file))}: flow nodes {_plain(coverage.nodes)}, "
+        f"sequence flows {_plain(coverage.flows)}, {coverage.instances} instance(s) started</p>"
+        f'<div class="diagram-box">{svg}</div>'
+        + (
+            f'<p class="missed-list">Not passed: {escape(", ".join(missed))}</p>'
+            if missed
+            else "<p>Every element passed.</p>"
+        )
+    )
 
 
 def _decision_section(coverage: DecisionCoverage) -> str:
@@ -87,10 +99,13 @@ def _decision_section(coverage: DecisionCoverage) -> str:
     rows = "".join(
         f'<tr class="{"hit" if coverage.hits[rule_id] else ""}"><td class=num>{number}</td>'
         f"<td>{escape(rule_id)}</td><td class=num>{coverage.hits[rule_id]}</td></tr>"
-        for number, rule_id in enumerate(coverage.rule_ids, 1))
-    return (f"<h2>decision {escape(title)}</h2><p>{escape(shown_name(coverage.file))}: rules hit "
-            f"{_plain(coverage.rules)} over {coverage.evaluations} evaluation(s)</p>"
-            f"<table><tr><th>rule</th><th>id</th><th>hits</th></tr>{rows}</table>")
+        for number, rule_id in enumerate(coverage.rule_ids, 1)
+    )
+    return (
+        f"<h2>decision {escape(title)}</h2><p>{escape(shown_name(coverage.file))}: rules hit "
+        f"{_plain(coverage.rules)} over {coverage.evaluations} evaluation(s)</p>"
+        f"<table><tr><th>rule</th><th>id</th><th>hits</th></tr>{rows}</table>"
+    )
 
 
 def _plain(ratio: Ratio) -> str:

@@ -37,14 +37,33 @@ def _process(process: ProcessCoverage) -> dict[str, Any]:
         "file": model.file,
         "content_hash": model.content_hash,
         "instances": process.instances,
-        "flow_nodes": {**_ratio(process.nodes), "elements": [
-            {"id": node.id, "type": node.tag, "name": node.name,
-             "covered": node.id in process.reached, "passed": process.passed[node.id]}
-            for node in model.nodes.values()]},
-        "sequence_flows": {**_ratio(process.flows), "elements": [
-            {"id": flow.id, "name": flow.name, "source": flow.source, "target": flow.target,
-             "covered": flow.id in process.taken, "taken": process.taken[flow.id]}
-            for flow in model.flows.values()]},
+        "flow_nodes": {
+            **_ratio(process.nodes),
+            "elements": [
+                {
+                    "id": node.id,
+                    "type": node.tag,
+                    "name": node.name,
+                    "covered": node.id in process.reached,
+                    "passed": process.passed[node.id],
+                }
+                for node in model.nodes.values()
+            ],
+        },
+        "sequence_flows": {
+            **_ratio(process.flows),
+            "elements": [
+                {
+                    "id": flow.id,
+                    "name": flow.name,
+                    "source": flow.source,
+                    "target": flow.target,
+                    "covered": flow.id in process.taken,
+                    "taken": process.taken[flow.id],
+                }
+                for flow in model.flows.values()
+            ],
+        },
         "total": _ratio(process.total),
     }
 
@@ -55,7 +74,11 @@ def _decision(decision: DecisionCoverage) -> dict[str, Any]:
         "name": decision.decision.name,
         "file": decision.file,
         "evaluations": decision.evaluations,
-        "rules": {**_ratio(decision.rules), "elements": [
-            {"id": rule_id, "number": number, "hits": decision.hits[rule_id]}
-            for number, rule_id in enumerate(decision.rule_ids, 1)]},
+        "rules": {
+            **_ratio(decision.rules),
+            "elements": [
+                {"id": rule_id, "number": number, "hits": decision.hits[rule_id]}
+                for number, rule_id in enumerate(decision.rule_ids, 1)
+            ],
+        },
     }

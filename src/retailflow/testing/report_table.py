@@ -16,16 +16,25 @@ def table_lines(collector: CoverageCollector) -> list[str]:
     rows = [("process", "file", "instances", "flow nodes", "seq. flows", "total")]
     for process in collector.processes:
         model = process.model
-        rows.append((model.process_id, shown_name(model.file), str(process.instances),
-                     _ratio(process.nodes), _ratio(process.flows),
-                     f"{process.total.percent:.1f}%"))
+        rows.append(
+            (
+                model.process_id,
+                shown_name(model.file),
+                str(process.instances),
+                _ratio(process.nodes),
+                _ratio(process.flows),
+                f"{process.total.percent:.1f}%",
+            )
+        )
     rows.append(("TOTAL", "", "", "", "", f"{collector.total.percent:.1f}%"))
     lines = _aligned(rows)
     if collector.decisions:
         lines.append("")
         decision_rows = [("decision", "file", "evaluations", "rules hit")]
-        decision_rows.extend((d.decision.id, shown_name(d.file), str(d.evaluations),
-                              _ratio(d.rules)) for d in collector.decisions)
+        decision_rows.extend(
+            (d.decision.id, shown_name(d.file), str(d.evaluations), _ratio(d.rules))
+            for d in collector.decisions
+        )
         lines.extend(_aligned(decision_rows))
     return lines
 
@@ -36,7 +45,10 @@ def _ratio(ratio: Ratio) -> str:
 
 def _aligned(rows: Sequence[tuple[str, ...]]) -> list[str]:
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(width) if column < 2 else cell.rjust(width)
-                      for column, (cell, width) in enumerate(zip(row, widths, strict=True))
-                      ).rstrip()
-            for row in rows]
+    return [
+        "  ".join(
+            cell.ljust(width) if column < 2 else cell.rjust(width)
+            for column, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
+    ]

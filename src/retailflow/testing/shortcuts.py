@@ -18,8 +18,13 @@ from retailflow.testing.binding import bound_engine
 from retailflow.testing.whereabouts import Whereabouts
 
 
-def start(process_id: str, *, business_key: str | None = None,
-          variables: Mapping[str, Any] | None = None, engine: Engine | None = None) -> Instance:
+def start(
+    process_id: str,
+    *,
+    business_key: str | None = None,
+    variables: Mapping[str, Any] | None = None,
+    engine: Engine | None = None,
+) -> Instance:
     """Start the process and run its jobs until it waits; returns the instance as it is then."""
     engine = bound_engine(engine)
     instance = engine.start(process_id, business_key=business_key, variables=variables)
@@ -27,8 +32,13 @@ def start(process_id: str, *, business_key: str | None = None,
     return engine.instance(instance)
 
 
-def complete(task: UserTask | Instance | str, variables: Mapping[str, Any] | None = None, *,
-             at: str | None = None, engine: Engine | None = None) -> Instance:
+def complete(
+    task: UserTask | Instance | str,
+    variables: Mapping[str, Any] | None = None,
+    *,
+    at: str | None = None,
+    engine: Engine | None = None,
+) -> Instance:
     """Complete a user task with what the person entered, then run until the instance waits.
 
     ``task`` is the ``UserTask``, or an instance (object or id) whose one open user task (the one
@@ -42,9 +52,13 @@ def complete(task: UserTask | Instance | str, variables: Mapping[str, Any] | Non
     return engine.instance(instance)
 
 
-def correlate(message: str, *, key: str | None = None,
-              variables: Mapping[str, Any] | None = None,
-              engine: Engine | None = None) -> Instance | None:
+def correlate(
+    message: str,
+    *,
+    key: str | None = None,
+    variables: Mapping[str, Any] | None = None,
+    engine: Engine | None = None,
+) -> Instance | None:
     """Deliver a message (see ``Engine.correlate``), then run until the instance waits."""
     engine = bound_engine(engine)
     instance = engine.correlate(message, key=key, variables=variables)
@@ -59,6 +73,8 @@ def _open_task(engine: Engine, instance: Instance | str, at: str | None) -> User
     if len(tasks) != 1:
         where = f" at {at!r}" if at else ""
         hint = " (pass at=... to choose one)" if len(tasks) > 1 else ""
-        raise AssertionError(f"expected one open user task{where}, found {len(tasks)}{hint}\n"
-                             f"{whereabouts.describe()}")
+        raise AssertionError(
+            f"expected one open user task{where}, found {len(tasks)}{hint}\n"
+            f"{whereabouts.describe()}"
+        )
     return tasks[0]

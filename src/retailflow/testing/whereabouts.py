@@ -51,19 +51,33 @@ class Whereabouts:
         tasks = tuple(engine.tasks(instance=current.id))
         waiting.extend(WaitState(task.element_id, _task_wait(task)) for task in tasks)
         for subscription in engine.subscriptions(instance=current.id):
-            key = (f", key {subscription.correlation_key!r}"
-                   if subscription.correlation_key is not None else "")
-            waiting.append(WaitState(subscription.element_id,
-                                     f"{subscription.kind} {subscription.name!r}{key}"))
-        return cls(current, tuple(waiting), tasks, tuple(engine.incidents(instance=current.id)),
-                   tuple(engine.history(current.id)),
-                   tuple(process for file in files for process in file.processes))
+            key = (
+                f", key {subscription.correlation_key!r}"
+                if subscription.correlation_key is not None
+                else ""
+            )
+            waiting.append(
+                WaitState(
+                    subscription.element_id, f"{subscription.kind} {subscription.name!r}{key}"
+                )
+            )
+        return cls(
+            current,
+            tuple(waiting),
+            tasks,
+            tuple(engine.incidents(instance=current.id)),
+            tuple(engine.history(current.id)),
+            tuple(process for file in files for process in file.processes),
+        )
 
     @property
     def passed(self) -> list[str]:
         """Elements completed, in order (an element passed twice is listed twice)."""
-        return [event.element_id for event in self.history
-                if event.kind == HistoryKind.ELEMENT_COMPLETED and event.element_id]
+        return [
+            event.element_id
+            for event in self.history
+            if event.kind == HistoryKind.ELEMENT_COMPLETED and event.element_id
+        ]
 
     @property
     def waiting_at(self) -> list[str]:
@@ -85,13 +99,20 @@ class Whereabouts:
         """The snapshot as the lines an assertion message ends with."""
         instance = self.instance
         key = f", business key {instance.business_key!r}" if instance.business_key else ""
-        lines = [f"instance {instance.id[:8]} of {instance.definition_id}{key} is "
-                 f"{instance.status}"]
+        lines = [
+            f"instance {instance.id[:8]} of {instance.definition_id}{key} is {instance.status}"
+        ]
         waits = [f"{self.label(wait.element_id)} ({wait.what})" for wait in self.waiting]
         lines.append(_listing("waiting at", waits))
-        lines.append(_listing("incidents", [f"{self.label(incident.element_id)}: "
-                                            f"{incident.message}"
-                                            for incident in self.incidents]))
+        lines.append(
+            _listing(
+                "incidents",
+                [
+                    f"{self.label(incident.element_id)}: {incident.message}"
+                    for incident in self.incidents
+                ],
+            )
+        )
         lines.append(f"  passed:     {' -> '.join(self.passed) or 'nothing'}")
         lines.append(f"  variables:  {', '.join(sorted(self.variables)) or 'none'}")
         return "\n".join(lines)

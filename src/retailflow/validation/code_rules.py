@@ -28,13 +28,16 @@ from retailflow.validation.rules import RULES
 from retailflow.validation.variable_flow import VariableFlow
 
 _JOB_KINDS = frozenset(tag.rpartition("}")[2] for tag in JOB_ELEMENTS)
-_PATH = re.compile(r"\s*(?:=|\$\{|#\{)?\s*([A-Za-z_][A-Za-z0-9_]*)(?:\s*\.\s*[A-Za-z_]\w*)*"
-                   r"\s*\}?\s*")
+_PATH = re.compile(
+    r"\s*(?:=|\$\{|#\{)?\s*([A-Za-z_][A-Za-z0-9_]*)(?:\s*\.\s*[A-Za-z_]\w*)*"
+    r"\s*\}?\s*"
+)
 """A mapping source that only reads one variable (``=result``, ``=result.id``, ``${result}``)."""
 
 
-def check_code(documents: Sequence[BpmnDocument], handlers: HandlerRegistry,
-               start_variables: frozenset[str]) -> list[Finding]:
+def check_code(
+    documents: Sequence[BpmnDocument], handlers: HandlerRegistry, start_variables: frozenset[str]
+) -> list[Finding]:
     """Every code finding for a set of files against one registry."""
     findings: list[Finding] = []
     used: set[str] = set()
@@ -45,8 +48,11 @@ def check_code(documents: Sequence[BpmnDocument], handlers: HandlerRegistry,
         for scope in scopes:
             # A process's own listeners, each element's delegate and listeners, each flow's.
             owners = [scope.element] if scope.parent is None else []
-            elements = [*owners, *(node.element for node in scope.nodes),
-                        *(flow.element for flow in scope.flows)]
+            elements = [
+                *owners,
+                *(node.element for node in scope.nodes),
+                *(flow.element for flow in scope.flows),
+            ]
             for element in elements:
                 findings.extend(_callout_findings(document.name, element, handlers, used))
             for node in scope.nodes:
@@ -57,8 +63,7 @@ def check_code(documents: Sequence[BpmnDocument], handlers: HandlerRegistry,
                 if not job_type or expression_language(job_type) is not None:
                     continue
                 used.add(job_type)
-                findings.extend(_task_findings(document.name, node, scope, config, handlers,
-                                               flow))
+                findings.extend(_task_findings(document.name, node, scope, config, handlers, flow))
     findings.extend(_unused(handlers, used))
     return findings
 
@@ -70,28 +75,40 @@ def _executable(scope: FlowScope) -> bool:
     return is_executable(outermost.element)
 
 
-def _task_findings(file: str, node: FlowNode, scope: FlowScope, config: ElementConfig,
-                   handlers: HandlerRegistry, flow: VariableFlow) -> Iterator[Finding]:
+def _task_findings(
+    file: str,
+    node: FlowNode,
+    scope: FlowScope,
+    config: ElementConfig,
+    handlers: HandlerRegistry,
+    flow: VariableFlow,
+) -> Iterator[Finding]:
     job_type = config.job_type or ""
     handler = handlers.get(job_type)
     if handler is None:
         yield RULES["handler-missing"].at(
-            node.element, file, f"no handler is registered for job type '{job_type}'",
-            f"register one with @handlers.handler({job_type!r}), or fix the job type")
+            node.element,
+            file,
+            f"no handler is registered for job type '{job_type}'",
+            f"register one with @handlers.handler({job_type!r}), or fix the job type",
+        )
         return
     yield from _outdated_template(file, node, handler)
     mapped = frozenset(mapping.target for mapping in config.inputs if mapping.target)
     before = flow.before(node, scope)
-    unset = sorted(name for name in handler.required_inputs
-                   if name not in mapped and name not in before)
+    unset = sorted(
+        name for name in handler.required_inputs if name not in mapped and name not in before
+    )
     if unset:
         names = ", ".join(f"'{name}'" for name in unset)
         yield RULES["handler-input-unset"].at(
-            node.element, file,
+            node.element,
+            file,
             f"handler '{job_type}' needs {names}, which no input mapping of the task and no "
             "step before it sets",
             "add an input mapping, set the variable in an earlier step, or list it under "
-            "start-variables if every instance is started with it")
+            "start-variables if every instance is started with it",
+        )
     if handler.output_fields is None:
         return
     for mapping in config.outputs:
@@ -100,22 +117,29 @@ def _task_findings(file: str, node: FlowNode, scope: FlowScope, config: ElementC
             continue
         fields = ", ".join(sorted(handler.output_fields)) or "nothing"
         yield RULES["handler-output-unknown"].at(
-            node.element, file,
+            node.element,
+            file,
             f"the output mapping to '{mapping.target}' reads '{read}', which handler "
             f"'{job_type}' does not return (it returns {fields})",
-            "map one of the fields the handler returns, or add the field to its result type")
+            "map one of the fields the handler returns, or add the field to its result type",
+        )
 
 
-def _callout_findings(file: str, element: etree._Element, handlers: HandlerRegistry,
-                      used: set[str]) -> Iterator[Finding]:
+def _callout_findings(
+    file: str, element: etree._Element, handlers: HandlerRegistry, used: set[str]
+) -> Iterator[Finding]:
     """The delegate and listeners of one element against the registry; the topics of the
     handlers they call go to ``used``."""
     config = read_element_config(element)
     used.update(_callout_topics(handlers, config))
     for unbound in unbound_callouts(handlers, config):
-        yield RULES["handler-missing"].report(unbound.message, unbound.hint, file=file,
-                                              line=unbound.line or element.sourceline,
-                                              element_id=element.get("id"))
+        yield RULES["handler-missing"].report(
+            unbound.message,
+            unbound.hint,
+            file=file,
+            line=unbound.line or element.sourceline,
+            element_id=element.get("id"),
+        )
 
 
 def _callout_topics(handlers: HandlerRegistry, config: ElementConfig) -> set[str]:
@@ -129,8 +153,7 @@ def _callout_topics(handlers: HandlerRegistry, config: ElementConfig) -> set[str
     return {handler.topic for handler in found if handler is not None}
 
 
-def _outdated_template(file: str, node: FlowNode, handler: RegisteredHandler
-                       ) -> Iterator[Finding]:
+def _outdated_template(file: str, node: FlowNode, handler: RegisteredHandler) -> Iterator[Finding]:
     """A task that carries this handler's element template in a version other than the one the
     handler's signature gives now: the inputs Modeler shows for it are stale."""
     for namespace in (ZEEBE, CAMUNDA):
@@ -141,11 +164,13 @@ def _outdated_template(file: str, node: FlowNode, handler: RegisteredHandler
         current = template_version(handler)
         if version != str(current):
             yield RULES["template-outdated"].at(
-                node.element, file,
+                node.element,
+                file,
                 f"the task uses element template '{applied}' version {version or '(none)'}, "
                 f"but handler '{handler.topic}' now has version {current}",
                 "regenerate the templates (retailflow templates), reload them in Modeler and "
-                "update the task's template (Modeler offers the update)")
+                "update the task's template (Modeler offers the update)",
+            )
 
 
 def _single_variable(source: str | None) -> str | None:
@@ -164,7 +189,10 @@ def _unused(handlers: HandlerRegistry, used: set[str]) -> Iterator[Finding]:
             f"handler '{handler.topic}' is registered, but no task in these files has that "
             "job type",
             "delete the handler, or validate it together with the files that use it",
-            file=file, line=line, element_id=handler.topic)
+            file=file,
+            line=line,
+            element_id=handler.topic,
+        )
 
 
 def _source_of(handler: RegisteredHandler) -> tuple[str | None, int | None]:

@@ -65,8 +65,10 @@ class ValidateConfig:
     def resolved_paths(self) -> list[str]:
         """``paths`` (relative to the configuration file) as seen from the current directory,
         so reports name files the way CI and code scanning expect: relative to the checkout."""
-        return [path if Path(path).is_absolute() else os.path.relpath(self.root / path)
-                for path in self.paths]
+        return [
+            path if Path(path).is_absolute() else os.path.relpath(self.root / path)
+            for path in self.paths
+        ]
 
 
 def parse_level(text: str, *, where: str) -> Severity | None:
@@ -105,8 +107,9 @@ def config_from_table(section: Mapping[str, Any], source: Path) -> ValidateConfi
     where = f"{source} [tool.retailflow.validate]"
     unknown = sorted(set(section) - _KEYS)
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; the keys are "
-                          f"{', '.join(sorted(_KEYS))}")
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; the keys are {', '.join(sorted(_KEYS))}"
+        )
     paths = _strings(section.get("paths", ["processes"]), f"{where} paths")
     handlers = section.get("handlers")
     if handlers is not None and (not isinstance(handlers, str) or ":" not in handlers):
@@ -120,15 +123,18 @@ def config_from_table(section: Mapping[str, Any], source: Path) -> ValidateConfi
     levels: dict[str, Severity | None] = {}
     for rule_id, level in rules.items():
         if rule_id not in RULES:
-            raise ConfigError(f"{where} rules: no rule is called {rule_id!r}; "
-                              "`retailflow validate --list-rules` lists them")
+            raise ConfigError(
+                f"{where} rules: no rule is called {rule_id!r}; "
+                "`retailflow validate --list-rules` lists them"
+            )
         levels[rule_id] = parse_level(str(level), where=f"{where} rules.{rule_id}")
     return ValidateConfig(
         paths=tuple(paths),
         handlers=handlers,
         fail_on=fail_on,
         start_variables=frozenset(
-            _strings(section.get("start-variables", []), f"{where} start-variables")),
+            _strings(section.get("start-variables", []), f"{where} start-variables")
+        ),
         rules=levels,
         root=source.parent,
     )

@@ -17,9 +17,21 @@ from retailflow.model import Finding
 from retailflow.validation.flow_graph import FLOW_NODES, SCOPES
 from retailflow.validation.rules import RULES
 
-_VISUAL = frozenset(bpmn_tag(name) for name in (
-    *FLOW_NODES, "sequenceFlow", "dataObjectReference", "dataStoreReference", "participant",
-    "lane", "messageFlow", "textAnnotation", "association", "group"))
+_VISUAL = frozenset(
+    bpmn_tag(name)
+    for name in (
+        *FLOW_NODES,
+        "sequenceFlow",
+        "dataObjectReference",
+        "dataStoreReference",
+        "participant",
+        "lane",
+        "messageFlow",
+        "textAnnotation",
+        "association",
+        "group",
+    )
+)
 """What Modeler draws; a ``bpmn:dataObject`` has no shape of its own (its references do)."""
 _SHAPE = f"{{{BPMNDI}}}BPMNShape"
 _EDGE = f"{{{BPMNDI}}}BPMNEdge"
@@ -45,20 +57,32 @@ class _Box:
 
     def collides(self, other: _Box) -> bool:
         # Touching counts, as in bpmnlint.
-        return (self.right >= other.left and other.right >= self.left
-                and self.bottom >= other.top and other.bottom >= self.top)
+        return (
+            self.right >= other.left
+            and other.right >= self.left
+            and self.bottom >= other.top
+            and other.bottom >= self.top
+        )
 
     def contains(self, other: _Box) -> bool:
-        return (other.left >= self.left and other.top >= self.top
-                and other.right <= self.right and other.bottom <= self.bottom)
+        return (
+            other.left >= self.left
+            and other.top >= self.top
+            and other.right <= self.right
+            and other.bottom <= self.bottom
+        )
 
 
 def check_diagram(file: str, root: etree._Element) -> list[Finding]:
     """``no-bpmndi``, ``no-overlapping-elements`` and ``detached-edge`` for one BPMN file."""
     drawn = {element.get("bpmnElement") for element in root.iter(_SHAPE, _EDGE)}
     findings = [
-        RULES["no-bpmndi"].at(element, file, "Element is missing bpmndi",
-                              "open the file in Modeler and place the element, or redraw it")
+        RULES["no-bpmndi"].at(
+            element,
+            file,
+            "Element is missing bpmndi",
+            "open the file in Modeler and place the element, or redraw it",
+        )
         for element in root.iter(*_VISUAL)
         if element.get("id") and element.get("id") not in drawn
     ]
@@ -78,15 +102,20 @@ def _detached_edges(file: str, root: etree._Element) -> Iterator[Finding]:
         points = [point for point in read if point is not None]
         if flow is None or len(points) < 2 or len(points) < len(read):
             continue
-        ends = (("start", flow.get("sourceRef"), points[0]),
-                ("end", flow.get("targetRef"), points[-1]))
+        ends = (
+            ("start", flow.get("sourceRef"), points[0]),
+            ("end", flow.get("targetRef"), points[-1]),
+        )
         for end, element_id, point in ends:
             box = boxes.get(element_id or "")
             if box is not None and not _docks(point, box):
                 yield RULES["detached-edge"].at(
-                    flow, file, f"the flow's line does not {end} on the shape of "
+                    flow,
+                    file,
+                    f"the flow's line does not {end} on the shape of "
                     f"'{element_id}' (it {end}s at {point[0]:g},{point[1]:g})",
-                    "move the line's end onto the shape in Modeler, or reconnect the flow")
+                    "move the line's end onto the shape in Modeler, or reconnect the flow",
+                )
 
 
 def _point(waypoint: etree._Element) -> tuple[float, float] | None:
@@ -98,8 +127,10 @@ def _point(waypoint: etree._Element) -> tuple[float, float] | None:
 
 def _docks(point: tuple[float, float], box: _Box) -> bool:
     x, y = point
-    return (box.left - _DOCKING_SLACK <= x <= box.right + _DOCKING_SLACK
-            and box.top - _DOCKING_SLACK <= y <= box.bottom + _DOCKING_SLACK)
+    return (
+        box.left - _DOCKING_SLACK <= x <= box.right + _DOCKING_SLACK
+        and box.top - _DOCKING_SLACK <= y <= box.bottom + _DOCKING_SLACK
+    )
 
 
 def _overlaps(file: str, root: etree._Element) -> Iterator[Finding]:
@@ -115,27 +146,46 @@ def _overlaps(file: str, root: etree._Element) -> Iterator[Finding]:
             if participant.get("processRef") and box is not None:
                 process_parent[participant.get("processRef", "")] = box
     for process in root.iterchildren(_PROCESS):
-        _scope_overlaps(process, process_parent.get(process.get("id", "")), boxes, expanded,
-                        overlapping, outside)
+        _scope_overlaps(
+            process,
+            process_parent.get(process.get("id", "")),
+            boxes,
+            expanded,
+            overlapping,
+            outside,
+        )
     for element in overlapping:
         yield RULES["no-overlapping-elements"].at(
-            element, file, "Element overlaps with other element",
-            "move the shapes apart in Modeler so every element can be seen")
+            element,
+            file,
+            "Element overlaps with other element",
+            "move the shapes apart in Modeler so every element can be seen",
+        )
     for element in outside:
         yield RULES["no-overlapping-elements"].at(
-            element, file, "Element is outside of parent boundary",
-            "move the shape inside its pool or sub-process, or enlarge the parent")
+            element,
+            file,
+            "Element is outside of parent boundary",
+            "move the shape inside its pool or sub-process, or enlarge the parent",
+        )
 
 
-def _scope_overlaps(scope: etree._Element, parent: _Box | None, boxes: dict[str, _Box],
-                    expanded: set[str], overlapping: list[etree._Element],
-                    outside: list[etree._Element]) -> None:
-    children = [child for child in scope.iterchildren(etree.Element)
-                if child.get("id") in boxes]
+def _scope_overlaps(
+    scope: etree._Element,
+    parent: _Box | None,
+    boxes: dict[str, _Box],
+    expanded: set[str],
+    overlapping: list[etree._Element],
+    outside: list[etree._Element],
+) -> None:
+    children = [child for child in scope.iterchildren(etree.Element) if child.get("id") in boxes]
     overlapping.extend(_colliding(children, boxes))
     if parent is not None:
-        outside.extend(child for child in children if child.tag != _DATA_STORE
-                       and not parent.contains(boxes[child.get("id", "")]))
+        outside.extend(
+            child
+            for child in children
+            if child.tag != _DATA_STORE and not parent.contains(boxes[child.get("id", "")])
+        )
     for child in children:
         if child.tag in _SCOPE_TAGS:
             box = boxes[child.get("id", "")] if child.get("id") in expanded else None
@@ -145,11 +195,17 @@ def _scope_overlaps(scope: etree._Element, parent: _Box | None, boxes: dict[str,
 def _colliding(elements: list[etree._Element], boxes: dict[str, _Box]) -> list[etree._Element]:
     """The elements whose shapes collide with another's, in document order; a sweep from
     left to right compares each shape only with those that start before it ends."""
-    shaped = sorted(((boxes[element.get("id", "")], element) for element in elements
-                     if element.get("id") in boxes), key=lambda pair: pair[0].left)
+    shaped = sorted(
+        (
+            (boxes[element.get("id", "")], element)
+            for element in elements
+            if element.get("id") in boxes
+        ),
+        key=lambda pair: pair[0].left,
+    )
     hit: set[etree._Element] = set()
     for index, (box, element) in enumerate(shaped):
-        for other_box, other in shaped[index + 1:]:
+        for other_box, other in shaped[index + 1 :]:
             if other_box.left > box.right:
                 break
             if not box.collides(other_box) or _attached(element, other):
@@ -160,10 +216,11 @@ def _colliding(elements: list[etree._Element], boxes: dict[str, _Box]) -> list[e
 
 def _attached(first: etree._Element, second: etree._Element) -> bool:
     """A boundary event sits on its host's border by design."""
-    return (first.get("attachedToRef") is not None
-            and first.get("attachedToRef") == second.get("id")) or (
-        second.get("attachedToRef") is not None
-        and second.get("attachedToRef") == first.get("id"))
+    return (
+        first.get("attachedToRef") is not None and first.get("attachedToRef") == second.get("id")
+    ) or (
+        second.get("attachedToRef") is not None and second.get("attachedToRef") == first.get("id")
+    )
 
 
 def _shapes(root: etree._Element) -> tuple[dict[str, _Box], set[str]]:

@@ -19,14 +19,15 @@ def _local(names: str) -> frozenset[str]:
     return frozenset(names.split())
 
 
-TASKS = _local("task serviceTask sendTask receiveTask userTask manualTask scriptTask "
-               "businessRuleTask")
+TASKS = _local(
+    "task serviceTask sendTask receiveTask userTask manualTask scriptTask businessRuleTask"
+)
 SCOPES = _local("subProcess transaction adHocSubProcess")
 ACTIVITIES = TASKS | SCOPES | {"callActivity"}
-EVENTS = _local("startEvent endEvent intermediateCatchEvent intermediateThrowEvent "
-                "boundaryEvent")
-GATEWAYS = _local("exclusiveGateway inclusiveGateway parallelGateway eventBasedGateway "
-                  "complexGateway")
+EVENTS = _local("startEvent endEvent intermediateCatchEvent intermediateThrowEvent boundaryEvent")
+GATEWAYS = _local(
+    "exclusiveGateway inclusiveGateway parallelGateway eventBasedGateway complexGateway"
+)
 FLOW_NODES = ACTIVITIES | EVENTS | GATEWAYS
 _SEQUENCE_FLOW = bpmn_tag("sequenceFlow")
 _CONDITION = bpmn_tag("conditionExpression")
@@ -122,10 +123,15 @@ def flow_scopes(root: etree._Element) -> list[FlowScope]:
     return scopes
 
 
-def _add_scope(element: etree._Element, parent: FlowScope | None, owner: FlowNode | None,
-               scopes: list[FlowScope]) -> None:
-    scope = FlowScope(element, element.get("id") or "", etree.QName(element).localname,
-                      parent=parent, owner=owner)
+def _add_scope(
+    element: etree._Element,
+    parent: FlowScope | None,
+    owner: FlowNode | None,
+    scopes: list[FlowScope],
+) -> None:
+    scope = FlowScope(
+        element, element.get("id") or "", etree.QName(element).localname, parent=parent, owner=owner
+    )
     scopes.append(scope)
     by_id: dict[str, FlowNode] = {}
     inner: list[FlowNode] = []
@@ -135,17 +141,27 @@ def _add_scope(element: etree._Element, parent: FlowScope | None, owner: FlowNod
             continue
         if tag == _SEQUENCE_FLOW:
             condition = child.find(_CONDITION)
-            scope.flows.append(SequenceFlow(
-                child, child.get("id") or "",
-                condition=None if condition is None else (condition.text or "").strip()))
+            scope.flows.append(
+                SequenceFlow(
+                    child,
+                    child.get("id") or "",
+                    condition=None if condition is None else (condition.text or "").strip(),
+                )
+            )
             continue
-        kind = tag[len(_BPMN_PREFIX):]
+        kind = tag[len(_BPMN_PREFIX) :]
         if kind not in FLOW_NODES:
             continue
-        node = FlowNode(child, child.get("id") or "", kind, event_definitions=[
-            etree.QName(definition).localname
-            for definition in child.iterchildren(etree.Element)
-            if isinstance(definition.tag, str) and definition.tag.endswith("EventDefinition")])
+        node = FlowNode(
+            child,
+            child.get("id") or "",
+            kind,
+            event_definitions=[
+                etree.QName(definition).localname
+                for definition in child.iterchildren(etree.Element)
+                if isinstance(definition.tag, str) and definition.tag.endswith("EventDefinition")
+            ],
+        )
         scope.nodes.append(node)
         if node.id:
             by_id.setdefault(node.id, node)

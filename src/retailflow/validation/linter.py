@@ -25,8 +25,11 @@ from retailflow.validation.modelling_rules import check_modelling
 from retailflow.validation.report import Diagnostic, ValidationReport
 
 
-def validate(paths: Sequence[str | Path], config: ValidateConfig | None = None,
-             handlers: HandlerRegistry | None = None) -> ValidationReport:
+def validate(
+    paths: Sequence[str | Path],
+    config: ValidateConfig | None = None,
+    handlers: HandlerRegistry | None = None,
+) -> ValidationReport:
     """Check the files under ``paths`` (files, directories, globs) together, as one
     deployment would see them; with ``handlers``, check them against the code too."""
     started = time.perf_counter()
@@ -49,8 +52,9 @@ def validate(paths: Sequence[str | Path], config: ValidateConfig | None = None,
     return report
 
 
-def _diagnostics(findings: Sequence[Finding], config: ValidateConfig,
-                 columns: SourceColumns) -> list[Diagnostic]:
+def _diagnostics(
+    findings: Sequence[Finding], config: ValidateConfig, columns: SourceColumns
+) -> list[Diagnostic]:
     """Configured severities applied, rules turned off dropped, and one diagnostic per rule
     and element (the deploy-time checks and bpmnlint's rules overlap on a few)."""
     seen: set[tuple[str, str | None, int | None, str | None]] = set()
@@ -65,6 +69,7 @@ def _diagnostics(findings: Sequence[Finding], config: ValidateConfig,
         if severity != finding.severity or line != finding.line:
             finding = dataclasses.replace(finding, severity=severity, line=line)
         diagnostics.append(Diagnostic(finding, column))
-    diagnostics.sort(key=lambda d: (d.finding.file or "", d.finding.line or 0, d.column or 0,
-                                    d.rule))
+    diagnostics.sort(
+        key=lambda d: (d.finding.file or "", d.finding.line or 0, d.column or 0, d.rule)
+    )
     return diagnostics

@@ -20,8 +20,9 @@ class SourceColumns:
         self._lines: dict[str, list[str]] = {}
         self._ids: dict[str, dict[str, list[tuple[int, int]]]] = {}
 
-    def locate(self, file: str | None, line: int | None, element_id: str | None
-               ) -> tuple[int | None, int | None]:
+    def locate(
+        self, file: str | None, line: int | None, element_id: str | None
+    ) -> tuple[int | None, int | None]:
         """``(line, column)`` of the ``<`` that opens the element with ``element_id``.
 
         lxml gives the line where a start tag *ends*; a tag written over several lines is
@@ -38,8 +39,11 @@ class SourceColumns:
             # A line holding a "<" of its own starts a tag: the finding is about that one (a
             # condition inside a flow), so only a continuation line sends the search upwards.
             stop = line - 1 if "<" in text else max(line - _LOOK_BACK, 0)
-            places = [place for place in self._id_places(file, lines).get(element_id, ())
-                      if stop < place[0] <= line]
+            places = [
+                place
+                for place in self._id_places(file, lines).get(element_id, ())
+                if stop < place[0] <= line
+            ]
             if places:
                 number = max(place[0] for place in places)
                 return _opening(lines, number, min(c for n, c in places if n == number))

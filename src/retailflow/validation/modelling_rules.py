@@ -26,10 +26,13 @@ from retailflow.validation.flow_graph import (
 from retailflow.validation.rules import RULES
 
 _NAMELESS_GATEWAYS = frozenset({"parallelGateway", "eventBasedGateway"})
-_DISCOURAGED = {"complexGateway": "no-complex-gateway",
-                "inclusiveGateway": "no-inclusive-gateway"}
-_GLOBALS = {"message": "messageRef", "error": "errorRef", "escalation": "escalationRef",
-            "signal": "signalRef"}
+_DISCOURAGED = {"complexGateway": "no-complex-gateway", "inclusiveGateway": "no-inclusive-gateway"}
+_GLOBALS = {
+    "message": "messageRef",
+    "error": "errorRef",
+    "escalation": "escalationRef",
+    "signal": "signalRef",
+}
 _LANE = bpmn_tag("lane")
 _ASSOCIATION = bpmn_tag("association")
 _PARTICIPANT = bpmn_tag("participant")
@@ -55,34 +58,54 @@ def _scope_findings(file: str, scope: FlowScope) -> Iterator[Finding]:
         for node in scope.nodes:
             if node.kind in ("startEvent", "endEvent"):
                 yield RULES["ad-hoc-sub-process"].at(
-                    node.element, file,
+                    node.element,
+                    file,
                     f"{_article(node.kind)} is not allowed in <Ad Hoc Sub Process>",
-                    "remove it: the activities of an ad-hoc sub-process run in any order")
+                    "remove it: the activities of an ad-hoc sub-process run in any order",
+                )
     else:
         if not starts:
             yield RULES["start-event-required"].at(
-                scope.element, file, f"{what} is missing start event",
-                "draw a start event; without one no instance can ever start")
+                scope.element,
+                file,
+                f"{what} is missing start event",
+                "draw a start event; without one no instance can ever start",
+            )
         if not any(node.kind == "endEvent" for node in scope.nodes):
             yield RULES["end-event-required"].at(
-                scope.element, file, f"{what} is missing end event",
-                "draw an end event where each path finishes")
+                scope.element,
+                file,
+                f"{what} is missing end event",
+                "draw an end event where each path finishes",
+            )
     if sum(1 for node in starts if not node.event_definitions) > 1:
         yield RULES["single-blank-start-event"].at(
-            scope.element, file, f"{what} has multiple blank start events",
-            "keep one blank start event; give the others a message, signal or timer")
+            scope.element,
+            file,
+            f"{what} has multiple blank start events",
+            "keep one blank start event; give the others a message, signal or timer",
+        )
     if scope.kind in ("subProcess", "transaction"):
-        rule = "event-sub-process-typed-start-event" if scope.triggered_by_event \
+        rule = (
+            "event-sub-process-typed-start-event"
+            if scope.triggered_by_event
             else "sub-process-blank-start-event"
+        )
         for node in starts:
             if scope.triggered_by_event and not node.event_definitions:
-                yield RULES[rule].at(node.element, file,
-                                     "Start event is missing event definition",
-                                     "make it a message, signal, timer or error start event")
+                yield RULES[rule].at(
+                    node.element,
+                    file,
+                    "Start event is missing event definition",
+                    "make it a message, signal, timer or error start event",
+                )
             elif not scope.triggered_by_event and node.event_definitions:
-                yield RULES[rule].at(node.element, file, "Start event must be blank",
-                                     "remove the event definition; a sub-process starts when "
-                                     "the flow reaches it")
+                yield RULES[rule].at(
+                    node.element,
+                    file,
+                    "Start event must be blank",
+                    "remove the event definition; a sub-process starts when the flow reaches it",
+                )
     yield from _links(file, scope)
     yield from _superfluous_termination(file, scope)
 
@@ -92,49 +115,75 @@ def _node_findings(file: str, scope: FlowScope, node: FlowNode) -> Iterator[Find
     incoming, outgoing = node.incoming, node.outgoing
     if kind in _DISCOURAGED:
         yield RULES[_DISCOURAGED[kind]].at(
-            element, file, f"Element type <bpmn:{kind[0].upper()}{kind[1:]}> is discouraged",
-            "use exclusive or parallel gateways with explicit conditions")
+            element,
+            file,
+            f"Element type <bpmn:{kind[0].upper()}{kind[1:]}> is discouraged",
+            "use exclusive or parallel gateways with explicit conditions",
+        )
     yield from _connections(file, scope, node)
     if kind in ACTIVITIES or kind in EVENTS:
-        unconditional = [flow for flow in outgoing
-                         if not flow.conditional and not flow.is_default]
+        unconditional = [flow for flow in outgoing if not flow.conditional and not flow.is_default]
         if len(unconditional) > 1:
             yield RULES["no-implicit-split"].at(
-                element, file, "Flow splits implicitly",
-                "draw a parallel gateway after it to fork the flow")
+                element,
+                file,
+                "Flow splits implicitly",
+                "draw a parallel gateway after it to fork the flow",
+            )
         if len(incoming) > 1:
             yield RULES["fake-join"].at(
-                element, file, "Incoming flows do not join",
+                element,
+                file,
+                "Incoming flows do not join",
                 "draw a joining gateway in front of it: a parallel one to wait for all "
-                "flows, an exclusive one to take whichever comes")
+                "flows, an exclusive one to take whichever comes",
+            )
     if kind in GATEWAYS:
         if len(incoming) > 1 and len(outgoing) > 1:
             yield RULES["no-gateway-join-fork"].at(
-                element, file, "Gateway forks and joins",
-                "split it into a joining gateway followed by a forking one")
+                element,
+                file,
+                "Gateway forks and joins",
+                "split it into a joining gateway followed by a forking one",
+            )
         if len(incoming) == 1 and len(outgoing) == 1:
             yield RULES["superfluous-gateway"].at(
-                element, file, "Gateway is superfluous. It only has one source and target.",
-                "delete the gateway and connect the flow directly")
+                element,
+                file,
+                "Gateway is superfluous. It only has one source and target.",
+                "delete the gateway and connect the flow directly",
+            )
     if kind == "eventBasedGateway":
         if len(outgoing) < 2:
             yield RULES["event-based-gateway"].at(
-                element, file,
+                element,
+                file,
                 "An <Event-based Gateway> must have at least 2 outgoing <Sequence Flows>",
-                "draw one flow to each event the process waits for")
+                "draw one flow to each event the process waits for",
+            )
         for flow in outgoing:
             if flow.conditional:
                 yield RULES["event-based-gateway"].at(
-                    flow.element, file, "A <Sequence Flow> outgoing from an <Event-based "
+                    flow.element,
+                    file,
+                    "A <Sequence Flow> outgoing from an <Event-based "
                     "Gateway> must not be conditional",
-                    "remove the condition: the event that happens first decides")
+                    "remove the condition: the event that happens first decides",
+                )
     if kind in EVENTS and len(node.event_definitions) > 1:
         yield RULES["single-event-definition"].at(
-            element, file, "Event has multiple event definitions",
-            "keep one event definition per event; draw several events for several triggers")
+            element,
+            file,
+            "Event has multiple event definitions",
+            "keep one event definition per event; draw several events for several triggers",
+        )
     if _label_required(node) and not node.name:
-        yield RULES["label-required"].at(element, file, "Element is missing label/name",
-                                         "name it in Modeler, as the business would say it")
+        yield RULES["label-required"].at(
+            element,
+            file,
+            "Element is missing label/name",
+            "name it in Modeler, as the business would say it",
+        )
 
 
 def _connections(file: str, scope: FlowScope, node: FlowNode) -> Iterator[Finding]:
@@ -146,24 +195,41 @@ def _connections(file: str, scope: FlowScope, node: FlowNode) -> Iterator[Findin
     if node.for_compensation:
         return  # a compensation handler hangs off an association, not sequence flows
     compensation = kind == "boundaryEvent" and node.event_definitions == [
-        "compensateEventDefinition"]
+        "compensateEventDefinition"
+    ]
     link = node.event_definitions == ["linkEventDefinition"]
     # bpmnlint leaves a lonely call activity or compensation boundary to the implicit rules
     if not node.incoming and not node.outgoing and kind != "callActivity" and not compensation:
-        yield RULES["no-disconnected"].at(node.element, file, "Element is not connected",
-                                          "connect it with sequence flows, or delete it")
+        yield RULES["no-disconnected"].at(
+            node.element,
+            file,
+            "Element is not connected",
+            "connect it with sequence flows, or delete it",
+        )
         return
-    if not node.incoming and kind not in ("startEvent", "boundaryEvent") \
-            and not (kind == "intermediateCatchEvent" and link):
+    if (
+        not node.incoming
+        and kind not in ("startEvent", "boundaryEvent")
+        and not (kind == "intermediateCatchEvent" and link)
+    ):
         yield RULES["no-implicit-start"].at(
-            node.element, file, "Element is an implicit start",
-            "connect a flow into it, or start the process with a start event")
-    if not node.outgoing and kind != "endEvent" \
-            and not (kind == "intermediateThrowEvent" and link) \
-            and not (compensation and _associated(scope, node)):
+            node.element,
+            file,
+            "Element is an implicit start",
+            "connect a flow into it, or start the process with a start event",
+        )
+    if (
+        not node.outgoing
+        and kind != "endEvent"
+        and not (kind == "intermediateThrowEvent" and link)
+        and not (compensation and _associated(scope, node))
+    ):
         yield RULES["no-implicit-end"].at(
-            node.element, file, "Element is an implicit end",
-            "connect it to an end event so the path visibly finishes")
+            node.element,
+            file,
+            "Element is an implicit end",
+            "connect it to an end event so the path visibly finishes",
+        )
 
 
 def _associated(scope: FlowScope, node: FlowNode) -> bool:
@@ -172,8 +238,10 @@ def _associated(scope: FlowScope, node: FlowNode) -> bool:
     process = scope
     while process.parent is not None:
         process = process.parent
-    return any(association.get("sourceRef") == node.id
-               for association in process.element.iter(_ASSOCIATION))
+    return any(
+        association.get("sourceRef") == node.id
+        for association in process.element.iter(_ASSOCIATION)
+    )
 
 
 def _flow_findings(file: str, scope: FlowScope) -> Iterator[Finding]:
@@ -182,13 +250,17 @@ def _flow_findings(file: str, scope: FlowScope) -> Iterator[Finding]:
     reported_targets: set[str] = set()
     for node in scope.nodes:
         conditional_fork = node.element.get("default") is not None or any(
-            flow.conditional for flow in node.outgoing)
+            flow.conditional for flow in node.outgoing
+        )
         if conditional_fork:
             for flow in node.outgoing:
                 if not flow.conditional and not flow.is_default:
                     yield RULES["conditional-flows"].at(
-                        flow.element, file, "Sequence flow is missing condition",
-                        "give the flow a condition, or mark it as the default flow")
+                        flow.element,
+                        file,
+                        "Sequence flow is missing condition",
+                        "give the flow a condition, or mark it as the default flow",
+                    )
     for flow in scope.flows:
         source_id = flow.element.get("sourceRef") or flow.id
         target_id = flow.element.get("targetRef") or flow.id
@@ -197,34 +269,55 @@ def _flow_findings(file: str, scope: FlowScope) -> Iterator[Finding]:
             seen[key] = flow.id
         else:
             yield RULES["no-duplicate-sequence-flows"].at(
-                flow.element, file, "SequenceFlow is a duplicate",
-                f"delete it: flow '{seen[key]}' already connects the same elements")
+                flow.element,
+                file,
+                "SequenceFlow is a duplicate",
+                f"delete it: flow '{seen[key]}' already connects the same elements",
+            )
             for node, reported, message in (
-                    (flow.source, reported_sources, "Duplicate outgoing sequence flows"),
-                    (flow.target, reported_targets, "Duplicate incoming sequence flows")):
+                (flow.source, reported_sources, "Duplicate outgoing sequence flows"),
+                (flow.target, reported_targets, "Duplicate incoming sequence flows"),
+            ):
                 if node is not None and node.id not in reported:
                     reported.add(node.id)
                     yield RULES["no-duplicate-sequence-flows"].at(
-                        node.element, file, message, "delete the duplicate flow")
+                        node.element, file, message, "delete the duplicate flow"
+                    )
         if flow.conditional and not flow.element.get("name", "").strip():
             yield RULES["label-required"].at(
-                flow.element, file, "Element is missing label/name",
-                "label the flow with its condition in words, e.g. 'in stock'")
-        if flow.element.get("name", "").strip() and not flow.conditional \
-                and not flow.is_default and not _decision_fork(flow.source):
+                flow.element,
+                file,
+                "Element is missing label/name",
+                "label the flow with its condition in words, e.g. 'in stock'",
+            )
+        if (
+            flow.element.get("name", "").strip()
+            and not flow.conditional
+            and not flow.is_default
+            and not _decision_fork(flow.source)
+        ):
             yield RULES["superfluous-label"].at(
-                flow.element, file, "Sequence flow has superfluous label",
-                "remove the label: only choices and conditions need one")
+                flow.element,
+                file,
+                "Sequence flow has superfluous label",
+                "remove the label: only choices and conditions need one",
+            )
 
 
 def _decision_fork(node: FlowNode | None) -> bool:
-    return node is not None and node.kind in ("exclusiveGateway", "inclusiveGateway") \
+    return (
+        node is not None
+        and node.kind in ("exclusiveGateway", "inclusiveGateway")
         and len(node.outgoing) > 1
+    )
 
 
 def _label_required(node: FlowNode) -> bool:
-    if node.kind in _NAMELESS_GATEWAYS or node.kind in ("subProcess", "transaction",
-                                                        "adHocSubProcess"):
+    if node.kind in _NAMELESS_GATEWAYS or node.kind in (
+        "subProcess",
+        "transaction",
+        "adHocSubProcess",
+    ):
         return False
     return not (node.kind in GATEWAYS and len(node.outgoing) <= 1)
 
@@ -233,8 +326,12 @@ def _named_outside_processes(file: str, root: etree._Element) -> Iterator[Findin
     """Pools and lanes need labels too: they say who does the work."""
     for element in root.iter(_PARTICIPANT, _LANE):
         if not (element.get("name") or "").strip():
-            yield RULES["label-required"].at(element, file, "Element is missing label/name",
-                                             "name the pool or lane after who does the work")
+            yield RULES["label-required"].at(
+                element,
+                file,
+                "Element is missing label/name",
+                "name the pool or lane after who does the work",
+            )
 
 
 def _links(file: str, scope: FlowScope) -> Iterator[Finding]:
@@ -245,8 +342,12 @@ def _links(file: str, scope: FlowScope) -> Iterator[Finding]:
         definition = node.element.find(bpmn_tag("linkEventDefinition"))
         name = (definition.get("name") if definition is not None else None) or ""
         if not name.strip():
-            yield RULES["link-event"].at(node.element, file, "Link event is missing link name",
-                                         "give the throw and the catch the same link name")
+            yield RULES["link-event"].at(
+                node.element,
+                file,
+                "Link event is missing link name",
+                "give the throw and the catch the same link name",
+            )
             continue
         links.setdefault(name, []).append(node)
     for name, events in links.items():
@@ -254,57 +355,79 @@ def _links(file: str, scope: FlowScope) -> Iterator[Finding]:
         if len(events) == 1:
             partner = "catch" if events[0].kind == "intermediateThrowEvent" else "throw"
             yield RULES["link-event"].at(
-                events[0].element, file,
+                events[0].element,
+                file,
                 f"Link {partner} event with link name <{name}> missing in scope",
-                "draw the partner event in the same process with the same link name")
+                "draw the partner event in the same process with the same link name",
+            )
         elif len(catches) != 1:
             problem = "Duplicate link catch" if catches else "Link catch"
             missing = " in scope" if catches else " missing in scope"
             for event in catches or events:
                 yield RULES["link-event"].at(
-                    event.element, file, f"{problem} event with link name <{name}>{missing}",
-                    "keep exactly one catch event per link name")
+                    event.element,
+                    file,
+                    f"{problem} event with link name <{name}>{missing}",
+                    "keep exactly one catch event per link name",
+                )
 
 
 def _superfluous_termination(file: str, scope: FlowScope) -> Iterator[Finding]:
     ends = [node for node in scope.nodes if not node.outgoing]
-    terminates = [node for node in ends if node.kind == "endEvent"
-                  and "terminateEventDefinition" in node.event_definitions]
+    terminates = [
+        node
+        for node in ends
+        if node.kind == "endEvent" and "terminateEventDefinition" in node.event_definitions
+    ]
     if len(terminates) != 1:
         return
     if all(node in terminates or _interrupting_event_sub_process(node) for node in ends):
         yield RULES["superfluous-termination"].at(
-            terminates[0].element, file, "Termination is superfluous.",
-            "use a plain end event: nothing else is running when this one is reached")
+            terminates[0].element,
+            file,
+            "Termination is superfluous.",
+            "use a plain end event: nothing else is running when this one is reached",
+        )
 
 
 def _interrupting_event_sub_process(node: FlowNode) -> bool:
     if node.kind != "subProcess" or not node.triggered_by_event:
         return False
-    return any(start.get("isInterrupting", "true").strip() != "false"
-               for start in node.element.iterchildren(bpmn_tag("startEvent")))
+    return any(
+        start.get("isInterrupting", "true").strip() != "false"
+        for start in node.element.iterchildren(bpmn_tag("startEvent"))
+    )
 
 
 def _global_findings(file: str, root: etree._Element) -> Iterator[Finding]:
     """Messages, errors, escalations and signals: named, used, and named once per kind."""
     attributes = tuple(_GLOBALS.values())
-    used = {reference for element in root.iter(etree.Element) for attribute in attributes
-            if (reference := element.get(attribute))}
+    used = {
+        reference
+        for element in root.iter(etree.Element)
+        for attribute in attributes
+        if (reference := element.get(attribute))
+    }
     for kind in _GLOBALS:
         elements = list(root.iterchildren(bpmn_tag(kind)))
         names = Counter(element.get("name") for element in elements)
         for element in elements:
             name = element.get("name")
             if name is not None and not name.strip():
-                yield RULES["global"].at(element, file, "Element is missing name",
-                                         f"name the {kind} in Modeler")
+                yield RULES["global"].at(
+                    element, file, "Element is missing name", f"name the {kind} in Modeler"
+                )
             if element.get("id") not in used:
-                yield RULES["global"].at(element, file, "Element is unused",
-                                         f"delete the {kind}, or select it on the event "
-                                         "that should use it")
+                yield RULES["global"].at(
+                    element,
+                    file,
+                    "Element is unused",
+                    f"delete the {kind}, or select it on the event that should use it",
+                )
             if names[name] > 1:
-                yield RULES["global"].at(element, file, "Element name is not unique",
-                                         f"give each {kind} its own name")
+                yield RULES["global"].at(
+                    element, file, "Element name is not unique", f"give each {kind} its own name"
+                )
 
 
 def _article(kind: str) -> str:

@@ -15,8 +15,14 @@ from retailflow.bpmn.namespaces import bpmn_tag
 from retailflow.handlers import HandlerRegistry
 from retailflow.validation.flow_graph import SCOPES, FlowNode, FlowScope
 
-_PAYLOAD_EVENTS = frozenset({"messageEventDefinition", "signalEventDefinition",
-                             "errorEventDefinition", "escalationEventDefinition"})
+_PAYLOAD_EVENTS = frozenset(
+    {
+        "messageEventDefinition",
+        "signalEventDefinition",
+        "errorEventDefinition",
+        "escalationEventDefinition",
+    }
+)
 _MULTI_INSTANCE = bpmn_tag("multiInstanceLoopCharacteristics")
 _FROM_OUTSIDE = frozenset({"userTask", "receiveTask"})
 """Steps completed with data from outside: a form, a message."""
@@ -86,13 +92,18 @@ class VariableFlow:
         compensation handler from the compensation throws of its scope."""
         sources = [flow.source for flow in node.incoming if flow.source is not None]
         if node.kind == "intermediateCatchEvent" and node.link_name is not None:
-            sources.extend(other for other in scope.nodes
-                           if other.kind == "intermediateThrowEvent"
-                           and other.link_name == node.link_name)
+            sources.extend(
+                other
+                for other in scope.nodes
+                if other.kind == "intermediateThrowEvent" and other.link_name == node.link_name
+            )
         if node.for_compensation:
-            sources.extend(other for other in scope.nodes
-                           if other.kind in ("intermediateThrowEvent", "endEvent")
-                           and "compensateEventDefinition" in other.event_definitions)
+            sources.extend(
+                other
+                for other in scope.nodes
+                if other.kind in ("intermediateThrowEvent", "endEvent")
+                and "compensateEventDefinition" in other.event_definitions
+            )
         if node.kind == "boundaryEvent":
             host = scope.node(node.element.get("attachedToRef") or "")
             if host is not None:

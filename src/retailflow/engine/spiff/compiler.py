@@ -89,10 +89,13 @@ class CompiledProcess:
     def __post_init__(self) -> None:
         self.calls_out = bool(self.flow_listeners) or any(
             config.java_delegate is not None or config.listeners
-            for _, config in self.element_configs())
-        self.deep = any(len(spec.task_specs) > _DEEP_SPEC_SIZE
-                        for spec in (self.spec, *self.subprocess_specs.values())
-                        if spec is not None)
+            for _, config in self.element_configs()
+        )
+        self.deep = any(
+            len(spec.task_specs) > _DEEP_SPEC_SIZE
+            for spec in (self.spec, *self.subprocess_specs.values())
+            if spec is not None
+        )
 
     def scope(self, spec_name: str) -> str:
         """The BPMN process id of the elements of the spec named ``spec_name``."""
@@ -105,24 +108,34 @@ class CompiledProcess:
 
     def has_event_subprocesses(self) -> bool:
         """Whether any (sub)process of this one has an event subprocess."""
-        return any(getattr(spec.start, "trigger_specs", None)
-                   for spec in (self.spec, *self.subprocess_specs.values()) if spec is not None)
+        return any(
+            getattr(spec.start, "trigger_specs", None)
+            for spec in (self.spec, *self.subprocess_specs.values())
+            if spec is not None
+        )
 
     def job_topics(self) -> list[tuple[str, str]]:
         """``(element_id, topic)`` of every job (service-like tasks, message throw and end
         events with a job type), called processes included. A job type written as an
         expression is known only when its job is created, so it is left out, and a Camunda 7
         delegate has none (see ``element_configs``)."""
-        return [(spec.bpmn_id, spec.extensions.job_type) for spec in self._task_specs()
-                if isinstance(spec, ServiceTask) and spec.extensions.job_type
-                and expression_language(spec.extensions.job_type) is None]
+        return [
+            (spec.bpmn_id, spec.extensions.job_type)
+            for spec in self._task_specs()
+            if isinstance(spec, ServiceTask)
+            and spec.extensions.job_type
+            and expression_language(spec.extensions.job_type) is None
+        ]
 
     def element_configs(self) -> list[tuple[str, ElementConfig]]:
         """``(element_id, config)`` of every element drawn, and of the process and the
         processes it calls (their listeners): what a delegate or listener calls is checked
         against the handlers at deployment."""
-        configs = [(spec.bpmn_id, spec.extensions) for spec in self._task_specs()
-                   if isinstance(getattr(spec, "extensions", None), ElementConfig)]
+        configs = [
+            (spec.bpmn_id, spec.extensions)
+            for spec in self._task_specs()
+            if isinstance(getattr(spec, "extensions", None), ElementConfig)
+        ]
         for process_id in (self.process_id, *self.subprocess_specs):
             listeners = self.process_listeners.get(process_id)
             if listeners:
@@ -133,8 +146,7 @@ class CompiledProcess:
 
     def decision_ids(self) -> set[str]:
         """Decisions called by business rule tasks, called processes included."""
-        return {spec.decision_id for spec in self._task_specs()
-                if isinstance(spec, DecisionTask)}
+        return {spec.decision_id for spec in self._task_specs() if isinstance(spec, DecisionTask)}
 
     def called_process_ids(self) -> set[str]:
         """Processes this one calls (embedded subprocesses are listed too; they share its
@@ -154,31 +166,40 @@ class CompiledProcess:
     def timer_starts(self) -> list[tuple[str, ClockTimerEventDefinition]]:
         """``(element_id, timer)`` of the process's timer start events, which the engine
         schedules itself, as Camunda does."""
-        return [(spec.bpmn_id, spec.event_definition)
-                for spec in self.spec.task_specs.values()
-                if isinstance(spec, StartEvent)
-                and isinstance(spec.event_definition, ClockTimerEventDefinition)]
+        return [
+            (spec.bpmn_id, spec.event_definition)
+            for spec in self.spec.task_specs.values()
+            if isinstance(spec, StartEvent)
+            and isinstance(spec.event_definition, ClockTimerEventDefinition)
+        ]
 
     def start_events(self, kind: str) -> list[tuple[str, str]]:
         """``(element_id, name)`` of top-level start events catching ``kind`` ("message",
         "signal" or "timer")."""
-        wanted = {"message": KeyedMessageEventDefinition, "signal": SignalEventDefinition,
-                  "timer": ClockTimerEventDefinition}[kind]
-        return [(spec.bpmn_id, spec.event_definition.name)
-                for spec in self.spec.task_specs.values()
-                if isinstance(spec, StartEvent) and isinstance(spec.event_definition, wanted)]
+        wanted = {
+            "message": KeyedMessageEventDefinition,
+            "signal": SignalEventDefinition,
+            "timer": ClockTimerEventDefinition,
+        }[kind]
+        return [
+            (spec.bpmn_id, spec.event_definition.name)
+            for spec in self.spec.task_specs.values()
+            if isinstance(spec, StartEvent) and isinstance(spec.event_definition, wanted)
+        ]
 
 
-def compile_processes(sources: Sequence[SourceTree],
-                      process_ids: Sequence[str]) -> dict[str, CompiledProcess]:
+def compile_processes(
+    sources: Sequence[SourceTree], process_ids: Sequence[str]
+) -> dict[str, CompiledProcess]:
     """Compile the given processes (and what they call); ``DeploymentError`` lists every
     process that failed, each with file, line and element id."""
     # SpiffWorkflow's parser recurses along every path of the diagram.
     return with_deep_stack(lambda: _compile_processes(sources, process_ids))
 
 
-def _compile_processes(sources: Sequence[SourceTree],
-                       process_ids: Sequence[str]) -> dict[str, CompiledProcess]:
+def _compile_processes(
+    sources: Sequence[SourceTree], process_ids: Sequence[str]
+) -> dict[str, CompiledProcess]:
     parser = RetailBpmnParser()
     findings: list[Finding] = []
     lines: dict[str, tuple[str, int | None]] = {}
@@ -209,8 +230,10 @@ def _compile_processes(sources: Sequence[SourceTree],
                 elif tag == "sequenceFlow":
                     # Two flows drawn between the same pair cannot be told apart at run time;
                     # the first one drawn is the one recorded.
-                    flows.setdefault((scope, element.get("sourceRef", ""),
-                                      element.get("targetRef", "")), element_id)
+                    flows.setdefault(
+                        (scope, element.get("sourceRef", ""), element.get("targetRef", "")),
+                        element_id,
+                    )
                     listeners = read_element_config(element).listeners
                     if listeners:
                         flow_listeners[(scope, element_id)] = listeners
@@ -231,19 +254,27 @@ def _compile_processes(sources: Sequence[SourceTree],
             _link_loop_children(each)
             _connect_triggered_event_subprocesses(each)
             connect_end_listeners(each)
-        compiled[process_id] = CompiledProcess(process_id, spec, subprocess_specs,
-                                               element_types, lines, flows, scopes,
-                                               process_listeners,
-                                               _own(flow_listeners, process_id,
-                                                    subprocess_specs))
+        compiled[process_id] = CompiledProcess(
+            process_id,
+            spec,
+            subprocess_specs,
+            element_types,
+            lines,
+            flows,
+            scopes,
+            process_listeners,
+            _own(flow_listeners, process_id, subprocess_specs),
+        )
     if findings:
         raise DeploymentError(findings)
     return compiled
 
 
-def _own(flow_listeners: dict[tuple[str, str], tuple[Listener, ...]], process_id: str,
-         subprocess_specs: dict[str, BpmnProcessSpec]) -> dict[tuple[str, str],
-                                                              tuple[Listener, ...]]:
+def _own(
+    flow_listeners: dict[tuple[str, str], tuple[Listener, ...]],
+    process_id: str,
+    subprocess_specs: dict[str, BpmnProcessSpec],
+) -> dict[tuple[str, str], tuple[Listener, ...]]:
     """The take listeners of the flows of a process and of the processes it calls."""
     scopes = {process_id, *subprocess_specs}
     return {key: listeners for key, listeners in flow_listeners.items() if key[0] in scopes}
@@ -279,8 +310,9 @@ def _connect_triggered_event_subprocesses(spec: BpmnProcessSpec | None) -> None:
             task_spec.connect(spec.end)
 
 
-def _finding(error: Exception, file: str | None,
-             lines: dict[str, tuple[str, int | None]]) -> Finding:
+def _finding(
+    error: Exception, file: str | None, lines: dict[str, tuple[str, int | None]]
+) -> Finding:
     """A SpiffWorkflow parse error as a finding that points at the element."""
     element_id = getattr(error, "id", None) or None
     file_name, line = lines.get(element_id or "", (file, None))
@@ -289,9 +321,15 @@ def _finding(error: Exception, file: str | None,
     message = str(error.args[0]) if error.args else str(error)
     if isinstance(error, NotImplementedError):
         message = "SpiffWorkflow cannot run this element"
-    return Finding(Severity.ERROR, "engine-refused", message, file=file_name, line=line,
-                   element_id=element_id,
-                   hint="Change the element in Modeler; retailflow cannot run it as drawn")
+    return Finding(
+        Severity.ERROR,
+        "engine-refused",
+        message,
+        file=file_name,
+        line=line,
+        element_id=element_id,
+        hint="Change the element in Modeler; retailflow cannot run it as drawn",
+    )
 
 
 def _line(element: etree._Element) -> int | None:

@@ -144,7 +144,8 @@ class _ConfiguredParser(TaskParser):
         if not collection:
             self.raise_validation_exception(
                 "A multi-instance loop needs an input collection (zeebe:loopCharacteristics "
-                "inputCollection like '=items', camunda:collection like '${items}')")
+                "inputCollection like '=items', camunda:collection like '${items}')"
+            )
         output_element = (loop.get("outputElement") or "").strip()
         output_name = _variable_name(output_element)
         original = self.spec.task_specs.pop(self.task.name)
@@ -154,8 +155,11 @@ class _ConfiguredParser(TaskParser):
             "data_input": _collection(collection),
             "data_output": _reference(loop.get("outputCollection")),
             "input_item": _reference(loop.get("inputElement")),
-            "output_item": (_reference(output_name) if output_name or not output_element
-                            else TaskDataReference(OUTPUT_ELEMENT)),
+            "output_item": (
+                _reference(output_name)
+                if output_name or not output_element
+                else TaskDataReference(OUTPUT_ELEMENT)
+            ),
             "condition": _completion_condition(loop_characteristics, self),
         }
         sequential = loop_characteristics.get("isSequential") == "true"
@@ -182,8 +186,7 @@ def _collection_loop(loop_characteristics: Any) -> dict[str, str] | None:
 
 
 def _documents_data_only(node: Any) -> bool:
-    return document_dialect(node.getroottree().getroot()) in (Dialect.CAMUNDA8,
-                                                              Dialect.CAMUNDA7)
+    return document_dialect(node.getroottree().getroot()) in (Dialect.CAMUNDA8, Dialect.CAMUNDA7)
 
 
 def _reference(name: str | None) -> TaskDataReference | None:
@@ -218,7 +221,8 @@ def _marked_text(expression: Any, parser: TaskParser) -> str | None:
         return as_marked(expression.text, written_in(expression))
     except UnsupportedLanguage as unsupported:
         parser.raise_validation_exception(
-            f"The expression is written in '{unsupported.language}', which cannot be evaluated")
+            f"The expression is written in '{unsupported.language}', which cannot be evaluated"
+        )
         raise AssertionError from unsupported  # unreachable: the line above raises
 
 
@@ -234,8 +238,14 @@ class _EventParserMixin(_ConfiguredParser):
                 if not text:
                     self.raise_validation_exception(f"The timer's {kind} is empty")
                 quartz = self.config.dialect is Dialect.CAMUNDA7
-                return ClockTimerEventDefinition(name, text, kind, self.bpmn_id, quartz,
-                                                 description=self.get_event_description(event))
+                return ClockTimerEventDefinition(
+                    name,
+                    text,
+                    kind,
+                    self.bpmn_id,
+                    quartz,
+                    description=self.get_event_description(event),
+                )
         self.raise_validation_exception("A timer needs a timeDate, timeDuration or timeCycle")
         raise AssertionError  # unreachable: the line above raises
 
@@ -245,8 +255,10 @@ class _EventParserMixin(_ConfiguredParser):
         code = definition.code or ""
         if code.strip().startswith("=") and self.node.tag in _THROWS:
             return ComputedEscalationEventDefinition(
-                definition.name, code.strip(),
-                description=self.get_event_description(escalation_event))
+                definition.name,
+                code.strip(),
+                description=self.get_event_description(escalation_event),
+            )
         return definition
 
     def parse_message_event(self, message_event: Any) -> MessageEventDefinition:
@@ -254,7 +266,8 @@ class _EventParserMixin(_ConfiguredParser):
         if self.calls_delegate and self.node.tag in _THROWS:
             name = self.process_parser.parser.messages.get(message_ref) or self.bpmn_id
             return DelegateMessageEventDefinition(
-                name, None, self.bpmn_id, description=self.get_event_description(message_event))
+                name, None, self.bpmn_id, description=self.get_event_description(message_event)
+            )
         if message_ref is None:
             self.raise_validation_exception("A message event needs a messageRef")
         name = self.process_parser.parser.messages.get(message_ref)
@@ -262,8 +275,9 @@ class _EventParserMixin(_ConfiguredParser):
             self.raise_validation_exception(f"The message '{message_ref}' is not defined")
         message = self.doc_xpath(f".//bpmn:message[@id='{message_ref}']")
         key = read_message_correlation(message[0]) if message else None
-        return KeyedMessageEventDefinition(name, key, self.bpmn_id,
-                                           description=self.get_event_description(message_event))
+        return KeyedMessageEventDefinition(
+            name, key, self.bpmn_id, description=self.get_event_description(message_event)
+        )
 
 
 class RetailStartEventParser(_EventParserMixin, StartEventParser):
@@ -272,8 +286,15 @@ class RetailStartEventParser(_EventParserMixin, StartEventParser):
 
     def create_task(self) -> Any:
         event_definition = self.get_event_definition(
-            [MESSAGE_EVENT_XPATH, SIGNAL_EVENT_XPATH, TIMER_EVENT_XPATH,
-             CONDITIONAL_EVENT_XPATH, ERROR_EVENT_XPATH, ESCALATION_EVENT_XPATH])
+            [
+                MESSAGE_EVENT_XPATH,
+                SIGNAL_EVENT_XPATH,
+                TIMER_EVENT_XPATH,
+                CONDITIONAL_EVENT_XPATH,
+                ERROR_EVENT_XPATH,
+                ESCALATION_EVENT_XPATH,
+            ]
+        )
         task = self._create_task(event_definition)
         task.interrupting = self.node.get("isInterrupting", "true") == "true"
         self.spec.start.connect(task)
@@ -299,9 +320,18 @@ class RetailEndEventParser(_JobEventMixin, EndEventParser):
         if _compensation(self.node) is not None:
             task = _compensation_throw(self, CompensationEndEvent)
         else:
-            task = self.job_task() or self._create_task(self.get_event_definition(
-                [MESSAGE_EVENT_XPATH, CANCEL_EVENT_XPATH, ERROR_EVENT_XPATH,
-                 ESCALATION_EVENT_XPATH, TERMINATION_EVENT_XPATH, SIGNAL_EVENT_XPATH]))
+            task = self.job_task() or self._create_task(
+                self.get_event_definition(
+                    [
+                        MESSAGE_EVENT_XPATH,
+                        CANCEL_EVENT_XPATH,
+                        ERROR_EVENT_XPATH,
+                        ESCALATION_EVENT_XPATH,
+                        TERMINATION_EVENT_XPATH,
+                        SIGNAL_EVENT_XPATH,
+                    ]
+                )
+            )
         task.connect(self.spec.end)
         return task
 
@@ -325,14 +355,20 @@ class RetailProcessParser(ProcessParser):
             self.spec.data_objects.clear()
 
     def get_boundary_events(self, attached_to_ref: str) -> list[Any]:
-        return [event for event in super().get_boundary_events(attached_to_ref)
-                if _compensation(event) is None]
+        return [
+            event
+            for event in super().get_boundary_events(attached_to_ref)
+            if _compensation(event) is None
+        ]
 
     def add_tasks(self) -> None:
         super().add_tasks()
         handlers: dict[str, str] = {}
-        throws = [spec for spec in self.spec.task_specs.values()
-                  if isinstance(spec, CompensationThrowEvent | CompensationEndEvent)]
+        throws = [
+            spec
+            for spec in self.spec.task_specs.values()
+            if isinstance(spec, CompensationThrowEvent | CompensationEndEvent)
+        ]
         for boundary in self.node.iterfind("bpmn:boundaryEvent", _NS):
             if _compensation(boundary) is None:
                 continue
@@ -353,13 +389,21 @@ class RetailProcessParser(ProcessParser):
                     return handler
         raise ValidationException(
             "A compensation boundary event needs an association to a compensation handler "
-            "(an activity marked isForCompensation)", node=boundary, file_name=self.filename)
+            "(an activity marked isForCompensation)",
+            node=boundary,
+            file_name=self.filename,
+        )
 
 
 def _compensation_throw(parser: Any, spec_class: type) -> Any:
     definition = _compensation(parser.node)
-    return spec_class(parser.spec, parser.bpmn_id, definition.get("activityRef"),
-                      event_definition=NoneEventDefinition(), **parser.bpmn_attributes)
+    return spec_class(
+        parser.spec,
+        parser.bpmn_id,
+        definition.get("activityRef"),
+        event_definition=NoneEventDefinition(),
+        **parser.bpmn_attributes,
+    )
 
 
 def _link_name(node: Any) -> str | None:
@@ -393,12 +437,16 @@ class RetailThrowEventParser(_JobEventMixin, IntermediateThrowEventParser):
         name = _link_name(self.node)
         if name is None:
             return task
-        catches = [node for node in self.node.getparent().iterfind(
-            "bpmn:intermediateCatchEvent", _NS) if _link_name(node) == name]
+        catches = [
+            node
+            for node in self.node.getparent().iterfind("bpmn:intermediateCatchEvent", _NS)
+            if _link_name(node) == name
+        ]
         if len(catches) != 1:
             self.raise_validation_exception(
                 f"The link '{name}' needs exactly one link catch event of that name in the same "
-                f"(sub)process; found {len(catches)}")
+                f"(sub)process; found {len(catches)}"
+            )
         task.connect(self.process_parser.parse_node(catches[0]))
         return task
 
@@ -433,10 +481,14 @@ class RetailSubWorkflowParser(_ConfiguredParser, SubWorkflowParser):
 
     def create_task(self) -> Any:
         subworkflow_spec = SubprocessParser.get_subprocess_spec(self)
-        spec_class = (self.EVENT_SUBPROCESS_CLASS if self.node.get("triggeredByEvent") == "true"
-                      else self.spec_class)
-        return spec_class(self.spec, self.bpmn_id, subworkflow_spec=subworkflow_spec,
-                          **self.bpmn_attributes)
+        spec_class = (
+            self.EVENT_SUBPROCESS_CLASS
+            if self.node.get("triggeredByEvent") == "true"
+            else self.spec_class
+        )
+        return spec_class(
+            self.spec, self.bpmn_id, subworkflow_spec=subworkflow_spec, **self.bpmn_attributes
+        )
 
 
 class RetailServiceTaskParser(_ConfiguredParser):
@@ -447,7 +499,8 @@ class RetailServiceTaskParser(_ConfiguredParser):
         if not self.config.job_type and not self.calls_delegate:
             self.raise_validation_exception(
                 "This service task has no job type: set zeebe:taskDefinition type (Camunda 8) "
-                "or camunda:type=\"external\" with camunda:topic (Camunda 7)")
+                'or camunda:type="external" with camunda:topic (Camunda 7)'
+            )
         return ServiceTask(self.spec, self.bpmn_id, **self.bpmn_attributes)
 
 
@@ -471,10 +524,16 @@ class RetailBusinessRuleTaskParser(_ConfiguredParser):
         if not config.called_decision:
             self.raise_validation_exception(
                 "This business rule task calls no decision: set zeebe:calledDecision "
-                "decisionId (Camunda 8) or camunda:decisionRef (Camunda 7)")
-        return DecisionTask(self.spec, self.bpmn_id, config.called_decision or "",
-                            config.result_variable, config.map_decision_result,
-                            **self.bpmn_attributes)
+                "decisionId (Camunda 8) or camunda:decisionRef (Camunda 7)"
+            )
+        return DecisionTask(
+            self.spec,
+            self.bpmn_id,
+            config.called_decision or "",
+            config.result_variable,
+            config.map_decision_result,
+            **self.bpmn_attributes,
+        )
 
 
 class RetailScriptTaskParser(_ConfiguredParser, ScriptTaskParser):
@@ -483,10 +542,14 @@ class RetailScriptTaskParser(_ConfiguredParser, ScriptTaskParser):
     def create_task(self) -> Any:
         config = self.config
         if config.script_expression:
-            return SandboxScriptTask(self.spec, self.bpmn_id, config.script_expression,
-                                     config.script_result_variable, **self.bpmn_attributes)
-        return SandboxScriptTask(self.spec, self.bpmn_id, self.get_script(),
-                                 **self.bpmn_attributes)
+            return SandboxScriptTask(
+                self.spec,
+                self.bpmn_id,
+                config.script_expression,
+                config.script_result_variable,
+                **self.bpmn_attributes,
+            )
+        return SandboxScriptTask(self.spec, self.bpmn_id, self.get_script(), **self.bpmn_attributes)
 
 
 class RetailCallActivityParser(_ConfiguredParser, CallActivityParser):
@@ -497,9 +560,11 @@ class RetailCallActivityParser(_ConfiguredParser, CallActivityParser):
         if not called:
             self.raise_validation_exception(
                 "This call activity names no process: set zeebe:calledElement processId "
-                "(Camunda 8) or calledElement (Camunda 7)")
-        return self.spec_class(self.spec, self.bpmn_id, subworkflow_spec=called,
-                               **self.bpmn_attributes)
+                "(Camunda 8) or calledElement (Camunda 7)"
+            )
+        return self.spec_class(
+            self.spec, self.bpmn_id, subworkflow_spec=called, **self.bpmn_attributes
+        )
 
 
 class RetailBpmnParser(BpmnParser):

@@ -167,14 +167,19 @@ def with_room_for(compiled: CompiledProcess, work: Callable[[], _T]) -> _T:
 class ProcessRun:
     """A live instance: a SpiffWorkflow workflow plus what the engine needs to drive it."""
 
-    def __init__(self, workflow: BpmnWorkflow, compiled: CompiledProcess,
-                 script_engine: RetailScriptEngine, callouts: CalloutRunner | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        workflow: BpmnWorkflow,
+        compiled: CompiledProcess,
+        script_engine: RetailScriptEngine,
+        callouts: CalloutRunner | None = None,
+    ) -> None:
         self._workflow = workflow
         self._compiled = compiled
         self._script_engine = script_engine
-        self._callouts = Callouts(callouts, script_engine.expressions, self._record_listener,
-                                  compiled.process_listeners)
+        self._callouts = Callouts(
+            callouts, script_engine.expressions, self._record_listener, compiled.process_listeners
+        )
         self._steps: list[Step] = []
         self._entered: list[Step] = []
         self._thrown: list[Thrown] = []
@@ -182,9 +187,15 @@ class ProcessRun:
 
     # -- creating and persisting ------------------------------------------------------------
     @classmethod
-    def start(cls, compiled: CompiledProcess, variables: Mapping[str, Any],
-              script_engine: RetailScriptEngine, *, start_event: str | None = None,
-              callouts: CalloutRunner | None = None) -> ProcessRun:
+    def start(
+        cls,
+        compiled: CompiledProcess,
+        variables: Mapping[str, Any],
+        script_engine: RetailScriptEngine,
+        *,
+        start_event: str | None = None,
+        callouts: CalloutRunner | None = None,
+    ) -> ProcessRun:
         """Create an instance and advance it to its first wait states.
 
         ``start_event`` is the message, signal or timer start event the instance starts at; the
@@ -193,13 +204,17 @@ class ProcessRun:
         events and a none start always wins, so a process with both a none start and a message
         start could otherwise never be started by its message.) ``callouts`` runs the
         handlers of delegates and listeners."""
-        workflow = BpmnWorkflow(compiled.spec, compiled.subprocess_specs,
-                                script_engine=script_engine)
+        workflow = BpmnWorkflow(
+            compiled.spec, compiled.subprocess_specs, script_engine=script_engine
+        )
         if start_event is not None:
             for task in workflow.get_tasks(state=TaskState.PREDICTED_MASK):
-                if isinstance(task.task_spec, StartEvent) and task.parent is not None \
-                        and isinstance(task.parent.task_spec, StartEventSplit) \
-                        and task.task_spec.bpmn_id != start_event:
+                if (
+                    isinstance(task.task_spec, StartEvent)
+                    and task.parent is not None
+                    and isinstance(task.parent.task_spec, StartEventSplit)
+                    and task.task_spec.bpmn_id != start_event
+                ):
                     task.cancel()
         workflow.task_tree.data.update(variables)
         for child in workflow.task_tree.children:
@@ -209,9 +224,14 @@ class ProcessRun:
         return run
 
     @classmethod
-    def restore(cls, state: bytes, compiled: CompiledProcess, codec: StateCodec,
-                script_engine: RetailScriptEngine, callouts: CalloutRunner | None = None
-                ) -> ProcessRun:
+    def restore(
+        cls,
+        state: bytes,
+        compiled: CompiledProcess,
+        codec: StateCodec,
+        script_engine: RetailScriptEngine,
+        callouts: CalloutRunner | None = None,
+    ) -> ProcessRun:
         """Re-create a live instance from stored state and its deployment's compiled spec."""
         try:
             workflow = codec.load(state, compiled)
@@ -244,8 +264,9 @@ class ProcessRun:
         """The process-level variables after the last step."""
         workflow = self._workflow
         if workflow.completed:
-            return dict(workflow.data) or dict(workflow.last_task.data if workflow.last_task
-                                                else {})
+            return dict(workflow.data) or dict(
+                workflow.last_task.data if workflow.last_task else {}
+            )
         task = workflow.last_task or workflow.task_tree
         return dict(task.data)
 
@@ -266,9 +287,11 @@ class ProcessRun:
             elif task.state == TaskState.WAITING and isinstance(spec, CatchingEvent):
                 self._add_catch(states, task)
             elif task.state == TaskState.READY and spec.manual:
-                states.user_tasks.append(PendingUserTask(str(task.id), element_id,
-                                                         spec.bpmn_name, spec.extensions,
-                                                         dict(task.data)))
+                states.user_tasks.append(
+                    PendingUserTask(
+                        str(task.id), element_id, spec.bpmn_name, spec.extensions, dict(task.data)
+                    )
+                )
             else:
                 continue
             self._mark_entered(task)
@@ -306,8 +329,9 @@ class ProcessRun:
         failed, self._failed = self._failed, []
         return failed
 
-    def _activated(self, states: WaitStates, task: Task, element_id: str,
-                   activate: Callable[[], _T]) -> _T | None:
+    def _activated(
+        self, states: WaitStates, task: Task, element_id: str, activate: Callable[[], _T]
+    ) -> _T | None:
         """``activate()`` sets up a wait state (evaluates a timer or a job type). A failure is
         remembered on the task, so the wait state is reported failed, not evaluated again,
         until ``reactivate``; the element is where the failure belongs, not the step before."""
@@ -348,18 +372,26 @@ class ProcessRun:
         if expression_language(topic) is not None:
             value = expressions.evaluate(topic, scope, element_id=element_id)
             if not isinstance(value, str) or not value:
-                raise ExecutionError(f"the job type expression {topic!r} gave {value!r}, not "
-                                     "a job type (a non-empty string)", element_id=element_id)
+                raise ExecutionError(
+                    f"the job type expression {topic!r} gave {value!r}, not "
+                    "a job type (a non-empty string)",
+                    element_id=element_id,
+                )
             topic = value
         retries = config.retries
         if config.retries_expression:
-            value = expressions.evaluate(config.retries_expression, scope,
-                                         element_id=element_id)
-            if isinstance(value, bool) or not isinstance(value, int | float | Decimal) \
-                    or value != int(value) or value < 1:
-                raise ExecutionError(f"the retries expression {config.retries_expression!r} "
-                                     f"gave {value!r}, not a whole number of runs (1 or more)",
-                                     element_id=element_id)
+            value = expressions.evaluate(config.retries_expression, scope, element_id=element_id)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float | Decimal)
+                or value != int(value)
+                or value < 1
+            ):
+                raise ExecutionError(
+                    f"the retries expression {config.retries_expression!r} "
+                    f"gave {value!r}, not a whole number of runs (1 or more)",
+                    element_id=element_id,
+                )
             retries = int(value)
         return topic, retries
 
@@ -373,8 +405,7 @@ class ProcessRun:
         """A handler finished: write its outputs and move on (after ``camunda:asyncAfter``,
         in the job that continues from there)."""
         task = self._task(task_id, TaskState.STARTED)
-        self._finish_service_task(task, dict(updates), continued=task_id.endswith(
-            ASYNC_AFTER_JOB))
+        self._finish_service_task(task, dict(updates), continued=task_id.endswith(ASYNC_AFTER_JOB))
         self._advance()
 
     def throw_error(self, task_id: str, code: str, variables: Mapping[str, Any]) -> bool:
@@ -389,12 +420,22 @@ class ProcessRun:
         """The timer drawn as ``element_id`` is due for the task waiting on it."""
         task = self._task(task_id, TaskState.WAITING)
         definition = task.task_spec.event_definition
-        timers = (definition.event_definitions
-                  if isinstance(definition, MultipleEventDefinition) else [definition])
-        timer = next((t for t in timers if isinstance(t, ClockTimerEventDefinition)
-                      and t.element_id == element_id), None)
+        timers = (
+            definition.event_definitions
+            if isinstance(definition, MultipleEventDefinition)
+            else [definition]
+        )
+        timer = next(
+            (
+                t
+                for t in timers
+                if isinstance(t, ClockTimerEventDefinition) and t.element_id == element_id
+            ),
+            None,
+        )
         if timer is None:
             raise NotFoundError(f"no timer '{element_id}' waits in this instance")
+
         def fire() -> None:
             timer.fire(task)
             task.task_spec._update(task)
@@ -409,18 +450,20 @@ class ProcessRun:
         """Fire the timer start event ``element_id`` of a just-started instance, once."""
         for task in self._open_tasks():
             definition = getattr(task.task_spec, "event_definition", None)
-            if isinstance(definition, ClockTimerEventDefinition) \
-                    and definition.element_id == element_id:
-                self._guard(task, lambda t=task, d=definition: (d.fire_once(t),
-                                                                t.task_spec._update(t)))
+            if (
+                isinstance(definition, ClockTimerEventDefinition)
+                and definition.element_id == element_id
+            ):
+                self._guard(
+                    task, lambda t=task, d=definition: (d.fire_once(t), t.task_spec._update(t))
+                )
                 self._advance()
                 return
         raise NotFoundError(f"no timer start event '{element_id}' waits in this instance")
 
     def deliver_message(self, task_id: str, name: str, variables: Mapping[str, Any]) -> None:
         """A correlated message reached the task (or event subprocess) waiting for it."""
-        self._catch(task_id, BpmnEvent(KeyedMessageEventDefinition(name),
-                                       payload=dict(variables)))
+        self._catch(task_id, BpmnEvent(KeyedMessageEventDefinition(name), payload=dict(variables)))
 
     def deliver_signal(self, task_id: str, name: str, variables: Mapping[str, Any]) -> None:
         """A broadcast signal reached a task (or event subprocess) waiting for it."""
@@ -487,8 +530,10 @@ class ProcessRun:
                     # rest; and a scope whose last regular token ended completes, its waiting
                     # event subprocesses cancelled.
                     while True:
-                        interrupted = (self._compiled.has_event_subprocesses()
-                                       and self._interrupt_for_event_subprocesses())
+                        interrupted = (
+                            self._compiled.has_event_subprocesses()
+                            and self._interrupt_for_event_subprocesses()
+                        )
                         if not (self._end_idle_scopes() or interrupted):
                             break
                         self._run_engine_steps()
@@ -513,28 +558,39 @@ class ProcessRun:
         """An error end event nothing catches. Camunda 8 raises an incident there and the
         instance stays where it was; Camunda 7 ends the path as a none end event would
         (SpiffWorkflow's reading too, kept for the other dialects)."""
-        thrower = next((task.task_spec for task in self._all_tasks()
-                        if getattr(task.task_spec, "event_definition", None) is definition),
-                       None)
+        thrower = next(
+            (
+                task.task_spec
+                for task in self._all_tasks()
+                if getattr(task.task_spec, "event_definition", None) is definition
+            ),
+            None,
+        )
         config = getattr(thrower, "extensions", None)
         if isinstance(config, ElementConfig) and config.dialect is Dialect.CAMUNDA8:
-            raise ExecutionError(f"the BPMN error '{definition.code}' thrown by the error end "
-                                 "event is not caught by any error boundary event or error "
-                                 "event subprocess; draw one for it",
-                                 element_id=getattr(thrower, "bpmn_id", None))
+            raise ExecutionError(
+                f"the BPMN error '{definition.code}' thrown by the error end "
+                "event is not caught by any error boundary event or error "
+                "event subprocess; draw one for it",
+                element_id=getattr(thrower, "bpmn_id", None),
+            )
 
     def _start_waiting(self) -> None:
         """Fire the start listeners of elements that began to wait (user tasks, catches,
         jobs). A boundary event starts when it is triggered, not while it watches its task."""
         for task in list(self._open_tasks()):
             spec = task.task_spec
-            if is_visible(spec) and not isinstance(spec, BoundaryEvent) \
-                    and (task.state != TaskState.READY or spec.manual):
+            if (
+                is_visible(spec)
+                and not isinstance(spec, BoundaryEvent)
+                and (task.state != TaskState.READY or spec.manual)
+            ):
                 self._guard(task, lambda t=task: self._callouts.start(t))
 
     def _throw(self, task: Task, code: str, variables: Mapping[str, Any]) -> bool:
-        event = BpmnEvent(ErrorEventDefinition(code, code), payload=dict(variables),
-                          target=task.workflow)
+        event = BpmnEvent(
+            ErrorEventDefinition(code, code), payload=dict(variables), target=task.workflow
+        )
         self._guard(task, lambda: self._workflow.catch(event))
         if event in self._workflow.bpmn_events:
             # SpiffWorkflow parks an event nobody caught for the caller: nothing changed.
@@ -550,8 +606,11 @@ class ProcessRun:
         ran = False
         for task in list(self._open_tasks()):
             config = getattr(task.task_spec, "extensions", None)
-            if task.state != TaskState.STARTED or not isinstance(task.task_spec, ServiceTask) \
-                    or not _runs_in_step(task, config):
+            if (
+                task.state != TaskState.STARTED
+                or not isinstance(task.task_spec, ServiceTask)
+                or not _runs_in_step(task, config)
+            ):
                 continue
             ran = True
             try:
@@ -561,13 +620,13 @@ class ProcessRun:
                     raise ExecutionError(
                         f"BPMN error '{error.code}' of the delegate is not caught by any error "
                         "event here; draw an error boundary event for it",
-                        element_id=task.task_spec.bpmn_id) from error
+                        element_id=task.task_spec.bpmn_id,
+                    ) from error
                 continue
             self._finish_service_task(task, updates, continued=False)
         return ran
 
-    def _finish_service_task(self, task: Task, updates: dict[str, Any], *,
-                             continued: bool) -> None:
+    def _finish_service_task(self, task: Task, updates: dict[str, Any], *, continued: bool) -> None:
         """Complete a service task with what its handler wrote, or, with
         ``camunda:asyncAfter``, keep it waiting for the job that continues from there."""
         config: ElementConfig = task.task_spec.extensions
@@ -587,11 +646,13 @@ class ProcessRun:
         for flow, target in taken:
             listeners = self._compiled.flow_listeners.get((scope, flow), ())
             for listener in listeners:
-                self._guard(target, lambda t=target, f=flow, each=listener:
-                            self._callouts.take(t, f, each))
+                self._guard(
+                    target, lambda t=target, f=flow, each=listener: self._callouts.take(t, f, each)
+                )
 
-    def _record_listener(self, task: Task, listener: Listener, variables: dict[str, Any],
-                         flow: str | None = None) -> None:
+    def _record_listener(
+        self, task: Task, listener: Listener, variables: dict[str, Any], flow: str | None = None
+    ) -> None:
         called = (listener.event, listener.name)
         if flow is not None:
             scope = self._compiled.scope(task.workflow.spec.name)
@@ -602,16 +663,24 @@ class ProcessRun:
             return
         # A process's own listener: its start task or the join that ends it.
         process_id = task.workflow.spec.name
-        self._steps.append(Step(self._compiled.scope(process_id), process_id, "process",
-                                variables, listener=called))
+        self._steps.append(
+            Step(
+                self._compiled.scope(process_id), process_id, "process", variables, listener=called
+            )
+        )
 
     def _record(self, task: Task, variables: Mapping[str, Any] | None = None) -> None:
         # SpiffWorkflow reports every task it ran, also those it left STARTED (jobs).
         if is_visible(task.task_spec) and task.state == TaskState.COMPLETED:
             taken = self._taken(task)
-            self._steps.append(self._step(task, dict(variables or {}),
-                                          tuple(flow for flow, _ in taken),
-                                          task.internal_data.pop(DECISIONS_HIT, ())))
+            self._steps.append(
+                self._step(
+                    task,
+                    dict(variables or {}),
+                    tuple(flow for flow, _ in taken),
+                    task.internal_data.pop(DECISIONS_HIT, ()),
+                )
+            )
             if self._compiled.flow_listeners:
                 self._take(task, taken)
 
@@ -619,16 +688,27 @@ class ProcessRun:
         """A cycle timer fired and waits for its next time: this firing passed the event once,
         and its token went on along the outgoing flows (to children added just now)."""
         self._steps.append(self._step(task, {}, self._flows_taken(task)))
-        task.internal_data[_FLOWS_RECORDED] = [str(child.id) for child in task.children
-                                               if not child.state & TaskState.PREDICTED_MASK]
+        task.internal_data[_FLOWS_RECORDED] = [
+            str(child.id) for child in task.children if not child.state & TaskState.PREDICTED_MASK
+        ]
 
-    def _step(self, task: Task, variables: dict[str, Any], flows: tuple[str, ...] = (),
-              decisions: tuple[RuleHits, ...] = ()) -> Step:
+    def _step(
+        self,
+        task: Task,
+        variables: dict[str, Any],
+        flows: tuple[str, ...] = (),
+        decisions: tuple[RuleHits, ...] = (),
+    ) -> Step:
         scope = self._compiled.scope(task.workflow.spec.name)
         element_id = task.task_spec.bpmn_id
-        return Step(scope, element_id,
-                    self._compiled.element_types.get((scope, element_id), "task"), variables,
-                    flows, decisions)
+        return Step(
+            scope,
+            element_id,
+            self._compiled.element_types.get((scope, element_id), "task"),
+            variables,
+            flows,
+            decisions,
+        )
 
     def _flows_taken(self, task: Task) -> tuple[str, ...]:
         """The sequence flows out of a task that just completed."""
@@ -672,7 +752,8 @@ class ProcessRun:
             starts = self._workflow.subprocess_specs[spec.spec].bpmn_start_events
             started = subprocess is not None and any(
                 t.task_spec in starts and t.state & (TaskState.READY | TaskState.COMPLETED)
-                for t in subprocess.tasks.values())
+                for t in subprocess.tasks.values()
+            )
             if not started:  # e.g. a timer event subprocess still waiting for its timer
                 continue
             task.internal_data["rf_interrupted"] = True
@@ -680,12 +761,14 @@ class ProcessRun:
                 continue
             interrupted = True
             keep = {task.id, *(ancestor.id for ancestor in _ancestors(task))}
-            for other in list(task.workflow.get_tasks_iterator(
-                    state=TaskState.NOT_FINISHED_MASK)):
+            for other in list(task.workflow.get_tasks_iterator(state=TaskState.NOT_FINISHED_MASK)):
                 # Tasks of nested subprocesses go with their parent task's cancellation.
-                if other.workflow is task.workflow and other.id not in keep \
-                        and other.state & TaskState.NOT_FINISHED_MASK \
-                        and not _descends_from(other, task):
+                if (
+                    other.workflow is task.workflow
+                    and other.id not in keep
+                    and other.state & TaskState.NOT_FINISHED_MASK
+                    and not _descends_from(other, task)
+                ):
                     other.cancel()
         return interrupted
 
@@ -703,8 +786,7 @@ class ProcessRun:
             for task in workflow.tasks.values():
                 if not task.state & _OPEN or isinstance(task.task_spec, _EndJoin):
                     continue
-                if not (isinstance(task.task_spec, EventSubprocess)
-                        and self._awaits_trigger(task)):
+                if not (isinstance(task.task_spec, EventSubprocess) and self._awaits_trigger(task)):
                     break  # a token is still on its way
                 idle.append(task)
             else:
@@ -725,35 +807,49 @@ class ProcessRun:
         if subprocess.completed:
             return False  # it ran to its end: its task completes on the next step
         starts = self._workflow.subprocess_specs[task.task_spec.spec].bpmn_start_events
-        return all((t.task_spec in starts and t.state == TaskState.WAITING)
-                   or isinstance(t.task_spec, _EndJoin)
-                   for t in subprocess.tasks.values() if t.state & _OPEN)
+        return all(
+            (t.task_spec in starts and t.state == TaskState.WAITING)
+            or isinstance(t.task_spec, _EndJoin)
+            for t in subprocess.tasks.values()
+            if t.state & _OPEN
+        )
 
     def _add_catch(self, states: WaitStates, task: Task) -> None:
         definition = task.task_spec.event_definition
         # An event-based gateway waits on all the events drawn after it, as one task.
-        definitions = (definition.event_definitions
-                       if isinstance(definition, MultipleEventDefinition) else [definition])
+        definitions = (
+            definition.event_definitions
+            if isinstance(definition, MultipleEventDefinition)
+            else [definition]
+        )
         for item in definitions:
             self._add_definition(states, task, item)
 
     def _add_definition(self, states: WaitStates, task: Task, definition: Any) -> None:
         element_id = getattr(definition, "element_id", None) or task.task_spec.bpmn_id
         if isinstance(definition, ClockTimerEventDefinition):
-            due = self._activated(states, task, element_id,
-                                  partial(definition.due_at, task))
+            due = self._activated(states, task, element_id, partial(definition.due_at, task))
             if due is not None:
                 states.timers.append(PendingTimer(str(task.id), element_id, due))
         elif isinstance(definition, KeyedMessageEventDefinition):
             key_name = f"rf_key:{element_id}"
             if key_name not in task.internal_data:
-                task.internal_data[key_name] = self._correlation_key(definition, task.data,
-                                                                     element_id)
-            states.catches.append(PendingCatch(str(task.id), element_id, "message",
-                                               definition.name, task.internal_data[key_name]))
+                task.internal_data[key_name] = self._correlation_key(
+                    definition, task.data, element_id
+                )
+            states.catches.append(
+                PendingCatch(
+                    str(task.id),
+                    element_id,
+                    "message",
+                    definition.name,
+                    task.internal_data[key_name],
+                )
+            )
         elif isinstance(definition, SignalEventDefinition):
-            states.catches.append(PendingCatch(str(task.id), element_id, "signal",
-                                               definition.name, None))
+            states.catches.append(
+                PendingCatch(str(task.id), element_id, "signal", definition.name, None)
+            )
 
     def _add_triggers(self, states: WaitStates) -> None:
         """Message and signal starts of event subprocesses: they wait as long as the process
@@ -766,18 +862,22 @@ class ProcessRun:
                 definition = start.event_definition
                 if isinstance(definition, KeyedMessageEventDefinition):
                     key = self._correlation_key(definition, self.variables, start.bpmn_id)
-                    states.catches.append(PendingCatch(trigger, start.bpmn_id, "message",
-                                                       definition.name, key))
+                    states.catches.append(
+                        PendingCatch(trigger, start.bpmn_id, "message", definition.name, key)
+                    )
                 elif isinstance(definition, SignalEventDefinition):
-                    states.catches.append(PendingCatch(trigger, start.bpmn_id, "signal",
-                                                       definition.name, None))
+                    states.catches.append(
+                        PendingCatch(trigger, start.bpmn_id, "signal", definition.name, None)
+                    )
 
-    def _correlation_key(self, definition: KeyedMessageEventDefinition,
-                         variables: Mapping[str, Any], element_id: str) -> str | None:
+    def _correlation_key(
+        self, definition: KeyedMessageEventDefinition, variables: Mapping[str, Any], element_id: str
+    ) -> str | None:
         if not definition.correlation_key:
             return None
-        value = self._script_engine.expressions.evaluate(definition.correlation_key, variables,
-                                                         element_id=element_id)
+        value = self._script_engine.expressions.evaluate(
+            definition.correlation_key, variables, element_id=element_id
+        )
         return None if value is None else str(value)
 
     def _run_engine_steps(self) -> None:
@@ -786,8 +886,11 @@ class ProcessRun:
         the process), a fraction of the cost on the job hot path."""
         workflow = self._workflow
         while True:
-            active = sorted((sp for sp in workflow.subprocesses.values() if not sp.completed),
-                            key=lambda sp: sp.depth, reverse=True)
+            active = sorted(
+                (sp for sp in workflow.subprocesses.values() if not sp.completed),
+                key=lambda sp: sp.depth,
+                reverse=True,
+            )
             for subprocess in active:
                 while self._run_ready(subprocess):
                     pass
@@ -801,15 +904,19 @@ class ProcessRun:
         workflow.refresh_timers()
 
     def _run_ready(self, workflow: Any) -> bool:
-        ready = [task for task in list(workflow.tasks.values())
-                 if task.state == TaskState.READY and not task.task_spec.manual]
+        ready = [
+            task
+            for task in list(workflow.tasks.values())
+            if task.state == TaskState.READY and not task.task_spec.manual
+        ]
         for task in ready:
             if task.state == TaskState.READY:
                 self._callouts.before_run(task)
                 task.run()
                 self._record(task)
-                if isinstance(getattr(task.task_spec, "event_definition", None),
-                              CodeEventDefinition):
+                if isinstance(
+                    getattr(task.task_spec, "event_definition", None), CodeEventDefinition
+                ):
                     # An interrupting event subprocess it started ends the scope now, before
                     # the throw's outgoing flow runs on (Camunda terminates the throw too).
                     self._interrupt_for_event_subprocesses()
@@ -843,9 +950,13 @@ class ProcessRun:
 def _runs_in_step(task: Task, config: Any) -> bool:
     """A Camunda 7 delegate that runs now: no job type, not behind ``asyncBefore``, and not
     already run and waiting in its ``asyncAfter``."""
-    return (isinstance(config, ElementConfig) and config.java_delegate is not None
-            and not config.job_type and not config.async_before
-            and _ASYNC_AFTER not in task.internal_data)
+    return (
+        isinstance(config, ElementConfig)
+        and config.java_delegate is not None
+        and not config.job_type
+        and not config.async_before
+        and _ASYNC_AFTER not in task.internal_data
+    )
 
 
 def _waits_as_job(task: Task) -> bool:
@@ -867,8 +978,9 @@ def _descends_from(task: Task, ancestor: Task) -> bool:
     return any(parent is ancestor for parent in _ancestors(task))
 
 
-def _execution_error(error: SpiffWorkflowException, element_id: str | None = None
-                     ) -> ExecutionError:
+def _execution_error(
+    error: SpiffWorkflowException, element_id: str | None = None
+) -> ExecutionError:
     task = getattr(error, "task", None)
     if element_id is None and task is not None:
         element_id = getattr(task.task_spec, "bpmn_id", None)

@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 
     from retailflow.expressions.timers import TimerSchedule
 
-DecisionCallback = Callable[[str, Mapping[str, Any], str | None, str | None],
-                            tuple[Any, tuple[RuleHits, ...]]]
+DecisionCallback = Callable[
+    [str, Mapping[str, Any], str | None, str | None], tuple[Any, tuple[RuleHits, ...]]
+]
 """``(decision_id, variables, map_result, element_id) -> (value, rules hit)`` supplied by the
 engine; the rules hit go to the history."""
 
@@ -39,12 +40,20 @@ class _SandboxEnvironment(BasePythonScriptEngineEnvironment):
         super().__init__({})
         self.expressions = expressions
 
-    def evaluate(self, expression: str, context: Mapping[str, Any],
-                 external_context: Mapping[str, Any] | None = None) -> Any:
+    def evaluate(
+        self,
+        expression: str,
+        context: Mapping[str, Any],
+        external_context: Mapping[str, Any] | None = None,
+    ) -> Any:
         return self.expressions.evaluate(expression, {**(external_context or {}), **context})
 
-    def execute(self, script: str, context: dict[str, Any],
-                external_context: Mapping[str, Any] | None = None) -> bool:
+    def execute(
+        self,
+        script: str,
+        context: dict[str, Any],
+        external_context: Mapping[str, Any] | None = None,
+    ) -> bool:
         context.update(self.expressions.run_script(script, dict(context)))
         return True
 
@@ -53,8 +62,9 @@ class RetailScriptEngine(PythonScriptEngine):
     """One per engine; shared by every workflow it runs (it holds no per-instance state but
     the outbox, which the runtime drains after each step)."""
 
-    def __init__(self, expressions: ExpressionEngine, clock: Callable[[], datetime],
-                 decide: DecisionCallback) -> None:
+    def __init__(
+        self, expressions: ExpressionEngine, clock: Callable[[], datetime], decide: DecisionCallback
+    ) -> None:
         super().__init__(environment=_SandboxEnvironment(expressions))
         self.expressions = expressions
         self.clock = clock
@@ -64,14 +74,15 @@ class RetailScriptEngine(PythonScriptEngine):
     def validate(self, expression: str) -> None:
         self.expressions.check(expression)
 
-    def evaluate(self, task: Task, expression: str,
-                 external_context: Mapping[str, Any] | None = None) -> Any:
+    def evaluate(
+        self, task: Task, expression: str, external_context: Mapping[str, Any] | None = None
+    ) -> Any:
         variables = task.data if not external_context else {**external_context, **task.data}
-        return self.expressions.evaluate(expression, variables,
-                                         element_id=task.task_spec.bpmn_id)
+        return self.expressions.evaluate(expression, variables, element_id=task.task_spec.bpmn_id)
 
-    def execute(self, task: Task, script: str,
-                external_context: Mapping[str, Any] | None = None) -> bool:
+    def execute(
+        self, task: Task, script: str, external_context: Mapping[str, Any] | None = None
+    ) -> bool:
         variables = dict(task.data)
         if external_context:
             variables.update(external_context)
@@ -82,17 +93,28 @@ class RetailScriptEngine(PythonScriptEngine):
         return True
 
     def call_service(self, task: Task, **kwargs: Any) -> Any:
-        raise ExpressionError("service tasks run as jobs, never through the script engine",
-                              element_id=task.task_spec.bpmn_id)
+        raise ExpressionError(
+            "service tasks run as jobs, never through the script engine",
+            element_id=task.task_spec.bpmn_id,
+        )
 
-    def timer_schedule(self, task: Task, kind: str, expression: str, *,
-                       quartz_cron: bool = False) -> TimerSchedule:
+    def timer_schedule(
+        self, task: Task, kind: str, expression: str, *, quartz_cron: bool = False
+    ) -> TimerSchedule:
         """Evaluate a timer definition against the task's data and the engine's clock."""
-        return parse_timer(kind, expression, task.data, self.clock(), self.expressions,
-                           element_id=task.task_spec.bpmn_id, quartz_cron=quartz_cron)
+        return parse_timer(
+            kind,
+            expression,
+            task.data,
+            self.clock(),
+            self.expressions,
+            element_id=task.task_spec.bpmn_id,
+            quartz_cron=quartz_cron,
+        )
 
-    def evaluate_decision(self, task: Task, decision_id: str, map_result: str | None,
-                          variables: Mapping[str, Any]) -> tuple[Any, tuple[RuleHits, ...]]:
+    def evaluate_decision(
+        self, task: Task, decision_id: str, map_result: str | None, variables: Mapping[str, Any]
+    ) -> tuple[Any, tuple[RuleHits, ...]]:
         """Evaluate a DMN decision for a business rule task against ``variables`` (the task's
         data overlaid with its input mappings): its value, and the rules hit by it and by the
         decisions it required."""

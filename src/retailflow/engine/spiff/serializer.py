@@ -52,12 +52,12 @@ class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
     """Restores a workflow from state written without its spec, re-attaching the compiled
     spec of the deployment."""
 
-    def from_dict(self, dct: dict[str, Any], compiled: CompiledProcess | None = None,
-                  **kwargs: Any) -> BpmnWorkflow:
+    def from_dict(
+        self, dct: dict[str, Any], compiled: CompiledProcess | None = None, **kwargs: Any
+    ) -> BpmnWorkflow:
         if compiled is None:
             raise ValueError("a retailflow state needs its compiled process to be restored")
-        workflow = self.target_class(compiled.spec, compiled.subprocess_specs,
-                                     deserializing=True)
+        workflow = self.target_class(compiled.spec, compiled.subprocess_specs, deserializing=True)
         workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
         workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
         self.set_default_attributes(workflow, dct)
@@ -88,8 +88,9 @@ class _TaskConverter(TaskConverter):
     parent's) in the variable codec's form, and the payloads among its internal data too."""
 
     def from_dict(self, dct: dict[str, Any], workflow: Any) -> Task:
-        task: Task = super().from_dict({**dct, "internal_data": {}, "data": {}, "delta": {}},
-                                       workflow)
+        task: Task = super().from_dict(
+            {**dct, "internal_data": {}, "data": {}, "delta": {}}, workflow
+        )
         task.internal_data = self.registry.restore(decode_variables(dct["internal_data"]))
         delta = dct.get("delta")
         if delta and task.parent is not None:
@@ -108,9 +109,12 @@ class _ClockTimerConverter(EventDefinitionConverter):
 
     def to_dict(self, event_definition: ClockTimerEventDefinition) -> dict[str, Any]:
         dct: dict[str, Any] = super().to_dict(event_definition)
-        dct.update(expression=event_definition.expression, kind=event_definition.kind,
-                   element_id=event_definition.element_id,
-                   quartz_cron=event_definition.quartz_cron)
+        dct.update(
+            expression=event_definition.expression,
+            kind=event_definition.kind,
+            element_id=event_definition.element_id,
+            quartz_cron=event_definition.quartz_cron,
+        )
         return dct
 
 
@@ -119,8 +123,9 @@ class _KeyedMessageConverter(EventDefinitionConverter):
 
     def to_dict(self, event_definition: KeyedMessageEventDefinition) -> dict[str, Any]:
         dct: dict[str, Any] = super().to_dict(event_definition)
-        dct.update(correlation_key=event_definition.correlation_key,
-                   element_id=event_definition.element_id)
+        dct.update(
+            correlation_key=event_definition.correlation_key, element_id=event_definition.element_id
+        )
         return dct
 
 
@@ -136,8 +141,9 @@ def _configure(*, legacy: bool = False) -> BpmnWorkflowSerializer:
         config[Task] = _TaskConverter
     registry = BpmnWorkflowSerializer.configure(config)
     if legacy:
-        registry.register(Decimal, lambda value: {"value": str(value)},
-                          lambda dct: Decimal(dct["value"]))
+        registry.register(
+            Decimal, lambda value: {"value": str(value)}, lambda dct: Decimal(dct["value"])
+        )
     return BpmnWorkflowSerializer(registry)
 
 
@@ -168,10 +174,14 @@ class StateCodec:
         default = self._default
         dct = _workflow_dict(workflow, default)
         dct["subprocesses"] = {
-            str(task_id): {**_workflow_dict(sub, default),
-                           "parent_task_id": str(sub.parent_task_id), "spec": sub.spec.name,
-                           "typename": "BpmnSubWorkflow"}
-            for task_id, sub in workflow.subprocesses.items()}
+            str(task_id): {
+                **_workflow_dict(sub, default),
+                "parent_task_id": str(sub.parent_task_id),
+                "spec": sub.spec.name,
+                "typename": "BpmnSubWorkflow",
+            }
+            for task_id, sub in workflow.subprocesses.items()
+        }
         dct.update(bpmn_events=[], typename="BpmnWorkflow", format=STATE_FORMAT)
         try:
             return orjson.dumps(dct, default=default, option=_ORJSON_OPTIONS)
@@ -220,8 +230,7 @@ def _tasks(workflow: Any, default: Any) -> dict[str, Any]:
         entry = _task_dict(task)
         parent = tasks.get(task._parent) if task._parent is not None else None
         if task.state & _FINISHED and (parent is None or parent.state & _FINISHED):
-            fragment = orjson.Fragment(orjson.dumps(entry, default=default,
-                                                    option=_ORJSON_OPTIONS))
+            fragment = orjson.Fragment(orjson.dumps(entry, default=default, option=_ORJSON_OPTIONS))
             cache[task_id] = (task.last_state_change, fragment)
             entries[_text(task_id)] = fragment
         else:
@@ -240,13 +249,21 @@ def _task_dict(task: Any) -> dict[str, Any]:
     if parent_id is None:
         full, delta = encode_variables(data, where), {}
     else:
-        parent_data = task.workflow.tasks[parent_id].data if parent_id in task.workflow.tasks \
+        parent_data = (
+            task.workflow.tasks[parent_id].data
+            if parent_id in task.workflow.tasks
             else task.parent.data
+        )
         full = {}
         delta = {
             "updates": encode_variables(
-                {key: value for key, value in data.items()
-                 if key not in parent_data or _changed(parent_data[key], value)}, where),
+                {
+                    key: value
+                    for key, value in data.items()
+                    if key not in parent_data or _changed(parent_data[key], value)
+                },
+                where,
+            ),
             "deletions": [key for key in parent_data if key not in data],
         }
     return {

@@ -49,7 +49,6 @@ if TYPE_CHECKING:
     from retailflow.engine.spiff.script_engine import RetailScriptEngine
 
 
-
 def script_engine_of(task: Task) -> RetailScriptEngine:
     """The engine-wide script engine, which carries the clock and the evaluators."""
     engine: RetailScriptEngine = task.workflow.top_workflow.script_engine
@@ -69,8 +68,9 @@ def write_caught(my_task: Task, element_id: str | None, payload: Mapping[str, An
         return
     engine = script_engine_of(my_task)
     visible = map_inputs(config.inputs, my_task.data, engine.expressions, element_id)
-    my_task.data.update(map_outputs(config.outputs, visible, payload, engine.expressions,
-                                    element_id))
+    my_task.data.update(
+        map_outputs(config.outputs, visible, payload, engine.expressions, element_id)
+    )
 
 
 class ClockTimerEventDefinition(TimerEventDefinition):
@@ -81,8 +81,15 @@ class ClockTimerEventDefinition(TimerEventDefinition):
     ``fire`` when the job is due. ``quartz_cron`` reads a cron cycle as Camunda 7 does.
     """
 
-    def __init__(self, name: str, expression: str, kind: str, element_id: str,
-                 quartz_cron: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        name: str,
+        expression: str,
+        kind: str,
+        element_id: str,
+        quartz_cron: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(name, expression, **kwargs)
         self.kind = kind
         self.element_id = element_id
@@ -107,8 +114,9 @@ class ClockTimerEventDefinition(TimerEventDefinition):
         due = my_task.internal_data.get(self._due_key)
         if due is None:
             engine = script_engine_of(my_task)
-            schedule = engine.timer_schedule(my_task, self.kind, self.expression,
-                                             quartz_cron=self.quartz_cron)
+            schedule = engine.timer_schedule(
+                my_task, self.kind, self.expression, quartz_cron=self.quartz_cron
+            )
             due = schedule.first_due.isoformat()
             my_task.internal_data[self._due_key] = due
             if self.kind == "timeCycle":
@@ -127,13 +135,15 @@ class ClockTimerEventDefinition(TimerEventDefinition):
         """Called by the engine when the timer job is due. Only a boundary event and an event
         subprocess start repeat a cycle; an intermediate catch (or a timer after an
         event-based gateway) is one event, which fires once, at the cycle's first time."""
-        if self.kind != "timeCycle" or not isinstance(my_task.task_spec,
-                                                      BoundaryEventSpec | StartEventSpec):
+        if self.kind != "timeCycle" or not isinstance(
+            my_task.task_spec, BoundaryEventSpec | StartEventSpec
+        ):
             my_task.internal_data[self._fired_key] = True
             return
         engine = script_engine_of(my_task)
-        schedule = engine.timer_schedule(my_task, self.kind, self.expression,
-                                         quartz_cron=self.quartz_cron)
+        schedule = engine.timer_schedule(
+            my_task, self.kind, self.expression, quartz_cron=self.quartz_cron
+        )
         left = my_task.internal_data.get(self._repetitions_key)
         left = None if left is None else left - 1
         next_due = schedule.next_after(self.due_at(my_task))
@@ -164,12 +174,12 @@ class ClockTimerEventDefinition(TimerEventDefinition):
         super().reset(my_task)
 
     def details(self, my_task: Task) -> PendingBpmnEvent:
-        return PendingBpmnEvent(self.name, self.__class__.__name__,
-                                my_task.internal_data.get(self._due_key))
+        return PendingBpmnEvent(
+            self.name, self.__class__.__name__, my_task.internal_data.get(self._due_key)
+        )
 
     def __eq__(self, other: object) -> bool:
-        return (isinstance(other, ClockTimerEventDefinition)
-                and self.element_id == other.element_id)
+        return isinstance(other, ClockTimerEventDefinition) and self.element_id == other.element_id
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -181,8 +191,13 @@ class KeyedMessageEventDefinition(MessageEventDefinition):
     the store and delivers a message to exactly one waiting task.
     """
 
-    def __init__(self, name: str, correlation_key: str | None = None,
-                 element_id: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        name: str,
+        correlation_key: str | None = None,
+        element_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(name, [], **kwargs)
         self.correlation_key = correlation_key
         self.element_id = element_id
@@ -217,8 +232,9 @@ class ComputedEscalationEventDefinition(EscalationEventDefinition):
 
     def throw(self, my_task: Task) -> None:
         engine = script_engine_of(my_task)
-        code = engine.expressions.evaluate(self.code_expression, my_task.data,
-                                           element_id=my_task.task_spec.bpmn_id)
+        code = engine.expressions.evaluate(
+            self.code_expression, my_task.data, element_id=my_task.task_spec.bpmn_id
+        )
         thrown = EscalationEventDefinition(self.name, None if code is None else str(code))
         event = BpmnEvent(thrown, payload=deepcopy(my_task.data), target=my_task.workflow)
         my_task.workflow.top_workflow.catch(event)
@@ -237,8 +253,15 @@ class DecisionTask(BpmnSpecMixin):
     written, each evaluated against the variables plus the result variable.
     """
 
-    def __init__(self, wf_spec: Any, bpmn_id: str, decision_id: str,
-                 result_variable: str | None, map_result: str | None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        wf_spec: Any,
+        bpmn_id: str,
+        decision_id: str,
+        result_variable: str | None,
+        map_result: str | None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(wf_spec, bpmn_id, **kwargs)
         self.decision_id = decision_id
         self.result_variable = result_variable
@@ -248,15 +271,15 @@ class DecisionTask(BpmnSpecMixin):
         engine = script_engine_of(my_task)
         config: ElementConfig = self.extensions
         visible = map_inputs(config.inputs, my_task.data, engine.expressions, self.bpmn_id)
-        value, hits = engine.evaluate_decision(my_task, self.decision_id, self.map_result,
-                                               visible)
+        value, hits = engine.evaluate_decision(my_task, self.decision_id, self.map_result, visible)
         my_task.internal_data[DECISIONS_HIT] = hits
         if self.result_variable:
             result = {self.result_variable: value}
         else:
             result = dict(value) if isinstance(value, dict) else {}
-        my_task.data.update(map_outputs(config.outputs, visible, result, engine.expressions,
-                                        self.bpmn_id))
+        my_task.data.update(
+            map_outputs(config.outputs, visible, result, engine.expressions, self.bpmn_id)
+        )
         return True
 
 
@@ -282,8 +305,9 @@ class MappedCallActivity(CallActivity):
         if not config.propagate_all_parent_variables:
             mapped = {mapping.target.split(".")[0] for mapping in config.inputs}
             visible = {name: value for name, value in visible.items() if name in mapped}
-        start = subworkflow.get_next_task(subworkflow.task_tree, skip_subprocesses=True,
-                                          spec_name="Start")
+        start = subworkflow.get_next_task(
+            subworkflow.task_tree, skip_subprocesses=True, spec_name="Start"
+        )
         start.set_data(**deepcopy(visible))
 
     def update_data(self, my_task: Task, subworkflow: Any) -> None:
@@ -296,10 +320,10 @@ class MappedCallActivity(CallActivity):
         updates = dict(ended) if config.returns_all_child_variables else {}
         if config.outputs:
             # Output mappings see the call activity's own scope: its input mappings too.
-            visible = map_inputs(config.inputs, my_task.data, engine.expressions,
-                                 self.bpmn_id)
-            updates.update(map_outputs(config.outputs, visible, ended, engine.expressions,
-                                       self.bpmn_id))
+            visible = map_inputs(config.inputs, my_task.data, engine.expressions, self.bpmn_id)
+            updates.update(
+                map_outputs(config.outputs, visible, ended, engine.expressions, self.bpmn_id)
+            )
         my_task.data = {**my_task.data, **updates}
 
 
@@ -312,8 +336,14 @@ class SandboxScriptTask(ScriptTask):
     """A script task: a script body (Python, sandboxed) or a Camunda 8 expression with a result
     variable (``zeebe:script``)."""
 
-    def __init__(self, wf_spec: Any, bpmn_id: str, script: str,
-                 result_variable: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        wf_spec: Any,
+        bpmn_id: str,
+        script: str,
+        result_variable: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(wf_spec, bpmn_id, script, **kwargs)
         self.result_variable = result_variable
 
@@ -346,7 +376,8 @@ class _CompensationThrow:
         if _COMPENSATED not in my_task.internal_data:
             super()._update_hook(my_task)  # type: ignore[misc]
             my_task.internal_data[_COMPENSATED] = [
-                str(activity.id) for activity in self._invoke_handlers(my_task)]
+                str(activity.id) for activity in self._invoke_handlers(my_task)
+            ]
         handlers = [child for child in my_task.children if child.triggered]
         if any(child.state & TaskState.NOT_FINISHED_MASK for child in handlers):
             if my_task.state != TaskState.WAITING:
@@ -361,13 +392,21 @@ class _CompensationThrow:
         wanted = [self.activity_ref] if self.activity_ref else list(handlers)
         tasks = list(my_task.workflow.tasks.values())
         # An activity is compensated once, whichever throw reached it first.
-        done = {activity_id for task in tasks if isinstance(task.task_spec, _CompensationThrow)
-                for activity_id in task.internal_data.get(_COMPENSATED, ())}
+        done = {
+            activity_id
+            for task in tasks
+            if isinstance(task.task_spec, _CompensationThrow)
+            for activity_id in task.internal_data.get(_COMPENSATED, ())
+        }
         compensated = []
         for activity in tasks:
             element_id = getattr(activity.task_spec, "bpmn_id", None)
-            if activity.state != TaskState.COMPLETED or element_id not in wanted \
-                    or element_id not in handlers or str(activity.id) in done:
+            if (
+                activity.state != TaskState.COMPLETED
+                or element_id not in wanted
+                or element_id not in handlers
+                or str(activity.id) in done
+            ):
                 continue
             handler_spec = my_task.workflow.spec.task_specs[handlers[element_id]]
             handler = my_task._add_child(handler_spec, TaskState.FUTURE)
@@ -387,8 +426,9 @@ def resume_compensation_throw(workflow: Any, handler: Task) -> None:
 class CompensationThrowEvent(_CompensationThrow, IntermediateThrowEvent):
     """An intermediate compensation throw event (``activityRef`` optional)."""
 
-    def __init__(self, wf_spec: Any, bpmn_id: str, activity_ref: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, wf_spec: Any, bpmn_id: str, activity_ref: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(wf_spec, bpmn_id, **kwargs)
         self.activity_ref = activity_ref
 
@@ -396,8 +436,9 @@ class CompensationThrowEvent(_CompensationThrow, IntermediateThrowEvent):
 class CompensationEndEvent(_CompensationThrow, EndEvent):
     """A compensation end event (``activityRef`` optional)."""
 
-    def __init__(self, wf_spec: Any, bpmn_id: str, activity_ref: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, wf_spec: Any, bpmn_id: str, activity_ref: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(wf_spec, bpmn_id, **kwargs)
         self.activity_ref = activity_ref
 
@@ -430,7 +471,8 @@ class EvaluatedCollection:
     def get(self, my_task: Task) -> Any:
         if _INPUT_COLLECTION not in my_task.internal_data:
             my_task.internal_data[_INPUT_COLLECTION] = script_engine_of(my_task).evaluate(
-                my_task, self.expression)
+                my_task, self.expression
+            )
         return my_task.internal_data[_INPUT_COLLECTION]
 
     def exists(self, my_task: Task) -> bool:
@@ -454,8 +496,9 @@ class _LocalInputItem:
     def merge_child(self, workflow: Any, child: Task) -> None:
         collects = self.data_output is not None and self.output_item is not None
         if collects and self.output_expression is not None:
-            self.output_item.set(child, script_engine_of(child).evaluate(
-                child, self.output_expression))
+            self.output_item.set(
+                child, script_engine_of(child).evaluate(child, self.output_expression)
+            )
         if self.input_item is not None and not collects:
             child.data.pop(self.input_item.bpmn_id, None)
         if collects and not self.output_item.exists(child):
@@ -470,8 +513,10 @@ class _LocalInputItem:
             order = parent.internal_data.setdefault("rf_output_order", [])
             order.append(index)
             if len(order) == len(output):
-                output[:] = [item for _, item in sorted(zip(order, output, strict=True),
-                                                        key=lambda pair: pair[0])]
+                output[:] = [
+                    item
+                    for _, item in sorted(zip(order, output, strict=True), key=lambda pair: pair[0])
+                ]
                 order.sort()
         if self.output_expression is not None:
             child.data.pop(OUTPUT_ELEMENT, None)

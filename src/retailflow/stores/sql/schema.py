@@ -129,8 +129,13 @@ jobs = Table(
 # literally in queries too: SQLite uses a partial index only when the query repeats its
 # WHERE term with the same constant, not a bound parameter.
 CLAIMABLE = jobs.c.retries_left > literal_column("0")
-Index("ix_jobs_claimable", jobs.c.due_at, jobs.c.id, sqlite_where=CLAIMABLE,
-      postgresql_where=CLAIMABLE)
+Index(
+    "ix_jobs_claimable",
+    jobs.c.due_at,
+    jobs.c.id,
+    sqlite_where=CLAIMABLE,
+    postgresql_where=CLAIMABLE,
+)
 
 subscriptions = Table(
     "subscriptions",

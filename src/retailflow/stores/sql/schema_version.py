@@ -54,7 +54,8 @@ def bring_up_to_date(conn: Connection) -> None:
         raise RetailflowError(
             f"the database's schema is at revision {revision}, which this retailflow does not "
             f"know (it knows up to {head_revision()}): a newer retailflow migrated it; "
-            "upgrade retailflow")
+            "upgrade retailflow"
+        )
     if MigrationContext.configure(conn).get_current_revision() is None:
         command.stamp(_config(conn), _PRE_MIGRATION_REVISION)
     command.upgrade(_config(conn), "head")

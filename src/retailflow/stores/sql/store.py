@@ -425,8 +425,12 @@ class SqlStore:
         query = select(*_INSTANCE_COLUMNS).order_by(instances.c.started_at, instances.c.id)
         if after is not None:
             cursor = self.get_instance(after).started_at
-            query = query.where(or_(instances.c.started_at > cursor, and_(
-                instances.c.started_at == cursor, instances.c.id > after)))
+            query = query.where(
+                or_(
+                    instances.c.started_at > cursor,
+                    and_(instances.c.started_at == cursor, instances.c.id > after),
+                )
+            )
         if status is not None:
             query = query.where(instances.c.status == status.value)
         if process_id is not None:
@@ -706,8 +710,9 @@ class SqlStore:
                 return
             after = chunk[-1].seq
 
-    def history_by_instance(self, *, definition_ids: Collection[str] | None = None,
-                            since: datetime | None = None) -> Iterator[HistoryEvent]:
+    def history_by_instance(
+        self, *, definition_ids: Collection[str] | None = None, since: datetime | None = None
+    ) -> Iterator[HistoryEvent]:
         """History grouped by instance, in id order.
 
         Keyset pages over the ``(instance_id, seq)`` index, each its own short transaction, as
@@ -715,18 +720,24 @@ class SqlStore:
         """
         after: tuple[str, int] | None = None
         while True:
-            query = (select(history_table)
-                     .order_by(history_table.c.instance_id, history_table.c.seq)
-                     .limit(_HISTORY_CHUNK))
+            query = (
+                select(history_table)
+                .order_by(history_table.c.instance_id, history_table.c.seq)
+                .limit(_HISTORY_CHUNK)
+            )
             if definition_ids is not None:
                 query = query.where(history_table.c.definition_id.in_(list(definition_ids)))
             if since is not None:
                 query = query.where(history_table.c.at >= since)
             if after is not None:
-                query = query.where(or_(
-                    history_table.c.instance_id > after[0],
-                    and_(history_table.c.instance_id == after[0],
-                         history_table.c.seq > after[1])))
+                query = query.where(
+                    or_(
+                        history_table.c.instance_id > after[0],
+                        and_(
+                            history_table.c.instance_id == after[0], history_table.c.seq > after[1]
+                        ),
+                    )
+                )
             with self._read() as conn:
                 chunk = conn.execute(query).all()
             yield from (rows.history_from_row(row) for row in chunk)
@@ -757,20 +768,26 @@ def _create_engine(url: str, *, set_up: bool = False) -> Engine:
         try:
             # pre_ping replaces connections the server closed (a restart,
             # pg_terminate_backend) before a transaction uses them, instead of failing it.
-            return create_engine(url, json_serializer=_json, json_deserializer=_from_json,
-                                 pool_pre_ping=True)
+            return create_engine(
+                url, json_serializer=_json, json_deserializer=_from_json, pool_pre_ping=True
+            )
         except (ImportError, NoSuchModuleError) as error:
             raise RetailflowError(
                 f"no database driver for {make_url(url).drivername} ({error}): retailflow "
                 "runs on SQLite (sqlite:///file.db) and PostgreSQL "
-                "(postgresql+psycopg://..., pip install 'retailflow[postgres]')") from error
+                "(postgresql+psycopg://..., pip install 'retailflow[postgres]')"
+            ) from error
     in_memory = _is_sqlite_memory(url)
     if in_memory:
         # One connection shared by all threads: every pooled connection to ":memory:" would
         # otherwise open a database of its own.
-        engine = create_engine(url, poolclass=StaticPool, json_serializer=_json,
-                               json_deserializer=_from_json,
-                               connect_args={"check_same_thread": False})
+        engine = create_engine(
+            url,
+            poolclass=StaticPool,
+            json_serializer=_json,
+            json_deserializer=_from_json,
+            connect_args={"check_same_thread": False},
+        )
     else:
         engine = create_engine(url, json_serializer=_json, json_deserializer=_from_json)
 
@@ -811,20 +828,21 @@ def _store_errors(where: str) -> Iterator[None]:
     except PoolTimeoutError as error:
         raise StoreUnavailableError(
             f"no connection to {where} came free in time ({error}); more threads use the store "
-            "than its pool holds: lower the concurrency or raise the pool size") from error
+            "than its pool holds: lower the concurrency or raise the pool size"
+        ) from error
     except DBAPIError as error:
         cause = error.orig or error
         detail = f"{type(cause).__name__}: {str(cause).strip()}"
         if error.connection_invalidated or _is_outage(error):
             raise StoreUnavailableError(
                 f"the database at {where} is unavailable ({detail}); the operation did not "
-                "take effect, try again when it answers") from error
+                "take effect, try again when it answers"
+            ) from error
         if getattr(cause, "sqlstate", None) in _CONFLICT_STATES:
             raise ConcurrentUpdateError(
-                f"the database aborted the transaction to resolve a conflict ({detail}); "
-                "try again") from error
-        raise RetailflowError(f"the database at {where} refused the operation: {detail}"
-                              ) from error
+                f"the database aborted the transaction to resolve a conflict ({detail}); try again"
+            ) from error
+        raise RetailflowError(f"the database at {where} refused the operation: {detail}") from error
     except StatementError as error:
         if isinstance(error.orig, ValueError):
             raise error.orig from None
@@ -868,8 +886,11 @@ def _sync_wait_states(conn: Connection, checkpoint: Checkpoint) -> list[Subscrip
     (the version check has just proved them current), else from one read."""
     known = checkpoint.stored
     if known is not None:
-        stored = {"job": set(known.jobs), "subscription": set(known.subscriptions),
-                  "user_task": set(known.user_tasks)}
+        stored = {
+            "job": set(known.jobs),
+            "subscription": set(known.subscriptions),
+            "user_task": set(known.user_tasks),
+        }
     else:
         stored = {"job": set(), "subscription": set(), "user_task": set()}
         for table_name, row_id in conn.execute(
@@ -917,8 +938,11 @@ def _sync_jobs(conn: Connection, stored: set[str], wanted: Sequence[Job]) -> Non
     to fail_job/retry_job, never to another branch's step."""
     wanted_ids = {job.id for job in wanted}
     if gone := stored - wanted_ids:
-        spent = [row_id for row_id, no_retries in conn.execute(
-            _DELETE_JOBS_SPENT, {"ids": list(gone)}) if no_retries]
+        spent = [
+            row_id
+            for row_id, no_retries in conn.execute(_DELETE_JOBS_SPENT, {"ids": list(gone)})
+            if no_retries
+        ]
         # An incident of a job that is gone (cancelled, its path left, its schedule retired)
         # is no longer actionable; the history keeps the incident_opened event.
         if spent:
@@ -954,7 +978,8 @@ def _require_current_schema(conn: Connection, url: str) -> None:
         raise RetailflowError(
             f"the database at {make_url(url).render_as_string()} has schema revision "
             f"{revision or '(none)'}, this retailflow needs {head}: run "
-            "`retailflow db upgrade --db URL` (or open the store with migrate=True)")
+            "`retailflow db upgrade --db URL` (or open the store with migrate=True)"
+        )
 
 
 def _version_conflict(conn: Connection, instance_id: str, expected: int) -> RetailflowError:

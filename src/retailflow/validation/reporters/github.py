@@ -24,8 +24,10 @@ def render(report: ValidationReport) -> str:
         element = f" [{finding.element_id}]" if finding.element_id else ""
         properties.append(f"title={_property(f'{finding.rule}{element}')}")
         hint = f" (hint: {finding.hint})" if finding.hint else ""
-        lines.append(f"::{_COMMANDS[diagnostic.severity]} {','.join(properties)}::"
-                     f"{_data(finding.message + hint)}")
+        lines.append(
+            f"::{_COMMANDS[diagnostic.severity]} {','.join(properties)}::"
+            f"{_data(finding.message + hint)}"
+        )
     return "\n".join(lines)
 
 

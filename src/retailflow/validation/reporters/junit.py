@@ -11,8 +11,13 @@ from retailflow.validation.report import ValidationReport
 
 def render(report: ValidationReport) -> str:
     """The report as a ``<testsuites>`` document."""
-    suites = etree.Element("testsuites", name="retailflow validate",
-                           tests="0", failures="0", time=f"{report.seconds:.3f}")
+    suites = etree.Element(
+        "testsuites",
+        name="retailflow validate",
+        tests="0",
+        failures="0",
+        time=f"{report.seconds:.3f}",
+    )
     total = failures = 0
     for file, diagnostics in report.by_file().items():
         # XML cannot hold control characters, which a file name or message may carry.
@@ -20,13 +25,16 @@ def render(report: ValidationReport) -> str:
         suite = etree.SubElement(suites, "testsuite", name=name)
         for diagnostic in diagnostics:
             finding = diagnostic.finding
-            where = ":".join(str(part) for part in (finding.line, diagnostic.column)
-                             if part is not None)
+            where = ":".join(
+                str(part) for part in (finding.line, diagnostic.column) if part is not None
+            )
             element = f" [{printable(finding.element_id)}]" if finding.element_id else ""
-            case = etree.SubElement(suite, "testcase", classname=name,
-                                    name=f"{finding.rule}{element} {where}".strip())
-            failure = etree.SubElement(case, "failure", type=str(finding.severity),
-                                       message=printable(finding.message))
+            case = etree.SubElement(
+                suite, "testcase", classname=name, name=f"{finding.rule}{element} {where}".strip()
+            )
+            failure = etree.SubElement(
+                case, "failure", type=str(finding.severity), message=printable(finding.message)
+            )
             failure.text = printable(str(finding))
         if not diagnostics:
             etree.SubElement(suite, "testcase", classname=name, name="no findings")
@@ -36,5 +44,6 @@ def render(report: ValidationReport) -> str:
         failures += len(diagnostics)
     suites.set("tests", str(total))
     suites.set("failures", str(failures))
-    return etree.tostring(suites, xml_declaration=True, encoding="UTF-8",
-                          pretty_print=True).decode()
+    return etree.tostring(
+        suites, xml_declaration=True, encoding="UTF-8", pretty_print=True
+    ).decode()

@@ -26,8 +26,7 @@ def render(report: ValidationReport) -> str:
         result: dict[str, object] = {
             "ruleId": finding.rule,
             "level": _LEVELS[diagnostic.severity],
-            "message": {"text": finding.message + (f" ({finding.hint})" if finding.hint
-                                                   else "")},
+            "message": {"text": finding.message + (f" ({finding.hint})" if finding.hint else "")},
         }
         if finding.rule in index:
             result["ruleIndex"] = index[finding.rule]
@@ -37,40 +36,50 @@ def render(report: ValidationReport) -> str:
                 region["startLine"] = finding.line
                 if diagnostic.column is not None:
                     region["startColumn"] = diagnostic.column
-            location: dict[str, object] = {"physicalLocation": {
-                "artifactLocation": {"uri": finding.file},
-                **({"region": region} if region else {}),
-            }}
+            location: dict[str, object] = {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": finding.file},
+                    **({"region": region} if region else {}),
+                }
+            }
             if finding.element_id:
-                location["logicalLocations"] = [{"name": finding.element_id,
-                                                 "kind": "element"}]
+                location["logicalLocations"] = [{"name": finding.element_id, "kind": "element"}]
             result["locations"] = [location]
         results.append(result)
-    return json.dumps({
-        "$schema": SCHEMA,
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "retailflow validate",
-                "version": _version(),
-                "rules": [
-                    {
-                        "id": rule.id,
-                        "shortDescription": {"text": rule.summary},
-                        "defaultConfiguration": {
-                            "enabled": rule.severity is not None,
-                            "level": _LEVELS[rule.severity or Severity.WARNING],
-                        },
-                        "properties": {"category": str(rule.category),
-                                       "bpmnlint": rule.bpmnlint},
-                    }
-                    for rule in RULES.values()
-                ],
-            }},
-            "artifacts": [{"location": {"uri": file}} for file in report.files],
-            "results": results,
-        }],
-    }, indent=2)
+    return json.dumps(
+        {
+            "$schema": SCHEMA,
+            "version": "2.1.0",
+            "runs": [
+                {
+                    "tool": {
+                        "driver": {
+                            "name": "retailflow validate",
+                            "version": _version(),
+                            "rules": [
+                                {
+                                    "id": rule.id,
+                                    "shortDescription": {"text": rule.summary},
+                                    "defaultConfiguration": {
+                                        "enabled": rule.severity is not None,
+                                        "level": _LEVELS[rule.severity or Severity.WARNING],
+                                    },
+                                    "properties": {
+                                        "category": str(rule.category),
+                                        "bpmnlint": rule.bpmnlint,
+                                    },
+                                }
+                                for rule in RULES.values()
+                            ],
+                        }
+                    },
+                    "artifacts": [{"location": {"uri": file}} for file in report.files],
+                    "results": results,
+                }
+            ],
+        },
+        indent=2,
+    )
 
 
 def _version() -> str:

@@ -19,9 +19,15 @@ def print_report(report: ValidationReport, console: Console) -> None:
     summary line."""
     for diagnostic in report.diagnostics:
         finding = diagnostic.finding
-        where = ":".join(str(part) for part in (printable(finding.file or "<configuration>"),
-                                                 finding.line, diagnostic.column)
-                         if part is not None)
+        where = ":".join(
+            str(part)
+            for part in (
+                printable(finding.file or "<configuration>"),
+                finding.line,
+                diagnostic.column,
+            )
+            if part is not None
+        )
         line = Text.assemble(
             (f"{where}: ", "bold"),
             (str(finding.severity), _STYLES[finding.severity]),
@@ -35,10 +41,16 @@ def print_report(report: ValidationReport, console: Console) -> None:
     counts = report.counts()
     files = f"{len(report.files)} file{'s' if len(report.files) != 1 else ''}"
     if not report.diagnostics:
-        console.print(Text(f"{files} checked in {report.seconds:.2f}s: no findings",
-                           "green"), soft_wrap=True)
+        console.print(
+            Text(f"{files} checked in {report.seconds:.2f}s: no findings", "green"), soft_wrap=True
+        )
         return
-    parts = [f"{counts[severity]} {severity}{'s' if counts[severity] != 1 else ''}"
-             for severity in Severity if counts[severity]]
-    console.print(Text(f"{files} checked in {report.seconds:.2f}s: {', '.join(parts)}",
-                       "bold"), soft_wrap=True)
+    parts = [
+        f"{counts[severity]} {severity}{'s' if counts[severity] != 1 else ''}"
+        for severity in Severity
+        if counts[severity]
+    ]
+    console.print(
+        Text(f"{files} checked in {report.seconds:.2f}s: {', '.join(parts)}", "bold"),
+        soft_wrap=True,
+    )

@@ -22,8 +22,13 @@ _CLAIMABLE = sa.text("retries_left > 0")
 
 
 def upgrade() -> None:
-    op.create_index("ix_jobs_claimable", "jobs", ["due_at", "id"], sqlite_where=_CLAIMABLE,
-                    postgresql_where=_CLAIMABLE)
+    op.create_index(
+        "ix_jobs_claimable",
+        "jobs",
+        ["due_at", "id"],
+        sqlite_where=_CLAIMABLE,
+        postgresql_where=_CLAIMABLE,
+    )
     op.drop_index("ix_jobs_due", table_name="jobs")
 
 
