@@ -278,7 +278,7 @@ def test_multi_instance_collections_and_output_elements_may_be_any_feel_expressi
     assert finished.variables["labels"] == ["label-1", "label-2", "label-3"]
 
 
-@pytest.mark.parametrize("max_retries", [0, "three"])
+@pytest.mark.parametrize("max_retries", [0, "three", 10**30])
 def test_retries_that_do_not_evaluate_to_a_number_of_runs_open_an_incident_on_the_task(
     make_engine: EngineFactory, max_retries: object
 ) -> None:

@@ -206,3 +206,15 @@ def test_an_intermediate_catch_with_a_cycle_fires_once_at_its_first_time(
     assert handlers.topics() == ["test.after"]
     assert engine.instance(instance.id).status == InstanceStatus.COMPLETED
     assert schedule_due(engine, "wait") == []
+
+
+def test_a_quartz_cron_bound_to_one_year_fires_once_and_its_schedule_ends(
+    tmp_path: Path, make_engine: EngineFactory, clock: VirtualClock
+) -> None:
+    engine = make_engine()
+    engine.deploy(timer_file(tmp_path, weekday_start("0 0 12 1 1 ? 2031"), C7))
+    clock.set(datetime(2031, 2, 1, tzinfo=UTC))
+    engine.run()
+    assert [i.status for i in engine.instances()] == [InstanceStatus.COMPLETED]
+    assert engine.incidents() == []
+    assert schedule_due(engine, "weekdays") == []  # no later firing: the schedule is done

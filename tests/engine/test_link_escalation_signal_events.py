@@ -301,3 +301,42 @@ def test_a_signal_end_event_broadcasts_its_signal(
     engine.run()
     assert engine.instance(restock.id).status == InstanceStatus.COMPLETED
     assert engine.instance(waiting.id).status == InstanceStatus.COMPLETED
+
+
+SIGNAL_TO_A_FAILING_RECEIVER = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d"
+    targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:signal id="Signal_done" name="packed" />
+  <bpmn:process id="packer" isExecutable="true">
+    <bpmn:startEvent id="start" />
+    <bpmn:userTask id="pack" />
+    <bpmn:endEvent id="announce"><bpmn:signalEventDefinition signalRef="Signal_done" />
+    </bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="pack" />
+    <bpmn:sequenceFlow id="f2" sourceRef="pack" targetRef="announce" />
+  </bpmn:process>
+  <bpmn:process id="listener" isExecutable="true">
+    <bpmn:startEvent id="heard"><bpmn:signalEventDefinition signalRef="Signal_done" />
+    </bpmn:startEvent>
+    <bpmn:scriptTask id="bad_script"><bpmn:script>x = {1, 2}</bpmn:script></bpmn:scriptTask>
+    <bpmn:endEvent id="listened" />
+    <bpmn:sequenceFlow id="g1" sourceRef="heard" targetRef="bad_script" />
+    <bpmn:sequenceFlow id="g2" sourceRef="bad_script" targetRef="listened" />
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_receiver_that_cannot_take_a_thrown_signal_does_not_fail_the_throwers_call(
+    make_engine: EngineFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "signal.bpmn"
+    path.write_text(SIGNAL_TO_A_FAILING_RECEIVER)
+    engine = make_engine()
+    engine.deploy(path)
+    packer = engine.start("packer")
+    [task] = engine.tasks(instance=packer.id)
+    # The packer's step is committed before the signal goes out: its call succeeds, and the
+    # receiver's failure (a set is no variable type) is logged, not raised into it.
+    assert engine.complete_task(task).status == InstanceStatus.COMPLETED
+    assert [i.process_id for i in engine.instances()] == ["packer"]
+    assert "thrown signal 'packed' could not be delivered" in caplog.text

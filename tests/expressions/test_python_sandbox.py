@@ -208,3 +208,24 @@ def test_feel_script_is_evaluated_but_changes_nothing(engine: ExpressionEngine) 
     assert engine.run_script("=amount * 2", {"amount": 2}) == {}
     with pytest.raises(ExpressionError):
         engine.run_script("=amount >", {"amount": 2})
+
+
+def test_scripts_format_and_parse_dates_now_that_dates_are_variables(
+    engine: ExpressionEngine,
+) -> None:
+    # C's datetime imports `time` and `_strptime` itself for these; the sandbox lets it.
+    result = engine.run_script(
+        "month = day.strftime('%Y-%m')\n"
+        "parsed = datetime.strptime('2026-12-08', '%Y-%m-%d').date()\n"
+        "year = f'{day:%Y}'",
+        {"day": date(2026, 12, 8)},
+    )
+    assert result == {"month": "2026-12", "parsed": date(2026, 12, 8), "year": "2026"}
+
+
+@pytest.mark.parametrize("script", ["x = __import__('os')", "import time", "x = __builtins__"])
+def test_a_script_still_cannot_import_anything_itself(
+    engine: ExpressionEngine, script: str
+) -> None:
+    with pytest.raises(ExpressionError, match="not allowed"):
+        engine.run_script(script, {})

@@ -77,6 +77,8 @@ logger = logging.getLogger(__name__)
 _CONFLICT_ATTEMPTS = 5
 # What a new instance had stored before its first commit.
 _NOTHING_STORED = WaitStateIds()
+_MAX_MESSAGE_TTL = timedelta(days=3650)
+"""The longest a message may wait in the buffer (ten years): any longer is a mistake."""
 
 
 class Engine:
@@ -207,8 +209,18 @@ class Engine:
                 subscription.element_id,
                 extra={"instance_id": subscription.instance_id},
             )
-            with suppress(ConcurrentUpdateError, NotFoundError):
+            try:
                 self._advance(subscription.instance_id, lambda run: None)
+            except (ConcurrentUpdateError, NotFoundError):
+                pass  # another writer moved the instance on, or the message went elsewhere
+            except RetailflowError as error:
+                # One instance that cannot take its message must not stop every run().
+                logger.error(
+                    "instance %s could not take its buffered message: %s",
+                    subscription.instance_id,
+                    error,
+                    extra={"instance_id": subscription.instance_id},
+                )
 
     def _release_claimed(self) -> None:
         """Give back claimed jobs that did not run; with the database gone, their leases
@@ -308,6 +320,16 @@ class Engine:
         instance waits for it: the store serialises buffering with the commits that open
         subscriptions and consume messages (``Store.buffer_message``, ``Checkpoint``)."""
         payload = copy_variables(variables or {}, f"message '{message}'")
+        # Correlation keys are kept as text (a key expression's value is too), so 123 and
+        # "123" find the same subscription on every store.
+        key = None if key is None else str(key)
+        if ttl is not None and not (
+            isinstance(ttl, timedelta) and timedelta(0) < ttl <= _MAX_MESSAGE_TTL
+        ):
+            raise RetailflowError(
+                f"message '{message}': ttl must be a positive timedelta of at most "
+                f"{_MAX_MESSAGE_TTL.days} days, got {ttl!r}"
+            )
         for attempt in range(_CONFLICT_ATTEMPTS):
             waiting = self.store.find_subscriptions(SubscriptionKind.MESSAGE, message, key)
             if key is None:
@@ -848,14 +870,22 @@ class Engine:
         return None
 
     def _deliver_thrown(self, run: ProcessRun) -> None:
+        """Deliver what the committed step threw. The thrower's step is already committed, so
+        a receiver that cannot take the event (or a conflict while delivering it) is logged
+        here, never raised into the thrower's call, which would fail a call whose work is done
+        (or, on a conflict, take the committed step again)."""
         for thrown in run.drain_thrown():
-            if thrown.kind == "signal":
-                self.broadcast_signal(thrown.name, thrown.variables)
-            else:
-                try:
+            try:
+                if thrown.kind == "signal":
+                    self.broadcast_signal(thrown.name, thrown.variables)
+                else:
                     self.correlate(thrown.name, variables=thrown.variables)
-                except NotFoundError:
-                    logger.warning("thrown message '%s' reached no instance", thrown.name)
+            except NotFoundError:
+                logger.warning("thrown %s '%s' reached no instance", thrown.kind, thrown.name)
+            except RetailflowError as error:
+                logger.error(
+                    "thrown %s '%s' could not be delivered: %s", thrown.kind, thrown.name, error
+                )
 
     # -- internals: jobs -----------------------------------------------------------------------
     def _run_service_job(self, job: Job) -> None:
@@ -1196,7 +1226,11 @@ def _job_fields(job: Job) -> dict[str, str]:
 
 def _id(value: str | Instance | Incident | UserTask) -> str:
     """Public methods take an id or the object that has it."""
-    return value if isinstance(value, str) else value.id
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Instance | Incident | UserTask):
+        return value.id
+    raise NotFoundError(f"expected an id or the object that has it, got {value!r}")
 
 
 def _optional_id(value: str | Instance | None) -> str | None:

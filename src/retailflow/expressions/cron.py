@@ -44,12 +44,13 @@ def looks_like_cron(text: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class CronCycle:
-    """A parsed cron cycle; ``next_after`` gives the first firing strictly after a moment."""
+    """A parsed cron cycle; ``next_after`` gives the first firing strictly after a moment, or
+    ``None`` when it fires no more (a cycle bound to a year that has passed)."""
 
     text: str
     translated: str
 
-    def next_after(self, moment: datetime) -> datetime:
+    def next_after(self, moment: datetime) -> datetime | None:
         # croniter (and dateutil under it) load with the first cron timer, not at import.
         from croniter import CroniterError, croniter
 
@@ -57,10 +58,8 @@ class CronCycle:
             due = croniter(
                 self.translated, moment.astimezone(UTC), second_at_beginning=True, day_or=False
             ).get_next(datetime)
-        except (CroniterError, ValueError) as error:
-            raise ValueError(
-                f"cron {self.text!r} never fires after {moment:%Y-%m-%d}: {error}"
-            ) from None
+        except (CroniterError, ValueError):
+            return None
         if not isinstance(due, datetime):  # croniter types its result loosely
             raise TypeError(f"cron {self.text!r} gave {due!r}")
         return due
@@ -98,7 +97,8 @@ def parse_cron(text: str, *, quartz: bool) -> CronCycle:
     if not croniter.is_valid(translated, second_at_beginning=True):
         raise ValueError(f"{body!r} is not a valid cron expression")
     cycle = CronCycle(text, translated)
-    cycle.next_after(_SOME_TIME)  # 31 February parses, and never comes
+    if cycle.next_after(_SOME_TIME) is None:  # 31 February parses, and never comes
+        raise ValueError(f"cron {body!r} never fires")
     return cycle
 
 

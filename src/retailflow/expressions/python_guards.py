@@ -11,6 +11,7 @@ conversions that can multiply memory or time in one step check the result size f
 
 from __future__ import annotations
 
+import builtins
 import itertools
 import operator
 import re
@@ -390,7 +391,21 @@ def numeric_sum(items: Iterable[Any], start: Any = 0) -> Any:
     return sum(items, start)
 
 
+_RUNTIME_IMPORTS = frozenset({"time", "_strptime"})
+
+
+def _runtime_import(name: str, *args: Any, **kwargs: Any) -> Any:
+    """The imports C's ``datetime`` makes itself, through the builtins of the frame that calls
+    ``strftime``, ``strptime`` or ``timetuple``: those two modules only. A script cannot
+    import anything itself (``import`` and names starting with ``_`` are refused when it is
+    compiled), so this is reached from C code alone."""
+    if name not in _RUNTIME_IMPORTS:
+        raise ExpressionError(f"importing {name!r} is refused")
+    return builtins.__import__(name, *args, **kwargs)
+
+
 SAFE_BUILTINS: dict[str, Any] = {
+    "__import__": _runtime_import,
     "len": len,
     "min": _comparing(min),
     "max": _comparing(max),
@@ -426,8 +441,8 @@ SAFE_BUILTINS: dict[str, Any] = {
     "ArithmeticError": ArithmeticError,
     "LookupError": LookupError,
 }
-"""The whole of Python a script sees besides its variables: no ``open``, ``__import__``,
-``getattr``, ``type`` or ``isinstance``."""
+"""The whole of Python a script sees besides its variables: no ``open``, ``getattr``, ``type``
+or ``isinstance``, and an ``__import__`` only ``datetime``'s own C code can reach."""
 
 GUARDS: dict[str, Any] = {
     "__builtins__": SAFE_BUILTINS,

@@ -128,7 +128,12 @@ def _schedule(kind: str, value: Any, now: datetime, quartz_cron: bool) -> TimerS
         raise TypeError(f"expected an ISO 8601 repeating interval, got {type(value).__name__}")
     if looks_like_cron(value):
         cron = parse_cron(value, quartz=quartz_cron)
-        return TimerSchedule(cron.next_after(now), repetitions=None, cron=cron)
+        first = cron.next_after(now)
+        if first is None and cron.next_after(now - timedelta(seconds=1)) == now:
+            first = now  # its last firing, read again to find the next one (there is none)
+        if first is None:
+            raise ValueError(f"cron {value!r} fires no more after {now:%Y-%m-%d %H:%M}")
+        return TimerSchedule(first, repetitions=None, cron=cron)
     return _cycle(value.strip(), now)
 
 

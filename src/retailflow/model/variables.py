@@ -84,6 +84,11 @@ def encode_variables(
 
     ``other`` stores what is not a variable type (the engine's own bookkeeping objects beside
     the variables in instance state) as it returns; without it such a value is refused."""
+    if not isinstance(variables, Mapping):
+        raise VariableTypeError(
+            f"{where}: variables are a mapping of names to values, got {type(variables).__name__}",
+            path="",
+        )
     walk = _Walk(other)
     encoded: dict[str, Any] = {}
     for name, value in variables.items():

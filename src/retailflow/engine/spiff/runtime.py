@@ -61,6 +61,9 @@ _FAILED = "rf_failed:"
 _JOB = "rf_job"
 """Internal-data key: a job's evaluated ``(type, retries)`` when either is an expression."""
 _T = TypeVar("_T")
+_MAX_RETRIES = 2**31 - 1
+"""The most runs a retries expression may ask for: a job's retries are a 32-bit count, as in
+Camunda, and a larger number could not be stored."""
 _FLOWS_RECORDED = "rf_flows_recorded"
 """Internal-data key: the children of a repeating timer whose flows are already recorded."""
 _ASYNC_AFTER = "rf_async_after"
@@ -385,11 +388,11 @@ class ProcessRun:
                 isinstance(value, bool)
                 or not isinstance(value, int | float | Decimal)
                 or value != int(value)
-                or value < 1
+                or not 1 <= value <= _MAX_RETRIES
             ):
                 raise ExecutionError(
                     f"the retries expression {config.retries_expression!r} "
-                    f"gave {value!r}, not a whole number of runs (1 or more)",
+                    f"gave {value!r}, not a whole number of runs from 1 to {_MAX_RETRIES}",
                     element_id=element_id,
                 )
             retries = int(value)
