@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from retailflow import InstanceStatus, VirtualClock
+from retailflow import HandlerRegistry, InstanceStatus, VirtualClock
 from scenario_kit import ROOT, EngineFactory, Recorder, passed
 
 CONFORMANCE = ROOT / "tests" / "conformance"
@@ -87,3 +87,49 @@ def test_running_event_subprocess_keeps_the_process_open_until_it_ends(
     assert engine.instance(order.id).status == InstanceStatus.COMPLETED
     assert engine.jobs() == []
     assert engine.subscriptions(instance=order.id) == []
+
+
+CANCEL_BY_ORDER_ID = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="d" targetNamespace="t">
+  <bpmn:message id="m" name="cancel">
+    <bpmn:extensionElements><zeebe:subscription correlationKey="=orderId"/></bpmn:extensionElements>
+  </bpmn:message>
+  <bpmn:process id="order" isExecutable="true">
+    <bpmn:startEvent id="s"/>
+    <bpmn:serviceTask id="register">
+      <bpmn:extensionElements>
+        <zeebe:taskDefinition type="orders.register"/>
+      </bpmn:extensionElements>
+    </bpmn:serviceTask>
+    <bpmn:userTask id="pack"/>
+    <bpmn:endEvent id="e"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="register"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="register" targetRef="pack"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="pack" targetRef="e"/>
+    <bpmn:subProcess id="cancellation" triggeredByEvent="true">
+      <bpmn:startEvent id="cancel_received"><bpmn:messageEventDefinition messageRef="m"/>
+      </bpmn:startEvent>
+      <bpmn:endEvent id="cancelled"/>
+      <bpmn:sequenceFlow id="g1" sourceRef="cancel_received" targetRef="cancelled"/>
+    </bpmn:subProcess>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_an_event_subprocess_message_start_follows_a_key_set_after_the_start(
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
+    # The order id is known only once the first job ran: the stored subscription and the one
+    # the engine computes must agree on it, or correlate finds nothing.
+    path = tmp_path / "order.bpmn"
+    path.write_text(CANCEL_BY_ORDER_ID)
+    handlers = HandlerRegistry()
+    handlers.register("orders.register", lambda: {"orderId": "SO-1"})
+    engine = make_engine(handlers)
+    engine.deploy(path)
+    order = engine.start("order", business_key="BK-9")
+    engine.run()
+    assert [s.correlation_key for s in engine.subscriptions(instance=order.id)] == ["SO-1"]
+    engine.correlate("cancel", key="SO-1")
+    assert "cancelled" in passed(engine, order.id)

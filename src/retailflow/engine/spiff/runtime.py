@@ -865,8 +865,11 @@ class ProcessRun:
                 definition = start.event_definition
                 if isinstance(definition, KeyedMessageEventDefinition):
                     key = self._correlation_key(definition, self.variables, start.bpmn_id)
+                    # The key is read from the variables at every step; in the id too, a key
+                    # that changed makes a new subscription, so the stored one never goes stale.
+                    keyed = trigger if key is None else f"{trigger}:{key}"
                     states.catches.append(
-                        PendingCatch(trigger, start.bpmn_id, "message", definition.name, key)
+                        PendingCatch(keyed, start.bpmn_id, "message", definition.name, key)
                     )
                 elif isinstance(definition, SignalEventDefinition):
                     states.catches.append(
