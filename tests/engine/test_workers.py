@@ -104,7 +104,7 @@ def test_two_workers_completing_parallel_branches_of_one_instance_lose_no_update
     threads = [
         threading.Thread(target=w.run, kwargs={"max_jobs": 1, "claim_batch": 1}) for w in workers
     ]
-    with caplog.at_level(logging.INFO, logger="retailflow.engine.engine"):
+    with caplog.at_level(logging.INFO, logger="retailflow.engine.stepping"):
         for thread in threads:
             thread.start()
         for thread in threads:

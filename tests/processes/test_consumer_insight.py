@@ -182,7 +182,7 @@ def test_an_opportunity_nobody_listens_for_is_dropped_with_a_warning_and_the_run
     rf_engine: Engine, rf_handlers: HandlerMocks, caplog: pytest.LogCaptureFixture
 ) -> None:
     rf_handlers.mock("insight.detect_demand_signals", returns=demand(OPPORTUNITY))
-    with caplog.at_level(logging.WARNING, logger="retailflow.engine.engine"):
+    with caplog.at_level(logging.WARNING, logger="retailflow.engine.stepping"):
         insight = correlate("touchpoints_batch_ready")
     assert insight is not None
     assert_that(insight).is_ended_at("insights_published").has_passed("route_opportunity")
