@@ -255,8 +255,8 @@ def _tasks(workflow: Any, default: Any) -> dict[str, Any]:
         if cached is not None and cached[0] == task.last_state_change:
             entries[_text(task_id)] = cached[1]
             continue
-        entry = _task_dict(task)
         parent = tasks.get(task._parent) if task._parent is not None else None
+        entry = _task_dict(task, parent)
         if task.state & _FINISHED and (parent is None or parent.state & _FINISHED):
             fragment = orjson.Fragment(orjson.dumps(entry, default=default, option=_ORJSON_OPTIONS))
             cache[task_id] = (task.last_state_change, fragment)
@@ -266,22 +266,19 @@ def _tasks(workflow: Any, default: Any) -> dict[str, Any]:
     return entries
 
 
-def _task_dict(task: Any) -> dict[str, Any]:
-    """What ``TaskConverter.to_dict`` writes: a task's data as a delta from its parent's, in
-    the variable codec's form. Its internal data holds message payloads (variables, in the
-    codec's form too) beside the engine's own bookkeeping (events, evaluated job settings),
-    which is left as it is for orjson and the registry's ``default``."""
+def _task_dict(task: Any, parent: Any) -> dict[str, Any]:
+    """What ``TaskConverter.to_dict`` writes: a task's data as a delta from its parent's (the
+    caller has looked ``parent`` up already: each lookup hashes a UUID in Python), in the
+    variable codec's form. Its internal data holds message payloads (variables, in the codec's
+    form too) beside the engine's own bookkeeping (events, evaluated job settings), which is
+    left as it is for orjson and the registry's ``default``."""
     parent_id = task._parent
     data = task.data
     where = f"the variables at '{task.task_spec.bpmn_id or task.task_spec.name}'"
     if parent_id is None:
         full, delta = encode_variables(data, where), {}
     else:
-        parent_data = (
-            task.workflow.tasks[parent_id].data
-            if parent_id in task.workflow.tasks
-            else task.parent.data
-        )
+        parent_data = parent.data
         full = {}
         delta = {
             "updates": encode_variables(
