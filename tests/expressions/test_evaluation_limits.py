@@ -120,6 +120,49 @@ def test_one_evaluation_cannot_build_more_than_its_allowance_in_all(text: str) -
         engine.evaluate(text, {})
 
 
+SPENT = "spent = []\nfor i in range(30):\n    spent.append([0] * 10**6)\n"
+"""Most of the allowance (240 MB), so that an unbounded loop adding small items reaches the rest
+in a fraction of a second."""
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "x = len([tuple(range(1000)) for i in range(10**6)])",
+        "x = len([list(range(1000)) for i in range(10**6)])",
+        "x = len([sorted(range(1000)) for i in range(10**6)])",
+        "x = len([set(range(1000)) for i in range(10**6)])",
+        "x = len([dict(enumerate(range(1000))) for i in range(10**6)])",
+        "x = len([[j for j in range(1000)] for i in range(10**6)])",
+        "x = len({i: [j for j in range(100)] for i in range(10**6)})",
+        "b = []\nfor i in range(10**6):\n    b.append(tuple(range(1000)))",
+        "b = []\nfor i in range(10**6):\n    b += [tuple(range(1000))]",
+        SPENT + "b, i = [], 0\nwhile True:\n    b.append(i)\n    i += 1",
+        SPENT + "b, i = [], 0\nwhile True:\n    b.insert(len(b), i)\n    i += 1",
+        SPENT + "s, i = set(), 0\nwhile True:\n    s.add(i)\n    i += 1",
+        SPENT + "d, i = {}, 0\nwhile True:\n    d[i] = i\n    i += 1",
+    ],
+)
+def test_items_a_loop_adds_one_by_one_count_against_the_allowance(script: str) -> None:
+    # Each row, item or copy is small; a million of them took 1.8 GB within the time limit. The
+    # memory cap (capped_memory) turns a regression into a MemoryError instead of a swapping
+    # machine; the generous time limit makes the allowance, not the clock, end the script.
+    engine = ExpressionEngine(default_dialect=Dialect.PYTHON, script_timeout=60.0)
+    with pytest.raises(ExpressionError, match="builds more than 256 MB in all"):
+        engine.run_script(script, {})
+
+
+def test_copies_and_comprehensions_of_a_large_list_stay_within_the_allowance() -> None:
+    engine = ExpressionEngine(default_dialect=Dialect.PYTHON, script_timeout=60.0)
+    script = (
+        "doubled = [x * 2 for x in items]\ncopy = list(items)\nranked = sorted(items)\n"
+        "unique = set(items)\nfirst = tuple(items)[0]"
+    )
+    result = engine.run_script(script, MILLION)
+    assert (len(result["doubled"]), len(result["copy"]), len(result["ranked"])) == (10**6,) * 3
+    assert (result["unique"], result["first"]) == ({0}, 0)
+
+
 def test_a_loop_building_and_dropping_small_rows_stays_within_its_allowance(
     engine: ExpressionEngine,
 ) -> None:

@@ -36,6 +36,11 @@ MAX_INT_DIGITS = MAX_INT_BITS * 3 // 10
 """Decimal digits of the largest integer: what ``int()`` of a string or ``Decimal`` may build."""
 
 MAX_BUILT_BYTES = 256 * 1024 * 1024
-"""Bytes one evaluation may build in all with repetitions, concatenations, padding, joins and
-list extensions (a list slot counts 8, a character 1): each step is bounded by the limits above,
-but a loop repeats steps."""
+"""Bytes one evaluation may build in all with repetitions, concatenations, padding, joins, list
+extensions, the collections ``list()``/``tuple()``/``set()``/``dict()``/``sorted()`` return and
+the items comprehensions and loops add (a repeated list slot counts 8, a character 1, an added
+item ``ITEM_BYTES``): each step is bounded by the limits above, but a loop repeats steps."""
+
+ITEM_BYTES = 40
+"""What one item a comprehension, ``append`` or ``d[k] = v`` adds costs: an 8-byte slot and,
+usually, a new object (an ``int`` or ``float`` takes 32 bytes)."""

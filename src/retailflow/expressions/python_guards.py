@@ -23,7 +23,12 @@ from typing import Any
 
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 
-from retailflow.expressions.build_allowance import charge, sequence_bytes
+from retailflow.expressions.build_allowance import (
+    charge,
+    charge_item,
+    collection_bytes,
+    sequence_bytes,
+)
 from retailflow.expressions.limits import (
     MAX_FORMAT_WIDTH,
     MAX_INT_BITS,
@@ -187,6 +192,9 @@ def _extended(target: list[Any], items: Iterable[Any]) -> None:
     target.extend(values)
 
 
+_ADDING_METHODS = frozenset({"append", "insert", "add"})
+"""List and set methods that add one item: in a loop they grow the container without end."""
+
 _COMPARING_METHODS = frozenset({"sort", "index", "count", "remove"})
 """List methods that compare items: [big] * n compares n copies of big, item by item."""
 
@@ -245,6 +253,14 @@ def _bounded_method(obj: Any, name: str) -> Callable[..., Any] | None:
     elif isinstance(obj, list) and name == "extend":
         target = obj
         return lambda items: _extended(target, items)
+    elif isinstance(obj, list | set) and name in _ADDING_METHODS:
+        add = getattr(obj, name)
+
+        def adding(*args: Any, **kwargs: Any) -> Any:
+            charge_item()
+            return add(*args, **kwargs)
+
+        return adding
     elif isinstance(obj, list) and name in _COMPARING_METHODS:
         refuse_oversized(obj, f"the list whose {name}() compares its items")
     elif isinstance(obj, int) and name == "to_bytes":
@@ -298,8 +314,12 @@ def guarded_getattr(obj: Any, name: str) -> Any:
 
 
 def guarded_write(obj: Any) -> Any:
-    """Item assignment and ``del`` only on plain containers the script owns."""
-    if isinstance(obj, list | dict | set):
+    """Item assignment and ``del`` only on plain containers the script owns; ``d[k] = v`` may
+    add an item, charged to the build allowance."""
+    if isinstance(obj, dict):
+        charge_item()
+        return obj
+    if isinstance(obj, list | set):
         return obj
     raise ExpressionError(f"changing a {type(obj).__name__} object is refused")
 
@@ -353,6 +373,30 @@ def bounded_round(number: Any, *ndigits: Any) -> Any:
     if not ndigits or ndigits[0] is None:
         refuse_long_integer(number, "round()")
     return round(number, *ndigits)
+
+
+def _collected(result: Any, args: tuple[Any, ...]) -> Any:
+    """A collection just built from ``args[0]``, charged to the build allowance."""
+    charge(collection_bytes(result, args[0] if args else None))
+    return result
+
+
+def _collecting(kind: type) -> type:
+    """``list``/``tuple``/``set``/``dict`` as the sandbox offers them: calling one charges the
+    collection it returns to the build allowance (``[tuple(range(1000)) for i in range(10**6)]``
+    is 30 GB) and returns a plain one; the class's methods are the built-in's."""
+
+    def __new__(cls: type, *args: Any, **kwargs: Any) -> Any:
+        return _collected(kind(*args, **kwargs), args)
+
+    namespace = {"__new__": __new__, "__slots__": (), "__doc__": kind.__doc__}
+    return type(kind.__name__, (kind,), namespace)
+
+
+def charged_sorted(items: Iterable[Any], /, **kwargs: Any) -> list[Any]:
+    """``sorted``, charging the list it returns to the build allowance."""
+    result: list[Any] = _collected(sorted(items, **kwargs), (items,))
+    return result
 
 
 def built(value: Any) -> Any:
@@ -410,7 +454,7 @@ SAFE_BUILTINS: dict[str, Any] = {
     "min": _comparing(min),
     "max": _comparing(max),
     "sum": numeric_sum,
-    "sorted": _comparing(sorted),
+    "sorted": _comparing(charged_sorted),
     "reversed": reversed,
     "round": bounded_round,
     "abs": abs,
@@ -418,10 +462,10 @@ SAFE_BUILTINS: dict[str, Any] = {
     "float": float,
     "str": BoundedStr,
     "bool": bool,
-    "list": list,
-    "dict": dict,
-    "set": set,
-    "tuple": tuple,
+    "list": _collecting(list),
+    "dict": _collecting(dict),
+    "set": _collecting(set),
+    "tuple": _collecting(tuple),
     "range": bounded_range,
     "enumerate": enumerate,
     "zip": zip,
@@ -449,6 +493,7 @@ GUARDS: dict[str, Any] = {
     "_getattr_": guarded_getattr,
     "_getitem_": guarded_getitem,
     "_getiter_": iter,
+    "_builditer_": iter,
     "_tick_": no_deadline,
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
     "_unpack_sequence_": guarded_unpack_sequence,

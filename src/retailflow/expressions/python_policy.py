@@ -83,6 +83,19 @@ def _guarded(guard: str, node: ast.expr) -> ast.Call:
     return ast.fix_missing_locations(ast.copy_location(call, node))
 
 
+def _building(node: ast.ListComp | ast.SetComp | ast.DictComp) -> ast.expr:
+    """The comprehension with its innermost loop iterating through ``_builditer_`` instead of
+    ``_getiter_``: each of its items adds one to the result, charged to the build allowance as
+    it is added (see time_budget). A generator expression builds nothing and is left alone."""
+    innermost = node.generators[-1].iter
+    assert isinstance(innermost, ast.Call) and isinstance(innermost.func, ast.Name)
+    if innermost.func.id == "_getiter_":  # for x in _getiter_(items)
+        innermost.func.id = "_builditer_"
+    else:  # for k, v in _iter_unpack_sequence_(items, spec, _getiter_)
+        innermost.args[0] = _guarded("_builditer_", innermost.args[0])
+    return node
+
+
 class SandboxPolicy(RestrictingNodeTransformer):
     """RestrictedPython's policy with retailflow's additions (see the module docstring)."""
 
@@ -138,13 +151,13 @@ class SandboxPolicy(RestrictingNodeTransformer):
         return node
 
     def visit_ListComp(self, node: ast.ListComp) -> Any:
-        return _guarded("_built_", super().visit_ListComp(node))
+        return _guarded("_built_", _building(super().visit_ListComp(node)))
 
     def visit_SetComp(self, node: ast.SetComp) -> Any:
-        return _guarded("_built_", super().visit_SetComp(node))
+        return _guarded("_built_", _building(super().visit_SetComp(node)))
 
     def visit_DictComp(self, node: ast.DictComp) -> Any:
-        return _guarded("_built_", super().visit_DictComp(node))
+        return _guarded("_built_", _building(super().visit_DictComp(node)))
 
     def visit_Compare(self, node: ast.Compare) -> Any:
         node = self.node_contents_visit(node)

@@ -94,7 +94,10 @@ class PythonSandbox:
         def evaluate(variables: Mapping[str, Any]) -> Any:
             if not budgeted:
                 return eval(code, scope(variables, None))  # noqa: S307 - restricted bytecode
-            with BuildAllowance(), TimeBudget(timeout, "expression") as budget:
+            with (
+                BuildAllowance() as allowance,
+                TimeBudget(timeout, "expression", allowance) as budget,
+            ):
                 return eval(code, scope(variables, budget))  # noqa: S307
 
         return evaluate
@@ -105,7 +108,7 @@ class PythonSandbox:
         timeout = self.script_timeout
 
         def run(variables: Mapping[str, Any]) -> dict[str, Any]:
-            with BuildAllowance(), TimeBudget(timeout, "script") as budget:
+            with BuildAllowance() as allowance, TimeBudget(timeout, "script", allowance) as budget:
                 scope = self._scope(variables, budget)
                 exec(code, scope)  # noqa: S102 - restricted bytecode
             return self._changes(scope, variables)

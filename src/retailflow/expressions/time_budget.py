@@ -4,7 +4,9 @@ Threads cannot be killed, signals only reach the main thread, and a ``sys.settra
 not called for a one-line ``while True: pass`` in CPython 3.11 (nor after it has once raised).
 So the deadline is checked cooperatively: ``python_policy`` puts a ``_tick_()`` call at the head
 of every ``while`` body, function body and lambda and before every call, and every ``for`` loop
-and comprehension iterates through ``_getiter_``, which ticks per item. Past the deadline every
+and comprehension iterates through ``_getiter_``, which ticks per item (a comprehension's
+innermost loop through ``_builditer_``, which also charges the item it adds to the result to the
+evaluation's ``BuildAllowance``). Past the deadline every
 tick raises, so no loop or recursion can go on, even inside a catch-all ``except:``. A single
 long-running C call (a huge ``sorted``) is not interruptible; the size guards in
 ``python_guards`` keep those small.
@@ -17,6 +19,8 @@ from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
+from retailflow.expressions.build_allowance import BuildAllowance
+from retailflow.expressions.limits import ITEM_BYTES
 from retailflow.model import ExpressionError
 
 
@@ -29,20 +33,21 @@ def no_deadline() -> None:
 
 
 class TimeBudget:
-    """``with TimeBudget(2.0, "script") as budget:`` around code compiled by the sandbox, with
-    ``budget.guards()`` in its globals; raises ``ExpressionError`` on overrun."""
+    """``with TimeBudget(2.0, "script", allowance) as budget:`` around code compiled by the
+    sandbox, with ``budget.guards()`` in its globals; raises ``ExpressionError`` on overrun."""
 
-    __slots__ = ("deadline", "expired", "seconds", "what")
+    __slots__ = ("allowance", "deadline", "expired", "seconds", "what")
 
-    def __init__(self, seconds: float, what: str) -> None:
+    def __init__(self, seconds: float, what: str, allowance: BuildAllowance) -> None:
         self.seconds = seconds
         self.what = what
+        self.allowance = allowance
         self.deadline = 0.0  # set on entering: a budget starts when the code does
         self.expired = False
 
     def guards(self) -> dict[str, Any]:
         """The names the policy's inserted checks call."""
-        return {"_tick_": self.tick, "_getiter_": self.iterate}
+        return {"_tick_": self.tick, "_getiter_": self.iterate, "_builditer_": self.building}
 
     def tick(self) -> None:
         """Raise once the deadline has passed."""
@@ -54,6 +59,15 @@ class TimeBudget:
         """``iter(iterable)`` that ticks before every item."""
         for item in iterable:
             self.tick()
+            yield item
+
+    def building(self, iterable: Iterable[Any]) -> Iterator[Any]:
+        """``iterate`` for a comprehension's innermost loop: each item adds one to the result
+        (``[[j for j in range(1000)] for i in range(10**6)]``), charged as it is added."""
+        take = self.allowance.take
+        for item in iterable:
+            self.tick()
+            take(ITEM_BYTES)
             yield item
 
     def __enter__(self) -> TimeBudget:

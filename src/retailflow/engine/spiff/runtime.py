@@ -50,6 +50,7 @@ from retailflow.engine.spiff.specs import (
     KeyedMessageEventDefinition,
     is_visible,
 )
+from retailflow.engine.spiff.workflow import RetailWorkflow
 from retailflow.engine.variables import map_inputs
 from retailflow.model import BpmnError, ExecutionError, NotFoundError, RetailflowError
 
@@ -207,7 +208,7 @@ class ProcessRun:
         events and a none start always wins, so a process with both a none start and a message
         start could otherwise never be started by its message.) ``callouts`` runs the
         handlers of delegates and listeners."""
-        workflow = BpmnWorkflow(
+        workflow = RetailWorkflow(
             compiled.spec, compiled.subprocess_specs, script_engine=script_engine
         )
         if start_event is not None:

@@ -37,6 +37,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from retailflow.engine.spiff.compiler import CompiledProcess
 from retailflow.engine.spiff.specs import ClockTimerEventDefinition, KeyedMessageEventDefinition
+from retailflow.engine.spiff.workflow import RetailSubWorkflow, RetailTask, RetailWorkflow
 from retailflow.model.variables import decode_variables, encode_variables
 
 STATE_FORMAT = "retailflow-state/2"
@@ -48,7 +49,24 @@ _FINISHED = TaskState.COMPLETED | TaskState.CANCELLED
 _FRAGMENTS = "_rf_encoded_tasks"
 
 
-class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
+_TUNED: dict[type, type] = {
+    BpmnWorkflow: RetailWorkflow,
+    BpmnSubWorkflow: RetailSubWorkflow,
+    Task: RetailTask,
+}
+
+
+class _RestoresTuned:
+    """A converter that restores the tuned subclass (``retailflow.engine.spiff.workflow``) of
+    the class it is registered for, under that class's name in the state."""
+
+    def __init__(self, target_class: type, registry: Any, typename: str | None = None) -> None:
+        super().__init__(  # type: ignore[call-arg]
+            _TUNED[target_class], registry, typename or target_class.__name__
+        )
+
+
+class _SpeclessWorkflowConverter(_RestoresTuned, BpmnWorkflowConverter):
     """Restores a workflow from state written without its spec, re-attaching the compiled
     spec of the deployment."""
 
@@ -79,11 +97,19 @@ class _WorkflowConverter(_CodecData, _SpeclessWorkflowConverter):
     """A ``retailflow-state/2`` workflow."""
 
 
-class _SubWorkflowConverter(_CodecData, BpmnSubWorkflowConverter):
+class _TunedSubWorkflowConverter(_RestoresTuned, BpmnSubWorkflowConverter):
+    """A sub-workflow, restored as the tuned class."""
+
+
+class _SubWorkflowConverter(_CodecData, _TunedSubWorkflowConverter):
     """A ``retailflow-state/2`` sub-workflow (a call activity's or sub-process's)."""
 
 
-class _TaskConverter(TaskConverter):
+class _TunedTaskConverter(_RestoresTuned, TaskConverter):
+    """A task, restored as the tuned class."""
+
+
+class _TaskConverter(_TunedTaskConverter):
     """A ``retailflow-state/2`` task: its data (whole for the root, else the delta from its
     parent's) in the variable codec's form, and the payloads among its internal data too."""
 
@@ -133,6 +159,8 @@ def _configure(*, legacy: bool = False) -> BpmnWorkflowSerializer:
     config = dict(DEFAULT_CONFIG)
     config[ClockTimerEventDefinition] = _ClockTimerConverter
     config[KeyedMessageEventDefinition] = _KeyedMessageConverter
+    config[BpmnSubWorkflow] = _TunedSubWorkflowConverter
+    config[Task] = _TunedTaskConverter
     if legacy:
         config[BpmnWorkflow] = _SpeclessWorkflowConverter
     else:
@@ -227,8 +255,8 @@ def _tasks(workflow: Any, default: Any) -> dict[str, Any]:
         if cached is not None and cached[0] == task.last_state_change:
             entries[_text(task_id)] = cached[1]
             continue
-        entry = _task_dict(task)
         parent = tasks.get(task._parent) if task._parent is not None else None
+        entry = _task_dict(task, parent)
         if task.state & _FINISHED and (parent is None or parent.state & _FINISHED):
             fragment = orjson.Fragment(orjson.dumps(entry, default=default, option=_ORJSON_OPTIONS))
             cache[task_id] = (task.last_state_change, fragment)
@@ -238,22 +266,19 @@ def _tasks(workflow: Any, default: Any) -> dict[str, Any]:
     return entries
 
 
-def _task_dict(task: Any) -> dict[str, Any]:
-    """What ``TaskConverter.to_dict`` writes: a task's data as a delta from its parent's, in
-    the variable codec's form. Its internal data holds message payloads (variables, in the
-    codec's form too) beside the engine's own bookkeeping (events, evaluated job settings),
-    which is left as it is for orjson and the registry's ``default``."""
+def _task_dict(task: Any, parent: Any) -> dict[str, Any]:
+    """What ``TaskConverter.to_dict`` writes: a task's data as a delta from its parent's (the
+    caller has looked ``parent`` up already: each lookup hashes a UUID in Python), in the
+    variable codec's form. Its internal data holds message payloads (variables, in the codec's
+    form too) beside the engine's own bookkeeping (events, evaluated job settings), which is
+    left as it is for orjson and the registry's ``default``."""
     parent_id = task._parent
     data = task.data
     where = f"the variables at '{task.task_spec.bpmn_id or task.task_spec.name}'"
     if parent_id is None:
         full, delta = encode_variables(data, where), {}
     else:
-        parent_data = (
-            task.workflow.tasks[parent_id].data
-            if parent_id in task.workflow.tasks
-            else task.parent.data
-        )
+        parent_data = parent.data
         full = {}
         delta = {
             "updates": encode_variables(
