@@ -16,7 +16,7 @@ from retailflow import Engine, HistoryKind, InstanceStatus
 from scenario_kit import FIXTURES
 
 WORKER = Path(__file__).with_name("crash_worker.py")
-INSTANCES = 60
+INSTANCES = 80
 KILLS = 8
 
 
@@ -38,7 +38,7 @@ def test_sigkill_at_random_moments_then_reopening_the_file_finishes_every_instan
     for _ in range(KILLS):
         # Kill once the worker has made a random amount of progress past the last kill, so
         # every kill lands in the middle of the work however fast the machine is.
-        target = _calls(effects_db) + rng.randint(3, 25)
+        target = _calls(effects_db) + rng.randint(3, 12)
         worker = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 300  # a backstop against a hang, not a pace
         while worker.poll() is None and _calls(effects_db) < target:
