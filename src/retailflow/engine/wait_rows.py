@@ -184,33 +184,31 @@ def step_history(
     """History rows for a step: for each element completed, the decisions it evaluated, its
     completion (the job's own with its attempt) and the sequence flows taken out of it; then
     the wait states entered."""
+
+    def row(kind: HistoryKind, step: Step, **fields: Any) -> HistoryEvent:
+        """A row about ``step``'s element (``fields`` may name another, as a flow's does)."""
+        where = {"element_id": step.element_id, "element_type": step.element_type}
+        return HistoryEvent(
+            instance.id,
+            instance.definition_id,
+            kind,
+            now,
+            process_id=step.process_id,
+            **{**where, **fields},
+        )
+
     events: list[HistoryEvent] = []
     for step in completed:
         if step.listener is not None:
             event, name = step.listener
-            events.append(
-                HistoryEvent(
-                    instance.id,
-                    instance.definition_id,
-                    HistoryKind.LISTENER_INVOKED,
-                    now,
-                    element_id=step.element_id,
-                    element_type=step.element_type,
-                    process_id=step.process_id,
-                    variables={"event": event, "listener": name, "variables": step.variables},
-                )
-            )
+            listened = {"event": event, "listener": name, "variables": step.variables}
+            events.append(row(HistoryKind.LISTENER_INVOKED, step, variables=listened))
             continue
         own = job if job is not None and step.element_id == job.element_id else None
         events.extend(
-            HistoryEvent(
-                instance.id,
-                instance.definition_id,
+            row(
                 HistoryKind.DECISION_EVALUATED,
-                now,
-                element_id=step.element_id,
-                element_type=step.element_type,
-                process_id=step.process_id,
+                step,
                 variables={
                     "decision_id": hits.decision_id,
                     "rule_ids": list(hits.rule_ids),
@@ -220,43 +218,24 @@ def step_history(
             for hits in step.decisions
         )
         events.append(
-            HistoryEvent(
-                instance.id,
-                instance.definition_id,
+            row(
                 HistoryKind.ELEMENT_COMPLETED,
-                now,
-                element_id=step.element_id,
-                element_type=step.element_type,
+                step,
                 attempt=own.attempt if own else None,
                 job_id=own.id if own else None,
                 variables=step.variables,
-                process_id=step.process_id,
             )
         )
         events.extend(
-            HistoryEvent(
-                instance.id,
-                instance.definition_id,
+            row(
                 HistoryKind.SEQUENCE_FLOW_TAKEN,
-                now,
+                step,
                 element_id=flow,
                 element_type="sequenceFlow",
-                process_id=step.process_id,
             )
             for flow in step.flows
         )
-    events.extend(
-        HistoryEvent(
-            instance.id,
-            instance.definition_id,
-            HistoryKind.ELEMENT_ENTERED,
-            now,
-            element_id=step.element_id,
-            element_type=step.element_type,
-            process_id=step.process_id,
-        )
-        for step in entered
-    )
+    events.extend(row(HistoryKind.ELEMENT_ENTERED, step) for step in entered)
     return events
 
 
