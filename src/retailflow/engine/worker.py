@@ -191,8 +191,10 @@ class _Backoff:
 
 
 def _open_waiting(store_url: str, max_backoff: float, migrate: bool) -> Store:
-    """Open the store, waiting (ten tries, a few minutes) for a database that is not up yet:
-    workers often start before it in a deployment."""
+    """Open the store, waiting (ten tries, a few minutes) for a database that answers but is
+    busy: starting up, out of connection slots, a SQLite file another process holds locked. A
+    database that cannot be opened at all (a URL's typo, or one not running) fails at once
+    (``SqlStore``'s ``_opening``): waiting would pass off a mistake as an outage."""
     backoff = _Backoff(max_backoff)
     while True:
         try:
