@@ -281,21 +281,24 @@ def test_an_engine_without_async_handlers_starts_no_loop_thread(
     assert not [t for t in set(threading.enumerate()) - before if "handlers" in t.name]
 
 
-def test_an_async_handler_that_calls_the_engine_synchronously_is_told_to_await_instead(
+def test_an_async_handler_starting_a_process_with_an_async_delegate_does_so_from_a_thread(
     tmp_path: Path,
 ) -> None:
     handlers = HandlerRegistry()
     engine = Engine(handlers=handlers, retry_policy=NO_WAIT)
+    started: list[str] = []
 
     @handlers.handler("reserveStock")
     async def reserve() -> dict[str, Any]:
         return {"reserved": True}
 
     @handlers.handler("inventory.reserve")
-    async def reserve_and_start_another() -> dict[str, Any]:
-        # The delegate of the process it starts is async too: it would need this very loop.
-        engine.start("Process_1")
-        return {}
+    async def reserve_and_start_another(context: HandlerContext) -> dict[str, Any]:
+        # The delegate of the process it starts is async too, so it needs this very loop.
+        if context.attempt == 1:
+            engine.start("Process_1")  # blocks the loop: refused, and the job is retried
+        started.append((await asyncio.to_thread(engine.start, "Process_1")).id)
+        return {"reserved": True}
 
     with engine:
         engine.deploy(ONE_TASK)
@@ -304,8 +307,11 @@ def test_an_async_handler_that_calls_the_engine_synchronously_is_told_to_await_i
         )
         instance = engine.start(PROCESS)
         engine.run()
-        [incident] = engine.incidents(instance=instance.id)
-        assert "AsyncEngine" in incident.message
+        [failed] = [e for e in engine.history(instance.id) if e.kind == HistoryKind.JOB_FAILED]
+        assert "await asyncio.to_thread(engine.start, ...)" in failed.variables["error"]
+        assert engine.instance(instance.id).status == InstanceStatus.COMPLETED
+        [other] = started
+        assert engine.instance(other).variables == {"reserved": True}
 
 
 def test_a_workers_threads_await_their_async_handlers_side_by_side_on_one_loop(

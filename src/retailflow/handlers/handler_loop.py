@@ -50,9 +50,9 @@ class HandlerLoop:
         if threading.current_thread() is self._thread:
             coroutine.close()
             raise RetailflowError(
-                "an async handler called the engine synchronously, and the engine would run "
-                "another async handler on the loop that handler itself is blocking; await the "
-                "call through AsyncEngine instead (docs/api.md, Async handlers)"
+                "an async handler called the engine, which then had another async handler to "
+                "run on the very loop the first one blocks; make the call from a thread, which "
+                "leaves the loop free: await asyncio.to_thread(engine.start, ...)"
             )
         future = asyncio.run_coroutine_threadsafe(coroutine, self._started())
         try:
