@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from callout_files import c7_file, chain, service
 
 from retailflow import (
@@ -229,6 +230,53 @@ def test_an_async_handler_past_its_timeout_is_cancelled_on_the_loop_then_retried
     assert len(cancelled) == 3
     [incident] = engine.incidents(instance=instance.id)
     assert "did not finish within its timeout of 0.05 s" in incident.message
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
+def test_an_async_handler_stopping_the_process_gives_its_job_back_and_the_loop_serves_on(
+    make_engine: EngineFactory, stop: type[BaseException]
+) -> None:
+    loop_threads: list[threading.Thread] = []
+
+    async def reserve() -> dict[str, Any]:
+        loop_threads.append(threading.current_thread())
+        if len(loop_threads) == 1:
+            raise stop()
+        return {"reserved": True}
+
+    handlers = HandlerRegistry()
+    handlers.register("inventory.reserve", reserve)
+    engine = make_engine(handlers)
+    engine.deploy(ONE_TASK)
+    instance = engine.start(PROCESS)
+    with pytest.raises(stop):
+        engine.run()
+    [job] = engine.jobs(instance=instance.id)
+    assert job.lock_owner is None and job.retries_left == 3
+
+    engine.run()
+
+    assert engine.instance(instance.id).status == InstanceStatus.COMPLETED
+    first, second = loop_threads
+    assert first is second  # the same loop, kept: what handlers hold on it stays usable
+
+
+def test_a_timeout_error_an_async_handler_raises_itself_is_its_failure_not_its_timeout(
+    make_engine: EngineFactory,
+) -> None:
+    async def reserve() -> dict[str, Any]:
+        async with asyncio.timeout(0):  # the handler's own deadline for its request
+            await asyncio.sleep(1)
+        return {}
+
+    handlers = HandlerRegistry()
+    handlers.register("inventory.reserve", reserve, timeout=60)
+    engine = make_engine(handlers, retry_policy=NO_WAIT)
+    engine.deploy(ONE_TASK)
+    instance = engine.start(PROCESS)
+    engine.run()
+    [incident] = engine.incidents(instance=instance.id)
+    assert incident.message == "TimeoutError: "
 
 
 def test_closing_the_engine_stops_its_loop_thread_and_cancels_what_handlers_left_running(

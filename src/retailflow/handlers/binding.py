@@ -12,7 +12,7 @@ import inspect
 import threading
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -264,13 +264,21 @@ class RegisteredHandler:
                 )
         call = self.function(**arguments)
         if self.timeout is not None:
-            call = asyncio.wait_for(call, self.timeout)
+            call = self._bounded(call, self.timeout)
+        return asyncio.run(call) if loop is None else loop.run(call)
+
+    async def _bounded(self, call: Coroutine[Any, Any, Any], timeout: float) -> Any:
+        """``call``, cancelled past ``timeout`` seconds; a ``TimeoutError`` of the handler's own
+        (a deadline it set itself) is its failure, as it would be from a plain function."""
+        import asyncio
+
         try:
-            return asyncio.run(call) if loop is None else loop.run(call)
+            async with asyncio.timeout(timeout) as deadline:
+                return await call
         except TimeoutError:
-            if self.timeout is None:
-                raise
-            raise self._timed_out(self.timeout) from None
+            if deadline.expired():
+                raise self._timed_out(timeout) from None
+            raise
 
     def _written_variables(self, result: Any) -> dict[str, Any]:
         if result is None:

@@ -74,8 +74,7 @@ class HandlerLoop:
             self._loop = self._thread = None
         if loop is None or thread is None:
             return
-        if thread.is_alive():
-            loop.call_soon_threadsafe(loop.stop)
+        loop.call_soon_threadsafe(loop.stop)
         if thread is not threading.current_thread():
             thread.join()
 
@@ -88,8 +87,7 @@ class HandlerLoop:
                     "the engine is closed, and with it the event loop its async handlers run "
                     "on; make a new Engine to run handlers again"
                 )
-            # A loop whose thread ended (a handler raised SystemExit on it) is replaced.
-            if self._loop is None or self._thread is None or not self._thread.is_alive():
+            if self._loop is None:
                 loop = asyncio.new_event_loop()
                 thread = threading.Thread(target=_serve, args=(loop,), name=self.name, daemon=True)
                 thread.start()
@@ -103,7 +101,14 @@ def _serve(loop: asyncio.AbstractEventLoop) -> None:
 
     asyncio.set_event_loop(loop)
     try:
-        loop.run_forever()
+        while True:
+            try:
+                loop.run_forever()
+                break  # stopped by close()
+            except (KeyboardInterrupt, SystemExit):
+                # A handler's, which asyncio lets out of the loop: it reaches the caller the
+                # handler ran for through its future, and the loop serves on.
+                continue
     finally:
         try:
             pending = asyncio.all_tasks(loop)
