@@ -18,6 +18,7 @@ from retailflow import (
     HandlerRegistry,
     InstanceStatus,
     NotFoundError,
+    RetailflowError,
 )
 from retailflow.model import HistoryKind
 from scenario_kit import ROOT
@@ -113,6 +114,15 @@ def test_closing_an_async_engine_leaves_no_thread_behind() -> None:
 
     assert asyncio.run(service()) == InstanceStatus.COMPLETED
     assert [t.name for t in set(threading.enumerate()) - before if t.is_alive()] == []
+
+
+@pytest.mark.asyncio
+async def test_a_closed_async_engine_refuses_operations_and_closes_once() -> None:
+    engine = AsyncEngine(Engine())
+    await engine.close()
+    await engine.close()
+    with pytest.raises(RetailflowError, match="this AsyncEngine is closed"):
+        await engine.definitions()
 
 
 def test_every_operation_of_the_engine_is_awaitable_with_its_signature_and_docstring() -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from retailflow.engine.engine import Engine
+from retailflow.model import RetailflowError
 
 Parameters = ParamSpec("Parameters")
 Result = TypeVar("Result")
@@ -63,6 +64,7 @@ class AsyncEngine:
 
         self.engine = engine
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="retailflow-engine")
+        self._closed = False
 
     # -- repository --------------------------------------------------------------------------
     deploy = _awaitable(Engine.deploy)
@@ -89,8 +91,12 @@ class AsyncEngine:
     kpis = _awaitable(Engine.kpis)
 
     async def close(self) -> None:
-        """Close the engine (its store and handler loop), then end the engine thread."""
+        """Close the engine (its store and handler loop), then end the engine thread; a
+        second ``close()`` does nothing."""
+        if self._closed:
+            return
         await self._in_engine_thread(self.engine.close)
+        self._closed = True
         self._thread.shutdown()
 
     async def __aenter__(self) -> AsyncEngine:
@@ -104,6 +110,10 @@ class AsyncEngine:
         ``asyncio.to_thread`` does), and await its result."""
         import asyncio  # already loaded: the caller runs in its loop
 
+        if self._closed:
+            raise RetailflowError(
+                "this AsyncEngine is closed, and its engine with it; make a new one"
+            )
         context = contextvars.copy_context()
         return await asyncio.get_running_loop().run_in_executor(
             self._thread, functools.partial(context.run, call)
