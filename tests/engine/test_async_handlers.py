@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from retailflow import (
     Engine,
     HandlerContext,
     HandlerRegistry,
+    Instance,
     InstanceStatus,
     RetailflowError,
     RetryPolicy,
@@ -33,6 +35,20 @@ ONE_TASK = ROOT / "tests" / "conformance" / "c8" / "service_task.bpmn"
 PROCESS = "Process_0v3kq1d"
 ERROR_BOUNDARY = ROOT / "tests" / "conformance" / "c8" / "boundary_error.bpmn"
 NO_WAIT = RetryPolicy(initial_backoff=timedelta(0))
+
+
+def run_one_task(
+    make_engine: EngineFactory, reserve: Callable[..., Any], timeout: float | None = None
+) -> tuple[Engine, Instance]:
+    """An engine whose one-task process (``retries="3"``) has ``reserve`` for its handler,
+    retrying at once: one instance, started and run until idle."""
+    handlers = HandlerRegistry()
+    handlers.register("inventory.reserve", reserve, timeout=timeout)
+    engine = make_engine(handlers, retry_policy=NO_WAIT)
+    engine.deploy(ONE_TASK)
+    instance = engine.start(PROCESS)
+    engine.run()
+    return engine, instance
 
 
 class LoopBoundClient:
@@ -167,13 +183,7 @@ def test_a_failing_async_handler_is_retried_then_an_incident_and_a_retry_complet
             raise ConnectionError("the stock service is down")
         return {"reserved": True}
 
-    handlers = HandlerRegistry()
-    handlers.register("inventory.reserve", reserve)
-    engine = make_engine(handlers, retry_policy=NO_WAIT)
-    engine.deploy(ONE_TASK)
-    instance = engine.start(PROCESS)
-
-    engine.run()
+    engine, instance = run_one_task(make_engine, reserve)
 
     assert len(attempts) == 3  # the file's retries="3"
     [incident] = engine.incidents(instance=instance.id)
@@ -196,12 +206,7 @@ def test_a_retailflow_error_from_an_async_handler_is_an_incident_at_once(
         attempts.append(1)
         raise RetailflowError("the SKU does not exist")
 
-    handlers = HandlerRegistry()
-    handlers.register("inventory.reserve", reserve)
-    engine = make_engine(handlers, retry_policy=NO_WAIT)
-    engine.deploy(ONE_TASK)
-    instance = engine.start(PROCESS)
-    engine.run()
+    engine, instance = run_one_task(make_engine, reserve)
     assert attempts == [1]
     [incident] = engine.incidents(instance=instance.id)
     assert incident.message == "the SKU does not exist"
@@ -220,12 +225,7 @@ def test_an_async_handler_past_its_timeout_is_cancelled_on_the_loop_then_retried
             raise
         return {}
 
-    handlers = HandlerRegistry()
-    handlers.register("inventory.reserve", reserve, timeout=0.05)
-    engine = make_engine(handlers, retry_policy=NO_WAIT)
-    engine.deploy(ONE_TASK)
-    instance = engine.start(PROCESS)
-    engine.run()
+    engine, instance = run_one_task(make_engine, reserve, timeout=0.05)
 
     assert len(cancelled) == 3
     [incident] = engine.incidents(instance=instance.id)
@@ -269,12 +269,7 @@ def test_a_timeout_error_an_async_handler_raises_itself_is_its_failure_not_its_t
             await asyncio.sleep(1)
         return {}
 
-    handlers = HandlerRegistry()
-    handlers.register("inventory.reserve", reserve, timeout=60)
-    engine = make_engine(handlers, retry_policy=NO_WAIT)
-    engine.deploy(ONE_TASK)
-    instance = engine.start(PROCESS)
-    engine.run()
+    engine, instance = run_one_task(make_engine, reserve, timeout=60)
     [incident] = engine.incidents(instance=instance.id)
     assert incident.message == "TimeoutError: "
 
@@ -297,14 +292,9 @@ def test_closing_the_engine_stops_its_loop_thread_and_cancels_what_handlers_left
         # A fire-and-forget task the handler never awaits.
         asyncio.get_running_loop().create_task(linger())
         await asyncio.sleep(0)
-        return {"stock_reserved": True}
+        return {"reserved": True}
 
-    handlers = HandlerRegistry()
-    handlers.register("inventory.reserve", reserve)
-    engine = make_engine(handlers)
-    engine.deploy(ONE_TASK)
-    engine.start(PROCESS)
-    engine.run()
+    engine, _ = run_one_task(make_engine, reserve)
     [loop_thread] = set(loop_threads)
     assert loop_thread.is_alive() and engine.handler_loop.running
 
@@ -318,13 +308,9 @@ def test_closing_the_engine_stops_its_loop_thread_and_cancels_what_handlers_left
 def test_an_engine_without_async_handlers_starts_no_loop_thread(
     make_engine: EngineFactory,
 ) -> None:
-    handlers = HandlerRegistry()
-    handlers.register("inventory.reserve", lambda: {"stock_reserved": True})
     before = set(threading.enumerate())
-    engine = make_engine(handlers)
-    engine.deploy(ONE_TASK)
-    engine.start(PROCESS)
-    engine.run()
+    engine, instance = run_one_task(make_engine, lambda: {"reserved": True})
+    assert engine.instance(instance.id).status == InstanceStatus.COMPLETED
     assert not engine.handler_loop.running
     assert not [t for t in set(threading.enumerate()) - before if "handlers" in t.name]
 
