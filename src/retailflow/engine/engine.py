@@ -30,7 +30,7 @@ from retailflow.engine.spiff import ProcessRun, Thrown
 from retailflow.engine.stepping import CONFLICT_ATTEMPTS, InstanceStepper, Note
 from retailflow.engine.wait_rows import WaitStateRows
 from retailflow.expressions import Dialect, ExpressionEngine
-from retailflow.handlers import HandlerRegistry, RetryPolicy
+from retailflow.handlers import HandlerLoop, HandlerRegistry, RetryPolicy
 from retailflow.model import (
     BufferedMessage,
     ConcurrentUpdateError,
@@ -64,6 +64,11 @@ class Engine:
     """retailflow's entry point. ``Engine()`` runs in memory; ``Engine("sqlite:///retail.db")``
     keeps everything in a SQLite file, and a new ``Engine`` on the same file resumes every
     instance where it stood.
+
+    ``async def`` handlers run on ``handler_loop``: by default the engine's own event loop, in
+    a thread started with the first async handler and stopped by ``close()``; engines that
+    should share their handlers' async clients share one (a worker's threads do). From async
+    code, drive the engine through ``AsyncEngine``.
     """
 
     def __init__(
@@ -77,6 +82,7 @@ class Engine:
         worker_id: str | None = None,
         lease: timedelta = timedelta(minutes=5),
         live_cache_size: int = 1000,
+        handler_loop: HandlerLoop | None = None,
     ) -> None:
         self.store: Store = store if store is not None else open_store(url)
         self.handlers = handlers if handlers is not None else HandlerRegistry()
@@ -89,7 +95,10 @@ class Engine:
             self.store, self.expressions, DecisionEvaluator(self.expressions), self.clock.now
         )
         self._deployer = Deployer(self.store, self.handlers, self.expressions)
-        callouts = CalloutHandlers(self.handlers, self.expressions)
+        # A loop passed in belongs to whoever passed it, and outlives this engine.
+        self._own_handler_loop = handler_loop is None
+        self.handler_loop = handler_loop if handler_loop is not None else HandlerLoop()
+        callouts = CalloutHandlers(self.handlers, self.expressions, self.handler_loop)
         self._stepper = InstanceStepper(
             self.store,
             self.clock,
@@ -446,7 +455,9 @@ class Engine:
         )
 
     def close(self) -> None:
-        """Release the store's connections."""
+        """Release the store's connections and stop the engine's own handler loop."""
+        if self._own_handler_loop:
+            self.handler_loop.close()
         self.store.close()
 
     def __enter__(self) -> Engine:
