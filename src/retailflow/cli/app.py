@@ -14,6 +14,7 @@ import typer
 from rich.markup import escape
 
 from retailflow.cli import operations
+from retailflow.cli.cockpit import cockpit, token
 from retailflow.cli.database import database
 from retailflow.cli.export import export
 from retailflow.cli.output import console
@@ -91,6 +92,8 @@ for command in (
 ):
     app.command()(command)
 app.add_typer(database, name="db")
+app.command()(cockpit)
+app.add_typer(token, name="token")
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from retailflow.engine.actors import acting_as, current_actor
 from retailflow.engine.clock import Clock, SystemClock, VirtualClock
 from retailflow.engine.engine import Engine
 from retailflow.engine.time_travel import TimeTravel
@@ -15,4 +16,6 @@ __all__ = [
     "VirtualClock",
     "Worker",
     "WorkerSettings",
+    "acting_as",
+    "current_actor",
 ]
