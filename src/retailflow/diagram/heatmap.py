@@ -18,10 +18,12 @@ _STROKE = "#9a3412"
 
 
 def heatmap(kpis: ProcessKpis) -> Overlay:
-    """Marks for every step of ``kpis``: traffic as colour and badge, p90 time as a note."""
-    busiest = max((step.entered for step in kpis.steps), default=0)
+    """Marks for every step of ``kpis``' own process (not of the processes it calls): traffic
+    as colour and badge, p90 time as a note."""
+    steps = [step for step in kpis.steps if step.process_id == kpis.process_id]
+    busiest = max((step.entered for step in steps), default=0)
     marks: dict[str, Mark] = {}
-    for step in kpis.steps:
+    for step in steps:
         if not step.entered:
             continue
         p50, p90 = as_seconds(step.duration_p50), as_seconds(step.duration_p90)
