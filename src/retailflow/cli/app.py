@@ -64,6 +64,15 @@ def demo(
         ),
     ] = Path("retailflow-demo.db"),
     seed: Annotated[int, typer.Option(help="Random seed, for a repeatable run.")] = 7,
+    open_cockpit: Annotated[
+        bool,
+        typer.Option(
+            "--cockpit",
+            help="Then serve the demo's store in the cockpit (with an operator token printed) "
+            "until Ctrl-C.",
+        ),
+    ] = False,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="The cockpit's port.")] = 8080,
 ) -> None:
     """Simulate a fortnight of new-retail business on a fresh SQLite file: every shipped
     process runs, then the KPI report of the analysis flow is printed."""
@@ -75,6 +84,14 @@ def demo(
         db=db,
         console=console,
     )
+    if open_cockpit:
+        from retailflow.cli.demo import demo_token
+
+        console.print(
+            f"Cockpit token (operator 'demo'): {demo_token(db)}\n"
+            f"Open http://127.0.0.1:{port}/ and log in with it."
+        )
+        cockpit(db=str(db), host="127.0.0.1", port=port)
 
 
 app.command()(validate)

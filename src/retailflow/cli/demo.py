@@ -82,6 +82,15 @@ def run_demo(*, settings: SimulationSettings, db: Path, console: Console) -> Non
     office.close()
 
 
+def demo_token(db: Path) -> str:
+    """An operator token named ``demo`` for the demo's store, so the cockpit opens on it."""
+    from retailflow.cockpit.auth import create_token
+    from retailflow.model import Role
+
+    with Engine(f"sqlite:///{db}") as engine:
+        return create_token(engine.store, "demo", Role.OPERATOR, engine.clock.now())
+
+
 def _process_dir() -> Path:
     """``./processes`` when it holds the shipped files (a checkout, where an analyst may be
     editing them), else the copy installed with retailflow."""

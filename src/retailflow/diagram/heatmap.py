@@ -37,7 +37,8 @@ def heatmap(kpis: ProcessKpis) -> Overlay:
             _STROKE,
             _shade(step.entered / busiest),
             badge=str(step.entered),
-            note=f"p90 {short_duration(p90)}" if p90 else None,
+            # A step passed within a second says nothing worth the room on the drawing.
+            note=f"p90 {short_duration(p90)}" if p90 is not None and p90 >= 1 else None,
             title=title,
         )
     return Overlay(marks)

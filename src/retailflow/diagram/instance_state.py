@@ -1,10 +1,11 @@
 """Where one instance stands, painted on its diagram: the path it took, where it waits, what
 failed.
 
-Elements it completed and flows it took are blue; an element holding a token now is green with
-its token count, and its tooltip says what it waits for (a job's topic and due time, a timer's
-due time, a message's name and correlation key, a user task's assignee); an element with an
-open incident is red with the incident's message. All of it read from the store's records
+Elements it completed and flows it took are blue; an element holding a token now (an activity
+or gateway entered and not yet left, or any element with a live job, subscription or task) is
+green with its token count, and its tooltip says what it waits for (a job's topic and due time,
+a timer's due time, a message's name and correlation key, a user task's assignee); an element
+with an open incident is red with the incident's message. All of it read from the store's records
 (history, jobs, subscriptions, tasks, incidents), never from the interpreter's state.
 """
 
@@ -49,7 +50,7 @@ def instance_overlay(records: InstanceRecords) -> Overlay:
     for event in records.history:
         if event.element_id is None:
             continue
-        if event.kind == HistoryKind.ELEMENT_ENTERED:
+        if event.kind == HistoryKind.ELEMENT_ENTERED and not _event_type(event.element_type):
             entered[event.element_id] += 1
         elif event.kind == HistoryKind.ELEMENT_COMPLETED:
             completed[event.element_id] += 1
@@ -74,6 +75,13 @@ def instance_overlay(records: InstanceRecords) -> Overlay:
             INCIDENT, badge="!", title=f"{element_id}: incident - " + "; ".join(messages)
         )
     return Overlay(marks)
+
+
+def _event_type(element_type: str | None) -> bool:
+    """Events hold a token only while a job (timer) or subscription (message, signal) says so:
+    a boundary event is entered with its activity and left without a completion when the
+    activity ends, so history alone would show it waiting forever."""
+    return element_type is not None and element_type.endswith("Event")
 
 
 def _waits(records: InstanceRecords) -> dict[str, list[str]]:
