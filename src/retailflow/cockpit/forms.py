@@ -106,12 +106,18 @@ def _parsed(field: FormField, text: str) -> Any:
             raise RetailflowError(f"'{field.label}' must be a number, got {text!r}") from None
         return int(number) if number.is_integer() and "." not in text else number
     if field.kind == "json":
-        try:
-            return json.loads(text)
-        except ValueError:
-            # What a person types into a variable's box is most often just text.
-            return text
+        return json_or_text(text)
     return text
+
+
+def json_or_text(text: str) -> Any:
+    """What a person typed as a value: JSON when it parses (``42``, ``true``, ``{"a": 1}``,
+    ``"quoted"``), else the text itself, since a value typed into a box is most often just
+    text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def _filled(field: FormField, variables: Mapping[str, Any]) -> FormField:

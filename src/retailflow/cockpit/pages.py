@@ -24,7 +24,7 @@ from starlette.responses import Response
 
 from retailflow.cockpit.actions import Actions
 from retailflow.cockpit.auth import Operator, Viewer
-from retailflow.cockpit.forms import TaskForm, submitted_variables, task_form
+from retailflow.cockpit.forms import TaskForm, json_or_text, submitted_variables, task_form
 from retailflow.cockpit.templating import TEMPLATES, render
 from retailflow.diagram import draw
 from retailflow.diagram.heatmap import heatmap
@@ -184,10 +184,7 @@ def _variable_match(text: str) -> tuple[str, str | int | float | bool]:
     name, equals, raw = text.partition("=")
     if not equals or not name.strip():
         raise RetailflowError(f"a variable filter is name=value, got {text!r}")
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        value = raw
+    value = json_or_text(raw)
     if not isinstance(value, str | int | float | bool):
         value = raw
     return name.strip(), value
@@ -310,10 +307,7 @@ def set_variable(
 ) -> Response:
     """Set one variable; the value is read as JSON (``42``, ``"text"``, ``{...}``), or taken as
     text when it is not JSON."""
-    try:
-        parsed: Any = json.loads(value)
-    except ValueError:
-        parsed = value
+    parsed = json_or_text(value)
     return _acted(
         f"/instances/{instance_id}",
         lambda: _actions(request).set_variables(principal.name, instance_id, {name: parsed}),
