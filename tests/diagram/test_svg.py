@@ -10,7 +10,7 @@ from lxml import etree
 
 from retailflow.bpmn.namespaces import BPMNDI
 from retailflow.diagram import Mark, Overlay, draw
-from retailflow.diagram.model import Layout, file_model
+from retailflow.diagram.model import Bounds, Element, Layout, file_model
 from retailflow.model import Resource
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,3 +92,52 @@ def test_overlay_marks_set_state_badge_and_colour_of_the_element() -> None:
 
 def test_a_file_without_di_draws_nothing() -> None:
     assert draw(Layout()) == ""
+
+
+def layout_with(*elements: Element) -> Layout:
+    shapes = {element.id: Bounds(100 + 60 * n, 100, 36, 36) for n, element in enumerate(elements)}
+    return Layout(shapes=shapes, elements={element.id: element for element in elements})
+
+
+def test_throwing_event_markers_are_filled_catching_ones_hollow_non_interrupting_dashed() -> None:
+    drawn = drawn_ids(
+        draw(
+            layout_with(
+                Element("sent", "endEvent", None, event="message"),
+                Element("received", "startEvent", None, event="message"),
+                Element("reminder", "boundaryEvent", None, event="timer", interrupting=False),
+            )
+        )
+    )
+    sent = drawn["sent"].find(f".//{SVG}g[@class='marker message']/{SVG}rect")
+    received = drawn["received"].find(f".//{SVG}g[@class='marker message']/{SVG}rect")
+    assert sent.get("fill") == sent.get("stroke") and received.get("fill") == "none"
+    outline = drawn["reminder"].find(f"{SVG}circle")
+    assert (
+        outline.get("stroke-dasharray")
+        and drawn["sent"].find(f"{SVG}circle").get("stroke-dasharray") is None
+    )
+
+
+def test_activity_markers_show_loops_multi_instance_and_call_activities() -> None:
+    drawn = drawn_ids(
+        draw(
+            layout_with(
+                Element("each", "userTask", None, loop="parallel"),
+                Element("one_by_one", "serviceTask", None, loop="sequential"),
+                Element("again", "scriptTask", None, loop="standard"),
+                Element("call", "callActivity", None),
+            )
+        )
+    )
+    assert drawn["each"].find(f".//{SVG}path[@class='marker parallel']") is not None
+    assert drawn["one_by_one"].find(f".//{SVG}path[@class='marker sequential']") is not None
+    assert drawn["again"].find(f".//{SVG}path[@class='marker loop']") is not None
+    assert drawn["call"].find(f"{SVG}rect").get("stroke-width") == "4"
+
+
+def test_names_and_ids_from_a_file_are_escaped_never_markup() -> None:
+    svg = draw(layout_with(Element('x"><script>', "task", "<script>alert(1)</script>")))
+    assert "<script>" not in svg
+    [group] = drawn_ids(svg).values()
+    assert group.get("data-element-id") == 'x"><script>'
