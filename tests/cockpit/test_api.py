@@ -7,9 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from cockpit_api_kit import ORDER_PROCESS, Cockpit
 from fastapi.testclient import TestClient
 
-from conftest import ORDER_PROCESS, Cockpit
 from retailflow.model import HistoryKind
 from scenario_kit import FIXTURES
 

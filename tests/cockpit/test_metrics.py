@@ -6,9 +6,9 @@ from __future__ import annotations
 import socket
 import urllib.request
 
+from cockpit_api_kit import ORDER_PROCESS, Cockpit
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import ORDER_PROCESS, Cockpit
 from retailflow import Engine, SystemClock
 from retailflow.cockpit.metrics import serve_metrics
 
