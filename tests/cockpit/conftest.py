@@ -4,56 +4,20 @@ order flow deployed, a viewer's and an operator's token, and clients for each.""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import pytest
+from cockpit_api_kit import ORDER, ORDER_PROCESS, Cockpit, Stock
 from fastapi.testclient import TestClient
 
-from retailflow import Engine, RetryPolicy, VirtualClock
+from retailflow import RetryPolicy, VirtualClock
 from retailflow.cockpit import create_app
 from retailflow.cockpit.auth import create_token
 from retailflow.model import Role
 from scenario_kit import FIXTURES, EngineFactory, Recorder
 
-ORDER = {"order_id": "SO-1", "customer_id": "C-1", "items": [{"sku": "TEA", "quantity": 2}]}
-ORDER_PROCESS = "order_fulfilment_c8"
-
-
-class Stock:
-    """``inventory.reserve`` fails while ``broken`` (an incident after its retries), and
-    succeeds when the order says ``warehouse_open``."""
-
-    def __init__(self) -> None:
-        self.broken = False
-
-    def reserve(self, variables: dict[str, Any]) -> dict[str, Any]:
-        if self.broken and not variables.get("warehouse_open"):
-            raise ConnectionError("warehouse system down")
-        return {"stock_reserved": True}
-
-
-@dataclass
-class Cockpit:
-    """The engine behind the app, and clients: without a token, a viewer's, an operator's."""
-
-    engine: Engine
-    clock: VirtualClock
-    stock: Stock
-    anonymous: TestClient
-    viewer: TestClient
-    operator: TestClient
-
-    def start_order(self, key: str = "SO-1", **variables: Any) -> str:
-        """Start an order through the API and run its jobs; returns the instance id."""
-        answer = self.operator.post(
-            f"/api/v1/processes/{ORDER_PROCESS}/instances",
-            json={"business_key": key, "variables": {**ORDER, "order_id": key, **variables}},
-        )
-        assert answer.status_code == 201, answer.text
-        self.engine.run()
-        return str(answer.json()["id"])
+# Tests written before cockpit_api_kit held these import them from here.
+__all__ = ["ORDER", "ORDER_PROCESS", "Cockpit", "Stock", "cockpit"]
 
 
 @pytest.fixture

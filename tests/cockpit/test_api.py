@@ -7,9 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from cockpit_api_kit import ORDER_PROCESS, Cockpit
 from fastapi.testclient import TestClient
 
-from conftest import ORDER_PROCESS, Cockpit
 from retailflow.model import HistoryKind
 from scenario_kit import FIXTURES
 
@@ -342,6 +342,7 @@ def test_unknown_ids_are_404_with_a_message(
         ),
         ("POST", "/api/v1/messages", {"name": ""}, "name"),
         ("POST", "/api/v1/messages", {"name": "m", "ttl_seconds": -1}, "ttl_seconds"),
+        ("POST", "/api/v1/messages", {"name": "m", "ttl_seconds": 1e300}, "ttl_seconds"),
         ("POST", "/api/v1/messages", {"name": 5}, "name"),
         ("POST", "/api/v1/signals", {}, "name"),
         ("POST", "/api/v1/incidents/x/retry", {"retries": 0}, "retries"),
@@ -376,6 +377,18 @@ def test_malformed_json_and_oversized_bodies_are_refused(cockpit: Cockpit) -> No
     )
     assert streamed.status_code == 413
     assert cockpit.engine.instances() == []
+
+
+def test_deeply_nested_variables_are_refused_not_crashed_on(cockpit: Cockpit) -> None:
+    for depth in (100, 600, 5000):
+        nested = b"[" * depth + b"]" * depth
+        answer = cockpit.operator.post(
+            f"/api/v1/processes/{ORDER_PROCESS}/instances",
+            content=b'{"variables": {"deep": ' + nested + b"}}",
+            headers={"content-type": "application/json"},
+        )
+        assert 400 <= answer.status_code < 500, depth
+        assert answer.json()["detail"]
 
 
 def test_non_finite_numbers_in_variables_are_refused(cockpit: Cockpit) -> None:

@@ -23,6 +23,8 @@ def test_import_retailflow_leaves_the_database_grammar_and_cli_libraries_unloade
     done = python("import json, sys, retailflow; print(json.dumps(sorted(sys.modules)))")
     loaded = {name.split(".")[0] for name in json.loads(done.stdout)}
     assert loaded.isdisjoint({"sqlalchemy", "alembic", "lark", "typer", "rich", "croniter"})
+    # The cockpit's web stack too: an application that never serves it never loads it.
+    assert loaded.isdisjoint({"fastapi", "starlette", "uvicorn", "jinja2", "prometheus_client"})
     assert "SpiffWorkflow" in loaded  # the in-memory engine's own interpreter stays
 
 

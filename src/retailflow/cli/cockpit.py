@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from retailflow.cli.operations import DbOption, store_url
-from retailflow.model import Role
+from retailflow.model import RetailflowError, Role
 
 token = typer.Typer(help="Tokens for the cockpit and its REST API.", no_args_is_help=True)
 
@@ -61,5 +61,8 @@ def create(
     from retailflow.engine import Engine
 
     with Engine(_durable_url(db)) as engine:
-        secret = create_token(engine.store, name, role, engine.clock.now())
+        try:
+            secret = create_token(engine.store, name, role, engine.clock.now())
+        except RetailflowError as error:
+            raise typer.BadParameter(str(error), param_hint="NAME") from error
     typer.echo(secret)

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Query, Request, UploadFile, status
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from retailflow.cockpit.actions import Actions
 from retailflow.cockpit.auth import Operator, Viewer
@@ -73,6 +74,10 @@ def variables_from_json(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
     malformed tag (``{"$date": "soon"}``) is the sender's mistake, a 422."""
     try:
         return decode_variables(raw)
+    except RecursionError as error:
+        raise VariableTypeError(
+            f"{where}: variables nest too deeply to read; flatten them", path=""
+        ) from error
     except (ValueError, TypeError, ArithmeticError) as error:
         raise VariableTypeError(
             f"{where}: a tagged value does not read as its type ({error}); "
@@ -144,8 +149,9 @@ async def deploy(
         if not name:
             raise RetailflowError("every uploaded file needs a file name (order.bpmn)")
         contents[name] = await upload.read()
-    deployment = _actions(request).deploy(
-        principal.name, contents, require_handlers=require_handlers
+    # Parsing and checking the files takes a while: off the event loop, like the sync routes.
+    deployment = await run_in_threadpool(
+        _actions(request).deploy, principal.name, contents, require_handlers=require_handlers
     )
     return DeploymentOut.of(deployment)
 

@@ -80,13 +80,21 @@ def metrics_registry(store: Store, now: Callable[[], datetime]) -> CollectorRegi
     return registry
 
 
-def serve_metrics(store: Store, now: Callable[[], datetime], *, port: int, host: str) -> None:
+def serve_metrics(
+    store: Store, now: Callable[[], datetime], *, port: int, host: str
+) -> Callable[[], None]:
     """Serve ``/metrics`` on ``host:port`` from a background thread (``retailflow worker
-    --metrics-port``). Unlike the cockpit it asks no token: bind it where only the scraper
-    reaches it (the default is 127.0.0.1)."""
+    --metrics-port``); returns what stops it. Unlike the cockpit it asks no token: bind it
+    where only the scraper reaches it (the default is 127.0.0.1)."""
     from prometheus_client import start_http_server
 
-    start_http_server(port, addr=host, registry=metrics_registry(store, now))
+    server, _thread = start_http_server(port, addr=host, registry=metrics_registry(store, now))
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    return stop
 
 
 router = APIRouter(include_in_schema=False)

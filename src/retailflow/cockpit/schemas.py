@@ -279,7 +279,7 @@ class MessageIn(_In):
     name: str = _NAME
     key: str | None = Field(default=None, max_length=255)
     variables: Variables = Field(default_factory=dict)
-    ttl_seconds: float | None = Field(default=None, gt=0)
+    ttl_seconds: float | None = Field(default=None, gt=0, le=10 * 365 * 24 * 3600)
 
 
 class MessageOut(_Out):

@@ -656,7 +656,7 @@ def _selects(query: InstanceQuery, instance: Instance) -> bool:
         holds = (isinstance(stored, bool) == isinstance(value, bool)) and stored == value
     return (
         holds
-        and (query.status is None or instance.status == query.status)
+        and (query.status is None or instance.status == InstanceStatus(query.status))
         and (query.process_id is None or instance.process_id == query.process_id)
         and (query.business_key is None or instance.business_key == query.business_key)
         and (query.started_from is None or instance.started_at >= query.started_from)

@@ -453,7 +453,7 @@ class SqlStore:
                 beyond = or_(started > cursor, and_(started == cursor, ident > query.after))
             statement = statement.where(beyond)
         if query.status is not None:
-            statement = statement.where(instances.c.status == query.status.value)
+            statement = statement.where(instances.c.status == InstanceStatus(query.status).value)
         if query.process_id is not None:
             statement = statement.where(instances.c.process_id == query.process_id)
         if query.business_key is not None:
@@ -476,7 +476,12 @@ class SqlStore:
         if self._postgres:
             stored = cast(instances.c.variables, postgresql.JSONB).op("->")(name)
             return stored == cast(literal(wanted), postgresql.JSONB)
-        path = '$."' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if '"' in name:
+            raise RetailflowError(
+                f"cannot search by variable {name!r} on SQLite: its JSON paths cannot name a "
+                'variable with a double quote (") in its name'
+            )
+        path = f'$."{name}"'
         return instances.c.variables.op("->")(literal(path)) == literal(wanted)
 
     def count_instances(self) -> dict[tuple[str, InstanceStatus], int]:
