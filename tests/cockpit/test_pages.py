@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-from conftest import ORDER_PROCESS, Cockpit
+from cockpit_api_kit import ORDER_PROCESS, Cockpit
+
 from retailflow.model import InstanceStatus
 
 
