@@ -72,17 +72,21 @@ def home(_: Viewer) -> Response:
 
 @router.get("/processes")
 def processes(request: Request, principal: Viewer) -> Response:
-    """Every deployed definition and version with its instance counts, and each process's
-    KPIs."""
+    """Every deployed process with its versions and its instance counts by status (of all
+    versions: an instance search narrows them), and each process's KPIs."""
     engine = _engine(request)
     counts = engine.count_instances()
     kpis = {item.process_id: item for item in engine.kpis()}
+    versions: dict[str, list[ProcessDefinition]] = {}
+    for definition in engine.definitions():
+        versions.setdefault(definition.process_id, []).append(definition)
     rows = [
         {
-            "definition": definition,
-            "counts": {s.value: counts.get((definition.process_id, s), 0) for s in InstanceStatus},
+            "latest": found[-1],
+            "versions": found,
+            "counts": {s.value: counts.get((process_id, s), 0) for s in InstanceStatus},
         }
-        for definition in engine.definitions()
+        for process_id, found in versions.items()
     ]
     statuses = [s.value for s in InstanceStatus]
     context = {"rows": rows, "kpis": kpis, "statuses": statuses, "title": "Processes"}
