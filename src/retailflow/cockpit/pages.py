@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from pathlib import PurePath
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request, status
@@ -49,6 +50,8 @@ TEMPLATES.env.filters["when"] = lambda value: (
     value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else "-"
 )
 TEMPLATES.env.filters["json"] = lambda value: json.dumps(value, default=str, indent=1)
+# A file is deployed under the path it was given; its name is what a person recognises.
+TEMPLATES.env.filters["file_name"] = lambda name: PurePath(name).name
 
 
 def _engine(request: Request) -> Engine:
