@@ -365,9 +365,13 @@ def tasks(
     group: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
     """Open user tasks, by assignee or candidate group."""
-    found = _engine(request).tasks(assignee=assignee or None, candidate_group=group or None)
+    engine = _engine(request)
+    found = engine.tasks(assignee=assignee or None, candidate_group=group or None)
+    # People know an order by its business key, not by an instance id.
+    orders = {task.instance_id: engine.instance(task.instance_id) for task in found}
     context = {
         "tasks": found,
+        "orders": orders,
         "filters": {"assignee": assignee, "group": group},
         "done": request.query_params.get("done"),
         "title": "Tasks",
