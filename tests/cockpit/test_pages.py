@@ -81,6 +81,8 @@ def test_operator_retries_an_incident_with_changed_variables_and_a_viewer_is_ref
 ) -> None:
     cockpit.stock.broken = True
     instance = cockpit.start_order("SO-9")
+    listed = cockpit.viewer.get("/incidents").text
+    assert "SO-9" in listed and "warehouse system down" in listed
     page = cockpit.viewer.get(f"/instances/{instance}").text
     assert state_of(page, "reserve_stock") == "incident"
     assert "warehouse system down" in page and 'name="retry"' not in page
@@ -94,6 +96,7 @@ def test_operator_retries_an_incident_with_changed_variables_and_a_viewer_is_ref
     cockpit.engine.run()
     page = cockpit.viewer.get(f"/instances/{instance}").text
     assert state_of(page, "reserve_stock") == "passed"
+    assert "No open incident." in cockpit.viewer.get("/incidents").text
     assert state_of(page, "wait_for_payment") == "waiting"
     assert "by operator-ann" in page
 

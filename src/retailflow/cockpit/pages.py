@@ -210,6 +210,16 @@ def _moment(text: str, what: str) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+@router.get("/incidents")
+def incidents(request: Request, principal: Viewer) -> Response:
+    """Every open incident, oldest first: where operations start the day."""
+    engine = _engine(request)
+    found = sorted(engine.incidents(), key=lambda incident: incident.created_at)
+    orders = {incident.instance_id: engine.instance(incident.instance_id) for incident in found}
+    context = {"incidents": found, "orders": orders, "title": "Incidents"}
+    return render(request, "incidents.html", context, principal=principal)
+
+
 @router.get("/instances/{instance_id}")
 def instance(request: Request, principal: Viewer, instance_id: str) -> Response:
     """One instance: its diagram with where it waits and the path it took, its variables,

@@ -42,6 +42,12 @@ def test_operator_finds_the_failed_order_sees_it_on_the_diagram_retries_it_and_i
     browser: Browser, cockpit: Cockpit
 ) -> None:
     page = logged_in(browser, cockpit, cockpit.operator_token)
+    page.click("nav >> text=Incidents")
+    expect(page.locator("#incidents tbody tr[data-incident]", has_text="SO-1001")).to_contain_text(
+        "no stock of SKU 'OUT'"
+    )
+    screenshot(page, "incidents")
+    page.click("nav >> text=Instances")
     page.select_option("select[name=status]", "running")
     page.fill("input[name=business_key]", "SO-1001")
     page.click("form.search button")
