@@ -55,6 +55,13 @@ def test_login_sets_an_httponly_samesite_strict_secure_cookie(
     assert browser.get("/api/v1/processes").status_code == 200
 
 
+def test_no_other_site_may_frame_the_cockpit(browser: TestClient) -> None:
+    for answer in (browser.get("/login"), browser.get("/api/v1/processes")):
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["referrer-policy"] == "same-origin"
+
+
 def test_a_wrong_token_shows_the_login_page_again_with_401(browser: TestClient) -> None:
     answer = browser.post("/login", data={"token": "rf_guess"}, follow_redirects=False)
     assert answer.status_code == 401 and "Unknown token" in answer.text

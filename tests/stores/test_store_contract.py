@@ -29,6 +29,7 @@ from retailflow.model import (
     InstanceQuery,
     InstanceStatus,
     JobKind,
+    JobState,
     NotFoundError,
     SubscriptionKind,
 )
@@ -254,6 +255,31 @@ def test_instance_search_filters_by_variable_value_and_start_window(store: Store
     assert ids(started_from=at(20), started_until=at(40)) == ["b", "c"]
     assert ids(started_from=at(20), variable=("channel", "web")) == ["c"]
     assert store.count_instances() == {("order", InstanceStatus.RUNNING): 4}
+
+
+def test_jobs_are_counted_by_state_as_state_at_tells(store: Store) -> None:
+    start(
+        store,
+        instance("i1"),
+        jobs=[
+            job("due", due=0),
+            job("later", due=100),
+            job("taken", due=0),
+            job("dead", retries=0),
+        ],
+    )
+    store.claim_due_jobs(now=at(10), owner="w1", lease_until=at(60), limit=1)
+    listed = {j.state_at(at(20)) for j in store.list_jobs()}
+    counted = store.count_jobs(at(20))
+    assert counted == {
+        JobState.DUE: 1,
+        JobState.SCHEDULED: 1,
+        JobState.CLAIMED: 1,
+        JobState.FAILED: 1,
+    }
+    assert set(counted) == listed
+    # Once the lease has run out, the claimed job is due again.
+    assert store.count_jobs(at(70))[JobState.DUE] == 2
 
 
 def test_newest_first_pages_break_ties_of_one_start_time_by_id(store: Store) -> None:

@@ -66,6 +66,7 @@ def create_app(engine: Engine, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) 
     app.state.csrf_key = secrets.token_bytes(32)
     app.state.metrics = metrics.metrics_registry(engine.store, engine.clock.now)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     _add_error_answers(app)
     app.include_router(auth.router)
     app.include_router(api.router, prefix=API_PREFIX)
@@ -139,6 +140,33 @@ def _wants_page(request: Request) -> bool:
     return not request.url.path.startswith((API_PREFIX, "/metrics")) and "text/html" in (
         request.headers.get("accept", "")
     )
+
+
+class SecurityHeaders:
+    """Headers on every answer that keep a browser from misusing it: no other site may frame
+    the cockpit (a framed page could trick an operator into clicking Cancel), no content-type
+    sniffing, and no URL (with its instance ids and business keys) leaks as a referrer."""
+
+    HEADERS = (
+        (b"x-frame-options", b"DENY"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"same-origin"),
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *self.HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 class BodyLimit:

@@ -8,7 +8,6 @@ in the worker), a histogram by job type and outcome.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
@@ -20,7 +19,6 @@ from prometheus_client.registry import Collector
 
 from retailflow.cockpit.auth import Viewer
 from retailflow.engine import handler_timing
-from retailflow.model import JobState
 from retailflow.stores import Store
 
 HANDLER_SECONDS = Histogram(
@@ -53,16 +51,15 @@ class StoreCollector(Collector):
         for (process_id, status), count in sorted(self._store.count_instances().items()):
             instances.add_metric([process_id, status.value], count)
         yield instances
-        now = self._now()
-        by_state = Counter(job.state_at(now) for job in self._store.list_jobs())
+        by_state = self._store.count_jobs(self._now())
         jobs = GaugeMetricFamily(
             "retailflow_jobs",
             "Jobs by state: due (to run now), scheduled (later), claimed (a worker runs "
             "them), failed (out of retries).",
             labels=["state"],
         )
-        for state in JobState:
-            jobs.add_metric([state.value], by_state[state])
+        for state, count in by_state.items():
+            jobs.add_metric([state.value], count)
         yield jobs
         yield GaugeMetricFamily(
             "retailflow_incidents_open",

@@ -21,6 +21,7 @@ from retailflow.model import (
     InstanceQuery,
     InstanceStatus,
     Job,
+    JobState,
     ProcessDefinition,
     Resource,
     Subscription,
@@ -173,6 +174,10 @@ class Store(Protocol):
 
     def list_jobs(self, *, instance_id: str | None = None) -> list[Job]:
         """Jobs, optionally of one instance, ordered by due time."""
+
+    def count_jobs(self, now: datetime) -> dict[JobState, int]:
+        """How many jobs are in each state at ``now`` (``Job.state_at``), counted by the store
+        without reading the rows out: what a metrics scrape asks every few seconds."""
 
     def next_due_at(self) -> datetime | None:
         """The earliest due time of an unlocked job with retries left, or ``None``."""

@@ -27,6 +27,7 @@ from retailflow.model import (
     InstanceQuery,
     InstanceStatus,
     Job,
+    JobState,
     ProcessDefinition,
     Resource,
     Subscription,
@@ -444,6 +445,12 @@ class MemoryStore:
             else:
                 found = [replace(self._jobs[i]) for i in self._jobs_of.get(instance_id)]
         return sorted(found, key=lambda job: (job.due_at, job.id))
+
+    def count_jobs(self, now: datetime) -> dict[JobState, int]:
+        """How many jobs are in each state at ``now``."""
+        with self._lock:
+            counted = Counter(job.state_at(now) for job in self._jobs.values())
+        return {state: counted[state] for state in JobState}
 
     def next_due_at(self) -> datetime | None:
         """The earliest due time of an unlocked job with retries left, or ``None``."""

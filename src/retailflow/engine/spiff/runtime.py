@@ -499,14 +499,10 @@ class ProcessRun:
 
     def set_variables(self, variables: Mapping[str, Any]) -> None:
         """An operator changed process variables: the open tasks carry the new values onward,
-        and the last completed task's data (what ``variables`` reads) shows them now."""
+        and the task ``variables`` reads shows them now."""
         for task in self._open_tasks():
             task.data.update(variables)
-        last = self._workflow.last_task
-        if last is not None:
-            last.data.update(variables)
-        if self._workflow.completed:
-            self._workflow.data.update(variables)
+        (self._workflow.last_task or self._workflow.task_tree).data.update(variables)
 
     def cancel(self) -> None:
         """End the instance where it stands."""

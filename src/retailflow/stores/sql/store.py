@@ -60,6 +60,7 @@ from retailflow.model import (
     InstanceQuery,
     InstanceStatus,
     Job,
+    JobState,
     ProcessDefinition,
     Resource,
     RetailflowError,
@@ -607,6 +608,25 @@ class SqlStore:
             query = query.where(jobs.c.instance_id == instance_id)
         with self._read() as conn:
             return [rows.job_from_row(row) for row in conn.execute(query)]
+
+    def count_jobs(self, now: datetime) -> dict[JobState, int]:
+        """How many jobs are in each state at ``now``: one grouped read, the state decided
+        as ``Job.state_at`` decides it."""
+        state = case(
+            (jobs.c.retries_left <= 0, JobState.FAILED.value),
+            (
+                and_(jobs.c.lock_owner.is_not(None), jobs.c.lock_expires_at > now),
+                JobState.CLAIMED.value,
+            ),
+            (jobs.c.due_at > now, JobState.SCHEDULED.value),
+            else_=JobState.DUE.value,
+        )
+        with self._read() as conn:
+            counted: dict[str, int] = {
+                name: count
+                for name, count in conn.execute(select(state, func.count()).group_by(state))
+            }
+        return {each: counted.get(each.value, 0) for each in JobState}
 
     def next_due_at(self) -> datetime | None:
         """The earliest due time of an unlocked job with retries left, or ``None``."""
