@@ -76,10 +76,10 @@ def home(_: Viewer) -> Response:
 @router.get("/processes")
 def processes(request: Request, principal: Viewer) -> Response:
     """Every deployed process with its versions and its instance counts by status (of all
-    versions: an instance search narrows them), and each process's KPIs."""
+    versions: an instance search narrows them). The KPIs are on each process's page: they
+    are read from the whole history, which a list of every process should not wait for."""
     engine = _engine(request)
     counts = engine.count_instances()
-    kpis = {item.process_id: item for item in engine.kpis()}
     versions: dict[str, list[ProcessDefinition]] = {}
     for definition in engine.definitions():
         versions.setdefault(definition.process_id, []).append(definition)
@@ -92,7 +92,7 @@ def processes(request: Request, principal: Viewer) -> Response:
         for process_id, found in versions.items()
     ]
     statuses = [s.value for s in InstanceStatus]
-    context = {"rows": rows, "kpis": kpis, "statuses": statuses, "title": "Processes"}
+    context = {"rows": rows, "statuses": statuses, "title": "Processes"}
     return render(request, "processes.html", context, principal=principal)
 
 
