@@ -21,8 +21,16 @@ from retailflow.model.kpis import KpiWindow, StepKpis
 T0 = datetime(2026, 11, 2, 7, 0, tzinfo=UTC)
 
 
-def step(element_id: str, entered: int, p90: timedelta | None, process: str = "p") -> StepKpis:
-    return StepKpis(element_id, None, "task", process, entered, entered, p90, p90, 1.0)
+def step(
+    element_id: str,
+    entered: int,
+    p90: timedelta | None,
+    process: str = "p",
+    kind: str = "task",
+    completed: int | None = None,
+) -> StepKpis:
+    done = entered if completed is None else completed
+    return StepKpis(element_id, None, kind, process, entered, done, p90, p90, 1.0)
 
 
 def test_heatmap_badges_traffic_notes_p90_and_shades_the_busiest_darkest() -> None:
@@ -42,10 +50,13 @@ def test_heatmap_badges_traffic_notes_p90_and_shades_the_busiest_darkest() -> No
             step("quiet", 1, None),
             step("never", 0, None),
             step("in_called_process", 50, None, process="other"),
+            step("armed_often_fired_twice", 10, None, kind="boundaryEvent", completed=2),
+            step("armed_never_fired", 10, None, kind="boundaryEvent", completed=0),
         ],
     )
     overlay = heatmap(kpis)
-    assert set(overlay.marks) == {"busy", "quiet"}
+    assert set(overlay.marks) == {"busy", "quiet", "armed_often_fired_twice"}
+    assert overlay.mark("armed_often_fired_twice").badge == "2"
     busy, quiet = overlay.mark("busy"), overlay.mark("quiet")
     assert (busy.badge, busy.note, quiet.badge, quiet.note) == ("10", "p90 3.0h", "1", None)
     assert busy.fill == "#ea580c" and quiet.fill != busy.fill

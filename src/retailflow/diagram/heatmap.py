@@ -1,16 +1,17 @@
 """Where a process's time and traffic go, painted on its diagram.
 
 Each step the KPIs counted is filled from pale to deep orange by how many times tokens entered
-it (relative to the busiest step), carries that count in its badge and its p90 time under it;
-the tooltip adds completions, p50 and conversion. The numbers are ``Engine.kpis``' own, so the
-picture and the KPI table never disagree.
+it (a boundary event: how many times it fired), relative to the busiest step; its badge carries
+that count and the line under it its p90 time; the tooltip adds completions, p50 and
+conversion. The numbers are ``Engine.kpis``' own, so the picture and the KPI table never
+disagree.
 """
 
 from __future__ import annotations
 
 from retailflow.diagram.overlay import Mark, Overlay
 from retailflow.model import ProcessKpis
-from retailflow.model.kpis import as_seconds, short_duration
+from retailflow.model.kpis import StepKpis, as_seconds, short_duration
 
 _COLD = (255, 247, 230)
 _HOT = (234, 88, 12)
@@ -21,10 +22,11 @@ def heatmap(kpis: ProcessKpis) -> Overlay:
     """Marks for every step of ``kpis``' own process (not of the processes it calls): traffic
     as colour and badge, p90 time as a note."""
     steps = [step for step in kpis.steps if step.process_id == kpis.process_id]
-    busiest = max((step.entered for step in steps), default=0)
+    busiest = max((_traffic(step) for step in steps), default=0)
     marks: dict[str, Mark] = {}
     for step in steps:
-        if not step.entered:
+        traffic = _traffic(step)
+        if not traffic:
             continue
         p50, p90 = as_seconds(step.duration_p50), as_seconds(step.duration_p90)
         title = (
@@ -35,13 +37,19 @@ def heatmap(kpis: ProcessKpis) -> Overlay:
         marks[step.element_id] = Mark(
             "heat",
             _STROKE,
-            _shade(step.entered / busiest),
-            badge=str(step.entered),
+            _shade(traffic / busiest),
+            badge=str(traffic),
             # A step passed within a second says nothing worth the room on the drawing.
             note=f"p90 {short_duration(p90)}" if p90 is not None and p90 >= 1 else None,
             title=title,
         )
     return Overlay(marks)
+
+
+def _traffic(step: StepKpis) -> int:
+    """Tokens that went through a step: a boundary event is entered whenever its activity
+    starts, so what counts there is how often it fired (completed)."""
+    return step.completed if step.element_type == "boundaryEvent" else step.entered
 
 
 def _shade(share: float) -> str:
