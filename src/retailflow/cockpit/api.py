@@ -93,7 +93,7 @@ def processes(request: Request, _: Viewer) -> list[ProcessOut]:
     engine = _engine(request)
     versions: dict[str, list[DefinitionOut]] = defaultdict(list)
     for definition in engine.definitions():
-        versions[definition.process_id].append(DefinitionOut.of(definition))
+        versions[definition.process_id].append(DefinitionOut.model_validate(definition))
     counts: dict[str, dict[InstanceStatus, int]] = defaultdict(dict)
     for (process_id, instance_status), count in engine.count_instances().items():
         counts[process_id][instance_status] = count
@@ -199,7 +199,7 @@ def search_instances(
     found = _engine(request).search_instances(query)
     page = found[:limit]
     return InstancePage(
-        items=[InstanceOut.of(instance) for instance in page],
+        items=[InstanceOut.model_validate(instance) for instance in page],
         next_after=page[-1].id if len(found) > limit else None,
     )
 
@@ -232,18 +232,20 @@ def instance(request: Request, instance_id: str, _: Viewer) -> InstanceDetail:
     found = engine.instance(instance_id)
     now = engine.clock.now()
     return InstanceDetail(
-        instance=InstanceOut.of(found),
+        instance=InstanceOut.model_validate(found),
         jobs=[JobOut.of(job, now) for job in engine.jobs(instance=instance_id)],
-        subscriptions=[SubscriptionOut.of(s) for s in engine.subscriptions(instance=instance_id)],
-        tasks=[TaskOut.of(task) for task in engine.tasks(instance=instance_id)],
-        incidents=[IncidentOut.of(i) for i in engine.incidents(instance=instance_id)],
+        subscriptions=[
+            SubscriptionOut.model_validate(s) for s in engine.subscriptions(instance=instance_id)
+        ],
+        tasks=[TaskOut.model_validate(task) for task in engine.tasks(instance=instance_id)],
+        incidents=[IncidentOut.model_validate(i) for i in engine.incidents(instance=instance_id)],
     )
 
 
 @router.get("/instances/{instance_id}/history", tags=["instances"])
 def history(request: Request, instance_id: str, _: Viewer) -> list[HistoryOut]:
     """Every recorded step of an instance, in order, with who took it when a person did."""
-    return [HistoryOut.of(event) for event in _engine(request).history(instance_id)]
+    return [HistoryOut.model_validate(event) for event in _engine(request).history(instance_id)]
 
 
 @router.post("/processes/{process_id}/instances", tags=["instances"], status_code=201)
@@ -255,13 +257,13 @@ def start(request: Request, process_id: str, body: StartIn, principal: Operator)
         business_key=body.business_key,
         variables=variables_from_json(body.variables, f"start of '{process_id}'"),
     )
-    return InstanceOut.of(started)
+    return InstanceOut.model_validate(started)
 
 
 @router.post("/instances/{instance_id}/cancel", tags=["instances"])
 def cancel(request: Request, instance_id: str, principal: Operator) -> InstanceOut:
     """End a running instance where it stands."""
-    return InstanceOut.of(_actions(request).cancel(principal.name, instance_id))
+    return InstanceOut.model_validate(_actions(request).cancel(principal.name, instance_id))
 
 
 @router.patch("/instances/{instance_id}/variables", tags=["instances"])
@@ -270,7 +272,9 @@ def set_variables(
 ) -> InstanceOut:
     """Set process variables of a running instance (the others keep their values)."""
     variables = variables_from_json(body.variables, f"variables of instance '{instance_id}'")
-    return InstanceOut.of(_actions(request).set_variables(principal.name, instance_id, variables))
+    return InstanceOut.model_validate(
+        _actions(request).set_variables(principal.name, instance_id, variables)
+    )
 
 
 # -- jobs and incidents --------------------------------------------------------------------------
@@ -293,7 +297,7 @@ def jobs(
 @router.post("/jobs/{job_id}/fire", tags=["jobs"])
 def fire_timer(request: Request, job_id: str, principal: Operator) -> InstanceOut:
     """Fire an instance's waiting timer now, before its due time."""
-    return InstanceOut.of(_actions(request).fire_timer(principal.name, job_id))
+    return InstanceOut.model_validate(_actions(request).fire_timer(principal.name, job_id))
 
 
 @router.get("/incidents", tags=["jobs"])
@@ -306,7 +310,7 @@ def incidents(
     engine = _engine(request)
     if instance_id is not None:
         engine.instance(instance_id)
-    return [IncidentOut.of(i) for i in engine.incidents(instance=instance_id)]
+    return [IncidentOut.model_validate(i) for i in engine.incidents(instance=instance_id)]
 
 
 @router.post("/incidents/{incident_id}/retry", tags=["jobs"])
@@ -332,7 +336,7 @@ def correlate(request: Request, body: MessageIn, principal: Operator) -> Message
         variables=variables_from_json(body.variables, f"message '{body.name}'"),
         ttl=None if body.ttl_seconds is None else timedelta(seconds=body.ttl_seconds),
     )
-    return MessageOut(instance=None if reached is None else InstanceOut.of(reached))
+    return MessageOut(instance=None if reached is None else InstanceOut.model_validate(reached))
 
 
 @router.post("/signals", tags=["events"])
@@ -341,7 +345,7 @@ def broadcast(request: Request, body: SignalIn, principal: Operator) -> list[Ins
     reached = _actions(request).broadcast(
         principal.name, body.name, variables_from_json(body.variables, f"signal '{body.name}'")
     )
-    return [InstanceOut.of(i) for i in reached]
+    return [InstanceOut.model_validate(i) for i in reached]
 
 
 # -- user tasks ----------------------------------------------------------------------------------
@@ -357,13 +361,13 @@ def tasks(
     found = _engine(request).tasks(
         instance=instance_id, assignee=assignee, candidate_group=candidate_group
     )
-    return [TaskOut.of(task) for task in found]
+    return [TaskOut.model_validate(task) for task in found]
 
 
 @router.get("/tasks/{task_id}", tags=["tasks"])
 def task(request: Request, task_id: str, _: Viewer) -> TaskOut:
     """One open user task, with its form key and the variables it sees."""
-    return TaskOut.of(_engine(request).store.get_user_task(task_id))
+    return TaskOut.model_validate(_engine(request).store.get_user_task(task_id))
 
 
 @router.post("/tasks/{task_id}/complete", tags=["tasks"])
@@ -372,4 +376,6 @@ def complete_task(
 ) -> InstanceOut:
     """Complete an open user task with the variables entered."""
     variables = variables_from_json(body.variables, f"completion of task '{task_id}'")
-    return InstanceOut.of(_actions(request).complete_task(principal.name, task_id, variables))
+    return InstanceOut.model_validate(
+        _actions(request).complete_task(principal.name, task_id, variables)
+    )

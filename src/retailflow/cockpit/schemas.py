@@ -9,18 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from retailflow.model import (
     Deployment,
-    HistoryEvent,
-    Incident,
-    Instance,
     InstanceStatus,
     Job,
-    ProcessDefinition,
-    Subscription,
-    UserTask,
 )
 from retailflow.model.variables import encode
 
@@ -29,7 +23,15 @@ Variables = dict[str, Any]
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    """An answer; built from the engine's dataclass of the same fields with ``model_validate``
+    (enums answer as their values, variables in the codec's JSON form)."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+    @field_validator("variables", mode="before", check_fields=False)
+    @classmethod
+    def _encoded(cls, variables: Any) -> Any:
+        return encode(variables)
 
 
 class DefinitionOut(_Out):
@@ -41,17 +43,6 @@ class DefinitionOut(_Out):
     name: str | None
     resource_name: str
     deployed_at: datetime
-
-    @classmethod
-    def of(cls, definition: ProcessDefinition) -> DefinitionOut:
-        return cls(
-            id=definition.id,
-            process_id=definition.process_id,
-            version=definition.version,
-            name=definition.name,
-            resource_name=definition.resource_name,
-            deployed_at=definition.deployed_at,
-        )
 
 
 class ProcessOut(_Out):
@@ -76,21 +67,6 @@ class InstanceOut(_Out):
     parent_id: str | None
     version: int
     variables: Variables
-
-    @classmethod
-    def of(cls, instance: Instance) -> InstanceOut:
-        return cls(
-            id=instance.id,
-            definition_id=instance.definition_id,
-            process_id=instance.process_id,
-            business_key=instance.business_key,
-            status=instance.status,
-            started_at=instance.started_at,
-            ended_at=instance.ended_at,
-            parent_id=instance.parent_id,
-            version=instance.version,
-            variables=encode(instance.variables),
-        )
 
 
 class InstancePage(_Out):
@@ -140,17 +116,6 @@ class IncidentOut(_Out):
     message: str
     created_at: datetime
 
-    @classmethod
-    def of(cls, incident: Incident) -> IncidentOut:
-        return cls(
-            id=incident.id,
-            instance_id=incident.instance_id,
-            job_id=incident.job_id,
-            element_id=incident.element_id,
-            message=incident.message,
-            created_at=incident.created_at,
-        )
-
 
 class SubscriptionOut(_Out):
     """A message or signal an instance waits for."""
@@ -160,16 +125,6 @@ class SubscriptionOut(_Out):
     name: str
     element_id: str
     correlation_key: str | None
-
-    @classmethod
-    def of(cls, subscription: Subscription) -> SubscriptionOut:
-        return cls(
-            id=subscription.id,
-            kind=subscription.kind.value,
-            name=subscription.name,
-            element_id=subscription.element_id,
-            correlation_key=subscription.correlation_key,
-        )
 
 
 class TaskOut(_Out):
@@ -187,22 +142,6 @@ class TaskOut(_Out):
     due_at: datetime | None
     variables: Variables
 
-    @classmethod
-    def of(cls, task: UserTask) -> TaskOut:
-        return cls(
-            id=task.id,
-            instance_id=task.instance_id,
-            element_id=task.element_id,
-            name=task.name,
-            created_at=task.created_at,
-            assignee=task.assignee,
-            candidate_groups=list(task.candidate_groups),
-            candidate_users=list(task.candidate_users),
-            form_key=task.form_key,
-            due_at=task.due_at,
-            variables=encode(task.variables),
-        )
-
 
 class HistoryOut(_Out):
     """One recorded step; ``actor`` is the token holder who took it, if a person did."""
@@ -217,21 +156,6 @@ class HistoryOut(_Out):
     job_id: str | None
     actor: str | None
     variables: Variables
-
-    @classmethod
-    def of(cls, event: HistoryEvent) -> HistoryOut:
-        return cls(
-            seq=event.seq,
-            kind=event.kind.value,
-            at=event.at,
-            element_id=event.element_id,
-            element_type=event.element_type,
-            process_id=event.process_id,
-            attempt=event.attempt,
-            job_id=event.job_id,
-            actor=event.actor,
-            variables=encode(event.variables),
-        )
 
 
 class InstanceDetail(_Out):
@@ -255,8 +179,8 @@ class DeploymentOut(_Out):
     @classmethod
     def of(cls, deployment: Deployment) -> DeploymentOut:
         return cls(
-            created=[DefinitionOut.of(d) for d in deployment.created],
-            unchanged=[DefinitionOut.of(d) for d in deployment.unchanged],
+            created=[DefinitionOut.model_validate(d) for d in deployment.created],
+            unchanged=[DefinitionOut.model_validate(d) for d in deployment.unchanged],
             warnings=[str(finding) for finding in deployment.warnings],
         )
 
