@@ -25,6 +25,8 @@ def test_import_retailflow_leaves_the_database_grammar_and_cli_libraries_unloade
     assert loaded.isdisjoint(
         {"sqlalchemy", "alembic", "lark", "typer", "rich", "croniter", "asyncio"}
     )
+    # The cockpit's web stack too: an application that never serves it never loads it.
+    assert loaded.isdisjoint({"fastapi", "starlette", "uvicorn", "jinja2", "prometheus_client"})
     assert "SpiffWorkflow" in loaded  # the in-memory engine's own interpreter stays
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from retailflow.engine.actors import acting_as, current_actor
 from retailflow.engine.async_engine import AsyncEngine
 from retailflow.engine.clock import Clock, SystemClock, VirtualClock
 from retailflow.engine.engine import Engine
@@ -17,4 +18,6 @@ __all__ = [
     "VirtualClock",
     "Worker",
     "WorkerSettings",
+    "acting_as",
+    "current_actor",
 ]

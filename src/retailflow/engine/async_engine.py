@@ -68,6 +68,7 @@ class AsyncEngine:
 
     # -- repository --------------------------------------------------------------------------
     deploy = _awaitable(Engine.deploy)
+    deploy_files = _awaitable(Engine.deploy_files)
     definitions = _awaitable(Engine.definitions)
 
     # -- runtime -----------------------------------------------------------------------------
@@ -80,10 +81,14 @@ class AsyncEngine:
     broadcast_signal = _awaitable(Engine.broadcast_signal)
     cancel = _awaitable(Engine.cancel)
     retry = _awaitable(Engine.retry)
+    set_variables = _awaitable(Engine.set_variables)
+    fire_timer = _awaitable(Engine.fire_timer)
 
     # -- history and queries -----------------------------------------------------------------
     instance = _awaitable(Engine.instance)
     instances = _awaitable(Engine.instances)
+    search_instances = _awaitable(Engine.search_instances)
+    count_instances = _awaitable(Engine.count_instances)
     history = _awaitable(Engine.history)
     incidents = _awaitable(Engine.incidents)
     jobs = _awaitable(Engine.jobs)

@@ -228,6 +228,18 @@ history = Table(
     Column("job_id", _Key),
     Column("variables", JSON, nullable=False),
     Column("process_id", _Key),
+    Column("actor", _Key),
     Index("ix_history_instance", "instance_id", "seq"),
     Index("ix_history_definition", "definition_id", "seq"),
+)
+
+# Cockpit and REST API tokens: only the SHA-256 of each secret, looked up by that hash.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("name", _Key, primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ux_api_tokens_hash", "token_hash", unique=True),
 )

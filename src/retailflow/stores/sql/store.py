@@ -19,14 +19,17 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     BindParameter,
+    ColumnElement,
     Connection,
     Engine,
     and_,
     bindparam,
     case,
+    cast,
     create_engine,
     delete,
     event,
+    func,
     insert,
     literal,
     or_,
@@ -49,13 +52,16 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.pool import StaticPool
 
 from retailflow.model import (
+    ApiToken,
     BufferedMessage,
     ConcurrentUpdateError,
     HistoryEvent,
     Incident,
     Instance,
+    InstanceQuery,
     InstanceStatus,
     Job,
+    JobState,
     ProcessDefinition,
     Resource,
     RetailflowError,
@@ -63,6 +69,7 @@ from retailflow.model import (
     Subscription,
     SubscriptionKind,
     UserTask,
+    VariableMatch,
 )
 from retailflow.model.variables import decode, encode
 from retailflow.stores import errors
@@ -71,6 +78,7 @@ from retailflow.stores.sql import rows
 from retailflow.stores.sql.pg_schema import create_schema, search_only, split_schema
 from retailflow.stores.sql.schema import (
     CLAIMABLE,
+    api_tokens,
     buffered_messages,
     incidents,
     instances,
@@ -427,25 +435,71 @@ class SqlStore:
     ) -> list[Instance]:
         """Instances matching every given filter, oldest first; ``after`` an instance id
         (see ``Store.list_instances``)."""
-        query = select(*_INSTANCE_COLUMNS).order_by(instances.c.started_at, instances.c.id)
-        if after is not None:
-            cursor = self.get_instance(after).started_at
-            query = query.where(
-                or_(
-                    instances.c.started_at > cursor,
-                    and_(instances.c.started_at == cursor, instances.c.id > after),
-                )
+        return self.search_instances(
+            InstanceQuery(
+                process_id=process_id,
+                status=status,
+                business_key=business_key,
+                limit=limit,
+                after=after,
             )
-        if status is not None:
-            query = query.where(instances.c.status == status.value)
-        if process_id is not None:
-            query = query.where(instances.c.process_id == process_id)
-        if business_key is not None:
-            query = query.where(instances.c.business_key == business_key)
-        if limit is not None:
-            query = query.limit(limit)
+        )
+
+    def search_instances(self, query: InstanceQuery) -> list[Instance]:
+        """One page of the instances ``query`` selects: a range read of the start-order index
+        (or the status, process or business-key index it starts with), whatever the depth."""
+        started, ident = instances.c.started_at, instances.c.id
+        ordered = (started.desc(), ident.desc()) if query.newest_first else (started, ident)
+        statement = select(*_INSTANCE_COLUMNS).order_by(*ordered)
+        if query.after is not None:
+            cursor = self.get_instance(query.after).started_at
+            if query.newest_first:
+                beyond = or_(started < cursor, and_(started == cursor, ident < query.after))
+            else:
+                beyond = or_(started > cursor, and_(started == cursor, ident > query.after))
+            statement = statement.where(beyond)
+        if query.status is not None:
+            statement = statement.where(instances.c.status == InstanceStatus(query.status).value)
+        if query.process_id is not None:
+            statement = statement.where(instances.c.process_id == query.process_id)
+        if query.business_key is not None:
+            statement = statement.where(instances.c.business_key == query.business_key)
+        if query.started_from is not None:
+            statement = statement.where(started >= query.started_from)
+        if query.started_until is not None:
+            statement = statement.where(started < query.started_until)
+        if query.variable is not None:
+            statement = statement.where(self._variable_holds(*query.variable))
+        if query.limit is not None:
+            statement = statement.limit(query.limit)
         with self._read() as conn:
-            return [rows.instance_from_row(row) for row in conn.execute(query)]
+            return [rows.instance_from_row(row) for row in conn.execute(statement)]
+
+    def _variable_holds(self, name: str, value: VariableMatch) -> ColumnElement[bool]:
+        """The instance's latest variable ``name`` equals ``value`` as JSON (1 is not true).
+        Both databases compare JSON texts of scalars in their minified form, as orjson writes."""
+        wanted = orjson.dumps(value).decode()
+        if self._postgres:
+            stored = cast(instances.c.variables, postgresql.JSONB).op("->")(name)
+            return stored == cast(literal(wanted), postgresql.JSONB)
+        if '"' in name:
+            raise RetailflowError(
+                f"cannot search by variable {name!r} on SQLite: its JSON paths cannot name a "
+                'variable with a double quote (") in its name'
+            )
+        path = f'$."{name}"'
+        return instances.c.variables.op("->")(literal(path)) == literal(wanted)
+
+    def count_instances(self) -> dict[tuple[str, InstanceStatus], int]:
+        """How many instances each process has in each status (one grouped read)."""
+        statement = select(instances.c.process_id, instances.c.status, func.count()).group_by(
+            instances.c.process_id, instances.c.status
+        )
+        with self._read() as conn:
+            return {
+                (process_id, InstanceStatus(status)): count
+                for process_id, status, count in conn.execute(statement)
+            }
 
     # -- jobs ------------------------------------------------------------------------------------
     def claim_due_jobs(
@@ -559,6 +613,25 @@ class SqlStore:
             query = query.where(jobs.c.instance_id == instance_id)
         with self._read() as conn:
             return [rows.job_from_row(row) for row in conn.execute(query)]
+
+    def count_jobs(self, now: datetime) -> dict[JobState, int]:
+        """How many jobs are in each state at ``now``: one grouped read, the state decided
+        as ``Job.state_at`` decides it."""
+        state = case(
+            (jobs.c.retries_left <= 0, JobState.FAILED.value),
+            (
+                and_(jobs.c.lock_owner.is_not(None), jobs.c.lock_expires_at > now),
+                JobState.CLAIMED.value,
+            ),
+            (jobs.c.due_at > now, JobState.SCHEDULED.value),
+            else_=JobState.DUE.value,
+        )
+        with self._read() as conn:
+            counted: dict[str, int] = {
+                name: count
+                for name, count in conn.execute(select(state, func.count()).group_by(state))
+            }
+        return {each: counted.get(each.value, 0) for each in JobState}
 
     def next_due_at(self) -> datetime | None:
         """The earliest due time of an unlocked job with retries left, or ``None``."""
@@ -749,6 +822,23 @@ class SqlStore:
             if len(chunk) < _HISTORY_CHUNK:
                 return
             after = (chunk[-1].instance_id, chunk[-1].seq)
+
+    # -- access tokens ---------------------------------------------------------------------------
+    def save_token(self, token: ApiToken) -> None:
+        """Store a new token; a name already taken is refused."""
+        with self._write() as conn:
+            try:
+                conn.execute(insert(api_tokens), [rows.token_values(token)])
+            except IntegrityError as error:
+                raise errors.token_exists(token.name) from error
+
+    def find_token(self, token_hash: str) -> ApiToken | None:
+        """The token with that hash, or ``None``."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(api_tokens).where(api_tokens.c.token_hash == token_hash)
+            ).first()
+        return None if row is None else rows.token_from_row(row)
 
     def close(self) -> None:
         """Release connections and files."""
