@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from retailflow.model import (
     BufferedMessage,
@@ -25,6 +25,14 @@ from retailflow.model import (
     SubscriptionKind,
     UserTask,
 )
+
+Durability = Literal["normal", "full"]
+"""What a committed step survives, on a database store (``Engine(url, durability=...)`` or the
+URL's ``?durability=``). ``"normal"`` (the default): a crash of the process, never a corrupt
+database; on SQLite (WAL, ``synchronous=NORMAL``) a power loss or OS crash may take back the last
+commits. ``"full"``: a power loss too; SQLite syncs its WAL at every commit
+(``synchronous=FULL``), PostgreSQL waits for the WAL flush (``synchronous_commit=on``, which
+``"normal"`` leaves as the server is configured)."""
 
 
 @dataclass(frozen=True, slots=True)
