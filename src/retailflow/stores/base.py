@@ -21,6 +21,7 @@ from retailflow.model import (
     Job,
     ProcessDefinition,
     Resource,
+    RetailflowError,
     Subscription,
     SubscriptionKind,
     UserTask,
@@ -115,6 +116,12 @@ class Store(Protocol):
     # -- instances ---------------------------------------------------------------------------
     def commit(self, checkpoint: Checkpoint) -> None:
         """Apply a checkpoint atomically; ``ConcurrentUpdateError`` on a version mismatch."""
+
+    def commit_many(self, checkpoints: Sequence[Checkpoint]) -> list[RetailflowError | None]:
+        """Apply checkpoints of different instances in one transaction (group commit), each on
+        its own: one refused (``ConcurrentUpdateError`` or ``NotFoundError``, returned at its
+        position; ``None`` for a checkpoint applied) leaves the others to commit. Any other
+        failure raises, and none is applied."""
 
     def get_instance(self, instance_id: str) -> Instance:
         """One instance; ``NotFoundError`` if none."""

@@ -19,13 +19,16 @@ from typing import TypeVar
 
 from retailflow.model import (
     BufferedMessage,
+    ConcurrentUpdateError,
     HistoryEvent,
     Incident,
     Instance,
     InstanceStatus,
     Job,
+    NotFoundError,
     ProcessDefinition,
     Resource,
+    RetailflowError,
     Subscription,
     SubscriptionKind,
     UserTask,
@@ -140,6 +143,18 @@ class MemoryStore:
         return sorted(found, key=lambda d: (d.process_id, d.version))
 
     # -- instances -------------------------------------------------------------------------------
+    def commit_many(self, checkpoints: Sequence[Checkpoint]) -> list[RetailflowError | None]:
+        """Apply checkpoints one by one, each refused on its own (see ``Store.commit_many``)."""
+        outcomes: list[RetailflowError | None] = []
+        for checkpoint in checkpoints:
+            try:
+                self.commit(checkpoint)
+            except (ConcurrentUpdateError, NotFoundError) as refused:
+                outcomes.append(refused)
+            else:
+                outcomes.append(None)
+        return outcomes
+
     def commit(self, checkpoint: Checkpoint) -> None:
         """Apply a checkpoint atomically; ``ConcurrentUpdateError`` on a version mismatch."""
         instance = checkpoint.instance

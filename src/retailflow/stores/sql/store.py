@@ -55,6 +55,7 @@ from retailflow.model import (
     Instance,
     InstanceStatus,
     Job,
+    NotFoundError,
     ProcessDefinition,
     Resource,
     RetailflowError,
@@ -93,6 +94,10 @@ logger = logging.getLogger(__name__)
 _BUSY_TIMEOUT_MS = 30_000
 # SQLite: a writer takes the write lock up front (see ``SqlStore._write``).
 _BEGIN_IMMEDIATE = text("BEGIN IMMEDIATE")
+# Group commit: each checkpoint of a group inside one, so that a refused one is undone alone.
+_SAVEPOINT = text("SAVEPOINT checkpoint")
+_ROLLBACK_TO_SAVEPOINT = text("ROLLBACK TO SAVEPOINT checkpoint")
+_RELEASE_SAVEPOINT = text("RELEASE SAVEPOINT checkpoint")
 # Key of the PostgreSQL advisory lock that serialises schema creation between processes.
 _SCHEMA_LOCK_KEY = 0x7265_7461_696C
 _HISTORY_CHUNK = 1000
@@ -397,6 +402,24 @@ class SqlStore:
         """Apply a checkpoint atomically; ``ConcurrentUpdateError`` on a version mismatch."""
         with self._driver_write() as tx:
             self._apply(tx, checkpoint)
+
+    def commit_many(self, checkpoints: Sequence[Checkpoint]) -> list[RetailflowError | None]:
+        """Apply checkpoints in one transaction, each inside a savepoint, so that a refused one
+        (``ConcurrentUpdateError``, ``NotFoundError``) is rolled back alone and the others still
+        commit (see ``Store.commit_many``): one commit, one sync, for a whole group of steps."""
+        outcomes: list[RetailflowError | None] = []
+        with self._driver_write() as tx:
+            for checkpoint in checkpoints:
+                tx.execute(_SAVEPOINT, {})
+                try:
+                    self._apply(tx, checkpoint)
+                except (ConcurrentUpdateError, NotFoundError) as refused:
+                    tx.execute(_ROLLBACK_TO_SAVEPOINT, {})
+                    outcomes.append(refused)
+                else:
+                    outcomes.append(None)
+                tx.execute(_RELEASE_SAVEPOINT, {})
+        return outcomes
 
     def _apply(self, tx: DriverWrites, checkpoint: Checkpoint) -> None:
         """Write one checkpoint in the open transaction."""
