@@ -75,10 +75,10 @@ def test_a_stale_instance_in_a_group_is_taken_again_and_the_others_commit(
         [task] = engine.tasks(instance=orders[order])
         engine.complete_task(task.id, {"approved_by": "manager"})
 
-    with caplog.at_level(logging.INFO, logger="retailflow.engine.group_commit"):
+    with caplog.at_level(logging.INFO, logger="retailflow.engine.stepping"):
         assert engine.run() == 3
 
-    refused = [r.instance_id for r in caplog.records if "was refused" in r.getMessage()]
+    refused = [r.instance_id for r in caplog.records if "re-applying" in r.getMessage()]
     assert refused == [orders["SO-2"]]
     # Every order is packed once (the refused step re-applies the handler's result), and
     # every instance ends, the stale one included, with both branches' variables.

@@ -15,20 +15,18 @@ those stay claimed until their leases expire and then run again, as after any cr
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from retailflow.model import RetailflowError
+from retailflow.model import ConcurrentUpdateError, NotFoundError, RetailflowError
 from retailflow.stores import Checkpoint, Store
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
 class _Waiting:
     checkpoint: Checkpoint
     committed: Callable[[], None]
+    refused: Callable[[RetailflowError], None]
     undo: Callable[[], None]
     retry: Callable[[], None] | None = None
 
@@ -46,14 +44,20 @@ class GroupCommit:
         return instance_id in self._waiting
 
     def add(
-        self, checkpoint: Checkpoint, *, committed: Callable[[], None], undo: Callable[[], None]
+        self,
+        checkpoint: Checkpoint,
+        *,
+        committed: Callable[[], None],
+        refused: Callable[[RetailflowError], None],
+        undo: Callable[[], None],
     ) -> None:
-        """Keep a step's checkpoint for the next flush: ``committed`` runs once it is, ``undo``
-        takes back what was assumed of it (a live run, claimed jobs in hand) if it is not."""
+        """Keep a step's checkpoint for the next flush: ``committed`` runs once it is;
+        ``refused`` (a conflict) or ``undo`` (the whole commit failed) takes back what was
+        assumed of it (a live run, claimed jobs in hand) if it is not."""
         instance_id = checkpoint.instance.id
         if instance_id in self._waiting:
             raise RuntimeError(f"instance {instance_id} already has a step waiting to commit")
-        self._waiting[instance_id] = _Waiting(checkpoint, committed, undo)
+        self._waiting[instance_id] = _Waiting(checkpoint, committed, refused, undo)
 
     def retry_with(self, instance_id: str, retry: Callable[[], None]) -> None:
         """How to take the instance's waiting step again if the group's commit refuses it."""
@@ -71,24 +75,29 @@ class GroupCommit:
         if not waiting:
             return
         try:
-            outcomes = self._store.commit_many([step.checkpoint for step in waiting])
+            outcomes = self._commit([step.checkpoint for step in waiting])
         except BaseException:
             for step in waiting:
                 step.undo()
             raise
-        refused: list[tuple[_Waiting, RetailflowError]] = []
+        refused: list[_Waiting] = []
         for step, outcome in zip(waiting, outcomes, strict=True):
             if outcome is None:
                 step.committed()
             else:
-                step.undo()
-                refused.append((step, outcome))
-        for step, error in refused:
-            logger.info(
-                "a grouped step of instance %s was refused (%s); taking it again",
-                step.checkpoint.instance.id,
-                error,
-                extra={"instance_id": step.checkpoint.instance.id},
-            )
+                step.refused(outcome)
+                refused.append(step)
+        for step in refused:
             if step.retry is not None:
                 step.retry()
+
+    def _commit(self, checkpoints: list[Checkpoint]) -> list[RetailflowError | None]:
+        """One transaction; a group of one is an ordinary commit (no savepoint to pay for),
+        as when ``run()`` drives one instance from wait state to wait state."""
+        if len(checkpoints) > 1:
+            return self._store.commit_many(checkpoints)
+        try:
+            self._store.commit(checkpoints[0])
+        except (ConcurrentUpdateError, NotFoundError) as refused:
+            return [refused]
+        return [None]

@@ -419,6 +419,7 @@ class InstanceStepper:
             group.add(
                 checkpoint,
                 committed=committed,
+                refused=partial(self._refused, updated.id, claimed, budget),
                 undo=partial(self._undo, updated.id, claimed, budget),
             )
         # Assumed committed from here on: the group's commit comes before any later step of
@@ -461,6 +462,20 @@ class InstanceStepper:
                 },
             )
         self._deliver_thrown(thrown, budget)
+
+    def _refused(
+        self,
+        instance_id: str,
+        claimed: Sequence[Job],
+        budget: ClaimBudget | None,
+        error: RetailflowError,
+    ) -> None:
+        """A group's commit refused the instance's step: another writer got there first."""
+        self._undo(instance_id, claimed, budget)
+        logger.info(
+            "instance changed meanwhile, re-applying",
+            extra={"instance_id": instance_id, "attempt": 1, "error": str(error)},
+        )
 
     def _undo(self, instance_id: str, claimed: Sequence[Job], budget: ClaimBudget | None) -> None:
         """Take back what a step handed to a group assumed, when the group did not commit it:
