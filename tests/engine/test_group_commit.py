@@ -46,11 +46,19 @@ PARALLEL = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database that separate engines (as separate processes would) share."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path / 'shared.db'}"
+
+
 def test_a_stale_instance_in_a_group_is_taken_again_and_the_others_commit(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    shared_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     (tmp_path / "pack_and_approve.bpmn").write_text(PARALLEL)
-    url = f"sqlite:///{tmp_path / 'retail.db'}"
+    url = shared_url
     clerk = Engine(url)  # another process on the same file
     packed: list[str] = []
     handlers = HandlerRegistry()
