@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from retailflow.engine.async_engine import AsyncEngine
 from retailflow.engine.clock import Clock, SystemClock, VirtualClock
 from retailflow.engine.engine import Engine
 from retailflow.engine.time_travel import TimeTravel
 from retailflow.engine.worker import Worker, WorkerSettings
 
 __all__ = [
+    "AsyncEngine",
     "Clock",
     "Engine",
     "SystemClock",

@@ -30,7 +30,7 @@ from retailflow.engine.spiff import ProcessRun, Thrown
 from retailflow.engine.stepping import CONFLICT_ATTEMPTS, InstanceStepper, Note
 from retailflow.engine.wait_rows import WaitStateRows
 from retailflow.expressions import Dialect, ExpressionEngine
-from retailflow.handlers import HandlerRegistry, RetryPolicy
+from retailflow.handlers import HandlerLoop, HandlerRegistry, RetryPolicy
 from retailflow.model import (
     BufferedMessage,
     ConcurrentUpdateError,
@@ -66,6 +66,11 @@ class Engine:
     instance where it stood. Every wait state is committed; ``durability="full"`` (or the
     URL's ``?durability=full``) makes each commit survive a power loss too, not only a crash of
     the process (see ``retailflow.stores.Durability``).
+
+    ``async def`` handlers run on ``handler_loop``: by default the engine's own event loop, in
+    a thread started with the first async handler and stopped by ``close()``; engines that
+    should share their handlers' async clients share one (a worker's threads do). From async
+    code, drive the engine through ``AsyncEngine``.
     """
 
     def __init__(
@@ -80,6 +85,7 @@ class Engine:
         lease: timedelta = timedelta(minutes=5),
         live_cache_size: int = 1000,
         durability: Durability | None = None,
+        handler_loop: HandlerLoop | None = None,
     ) -> None:
         if store is not None and durability is not None:
             raise RetailflowError(
@@ -97,7 +103,10 @@ class Engine:
             self.store, self.expressions, DecisionEvaluator(self.expressions), self.clock.now
         )
         self._deployer = Deployer(self.store, self.handlers, self.expressions)
-        callouts = CalloutHandlers(self.handlers, self.expressions)
+        # A loop passed in belongs to whoever passed it, and outlives this engine.
+        self._own_handler_loop = handler_loop is None
+        self.handler_loop = handler_loop if handler_loop is not None else HandlerLoop()
+        callouts = CalloutHandlers(self.handlers, self.expressions, self.handler_loop)
         self._stepper = InstanceStepper(
             self.store,
             self.clock,
@@ -454,7 +463,9 @@ class Engine:
         )
 
     def close(self) -> None:
-        """Release the store's connections."""
+        """Release the store's connections and stop the engine's own handler loop."""
+        if self._own_handler_loop:
+            self.handler_loop.close()
         self.store.close()
 
     def __enter__(self) -> Engine:

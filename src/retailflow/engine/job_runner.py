@@ -210,7 +210,7 @@ class JobRunner:
         context = HandlerContext.for_job(job, instance, config.headers)
         try:
             inputs = map_inputs(config.inputs, visible, self._expressions, element_id)
-            result = handler.invoke(inputs, context)
+            result = self._callouts.invoke(handler, inputs, context)
             updates = copy_variables(
                 map_outputs(config.outputs, inputs, result, self._expressions, element_id),
                 f"handler '{job.topic}' at '{element_id}'",

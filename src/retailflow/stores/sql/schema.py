@@ -65,6 +65,10 @@ _KEYED_BY_PRIMARY_KEY: dict[str, Any] = {"sqlite_with_rowid": False}
 
 metadata = MetaData()
 
+# Alembic's revision of retailflow's tables lives in a table of retailflow's own, beside them:
+# the default ``alembic_version`` belongs to the application when the two share a database.
+VERSION_TABLE = "retailflow_schema_version"
+
 resources = Table(
     "resources",
     metadata,

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, cast
 
 import orjson
@@ -35,7 +36,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import (
     DBAPIError,
     IntegrityError,
@@ -68,6 +69,7 @@ from retailflow.model.variables import decode, encode
 from retailflow.stores import errors
 from retailflow.stores.base import Checkpoint, Durability
 from retailflow.stores.sql import rows
+from retailflow.stores.sql.pg_schema import create_schema, search_only, split_schema
 from retailflow.stores.sql.prepared import (
     DriverWrites,
     PreparedStatements,
@@ -258,6 +260,7 @@ class SqlStore:
         self._where = _shown(url)  # for error messages, rendered once: not per transaction
         url, self.durability = _durability(url, durability)
         self._engine = _create_engine(url, set_up=migrate, durability=self.durability)
+        _, schema = split_schema(make_url(url))
         self._postgres = self._engine.dialect.name == "postgresql"
         self._upsert = postgresql.insert if self._postgres else sqlite.insert
         self._statements = PreparedStatements(self._engine.dialect)
@@ -266,12 +269,14 @@ class SqlStore:
         self._serial: AbstractContextManager[Any] = (
             threading.RLock() if _is_sqlite_memory(url) else nullcontext()
         )
-        with self._write() as conn:
+        with _opening(url), self._write() as conn:
             if not migrate:
                 _require_current_schema(conn, url)
                 return
             if self._postgres:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+            if schema is not None:
+                create_schema(conn, schema)
             bring_up_to_date(conn)
 
     @staticmethod
@@ -280,7 +285,7 @@ class SqlStore:
         read without changing anything."""
         engine = _create_engine(_durability(url, None)[0])
         try:
-            with _store_errors(_shown(url)), engine.connect() as conn:
+            with _opening(url), _store_errors(_shown(url)), engine.connect() as conn:
                 return current_revision(conn)
         finally:
             engine.dispose()
@@ -868,12 +873,13 @@ def _create_engine(url: str, *, set_up: bool = False, durability: Durability = "
     """An engine configured for retailflow's transactions on the URL's database; ``set_up``
     also puts a SQLite file in WAL mode (a setting the file keeps), which a store opened only
     to look at or to operate on an existing database does not change."""
-    if make_url(url).get_backend_name() != "sqlite":
+    parsed, schema = split_schema(make_url(url))
+    if parsed.get_backend_name() != "sqlite":
         try:
             # pre_ping replaces connections the server closed (a restart,
             # pg_terminate_backend) before a transaction uses them, instead of failing it.
-            engine = create_engine(
-                url, json_serializer=_json, json_deserializer=_from_json, pool_pre_ping=True
+            served = create_engine(
+                parsed, json_serializer=_json, json_deserializer=_from_json, pool_pre_ping=True
             )
         except (ImportError, NoSuchModuleError) as error:
             raise RetailflowError(
@@ -881,9 +887,11 @@ def _create_engine(url: str, *, set_up: bool = False, durability: Durability = "
                 "runs on SQLite (sqlite:///file.db) and PostgreSQL "
                 "(postgresql+psycopg://..., pip install 'retailflow[postgres]')"
             ) from error
+        if schema is not None:
+            search_only(served, schema)
         if durability == "full":
 
-            @event.listens_for(engine, "connect")
+            @event.listens_for(served, "connect")
             def wait_for_the_disk(dbapi_connection: Any, _record: Any) -> None:
                 # The server's default, unless an administrator turned it off: a commit
                 # returns once its WAL record is flushed to disk.
@@ -891,7 +899,7 @@ def _create_engine(url: str, *, set_up: bool = False, durability: Durability = "
                     cursor.execute("SET synchronous_commit = on")
                 dbapi_connection.commit()
 
-        return engine
+        return served
     in_memory = _is_sqlite_memory(url)
     if in_memory:
         # One connection shared by all threads: every pooled connection to ":memory:" would
@@ -966,6 +974,38 @@ def _store_errors(where: str) -> Iterator[None]:
         raise
 
 
+@contextmanager
+def _opening(url: str) -> Iterator[None]:
+    """A store's first connection. A database that cannot be opened at all when a store is
+    created is a mistake in the URL far more often than an outage (a mistyped database name, a
+    wrong host or port, a SQLite file in a folder that does not exist), and waiting it out
+    would hide the mistake, so it fails at once with a ``RetailflowError`` that names the
+    problem. Only a database that is there but busy stays ``StoreUnavailableError``, which a
+    worker waits out at start. Once a store is open, every outage is waited out."""
+    try:
+        yield
+    except StoreUnavailableError as error:
+        cause = error.__cause__
+        if not isinstance(cause, DBAPIError) or _is_busy(cause):
+            raise
+        raise RetailflowError(
+            f"cannot open the database at {_shown(url)}: {' '.join(str(cause.orig).split())}; "
+            f"{_opening_hint(make_url(url))}"
+        ) from cause
+
+
+def _opening_hint(url: URL) -> str:
+    if url.get_backend_name() == "sqlite":
+        folder = Path(url.database or ".").parent
+        if not folder.is_dir():
+            return f"the folder {folder} does not exist (retailflow creates the file, not folders)"
+        return "check the file's path and permissions"
+    return (
+        "check the host, port, database name and credentials in the URL (a server that is not "
+        "running yet is not waited for when a store is created: start it first)"
+    )
+
+
 def _shown(url: str) -> str:
     """The URL as an error message may show it: the password masked."""
     return make_url(url).render_as_string()
@@ -978,6 +1018,20 @@ _CONFLICT_STATES = frozenset({"40001", "40P01"})
 # SQLite: a database file that another process holds locked past the busy timeout, or that
 # cannot be opened or written.
 _SQLITE_OUTAGES = ("database is locked", "unable to open database", "disk i/o error")
+
+
+# Connection failures that say the database is there but cannot take one more connection now.
+_BUSY = (
+    "database is locked",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "too many clients",
+    "remaining connection slots",
+)
+
+
+def _is_busy(error: DBAPIError) -> bool:
+    return any(text in str(error.orig or error).lower() for text in _BUSY)
 
 
 def _is_outage(error: DBAPIError) -> bool:
