@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from retailflow import Engine, VirtualClock
 from retailflow.model import RetailflowError
@@ -95,3 +96,22 @@ def test_a_run_with_nothing_due_opens_no_write_transaction(
     waiting = idle_engine.jobs()
     assert {job.element_id for job in waiting} == {"wait_until", "every_hour"}
     assert [job.lock_owner for job in waiting] == [None, None]
+
+
+@pytest.mark.parametrize(("durability", "synchronous_commit"), [("normal", "off"), ("full", "on")])
+def test_full_durability_on_postgresql_waits_for_the_wal_flush_whatever_the_session_default(
+    postgres_url: str, durability: str, synchronous_commit: str
+) -> None:
+    url = make_url(postgres_url)
+    # Sessions of this URL start with synchronous_commit off, as a server configured for
+    # speed would have them: "normal" leaves that alone, "full" turns it on.
+    options = f"{url.query['options']} -csynchronous_commit=off"
+    url = url.update_query_dict({"options": options, "durability": durability})
+    store = open_store(url.render_as_string(hide_password=False))
+    try:
+        assert isinstance(store, SqlStore)
+        with store._engine.connect() as conn:
+            assert conn.execute(text("SHOW synchronous_commit")).scalar_one() == synchronous_commit
+        assert store.list_definitions() == []
+    finally:
+        store.close()
