@@ -57,7 +57,7 @@ from retailflow.model import (
     UserTask,
 )
 from retailflow.model.variables import copy_variables
-from retailflow.stores import Store, open_store
+from retailflow.stores import Durability, Store, open_store
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,9 @@ _MAX_MESSAGE_TTL = timedelta(days=3650)
 class Engine:
     """retailflow's entry point. ``Engine()`` runs in memory; ``Engine("sqlite:///retail.db")``
     keeps everything in a SQLite file, and a new ``Engine`` on the same file resumes every
-    instance where it stood.
+    instance where it stood. Every wait state is committed; ``durability="full"`` (or the
+    URL's ``?durability=full``) makes each commit survive a power loss too, not only a crash of
+    the process (see ``retailflow.stores.Durability``).
 
     ``async def`` handlers run on ``handler_loop``: by default the engine's own event loop, in
     a thread started with the first async handler and stopped by ``close()``; engines that
@@ -87,9 +89,15 @@ class Engine:
         worker_id: str | None = None,
         lease: timedelta = timedelta(minutes=5),
         live_cache_size: int = 1000,
+        durability: Durability | None = None,
         handler_loop: HandlerLoop | None = None,
     ) -> None:
-        self.store: Store = store if store is not None else open_store(url)
+        if store is not None and durability is not None:
+            raise RetailflowError(
+                "durability is a setting of the store the engine opens from its URL; a store "
+                "passed in keeps its own (SqlStore(url, durability=...))"
+            )
+        self.store: Store = store if store is not None else open_store(url, durability=durability)
         self.handlers = handlers if handlers is not None else HandlerRegistry()
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.retry_policy = retry_policy or RetryPolicy()

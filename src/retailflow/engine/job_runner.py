@@ -4,7 +4,7 @@ A service job's handler runs outside any transaction; its result (or the BPMN er
 is then committed as one step of the instance (``InstanceStepper``). A handler that fails is
 retried with backoff until its retries are spent, then becomes an incident: the instance stays
 where it was. ``run_due`` is ``Engine.run()``'s loop: claim due jobs, run them, give back the
-ones it did not run.
+ones it did not run, and commits the steps of many instances together (``GroupCommit``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from retailflow.engine.callouts import CalloutHandlers
 from retailflow.engine.claim_budget import ClaimBudget
 from retailflow.engine.clock import Clock
 from retailflow.engine.definitions import DefinitionCache
+from retailflow.engine.group_commit import GroupCommit
 from retailflow.engine.spiff import ASYNC_AFTER_JOB, ProcessRun
 from retailflow.engine.start_timers import OWNER_PREFIX, is_start_timer, next_start_job
 from retailflow.engine.stepping import InstanceStepper, Note
@@ -81,12 +82,20 @@ class JobRunner:
         """Claim due jobs ``claim_batch`` at a time and run them until none is due, ``max_jobs``
         ran or ``stop`` is set; returns how many ran. The jobs the steps create and claim for
         this run (``ClaimBudget``) run before the next claim; jobs claimed but not run are given
-        back."""
+        back. The steps of different instances are committed a group at a time, at most a
+        claim's worth per transaction; each instance's next step starts from a committed one."""
         budget = ClaimBudget(self._worker_id, self._lease, claim_batch)
+        group = GroupCommit(self._store, claim_batch)
         executed = 0
         try:
             while (max_jobs is None or executed < max_jobs) and not (stop and stop.is_set()):
+                if (budget.in_hand and group.holds(budget.in_hand[0].instance_id)) or group.full:
+                    group.flush()  # may take back jobs its refused steps had claimed
+                    continue
                 if not budget.in_hand:
+                    group.flush()
+                    if budget.in_hand:
+                        continue  # steps taken again after a refusal claimed jobs
                     now = self._clock.now()
                     budget.hold(
                         self._store.claim_due_jobs(
@@ -98,8 +107,14 @@ class JobRunner:
                     )
                     if not budget.in_hand:
                         break
-                self.execute(budget.in_hand.popleft(), budget)
+                self.execute(budget.in_hand.popleft(), budget, group)
                 executed += 1
+            group.flush()
+        except BaseException:
+            # Steps whose handlers ran are committed if the database lets them be.
+            with suppress(RetailflowError):
+                group.flush()
+            raise
         finally:
             self._release(budget)
         return executed
@@ -120,19 +135,25 @@ class JobRunner:
             )
             budget.in_hand.clear()
 
-    def execute(self, job: Job, budget: ClaimBudget | None = None) -> None:
+    def execute(
+        self, job: Job, budget: ClaimBudget | None = None, group: GroupCommit | None = None
+    ) -> None:
         """Run one claimed job to its end: the instance advances, or the failure is recorded.
         With a ``budget`` (inside ``run_due``), the jobs its step creates may be claimed for
-        the same run."""
+        the same run; with a ``group``, its step is committed with the group's."""
+        if is_start_timer(job):
+            self._guarded(job, lambda: self._fire_start_timer(job, budget))
+        elif job.kind == JobKind.TIMER:
+            self._guarded(job, lambda: self._fire_timer(job, budget, group))
+        elif job.kind == JobKind.ACTIVATION:
+            self._guarded(job, lambda: self._reactivate(job, budget, group))
+        else:
+            self._guarded(job, lambda: self._run_service_job(job, budget, group))
+
+    def _guarded(self, job: Job, run: Callable[[], object]) -> None:
+        """Run a job's work; what goes wrong is the job's to record, never the run's."""
         try:
-            if is_start_timer(job):
-                self._fire_start_timer(job, budget)
-            elif job.kind == JobKind.TIMER:
-                self._fire_timer(job, budget)
-            elif job.kind == JobKind.ACTIVATION:
-                self._reactivate(job, budget)
-            else:
-                self._run_service_job(job, budget)
+            run()
         except StoreUnavailableError:
             raise
         except (KeyboardInterrupt, SystemExit):
@@ -166,7 +187,9 @@ class JobRunner:
                 retryable=False,
             )
 
-    def _run_service_job(self, job: Job, budget: ClaimBudget | None) -> None:
+    def _run_service_job(
+        self, job: Job, budget: ClaimBudget | None, group: GroupCommit | None
+    ) -> None:
         try:
             instance, (config, visible, element_id) = self._stepper.job_task(job)
         except NotFoundError:
@@ -174,7 +197,7 @@ class JobRunner:
             return
         if job.id.endswith(ASYNC_AFTER_JOB):
             # The wait state after a task's camunda:asyncAfter: its handler has run already.
-            self._complete(job, instance, lambda run: run.complete_job(job.id, {}), budget)
+            self._complete(job, instance, lambda run: run.complete_job(job.id, {}), budget, group)
             return
         handler = self._callouts.job_handler(config, job.topic or "")
         if handler is None:
@@ -195,7 +218,7 @@ class JobRunner:
                 f"handler '{job.topic}' at '{element_id}'",
             )
         except BpmnError as error:
-            self._route_bpmn_error(job, instance, error, budget)
+            self._route_bpmn_error(job, instance, error, budget, group)
             return
         except RetailflowError as error:
             # Each says whether trying again can help: a timeout or a database outage inside
@@ -216,7 +239,9 @@ class JobRunner:
                 job, instance.definition_id, f"{type(error).__name__}: {error}", retryable=True
             )
             return
-        if self._complete(job, instance, lambda run: run.complete_job(job.id, updates), budget):
+        if self._complete(
+            job, instance, lambda run: run.complete_job(job.id, updates), budget, group
+        ):
             logger.info(
                 "job completed: %s at %s of instance %s (attempt %d)",
                 job.topic,
@@ -227,7 +252,12 @@ class JobRunner:
             )
 
     def _route_bpmn_error(
-        self, job: Job, instance: Instance, error: BpmnError, budget: ClaimBudget | None
+        self,
+        job: Job,
+        instance: Instance,
+        error: BpmnError,
+        budget: ClaimBudget | None,
+        group: GroupCommit | None,
     ) -> None:
         try:
             check_variables(
@@ -248,7 +278,7 @@ class JobRunner:
                 raise _Uncaught
 
         try:
-            if self._complete(job, instance, throw, budget, extra=[thrown]):
+            if self._complete(job, instance, throw, budget, group, extra=[thrown]):
                 logger.info(
                     "BPMN error %s thrown at %s of instance %s was caught",
                     error.code,
@@ -302,7 +332,7 @@ class JobRunner:
         except (ExecutionError, ExpressionError, VariableTypeError) as error:
             self._fail(job, definition.id, str(error), retryable=False)
 
-    def _fire_timer(self, job: Job, budget: ClaimBudget | None) -> None:
+    def _fire_timer(self, job: Job, budget: ClaimBudget | None, group: GroupCommit | None) -> None:
         instance = self._store.get_instance(job.instance_id)
         task_id = job.id.split("@", 1)[0]
         fired = Note(HistoryKind.TIMER_FIRED, job.element_id, {})
@@ -311,6 +341,7 @@ class JobRunner:
             instance,
             lambda run: run.fire_timer(task_id, job.element_id),
             budget,
+            group,
             extra=[fired],
         ):
             logger.info(
@@ -320,13 +351,13 @@ class JobRunner:
                 extra=_job_fields(job),
             )
 
-    def _reactivate(self, job: Job, budget: ClaimBudget | None) -> None:
+    def _reactivate(self, job: Job, budget: ClaimBudget | None, group: GroupCommit | None) -> None:
         """A retried incident of a wait state that failed to set up: set it up again (a timer
         evaluates its due time anew); nothing before it runs again."""
         instance = self._store.get_instance(job.instance_id)
         task_id = job.id.split("@", 1)[0]
         if self._complete(
-            job, instance, lambda run: run.reactivate(task_id, job.element_id), budget
+            job, instance, lambda run: run.reactivate(task_id, job.element_id), budget, group
         ):
             logger.info(
                 "wait state %s of instance %s set up again",
@@ -352,11 +383,16 @@ class JobRunner:
         instance: Instance,
         action: Callable[[ProcessRun], None],
         budget: ClaimBudget | None,
+        group: GroupCommit | None,
         extra: Sequence[Note] = (),
     ) -> bool:
-        """Advance the instance past the job; False when it could not (failed or dropped)."""
+        """Advance the instance past the job; False when it could not (failed or dropped).
+        With a ``group``, the step waits for the group's commit, and is taken again alone
+        (on a fresh read, the handler's result re-applied) if that commit refuses it."""
         try:
-            self._stepper.advance(job.instance_id, action, extra=extra, job=job, budget=budget)
+            self._stepper.advance(
+                job.instance_id, action, extra=extra, job=job, budget=budget, group=group
+            )
         except (ExecutionError, ExpressionError, VariableTypeError) as error:
             # The step after the job cannot be taken (a condition fails, data is missing, a
             # delegate's handler failed): the instance stays where it was, and the job is
@@ -377,6 +413,13 @@ class JobRunner:
                 extra=_job_fields(job),
             )
             return False
+        if group is not None:
+            group.retry_with(
+                job.instance_id,
+                lambda: self._guarded(
+                    job, lambda: self._complete(job, instance, action, budget, None, extra)
+                ),
+            )
         return True
 
     def _fail(self, job: Job, definition_id: str, message: str, *, retryable: bool) -> None:

@@ -23,6 +23,7 @@ from retailflow.engine.callouts import CalloutHandlers
 from retailflow.engine.claim_budget import ClaimBudget
 from retailflow.engine.clock import Clock
 from retailflow.engine.definitions import DefinitionCache
+from retailflow.engine.group_commit import GroupCommit
 from retailflow.engine.spiff import (
     PendingCatch,
     ProcessRun,
@@ -43,6 +44,7 @@ from retailflow.model import (
     ExecutionError,
     HistoryEvent,
     HistoryKind,
+    Incident,
     Instance,
     InstanceEndedError,
     InstanceStatus,
@@ -207,9 +209,11 @@ class InstanceStepper:
         cancel: bool = False,
         job: Job | None = None,
         budget: ClaimBudget | None = None,
+        group: GroupCommit | None = None,
     ) -> Instance:
         """Load (or reuse) the live run, apply ``action``, commit; re-read and re-apply when
-        another writer got there first."""
+        another writer got there first. With a ``group`` (inside ``run()``) the step's
+        checkpoint waits for the group's commit instead (``GroupCommit``)."""
         for attempt in range(CONFLICT_ATTEMPTS):
             cached = instance_id in self._live
             live = self._live_run(instance_id)
@@ -227,6 +231,7 @@ class InstanceStepper:
                     job=job,
                     stored=live.stored,
                     budget=budget,
+                    group=group,
                 )
             except ConcurrentUpdateError:
                 self._live.pop(instance_id, None)
@@ -328,10 +333,12 @@ class InstanceStepper:
         stored: WaitStateIds | None = _NOTHING_STORED,
         schedules: dict[str, list[Job]] | None = None,
         budget: ClaimBudget | None = None,
+        group: GroupCommit | None = None,
     ) -> Instance:
-        """Write the step. ``stored`` are the wait-state ids stored before it (``None`` when
-        not known): the store need not read them, and with a ``budget`` (inside ``run()``) the
-        jobs the step creates can be claimed in the same commit."""
+        """Write the step (or, with a ``group``, hand it to the group's commit). ``stored``
+        are the wait-state ids stored before it (``None`` when not known): the store need not
+        read them, and with a ``budget`` (inside ``run()``) the jobs the step creates can be
+        claimed in the same commit."""
         now = self._clock.now()
         waits, consumed = (WaitStates(), []) if cancelled else self._wait_states(run, instance, now)
         history = [
@@ -408,19 +415,19 @@ class InstanceStepper:
             now=now,
             stored=None if expected_version is None else stored,
         )
-        self._store.commit(checkpoint)
-        for incident in incidents:
-            logger.error(
-                "incident opened at %s of instance %s: %s",
-                incident.element_id,
-                incident.instance_id,
-                incident.message,
-                extra={
-                    "instance_id": incident.instance_id,
-                    "element_id": incident.element_id,
-                    "job_id": incident.job_id,
-                },
+        thrown = run.drain_thrown()
+        committed = partial(self._committed, incidents, thrown, budget)
+        if group is None:
+            self._store.commit(checkpoint)
+        else:
+            group.add(
+                checkpoint,
+                committed=committed,
+                refused=partial(self._refused, updated.id, claimed, budget),
+                undo=partial(self._undo, updated.id, claimed, budget),
             )
+        # Assumed committed from here on: the group's commit comes before any later step of
+        # this instance, and undoes this if it refuses the step.
         if budget is not None:
             budget.hold(claimed)
         if updated.status == InstanceStatus.RUNNING:
@@ -437,8 +444,52 @@ class InstanceStepper:
             )
         else:
             self._live.pop(updated.id, None)
-        self._deliver_thrown(run, budget)
+        if group is None:
+            committed()
         return updated
+
+    def _committed(
+        self, incidents: Sequence[Incident], thrown: Sequence[Thrown], budget: ClaimBudget | None
+    ) -> None:
+        """What follows a step once it is committed: its incidents are logged, what it threw
+        is delivered."""
+        for incident in incidents:
+            logger.error(
+                "incident opened at %s of instance %s: %s",
+                incident.element_id,
+                incident.instance_id,
+                incident.message,
+                extra={
+                    "instance_id": incident.instance_id,
+                    "element_id": incident.element_id,
+                    "job_id": incident.job_id,
+                },
+            )
+        self._deliver_thrown(thrown, budget)
+
+    def _refused(
+        self,
+        instance_id: str,
+        claimed: Sequence[Job],
+        budget: ClaimBudget | None,
+        error: RetailflowError,
+    ) -> None:
+        """A group's commit refused the instance's step: another writer got there first."""
+        self._undo(instance_id, claimed, budget)
+        logger.info(
+            "instance changed meanwhile, re-applying",
+            extra={"instance_id": instance_id, "attempt": 1, "error": str(error)},
+        )
+
+    def _undo(self, instance_id: str, claimed: Sequence[Job], budget: ClaimBudget | None) -> None:
+        """Take back what a step handed to a group assumed, when the group did not commit it:
+        its live run, and the jobs it claimed (never stored)."""
+        self._live.pop(instance_id, None)
+        if budget is not None:
+            gone = {job.id for job in claimed}
+            kept = [job for job in budget.in_hand if job.id not in gone]
+            budget.in_hand.clear()
+            budget.in_hand.extend(kept)
 
     def _wait_states(
         self, run: ProcessRun, instance: Instance, now: datetime
@@ -469,12 +520,12 @@ class InstanceStepper:
                     return catch, message
         return None
 
-    def _deliver_thrown(self, run: ProcessRun, budget: ClaimBudget | None) -> None:
+    def _deliver_thrown(self, thrown_events: Sequence[Thrown], budget: ClaimBudget | None) -> None:
         """Deliver what the committed step threw. The thrower's step is already committed, so
         a receiver that cannot take the event (or a conflict while delivering it) is logged
         here, never raised into the thrower's call, which would fail a call whose work is done
         (or, on a conflict, take the committed step again)."""
-        for thrown in run.drain_thrown():
+        for thrown in thrown_events:
             try:
                 self._thrown_to(thrown, budget)
             except NotFoundError:

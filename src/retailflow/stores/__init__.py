@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from retailflow.model import RetailflowError
-from retailflow.stores.base import Checkpoint, Store, WaitStateIds
+from retailflow.stores.base import Checkpoint, Durability, Store, WaitStateIds
 from retailflow.stores.memory import MemoryStore
 
 if TYPE_CHECKING:
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Checkpoint",
+    "Durability",
     "MemoryStore",
     "SqlStore",
     "Store",
@@ -42,11 +43,19 @@ def database_url(db: str) -> str:
     return db if "://" in db else f"sqlite:///{db}"
 
 
-def open_store(url: str | None, *, migrate: bool = True) -> Store:
+def open_store(
+    url: str | None, *, migrate: bool = True, durability: Durability | None = None
+) -> Store:
     """The store for ``url``: ``None`` or ``"memory://"`` keeps everything in memory; any other
     URL is a SQLAlchemy database URL (``sqlite:///retail.db``, ``postgresql+psycopg://...``),
-    whose schema is created or migrated on opening unless ``migrate`` is False."""
+    whose schema is created or migrated on opening unless ``migrate`` is False. ``durability``
+    (see ``Durability``) overrides the URL's ``?durability=``."""
     if url is None or url == "memory://":
+        if durability is not None:
+            raise RetailflowError(
+                f"durability={durability!r} needs a database: the in-memory store keeps "
+                "nothing past the process; pass a URL such as sqlite:///retail.db"
+            )
         return MemoryStore()
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
@@ -61,4 +70,4 @@ def open_store(url: str | None, *, migrate: bool = True) -> Store:
             "or postgresql+psycopg://user@host/db for PostgreSQL (in Python, no URL keeps "
             "everything in memory)"
         ) from error
-    return SqlStore(url, migrate=migrate)
+    return SqlStore(url, migrate=migrate, durability=durability)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from retailflow.model import (
     ApiToken,
@@ -24,10 +24,19 @@ from retailflow.model import (
     JobState,
     ProcessDefinition,
     Resource,
+    RetailflowError,
     Subscription,
     SubscriptionKind,
     UserTask,
 )
+
+Durability = Literal["normal", "full"]
+"""What a committed step survives, on a database store (``Engine(url, durability=...)`` or the
+URL's ``?durability=``). ``"normal"`` (the default): a crash of the process, never a corrupt
+database; on SQLite (WAL, ``synchronous=NORMAL``) a power loss or OS crash may take back the last
+commits. ``"full"``: a power loss too; SQLite syncs its WAL at every commit
+(``synchronous=FULL``), PostgreSQL waits for the WAL flush (``synchronous_commit=on``, which
+``"normal"`` leaves as the server is configured)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +119,12 @@ class Store(Protocol):
     # -- instances ---------------------------------------------------------------------------
     def commit(self, checkpoint: Checkpoint) -> None:
         """Apply a checkpoint atomically; ``ConcurrentUpdateError`` on a version mismatch."""
+
+    def commit_many(self, checkpoints: Sequence[Checkpoint]) -> list[RetailflowError | None]:
+        """Apply checkpoints of different instances in one transaction (group commit), each on
+        its own: one refused (``ConcurrentUpdateError`` or ``NotFoundError``, returned at its
+        position; ``None`` for a checkpoint applied) leaves the others to commit. Any other
+        failure raises, and none is applied."""
 
     def get_instance(self, instance_id: str) -> Instance:
         """One instance; ``NotFoundError`` if none."""

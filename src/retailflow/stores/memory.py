@@ -21,6 +21,7 @@ from typing import TypeVar
 from retailflow.model import (
     ApiToken,
     BufferedMessage,
+    ConcurrentUpdateError,
     HistoryEvent,
     Incident,
     Instance,
@@ -28,8 +29,10 @@ from retailflow.model import (
     InstanceStatus,
     Job,
     JobState,
+    NotFoundError,
     ProcessDefinition,
     Resource,
+    RetailflowError,
     Subscription,
     SubscriptionKind,
     UserTask,
@@ -145,6 +148,18 @@ class MemoryStore:
         return sorted(found, key=lambda d: (d.process_id, d.version))
 
     # -- instances -------------------------------------------------------------------------------
+    def commit_many(self, checkpoints: Sequence[Checkpoint]) -> list[RetailflowError | None]:
+        """Apply checkpoints one by one, each refused on its own (see ``Store.commit_many``)."""
+        outcomes: list[RetailflowError | None] = []
+        for checkpoint in checkpoints:
+            try:
+                self.commit(checkpoint)
+            except (ConcurrentUpdateError, NotFoundError) as refused:
+                outcomes.append(refused)
+            else:
+                outcomes.append(None)
+        return outcomes
+
     def commit(self, checkpoint: Checkpoint) -> None:
         """Apply a checkpoint atomically; ``ConcurrentUpdateError`` on a version mismatch."""
         instance = checkpoint.instance

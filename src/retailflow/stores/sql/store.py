@@ -18,10 +18,10 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
-    BindParameter,
     ColumnElement,
     Connection,
     Engine,
+    Select,
     and_,
     bindparam,
     case,
@@ -62,6 +62,7 @@ from retailflow.model import (
     InstanceStatus,
     Job,
     JobState,
+    NotFoundError,
     ProcessDefinition,
     Resource,
     RetailflowError,
@@ -73,9 +74,15 @@ from retailflow.model import (
 )
 from retailflow.model.variables import decode, encode
 from retailflow.stores import errors
-from retailflow.stores.base import Checkpoint
+from retailflow.stores.base import Checkpoint, Durability
 from retailflow.stores.sql import rows
 from retailflow.stores.sql.pg_schema import create_schema, search_only, split_schema
+from retailflow.stores.sql.prepared import (
+    DriverWrites,
+    PreparedStatements,
+    driver_cursor,
+    driver_transaction,
+)
 from retailflow.stores.sql.schema import (
     CLAIMABLE,
     api_tokens,
@@ -95,24 +102,34 @@ from retailflow.stores.sql.schema_version import bring_up_to_date, current_revis
 logger = logging.getLogger(__name__)
 
 _BUSY_TIMEOUT_MS = 30_000
+# SQLite: a writer takes the write lock up front (see ``SqlStore._write``).
+_BEGIN_IMMEDIATE = text("BEGIN IMMEDIATE")
+# Group commit: each checkpoint of a group inside one, so that a refused one is undone alone.
+_SAVEPOINT = text("SAVEPOINT checkpoint")
+_ROLLBACK_TO_SAVEPOINT = text("ROLLBACK TO SAVEPOINT checkpoint")
+_RELEASE_SAVEPOINT = text("RELEASE SAVEPOINT checkpoint")
 # Key of the PostgreSQL advisory lock that serialises schema creation between processes.
 _SCHEMA_LOCK_KEY = 0x7265_7461_696C
 _HISTORY_CHUNK = 1000
 
 
-def _ids() -> BindParameter[Any]:
-    """The list of ids an ``IN`` takes, bound at execution."""
-    return bindparam("ids", expanding=True)
-
-
 # The statements of the hot paths (commit, claim, and the reads the engine makes per job) are
 # built once: a statement object memoises its cache key, and executing a prebuilt statement costs
-# a quarter of building the same one anew. Parameters are named ``b_...`` because SQLAlchemy
-# reserves the column names for SET and VALUES; an UPDATE without ``values()`` sets the columns
-# named by the parameters it is executed with.
+# a quarter of building the same one anew; the commit's own run on the driver's cursor, compiled
+# once (``PreparedStatements``). Parameters are named ``b_...`` because SQLAlchemy reserves the
+# column names for SET and VALUES; an UPDATE without ``values()`` sets the columns named by the
+# parameters it is executed with. Deletes take one id each: the commit's deletes are of one or
+# two rows, and a statement with a fixed shape is prepared once, where ``IN`` lists vary.
 _INSTANCE_COLUMNS = [column for column in instances.c if column.name != "state"]
 _INSTANCE = select(*_INSTANCE_COLUMNS).where(instances.c.id == bindparam("b_id"))
 _INSTANCE_AND_STATE = select(instances).where(instances.c.id == bindparam("b_id"))
+_LATEST_DEFINITION_ID = (
+    select(definitions_table.c.id)
+    .where(definitions_table.c.process_id == bindparam("b_process"))
+    .order_by(definitions_table.c.version.desc())
+    .limit(1)
+)
+_INSTANCE_VERSION = select(instances.c.version).where(instances.c.id == bindparam("b_id"))
 _INSERT_INSTANCE = insert(instances)
 _UPDATE_INSTANCE = update(instances).where(
     instances.c.id == bindparam("b_id"), instances.c.version == bindparam("b_expected")
@@ -128,46 +145,45 @@ _WAIT_STATE_IDS = union_all(
 )
 _JOB = select(jobs).where(jobs.c.id == bindparam("b_id"))
 _INSERT_JOBS = insert(jobs)
-_DELETE_JOBS = delete(jobs).where(jobs.c.id.in_(_ids()))
 # A job with no retries left is the only kind that can have an open incident.
-_DELETE_JOBS_SPENT = _DELETE_JOBS.returning(jobs.c.id, jobs.c.retries_left <= 0)
+_DELETE_JOB = delete(jobs).where(jobs.c.id == bindparam("b_id")).returning(jobs.c.retries_left <= 0)
 _OWNER_JOB_IDS = select(jobs.c.id).where(jobs.c.instance_id == bindparam("b_instance"))
-_DELETE_JOB_INCIDENTS = delete(incidents).where(incidents.c.job_id.in_(_ids()))
+_DELETE_JOB_INCIDENTS = delete(incidents).where(incidents.c.job_id == bindparam("b_id"))
 _INSERT_SUBSCRIPTIONS = insert(subscriptions)
-_DELETE_SUBSCRIPTIONS = delete(subscriptions).where(subscriptions.c.id.in_(_ids()))
+_DELETE_SUBSCRIPTION = delete(subscriptions).where(subscriptions.c.id == bindparam("b_id"))
 _INSERT_USER_TASKS = insert(user_tasks)
 _INSERT_USER_TASK_GROUPS = insert(user_task_groups)
-_DELETE_USER_TASKS = delete(user_tasks).where(user_tasks.c.id.in_(_ids()))
-_DELETE_USER_TASK_GROUPS = delete(user_task_groups).where(user_task_groups.c.task_id.in_(_ids()))
+_DELETE_USER_TASK = delete(user_tasks).where(user_tasks.c.id == bindparam("b_id"))
+_DELETE_USER_TASK_GROUPS = delete(user_task_groups).where(
+    user_task_groups.c.task_id == bindparam("b_id")
+)
 _INSERT_INCIDENTS = insert(incidents)
 _INSERT_HISTORY = insert(history_table)
-_CONSUME_MESSAGES = (
-    delete(buffered_messages)
-    .where(buffered_messages.c.id.in_(_ids()))
-    .returning(buffered_messages.c.id)
-)
+_CONSUME_MESSAGE = delete(buffered_messages).where(buffered_messages.c.id == bindparam("b_id"))
 # PostgreSQL: a commit that opens a message subscription and ``buffer_message`` take this
 # transaction lock on the message's name and key before each reads what the other writes, so
 # the later of the two always sees the earlier one (under READ COMMITTED neither would see the
 # other's uncommitted row). SQLite needs none: BEGIN IMMEDIATE makes every writer the only one.
 _MESSAGE_LOCK = text("SELECT pg_advisory_xact_lock(:b_class, hashtext(:b_name))")
 _MESSAGE_LOCK_CLASS = 0x6D73
+_CLAIMABLE_NOW = (
+    select(jobs.c.id)
+    .where(
+        jobs.c.due_at <= bindparam("b_now"),
+        CLAIMABLE,
+        or_(jobs.c.lock_owner.is_(None), jobs.c.lock_expires_at <= bindparam("b_now")),
+    )
+    .order_by(jobs.c.due_at, jobs.c.id)
+)
+# Read before claiming: a poll that finds nothing due opens no write transaction (on SQLite,
+# none that would queue behind every other writer for the file's one write lock).
+_ANY_CLAIMABLE = _CLAIMABLE_NOW.limit(1)
 # One statement: on PostgreSQL concurrent claimers skip each other's rows instead of waiting; on
 # SQLite, BEGIN IMMEDIATE already makes this the only writer.
 _CLAIM = (
     update(jobs)
     .where(
-        jobs.c.id.in_(
-            select(jobs.c.id)
-            .where(
-                jobs.c.due_at <= bindparam("b_now"),
-                CLAIMABLE,
-                or_(jobs.c.lock_owner.is_(None), jobs.c.lock_expires_at <= bindparam("b_now")),
-            )
-            .order_by(jobs.c.due_at, jobs.c.id)
-            .limit(bindparam("b_limit"))
-            .with_for_update(skip_locked=True)
-        )
+        jobs.c.id.in_(_CLAIMABLE_NOW.limit(bindparam("b_limit")).with_for_update(skip_locked=True))
     )
     .values(
         lock_owner=bindparam("b_owner"),
@@ -197,6 +213,11 @@ _MESSAGES = (
 )
 _KEYED_MESSAGES = _MESSAGES.where(buffered_messages.c.correlation_key == bindparam("b_key"))
 _KEYLESS_MESSAGES = _MESSAGES.where(buffered_messages.c.correlation_key.is_(None))
+_ANY_EXPIRED = (
+    select(buffered_messages.c.id)
+    .where(buffered_messages.c.expires_at <= bindparam("b_now"))
+    .limit(1)
+)
 # Before any message expires: what a checkpoint without ``now`` counts from.
 _EVER = datetime.min.replace(tzinfo=UTC)
 _KEYED_WAITING = _KEYED_MESSAGES.with_only_columns(buffered_messages.c.id).limit(1)
@@ -236,16 +257,22 @@ class SqlStore:
     ``postgresql+psycopg://...``. Each method is one transaction; safe to share between threads.
     """
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(
+        self, url: str, *, migrate: bool = True, durability: Durability | None = None
+    ) -> None:
         """Open the store; with ``migrate`` (the default) create or upgrade the schema first,
         under a lock so that many workers starting together migrate once. ``migrate=False``
         refuses a database whose schema is not current (run ``retailflow db upgrade``), and
-        leaves the file's settings (its journal mode) as they are."""
+        leaves the file's settings (its journal mode) as they are. ``durability`` (or the
+        URL's ``?durability=``; see ``Durability``) is what a commit survives."""
         self._where = _shown(url)  # for error messages, rendered once: not per transaction
-        self._engine = _create_engine(url, set_up=migrate)
+        url, self.durability = _durability(url, durability)
+        self._engine = _create_engine(url, set_up=migrate, durability=self.durability)
         _, schema = split_schema(make_url(url))
         self._postgres = self._engine.dialect.name == "postgresql"
         self._upsert = postgresql.insert if self._postgres else sqlite.insert
+        self._statements = PreparedStatements(self._engine.dialect)
+        self._definitions: dict[str, ProcessDefinition] = {}
         # An in-memory SQLite database is one shared connection: transactions must take turns.
         self._serial: AbstractContextManager[Any] = (
             threading.RLock() if _is_sqlite_memory(url) else nullcontext()
@@ -264,7 +291,7 @@ class SqlStore:
     def schema_revision(url: str) -> str | None:
         """The schema revision of the database at ``url`` (``None``: no retailflow tables),
         read without changing anything."""
-        engine = _create_engine(url)
+        engine = _create_engine(_durability(url, None)[0])
         try:
             with _opening(url), _store_errors(_shown(url)), engine.connect() as conn:
                 return current_revision(conn)
@@ -282,6 +309,33 @@ class SqlStore:
             yield conn
 
     @contextmanager
+    def _driver_write(self) -> Iterator[DriverWrites]:
+        """A write transaction as ``_write`` opens it, on the driver's cursor: for the commit,
+        the engine's unit of work, whose statements are all prepared."""
+        with (
+            _store_errors(self._where),
+            self._serial,
+            driver_transaction(
+                self._engine, self._statements, begin=None if self._postgres else _BEGIN_IMMEDIATE
+            ) as tx,
+        ):
+            yield tx
+
+    def _first(self, query: Select[Any], params: Mapping[str, Any]) -> Any:
+        """The first row ``query`` finds (as the driver returns it: for columns that need no
+        conversion), or ``None``: one prepared read, in no write transaction."""
+        with (
+            _store_errors(self._where),
+            self._serial,
+            driver_transaction(self._engine, self._statements, begin=None) as tx,
+        ):
+            return tx.execute(query, params).fetchone()
+
+    def _exists(self, query: Select[Any], params: Mapping[str, Any]) -> bool:
+        """Whether ``query`` finds a row (see ``_first``)."""
+        return self._first(query, params) is not None
+
+    @contextmanager
     def _read(self) -> Iterator[Connection]:
         """A connection for one read statement (SQLite runs it in autocommit mode)."""
         with _store_errors(self._where), self._serial, self._engine.connect() as conn:
@@ -297,8 +351,9 @@ class SqlStore:
         """Store new resources (skipping hashes already stored) and definitions, and sync the
         given owners' job sets, atomically."""
         with self._write() as conn:
+            tx = DriverWrites(driver_cursor(conn), self._statements)
             for owner, owned in (schedules or {}).items():
-                _sync_owner_jobs(conn, owner, owned)
+                _sync_owner_jobs(tx, owner, owned)
             if resources:
                 conn.execute(
                     self._upsert(resources_table).on_conflict_do_nothing(),
@@ -324,25 +379,26 @@ class SqlStore:
         return rows.resource_from_row(row)
 
     def get_definition(self, definition_id: str) -> ProcessDefinition:
-        """One definition by id (``"process:version"``); ``NotFoundError`` if none."""
+        """One definition by id (``"process:version"``); ``NotFoundError`` if none. A stored
+        definition never changes, so each is read once."""
+        definition = self._definitions.get(definition_id)
+        if definition is not None:
+            return definition
         with self._read() as conn:
             row = conn.execute(
                 select(definitions_table).where(definitions_table.c.id == definition_id)
             ).first()
         if row is None:
             raise errors.definition_not_found(definition_id)
-        return rows.definition_from_row(row)
+        definition = self._definitions[definition_id] = rows.definition_from_row(row)
+        return definition
 
     def latest_definition(self, process_id: str) -> ProcessDefinition | None:
-        """The highest version of a process id, or ``None``."""
-        with self._read() as conn:
-            row = conn.execute(
-                select(definitions_table)
-                .where(definitions_table.c.process_id == process_id)
-                .order_by(definitions_table.c.version.desc())
-                .limit(1)
-            ).first()
-        return None if row is None else rows.definition_from_row(row)
+        """The highest version of a process id, or ``None``. Asked at every start, so only
+        the id is read (another process may have deployed a newer version meanwhile); the
+        definition itself comes from ``get_definition``'s cache."""
+        row = self._first(_LATEST_DEFINITION_ID, {"b_process": process_id})
+        return None if row is None else self.get_definition(row[0])
 
     def list_definitions(self) -> list[ProcessDefinition]:
         """Every definition, ordered by process id then version."""
@@ -357,36 +413,56 @@ class SqlStore:
     # -- instances -------------------------------------------------------------------------------
     def commit(self, checkpoint: Checkpoint) -> None:
         """Apply a checkpoint atomically; ``ConcurrentUpdateError`` on a version mismatch."""
-        instance = checkpoint.instance
-        with self._write() as conn:
-            if checkpoint.consumed_message_ids:
-                _consume_messages(conn, checkpoint.consumed_message_ids)
-            if checkpoint.expected_version is None:
+        with self._driver_write() as tx:
+            self._apply(tx, checkpoint)
+
+    def commit_many(self, checkpoints: Sequence[Checkpoint]) -> list[RetailflowError | None]:
+        """Apply checkpoints in one transaction, each inside a savepoint, so that a refused one
+        (``ConcurrentUpdateError``, ``NotFoundError``) is rolled back alone and the others still
+        commit (see ``Store.commit_many``): one commit, one sync, for a whole group of steps."""
+        outcomes: list[RetailflowError | None] = []
+        with self._driver_write() as tx:
+            for checkpoint in checkpoints:
+                tx.execute(_SAVEPOINT, {})
                 try:
-                    conn.execute(_INSERT_INSTANCE, rows.instance_values(instance, checkpoint.state))
-                except IntegrityError as error:
-                    raise errors.instance_exists(instance.id) from error
-                _sync_jobs(conn, set(), checkpoint.jobs)
-                opened = checkpoint.subscriptions
-                _insert_wait_states(conn, opened, checkpoint.user_tasks)
-            else:
-                values = rows.instance_step_values(instance, checkpoint.state)
-                values["b_id"], values["b_expected"] = instance.id, checkpoint.expected_version
-                if conn.execute(_UPDATE_INSTANCE, values).rowcount != 1:
-                    raise _version_conflict(conn, instance.id, checkpoint.expected_version)
-                opened = _sync_wait_states(conn, checkpoint)
-            self._refuse_missed_messages(conn, opened, checkpoint.now)
-            if checkpoint.incidents:
-                conn.execute(
-                    _INSERT_INCIDENTS,
-                    [rows.incident_values(incident) for incident in checkpoint.incidents],
-                )
-            for owner, owned in checkpoint.schedules.items():
-                _sync_owner_jobs(conn, owner, owned)
-            _append_history(conn, checkpoint.history)
+                    self._apply(tx, checkpoint)
+                except (ConcurrentUpdateError, NotFoundError) as refused:
+                    tx.execute(_ROLLBACK_TO_SAVEPOINT, {})
+                    outcomes.append(refused)
+                else:
+                    outcomes.append(None)
+                tx.execute(_RELEASE_SAVEPOINT, {})
+        return outcomes
+
+    def _apply(self, tx: DriverWrites, checkpoint: Checkpoint) -> None:
+        """Write one checkpoint in the open transaction."""
+        instance = checkpoint.instance
+        if checkpoint.consumed_message_ids:
+            _consume_messages(tx, checkpoint.consumed_message_ids)
+        if checkpoint.expected_version is None:
+            try:
+                tx.execute(_INSERT_INSTANCE, rows.instance_values(instance, checkpoint.state))
+            except IntegrityError as error:
+                raise errors.instance_exists(instance.id) from error
+            _sync_jobs(tx, set(), checkpoint.jobs)
+            opened = checkpoint.subscriptions
+            _insert_wait_states(tx, opened, checkpoint.user_tasks)
+        else:
+            values = rows.instance_step_values(instance, checkpoint.state)
+            values["b_id"], values["b_expected"] = instance.id, checkpoint.expected_version
+            if tx.execute(_UPDATE_INSTANCE, values).rowcount != 1:
+                raise _version_conflict(tx, instance.id, checkpoint.expected_version)
+            opened = _sync_wait_states(tx, checkpoint)
+        self._refuse_missed_messages(tx, opened, checkpoint.now)
+        tx.executemany(
+            _INSERT_INCIDENTS, [rows.incident_values(incident) for incident in checkpoint.incidents]
+        )
+        for owner, owned in checkpoint.schedules.items():
+            _sync_owner_jobs(tx, owner, owned)
+        _append_history(tx, checkpoint.history)
 
     def _refuse_missed_messages(
-        self, conn: Connection, opened: Sequence[Subscription], now: datetime | None
+        self, tx: DriverWrites, opened: Sequence[Subscription], now: datetime | None
     ) -> None:
         """Refuse the commit if a message is buffered (unexpired at ``now``) for a message
         subscription it opens: the step must be redone to deliver it. The step's own consumed
@@ -394,19 +470,19 @@ class SqlStore:
         keys = {(s.name, s.correlation_key) for s in opened if s.kind == SubscriptionKind.MESSAGE}
         if not keys:
             return
-        self._lock_messages(conn, keys)
+        self._lock_messages(tx, keys)
         since = _EVER if now is None else now
         for name, key in keys:
             query = _KEYLESS_WAITING if key is None else _KEYED_WAITING
-            if conn.execute(query, {"b_name": name, "b_key": key, "b_now": since}).first():
+            if tx.execute(query, {"b_name": name, "b_key": key, "b_now": since}).fetchone():
                 raise errors.message_arrived(name, key)
 
-    def _lock_messages(self, conn: Connection, keys: Iterable[tuple[str, str | None]]) -> None:
+    def _lock_messages(self, tx: DriverWrites, keys: Iterable[tuple[str, str | None]]) -> None:
         """On PostgreSQL, lock the message names and keys for this transaction, in one order
         so that two transactions never wait for each other's locks."""
         if self._postgres:
             for lock_name in sorted({orjson.dumps(list(k)).decode() for k in keys}):
-                conn.execute(_MESSAGE_LOCK, {"b_class": _MESSAGE_LOCK_CLASS, "b_name": lock_name})
+                tx.execute(_MESSAGE_LOCK, {"b_class": _MESSAGE_LOCK_CLASS, "b_name": lock_name})
 
     def get_instance(self, instance_id: str) -> Instance:
         """One instance; ``NotFoundError`` if none."""
@@ -507,6 +583,8 @@ class SqlStore:
     ) -> list[Job]:
         """Lock up to ``limit`` due jobs for ``owner``: due_at <= now, retries_left > 0, and not
         locked (or lock expired). Claimed jobs carry the new lock and ``attempt`` + 1."""
+        if not self._exists(_ANY_CLAIMABLE, {"b_now": now}):
+            return []
         with self._write() as conn:
             claimed = [
                 rows.job_from_row(row)
@@ -571,7 +649,7 @@ class SqlStore:
                 raise errors.lock_lost(job_id, owner, holder.lock_owner)
             if incident is not None:
                 conn.execute(_INSERT_INCIDENTS, [rows.incident_values(incident)])
-            _append_history(conn, history)
+            _append_history(DriverWrites(driver_cursor(conn), self._statements), history)
 
     def retry_job(
         self, job_id: str, *, retries_left: int, due_at: datetime, history: Sequence[HistoryEvent]
@@ -596,7 +674,7 @@ class SqlStore:
                 .where(incidents.c.job_id == job_id, incidents.c.resolved_at.is_(None))
                 .values(resolved_at=resolved_at)
             )
-            _append_history(conn, history)
+            _append_history(DriverWrites(driver_cursor(conn), self._statements), history)
 
     def get_job(self, job_id: str) -> Job:
         """One job; ``NotFoundError`` if none."""
@@ -673,7 +751,9 @@ class SqlStore:
         that subscription and keep nothing (see ``Store.buffer_message``)."""
         key = message.correlation_key
         with self._write() as conn:
-            self._lock_messages(conn, [(message.name, key)])
+            self._lock_messages(
+                DriverWrites(driver_cursor(conn), self._statements), [(message.name, key)]
+            )
             query = _KEYLESS_SUBSCRIPTION if key is None else _KEYED_SUBSCRIPTION
             row = conn.execute(query, {"b_name": message.name, "b_key": key}).first()
             if row is not None:
@@ -704,7 +784,10 @@ class SqlStore:
             ]
 
     def purge_expired_messages(self, now: datetime) -> int:
-        """Delete buffered messages past their time-to-live; returns how many."""
+        """Delete buffered messages past their time-to-live; returns how many. Looks first, so
+        that ``run()`` opens no write transaction when none has expired, the usual case."""
+        if not self._exists(_ANY_EXPIRED, {"b_now": now}):
+            return 0
         with self._write() as conn:
             return conn.execute(
                 delete(buffered_messages).where(buffered_messages.c.expires_at <= now)
@@ -855,7 +938,33 @@ def _from_json(text: str | bytes) -> Any:
     return decode(orjson.loads(text))
 
 
-def _create_engine(url: str, *, set_up: bool = False) -> Engine:
+# What a ``durability`` setting may say, typed: a URL's query gives plain text.
+_DURABILITIES: dict[str, Durability] = {"normal": "normal", "full": "full"}
+
+
+def _durability(url: str, requested: Durability | None) -> tuple[str, Durability]:
+    """The URL without its ``durability`` parameter (no driver knows it), and the durability:
+    ``requested`` if given, else the URL's, else ``"normal"``."""
+    parsed = make_url(url)
+    in_url = parsed.query.get("durability")
+    chosen = requested or in_url or "normal"
+    durability = _DURABILITIES.get(chosen)
+    if durability is None:
+        raise RetailflowError(
+            f"durability {chosen!r} is not one of 'normal' (survives a crash of the process) "
+            "or 'full' (survives a power loss too)"
+        )
+    if durability == "full" and _is_sqlite_memory(url):
+        raise RetailflowError(
+            "durability='full' needs a database file: an in-memory SQLite database survives "
+            "nothing; use sqlite:///path/to/file.db"
+        )
+    if in_url is not None:
+        url = parsed.difference_update_query(["durability"]).render_as_string(hide_password=False)
+    return url, durability
+
+
+def _create_engine(url: str, *, set_up: bool = False, durability: Durability = "normal") -> Engine:
     """An engine configured for retailflow's transactions on the URL's database; ``set_up``
     also puts a SQLite file in WAL mode (a setting the file keeps), which a store opened only
     to look at or to operate on an existing database does not change."""
@@ -875,6 +984,16 @@ def _create_engine(url: str, *, set_up: bool = False) -> Engine:
             ) from error
         if schema is not None:
             search_only(served, schema)
+        if durability == "full":
+
+            @event.listens_for(served, "connect")
+            def wait_for_the_disk(dbapi_connection: Any, _record: Any) -> None:
+                # The server's default, unless an administrator turned it off: a commit
+                # returns once its WAL record is flushed to disk.
+                with dbapi_connection.cursor() as cursor:
+                    cursor.execute("SET synchronous_commit = on")
+                dbapi_connection.commit()
+
         return served
     in_memory = _is_sqlite_memory(url)
     if in_memory:
@@ -897,11 +1016,13 @@ def _create_engine(url: str, *, set_up: bool = False) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         if not in_memory:
-            # WAL lets readers run beside the single writer; NORMAL syncs at checkpoints only,
-            # which in WAL mode still never corrupts the database.
+            # WAL lets readers run beside the single writer. NORMAL syncs at WAL checkpoints
+            # only: a commit survives a crash of the process (the WAL is in the OS's hands)
+            # and the database is never corrupted, but a power loss may take back the last
+            # commits. FULL syncs the WAL at every commit: it survives a power loss too.
             if set_up:
                 cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA synchronous={durability.upper()}")
         cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         cursor.close()
 
@@ -1024,7 +1145,7 @@ def _is_sqlite_memory(url: str) -> bool:
     return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 
 
-def _sync_wait_states(conn: Connection, checkpoint: Checkpoint) -> list[Subscription]:
+def _sync_wait_states(tx: DriverWrites, checkpoint: Checkpoint) -> list[Subscription]:
     """Make the stored jobs, subscriptions and user tasks of an instance match the checkpoint's
     sets (as ``Checkpoint`` documents), touching only the rows that differ; returns the
     subscriptions it opened. The stored ids come from the checkpoint when the engine knows them
@@ -1038,83 +1159,80 @@ def _sync_wait_states(conn: Connection, checkpoint: Checkpoint) -> list[Subscrip
         }
     else:
         stored = {"job": set(), "subscription": set(), "user_task": set()}
-        for table_name, row_id in conn.execute(
+        for table_name, row_id in tx.execute(
             _WAIT_STATE_IDS, {"b_instance": checkpoint.instance.id}
-        ):
+        ).fetchall():
             stored[table_name].add(row_id)
 
-    _sync_jobs(conn, stored["job"], checkpoint.jobs)
+    _sync_jobs(tx, stored["job"], checkpoint.jobs)
 
     # Subscriptions and user tasks are immutable once open: only absent ones go.
     wanted_subscriptions = {s.id: s for s in checkpoint.subscriptions}
     wanted_tasks = {task.id: task for task in checkpoint.user_tasks}
-    if gone := stored["subscription"] - wanted_subscriptions.keys():
-        conn.execute(_DELETE_SUBSCRIPTIONS, {"ids": list(gone)})
-    if gone := stored["user_task"] - wanted_tasks.keys():
-        conn.execute(_DELETE_USER_TASKS, {"ids": list(gone)})
-        conn.execute(_DELETE_USER_TASK_GROUPS, {"ids": list(gone)})
+    for gone in stored["subscription"] - wanted_subscriptions.keys():
+        tx.execute(_DELETE_SUBSCRIPTION, {"b_id": gone})
+    for gone in stored["user_task"] - wanted_tasks.keys():
+        tx.execute(_DELETE_USER_TASK, {"b_id": gone})
+        tx.execute(_DELETE_USER_TASK_GROUPS, {"b_id": gone})
     opened = [s for s_id, s in wanted_subscriptions.items() if s_id not in stored["subscription"]]
     _insert_wait_states(
-        conn,
+        tx,
         opened,
         [task for task_id, task in wanted_tasks.items() if task_id not in stored["user_task"]],
     )
     return opened
 
 
-def _consume_messages(conn: Connection, message_ids: Sequence[str]) -> None:
+def _consume_messages(tx: DriverWrites, message_ids: Sequence[str]) -> None:
     """Delete the buffered messages a step delivered; if another step deleted one first (on
     PostgreSQL, a concurrent delete waits for that step's commit and then finds the row gone),
     refuse: each message wakes one instance."""
-    deleted = {row_id for (row_id,) in conn.execute(_CONSUME_MESSAGES, {"ids": list(message_ids)})}
-    if taken := [message_id for message_id in message_ids if message_id not in deleted]:
+    if taken := [
+        message_id
+        for message_id in message_ids
+        if tx.execute(_CONSUME_MESSAGE, {"b_id": message_id}).rowcount != 1
+    ]:
         raise errors.messages_taken(taken)
 
 
-def _sync_owner_jobs(conn: Connection, owner: str, wanted: Sequence[Job]) -> None:
+def _sync_owner_jobs(tx: DriverWrites, owner: str, wanted: Sequence[Job]) -> None:
     """Make ``owner``'s jobs (a definition's timer-start schedule) the ``wanted`` set."""
-    stored = {row_id for (row_id,) in conn.execute(_OWNER_JOB_IDS, {"b_instance": owner})}
-    _sync_jobs(conn, stored, wanted)
+    stored = {row_id for (row_id,) in tx.execute(_OWNER_JOB_IDS, {"b_instance": owner}).fetchall()}
+    _sync_jobs(tx, stored, wanted)
 
 
-def _sync_jobs(conn: Connection, stored: set[str], wanted: Sequence[Job]) -> None:
+def _sync_jobs(tx: DriverWrites, stored: set[str], wanted: Sequence[Job]) -> None:
     """Absent jobs go (with the incidents of spent ones), new ones come. Jobs that remain are
     kept exactly as stored: their lock, attempt, retries and backoff belong to the workers and
     to fail_job/retry_job, never to another branch's step."""
     wanted_ids = {job.id for job in wanted}
-    if gone := stored - wanted_ids:
-        spent = [
-            row_id
-            for row_id, no_retries in conn.execute(_DELETE_JOBS_SPENT, {"ids": list(gone)})
-            if no_retries
-        ]
+    for gone in stored - wanted_ids:
+        deleted = tx.execute(_DELETE_JOB, {"b_id": gone}).fetchone()
         # An incident of a job that is gone (cancelled, its path left, its schedule retired)
         # is no longer actionable; the history keeps the incident_opened event.
-        if spent:
-            conn.execute(_DELETE_JOB_INCIDENTS, {"ids": spent})
-    if new := [job for job in wanted if job.id not in stored]:
-        conn.execute(_INSERT_JOBS, [rows.job_values(job) for job in new])
+        if deleted is not None and deleted[0]:
+            tx.execute(_DELETE_JOB_INCIDENTS, {"b_id": gone})
+    tx.executemany(_INSERT_JOBS, [rows.job_values(job) for job in wanted if job.id not in stored])
 
 
 def _insert_wait_states(
-    conn: Connection, new_subscriptions: Sequence[Subscription], new_tasks: Sequence[UserTask]
+    tx: DriverWrites, new_subscriptions: Sequence[Subscription], new_tasks: Sequence[UserTask]
 ) -> None:
     """Insert new subscriptions and user tasks (jobs go through ``_sync_jobs``)."""
-    if new_subscriptions:
-        conn.execute(
-            _INSERT_SUBSCRIPTIONS,
-            [rows.subscription_values(subscription) for subscription in new_subscriptions],
-        )
+    tx.executemany(
+        _INSERT_SUBSCRIPTIONS,
+        [rows.subscription_values(subscription) for subscription in new_subscriptions],
+    )
     if new_tasks:
-        conn.execute(_INSERT_USER_TASKS, [rows.user_task_values(task) for task in new_tasks])
-        groups = [group for task in new_tasks for group in rows.user_task_group_values(task)]
-        if groups:
-            conn.execute(_INSERT_USER_TASK_GROUPS, groups)
+        tx.executemany(_INSERT_USER_TASKS, [rows.user_task_values(task) for task in new_tasks])
+        tx.executemany(
+            _INSERT_USER_TASK_GROUPS,
+            [group for task in new_tasks for group in rows.user_task_group_values(task)],
+        )
 
 
-def _append_history(conn: Connection, events: Sequence[HistoryEvent]) -> None:
-    if events:
-        conn.execute(_INSERT_HISTORY, [rows.history_values(event) for event in events])
+def _append_history(tx: DriverWrites, events: Sequence[HistoryEvent]) -> None:
+    tx.executemany(_INSERT_HISTORY, [rows.history_values(event) for event in events])
 
 
 def _require_current_schema(conn: Connection, url: str) -> None:
@@ -1127,10 +1245,11 @@ def _require_current_schema(conn: Connection, url: str) -> None:
         )
 
 
-def _version_conflict(conn: Connection, instance_id: str, expected: int) -> RetailflowError:
-    stored = conn.scalar(select(instances.c.version).where(instances.c.id == instance_id))
-    if stored is None:
+def _version_conflict(tx: DriverWrites, instance_id: str, expected: int) -> RetailflowError:
+    row = tx.execute(_INSTANCE_VERSION, {"b_id": instance_id}).fetchone()
+    if row is None:
         return errors.instance_not_found(instance_id)
+    stored = row[0]
     logger.debug(
         "version conflict",
         extra={"instance_id": instance_id, "expected": expected, "stored": stored},
