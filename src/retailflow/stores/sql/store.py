@@ -948,6 +948,8 @@ def _durability(url: str, requested: Durability | None) -> tuple[str, Durability
     parsed = make_url(url)
     in_url = parsed.query.get("durability")
     chosen = requested or in_url or "normal"
+    if isinstance(chosen, tuple):
+        raise RetailflowError(f"durability is given {len(chosen)} times in the database URL")
     durability = _DURABILITIES.get(chosen)
     if durability is None:
         raise RetailflowError(
