@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from retailflow import BpmnError, Engine, InstanceStatus, NotFoundError, VirtualClock
+from retailflow import (
+    BpmnError,
+    Engine,
+    InstanceEndedError,
+    InstanceStatus,
+    NotFoundError,
+    VirtualClock,
+)
 from scenario_kit import FIXTURES, EngineFactory, Recorder, passed
 
 ORDER = {"order_id": "SO-1", "customer_id": "C-1", "items": [{"sku": "TEA", "quantity": 2}]}
@@ -88,6 +95,32 @@ def test_out_of_stock_order_is_rejected_and_customer_told(make_engine: EngineFac
     assert notify[0][2].headers["template"] == "out_of_stock"
     assert engine.instance(order.id).variables["missing_sku"] == "TEA"
     assert engine.incidents() == []
+
+
+def test_an_ended_order_keeps_variables_and_history_but_no_engine_state(
+    make_engine: EngineFactory,
+) -> None:
+    engine = make_engine(order_handlers().registry)
+    engine.deploy(FIXTURES / "order_fulfilment_c8.bpmn")
+    shipped = engine.start("order_fulfilment_c8", business_key="SO-1", variables=ORDER)
+    cancelled = engine.start(
+        "order_fulfilment_c8", business_key="SO-2", variables={**ORDER, "order_id": "SO-2"}
+    )
+    engine.run()
+    engine.correlate("payment_received", key="SO-1", variables={"paid": True})
+    [task] = engine.tasks(instance=shipped.id)
+    engine.complete_task(task.id, {"packed_by": "ana"})
+    engine.run()
+    engine.cancel(cancelled.id)
+
+    for order, status in ((shipped, "completed"), (cancelled, "cancelled")):
+        ended, state = engine.store.load_state(order.id)
+        assert (ended.status, state) == (status, b"")
+        assert ended.variables["customer_id"] == "C-1"
+        assert engine.history(order.id)[-1].kind == f"instance_{status}"
+        with pytest.raises(InstanceEndedError):
+            engine.cancel(order.id)
+    assert engine.instance(shipped.id).variables["tracking_number"] == "TRK-1"
 
 
 def test_unpaid_order_is_cancelled_after_thirty_minutes_and_stock_released(

@@ -60,6 +60,8 @@ CONFLICT_ATTEMPTS = 5
 """How often a step (or a correlation) is taken again when other writers got there first."""
 # What a new instance had stored before its first commit.
 _NOTHING_STORED = WaitStateIds()
+ENDED_STATE = b""
+"""The engine state stored for a completed or cancelled instance: none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,8 +215,6 @@ class InstanceStepper:
             cached = instance_id in self._live
             live = self._live_run(instance_id)
             instance, run = live.instance, live.run
-            if instance.status != InstanceStatus.RUNNING:
-                raise InstanceEndedError(instance_id, instance.status)
             try:
                 with_room_for(run.compiled, partial(action, run))
                 return self._commit(
@@ -251,7 +251,10 @@ class InstanceStepper:
         sees, its element id); a cached run that does not know the task (another writer moved
         on) is re-read once before giving up."""
         for _ in range(2):
-            live = self._live_run(job.instance_id)
+            try:
+                live = self._live_run(job.instance_id)
+            except InstanceEndedError:
+                break  # the job outlived its instance (cancelled meanwhile, say)
             try:
                 return live.instance, live.run.job_variables(job.id)
             except NotFoundError:
@@ -289,6 +292,9 @@ class InstanceStepper:
             self._live.move_to_end(instance_id)
             return cached
         instance, state = self._store.load_state(instance_id)
+        if instance.status != InstanceStatus.RUNNING:
+            # Its state was dropped when it ended (``ENDED_STATE``): there is no run to restore.
+            raise InstanceEndedError(instance_id, instance.status)
         loaded = self._definitions.get(instance.definition_id)
         try:
             run = with_room_for(
@@ -349,12 +355,15 @@ class InstanceStepper:
         incidents, opened = self._rows.incidents(instance, run.drain_failures(), now)
         history.extend(opened)
         variables = run.variables
+        ended = cancelled or run.completed
         try:
             # Whatever reached the data past the checks at the API (a mapping's result, a
             # branch's variables) is refused here, where it becomes an incident, never in the
             # store's driver.
             check_variables(variables, f"instance '{instance.id}'")
-            state = run.dump(self._codec)
+            # An ended instance never moves again, so its engine state is dropped: the instance
+            # row (status, variables, times) and its history are all that is read of it.
+            state = ENDED_STATE if ended else run.dump(self._codec)
         except VariableTypeError as error:
             raise ExecutionError(str(error)) from error
         updated = Instance(
