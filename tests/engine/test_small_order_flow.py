@@ -203,6 +203,40 @@ def test_a_new_engine_on_the_same_sqlite_file_resumes_waiting_instances(
     assert handlers.topics().count("inventory.reserve") == 1
 
 
+@pytest.mark.parametrize("handed_over_after", [1, 2])
+def test_state_stored_after_several_steps_of_one_engine_runs_on_in_another(
+    tmp_path: Path, clock: VirtualClock, handed_over_after: int
+) -> None:
+    """The first engine keeps the live run between its steps and re-encodes only what changed;
+    the state it stores must still be the whole truth, for a fresh engine to finish from."""
+    handlers = order_handlers()
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+
+    def pay(engine: Engine, order_id: str) -> None:
+        engine.correlate("payment_received", key="SO-1", variables={"paid": True})
+
+    def pack(engine: Engine, order_id: str) -> None:
+        [task] = engine.tasks(instance=order_id)
+        engine.complete_task(task.id, {"packed_by": "ana"})
+        engine.run()
+
+    steps = [pay, pack]
+    with Engine(url, handlers=handlers.registry, clock=clock) as first:
+        first.deploy(FIXTURES / "order_fulfilment_c8.bpmn")
+        order = first.start("order_fulfilment_c8", business_key="SO-1", variables=ORDER)
+        first.run()
+        for step in steps[: handed_over_after - 1]:
+            step(first, order.id)
+    with Engine(url, handlers=handlers.registry, clock=clock) as second:
+        for step in steps[handed_over_after - 1 :]:
+            step(second, order.id)
+        finished = second.instance(order.id)
+        assert finished.status == InstanceStatus.COMPLETED
+        assert (finished.variables["packed_by"], finished.variables["paid"]) == ("ana", True)
+        assert passed(second, order.id)[-1] == "order_shipped"
+    assert handlers.topics() == ["inventory.reserve", "orders.ship", "crm.notify_customer"]
+
+
 def test_payment_before_the_order_waits_is_delivered_when_it_does(
     make_engine: EngineFactory,
 ) -> None:
