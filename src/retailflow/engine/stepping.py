@@ -384,7 +384,7 @@ class InstanceStepper:
                     instance.id, instance.definition_id, HistoryKind.INSTANCE_CANCELLED, now
                 )
             )
-        elif run.completed:
+        elif ended:
             updated.status, updated.ended_at = InstanceStatus.COMPLETED, now
             history.append(
                 HistoryEvent(
