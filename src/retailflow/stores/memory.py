@@ -276,19 +276,10 @@ class MemoryStore:
 
     def _append_history(self, events: Iterable[HistoryEvent]) -> None:
         for event in events:
-            # Built directly, not by ``replace``: every step appends several rows, and the
-            # generic copy costs more than the rest of the append.
-            stored = HistoryEvent(
-                event.instance_id,
-                event.definition_id,
-                event.kind,
-                event.at,
-                element_id=event.element_id,
-                element_type=event.element_type,
-                attempt=event.attempt,
-                job_id=event.job_id,
+            # One copy, not two (``_kept`` then the seq): every step appends several rows.
+            stored = replace(
+                event,
                 variables=encode(event.variables) if event.variables else {},
-                process_id=event.process_id,
                 seq=len(self._history) + 1,
             )
             self._history.append(stored)
