@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from retailflow import BpmnError, Engine, InstanceStatus, NotFoundError, VirtualClock
+from retailflow import (
+    BpmnError,
+    Engine,
+    InstanceEndedError,
+    InstanceStatus,
+    NotFoundError,
+    VirtualClock,
+)
 from scenario_kit import FIXTURES, EngineFactory, Recorder, passed
 
 ORDER = {"order_id": "SO-1", "customer_id": "C-1", "items": [{"sku": "TEA", "quantity": 2}]}
@@ -90,6 +97,32 @@ def test_out_of_stock_order_is_rejected_and_customer_told(make_engine: EngineFac
     assert engine.incidents() == []
 
 
+def test_an_ended_order_keeps_variables_and_history_but_no_engine_state(
+    make_engine: EngineFactory,
+) -> None:
+    engine = make_engine(order_handlers().registry)
+    engine.deploy(FIXTURES / "order_fulfilment_c8.bpmn")
+    shipped = engine.start("order_fulfilment_c8", business_key="SO-1", variables=ORDER)
+    cancelled = engine.start(
+        "order_fulfilment_c8", business_key="SO-2", variables={**ORDER, "order_id": "SO-2"}
+    )
+    engine.run()
+    engine.correlate("payment_received", key="SO-1", variables={"paid": True})
+    [task] = engine.tasks(instance=shipped.id)
+    engine.complete_task(task.id, {"packed_by": "ana"})
+    engine.run()
+    engine.cancel(cancelled.id)
+
+    for order, status in ((shipped, "completed"), (cancelled, "cancelled")):
+        ended, state = engine.store.load_state(order.id)
+        assert (ended.status, state) == (status, b"")
+        assert ended.variables["customer_id"] == "C-1"
+        assert engine.history(order.id)[-1].kind == f"instance_{status}"
+        with pytest.raises(InstanceEndedError):
+            engine.cancel(order.id)
+    assert engine.instance(shipped.id).variables["tracking_number"] == "TRK-1"
+
+
 def test_unpaid_order_is_cancelled_after_thirty_minutes_and_stock_released(
     make_engine: EngineFactory, clock: VirtualClock
 ) -> None:
@@ -168,6 +201,40 @@ def test_a_new_engine_on_the_same_sqlite_file_resumes_waiting_instances(
         second.run()
         assert second.instance(order.id).status == InstanceStatus.COMPLETED
     assert handlers.topics().count("inventory.reserve") == 1
+
+
+@pytest.mark.parametrize("handed_over_after", [1, 2])
+def test_state_stored_after_several_steps_of_one_engine_runs_on_in_another(
+    tmp_path: Path, clock: VirtualClock, handed_over_after: int
+) -> None:
+    """The first engine keeps the live run between its steps and re-encodes only what changed;
+    the state it stores must still be the whole truth, for a fresh engine to finish from."""
+    handlers = order_handlers()
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+
+    def pay(engine: Engine, order_id: str) -> None:
+        engine.correlate("payment_received", key="SO-1", variables={"paid": True})
+
+    def pack(engine: Engine, order_id: str) -> None:
+        [task] = engine.tasks(instance=order_id)
+        engine.complete_task(task.id, {"packed_by": "ana"})
+        engine.run()
+
+    steps = [pay, pack]
+    with Engine(url, handlers=handlers.registry, clock=clock) as first:
+        first.deploy(FIXTURES / "order_fulfilment_c8.bpmn")
+        order = first.start("order_fulfilment_c8", business_key="SO-1", variables=ORDER)
+        first.run()
+        for step in steps[: handed_over_after - 1]:
+            step(first, order.id)
+    with Engine(url, handlers=handlers.registry, clock=clock) as second:
+        for step in steps[handed_over_after - 1 :]:
+            step(second, order.id)
+        finished = second.instance(order.id)
+        assert finished.status == InstanceStatus.COMPLETED
+        assert (finished.variables["packed_by"], finished.variables["paid"]) == ("ana", True)
+        assert passed(second, order.id)[-1] == "order_shipped"
+    assert handlers.topics() == ["inventory.reserve", "orders.ship", "crm.notify_customer"]
 
 
 def test_payment_before_the_order_waits_is_delivered_when_it_does(

@@ -63,6 +63,8 @@ CONFLICT_ATTEMPTS = 5
 """How often a step (or a correlation) is taken again when other writers got there first."""
 # What a new instance had stored before its first commit.
 _NOTHING_STORED = WaitStateIds()
+ENDED_STATE = b""
+"""The engine state stored for a completed or cancelled instance: none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,8 +220,6 @@ class InstanceStepper:
             cached = instance_id in self._live
             live = self._live_run(instance_id)
             instance, run = live.instance, live.run
-            if instance.status != InstanceStatus.RUNNING:
-                raise InstanceEndedError(instance_id, instance.status)
             try:
                 with_room_for(run.compiled, partial(action, run))
                 return self._commit(
@@ -257,7 +257,10 @@ class InstanceStepper:
         sees, its element id); a cached run that does not know the task (another writer moved
         on) is re-read once before giving up."""
         for _ in range(2):
-            live = self._live_run(job.instance_id)
+            try:
+                live = self._live_run(job.instance_id)
+            except InstanceEndedError:
+                break  # the job outlived its instance (cancelled meanwhile, say)
             try:
                 return live.instance, live.run.job_variables(job.id)
             except NotFoundError:
@@ -295,6 +298,9 @@ class InstanceStepper:
             self._live.move_to_end(instance_id)
             return cached
         instance, state = self._store.load_state(instance_id)
+        if instance.status != InstanceStatus.RUNNING:
+            # Its state was dropped when it ended (``ENDED_STATE``): there is no run to restore.
+            raise InstanceEndedError(instance_id, instance.status)
         loaded = self._definitions.get(instance.definition_id)
         try:
             run = with_room_for(
@@ -357,12 +363,15 @@ class InstanceStepper:
         incidents, opened = self._rows.incidents(instance, run.drain_failures(), now)
         history.extend(opened)
         variables = run.variables
+        ended = cancelled or run.completed
         try:
             # Whatever reached the data past the checks at the API (a mapping's result, a
             # branch's variables) is refused here, where it becomes an incident, never in the
             # store's driver.
             check_variables(variables, f"instance '{instance.id}'")
-            state = run.dump(self._codec)
+            # An ended instance never moves again, so its engine state is dropped: the instance
+            # row (status, variables, times) and its history are all that is read of it.
+            state = ENDED_STATE if ended else run.dump(self._codec)
         except VariableTypeError as error:
             raise ExecutionError(str(error)) from error
         updated = Instance(
@@ -383,7 +392,7 @@ class InstanceStepper:
                     instance.id, instance.definition_id, HistoryKind.INSTANCE_CANCELLED, now
                 )
             )
-        elif run.completed:
+        elif ended:
             updated.status, updated.ended_at = InstanceStatus.COMPLETED, now
             history.append(
                 HistoryEvent(

@@ -68,6 +68,7 @@ class Checkpoint:
 
     instance: Instance
     state: bytes
+    """The engine state of the instance; empty once it has completed or been cancelled."""
     expected_version: int | None
     jobs: list[Job] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)

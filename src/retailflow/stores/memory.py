@@ -291,7 +291,12 @@ class MemoryStore:
 
     def _append_history(self, events: Iterable[HistoryEvent]) -> None:
         for event in events:
-            stored = replace(_kept(event), seq=len(self._history) + 1)
+            # One copy, not two (``_kept`` then the seq): every step appends several rows.
+            stored = replace(
+                event,
+                variables=encode(event.variables) if event.variables else {},
+                seq=len(self._history) + 1,
+            )
             self._history.append(stored)
             self._history_of.setdefault(stored.instance_id, []).append(stored)
             self._history_defined.setdefault(stored.definition_id, []).append(stored)

@@ -55,6 +55,8 @@ from retailflow.engine.variables import map_inputs
 from retailflow.model import BpmnError, ExecutionError, NotFoundError, RetailflowError
 
 _OPEN = TaskState.STARTED | TaskState.WAITING | TaskState.READY
+# Scans of every task on each step read ``Task._state``: the ``state`` property is a Python
+# call per task, a visible cost when a step scans the whole table several times.
 TRIGGER = "trigger:"
 """Prefix of the catch id of an event subprocess start, which has no task of its own."""
 _FAILED = "rf_failed:"
@@ -261,7 +263,7 @@ class ProcessRun:
             return True
         # An interrupting event subprocess cancels the regular end, so no End task completes:
         # the process is done when nothing is left to do.
-        return not any(task.state & TaskState.NOT_FINISHED_MASK for task in self._all_tasks())
+        return not any(task._state & TaskState.NOT_FINISHED_MASK for task in self._all_tasks())
 
     @property
     def variables(self) -> dict[str, Any]:
@@ -920,8 +922,8 @@ class ProcessRun:
     def _run_ready(self, workflow: Any) -> bool:
         ready = [
             task
-            for task in list(workflow.tasks.values())
-            if task.state == TaskState.READY and not task.task_spec.manual
+            for task in workflow.tasks.values()
+            if task._state == TaskState.READY and not task.task_spec.manual
         ]
         for task in ready:
             if task.state == TaskState.READY:
@@ -942,7 +944,7 @@ class ProcessRun:
             yield from subprocess.tasks.values()
 
     def _open_tasks(self) -> Iterator[Task]:
-        return (task for task in self._all_tasks() if task.state & _OPEN)
+        return (task for task in self._all_tasks() if task._state & _OPEN)
 
     def _task(self, task_id: str, state: TaskState | None = None) -> Task:
         try:

@@ -46,7 +46,9 @@ _LEGACY_FORMAT = "retailflow-state/1"
 # strings, so they come back as date-times.
 _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
 _FINISHED = TaskState.COMPLETED | TaskState.CANCELLED
-_FRAGMENTS = "_rf_encoded_tasks"
+_NOT_REACHED = TaskState.MAYBE | TaskState.LIKELY | TaskState.FUTURE
+# A task's attribute holding (what its entry was made of, its id as text, its encoded entry).
+_ENCODED = "_rf_encoded"
 
 
 _TUNED: dict[type, type] = {
@@ -224,12 +226,6 @@ class StateCodec:
         return serializer.registry.restore(dct, compiled=compiled)
 
 
-@lru_cache(maxsize=65536)
-def _text(task_id: UUID) -> str:
-    """Task ids as text; cached, since ``UUID.__str__`` is a visible cost on every commit."""
-    return str(task_id)
-
-
 def _workflow_dict(workflow: Any, default: Any) -> dict[str, Any]:
     """What ``WorkflowConverter.to_dict`` writes, for a process or a subprocess."""
     last = workflow.last_task
@@ -245,28 +241,54 @@ def _workflow_dict(workflow: Any, default: Any) -> dict[str, Any]:
 
 
 def _tasks(workflow: Any, default: Any) -> dict[str, Any]:
-    """Every task's entry. A finished task whose parent is finished too never changes again,
-    so its encoded form is kept on the live workflow and reused by later commits."""
-    cache: dict[Any, tuple[float, Any]] = workflow.__dict__.setdefault(_FRAGMENTS, {})
+    """Every task's entry, reusing the one a previous commit encoded when nothing it is made
+    of has changed since (``_unchanged_since``). What was encoded is kept on the task itself:
+    a lookup by task id would hash a UUID in Python, several times per task and commit."""
     tasks = workflow.tasks
     entries: dict[str, Any] = {}
-    for task_id, task in tasks.items():
-        cached = cache.get(task_id)
-        if cached is not None and cached[0] == task.last_state_change:
-            entries[_text(task_id)] = cached[1]
+    for task in tasks.values():
+        signature, text, fragment = task.__dict__.get(_ENCODED) or (None, None, None)
+        if text is None:
+            text = _text(task.id)
+        elif type(signature) is float and signature == task.last_state_change:
+            entries[text] = fragment  # finished for good
             continue
         parent = tasks.get(task._parent) if task._parent is not None else None
-        entry = _task_dict(task, parent)
-        if task.state & _FINISHED and (parent is None or parent.state & _FINISHED):
-            fragment = orjson.Fragment(orjson.dumps(entry, default=default, option=_ORJSON_OPTIONS))
-            cache[task_id] = (task.last_state_change, fragment)
-            entries[_text(task_id)] = fragment
-        else:
-            entries[_text(task_id)] = entry
+        now = _unchanged_since(task, parent)
+        if now is None or now != signature:
+            entry = _task_dict(task, text, parent)
+            fragment = None
+            if now is not None:
+                encoded = orjson.dumps(entry, default=default, option=_ORJSON_OPTIONS)
+                fragment = orjson.Fragment(encoded)
+            task.__dict__[_ENCODED] = (now, text, fragment)
+        entries[text] = fragment if fragment is not None else entry
     return entries
 
 
-def _task_dict(task: Any, parent: Any) -> dict[str, Any]:
+@lru_cache(maxsize=65536)
+def _text(task_id: UUID) -> str:
+    """Task ids as text; cached, since ``UUID.__str__`` is a visible cost on every commit."""
+    return str(task_id)
+
+
+def _unchanged_since(task: Any, parent: Any) -> Any:
+    """What a task's entry is made of that can still change, as a value to compare at the
+    next commit (``None``: its entry is not kept). A finished task whose parent is finished
+    too never changes again: its time of change says so. A task not yet reached (predicted,
+    or future) holds no data of its own, so its entry is its state, its children and the
+    names its parent holds (its delta deletes them all); it is kept only while that holds."""
+    state = task.state
+    if state & _FINISHED:
+        if parent is None or parent.state & _FINISHED:
+            return task.last_state_change
+        return None
+    if state & _NOT_REACHED and not task.data and not task.internal_data and parent is not None:
+        return (task.last_state_change, state, task.triggered, tuple(task._children), *parent.data)
+    return None
+
+
+def _task_dict(task: Any, text: str, parent: Any) -> dict[str, Any]:
     """What ``TaskConverter.to_dict`` writes: a task's data as a delta from its parent's (the
     caller has looked ``parent`` up already: each lookup hashes a UUID in Python), in the
     variable codec's form. Its internal data holds message payloads (variables, in the codec's
@@ -292,7 +314,7 @@ def _task_dict(task: Any, parent: Any) -> dict[str, Any]:
             "deletions": [key for key in parent_data if key not in data],
         }
     return {
-        "id": _text(task.id),
+        "id": text,
         "parent": _text(parent_id) if parent_id is not None else None,
         "children": [_text(child) for child in task._children],
         "last_state_change": task.last_state_change,
