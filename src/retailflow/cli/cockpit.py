@@ -1,4 +1,5 @@
-"""``retailflow cockpit`` (the web app and REST API) and ``retailflow token create``."""
+"""``retailflow cockpit`` (the web app and REST API) and ``retailflow token create / list /
+revoke``: who may use it."""
 
 from __future__ import annotations
 
@@ -7,9 +8,15 @@ from typing import Annotated
 import typer
 
 from retailflow.cli.operations import DbOption, store_url
-from retailflow.model import RetailflowError, Role
+from retailflow.cli.output import JsonOption, print_rows
+from retailflow.model import NotFoundError, RetailflowError, Role
 
-token = typer.Typer(help="Tokens for the cockpit and its REST API.", no_args_is_help=True)
+token = typer.Typer(
+    help="Tokens for the cockpit and its REST API: create one per person or script, list "
+    "them, revoke one. A viewer reads; an operator also acts, and history names the token "
+    "behind every action.",
+    no_args_is_help=True,
+)
 
 
 def _durable_url(db: str) -> str:
@@ -66,3 +73,41 @@ def create(
         except RetailflowError as error:
             raise typer.BadParameter(str(error), param_hint="NAME") from error
     typer.echo(secret)
+
+
+@token.command("list")
+def list_tokens(db: DbOption, output_json: JsonOption = False) -> None:
+    """List the stored tokens: name, role and when each was created (never the secret, which
+    is not kept, nor its hash)."""
+    from retailflow.engine import Engine
+
+    with Engine(_durable_url(db)) as engine:
+        found = engine.store.list_tokens()
+    print_rows(
+        [
+            {"name": t.name, "role": t.role.value, "created": t.created_at.isoformat()}
+            for t in found
+        ],
+        output_json,
+        "Tokens",
+        whole=("role", "created"),
+    )
+
+
+@token.command("revoke")
+def revoke(
+    name: Annotated[
+        str, typer.Argument(help="The token's name, as `retailflow token list` shows.")
+    ],
+    db: DbOption,
+) -> None:
+    """Revoke a token: from the next request on, it gets 401 (a browser logged in with it is
+    sent back to the login page). Its name stays in the history it wrote."""
+    from retailflow.engine import Engine
+
+    with Engine(_durable_url(db)) as engine:
+        try:
+            engine.store.revoke_token(name)
+        except NotFoundError as error:
+            raise typer.BadParameter(str(error), param_hint="NAME") from error
+    typer.echo(f"Token '{name}' revoked.")
