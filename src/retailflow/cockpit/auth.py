@@ -21,6 +21,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from retailflow.cockpit.actions import engine_of
 from retailflow.cockpit.templating import render
 from retailflow.model import ApiToken, RetailflowError, Role
 from retailflow.stores import Store
@@ -77,7 +78,7 @@ def csrf_token(key: bytes, principal: Principal) -> str:
 async def _principal(request: Request) -> Principal:
     """The principal of a request, from its Bearer header or its login cookie; 401 without
     either, and 403 for a cookie-carried change without its CSRF token."""
-    store: Store = request.app.state.engine.store
+    store = engine_of(request).store
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
     via_cookie = False
@@ -160,7 +161,7 @@ def login(
 ) -> Response:
     """Check the token and set the login cookie (HttpOnly: scripts never see it;
     SameSite=Strict: no other site's page sends it; Secure over HTTPS)."""
-    store: Store = request.app.state.engine.store
+    store = engine_of(request).store
     if store.find_token(hash_token(token.strip())) is None:
         return render(
             request,
