@@ -41,8 +41,14 @@ def cockpit(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
 ) -> None:
-    """Serve the cockpit (pages, REST API under /api/v1, /metrics) over a store until Ctrl-C.
-    Nothing answers without a token: create one with `retailflow token create`."""
+    """Serve the cockpit over a store until Ctrl-C: pages to find instances, see them on
+    their diagrams, retry incidents and complete tasks; the REST API under /api/v1; /metrics.
+
+    Nothing answers without a token: make one first with `retailflow token create NAME
+    --role operator --db URL`, then open http://127.0.0.1:8080/ and log in with it. A SQLite
+    file must exist (`retailflow db upgrade --db FILE` creates one). The cockpit runs no
+    jobs: the work an action makes due (a retried job, a fired timer's next step) is done by
+    your workers (`retailflow worker`). Docs: docs/cockpit.md."""
     import uvicorn
 
     from retailflow.cockpit import create_app
@@ -56,14 +62,23 @@ def cockpit(
 @token.command("create")
 def create(
     name: Annotated[
-        str, typer.Argument(help="Who holds it: recorded in history as who did each action.")
+        str,
+        typer.Argument(
+            help="Who holds it (ann, grafana, billing-script): recorded in history as who "
+            "did each action, and the name to revoke it by."
+        ),
     ],
     db: DbOption,
     role: Annotated[
-        Role, typer.Option(help="viewer: reads; operator: also retries, cancels, deploys ...")
+        Role,
+        typer.Option(
+            help="viewer: reads every page and API answer; operator: also acts (retries, "
+            "cancels, sets variables, fires timers, correlates, completes tasks, deploys)."
+        ),
     ] = Role.VIEWER,
 ) -> None:
-    """Create a token and print it, this once: the store keeps only its hash."""
+    """Create a token and print it, this once: the store keeps only its hash. Log in with it
+    in the browser, or send it as `Authorization: Bearer <token>` to the REST API."""
     from retailflow.cockpit.auth import create_token
     from retailflow.engine import Engine
 
