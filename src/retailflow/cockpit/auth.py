@@ -92,7 +92,8 @@ async def _principal(request: Request) -> Principal:
     token = store.find_token(hash_token(secret.strip()))
     if token is None:
         raise _unauthorized(
-            "unknown token; `retailflow token create NAME --role viewer|operator` makes one"
+            "unknown or revoked token; `retailflow token create NAME --role viewer|operator` "
+            "makes one"
         )
     principal = Principal(token.name, token.role, token.token_hash, via_cookie)
     if via_cookie and request.method not in _SAFE_METHODS:
@@ -166,7 +167,7 @@ def login(
         return render(
             request,
             "login.html",
-            {"next": _local(next), "error": "Unknown token."},
+            {"next": _local(next), "error": "Unknown or revoked token."},
             status_code=status.HTTP_401_UNAUTHORIZED,
         )
     response = RedirectResponse(_local(next), status_code=status.HTTP_303_SEE_OTHER)
