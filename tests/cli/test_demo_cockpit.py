@@ -13,6 +13,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from retailflow.cli.app import app
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -64,3 +68,10 @@ def test_demo_with_cockpit_serves_its_store_and_prints_an_operator_token(tmp_pat
     finally:
         demo.send_signal(signal.SIGINT)
         demo.communicate(timeout=60)
+
+
+def test_a_port_without_the_cockpit_is_refused_before_the_demo_runs(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    result = CliRunner().invoke(app, ["demo", "--days", "1", "--port", "9000", "--db", str(db)])
+    assert result.exit_code == 2 and "add --cockpit" in result.output
+    assert not db.exists()

@@ -1,7 +1,8 @@
-"""``retailflow token create`` and ``retailflow cockpit`` as an operator runs them."""
+"""The token commands (create, list, revoke) and `retailflow cockpit`, as an operator runs them."""
 
 from __future__ import annotations
 
+import json
 import socket
 import sqlite3
 import subprocess
@@ -11,9 +12,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from retailflow import Engine
 from retailflow.cli.app import app
+from retailflow.cockpit import create_app
 from retailflow.cockpit.auth import hash_token
 
 runner = CliRunner()
@@ -78,3 +82,33 @@ def test_cockpit_serves_on_localhost_and_asks_for_a_token(tmp_path: Path) -> Non
 def test_cockpit_refuses_a_store_that_does_not_exist(tmp_path: Path) -> None:
     result = runner.invoke(app, ["cockpit", "--db", str(tmp_path / "missing.db")])
     assert result.exit_code == 2 and "no SQLite file" in result.output
+
+
+def test_token_list_shows_names_and_roles_never_hashes_and_revoke_locks_a_token_out(
+    tmp_path: Path,
+) -> None:
+    db = _store(tmp_path)
+    ann = runner.invoke(app, ["token", "create", "ann", "--role", "operator", "--db", str(db)])
+    runner.invoke(app, ["token", "create", "bo", "--db", str(db)])
+    secret = ann.output.strip()
+    with Engine(f"sqlite:///{db}") as engine:  # the cockpit, already serving
+        cockpit = TestClient(create_app(engine), headers={"Authorization": f"Bearer {secret}"})
+        assert cockpit.get("/api/v1/processes").status_code == 200
+
+        listed = runner.invoke(app, ["token", "list", "--db", str(db), "--json"])
+        assert listed.exit_code == 0, listed.output
+        rows = json.loads(listed.output)
+        assert [(r["name"], r["role"]) for r in rows] == [("ann", "operator"), ("bo", "viewer")]
+        assert all(set(r) == {"name", "role", "created"} for r in rows)
+        table = runner.invoke(app, ["token", "list", "--db", str(db)])
+        assert "ann" in table.output and "operator" in table.output
+        assert hash_token(secret) not in listed.output + table.output
+
+        revoked = runner.invoke(app, ["token", "revoke", "ann", "--db", str(db)])
+        assert revoked.exit_code == 0 and "revoked" in revoked.output
+        assert cockpit.get("/api/v1/processes").status_code == 401
+
+    left = json.loads(runner.invoke(app, ["token", "list", "--db", str(db), "--json"]).output)
+    assert [r["name"] for r in left] == ["bo"]
+    again = runner.invoke(app, ["token", "revoke", "ann", "--db", str(db)])
+    assert again.exit_code == 2 and "no token named 'ann'" in again.output

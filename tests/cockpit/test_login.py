@@ -64,7 +64,7 @@ def test_no_other_site_may_frame_the_cockpit(browser: TestClient) -> None:
 
 def test_a_wrong_token_shows_the_login_page_again_with_401(browser: TestClient) -> None:
     answer = browser.post("/login", data={"token": "rf_guess"}, follow_redirects=False)
-    assert answer.status_code == 401 and "Unknown token" in answer.text
+    assert answer.status_code == 401 and "Unknown or revoked token" in answer.text
     assert LOGIN_COOKIE not in answer.cookies
 
 
@@ -170,3 +170,20 @@ def test_only_the_hash_of_a_token_is_stored(engine: Engine) -> None:
     assert stored is not None and stored.name == "cy" and stored.role is Role.VIEWER
     assert secret not in repr(stored) and stored.token_hash != secret
     assert create_token(engine.store, "dee", Role.VIEWER, datetime.now(UTC)) != secret
+
+
+def test_a_revoked_token_is_refused_at_once_by_header_and_by_cookie(
+    browser: TestClient, engine: Engine
+) -> None:
+    _log_in(browser, engine)
+    script = TestClient(
+        browser.app, headers={"Authorization": f"Bearer {browser.cookies[LOGIN_COOKIE]}"}
+    )
+    assert script.get("/api/v1/processes").status_code == 200
+
+    engine.store.revoke_token("ann")
+
+    refused = script.get("/api/v1/processes")
+    assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
+    page = browser.get("/processes", headers={"Accept": "text/html"}, follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/login")

@@ -8,6 +8,7 @@ cookie also needs its CSRF token, which the browser tests cover).
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from cockpit_api_kit import ORDER_PROCESS, Cockpit
 
@@ -61,6 +62,9 @@ def test_instance_search_filters_by_key_variable_status_and_date_and_pages(
 
     assert found("business_key=SO-3") == [ids[3]]
     assert found("variable=channel%3Dweb") == [ids[3], ids[1]]  # newest first
+    assert found("variable=channel%3D%22store%22") == [ids[4], ids[2], ids[0]]  # JSON, as the API
+    refused = cockpit.viewer.get("/instances?variable=channel%3D%5B1%5D").text
+    assert "a search compares one string, number or boolean" in refused
     assert found("status=cancelled") == [ids[0]]
     assert found("started_from=2999-01-01") == []
     assert "is not a date" in cockpit.viewer.get("/instances?started_from=soon").text
@@ -87,7 +91,11 @@ def test_operator_retries_an_incident_with_changed_variables_and_a_viewer_is_ref
     assert state_of(page, "reserve_stock") == "incident"
     assert "warehouse system down" in page and 'name="retry"' not in page
     [incident] = cockpit.engine.incidents(instance=instance)
-    form = {"incident_id": incident.id, "variables": '{"warehouse_open": true}'}
+    # Typed variables read as the API reads them: the tag makes a date, not a dict.
+    form = {
+        "incident_id": incident.id,
+        "variables": '{"warehouse_open": true, "promised": {"$date": "2026-12-24"}}',
+    }
     refused = cockpit.viewer.post(f"/instances/{instance}/retry", data=form)
     assert refused.status_code == 403
     assert 'name="retry"' in cockpit.operator.get(f"/instances/{instance}").text
@@ -99,6 +107,7 @@ def test_operator_retries_an_incident_with_changed_variables_and_a_viewer_is_ref
     assert "No open incident." in cockpit.viewer.get("/incidents").text
     assert state_of(page, "wait_for_payment") == "waiting"
     assert "by operator-ann" in page
+    assert cockpit.engine.instance(instance).variables["promised"] == date(2026, 12, 24)
 
 
 def test_a_failing_action_comes_back_as_a_message_on_the_page(cockpit: Cockpit) -> None:

@@ -54,8 +54,10 @@ def options(
 
 @app.command()
 def demo(
-    days: Annotated[int, typer.Option(help="How many days of business to simulate.")] = 14,
-    orders_per_day: Annotated[int, typer.Option(help="Orders placed per day, on average.")] = 30,
+    days: Annotated[int, typer.Option(min=1, help="How many days of business to simulate.")] = 14,
+    orders_per_day: Annotated[
+        int, typer.Option(min=1, help="Orders placed per day, on average.")
+    ] = 30,
     db: Annotated[
         Path,
         typer.Option(
@@ -68,17 +70,28 @@ def demo(
         bool,
         typer.Option(
             "--cockpit",
-            help="Then serve the demo's store in the cockpit (with an operator token printed) "
-            "until Ctrl-C.",
+            help="Then serve the demo's store in the cockpit on 127.0.0.1 until Ctrl-C, "
+            "printing an operator token named 'demo' to log in with.",
         ),
     ] = False,
-    port: Annotated[int, typer.Option(min=1, max=65535, help="The cockpit's port.")] = 8080,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="The cockpit's port (with --cockpit).  [default: 8080]",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Simulate a fortnight of new-retail business on a fresh SQLite file: every shipped
-    process runs, then the KPI report of the analysis flow is printed."""
+    process runs, then the KPI report of the analysis flow is printed. With --cockpit, look
+    at the result in the browser: heatmaps, incidents to retry, tasks to complete."""
     from retailflow.cli.demo import run_demo
     from retailflow.retail.simulation import SimulationSettings
 
+    if port is not None and not open_cockpit:
+        raise typer.BadParameter("--port is the cockpit's: add --cockpit", param_hint="--port")
     run_demo(
         settings=SimulationSettings(days=days, orders_per_day=orders_per_day, seed=seed),
         db=db,
@@ -87,6 +100,7 @@ def demo(
     if open_cockpit:
         from retailflow.cli.demo import demo_token
 
+        port = port or 8080
         console.print(
             f"Cockpit token (operator 'demo'): {demo_token(db)}\n"
             f"Open http://127.0.0.1:{port}/ and log in with it."

@@ -284,7 +284,9 @@ def store_url(db: str) -> str:
     """A plain path means a SQLite file, which must exist: reading a store never creates one."""
     db = database_url(db)
     if db.startswith("sqlite:///") and not Path(db.removeprefix("sqlite:///")).exists():
+        path = db.removeprefix("sqlite:///")
         raise typer.BadParameter(
-            f"no SQLite file at {db.removeprefix('sqlite:///')}", param_hint="--db"
+            f"no SQLite file at {path} (`retailflow db upgrade --db {path}` creates one)",
+            param_hint="--db",
         )
     return db

@@ -11,12 +11,27 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from retailflow.engine import Engine, acting_as
 from retailflow.model import Deployment, Instance, NotFoundError
 
+if TYPE_CHECKING:
+    from fastapi import Request
+
 _Result = TypeVar("_Result")
+
+
+def engine_of(request: Request) -> Engine:
+    """The engine the app answering ``request`` serves (``create_app`` keeps it)."""
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def actions_of(request: Request) -> Actions:
+    """The ``Actions`` over that engine: the only way a route changes anything."""
+    actions: Actions = request.app.state.actions
+    return actions
 
 
 class Actions:

@@ -21,6 +21,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from retailflow.cockpit.actions import engine_of
 from retailflow.cockpit.templating import render
 from retailflow.model import ApiToken, RetailflowError, Role
 from retailflow.stores import Store
@@ -77,7 +78,7 @@ def csrf_token(key: bytes, principal: Principal) -> str:
 async def _principal(request: Request) -> Principal:
     """The principal of a request, from its Bearer header or its login cookie; 401 without
     either, and 403 for a cookie-carried change without its CSRF token."""
-    store: Store = request.app.state.engine.store
+    store = engine_of(request).store
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
     via_cookie = False
@@ -91,7 +92,8 @@ async def _principal(request: Request) -> Principal:
     token = store.find_token(hash_token(secret.strip()))
     if token is None:
         raise _unauthorized(
-            "unknown token; `retailflow token create NAME --role viewer|operator` makes one"
+            "unknown or revoked token; `retailflow token create NAME --role viewer|operator` "
+            "makes one"
         )
     principal = Principal(token.name, token.role, token.token_hash, via_cookie)
     if via_cookie and request.method not in _SAFE_METHODS:
@@ -160,12 +162,12 @@ def login(
 ) -> Response:
     """Check the token and set the login cookie (HttpOnly: scripts never see it;
     SameSite=Strict: no other site's page sends it; Secure over HTTPS)."""
-    store: Store = request.app.state.engine.store
+    store = engine_of(request).store
     if store.find_token(hash_token(token.strip())) is None:
         return render(
             request,
             "login.html",
-            {"next": _local(next), "error": "Unknown token."},
+            {"next": _local(next), "error": "Unknown or revoked token."},
             status_code=status.HTTP_401_UNAUTHORIZED,
         )
     response = RedirectResponse(_local(next), status_code=status.HTTP_303_SEE_OTHER)

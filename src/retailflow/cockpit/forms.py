@@ -19,6 +19,7 @@ from lxml import etree
 
 from retailflow.bpmn import BpmnDocument, SourceFile, read_document
 from retailflow.bpmn.namespaces import BPMN, CAMUNDA, ZEEBE
+from retailflow.cockpit.values import json_or_text
 from retailflow.model import Resource, UserTask
 from retailflow.model.errors import RetailflowError
 
@@ -108,16 +109,6 @@ def _parsed(field: FormField, text: str) -> Any:
     if field.kind == "json":
         return json_or_text(text)
     return text
-
-
-def json_or_text(text: str) -> Any:
-    """What a person typed as a value: JSON when it parses (``42``, ``true``, ``{"a": 1}``,
-    ``"quoted"``), else the text itself, since a value typed into a box is most often just
-    text."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 def _filled(field: FormField, variables: Mapping[str, Any]) -> FormField:

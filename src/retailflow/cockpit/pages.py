@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import PurePath
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request, status
@@ -23,10 +23,12 @@ from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from retailflow.cockpit.actions import Actions
+from retailflow.cockpit.actions import actions_of, engine_of
 from retailflow.cockpit.auth import Operator, Viewer
-from retailflow.cockpit.forms import TaskForm, json_or_text, submitted_variables, task_form
+from retailflow.cockpit.forms import TaskForm, submitted_variables, task_form
+from retailflow.cockpit.overview import process_summaries
 from retailflow.cockpit.templating import TEMPLATES, render
+from retailflow.cockpit.values import json_or_text, search_value, variables_from_text
 from retailflow.diagram import draw
 from retailflow.diagram.heatmap import heatmap
 from retailflow.diagram.instance_state import InstanceRecords, instance_overlay
@@ -39,6 +41,7 @@ from retailflow.model import (
     ProcessDefinition,
     RetailflowError,
     UserTask,
+    VariableMatch,
 )
 from retailflow.model.kpis import as_seconds, short_duration
 
@@ -52,16 +55,6 @@ TEMPLATES.env.filters["when"] = lambda value: (
 TEMPLATES.env.filters["json"] = lambda value: json.dumps(value, default=str, indent=1)
 # A file is deployed under the path it was given; its name is what a person recognises.
 TEMPLATES.env.filters["file_name"] = lambda name: PurePath(name).name
-
-
-def _engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
-
-
-def _actions(request: Request) -> Actions:
-    actions: Actions = request.app.state.actions
-    return actions
 
 
 @router.get("/")
@@ -78,18 +71,13 @@ def processes(request: Request, principal: Viewer) -> Response:
     """Every deployed process with its versions and its instance counts by status (of all
     versions: an instance search narrows them). The KPIs are on each process's page: they
     are read from the whole history, which a list of every process should not wait for."""
-    engine = _engine(request)
-    counts = engine.count_instances()
-    versions: dict[str, list[ProcessDefinition]] = {}
-    for definition in engine.definitions():
-        versions.setdefault(definition.process_id, []).append(definition)
     rows = [
         {
-            "latest": found[-1],
-            "versions": found,
-            "counts": {s.value: counts.get((process_id, s), 0) for s in InstanceStatus},
+            "latest": found.versions[-1],
+            "versions": found.versions,
+            "counts": {s.value: found.instances.get(s, 0) for s in InstanceStatus},
         }
-        for process_id, found in versions.items()
+        for found in process_summaries(engine_of(request))
     ]
     statuses = [s.value for s in InstanceStatus]
     context = {"rows": rows, "statuses": statuses, "title": "Processes"}
@@ -102,7 +90,7 @@ def process(
 ) -> Response:
     """One process's diagram as a heatmap of its instances (traffic and p90 time per element),
     with its KPIs and per-step table."""
-    engine = _engine(request)
+    engine = engine_of(request)
     versions = [d for d in engine.definitions() if d.process_id == process_id]
     if not versions:
         raise NotFoundError(f"no process '{process_id}' is deployed")
@@ -142,7 +130,7 @@ def instances(
 ) -> Response:
     """Instance search: by process, status, business key, a variable's value (``name=value``)
     and start time, newest first, a page at a time."""
-    engine = _engine(request)
+    engine = engine_of(request)
     filters = {
         "process": process,
         "status": status_,
@@ -185,16 +173,12 @@ def instances(
     return render(request, "instances.html", context, principal=principal)
 
 
-def _variable_match(text: str) -> tuple[str, str | int | float | bool]:
-    """``name=value``: the value read as JSON when it is a JSON scalar (``42``, ``true``),
-    else as the text it is."""
+def _variable_match(text: str) -> tuple[str, VariableMatch]:
+    """``name=value``, the value read as the API reads one (``search_value``)."""
     name, equals, raw = text.partition("=")
     if not equals or not name.strip():
         raise RetailflowError(f"a variable filter is name=value, got {text!r}")
-    value = json_or_text(raw)
-    if not isinstance(value, str | int | float | bool):
-        value = raw
-    return name.strip(), value
+    return name.strip(), search_value(raw)
 
 
 def _moment(text: str, what: str) -> datetime | None:
@@ -213,7 +197,7 @@ def _moment(text: str, what: str) -> datetime | None:
 @router.get("/incidents")
 def incidents(request: Request, principal: Viewer) -> Response:
     """Every open incident, oldest first: where operations start the day."""
-    engine = _engine(request)
+    engine = engine_of(request)
     found = sorted(engine.incidents(), key=lambda incident: incident.created_at)
     orders = {incident.instance_id: engine.instance(incident.instance_id) for incident in found}
     context = {"incidents": found, "orders": orders, "title": "Incidents"}
@@ -224,7 +208,7 @@ def incidents(request: Request, principal: Viewer) -> Response:
 def instance(request: Request, principal: Viewer, instance_id: str) -> Response:
     """One instance: its diagram with where it waits and the path it took, its variables,
     history timeline, jobs, subscriptions, tasks and incidents, and the operator's actions."""
-    engine = _engine(request)
+    engine = engine_of(request)
     found = engine.instance(instance_id)
     definition = engine.store.get_definition(found.definition_id)
     records = InstanceRecords(
@@ -269,19 +253,6 @@ def _back(target: str, **message: str) -> RedirectResponse:
     return RedirectResponse(f"{target}?{urlencode(message)}", status_code=status.HTTP_303_SEE_OTHER)
 
 
-def _json_variables(text: str) -> dict[str, Any]:
-    """A JSON object typed into a form, or ``{}`` for an empty box."""
-    if not text.strip():
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError as error:
-        raise RetailflowError(f"variables must be a JSON object: {error}") from None
-    if not isinstance(value, dict):
-        raise RetailflowError('variables must be a JSON object such as {"paid": true}')
-    return value
-
-
 @router.post("/instances/{instance_id}/retry")
 def retry(
     request: Request,
@@ -294,11 +265,11 @@ def retry(
     """Retry an incident's job, optionally with more runs and changed variables."""
     return _acted(
         f"/instances/{instance_id}",
-        lambda: _actions(request).retry(
+        lambda: actions_of(request).retry(
             principal.name,
             incident_id,
             retries=retries,
-            variables=_json_variables(variables) or None,
+            variables=variables_from_text(variables, f"retry of incident '{incident_id}'") or None,
         ),
         f"Incident retried with {retries} run(s).",
     )
@@ -309,7 +280,7 @@ def cancel(request: Request, principal: Operator, instance_id: str) -> Response:
     """Cancel the instance where it stands."""
     return _acted(
         f"/instances/{instance_id}",
-        lambda: _actions(request).cancel(principal.name, instance_id),
+        lambda: actions_of(request).cancel(principal.name, instance_id),
         "Instance cancelled.",
     )
 
@@ -327,7 +298,7 @@ def set_variable(
     parsed = json_or_text(value)
     return _acted(
         f"/instances/{instance_id}",
-        lambda: _actions(request).set_variables(principal.name, instance_id, {name: parsed}),
+        lambda: actions_of(request).set_variables(principal.name, instance_id, {name: parsed}),
         f"Variable '{name}' set.",
     )
 
@@ -337,7 +308,7 @@ def fire_timer(request: Request, principal: Operator, instance_id: str, job_id: 
     """Fire a waiting timer now."""
     return _acted(
         f"/instances/{instance_id}",
-        lambda: _actions(request).fire_timer(principal.name, job_id),
+        lambda: actions_of(request).fire_timer(principal.name, job_id),
         "Timer fired.",
     )
 
@@ -354,11 +325,11 @@ def correlate(
     """Correlate a message (the instance page offers the ones it waits for)."""
     return _acted(
         f"/instances/{instance_id}",
-        lambda: _actions(request).correlate(
+        lambda: actions_of(request).correlate(
             principal.name,
             message,
             key=key or None,
-            variables=_json_variables(variables) or None,
+            variables=variables_from_text(variables, f"message '{message}'") or None,
         ),
         f"Message '{message}' correlated.",
     )
@@ -375,7 +346,7 @@ def tasks(
     group: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
     """Open user tasks, by assignee or candidate group."""
-    engine = _engine(request)
+    engine = engine_of(request)
     found = engine.tasks(assignee=assignee or None, candidate_group=group or None)
     # People know an order by its business key, not by an instance id.
     orders = {task.instance_id: engine.instance(task.instance_id) for task in found}
@@ -400,7 +371,7 @@ def _task(engine: Engine, task_id: str) -> tuple[UserTask, TaskForm]:
 @router.get("/tasks/{task_id}")
 def task(request: Request, principal: Viewer, task_id: str) -> Response:
     """One task with the form its file designs (or its variables to edit)."""
-    found, form = _task(_engine(request), task_id)
+    found, form = _task(engine_of(request), task_id)
     context = {
         "task": found,
         "form": form,
@@ -413,7 +384,7 @@ def task(request: Request, principal: Viewer, task_id: str) -> Response:
 @router.post("/tasks/{task_id}/complete")
 async def complete_task(request: Request, principal: Operator, task_id: str) -> Response:
     """Complete the task with what its form holds, typed as the form says."""
-    engine = _engine(request)
+    engine = engine_of(request)
     _, form = await run_in_threadpool(_task, engine, task_id)
     submitted = await request.form()
     values: Mapping[str, str] = {
@@ -425,7 +396,7 @@ async def complete_task(request: Request, principal: Operator, task_id: str) -> 
         return _back(f"/tasks/{task_id}", error=str(error))
 
     def complete() -> object:
-        return _actions(request).complete_task(principal.name, task_id, variables)
+        return actions_of(request).complete_task(principal.name, task_id, variables)
 
     try:
         await run_in_threadpool(complete)

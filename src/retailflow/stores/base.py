@@ -263,5 +263,12 @@ class Store(Protocol):
     def find_token(self, token_hash: str) -> ApiToken | None:
         """The token with that hash, or ``None``."""
 
+    def list_tokens(self) -> list[ApiToken]:
+        """Every stored token, by name."""
+
+    def revoke_token(self, name: str) -> None:
+        """Delete the token named ``name``, so it authenticates nothing from now on;
+        ``NotFoundError`` when there is none."""
+
     def close(self) -> None:
         """Release connections and files."""

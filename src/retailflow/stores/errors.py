@@ -110,3 +110,8 @@ def token_exists(name: str) -> RetailflowError:
         f"a token named {name!r} exists already; choose another name (the name is recorded "
         "as who did each action)"
     )
+
+
+def no_token(name: str) -> NotFoundError:
+    """No token has that name (revoked already, or never made)."""
+    return NotFoundError(f"no token named {name!r}; `retailflow token list` shows the stored ones")

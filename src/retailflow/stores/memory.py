@@ -641,6 +641,17 @@ class MemoryStore:
         with self._lock:
             return next((t for t in self._tokens.values() if t.token_hash == token_hash), None)
 
+    def list_tokens(self) -> list[ApiToken]:
+        """Every stored token, by name."""
+        with self._lock:
+            return sorted(self._tokens.values(), key=lambda token: token.name)
+
+    def revoke_token(self, name: str) -> None:
+        """Delete the token named ``name``; ``NotFoundError`` when there is none."""
+        with self._lock:
+            if self._tokens.pop(name, None) is None:
+                raise errors.no_token(name)
+
     def close(self) -> None:
         """Nothing to release: the data lives as long as the object."""
 

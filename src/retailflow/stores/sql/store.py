@@ -923,6 +923,19 @@ class SqlStore:
             ).first()
         return None if row is None else rows.token_from_row(row)
 
+    def list_tokens(self) -> list[ApiToken]:
+        """Every stored token, by name."""
+        with self._read() as conn:
+            found = conn.execute(select(api_tokens).order_by(api_tokens.c.name)).all()
+        return [rows.token_from_row(row) for row in found]
+
+    def revoke_token(self, name: str) -> None:
+        """Delete the token named ``name``; ``NotFoundError`` when there is none."""
+        with self._write() as conn:
+            deleted = conn.execute(delete(api_tokens).where(api_tokens.c.name == name))
+            if deleted.rowcount == 0:
+                raise errors.no_token(name)
+
     def close(self) -> None:
         """Release connections and files."""
         self._engine.dispose()
