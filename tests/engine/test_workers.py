@@ -402,7 +402,7 @@ class FailingLoads:
         self._store = store
         self.failures = 1
 
-    def load_state(self, instance_id: str) -> tuple[Any, bytes]:
+    def load_state(self, instance_id: str) -> tuple[Any, bytes, Any]:
         if self.failures:
             self.failures -= 1
             raise RuntimeError("corrupt page")

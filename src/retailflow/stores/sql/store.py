@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
@@ -20,12 +20,16 @@ from sqlalchemy import (
     BindParameter,
     Connection,
     Engine,
+    Select,
+    Table,
+    Update,
     and_,
     bindparam,
     case,
     create_engine,
     delete,
     event,
+    func,
     insert,
     literal,
     or_,
@@ -46,6 +50,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.elements import ColumnElement
 
 from retailflow.model import (
     BufferedMessage,
@@ -65,8 +70,9 @@ from retailflow.model import (
 )
 from retailflow.model.variables import decode, encode
 from retailflow.stores import errors
-from retailflow.stores.base import Checkpoint
+from retailflow.stores.base import Checkpoint, WaitStateIds
 from retailflow.stores.sql import rows
+from retailflow.stores.sql.liveness import CLAIMABLE_FROM_THE_DEAD, Liveness
 from retailflow.stores.sql.schema import (
     CLAIMABLE,
     buffered_messages,
@@ -102,7 +108,30 @@ def _ids() -> BindParameter[Any]:
 # named by the parameters it is executed with.
 _INSTANCE_COLUMNS = [column for column in instances.c if column.name != "state"]
 _INSTANCE = select(*_INSTANCE_COLUMNS).where(instances.c.id == bindparam("b_id"))
-_INSTANCE_AND_STATE = select(instances).where(instances.c.id == bindparam("b_id"))
+
+
+def _load_state(aggregate: Callable[[Any], Any]) -> Select[Any]:
+    """The instance row with the ids of its wait states, each kind aggregated by ``aggregate``
+    into one column: one statement, so one snapshot, and no read of them in the commit."""
+
+    def ids(table: Table) -> Any:
+        return (
+            select(aggregate(table.c.id)).where(table.c.instance_id == instances.c.id)
+        ).scalar_subquery()
+
+    return select(
+        instances,
+        ids(jobs).label("job_ids"),
+        ids(subscriptions).label("subscription_ids"),
+        ids(user_tasks).label("user_task_ids"),
+    ).where(instances.c.id == bindparam("b_id"))
+
+
+# PostgreSQL aggregates into an array (NULL for none), SQLite into a JSON list.
+_LOAD_STATE = {
+    "postgresql": _load_state(func.array_agg),
+    "sqlite": _load_state(func.json_group_array),
+}
 _INSERT_INSTANCE = insert(instances)
 _UPDATE_INSTANCE = update(instances).where(
     instances.c.id == bindparam("b_id"), instances.c.version == bindparam("b_expected")
@@ -142,30 +171,43 @@ _CONSUME_MESSAGES = (
 # other's uncommitted row). SQLite needs none: BEGIN IMMEDIATE makes every writer the only one.
 _MESSAGE_LOCK = text("SELECT pg_advisory_xact_lock(:b_class, hashtext(:b_name))")
 _MESSAGE_LOCK_CLASS = 0x6D73
-# One statement: on PostgreSQL concurrent claimers skip each other's rows instead of waiting; on
-# SQLite, BEGIN IMMEDIATE already makes this the only writer.
-_CLAIM = (
-    update(jobs)
-    .where(
-        jobs.c.id.in_(
-            select(jobs.c.id)
-            .where(
-                jobs.c.due_at <= bindparam("b_now"),
-                CLAIMABLE,
-                or_(jobs.c.lock_owner.is_(None), jobs.c.lock_expires_at <= bindparam("b_now")),
+
+
+def _claim(*also_free: ColumnElement[Any]) -> Update:
+    """One statement: on PostgreSQL concurrent claimers skip each other's rows instead of
+    waiting; on SQLite, BEGIN IMMEDIATE already makes this the only writer. A job is free when
+    unclaimed, when its lease ran out, or when ``also_free`` says so."""
+    return (
+        update(jobs)
+        .where(
+            jobs.c.id.in_(
+                select(jobs.c.id)
+                .where(
+                    jobs.c.due_at <= bindparam("b_now"),
+                    CLAIMABLE,
+                    or_(
+                        jobs.c.lock_owner.is_(None),
+                        jobs.c.lock_expires_at <= bindparam("b_now"),
+                        *also_free,
+                    ),
+                )
+                .order_by(jobs.c.due_at, jobs.c.id)
+                .limit(bindparam("b_limit"))
+                .with_for_update(skip_locked=True)
             )
-            .order_by(jobs.c.due_at, jobs.c.id)
-            .limit(bindparam("b_limit"))
-            .with_for_update(skip_locked=True)
         )
+        .values(
+            lock_owner=bindparam("b_owner"),
+            lock_expires_at=bindparam("b_lease_until"),
+            attempt=jobs.c.attempt + 1,
+        )
+        .returning(*jobs.c)
     )
-    .values(
-        lock_owner=bindparam("b_owner"),
-        lock_expires_at=bindparam("b_lease_until"),
-        attempt=jobs.c.attempt + 1,
-    )
-    .returning(*jobs.c)
-)
+
+
+_CLAIM = _claim()
+# PostgreSQL: the claims of owners that are gone are free too (``liveness``).
+_CLAIM_WITH_LIVENESS = _claim(CLAIMABLE_FROM_THE_DEAD)
 _FAIL_JOB = (
     update(jobs)
     .where(jobs.c.id == bindparam("b_id"), jobs.c.lock_owner == bindparam("b_owner"))
@@ -234,6 +276,7 @@ class SqlStore:
         self._where = _shown(url)  # for error messages, rendered once: not per transaction
         self._engine = _create_engine(url, set_up=migrate)
         self._postgres = self._engine.dialect.name == "postgresql"
+        self._liveness = Liveness(self._engine) if self._postgres else None
         self._upsert = postgresql.insert if self._postgres else sqlite.insert
         # An in-memory SQLite database is one shared connection: transactions must take turns.
         self._serial: AbstractContextManager[Any] = (
@@ -345,6 +388,10 @@ class SqlStore:
     def commit(self, checkpoint: Checkpoint) -> None:
         """Apply a checkpoint atomically; ``ConcurrentUpdateError`` on a version mismatch."""
         instance = checkpoint.instance
+        if self._liveness is not None:
+            # The jobs a step claims for its engine (stored claimed) need their owner alive.
+            for owner in {job.lock_owner for job in checkpoint.jobs if job.lock_owner}:
+                self._liveness.hold(owner)
         with self._write() as conn:
             if checkpoint.consumed_message_ids:
                 _consume_messages(conn, checkpoint.consumed_message_ids)
@@ -403,13 +450,19 @@ class SqlStore:
             raise errors.instance_not_found(instance_id)
         return rows.instance_from_row(row)
 
-    def load_state(self, instance_id: str) -> tuple[Instance, bytes]:
-        """The instance and its serialized engine state, read together."""
+    def load_state(self, instance_id: str) -> tuple[Instance, bytes, WaitStateIds]:
+        """The instance, its serialized engine state and its wait-state ids, in one
+        statement."""
         with self._read() as conn:
-            row = conn.execute(_INSTANCE_AND_STATE, {"b_id": instance_id}).first()
+            row = conn.execute(
+                _LOAD_STATE[self._engine.dialect.name], {"b_id": instance_id}
+            ).first()
         if row is None:
             raise errors.instance_not_found(instance_id)
-        return rows.instance_from_row(row), row.state
+        stored = WaitStateIds(
+            _id_set(row.job_ids), _id_set(row.subscription_ids), _id_set(row.user_task_ids)
+        )
+        return rows.instance_from_row(row), row.state, stored
 
     def list_instances(
         self,
@@ -447,12 +500,17 @@ class SqlStore:
         self, *, now: datetime, owner: str, lease_until: datetime, limit: int
     ) -> list[Job]:
         """Lock up to ``limit`` due jobs for ``owner``: due_at <= now, retries_left > 0, and not
-        locked (or lock expired). Claimed jobs carry the new lock and ``attempt`` + 1."""
+        locked (or lock expired). Claimed jobs carry the new lock and ``attempt`` + 1.
+
+        On PostgreSQL ``owner`` holds its liveness lock from now until the store is closed,
+        and the claims of owners that hold none (their process died) are free too."""
+        if self._liveness is not None:
+            self._liveness.hold(owner)
         with self._write() as conn:
             claimed = [
                 rows.job_from_row(row)
                 for row in conn.execute(
-                    _CLAIM,
+                    _CLAIM if self._liveness is None else _CLAIM_WITH_LIVENESS,
                     {
                         "b_now": now,
                         "b_owner": owner,
@@ -746,7 +804,10 @@ class SqlStore:
             after = (chunk[-1].instance_id, chunk[-1].seq)
 
     def close(self) -> None:
-        """Release connections and files."""
+        """Release connections and files (and the liveness locks: the claims still held wait
+        for their leases)."""
+        if self._liveness is not None:
+            self._liveness.close()
         self._engine.dispose()
 
 
@@ -760,17 +821,24 @@ def _from_json(text: str | bytes) -> Any:
     return decode(orjson.loads(text))
 
 
+def _id_set(aggregated: list[str] | str | None) -> frozenset[str]:
+    """Ids as ``_LOAD_STATE`` aggregates them: a PostgreSQL array, or SQLite's JSON list."""
+    if isinstance(aggregated, str):
+        return frozenset(orjson.loads(aggregated))
+    return frozenset(aggregated or ())
+
+
 def _create_engine(url: str, *, set_up: bool = False) -> Engine:
     """An engine configured for retailflow's transactions on the URL's database; ``set_up``
     also puts a SQLite file in WAL mode (a setting the file keeps), which a store opened only
     to look at or to operate on an existing database does not change."""
     if make_url(url).get_backend_name() != "sqlite":
         try:
-            # pre_ping replaces connections the server closed (a restart,
-            # pg_terminate_backend) before a transaction uses them, instead of failing it.
-            return create_engine(
-                url, json_serializer=_json, json_deserializer=_from_json, pool_pre_ping=True
-            )
+            # No pre-ping: it would cost a round trip per transaction. A connection the server
+            # closed (a restart, pg_terminate_backend) fails its transaction instead, as
+            # StoreUnavailableError, which callers retry; SQLAlchemy then replaces every
+            # pooled connection older than the failure, so one retry finds a live one.
+            return create_engine(url, json_serializer=_json, json_deserializer=_from_json)
         except (ImportError, NoSuchModuleError) as error:
             raise RetailflowError(
                 f"no database driver for {make_url(url).drivername} ({error}): retailflow "
