@@ -10,10 +10,12 @@ Three tables, measured in one run on ``ten_services.bpmn`` (ten service tasks, o
 1. Throughput: completed instances per second when N instances wait at their first job and
    the jobs all fall due at once: on a SQLite file with the embedded ``Engine.run()`` (one
    process), and on PostgreSQL with 1, 2, 4 ``retailflow worker`` processes; with the claim
-   statement's latency (p50/p99) as the workers saw it, and the workers' CPU time per job
-   (all workers together, from their first claim to their exit; the server's is not in it),
-   which stays flat when workers do not redo each other's work (restoring an instance's state
-   that another worker advanced). Instances are started beforehand on a
+   statement's latency (p50/p99) as the workers saw it, how often an instance's state was read
+   and restored (once per instance when each runs on one worker from start to end), and the
+   workers' CPU time per job (all workers together, from their first jobs to the end of their
+   last; the server's is not in it), which stays flat when workers do not redo each other's
+   work. Two workers cannot be twice as fast as one on a machine with fewer than three free
+   cores: the server and the workers share them. Instances are started beforehand on a
    clock set in the future, so that starting them is not part of the measure.
 2. State bytes per instance, as stored.
 3. Growth: time per instance (start and run to the end) with 1k, 10k and 100k finished
@@ -123,6 +125,7 @@ class WorkerRun:
     seconds: float
     claims: list[float]
     cpu_seconds: float
+    restores: int
 
 
 def postgres_workers(server: str, folder: Path, count: int, workers: int) -> WorkerRun:
@@ -170,6 +173,7 @@ def postgres_workers(server: str, folder: Path, count: int, workers: int) -> Wor
         seconds,
         [d for one in measured for d in one["claims"]],
         sum(one["cpu"] for one in measured),
+        sum(one["restores"] for one in measured),
     )
 
 
@@ -277,12 +281,13 @@ def main() -> None:
         "claim p50 ms",
         "claim p99 ms",
         "claims",
+        "restores / instance",
         "worker CPU ms / job",
         "CPU vs 1 worker",
     ):
         table.add_column(column, justify="left" if column == "run" else "right")
     table.add_row(
-        "SQLite file, one process, Engine.run()", f"{sqlite_rate:,.0f}", "1.00x", *[""] * 6
+        "SQLite file, one process, Engine.run()", f"{sqlite_rate:,.0f}", "1.00x", *[""] * 7
     )
     first = runs[args.workers[0]]
     jobs_run = n * JOBS_PER_INSTANCE
@@ -296,6 +301,7 @@ def main() -> None:
             f"{percentile(run.claims, 0.5) * 1000:.2f}",
             f"{percentile(run.claims, 0.99) * 1000:.2f}",
             f"{len(run.claims):,}",
+            f"{run.restores / n:.2f}",
             f"{run.cpu_seconds / jobs_run * 1000:.2f}",
             f"{run.cpu_seconds / first.cpu_seconds:.2f}x",
         )

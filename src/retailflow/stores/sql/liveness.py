@@ -15,7 +15,7 @@ speed-up, never a double run.
 from __future__ import annotations
 
 import logging
-import select
+import selectors
 import threading
 from typing import Any
 
@@ -101,8 +101,10 @@ class Liveness:
         driver = connection.connection.dbapi_connection
         if driver is None or getattr(driver, "closed", False):
             return True
-        readable, _, _ = select.select([driver.fileno()], [], [], 0)
-        return bool(readable)
+        # A selector, not select(): a busy process may number its sockets past FD_SETSIZE.
+        with selectors.DefaultSelector() as selector:
+            selector.register(driver.fileno(), selectors.EVENT_READ)
+            return bool(selector.select(timeout=0))
 
     def _drop(self) -> None:
         if self._connection is not None:

@@ -312,6 +312,18 @@ class SqlStore:
             yield conn
 
     @contextmanager
+    def _one_statement(self) -> Iterator[Connection]:
+        """A connection for one write statement, atomic on its own: on PostgreSQL in
+        autocommit mode, which saves the BEGIN and COMMIT round trips; on SQLite a write
+        transaction (``_write``)."""
+        if not self._postgres:
+            with self._write() as conn:
+                yield conn
+            return
+        with _store_errors(self._where), self._engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    @contextmanager
     def _read(self) -> Iterator[Connection]:
         """A connection for one read statement (SQLite runs it in autocommit mode)."""
         with _store_errors(self._where), self._serial, self._engine.connect() as conn:
@@ -506,7 +518,7 @@ class SqlStore:
         and the claims of owners that hold none (their process died) are free too."""
         if self._liveness is not None:
             self._liveness.hold(owner)
-        with self._write() as conn:
+        with self._one_statement() as conn:
             claimed = [
                 rows.job_from_row(row)
                 for row in conn.execute(
@@ -527,7 +539,7 @@ class SqlStore:
         The claim is undone, attempt included: the handler never ran. A job no longer locked by
         ``owner`` is left alone, since another worker may hold it now.
         """
-        with self._write() as conn:
+        with self._one_statement() as conn:
             conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id, jobs.c.lock_owner == owner)
