@@ -26,13 +26,12 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
-from scale_out import HERE, POSTGRES_URL, completed, postgres_schema
+from scale_out import HERE, POSTGRES_URL, postgres_schema
 from sqlalchemy import create_engine, select
-from sqlalchemy.pool import NullPool
 from ten_services import PROCESS, PROCESS_ID, TOPICS, variables
 
-from retailflow import Engine, HandlerRegistry, WorkerSettings
-from retailflow.stores.sql.schema import jobs
+from retailflow import Engine, HandlerRegistry, InstanceStatus, WorkerSettings
+from retailflow.stores.sql.schema import instances, jobs
 
 
 def delayed(amount: int) -> dict[str, int]:
@@ -74,12 +73,24 @@ def start_worker(url: str, name: str, handler_delay: float, log: Path) -> subpro
     )
 
 
-def owners(url: str) -> set[str | None]:
-    database = create_engine(url, poolclass=NullPool)
-    with database.connect() as conn:
-        found = {owner for (owner,) in conn.execute(select(jobs.c.lock_owner))}
-    database.dispose()
-    return found
+class Observer:
+    """Reads the jobs' owners and the instances' ends, on one connection kept open (the
+    trial polls every 10 ms)."""
+
+    def __init__(self, url: str) -> None:
+        self._database = create_engine(url, pool_size=1)
+
+    def owners(self) -> set[str | None]:
+        with self._database.connect() as conn:
+            return {owner for (owner,) in conn.execute(select(jobs.c.lock_owner))}
+
+    def completed(self) -> bool:
+        with self._database.connect() as conn:
+            status = conn.scalar(select(instances.c.status))
+        return status == InstanceStatus.COMPLETED.value
+
+    def close(self) -> None:
+        self._database.dispose()
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 600) -> float:
@@ -100,17 +111,19 @@ def trial(server: str, folder: Path) -> tuple[float, float]:
             engine.start(PROCESS_ID, variables=variables(0))
         doomed = start_worker(url, "doomed", 3600, folder / "doomed.log")
         workers = [doomed]
+        seen = Observer(url)
         try:
-            wait_for(lambda: "doomed/1" in owners(url))
+            wait_for(lambda: "doomed/1" in seen.owners())
             # Up and polling before the kill, so that its start-up is not part of the measure.
             log = folder / "survivor.log"
             workers.append(start_worker(url, "survivor", 0, log))
             wait_for(lambda: "worker survivor started" in log.read_text())
             doomed.kill()
             doomed.wait()
-            claimed = wait_for(lambda: "survivor/1" in owners(url) or completed(url) == 1)
-            done = claimed + wait_for(lambda: completed(url) == 1)
+            claimed = wait_for(lambda: "survivor/1" in seen.owners() or seen.completed())
+            done = claimed + wait_for(seen.completed)
         finally:
+            seen.close()
             for process in workers:
                 process.kill()
                 process.wait()
