@@ -306,7 +306,11 @@ class InstanceStepper:
                 f"instance '{instance_id}' ({instance.definition_id}): {error}; "
                 "its stored state does not match its definition's files"
             ) from error
-        return _Live(instance, run, stored)
+        # Kept as any committed run is: a job's step reads the task (``job_task``) and then
+        # advances, and would otherwise restore the same state twice.
+        live = _Live(instance, run, stored)
+        self._remember(live)
+        return live
 
     def _remember(self, live: _Live) -> None:
         self._live[live.instance.id] = live
