@@ -5,16 +5,20 @@
 Handlers are plain functions bound to the job types drawn in the diagram; the engine keeps
 everything in a SQLite file; a virtual clock lets the 30-minute payment timeout pass in an
 instant. Four orders take four paths of the flow: delivered, payment timed out, out of stock,
-and a carrier outage that becomes an incident until it is retried. (The shop's real handlers,
+and a carrier outage that becomes an incident until it is retried. The carrier's handler is
+``async def``, as handlers calling web APIs often are; ``async_app.py`` serves these orders from
+async endpoints. (The shop's real handlers,
 on a database, are in ``retailflow.retail``; ``retailflow demo`` runs those.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import tempfile
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -69,11 +73,30 @@ def record_payment(order_id: str) -> None:
     print(f"  -> {order_id}: paid")
 
 
+class CarrierClient:
+    """The carrier's API. Like an ``httpx.AsyncClient``, it is made once, kept, and belongs to
+    the event loop that made it: the engine runs async handlers on one loop of its own."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+
+    async def book(self, order_id: str) -> str:
+        if asyncio.get_running_loop() is not self._loop:
+            raise RuntimeError("the carrier client is bound to another event loop")
+        await asyncio.sleep(0)  # the request, on the wire
+        if order_id in carrier_down:
+            raise ConnectionError("carrier API unreachable")
+        return f"TRK-{order_id}"
+
+
+carrier: list[CarrierClient] = []  # made by the first shipment
+
+
 @handlers.handler("orders.ship", retries=2)
-def ship(order_id: str) -> dict[str, str]:
-    if order_id in carrier_down:
-        raise ConnectionError("carrier API unreachable")
-    return {"tracking_number": f"TRK-{order_id}"}
+async def ship(order_id: str) -> dict[str, str]:
+    if not carrier:
+        carrier.append(CarrierClient())
+    return {"tracking_number": await carrier[0].book(order_id)}
 
 
 @handlers.handler("orders.record_failed_delivery")
@@ -103,6 +126,17 @@ def notify(customer_id: str, context: HandlerContext) -> None:
     print(f"  -> {customer_id}: {context.headers['template']}")
 
 
+def new_order(order_id: str, sku: str) -> dict[str, Any]:
+    """The variables an order starts with, as the shop's app sends them."""
+    return {
+        "order_id": order_id,
+        "customer_id": f"C-{order_id}",
+        "channel": "app",
+        "items": [{"sku": sku, "quantity": 1}],
+        "delivery_address": {"city": "Shanghai"},
+    }
+
+
 def main() -> None:
     # Handler failures are logged as warnings (with the traceback); show incidents only.
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.ERROR)
@@ -111,17 +145,7 @@ def main() -> None:
     with Engine(f"sqlite:///{database}", handlers=handlers, clock=clock) as engine:
         engine.deploy(PROCESSES / "order_fulfilment.bpmn", PROCESSES / "fulfilment_route.dmn")
         orders = {
-            key: engine.start(
-                "order_fulfilment",
-                business_key=key,
-                variables={
-                    "order_id": key,
-                    "customer_id": f"C-{key}",
-                    "channel": "app",
-                    "items": [{"sku": sku, "quantity": 1}],
-                    "delivery_address": {"city": "Shanghai"},
-                },
-            )
+            key: engine.start("order_fulfilment", business_key=key, variables=new_order(key, sku))
             for key, sku in {
                 "SO-1": "TEA-001",
                 "SO-2": "TEA-001",

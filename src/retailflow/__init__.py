@@ -8,6 +8,7 @@ The public API is re-exported here::
 from __future__ import annotations
 
 from retailflow.engine import (
+    AsyncEngine,
     Clock,
     Engine,
     SystemClock,
@@ -49,6 +50,7 @@ from retailflow.model import (
 )
 
 __all__ = [
+    "AsyncEngine",
     "BpmnError",
     "CalloutError",
     "Clock",

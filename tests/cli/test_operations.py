@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 from retailflow import Engine, HandlerRegistry, InstanceStatus, RetryPolicy
 from retailflow.cli import output
 from retailflow.cli.app import app
+from retailflow.engine import acting_as
+from retailflow.stores.sql.schema_version import head_revision
 from scenario_kit import FIXTURES
 
 runner = CliRunner()
@@ -129,10 +131,9 @@ def test_db_status_and_upgrade_report_the_schema_revision(tmp_path: Path) -> Non
     db.touch()  # an empty database file
     status = runner.invoke(app, ["db", "status", "--db", f"sqlite:///{db}", "--json"])
     assert status.exit_code == 1
-    assert json.loads(status.output) == [
-        {"database": "(empty)", "needed": "0003", "current": False}
-    ]
-    assert "schema at revision 0003" in retailflow("db", "upgrade", "--db", str(db))
+    head = head_revision()
+    assert json.loads(status.output) == [{"database": "(empty)", "needed": head, "current": False}]
+    assert f"schema at revision {head}" in retailflow("db", "upgrade", "--db", str(db))
     assert retailflow("db", "status", "--db", str(db), "--json")[0]["current"] is True
 
 
@@ -217,3 +218,15 @@ def test_tables_fit_80_columns_with_whole_instance_ids(
         store["SO-2"],
         store["SO-3"],
     ]
+
+
+def test_history_names_who_took_a_step(
+    store: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Engine(store["url"]) as engine, acting_as("ana"):
+        engine.cancel(store["SO-3"])
+    steps = retailflow("history", store["SO-3"], "--db", store["url"], "--json")
+    assert steps[-1]["kind"] == "instance_cancelled" and steps[-1]["actor"] == "ana"
+    assert steps[0]["actor"] is None  # the start was the app's, named by nobody
+    monkeypatch.setattr(output.console, "width", 200)
+    assert "(by ana)" in retailflow("history", store["SO-3"], "--db", store["url"])

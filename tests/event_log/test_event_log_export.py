@@ -24,8 +24,8 @@ from typer.testing import CliRunner
 
 from retailflow import VirtualClock
 from retailflow.cli.app import app
-from retailflow.engine import Engine
-from retailflow.event_log import LogEvent, export_event_log, write_xes
+from retailflow.engine import Engine, acting_as
+from retailflow.event_log import LogEvent, export_event_log, read_event_log, write_xes
 from retailflow.model import HistoryKind
 from scenario_kit import EngineFactory, outage_shop
 
@@ -52,7 +52,8 @@ def place(engine: Engine, order_id: str, *, pay: bool, pack: bool) -> str:
         engine.run()
     if pack:
         [task] = engine.tasks(instance=instance)
-        engine.complete_task(task, {"packed_by": "ana"})
+        with acting_as("ana"):
+            engine.complete_task(task, {"packed_by": "ana"})
         engine.run()
     return instance
 
@@ -152,6 +153,15 @@ def test_filters_keep_one_process_and_events_since_a_moment(
     assert len(read_xes(exported(shop, "xes", process_id="order_fulfilment_c8"))) == 3
     [(case, _)] = read_xes(exported(shop, "xes", since=since)).items()
     assert shop.instance(case).business_key == "SO-3"
+
+
+def test_the_person_who_completed_a_user_task_is_its_resource(shop: Engine) -> None:
+    events = list(read_event_log(shop.store))
+    done_by = {(e.element_id, e.lifecycle, e.resource) for e in events if e.resource}
+    assert done_by == {("pick_and_pack", "complete", "ana")}
+    assert sum(1 for e in events if e.resource == "ana") == 2  # SO-1 and SO-2 were packed
+    xes = exported(shop, "xes")
+    assert xes.count(b'key="org:resource" value="ana"') == 2
 
 
 def test_csv_has_one_row_per_event_with_the_standard_columns(shop: Engine) -> None:

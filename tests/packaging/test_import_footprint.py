@@ -22,7 +22,11 @@ def python(code: str) -> subprocess.CompletedProcess[str]:
 def test_import_retailflow_leaves_the_database_grammar_and_cli_libraries_unloaded() -> None:
     done = python("import json, sys, retailflow; print(json.dumps(sorted(sys.modules)))")
     loaded = {name.split(".")[0] for name in json.loads(done.stdout)}
-    assert loaded.isdisjoint({"sqlalchemy", "alembic", "lark", "typer", "rich", "croniter"})
+    assert loaded.isdisjoint(
+        {"sqlalchemy", "alembic", "lark", "typer", "rich", "croniter", "asyncio"}
+    )
+    # The cockpit's web stack too: an application that never serves it never loads it.
+    assert loaded.isdisjoint({"fastapi", "starlette", "uvicorn", "jinja2", "prometheus_client"})
     assert "SpiffWorkflow" in loaded  # the in-memory engine's own interpreter stays
 
 

@@ -96,3 +96,18 @@ def test_wheel_carries_both_licence_texts_and_the_handlers_registry(
         )
     )
     assert licences == ["COPYING", "LICENSE"]
+
+
+def test_wheel_carries_the_cockpit_templates_and_migrations(
+    installed: Path, empty_folder: Path
+) -> None:
+    result = run(
+        installed / "python",
+        "-c",
+        "from importlib.resources import files; root = files('retailflow');"
+        "print((root / 'cockpit/templates/login.html').is_file(),"
+        " (root / 'stores/sql/migrations/versions/0004_cockpit_tokens_and_actor.py').is_file())",
+        cwd=empty_folder,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True"]

@@ -50,3 +50,11 @@ def open_stores(backend_url: str) -> Iterator[Callable[[], Store]]:
 def store(open_stores: Callable[[], Store]) -> Store:
     """The store under test."""
     return open_stores()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of each kind retailflow migrates: a SQLite file and PostgreSQL."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path / 'retail.db'}"

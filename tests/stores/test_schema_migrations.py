@@ -3,56 +3,24 @@ before migrations existed all end at the schema the code describes, keeping thei
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
+from schema_tools import alembic, revision_of, versions
 from sqlalchemy import create_engine, inspect, text
 
 import retailflow.stores.sql.schema_version as schema_version
 from retailflow import Engine, InstanceStatus, RetailflowError
 from retailflow.stores import SqlStore
-from retailflow.stores.sql.schema import metadata
+from retailflow.stores.sql.schema import VERSION_TABLE, metadata
 from scenario_kit import FIXTURES, Recorder
-
-MIGRATIONS = Path(schema_version.__file__).with_name("migrations")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgresql":
-        return str(request.getfixturevalue("postgres_url"))
-    return f"sqlite:///{tmp_path / 'retail.db'}"
-
-
-def alembic(url: str, action: str, revision: str) -> None:
-    """Run an Alembic command the way an operator would, on its own connection."""
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.attributes["connection"] = conn
-        getattr(command, action)(config, revision)
-    engine.dispose()
 
 
 def schema_differences(url: str) -> list[object]:
     engine = create_engine(url)
     with engine.connect() as conn:
-        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+        differences = compare_metadata(versions(conn), metadata)
     engine.dispose()
     return differences
-
-
-def revision_of(url: str) -> str | None:
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        revision = MigrationContext.configure(conn).get_current_revision()
-    engine.dispose()
-    return revision
 
 
 def test_replaying_every_migration_on_an_empty_database_gives_the_schema_the_code_describes(
@@ -80,7 +48,7 @@ def stored_ddl(url: str) -> dict[str, str]:
             rows = conn.execute(
                 text(
                     "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL "
-                    "AND name <> 'alembic_version'"
+                    f"AND name <> '{VERSION_TABLE}'"
                 )
             )
         else:
@@ -156,7 +124,7 @@ def test_a_database_made_before_migrations_existed_is_recognised_and_upgraded(
     alembic(database_url, "downgrade", "0001")
     engine = create_engine(database_url)
     with engine.begin() as conn:
-        conn.execute(text("DROP TABLE alembic_version"))
+        conn.execute(text(f"DROP TABLE {VERSION_TABLE}"))
     engine.dispose()
     with Engine(database_url) as reopened:
         assert reopened.instance(waiting).status == InstanceStatus.RUNNING
@@ -177,7 +145,7 @@ def test_a_schema_from_a_newer_retailflow_is_refused_not_guessed_at(database_url
     SqlStore(database_url).close()
     engine = create_engine(database_url)
     with engine.begin() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        conn.execute(text(f"UPDATE {VERSION_TABLE} SET version_num = '9999'"))
     engine.dispose()
     with pytest.raises(RetailflowError, match=r"revision 9999.*upgrade retailflow"):
         SqlStore(database_url)

@@ -131,11 +131,6 @@ def test_open_store_keeps_memory_urls_in_memory_and_opens_databases_otherwise(
     on_file.close()
 
 
-def test_an_unreachable_database_is_store_unavailable_not_a_driver_error() -> None:
-    with pytest.raises(StoreUnavailableError, match=r"127\.0\.0\.1:1/.*is unavailable"):
-        SqlStore("postgresql+psycopg://postgres@127.0.0.1:1/nothing")
-
-
 @pytest.mark.parametrize("backend_url", ["sqlite-file", "postgresql"], indirect=True)
 def test_an_operation_the_database_refuses_is_a_retailflow_error_that_says_so(store: Store) -> None:
     assert isinstance(store, SqlStore)

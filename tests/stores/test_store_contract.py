@@ -26,8 +26,10 @@ from retailflow.model import (
     ConcurrentUpdateError,
     HistoryKind,
     Incident,
+    InstanceQuery,
     InstanceStatus,
     JobKind,
+    JobState,
     NotFoundError,
     SubscriptionKind,
 )
@@ -237,6 +239,67 @@ def test_instances_page_after_the_last_one_seen_even_when_more_start_meanwhile(
     ]
     with pytest.raises(NotFoundError, match="i404"):
         store.list_instances(after="i404")
+
+
+def test_instance_search_filters_by_variable_value_and_start_window(store: Store) -> None:
+    start(store, instance("a", started=10, variables={"channel": "web", "n": 1, "vip": True}))
+    start(store, instance("b", started=20, variables={"channel": "store", "n": 1.0}))
+    start(store, instance("c", started=30, variables={"channel": "web", "n": 2, "vip": 1}))
+    start(store, instance("d", started=40, variables={"a.b": "y"}))
+
+    def ids(**query: Any) -> list[str]:
+        return [i.id for i in store.search_instances(InstanceQuery(**query))]
+
+    assert ids(variable=("channel", "web")) == ["a", "c"]
+    assert ids(variable=("channel", "web"), newest_first=True) == ["c", "a"]
+    assert ids(variable=("vip", True)) == ["a"]  # 1 is not true
+    assert ids(variable=("vip", 1)) == ["c"]
+    assert ids(variable=("n", 2)) == ["c"]
+    assert ids(variable=("missing", "web")) == []
+    assert ids(variable=("a.b", "y")) == ["d"]  # a name, not a path
+    assert ids(started_from=at(20), started_until=at(40)) == ["b", "c"]
+    assert ids(started_from=at(20), variable=("channel", "web")) == ["c"]
+    assert store.count_instances() == {("order", InstanceStatus.RUNNING): 4}
+
+
+def test_jobs_are_counted_by_state_as_state_at_tells(store: Store) -> None:
+    start(
+        store,
+        instance("i1"),
+        jobs=[
+            job("due", due=0),
+            job("later", due=100),
+            job("taken", due=0),
+            job("dead", retries=0),
+        ],
+    )
+    store.claim_due_jobs(now=at(10), owner="w1", lease_until=at(60), limit=1)
+    listed = {j.state_at(at(20)) for j in store.list_jobs()}
+    counted = store.count_jobs(at(20))
+    assert counted == {
+        JobState.DUE: 1,
+        JobState.SCHEDULED: 1,
+        JobState.CLAIMED: 1,
+        JobState.FAILED: 1,
+    }
+    assert set(counted) == listed
+    # Once the lease has run out, the claimed job is due again.
+    assert store.count_jobs(at(70))[JobState.DUE] == 2
+
+
+def test_newest_first_pages_break_ties_of_one_start_time_by_id(store: Store) -> None:
+    for name in ("i3", "i1", "i4", "i2", "i0"):
+        start(store, instance(name, started=5))
+    start(store, instance("later", started=9))
+
+    def page(after: str | None) -> list[str]:
+        query = InstanceQuery(limit=2, after=after, newest_first=True)
+        return [i.id for i in store.search_instances(query)]
+
+    assert page(None) == ["later", "i4"]
+    assert page("i4") == ["i3", "i2"]
+    assert page("i2") == ["i1", "i0"]
+    assert page("i0") == []
 
 
 def test_stored_state_is_not_changed_by_mutating_committed_or_returned_objects(

@@ -10,7 +10,7 @@ from scenario_kit import FIXTURES
 pytest_plugins = ["pytester"]
 
 # The inner runs need neither the cache nor hypothesis, whose summary alone takes a second.
-QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:asyncio")
 
 ORDER_TESTS = f"""
 import pytest

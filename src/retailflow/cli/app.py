@@ -14,6 +14,7 @@ import typer
 from rich.markup import escape
 
 from retailflow.cli import operations
+from retailflow.cli.cockpit import cockpit, token
 from retailflow.cli.database import database
 from retailflow.cli.export import export
 from retailflow.cli.output import console
@@ -63,6 +64,15 @@ def demo(
         ),
     ] = Path("retailflow-demo.db"),
     seed: Annotated[int, typer.Option(help="Random seed, for a repeatable run.")] = 7,
+    open_cockpit: Annotated[
+        bool,
+        typer.Option(
+            "--cockpit",
+            help="Then serve the demo's store in the cockpit (with an operator token printed) "
+            "until Ctrl-C.",
+        ),
+    ] = False,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="The cockpit's port.")] = 8080,
 ) -> None:
     """Simulate a fortnight of new-retail business on a fresh SQLite file: every shipped
     process runs, then the KPI report of the analysis flow is printed."""
@@ -74,6 +84,14 @@ def demo(
         db=db,
         console=console,
     )
+    if open_cockpit:
+        from retailflow.cli.demo import demo_token
+
+        console.print(
+            f"Cockpit token (operator 'demo'): {demo_token(db)}\n"
+            f"Open http://127.0.0.1:{port}/ and log in with it."
+        )
+        cockpit(db=str(db), host="127.0.0.1", port=port)
 
 
 app.command()(validate)
@@ -91,6 +109,8 @@ for command in (
 ):
     app.command()(command)
 app.add_typer(database, name="db")
+app.command()(cockpit)
+app.add_typer(token, name="token")
 
 
 def main() -> None:

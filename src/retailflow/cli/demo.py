@@ -20,6 +20,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from retailflow.engine import Engine, TimeTravel, VirtualClock
+from retailflow.model.kpis import short_duration
 from retailflow.retail import Backoffice, retail_handlers, seed_backoffice, shipped_processes
 from retailflow.retail.records import KpiReport
 from retailflow.retail.simulation import STAFF, BusinessSimulation, SimulationSettings
@@ -81,6 +82,15 @@ def run_demo(*, settings: SimulationSettings, db: Path, console: Console) -> Non
     office.close()
 
 
+def demo_token(db: Path) -> str:
+    """An operator token named ``demo`` for the demo's store, so the cockpit opens on it."""
+    from retailflow.cockpit.auth import create_token
+    from retailflow.model import Role
+
+    with Engine(f"sqlite:///{db}") as engine:
+        return create_token(engine.store, "demo", Role.OPERATOR, engine.clock.now())
+
+
 def _process_dir() -> Path:
     """``./processes`` when it holds the shipped files (a checkout, where an analyst may be
     editing them), else the copy installed with retailflow."""
@@ -125,8 +135,8 @@ def _print_report(report: dict[str, Any], incidents: int, console: Console) -> N
             str(item["completed"]),
             str(item["open"]),
             str(item["with_incidents"]),
-            _duration(item["cycle_time_p50_seconds"]),
-            _duration(item["cycle_time_p90_seconds"]),
+            short_duration(item["cycle_time_p50_seconds"]),
+            short_duration(item["cycle_time_p90_seconds"]),
             "-" if item["sla_breaches"] is None else str(item["sla_breaches"]),
         )
     console.print(table)
@@ -139,7 +149,7 @@ def _print_report(report: dict[str, Any], incidents: int, console: Console) -> N
         slowest = item.get("slowest_step") or {}
         step = slowest.get("name") or slowest.get("element_id")
         p90 = slowest.get("duration_p90_seconds") or 0
-        where = f"; slowest step: {step} (p90 {_duration(p90)})" if step and p90 else ""
+        where = f"; slowest step: {step} (p90 {short_duration(p90)})" if step and p90 else ""
         verdict = "on target" if item["on_target"] else "; ".join(item["problems"])
         console.print(f"- {item['process_id']}: {verdict}{where}")
     summary = report["summary"]
@@ -148,13 +158,3 @@ def _print_report(report: dict[str, Any], incidents: int, console: Console) -> N
         f"improvement tasks opened for: {', '.join(summary['off_target']) or 'none'}; "
         f"incidents open now: {incidents}."
     )
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f}m"
-    if seconds < 48 * 3600:
-        return f"{seconds / 3600:.1f}h"
-    return f"{seconds / 86400:.1f}d"

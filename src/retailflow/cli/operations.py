@@ -218,6 +218,7 @@ def history(instance: str, db: DbOption, output_json: JsonOption = False) -> Non
                     "process": e.process_id,
                     "attempt": e.attempt,
                     "job": e.job_id,
+                    "actor": e.actor,
                     "variables": encode(e.variables),
                 }
                 for e in events
@@ -243,10 +244,12 @@ def history(instance: str, db: DbOption, output_json: JsonOption = False) -> Non
 
 def _detail(event: HistoryEvent) -> str:
     """A history row's details in a few words: the attempt and error of a failure, else the
-    names of the variables the step changed."""
+    names of the variables the step changed; then who took the step, if a person did."""
     if "error" in event.variables:
-        return f"attempt {event.attempt}: {event.variables['error']}"
-    return ", ".join(sorted(event.variables))
+        detail = f"attempt {event.attempt}: {event.variables['error']}"
+    else:
+        detail = ", ".join(sorted(event.variables))
+    return f"{detail} (by {event.actor})".lstrip() if event.actor else detail
 
 
 def _minute(moment: datetime) -> str:

@@ -86,6 +86,18 @@ def worker(
             "this version (run `retailflow db upgrade` first)."
         ),
     ] = True,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Serve Prometheus /metrics on this port (store counts and this worker's "
+            "handler durations); no token is asked, so it binds --metrics-host only.",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="Address the metrics port listens on.")
+    ] = "127.0.0.1",
 ) -> None:
     """Run due jobs from a shared store until SIGTERM or Ctrl-C.
 
@@ -117,6 +129,17 @@ def worker(
             os._exit(128 + signum)
         running.stop()
 
+    if metrics_port is not None:
+        from retailflow.cockpit.metrics import serve_metrics
+        from retailflow.engine import SystemClock
+        from retailflow.stores import open_store
+
+        serve_metrics(
+            open_store(store_url(db), migrate=False),
+            SystemClock().now,
+            port=metrics_port,
+            host=metrics_host,
+        )
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     running.run()

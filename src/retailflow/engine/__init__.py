@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from retailflow.engine.actors import acting_as, current_actor
+from retailflow.engine.async_engine import AsyncEngine
 from retailflow.engine.clock import Clock, SystemClock, VirtualClock
 from retailflow.engine.engine import Engine
 from retailflow.engine.time_travel import TimeTravel
 from retailflow.engine.worker import Worker, WorkerSettings
 
 __all__ = [
+    "AsyncEngine",
     "Clock",
     "Engine",
     "SystemClock",
@@ -15,4 +18,6 @@ __all__ = [
     "VirtualClock",
     "Worker",
     "WorkerSettings",
+    "acting_as",
+    "current_actor",
 ]

@@ -10,13 +10,14 @@ local variables in Camunda 7) and returns what it writes. A failure becomes a
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from retailflow.bpmn.extensions import ElementConfig
 from retailflow.engine.spiff import Callout, CalloutRunner
 from retailflow.engine.variables import map_inputs, map_outputs
 from retailflow.expressions import ExpressionEngine
-from retailflow.handlers import HandlerContext, HandlerRegistry, RegisteredHandler
+from retailflow.handlers import HandlerContext, HandlerLoop, HandlerRegistry, RegisteredHandler
 from retailflow.handlers.delegates import describe_delegate
 from retailflow.model import BpmnError, CalloutError, Instance
 
@@ -24,11 +25,21 @@ logger = logging.getLogger(__name__)
 
 
 class CalloutHandlers:
-    """The engine's handlers, as delegates and listeners call them."""
+    """The engine's handlers, as delegates, listeners and service jobs call them: an async
+    handler runs on the engine's ``HandlerLoop``."""
 
-    def __init__(self, handlers: HandlerRegistry, expressions: ExpressionEngine) -> None:
+    def __init__(
+        self, handlers: HandlerRegistry, expressions: ExpressionEngine, loop: HandlerLoop
+    ) -> None:
         self._handlers = handlers
         self._expressions = expressions
+        self._loop = loop
+
+    def invoke(
+        self, handler: RegisteredHandler, variables: Mapping[str, Any], context: HandlerContext
+    ) -> dict[str, Any]:
+        """Call ``handler`` as the engine does, on the engine's loop when it is async."""
+        return handler.invoke(variables, context, loop=self._loop)
 
     def handler_of(self, callout: Callout) -> RegisteredHandler | None:
         """The handler a callout names, or None when none is registered."""
@@ -76,11 +87,11 @@ class CalloutHandlers:
         config = callout.config
         try:
             if listener:
-                return handler.invoke(callout.variables, context)
+                return self.invoke(handler, callout.variables, context)
             inputs = map_inputs(
                 config.inputs, callout.variables, self._expressions, callout.element_id
             )
-            result = handler.invoke(inputs, context)
+            result = self.invoke(handler, inputs, context)
             if (
                 config.result_variable
                 and callout.delegate is not None

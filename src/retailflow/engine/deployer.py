@@ -59,7 +59,12 @@ class Deployer:
     ) -> Deployment:
         """Deploy every ``.bpmn`` and ``.dmn`` file under ``paths``; ``DeploymentError`` (and
         nothing stored) if any error is found."""
-        sources = load_sources(paths)
+        return self.deploy_sources(load_sources(paths), require_handlers=require_handlers, now=now)
+
+    def deploy_sources(
+        self, sources: Sequence[SourceFile], *, require_handlers: bool, now: datetime
+    ) -> Deployment:
+        """Deploy files already read (uploaded ones, say), as ``deploy`` does."""
         checked = check_sources(sources, self._expressions)
         findings, documents, compiled = checked.findings, checked.documents, checked.compiled
         if require_handlers:

@@ -18,7 +18,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from retailflow.bpmn import SourceFile
 from retailflow.decisions import DecisionEvaluator
+from retailflow.engine.actors import current_actor
 from retailflow.engine.callouts import CalloutHandlers
 from retailflow.engine.claim_budget import ClaimBudget
 from retailflow.engine.clock import Clock, SystemClock
@@ -27,10 +29,11 @@ from retailflow.engine.deployer import Deployer
 from retailflow.engine.job_runner import JobRunner, definition_of
 from retailflow.engine.kpis import compute_kpis
 from retailflow.engine.spiff import ProcessRun, Thrown
+from retailflow.engine.start_timers import is_start_timer
 from retailflow.engine.stepping import CONFLICT_ATTEMPTS, InstanceStepper, Note
 from retailflow.engine.wait_rows import WaitStateRows
 from retailflow.expressions import Dialect, ExpressionEngine
-from retailflow.handlers import HandlerRegistry, RetryPolicy
+from retailflow.handlers import HandlerLoop, HandlerRegistry, RetryPolicy
 from retailflow.model import (
     BufferedMessage,
     ConcurrentUpdateError,
@@ -39,8 +42,10 @@ from retailflow.model import (
     HistoryKind,
     Incident,
     Instance,
+    InstanceQuery,
     InstanceStatus,
     Job,
+    JobKind,
     JobState,
     NotFoundError,
     ProcessDefinition,
@@ -64,6 +69,11 @@ class Engine:
     """retailflow's entry point. ``Engine()`` runs in memory; ``Engine("sqlite:///retail.db")``
     keeps everything in a SQLite file, and a new ``Engine`` on the same file resumes every
     instance where it stood.
+
+    ``async def`` handlers run on ``handler_loop``: by default the engine's own event loop, in
+    a thread started with the first async handler and stopped by ``close()``; engines that
+    should share their handlers' async clients share one (a worker's threads do). From async
+    code, drive the engine through ``AsyncEngine``.
     """
 
     def __init__(
@@ -77,6 +87,7 @@ class Engine:
         worker_id: str | None = None,
         lease: timedelta = timedelta(minutes=5),
         live_cache_size: int = 1000,
+        handler_loop: HandlerLoop | None = None,
     ) -> None:
         self.store: Store = store if store is not None else open_store(url)
         self.handlers = handlers if handlers is not None else HandlerRegistry()
@@ -89,7 +100,10 @@ class Engine:
             self.store, self.expressions, DecisionEvaluator(self.expressions), self.clock.now
         )
         self._deployer = Deployer(self.store, self.handlers, self.expressions)
-        callouts = CalloutHandlers(self.handlers, self.expressions)
+        # A loop passed in belongs to whoever passed it, and outlives this engine.
+        self._own_handler_loop = handler_loop is None
+        self.handler_loop = handler_loop if handler_loop is not None else HandlerLoop()
+        callouts = CalloutHandlers(self.handlers, self.expressions, self.handler_loop)
         self._stepper = InstanceStepper(
             self.store,
             self.clock,
@@ -121,6 +135,18 @@ class Engine:
         if not paths:
             raise RetailflowError("deploy needs at least one file, directory or glob")
         return self._deployer.deploy(paths, require_handlers=require_handlers, now=self.clock.now())
+
+    def deploy_files(
+        self, files: Mapping[str, bytes], *, require_handlers: bool = True
+    ) -> Deployment:
+        """Deploy files held in memory (name -> content; the name's suffix says ``.bpmn`` or
+        ``.dmn``), all or none, as ``deploy`` does: what the REST API's upload calls."""
+        if not files:
+            raise RetailflowError("deploy needs at least one .bpmn or .dmn file")
+        sources = [SourceFile.of(name, content) for name, content in files.items()]
+        return self._deployer.deploy_sources(
+            sources, require_handlers=require_handlers, now=self.clock.now()
+        )
 
     def definitions(self) -> list[ProcessDefinition]:
         """Every deployed definition, by process id and version."""
@@ -370,10 +396,41 @@ class Engine:
                         now,
                         element_id=incident.element_id,
                         job_id=job_id,
+                        actor=current_actor(),
                     )
                 ],
             )
         return len({i.job_id for i in incidents})
+
+    def set_variables(self, instance: str | Instance, variables: Mapping[str, Any]) -> Instance:
+        """Change process variables of a running instance where it stands (an operator's
+        fix before a retry, say); the step is recorded as ``variables_set`` with the new
+        values."""
+        instance_id = _id(instance)
+        payload = copy_variables(variables, f"variables set on instance '{instance_id}'")
+        if not payload:
+            raise RetailflowError("set_variables needs at least one variable")
+        return self._stepper.advance(
+            instance_id,
+            lambda run: run.set_variables(payload),
+            extra=[Note(HistoryKind.VARIABLES_SET, None, payload)],
+        )
+
+    def fire_timer(self, job: str | Job) -> Instance:
+        """Fire an instance's waiting timer now, before its due time (an operator who will
+        not wait out a reminder, say): the instance moves on as if the time had come."""
+        job = self.store.get_job(job if isinstance(job, str) else job.id)
+        if job.kind != JobKind.TIMER or is_start_timer(job):
+            raise RetailflowError(
+                f"job '{job.id}' is a {job.kind.value} job, not an instance's timer; "
+                "engine.jobs(instance=...) lists an instance's timers"
+            )
+        task_id = job.id.split("@", 1)[0]
+        return self._stepper.advance(
+            job.instance_id,
+            lambda run: run.fire_timer(task_id, job.element_id),
+            extra=[Note(HistoryKind.TIMER_FIRED, job.element_id, {})],
+        )
 
     # -- history and queries -----------------------------------------------------------------
     def instance(self, instance: str | Instance) -> Instance:
@@ -398,6 +455,15 @@ class Engine:
             limit=limit,
             after=_optional_id(after),
         )
+
+    def search_instances(self, query: InstanceQuery) -> list[Instance]:
+        """One page of the instances ``query`` selects: by process, status, business key, a
+        variable's value and start time, oldest or newest first (see ``InstanceQuery``)."""
+        return self.store.search_instances(query)
+
+    def count_instances(self) -> dict[tuple[str, InstanceStatus], int]:
+        """How many instances each process id has in each status."""
+        return self.store.count_instances()
 
     def history(self, instance: str | Instance) -> list[HistoryEvent]:
         """Every recorded step of an instance, in order."""
@@ -446,7 +512,9 @@ class Engine:
         )
 
     def close(self) -> None:
-        """Release the store's connections."""
+        """Release the store's connections and stop the engine's own handler loop."""
+        if self._own_handler_loop:
+            self.handler_loop.close()
         self.store.close()
 
     def __enter__(self) -> Engine:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from datetime import timedelta
 
+from retailflow.engine import handler_timing
 from retailflow.engine.callouts import CalloutHandlers
 from retailflow.engine.claim_budget import ClaimBudget
 from retailflow.engine.clock import Clock
@@ -194,7 +195,8 @@ class JobRunner:
         context = HandlerContext.for_job(job, instance, config.headers)
         try:
             inputs = map_inputs(config.inputs, visible, self._expressions, element_id)
-            result = handler.invoke(inputs, context)
+            with handler_timing.timed(job.topic or element_id):
+                result = self._callouts.invoke(handler, inputs, context)
             updates = copy_variables(
                 map_outputs(config.outputs, inputs, result, self._expressions, element_id),
                 f"handler '{job.topic}' at '{element_id}'",

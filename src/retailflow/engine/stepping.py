@@ -13,11 +13,12 @@ import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from typing import Any
 
+from retailflow.engine.actors import current_actor
 from retailflow.engine.callouts import CalloutHandlers
 from retailflow.engine.claim_budget import ClaimBudget
 from retailflow.engine.clock import Clock
@@ -392,6 +393,9 @@ class InstanceStepper:
                     variables=updated.variables,
                 )
             )
+        actor = current_actor()
+        if actor is not None:
+            history = [replace(event, actor=actor) for event in history]
         jobs = self._rows.jobs(updated, waits, now)
         claimed = [] if budget is None else budget.claim_new(jobs, stored.jobs, now)
         checkpoint = Checkpoint(

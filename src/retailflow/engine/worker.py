@@ -20,7 +20,7 @@ from datetime import timedelta
 
 from retailflow.engine.clock import Clock
 from retailflow.engine.engine import Engine
-from retailflow.handlers import HandlerRegistry, RetryPolicy
+from retailflow.handlers import HandlerLoop, HandlerRegistry, RetryPolicy
 from retailflow.model import StoreUnavailableError
 from retailflow.stores import Store, open_store
 
@@ -68,6 +68,9 @@ class Worker:
         self._handlers = handlers
         self._retry_policy = retry_policy
         self._clock = clock
+        # One loop for the async handlers of all its threads: they await side by side on it
+        # and share what they keep between calls (an httpx.AsyncClient).
+        self._handler_loop = HandlerLoop(f"{self.worker_id}-handlers")
         self._stopping = threading.Event()
         self._executed = 0
         self._count_lock = threading.Lock()
@@ -105,6 +108,7 @@ class Worker:
             thread.start()
         for thread in threads:
             thread.join()
+        self._handler_loop.close()
         self._store.close()
         logger.info(
             "worker %s stopped after %d job(s)",
@@ -132,6 +136,7 @@ class Worker:
             retry_policy=self._retry_policy,
             worker_id=owner,
             lease=self.settings.lease,
+            handler_loop=self._handler_loop,
         )
         outage = _Backoff(self.settings.max_backoff)
         defect = _Backoff(self.settings.max_backoff)
@@ -191,8 +196,10 @@ class _Backoff:
 
 
 def _open_waiting(store_url: str, max_backoff: float, migrate: bool) -> Store:
-    """Open the store, waiting (ten tries, a few minutes) for a database that is not up yet:
-    workers often start before it in a deployment."""
+    """Open the store, waiting (ten tries, a few minutes) for a database that answers but is
+    busy: starting up, out of connection slots, a SQLite file another process holds locked. A
+    database that cannot be opened at all (a URL's typo, or one not running) fails at once
+    (``SqlStore``'s ``_opening``): waiting would pass off a mistake as an outage."""
     backoff = _Backoff(max_backoff)
     while True:
         try:

@@ -25,8 +25,9 @@ LIFECYCLES = {HistoryKind.ELEMENT_ENTERED: "start", HistoryKind.ELEMENT_COMPLETE
 
 @dataclass(frozen=True, slots=True)
 class LogEvent:
-    """One event of the log. ``resource`` is who did it, when the history knows (it does not
-    yet record who completed a user task, so it is ``None`` today)."""
+    """One event of the log. ``resource`` is who did it, when the history knows: the person
+    who completed a user task through the cockpit or REST API (the token's name); ``None``
+    for what the engine did on its own."""
 
     event_id: str
     case_id: str
@@ -69,7 +70,14 @@ def read_event_log(
             element_id=event.element_id,
             lifecycle=lifecycle,
             timestamp=event.at,
+            resource=event.actor if _done_by_a_person(event) else None,
         )
+
+
+def _done_by_a_person(event: HistoryEvent) -> bool:
+    """A user task's completion is the person's work; the other rows of their step (the
+    elements the engine entered next) are not, though they carry the same actor."""
+    return event.kind == HistoryKind.ELEMENT_COMPLETED and event.element_type == "userTask"
 
 
 class _ElementNames:

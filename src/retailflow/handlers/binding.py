@@ -12,12 +12,13 @@ import inspect
 import threading
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from retailflow.handlers.context import HandlerContext
+from retailflow.handlers.handler_loop import HandlerLoop
 from retailflow.model import HandlerInputError, HandlerTimeoutError, RetailflowError
 from retailflow.model.variables import is_variable_scalar
 
@@ -44,9 +45,11 @@ class RegisteredHandler:
     (what is none, an enum or a UUID, takes its JSON form), a mapping is copied, a dataclass goes
     through ``asdict``.
 
-    ``async def`` handlers are run to completion with ``asyncio.run`` (a fresh event loop per
-    call), so the engine's synchronous job loop can call every handler the same way. Calling
-    ``invoke`` for one from inside a running event loop is refused; from async code, use
+    ``async def`` handlers run to completion on ``loop``, the engine's ``HandlerLoop`` (one
+    long-lived event loop, so what a handler keeps between calls, an ``httpx.AsyncClient``
+    say, stays usable), so the engine's synchronous code calls every handler the same way.
+    Without a ``loop`` (a handler called alone, in a test) ``asyncio.run`` gives the call a
+    fresh loop of its own, which cannot start inside a running one: from async code, use
     ``await asyncio.to_thread(handler.invoke, variables, context)``.
 
     The introspection attributes serve static checks of diagrams against code:
@@ -144,8 +147,15 @@ class RegisteredHandler:
         self.optional_inputs = (frozenset(optional) | model_optional) - self.required_inputs
         self.output_fields = _output_fields(signature.return_annotation)
 
-    def invoke(self, variables: Mapping[str, Any], context: HandlerContext) -> dict[str, Any]:
+    def invoke(
+        self,
+        variables: Mapping[str, Any],
+        context: HandlerContext,
+        *,
+        loop: HandlerLoop | None = None,
+    ) -> dict[str, Any]:
         """Call the handler with what it reads from ``variables``; return the variables it writes.
+        An async handler runs on ``loop`` (see the class docstring).
 
         Raises ``HandlerInputError`` when the variables cannot satisfy the signature (retrying
         cannot help), and whatever the handler itself raises, ``BpmnError`` included, unchanged.
@@ -163,10 +173,10 @@ class RegisteredHandler:
             arguments[self._model_name] = self._validate(variables)
         if self.reads_all_variables:
             self._add_remaining(arguments, variables)
-        if self.timeout is not None:
+        if self.is_async:
+            result = self._run_async(arguments, loop)
+        elif self.timeout is not None:
             result = self._run_with_timeout(arguments, self.timeout)
-        elif self.is_async:
-            result = self._run_async(arguments)
         else:
             result = self.function(**arguments)
         return self._written_variables(result)
@@ -209,11 +219,9 @@ class RegisteredHandler:
             arguments[key] = value
 
     def _run_with_timeout(self, arguments: dict[str, Any], timeout: float) -> Any:
-        """The call, bounded by ``timeout`` seconds: an async handler is cancelled; a
-        synchronous one runs in a thread of its own and is abandoned (Python cannot stop a
-        thread), so the job fails and is retried while the stray call may still finish."""
-        if self.is_async:
-            return self._run_async(arguments, timeout=timeout)
+        """The synchronous call, bounded by ``timeout`` seconds: it runs in a thread of its own
+        and is abandoned when late (Python cannot stop a thread), so the job fails and is
+        retried while the stray call may still finish."""
         outcome: list[Any] = []
         failure: list[BaseException] = []
 
@@ -238,23 +246,39 @@ class RegisteredHandler:
             f"{timeout:g} s; the job is retried (raise the timeout if the work needs longer)"
         )
 
-    def _run_async(self, arguments: dict[str, Any], *, timeout: float | None = None) -> Any:
+    def _run_async(self, arguments: dict[str, Any], loop: HandlerLoop | None) -> Any:
+        """The async call on ``loop`` (or a fresh one), cancelled when past its timeout."""
         import asyncio  # with the first async handler: most applications have none
 
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            if timeout is None:
-                return asyncio.run(self.function(**arguments))
+        if loop is None:
             try:
-                return asyncio.run(asyncio.wait_for(self.function(**arguments), timeout))
-            except TimeoutError:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                pass
+            else:
+                raise RetailflowError(
+                    f"handler '{self.topic}' ({self._name}) is async, and invoke() without "
+                    "a loop runs it with asyncio.run, which cannot start inside the event loop "
+                    "already running here; call it from a thread: await "
+                    "asyncio.to_thread(handler.invoke, variables, context)"
+                )
+        call = self.function(**arguments)
+        if self.timeout is not None:
+            call = self._bounded(call, self.timeout)
+        return asyncio.run(call) if loop is None else loop.run(call)
+
+    async def _bounded(self, call: Coroutine[Any, Any, Any], timeout: float) -> Any:
+        """``call``, cancelled past ``timeout`` seconds; a ``TimeoutError`` of the handler's own
+        (a deadline it set itself) is its failure, as it would be from a plain function."""
+        import asyncio
+
+        try:
+            async with asyncio.timeout(timeout) as deadline:
+                return await call
+        except TimeoutError:
+            if deadline.expired():
                 raise self._timed_out(timeout) from None
-        raise RetailflowError(
-            f"handler '{self.topic}' ({self._name}) is async, and invoke() runs it with "
-            "asyncio.run, which cannot start inside the event loop already running here; call "
-            "it from a thread: await asyncio.to_thread(handler.invoke, variables, context)"
-        )
+            raise
 
     def _written_variables(self, result: Any) -> dict[str, Any]:
         if result is None:

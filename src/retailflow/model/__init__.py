@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from retailflow.model.access import ApiToken, Role
 from retailflow.model.deployment import Deployment, ProcessDefinition, Resource
 from retailflow.model.errors import (
     BpmnError,
@@ -23,7 +24,7 @@ from retailflow.model.errors import (
 )
 from retailflow.model.finding import Finding, Severity
 from retailflow.model.history import HistoryEvent, HistoryKind
-from retailflow.model.instance import Instance, InstanceStatus
+from retailflow.model.instance import Instance, InstanceQuery, InstanceStatus, VariableMatch
 from retailflow.model.kpis import KpiWindow, ProcessKpis, StepKpis
 from retailflow.model.runtime import (
     BufferedMessage,
@@ -37,6 +38,7 @@ from retailflow.model.runtime import (
 )
 
 __all__ = [
+    "ApiToken",
     "BpmnError",
     "BufferedMessage",
     "CalloutError",
@@ -54,6 +56,7 @@ __all__ = [
     "Incident",
     "Instance",
     "InstanceEndedError",
+    "InstanceQuery",
     "InstanceStatus",
     "Job",
     "JobKind",
@@ -65,6 +68,7 @@ __all__ = [
     "RegistryImportError",
     "Resource",
     "RetailflowError",
+    "Role",
     "Severity",
     "SignalDeliveryError",
     "StepKpis",
@@ -72,5 +76,6 @@ __all__ = [
     "Subscription",
     "SubscriptionKind",
     "UserTask",
+    "VariableMatch",
     "VariableTypeError",
 ]

@@ -27,6 +27,7 @@ class HistoryKind(StrEnum):
     SIGNAL_RECEIVED = "signal_received"
     TIMER_FIRED = "timer_fired"
     LISTENER_INVOKED = "listener_invoked"
+    VARIABLES_SET = "variables_set"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,8 @@ class HistoryEvent:
     completion of the flow's source. ``process_id`` is the BPMN process an element row's
     element belongs to: the instance's own, or a called process's, whose element ids may repeat
     the caller's (``None`` on rows of the instance as a whole, and on rows written before 0.2).
+    ``actor`` is who took the step when a person did (a cockpit or API token's name, see
+    ``retailflow.engine.acting_as``); on every row of that step.
     """
 
     instance_id: str
@@ -53,3 +56,4 @@ class HistoryEvent:
     variables: dict[str, Any] = field(default_factory=dict)
     process_id: str | None = None
     seq: int | None = None
+    actor: str | None = None

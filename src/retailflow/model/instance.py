@@ -35,3 +35,30 @@ class Instance:
     ended_at: datetime | None = None
     parent_id: str | None = None
     variables: dict[str, Any] = field(default_factory=dict)
+
+
+VariableMatch = str | int | float | bool
+"""A value an instance search compares a variable with: a JSON scalar, matched exactly."""
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceQuery:
+    """Which instances an instance search returns, a page at a time.
+
+    Every given filter must hold. ``started_from`` is inclusive, ``started_until`` exclusive.
+    ``variable`` is a ``(name, value)`` pair the instance's latest variables must hold
+    exactly. Pages are keyset pages in start order (oldest first, or newest first with
+    ``newest_first``): ``after`` is the id of the last instance of the previous page, so a
+    page costs an index range read however deep it is and however many instances start
+    meanwhile.
+    """
+
+    process_id: str | None = None
+    status: InstanceStatus | None = None
+    business_key: str | None = None
+    variable: tuple[str, VariableMatch] | None = None
+    started_from: datetime | None = None
+    started_until: datetime | None = None
+    limit: int | None = None
+    after: str | None = None
+    newest_first: bool = False

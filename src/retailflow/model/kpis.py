@@ -127,3 +127,17 @@ class ProcessKpis:
 def as_seconds(value: timedelta | None) -> float | None:
     """A duration as JSON carries it: seconds, ``None`` kept."""
     return None if value is None else value.total_seconds()
+
+
+def short_duration(seconds: float | None) -> str:
+    """A duration as a person reads it on a report or a diagram: ``42s``, ``25m``, ``3.5h``,
+    ``2.1d``; ``-`` for none."""
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"

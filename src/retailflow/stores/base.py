@@ -13,12 +13,15 @@ from datetime import datetime
 from typing import Protocol
 
 from retailflow.model import (
+    ApiToken,
     BufferedMessage,
     HistoryEvent,
     Incident,
     Instance,
+    InstanceQuery,
     InstanceStatus,
     Job,
+    JobState,
     ProcessDefinition,
     Resource,
     Subscription,
@@ -130,6 +133,14 @@ class Store(Protocol):
         resumes where its last page ended however many instances start meanwhile.
         ``NotFoundError`` if ``after`` names no instance."""
 
+    def search_instances(self, query: InstanceQuery) -> list[Instance]:
+        """One page of the instances ``query`` selects (see ``InstanceQuery``): an index range
+        read on the SQL store whatever the table's size. ``NotFoundError`` if ``query.after``
+        names no instance."""
+
+    def count_instances(self) -> dict[tuple[str, InstanceStatus], int]:
+        """How many instances each process (by id) has in each status."""
+
     # -- jobs --------------------------------------------------------------------------------
     def claim_due_jobs(
         self, *, now: datetime, owner: str, lease_until: datetime, limit: int
@@ -165,6 +176,10 @@ class Store(Protocol):
 
     def list_jobs(self, *, instance_id: str | None = None) -> list[Job]:
         """Jobs, optionally of one instance, ordered by due time."""
+
+    def count_jobs(self, now: datetime) -> dict[JobState, int]:
+        """How many jobs are in each state at ``now`` (``Job.state_at``), counted by the store
+        without reading the rows out: what a metrics scrape asks every few seconds."""
 
     def next_due_at(self) -> datetime | None:
         """The earliest due time of an unlocked job with retries left, or ``None``."""
@@ -226,6 +241,13 @@ class Store(Protocol):
         """History grouped by instance (instances in id order, each one's events in append
         order), for event-log exports: only instances of ``definition_ids`` when given, only
         events at or after ``since``. Read in batches, so any size streams."""
+
+    # -- access tokens -----------------------------------------------------------------------
+    def save_token(self, token: ApiToken) -> None:
+        """Store a new cockpit/API token (its hash only); a name already taken is refused."""
+
+    def find_token(self, token_hash: str) -> ApiToken | None:
+        """The token with that hash, or ``None``."""
 
     def close(self) -> None:
         """Release connections and files."""

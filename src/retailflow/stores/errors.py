@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from retailflow.model import ConcurrentUpdateError, NotFoundError
+from retailflow.model import ConcurrentUpdateError, NotFoundError, RetailflowError
 
 
 def resource_not_found(content_hash: str) -> NotFoundError:
@@ -102,3 +102,11 @@ def require_aware(value: datetime) -> datetime:
             "timezone-aware datetime, e.g. datetime.now(UTC)"
         )
     return value
+
+
+def token_exists(name: str) -> RetailflowError:
+    """A token with that name is stored already: names say who acted, so they stay unique."""
+    return RetailflowError(
+        f"a token named {name!r} exists already; choose another name (the name is recorded "
+        "as who did each action)"
+    )

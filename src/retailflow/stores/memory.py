@@ -12,18 +12,22 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
+from collections import Counter
 from collections.abc import Collection, Hashable, Iterable, Iterator, KeysView, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TypeVar
 
 from retailflow.model import (
+    ApiToken,
     BufferedMessage,
     HistoryEvent,
     Incident,
     Instance,
+    InstanceQuery,
     InstanceStatus,
     Job,
+    JobState,
     ProcessDefinition,
     Resource,
     Subscription,
@@ -89,6 +93,7 @@ class MemoryStore:
         self._history: list[HistoryEvent] = []
         self._history_of: dict[str, list[HistoryEvent]] = {}
         self._history_defined: dict[str, list[HistoryEvent]] = {}
+        self._tokens: dict[str, ApiToken] = {}
 
     # -- deployments -----------------------------------------------------------------------------
     def save_definitions(
@@ -304,20 +309,42 @@ class MemoryStore:
     ) -> list[Instance]:
         """Instances matching every given filter, oldest first; ``after`` an instance id
         (see ``Store.list_instances``)."""
+        return self.search_instances(
+            InstanceQuery(
+                process_id=process_id,
+                status=status,
+                business_key=business_key,
+                limit=limit,
+                after=after,
+            )
+        )
+
+    def search_instances(self, query: InstanceQuery) -> list[Instance]:
+        """One page of the instances ``query`` selects (see ``InstanceQuery``)."""
         with self._lock:
-            if after is not None and after not in self._instances:
-                raise errors.instance_not_found(after)
-            cursor = None if after is None else _listing_order(self._instances[after][0])
+            if query.after is not None and query.after not in self._instances:
+                raise errors.instance_not_found(query.after)
+            cursor = (
+                None if query.after is None else _listing_order(self._instances[query.after][0])
+            )
             found = [
                 instance
                 for instance, _ in self._instances.values()
-                if (status is None or instance.status == status)
-                and (process_id is None or instance.process_id == process_id)
-                and (business_key is None or instance.business_key == business_key)
-                and (cursor is None or _listing_order(instance) > cursor)
+                if _selects(query, instance)
+                and (cursor is None or _beyond(_listing_order(instance), cursor, query))
             ]
-        found.sort(key=_listing_order)
-        return [_given(instance) for instance in found[:limit]]
+        found.sort(key=_listing_order, reverse=query.newest_first)
+        return [_given(instance) for instance in found[: query.limit]]
+
+    def count_instances(self) -> dict[tuple[str, InstanceStatus], int]:
+        """How many instances each process has in each status."""
+        with self._lock:
+            return dict(
+                Counter(
+                    (instance.process_id, instance.status)
+                    for instance, _ in self._instances.values()
+                )
+            )
 
     # -- jobs ------------------------------------------------------------------------------------
     def claim_due_jobs(
@@ -423,6 +450,12 @@ class MemoryStore:
             else:
                 found = [replace(self._jobs[i]) for i in self._jobs_of.get(instance_id)]
         return sorted(found, key=lambda job: (job.due_at, job.id))
+
+    def count_jobs(self, now: datetime) -> dict[JobState, int]:
+        """How many jobs are in each state at ``now``."""
+        with self._lock:
+            counted = Counter(job.state_at(now) for job in self._jobs.values())
+        return {state: counted[state] for state in JobState}
 
     def next_due_at(self) -> datetime | None:
         """The earliest due time of an unlocked job with retries left, or ``None``."""
@@ -580,6 +613,19 @@ class MemoryStore:
                 ]
             yield from (_given(event) for event in events)
 
+    # -- access tokens ---------------------------------------------------------------------------
+    def save_token(self, token: ApiToken) -> None:
+        """Store a new token; a name already taken is refused."""
+        with self._lock:
+            if token.name in self._tokens:
+                raise errors.token_exists(token.name)
+            self._tokens[token.name] = token
+
+    def find_token(self, token_hash: str) -> ApiToken | None:
+        """The token with that hash, or ``None``."""
+        with self._lock:
+            return next((t for t in self._tokens.values() if t.token_hash == token_hash), None)
+
     def close(self) -> None:
         """Nothing to release: the data lives as long as the object."""
 
@@ -602,3 +648,32 @@ def _given(record: _Record) -> _Record:
 def _listing_order(instance: Instance) -> tuple[datetime, str]:
     """Where an instance comes in listings: by start, then id."""
     return instance.started_at, instance.id
+
+
+def _beyond(
+    place: tuple[datetime, str], cursor: tuple[datetime, str], query: InstanceQuery
+) -> bool:
+    """Whether an instance at ``place`` in listing order comes after the page's ``cursor``."""
+    return place < cursor if query.newest_first else place > cursor
+
+
+def _selects(query: InstanceQuery, instance: Instance) -> bool:
+    """Whether ``instance`` passes every filter of ``query`` (paging aside)."""
+    if query.variable is None:
+        holds = True
+    else:
+        name, value = query.variable
+        stored = instance.variables.get(name, _MISSING)
+        # JSON equality: 1 and True differ, 1 and 1.0 do not.
+        holds = (isinstance(stored, bool) == isinstance(value, bool)) and stored == value
+    return (
+        holds
+        and (query.status is None or instance.status == InstanceStatus(query.status))
+        and (query.process_id is None or instance.process_id == query.process_id)
+        and (query.business_key is None or instance.business_key == query.business_key)
+        and (query.started_from is None or instance.started_at >= query.started_from)
+        and (query.started_until is None or instance.started_at < query.started_until)
+    )
+
+
+_MISSING = object()

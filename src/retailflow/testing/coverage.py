@@ -14,9 +14,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from retailflow.decisions import Decision
+from retailflow.diagram.model import FileModel, ProcessModel, definition_files
 from retailflow.engine import Engine
 from retailflow.model import HistoryKind, ProcessDefinition
-from retailflow.testing.diagram import FileModel, ProcessModel, definition_files
 
 _REACHED = (HistoryKind.ELEMENT_ENTERED, HistoryKind.ELEMENT_COMPLETED)
 _LISTENING = frozenset({"boundaryEvent", "startEvent"})

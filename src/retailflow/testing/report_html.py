@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 
+from retailflow.diagram.model import shown_name
 from retailflow.testing.coverage import CoverageCollector, DecisionCoverage, ProcessCoverage, Ratio
-from retailflow.testing.diagram import shown_name
-from retailflow.testing.svg import COVERED, COVERED_FILL, MISSED, draw_process
+from retailflow.testing.coverage_overlay import COVERED, COVERED_FILL, MISSED, draw_process
 
 _STYLE = f"""
 body {{ font-family: Helvetica, Arial, sans-serif; margin: 24px; color: #111827; }}

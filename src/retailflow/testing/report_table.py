@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from retailflow.diagram.model import shown_name
 from retailflow.testing.coverage import CoverageCollector, Ratio
-from retailflow.testing.diagram import shown_name
 
 
 def table_lines(collector: CoverageCollector) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from retailflow.diagram.model import ProcessModel, definition_files
 from retailflow.engine import Engine
 from retailflow.model import (
     HistoryEvent,
@@ -19,7 +20,6 @@ from retailflow.model import (
     JobKind,
     UserTask,
 )
-from retailflow.testing.diagram import ProcessModel, definition_files
 
 
 @dataclass(frozen=True, slots=True)

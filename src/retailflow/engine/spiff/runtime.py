@@ -497,6 +497,13 @@ class ProcessRun:
         for failure in self.drain_failures():
             raise ExecutionError(failure.message)
 
+    def set_variables(self, variables: Mapping[str, Any]) -> None:
+        """An operator changed process variables: the open tasks carry the new values onward,
+        and the task ``variables`` reads shows them now."""
+        for task in self._open_tasks():
+            task.data.update(variables)
+        (self._workflow.last_task or self._workflow.task_tree).data.update(variables)
+
     def cancel(self) -> None:
         """End the instance where it stands."""
         self._workflow.cancel()

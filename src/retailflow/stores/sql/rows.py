@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from retailflow.model import (
+    ApiToken,
     BufferedMessage,
     HistoryEvent,
     HistoryKind,
@@ -21,6 +22,7 @@ from retailflow.model import (
     JobKind,
     ProcessDefinition,
     Resource,
+    Role,
     Subscription,
     SubscriptionKind,
     UserTask,
@@ -276,6 +278,7 @@ def history_values(event: HistoryEvent) -> Values:
         "job_id": event.job_id,
         "variables": event.variables,
         "process_id": event.process_id,
+        "actor": event.actor,
     }
 
 
@@ -293,4 +296,22 @@ def history_from_row(row: Row[Any]) -> HistoryEvent:
         variables=row.variables,
         process_id=row.process_id,
         seq=row.seq,
+        actor=row.actor,
+    )
+
+
+def token_values(token: ApiToken) -> Values:
+    """An ``api_tokens`` row."""
+    return {
+        "name": token.name,
+        "role": token.role.value,
+        "token_hash": token.token_hash,
+        "created_at": token.created_at,
+    }
+
+
+def token_from_row(row: Row[Any]) -> ApiToken:
+    """An ``ApiToken`` from an ``api_tokens`` row."""
+    return ApiToken(
+        name=row.name, role=Role(row.role), token_hash=row.token_hash, created_at=row.created_at
     )

@@ -65,6 +65,10 @@ _KEYED_BY_PRIMARY_KEY: dict[str, Any] = {"sqlite_with_rowid": False}
 
 metadata = MetaData()
 
+# Alembic's revision of retailflow's tables lives in a table of retailflow's own, beside them:
+# the default ``alembic_version`` belongs to the application when the two share a database.
+VERSION_TABLE = "retailflow_schema_version"
+
 resources = Table(
     "resources",
     metadata,
@@ -224,6 +228,18 @@ history = Table(
     Column("job_id", _Key),
     Column("variables", JSON, nullable=False),
     Column("process_id", _Key),
+    Column("actor", _Key),
     Index("ix_history_instance", "instance_id", "seq"),
     Index("ix_history_definition", "definition_id", "seq"),
+)
+
+# Cockpit and REST API tokens: only the SHA-256 of each secret, looked up by that hash.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("name", _Key, primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ux_api_tokens_hash", "token_hash", unique=True),
 )

@@ -13,11 +13,13 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
 from sqlalchemy import (
     BindParameter,
+    ColumnElement,
     Connection,
     Engine,
     Select,
@@ -26,6 +28,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    cast,
     create_engine,
     delete,
     event,
@@ -39,7 +42,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import (
     DBAPIError,
     IntegrityError,
@@ -50,16 +53,18 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.pool import StaticPool
-from sqlalchemy.sql.elements import ColumnElement
 
 from retailflow.model import (
+    ApiToken,
     BufferedMessage,
     ConcurrentUpdateError,
     HistoryEvent,
     Incident,
     Instance,
+    InstanceQuery,
     InstanceStatus,
     Job,
+    JobState,
     ProcessDefinition,
     Resource,
     RetailflowError,
@@ -67,14 +72,17 @@ from retailflow.model import (
     Subscription,
     SubscriptionKind,
     UserTask,
+    VariableMatch,
 )
 from retailflow.model.variables import decode, encode
 from retailflow.stores import errors
 from retailflow.stores.base import Checkpoint, WaitStateIds
 from retailflow.stores.sql import rows
 from retailflow.stores.sql.liveness import CLAIMABLE_FROM_THE_DEAD, Liveness
+from retailflow.stores.sql.pg_schema import create_schema, search_only, split_schema
 from retailflow.stores.sql.schema import (
     CLAIMABLE,
+    api_tokens,
     buffered_messages,
     incidents,
     instances,
@@ -275,6 +283,7 @@ class SqlStore:
         leaves the file's settings (its journal mode) as they are."""
         self._where = _shown(url)  # for error messages, rendered once: not per transaction
         self._engine = _create_engine(url, set_up=migrate)
+        _, schema = split_schema(make_url(url))
         self._postgres = self._engine.dialect.name == "postgresql"
         self._liveness = Liveness(self._engine) if self._postgres else None
         self._upsert = postgresql.insert if self._postgres else sqlite.insert
@@ -282,12 +291,14 @@ class SqlStore:
         self._serial: AbstractContextManager[Any] = (
             threading.RLock() if _is_sqlite_memory(url) else nullcontext()
         )
-        with self._write() as conn:
+        with _opening(url), self._write() as conn:
             if not migrate:
                 _require_current_schema(conn, url)
                 return
             if self._postgres:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+            if schema is not None:
+                create_schema(conn, schema)
             bring_up_to_date(conn)
 
     @staticmethod
@@ -296,7 +307,7 @@ class SqlStore:
         read without changing anything."""
         engine = _create_engine(url)
         try:
-            with _store_errors(_shown(url)), engine.connect() as conn:
+            with _opening(url), _store_errors(_shown(url)), engine.connect() as conn:
                 return current_revision(conn)
         finally:
             engine.dispose()
@@ -487,25 +498,71 @@ class SqlStore:
     ) -> list[Instance]:
         """Instances matching every given filter, oldest first; ``after`` an instance id
         (see ``Store.list_instances``)."""
-        query = select(*_INSTANCE_COLUMNS).order_by(instances.c.started_at, instances.c.id)
-        if after is not None:
-            cursor = self.get_instance(after).started_at
-            query = query.where(
-                or_(
-                    instances.c.started_at > cursor,
-                    and_(instances.c.started_at == cursor, instances.c.id > after),
-                )
+        return self.search_instances(
+            InstanceQuery(
+                process_id=process_id,
+                status=status,
+                business_key=business_key,
+                limit=limit,
+                after=after,
             )
-        if status is not None:
-            query = query.where(instances.c.status == status.value)
-        if process_id is not None:
-            query = query.where(instances.c.process_id == process_id)
-        if business_key is not None:
-            query = query.where(instances.c.business_key == business_key)
-        if limit is not None:
-            query = query.limit(limit)
+        )
+
+    def search_instances(self, query: InstanceQuery) -> list[Instance]:
+        """One page of the instances ``query`` selects: a range read of the start-order index
+        (or the status, process or business-key index it starts with), whatever the depth."""
+        started, ident = instances.c.started_at, instances.c.id
+        ordered = (started.desc(), ident.desc()) if query.newest_first else (started, ident)
+        statement = select(*_INSTANCE_COLUMNS).order_by(*ordered)
+        if query.after is not None:
+            cursor = self.get_instance(query.after).started_at
+            if query.newest_first:
+                beyond = or_(started < cursor, and_(started == cursor, ident < query.after))
+            else:
+                beyond = or_(started > cursor, and_(started == cursor, ident > query.after))
+            statement = statement.where(beyond)
+        if query.status is not None:
+            statement = statement.where(instances.c.status == InstanceStatus(query.status).value)
+        if query.process_id is not None:
+            statement = statement.where(instances.c.process_id == query.process_id)
+        if query.business_key is not None:
+            statement = statement.where(instances.c.business_key == query.business_key)
+        if query.started_from is not None:
+            statement = statement.where(started >= query.started_from)
+        if query.started_until is not None:
+            statement = statement.where(started < query.started_until)
+        if query.variable is not None:
+            statement = statement.where(self._variable_holds(*query.variable))
+        if query.limit is not None:
+            statement = statement.limit(query.limit)
         with self._read() as conn:
-            return [rows.instance_from_row(row) for row in conn.execute(query)]
+            return [rows.instance_from_row(row) for row in conn.execute(statement)]
+
+    def _variable_holds(self, name: str, value: VariableMatch) -> ColumnElement[bool]:
+        """The instance's latest variable ``name`` equals ``value`` as JSON (1 is not true).
+        Both databases compare JSON texts of scalars in their minified form, as orjson writes."""
+        wanted = orjson.dumps(value).decode()
+        if self._postgres:
+            stored = cast(instances.c.variables, postgresql.JSONB).op("->")(name)
+            return stored == cast(literal(wanted), postgresql.JSONB)
+        if '"' in name:
+            raise RetailflowError(
+                f"cannot search by variable {name!r} on SQLite: its JSON paths cannot name a "
+                'variable with a double quote (") in its name'
+            )
+        path = f'$."{name}"'
+        return instances.c.variables.op("->")(literal(path)) == literal(wanted)
+
+    def count_instances(self) -> dict[tuple[str, InstanceStatus], int]:
+        """How many instances each process has in each status (one grouped read)."""
+        statement = select(instances.c.process_id, instances.c.status, func.count()).group_by(
+            instances.c.process_id, instances.c.status
+        )
+        with self._read() as conn:
+            return {
+                (process_id, InstanceStatus(status)): count
+                for process_id, status, count in conn.execute(statement)
+            }
 
     # -- jobs ------------------------------------------------------------------------------------
     def claim_due_jobs(
@@ -624,6 +681,25 @@ class SqlStore:
             query = query.where(jobs.c.instance_id == instance_id)
         with self._read() as conn:
             return [rows.job_from_row(row) for row in conn.execute(query)]
+
+    def count_jobs(self, now: datetime) -> dict[JobState, int]:
+        """How many jobs are in each state at ``now``: one grouped read, the state decided
+        as ``Job.state_at`` decides it."""
+        state = case(
+            (jobs.c.retries_left <= 0, JobState.FAILED.value),
+            (
+                and_(jobs.c.lock_owner.is_not(None), jobs.c.lock_expires_at > now),
+                JobState.CLAIMED.value,
+            ),
+            (jobs.c.due_at > now, JobState.SCHEDULED.value),
+            else_=JobState.DUE.value,
+        )
+        with self._read() as conn:
+            counted: dict[str, int] = {
+                name: count
+                for name, count in conn.execute(select(state, func.count()).group_by(state))
+            }
+        return {each: counted.get(each.value, 0) for each in JobState}
 
     def next_due_at(self) -> datetime | None:
         """The earliest due time of an unlocked job with retries left, or ``None``."""
@@ -815,6 +891,23 @@ class SqlStore:
                 return
             after = (chunk[-1].instance_id, chunk[-1].seq)
 
+    # -- access tokens ---------------------------------------------------------------------------
+    def save_token(self, token: ApiToken) -> None:
+        """Store a new token; a name already taken is refused."""
+        with self._write() as conn:
+            try:
+                conn.execute(insert(api_tokens), [rows.token_values(token)])
+            except IntegrityError as error:
+                raise errors.token_exists(token.name) from error
+
+    def find_token(self, token_hash: str) -> ApiToken | None:
+        """The token with that hash, or ``None``."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(api_tokens).where(api_tokens.c.token_hash == token_hash)
+            ).first()
+        return None if row is None else rows.token_from_row(row)
+
     def close(self) -> None:
         """Release connections and files (and the liveness locks: the claims still held wait
         for their leases)."""
@@ -844,19 +937,23 @@ def _create_engine(url: str, *, set_up: bool = False) -> Engine:
     """An engine configured for retailflow's transactions on the URL's database; ``set_up``
     also puts a SQLite file in WAL mode (a setting the file keeps), which a store opened only
     to look at or to operate on an existing database does not change."""
-    if make_url(url).get_backend_name() != "sqlite":
+    parsed, schema = split_schema(make_url(url))
+    if parsed.get_backend_name() != "sqlite":
         try:
             # No pre-ping: it would cost a round trip per transaction. A connection the server
             # closed (a restart, pg_terminate_backend) fails its transaction instead, as
             # StoreUnavailableError, which callers retry; SQLAlchemy then replaces every
             # pooled connection older than the failure, so one retry finds a live one.
-            return create_engine(url, json_serializer=_json, json_deserializer=_from_json)
+            served = create_engine(parsed, json_serializer=_json, json_deserializer=_from_json)
         except (ImportError, NoSuchModuleError) as error:
             raise RetailflowError(
                 f"no database driver for {make_url(url).drivername} ({error}): retailflow "
                 "runs on SQLite (sqlite:///file.db) and PostgreSQL "
                 "(postgresql+psycopg://..., pip install 'retailflow[postgres]')"
             ) from error
+        if schema is not None:
+            search_only(served, schema)
+        return served
     in_memory = _is_sqlite_memory(url)
     if in_memory:
         # One connection shared by all threads: every pooled connection to ":memory:" would
@@ -929,6 +1026,38 @@ def _store_errors(where: str) -> Iterator[None]:
         raise
 
 
+@contextmanager
+def _opening(url: str) -> Iterator[None]:
+    """A store's first connection. A database that cannot be opened at all when a store is
+    created is a mistake in the URL far more often than an outage (a mistyped database name, a
+    wrong host or port, a SQLite file in a folder that does not exist), and waiting it out
+    would hide the mistake, so it fails at once with a ``RetailflowError`` that names the
+    problem. Only a database that is there but busy stays ``StoreUnavailableError``, which a
+    worker waits out at start. Once a store is open, every outage is waited out."""
+    try:
+        yield
+    except StoreUnavailableError as error:
+        cause = error.__cause__
+        if not isinstance(cause, DBAPIError) or _is_busy(cause):
+            raise
+        raise RetailflowError(
+            f"cannot open the database at {_shown(url)}: {' '.join(str(cause.orig).split())}; "
+            f"{_opening_hint(make_url(url))}"
+        ) from cause
+
+
+def _opening_hint(url: URL) -> str:
+    if url.get_backend_name() == "sqlite":
+        folder = Path(url.database or ".").parent
+        if not folder.is_dir():
+            return f"the folder {folder} does not exist (retailflow creates the file, not folders)"
+        return "check the file's path and permissions"
+    return (
+        "check the host, port, database name and credentials in the URL (a server that is not "
+        "running yet is not waited for when a store is created: start it first)"
+    )
+
+
 def _shown(url: str) -> str:
     """The URL as an error message may show it: the password masked."""
     return make_url(url).render_as_string()
@@ -941,6 +1070,20 @@ _CONFLICT_STATES = frozenset({"40001", "40P01"})
 # SQLite: a database file that another process holds locked past the busy timeout, or that
 # cannot be opened or written.
 _SQLITE_OUTAGES = ("database is locked", "unable to open database", "disk i/o error")
+
+
+# Connection failures that say the database is there but cannot take one more connection now.
+_BUSY = (
+    "database is locked",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "too many clients",
+    "remaining connection slots",
+)
+
+
+def _is_busy(error: DBAPIError) -> bool:
+    return any(text in str(error.orig or error).lower() for text in _BUSY)
 
 
 def _is_outage(error: DBAPIError) -> bool:

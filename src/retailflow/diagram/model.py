@@ -1,8 +1,8 @@
 """What a deployed file draws: its flow nodes, sequence flows, decisions and BPMN DI layout.
 
-Coverage counts against these elements, assertion messages name them, and the HTML report
-draws them. Files are read from the engine's store, exactly as deployed, through the same
-hardened parser a deployment uses, and each file is read once per test session.
+Coverage counts against these elements, assertion messages name them, the coverage report and
+the cockpit draw them. Files are read from the engine's store, exactly as deployed, through the
+same hardened parser a deployment uses, and each file is read once per process.
 """
 
 from __future__ import annotations
@@ -60,10 +60,14 @@ class Bounds:
 
 
 @dataclass(frozen=True, slots=True)
-class FlowNode:
-    """A flow node as drawn: ``event`` is the kind of its event definition (``timer``,
-    ``message``, ``error`` ...); ``interrupting`` is false for a non-interrupting boundary or
-    event subprocess start; ``triggered_by_event`` marks an event subprocess."""
+class Element:
+    """A BPMN element as drawn (a flow node, pool, lane, annotation, flow or association).
+
+    ``event`` is the kind of its event definition (``timer``, ``message``, ``error`` ...,
+    ``multiple`` when it has several); ``interrupting`` is false for a non-interrupting
+    boundary or event subprocess start; ``triggered_by_event`` marks an event subprocess;
+    ``loop`` is ``standard``, ``parallel`` or ``sequential`` (multi-instance) when the activity
+    repeats; ``compensation`` marks an activity that compensates; ``text`` is an annotation's."""
 
     id: str
     tag: str
@@ -71,6 +75,9 @@ class FlowNode:
     event: str | None = None
     interrupting: bool = True
     triggered_by_event: bool = False
+    loop: str | None = None
+    compensation: bool = False
+    text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,14 +92,16 @@ class SequenceFlow:
 
 @dataclass(frozen=True, slots=True)
 class Layout:
-    """A file's BPMN DI: shape bounds, label bounds and edge waypoints by element id, and the
-    pools (participant id -> (name, process id))."""
+    """A file's BPMN DI: shape bounds, label bounds and edge waypoints by element id, the
+    pools (participant id -> (name, process id)), and every element that has a shape or an
+    edge, in document order."""
 
     shapes: dict[str, Bounds] = field(default_factory=dict)
     labels: dict[str, Bounds] = field(default_factory=dict)
     edges: dict[str, tuple[tuple[float, float], ...]] = field(default_factory=dict)
     expanded: frozenset[str] = frozenset()
     pools: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    elements: dict[str, Element] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +113,7 @@ class ProcessModel:
     name: str | None
     file: str
     content_hash: str
-    nodes: dict[str, FlowNode]
+    nodes: dict[str, Element]
     flows: dict[str, SequenceFlow]
     layout: Layout = field(default_factory=Layout, compare=False, repr=False)
 
@@ -122,8 +131,8 @@ class ProcessModel:
 
 @dataclass(frozen=True, slots=True)
 class FileModel:
-    """One deployed file: its processes (BPMN) or its decisions (DMN), and the message and
-    signal names it defines."""
+    """One deployed file: its processes (BPMN) or its decisions (DMN), the message and
+    signal names it defines, and its layout (every pool drawn, not only the executable ones)."""
 
     name: str
     content_hash: str
@@ -131,6 +140,7 @@ class FileModel:
     decisions: tuple[Decision, ...] = ()
     messages: tuple[str, ...] = ()
     signals: tuple[str, ...] = ()
+    layout: Layout = field(default_factory=Layout, compare=False, repr=False)
 
 
 def shown_name(file: str) -> str:
@@ -173,11 +183,12 @@ def _read(name: str, content_hash: str, content: bytes) -> FileModel:
         processes,
         messages=tuple(n for n in document.messages.values() if n),
         signals=tuple(n for n in document.signals.values() if n),
+        layout=layout,
     )
 
 
 def _process(element: etree._Element, file: str, content_hash: str, layout: Layout) -> ProcessModel:
-    nodes: dict[str, FlowNode] = {}
+    nodes: dict[str, Element] = {}
     flows: dict[str, SequenceFlow] = {}
     for child in element.iter():
         if not isinstance(child.tag, str) or etree.QName(child).namespace != BPMN:
@@ -194,24 +205,45 @@ def _process(element: etree._Element, file: str, content_hash: str, layout: Layo
                 child.get("targetRef", ""),
             )
         elif tag in FLOW_NODE_TAGS:
-            nodes[element_id] = FlowNode(
-                element_id,
-                tag,
-                child.get("name"),
-                _event_kind(child),
-                child.get("cancelActivity", child.get("isInterrupting", "true")) != "false",
-                child.get("triggeredByEvent") == "true",
-            )
+            nodes[element_id] = _element(child, tag, element_id)
     return ProcessModel(
         element.get("id", ""), element.get("name"), file, content_hash, nodes, flows, layout
     )
 
 
+def _element(element: etree._Element, tag: str, element_id: str) -> Element:
+    text = element.findtext(f"{{{BPMN}}}text")
+    return Element(
+        element_id,
+        tag,
+        element.get("name"),
+        _event_kind(element),
+        element.get("cancelActivity", element.get("isInterrupting", "true")) != "false",
+        element.get("triggeredByEvent") == "true",
+        _loop_kind(element),
+        element.get("isForCompensation") == "true",
+        text.strip() if text else None,
+    )
+
+
 def _event_kind(element: etree._Element) -> str | None:
-    for child in element.iterchildren():
-        if isinstance(child.tag, str) and child.tag.endswith("EventDefinition"):
-            return etree.QName(child).localname.removesuffix("EventDefinition")
-    return None
+    kinds = [
+        etree.QName(child).localname.removesuffix("EventDefinition")
+        for child in element.iterchildren()
+        if isinstance(child.tag, str) and child.tag.endswith("EventDefinition")
+    ]
+    if len(kinds) > 1:
+        return "multiple"
+    return kinds[0] if kinds else None
+
+
+def _loop_kind(element: etree._Element) -> str | None:
+    if element.find(f"{{{BPMN}}}standardLoopCharacteristics") is not None:
+        return "standard"
+    multi = element.find(f"{{{BPMN}}}multiInstanceLoopCharacteristics")
+    if multi is None:
+        return None
+    return "sequential" if multi.get("isSequential") == "true" else "parallel"
 
 
 def _layout(root: etree._Element) -> Layout:
@@ -219,7 +251,11 @@ def _layout(root: etree._Element) -> Layout:
     labels: dict[str, Bounds] = {}
     edges: dict[str, tuple[tuple[float, float], ...]] = {}
     expanded = set()
-    for shape in root.iter(f"{{{BPMNDI}}}BPMNShape"):
+    # Modeler saves one diagram; a second one (another view of the same model) is not drawn.
+    plane = next(root.iter(f"{{{BPMNDI}}}BPMNPlane"), None)
+    if plane is None:
+        return Layout()
+    for shape in plane.iter(f"{{{BPMNDI}}}BPMNShape"):
         element_id = shape.get("bpmnElement")
         bounds = shape.find(f"{{{DC}}}Bounds")
         if element_id is None or bounds is None:
@@ -230,7 +266,7 @@ def _layout(root: etree._Element) -> Layout:
         label = shape.find(f"{{{BPMNDI}}}BPMNLabel/{{{DC}}}Bounds")
         if label is not None:
             labels[element_id] = _bounds(label)
-    for edge in root.iter(f"{{{BPMNDI}}}BPMNEdge"):
+    for edge in plane.iter(f"{{{BPMNDI}}}BPMNEdge"):
         element_id = edge.get("bpmnElement")
         if element_id is None:
             continue
@@ -245,7 +281,15 @@ def _layout(root: etree._Element) -> Layout:
         participant.get("id", ""): (participant.get("name"), participant.get("processRef"))
         for participant in root.iter(f"{{{BPMN}}}participant")
     }
-    return Layout(shapes, labels, edges, frozenset(expanded), pools)
+    drawn = shapes.keys() | edges.keys()
+    elements = {
+        element.get("id", ""): _element(
+            element, etree.QName(element).localname, element.get("id", "")
+        )
+        for element in root.iter(f"{{{BPMN}}}*")
+        if element.get("id") in drawn
+    }
+    return Layout(shapes, labels, edges, frozenset(expanded), pools, elements)
 
 
 def _bounds(element: etree._Element) -> Bounds:
