@@ -188,7 +188,7 @@ class Retailflow:
         assert self.last is not None
         instance = self.last.instances()[-1]
         assert instance.status == "completed", instance
-        _, state = self.last.store.load_state(instance.id)
+        _, state, _ = self.last.store.load_state(instance.id)
         self.last.close()
         return len(state)
 

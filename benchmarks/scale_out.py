@@ -3,12 +3,19 @@
     python benchmarks/scale_out.py [--instances 500] [--workers 1 2 4]
                                    [--stored 1000 10000 100000] [--postgres URL]
 
+(``--stored`` with no sizes leaves the growth table out.)
+
 Three tables, measured in one run on ``ten_services.bpmn`` (ten service tasks, one gateway):
 
 1. Throughput: completed instances per second when N instances wait at their first job and
    the jobs all fall due at once: on a SQLite file with the embedded ``Engine.run()`` (one
    process), and on PostgreSQL with 1, 2, 4 ``retailflow worker`` processes; with the claim
-   statement's latency (p50/p99) as the workers saw it. Instances are started beforehand on a
+   statement's latency (p50/p99) as the workers saw it, how often an instance's state was read
+   and restored (once per instance when each runs on one worker from start to end), and the
+   workers' CPU time per job (all workers together, from their first jobs to the end of their
+   last; the server's is not in it), which stays flat when workers do not redo each other's
+   work. Two workers cannot be twice as fast as one on a machine with fewer than three free
+   cores: the server and the workers share them. Instances are started beforehand on a
    clock set in the future, so that starting them is not part of the measure.
 2. State bytes per instance, as stored.
 3. Growth: time per instance (start and run to the end) with 1k, 10k and 100k finished
@@ -31,6 +38,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -49,6 +57,7 @@ POSTGRES_URL = os.environ.get(
     "RETAILFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
+JOBS_PER_INSTANCE = 11
 console = Console(width=140)
 
 
@@ -109,11 +118,19 @@ def sqlite_single_process(folder: Path, count: int) -> float:
     return seconds
 
 
-def postgres_workers(
-    server: str, folder: Path, count: int, workers: int
-) -> tuple[float, list[float]]:
-    """Seconds for ``workers`` worker processes to run every instance, and the latencies of
-    their claims."""
+@dataclass(frozen=True, slots=True)
+class WorkerRun:
+    """What ``workers`` worker processes took to run every instance."""
+
+    seconds: float
+    claims: list[float]
+    cpu_seconds: float
+    restores: int
+
+
+def postgres_workers(server: str, folder: Path, count: int, workers: int) -> WorkerRun:
+    """Seconds for ``workers`` worker processes to run every instance, the latencies of
+    their claims and their CPU time."""
     with postgres_schema(server) as url:
         prepare(url, count)
         env = {
@@ -151,8 +168,13 @@ def postgres_workers(
             process.terminate()
         for process in processes:
             process.wait(timeout=60)
-        claims = [d for log in logs for d in json.loads(log.read_text())]
-    return seconds, claims
+        measured = [json.loads(log.read_text()) for log in logs]
+    return WorkerRun(
+        seconds,
+        [d for one in measured for d in one["claims"]],
+        sum(one["cpu"] for one in measured),
+        sum(one["restores"] for one in measured),
+    )
 
 
 def state_bytes(url: str, count: int) -> float:
@@ -229,7 +251,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--instances", type=int, default=500)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--stored", type=int, nargs="+", default=[1_000, 10_000, 100_000])
+    parser.add_argument("--stored", type=int, nargs="*", default=[1_000, 10_000, 100_000])
     parser.add_argument(
         "--sample", type=int, default=100, help="instances timed at each stored size"
     )
@@ -259,22 +281,29 @@ def main() -> None:
         "claim p50 ms",
         "claim p99 ms",
         "claims",
+        "restores / instance",
+        "worker CPU ms / job",
+        "CPU vs 1 worker",
     ):
         table.add_column(column, justify="left" if column == "run" else "right")
     table.add_row(
-        "SQLite file, one process, Engine.run()", f"{sqlite_rate:,.0f}", "1.00x", "", "", "", ""
+        "SQLite file, one process, Engine.run()", f"{sqlite_rate:,.0f}", "1.00x", *[""] * 7
     )
-    single = n / runs[args.workers[0]][0]
-    for workers, (seconds, claims) in runs.items():
-        rate = n / seconds
+    first = runs[args.workers[0]]
+    jobs_run = n * JOBS_PER_INSTANCE
+    for workers, run in runs.items():
+        rate = n / run.seconds
         table.add_row(
             f"PostgreSQL, {workers} worker process(es)",
             f"{rate:,.0f}",
             f"{rate / sqlite_rate:.2f}x",
-            f"{rate / single:.2f}x",
-            f"{percentile(claims, 0.5) * 1000:.2f}",
-            f"{percentile(claims, 0.99) * 1000:.2f}",
-            f"{len(claims):,}",
+            f"{first.seconds / run.seconds:.2f}x",
+            f"{percentile(run.claims, 0.5) * 1000:.2f}",
+            f"{percentile(run.claims, 0.99) * 1000:.2f}",
+            f"{len(run.claims):,}",
+            f"{run.restores / n:.2f}",
+            f"{run.cpu_seconds / jobs_run * 1000:.2f}",
+            f"{run.cpu_seconds / first.cpu_seconds:.2f}x",
         )
     console.print(table)
 
@@ -299,7 +328,8 @@ def main() -> None:
             f"{postgres_ms:.2f}",
             f"{postgres_ms / postgres_growth[0][1]:.2f}x",
         )
-    console.print(flat)
+    if args.stored:
+        console.print(flat)
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; the PostgreSQL server runs "
         "on the same machine as the workers."

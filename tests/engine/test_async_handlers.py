@@ -278,31 +278,29 @@ def test_closing_the_engine_stops_its_loop_thread_and_cancels_what_handlers_left
     make_engine: EngineFactory,
 ) -> None:
     loop_threads: list[threading.Thread] = []
-    left_behind: list[str] = []
+    left_behind: list[asyncio.Task[None]] = []
 
     async def linger() -> None:
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            left_behind.append("cancelled")
-            raise
+        await asyncio.Event().wait()
 
     async def reserve() -> dict[str, Any]:
         loop_threads.append(threading.current_thread())
         # A fire-and-forget task the handler never awaits.
-        asyncio.get_running_loop().create_task(linger())
+        left_behind.append(asyncio.get_running_loop().create_task(linger()))
         await asyncio.sleep(0)
         return {"reserved": True}
 
     engine, _ = run_one_task(make_engine, reserve)
     [loop_thread] = set(loop_threads)
     assert loop_thread.is_alive() and engine.handler_loop.running
+    assert left_behind and not any(task.done() for task in left_behind)
 
     engine.close()
 
     assert not loop_thread.is_alive()
     assert not engine.handler_loop.running
-    assert left_behind == ["cancelled"]
+    # Whether or not a task had begun to run, close() cancelled it rather than leave it.
+    assert all(task.cancelled() for task in left_behind)
 
 
 def test_an_engine_without_async_handlers_starts_no_loop_thread(

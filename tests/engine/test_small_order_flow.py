@@ -114,7 +114,7 @@ def test_an_ended_order_keeps_variables_and_history_but_no_engine_state(
     engine.cancel(cancelled.id)
 
     for order, status in ((shipped, "completed"), (cancelled, "cancelled")):
-        ended, state = engine.store.load_state(order.id)
+        ended, state, _ = engine.store.load_state(order.id)
         assert (ended.status, state) == (status, b"")
         assert ended.variables["customer_id"] == "C-1"
         assert engine.history(order.id)[-1].kind == f"instance_{status}"

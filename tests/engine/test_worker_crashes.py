@@ -15,6 +15,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ class WorkerPool:
         effects_url: str,
         log_dir: Path,
         *,
-        lease_seconds: float = 2,
+        lease_seconds: float | None = 2,
         handler_delay: float = 0.0,
         calls_between_kills: tuple[int, int] = (10, 30),
     ) -> None:
@@ -70,8 +71,7 @@ class WorkerPool:
             store_url,
             "--handlers",
             "pipeline_handlers:registry",
-            "--lease",
-            str(lease_seconds),
+            *(["--lease", str(lease_seconds)] if lease_seconds is not None else []),
             "--poll-interval",
             "0.1",
             "--log-level",
@@ -92,14 +92,18 @@ class WorkerPool:
         self.kills = 0
         self._rng = random.Random(11)
 
-    def start(self) -> subprocess.Popen[bytes]:
+    def start(self, *, handler_delay: float | None = None) -> subprocess.Popen[bytes]:
+        """Start worker ``w<n>``; ``handler_delay`` overrides the pool's for this one."""
         self.started += 1
         log = (self._log_dir / f"worker-{self.started}.log").open("wb")
+        env = dict(self._env)
+        if handler_delay is not None:
+            env["PIPELINE_HANDLER_DELAY"] = str(handler_delay)
         process = subprocess.Popen(
             [*self._command, "--worker-id", f"w{self.started}"],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=self._env,
+            env=env,
         )
         self.processes.append(process)
         return process
@@ -292,6 +296,35 @@ def test_orders_survive_a_worker_process_killed_mid_work_on_sqlite(
     counts = assert_each_instance_done_exactly_once(store_url, effects_url, ids)
     assert pool.kills >= 5, f"only {pool.kills} kills: the work ended before the test could kill"
     print(f"\nsqlite kill test: {counts}, kills={pool.kills}")
+
+
+@pytest.mark.slow
+def test_a_killed_workers_job_is_taken_over_long_before_its_lease_ends_on_postgresql(
+    postgres_url: str, worker_pools: Callable[..., WorkerPool]
+) -> None:
+    """With the default five-minute lease, a job whose worker died mid-handler is run by
+    another worker: the first's liveness lock went with its process, not its lease."""
+    create_effect_tables(postgres_url)
+    [order] = start_orders(postgres_url, 1)
+    pool = worker_pools(postgres_url, postgres_url, lease_seconds=None)
+    stuck = pool.start(handler_delay=3600)  # inside its first handler until killed
+    with Engine(postgres_url) as engine:
+        wait_until(
+            lambda: any(job.lock_owner == "w1/1" for job in engine.jobs()), timeout=120, pool=pool
+        )
+        [held] = engine.jobs()
+        assert held.lock_expires_at is not None
+        assert held.lock_expires_at - datetime.now(UTC) > timedelta(minutes=4)
+    stuck.kill()
+    stuck.wait()
+    pool.start(handler_delay=0)
+    # Well inside the lease: only liveness can have freed the job.
+    wait_until(lambda: completed_count(postgres_url) == 1, timeout=120, pool=pool)
+    pool.stop_all()
+    assert_each_instance_done_exactly_once(postgres_url, postgres_url, [order])
+    with Engine(postgres_url) as engine:
+        completions = [e for e in engine.history(order) if e.kind == HistoryKind.ELEMENT_COMPLETED]
+    assert [e.attempt for e in completions if e.job_id == held.id] == [2]
 
 
 @pytest.fixture

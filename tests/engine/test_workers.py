@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from retailflow import (
     ConcurrentUpdateError,
@@ -402,7 +405,7 @@ class FailingLoads:
         self._store = store
         self.failures = 1
 
-    def load_state(self, instance_id: str) -> tuple[Any, bytes]:
+    def load_state(self, instance_id: str) -> tuple[Any, bytes, Any]:
         if self.failures:
             self.failures -= 1
             raise RuntimeError("corrupt page")
@@ -475,3 +478,76 @@ def test_every_instance_filter_takes_the_instance_object_or_its_id(shared_url: s
         assert engine.tasks(instance=given) == []
         assert engine.subscriptions(instance=given) == []
     engine.close()
+
+
+def test_on_postgresql_a_gone_owners_claim_is_free_before_its_lease_ends(
+    postgres_url: str,
+) -> None:
+    clock = VirtualClock()
+    setup = deployed(postgres_url, clock)
+    order = setup.start("order_pipeline", business_key="SO-3")
+    gone = Engine(postgres_url, handlers=pipeline_handlers(), clock=clock, worker_id="gone")
+    survivor = Engine(postgres_url, handlers=pipeline_handlers(), clock=clock, worker_id="alive")
+    [claimed] = gone.store.claim_due_jobs(
+        now=clock.now(), owner="gone", lease_until=clock.now() + gone.lease, limit=1
+    )
+    assert survivor.run(max_jobs=1) == 0  # its owner lives: the claim holds
+    gone.close()  # as a process's death closes its connections
+    assert survivor.run(max_jobs=1) == 1  # the same instant: the lease has not moved on
+    assert passed(setup, order.id).count("validate_order") == 1
+    [attempt] = [
+        e.attempt
+        for e in setup.history(order.id)
+        if e.kind == HistoryKind.ELEMENT_COMPLETED and e.element_id == claimed.element_id
+    ]
+    assert attempt == 2
+    survivor.close()
+    setup.close()
+
+
+def test_a_worker_whose_database_connections_are_terminated_reconnects_and_carries_on(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The worker's connections carry a name of their own, so that only they are terminated.
+    test_name = make_url(postgres_url).query["application_name"]
+    worker_name = f"{test_name}_worker"
+    worker_url = (
+        make_url(postgres_url)
+        .update_query_dict({"application_name": worker_name})
+        .render_as_string(hide_password=False)
+    )
+    setup = deployed(postgres_url)
+    first = setup.start("order_pipeline", business_key="SO-first")
+    worker = Worker(worker_url, pipeline_handlers(), settings=WorkerSettings(poll_interval=0.05))
+    thread = threading.Thread(target=worker.run)
+    with caplog.at_level(logging.INFO):
+        thread.start()
+        deadline = time.monotonic() + 120
+        while setup.instance(first.id).status != InstanceStatus.COMPLETED:
+            assert time.monotonic() < deadline, caplog.text
+            time.sleep(0.05)
+        admin = create_engine(postgres_url, poolclass=NullPool)
+        with admin.begin() as conn:
+            terminated = conn.execute(
+                text(
+                    "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = :name"
+                ),
+                {"name": worker_name},
+            ).scalar_one()
+        admin.dispose()
+        # Its pooled connection(s) and its liveness connection.
+        assert terminated >= 2, caplog.text
+        orders = [setup.start("order_pipeline", business_key=f"SO-{n}") for n in range(5)]
+        deadline = time.monotonic() + 120
+        while len(setup.instances(status=InstanceStatus.COMPLETED)) < 1 + len(orders):
+            assert time.monotonic() < deadline, caplog.text
+            assert thread.is_alive(), caplog.text
+            time.sleep(0.05)
+    worker.stop()
+    thread.join(10)
+    assert "store unavailable" in caplog.text, caplog.text
+    assert "store available again" in caplog.text, caplog.text
+    assert setup.jobs() == []
+    assert worker.executed == 5 * (1 + len(orders)), caplog.text
+    setup.close()

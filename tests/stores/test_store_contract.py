@@ -96,7 +96,11 @@ def test_a_new_instance_is_stored_with_its_state_and_wait_states(store: Store) -
         history=[event("i1", "start")],
     )
 
-    assert store.load_state("i1") == (started, b"\x00state\xff")
+    assert store.load_state("i1") == (
+        started,
+        b"\x00state\xff",
+        WaitStateIds(frozenset({"j1"}), frozenset({"s1"}), frozenset({"t1"})),
+    )
     assert store.get_instance("i1") == started
     assert store.list_jobs(instance_id="i1") == [job("j1")]
     assert store.find_subscriptions(SubscriptionKind.MESSAGE, "paid") == [
@@ -117,7 +121,7 @@ def test_a_checkpoint_replaces_the_state_and_stores_the_bumped_version(store: St
         b"state-3",
     )
 
-    stored, state = store.load_state("i1")
+    stored, state, _ = store.load_state("i1")
     assert (stored.version, state) == (3, b"state-3")
     assert stored.status == InstanceStatus.COMPLETED
     assert stored.ended_at == at(60)
@@ -158,8 +162,9 @@ def test_stale_version_is_refused_and_changes_nothing(store: Store) -> None:
             consumed_message_ids=["m1"],
         )
 
-    stored, state = store.load_state("i1")
+    stored, state, waits = store.load_state("i1")
     assert (stored.version, state) == (2, b"state-2")
+    assert waits == WaitStateIds(frozenset({"j1"}), frozenset({"s1"}), frozenset({"t1"}))
     assert [j.id for j in store.list_jobs(instance_id="i1")] == ["j1"]
     assert [s.id for s in store.find_subscriptions(SubscriptionKind.MESSAGE, "paid")] == ["s1"]
     assert [t.id for t in store.list_user_tasks(instance_id="i1")] == ["t1"]

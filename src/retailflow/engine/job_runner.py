@@ -107,7 +107,14 @@ class JobRunner:
                     )
                     if not budget.in_hand:
                         break
-                self.execute(budget.in_hand.popleft(), budget, group)
+                job = budget.in_hand.popleft()
+                try:
+                    self.execute(job, budget, group)
+                except StoreUnavailableError:
+                    # Given back with the rest: a worker that lives on (liveness keeps its
+                    # claims) would otherwise hold it until its lease ran out.
+                    budget.in_hand.appendleft(job)
+                    raise
                 executed += 1
             group.flush()
         except BaseException:

@@ -297,7 +297,7 @@ class InstanceStepper:
         if cached is not None:
             self._live.move_to_end(instance_id)
             return cached
-        instance, state = self._store.load_state(instance_id)
+        instance, state, stored = self._store.load_state(instance_id)
         if instance.status != InstanceStatus.RUNNING:
             # Its state was dropped when it ended (``ENDED_STATE``): there is no run to restore.
             raise InstanceEndedError(instance_id, instance.status)
@@ -318,7 +318,11 @@ class InstanceStepper:
                 f"instance '{instance_id}' ({instance.definition_id}): {error}; "
                 "its stored state does not match its definition's files"
             ) from error
-        return _Live(instance, run, None)
+        # Kept as any committed run is: a job's step reads the task (``job_task``) and then
+        # advances, and would otherwise restore the same state twice.
+        live = _Live(instance, run, stored)
+        self._remember(live)
+        return live
 
     def _remember(self, live: _Live) -> None:
         self._live[live.instance.id] = live
@@ -336,15 +340,17 @@ class InstanceStepper:
         extra: Sequence[Note] = (),
         cancelled: bool = False,
         job: Job | None = None,
-        stored: WaitStateIds | None = _NOTHING_STORED,
+        stored: WaitStateIds = _NOTHING_STORED,
         schedules: dict[str, list[Job]] | None = None,
         budget: ClaimBudget | None = None,
         group: GroupCommit | None = None,
     ) -> Instance:
-        """Write the step (or, with a ``group``, hand it to the group's commit). ``stored``
-        are the wait-state ids stored before it (``None`` when not known): the store need not
-        read them, and with a ``budget`` (inside ``run()``) the jobs the step creates can be
-        claimed in the same commit."""
+        """Write the step (or, with a ``group``, hand it to the group's commit). ``stored`` are
+        the wait-state ids stored before it (from the last commit, or read with the state): the
+        store need not read them, and with a ``budget`` (inside ``run()``) the jobs the step
+        creates are claimed in the same commit, so the engine that advanced the instance takes
+        its next job too, whether its run was cached or restored (affinity: no other worker
+        restores the state again for it)."""
         now = self._clock.now()
         waits, consumed = (WaitStates(), []) if cancelled else self._wait_states(run, instance, now)
         history = [
@@ -407,9 +413,7 @@ class InstanceStepper:
         if actor is not None:
             history = [replace(event, actor=actor) for event in history]
         jobs = self._rows.jobs(updated, waits, now)
-        claimed = (
-            [] if budget is None or stored is None else budget.claim_new(jobs, stored.jobs, now)
-        )
+        claimed = [] if budget is None else budget.claim_new(jobs, stored.jobs, now)
         checkpoint = Checkpoint(
             instance=updated,
             state=state,
@@ -547,9 +551,9 @@ class InstanceStepper:
 
 @dataclass(frozen=True, slots=True)
 class _Live:
-    """A live run as of its last commit, with the wait-state ids that commit stored (``None``
-    for a run read from the store)."""
+    """A live run as of its last commit, with the wait-state ids that commit stored (read
+    with the state for a run restored from the store)."""
 
     instance: Instance
     run: ProcessRun
-    stored: WaitStateIds | None
+    stored: WaitStateIds

@@ -130,8 +130,10 @@ class Store(Protocol):
     def get_instance(self, instance_id: str) -> Instance:
         """One instance; ``NotFoundError`` if none."""
 
-    def load_state(self, instance_id: str) -> tuple[Instance, bytes]:
-        """The instance and its serialized engine state, read together."""
+    def load_state(self, instance_id: str) -> tuple[Instance, bytes, WaitStateIds]:
+        """The instance, its serialized engine state and the ids of its stored wait states,
+        read together (one snapshot): the engine passes the ids back as ``Checkpoint.stored``
+        and knows which jobs its next step creates, to claim them in the same commit."""
 
     def list_instances(
         self,

@@ -39,7 +39,7 @@ from retailflow.model import (
 )
 from retailflow.model.variables import decode, encode
 from retailflow.stores import errors
-from retailflow.stores.base import Checkpoint
+from retailflow.stores.base import Checkpoint, WaitStateIds
 
 # A heap may hold this many stale entries per live job before it is rebuilt.
 _STALE_ENTRIES_PER_JOB = 2
@@ -305,13 +305,18 @@ class MemoryStore:
         """One instance; ``NotFoundError`` if none."""
         return self.load_state(instance_id)[0]
 
-    def load_state(self, instance_id: str) -> tuple[Instance, bytes]:
-        """The instance and its serialized engine state, read together."""
+    def load_state(self, instance_id: str) -> tuple[Instance, bytes, WaitStateIds]:
+        """The instance, its serialized engine state and its wait-state ids, read together."""
         with self._lock:
             stored = self._instances.get(instance_id)
-        if stored is None:
-            raise errors.instance_not_found(instance_id)
-        return _given(stored[0]), stored[1]
+            if stored is None:
+                raise errors.instance_not_found(instance_id)
+            ids = WaitStateIds(
+                frozenset(self._jobs_of.get(instance_id)),
+                frozenset(self._subscriptions_of.get(instance_id)),
+                frozenset(self._tasks_of.get(instance_id)),
+            )
+        return _given(stored[0]), stored[1], ids
 
     def list_instances(
         self,

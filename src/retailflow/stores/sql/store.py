@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +22,8 @@ from sqlalchemy import (
     Connection,
     Engine,
     Select,
+    Table,
+    Update,
     and_,
     bindparam,
     case,
@@ -74,8 +76,9 @@ from retailflow.model import (
 )
 from retailflow.model.variables import decode, encode
 from retailflow.stores import errors
-from retailflow.stores.base import Checkpoint, Durability
+from retailflow.stores.base import Checkpoint, Durability, WaitStateIds
 from retailflow.stores.sql import rows
+from retailflow.stores.sql.liveness import CLAIMABLE_FROM_THE_DEAD, Liveness
 from retailflow.stores.sql.pg_schema import create_schema, search_only, split_schema
 from retailflow.stores.sql.prepared import (
     DriverWrites,
@@ -122,7 +125,6 @@ _HISTORY_CHUNK = 1000
 # two rows, and a statement with a fixed shape is prepared once, where ``IN`` lists vary.
 _INSTANCE_COLUMNS = [column for column in instances.c if column.name != "state"]
 _INSTANCE = select(*_INSTANCE_COLUMNS).where(instances.c.id == bindparam("b_id"))
-_INSTANCE_AND_STATE = select(instances).where(instances.c.id == bindparam("b_id"))
 _LATEST_DEFINITION_ID = (
     select(definitions_table.c.id)
     .where(definitions_table.c.process_id == bindparam("b_process"))
@@ -130,6 +132,30 @@ _LATEST_DEFINITION_ID = (
     .limit(1)
 )
 _INSTANCE_VERSION = select(instances.c.version).where(instances.c.id == bindparam("b_id"))
+
+
+def _load_state(aggregate: Callable[[Any], Any]) -> Select[Any]:
+    """The instance row with the ids of its wait states, each kind aggregated by ``aggregate``
+    into one column: one statement, so one snapshot, and no read of them in the commit."""
+
+    def ids(table: Table) -> Any:
+        return (
+            select(aggregate(table.c.id)).where(table.c.instance_id == instances.c.id)
+        ).scalar_subquery()
+
+    return select(
+        instances,
+        ids(jobs).label("job_ids"),
+        ids(subscriptions).label("subscription_ids"),
+        ids(user_tasks).label("user_task_ids"),
+    ).where(instances.c.id == bindparam("b_id"))
+
+
+# PostgreSQL aggregates into an array (NULL for none), SQLite into a JSON list.
+_LOAD_STATE = {
+    "postgresql": _load_state(func.array_agg),
+    "sqlite": _load_state(func.json_group_array),
+}
 _INSERT_INSTANCE = insert(instances)
 _UPDATE_INSTANCE = update(instances).where(
     instances.c.id == bindparam("b_id"), instances.c.version == bindparam("b_expected")
@@ -166,32 +192,56 @@ _CONSUME_MESSAGE = delete(buffered_messages).where(buffered_messages.c.id == bin
 # other's uncommitted row). SQLite needs none: BEGIN IMMEDIATE makes every writer the only one.
 _MESSAGE_LOCK = text("SELECT pg_advisory_xact_lock(:b_class, hashtext(:b_name))")
 _MESSAGE_LOCK_CLASS = 0x6D73
-_CLAIMABLE_NOW = (
-    select(jobs.c.id)
-    .where(
-        jobs.c.due_at <= bindparam("b_now"),
-        CLAIMABLE,
-        or_(jobs.c.lock_owner.is_(None), jobs.c.lock_expires_at <= bindparam("b_now")),
+
+
+def _claimable_now(*also_free: ColumnElement[Any]) -> Select[Any]:
+    """The ids of the jobs due now that are free: unclaimed, their lease run out, or
+    ``also_free`` says so."""
+    return (
+        select(jobs.c.id)
+        .where(
+            jobs.c.due_at <= bindparam("b_now"),
+            CLAIMABLE,
+            or_(
+                jobs.c.lock_owner.is_(None),
+                jobs.c.lock_expires_at <= bindparam("b_now"),
+                *also_free,
+            ),
+        )
+        .order_by(jobs.c.due_at, jobs.c.id)
     )
-    .order_by(jobs.c.due_at, jobs.c.id)
-)
-# Read before claiming: a poll that finds nothing due opens no write transaction (on SQLite,
-# none that would queue behind every other writer for the file's one write lock).
-_ANY_CLAIMABLE = _CLAIMABLE_NOW.limit(1)
-# One statement: on PostgreSQL concurrent claimers skip each other's rows instead of waiting; on
-# SQLite, BEGIN IMMEDIATE already makes this the only writer.
-_CLAIM = (
-    update(jobs)
-    .where(
-        jobs.c.id.in_(_CLAIMABLE_NOW.limit(bindparam("b_limit")).with_for_update(skip_locked=True))
+
+
+# Read before claiming on SQLite: a poll that finds nothing due opens no write transaction (none
+# that would queue behind every other writer for the file's one write lock). PostgreSQL claims in
+# one autocommit statement, which the read would only add a round trip to.
+_ANY_CLAIMABLE = _claimable_now().limit(1)
+
+
+def _claim(*also_free: ColumnElement[Any]) -> Update:
+    """One statement: on PostgreSQL concurrent claimers skip each other's rows instead of
+    waiting; on SQLite, BEGIN IMMEDIATE already makes this the only writer."""
+    return (
+        update(jobs)
+        .where(
+            jobs.c.id.in_(
+                _claimable_now(*also_free)
+                .limit(bindparam("b_limit"))
+                .with_for_update(skip_locked=True)
+            )
+        )
+        .values(
+            lock_owner=bindparam("b_owner"),
+            lock_expires_at=bindparam("b_lease_until"),
+            attempt=jobs.c.attempt + 1,
+        )
+        .returning(*jobs.c)
     )
-    .values(
-        lock_owner=bindparam("b_owner"),
-        lock_expires_at=bindparam("b_lease_until"),
-        attempt=jobs.c.attempt + 1,
-    )
-    .returning(*jobs.c)
-)
+
+
+_CLAIM = _claim()
+# PostgreSQL: the claims of owners that are gone are free too (``liveness``).
+_CLAIM_WITH_LIVENESS = _claim(CLAIMABLE_FROM_THE_DEAD)
 _FAIL_JOB = (
     update(jobs)
     .where(jobs.c.id == bindparam("b_id"), jobs.c.lock_owner == bindparam("b_owner"))
@@ -270,6 +320,7 @@ class SqlStore:
         self._engine = _create_engine(url, set_up=migrate, durability=self.durability)
         _, schema = split_schema(make_url(url))
         self._postgres = self._engine.dialect.name == "postgresql"
+        self._liveness = Liveness(self._engine) if self._postgres else None
         self._upsert = postgresql.insert if self._postgres else sqlite.insert
         self._statements = PreparedStatements(self._engine.dialect)
         self._definitions: dict[str, ProcessDefinition] = {}
@@ -334,6 +385,27 @@ class SqlStore:
     def _exists(self, query: Select[Any], params: Mapping[str, Any]) -> bool:
         """Whether ``query`` finds a row (see ``_first``)."""
         return self._first(query, params) is not None
+
+    def _hold_claimants(self, checkpoints: Sequence[Checkpoint]) -> None:
+        """On PostgreSQL, the owners of the jobs these steps claim for their engine (stored
+        claimed: affinity) hold their liveness locks, so no one takes those jobs as a dead
+        owner's."""
+        if self._liveness is None:
+            return
+        for owner in {job.lock_owner for c in checkpoints for job in c.jobs if job.lock_owner}:
+            self._liveness.hold(owner)
+
+    @contextmanager
+    def _one_statement(self) -> Iterator[Connection]:
+        """A connection for one write statement, atomic on its own: on PostgreSQL in
+        autocommit mode, which saves the BEGIN and COMMIT round trips; on SQLite a write
+        transaction (``_write``)."""
+        if not self._postgres:
+            with self._write() as conn:
+                yield conn
+            return
+        with _store_errors(self._where), self._engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -413,6 +485,7 @@ class SqlStore:
     # -- instances -------------------------------------------------------------------------------
     def commit(self, checkpoint: Checkpoint) -> None:
         """Apply a checkpoint atomically; ``ConcurrentUpdateError`` on a version mismatch."""
+        self._hold_claimants([checkpoint])
         with self._driver_write() as tx:
             self._apply(tx, checkpoint)
 
@@ -421,6 +494,7 @@ class SqlStore:
         (``ConcurrentUpdateError``, ``NotFoundError``) is rolled back alone and the others still
         commit (see ``Store.commit_many``): one commit, one sync, for a whole group of steps."""
         outcomes: list[RetailflowError | None] = []
+        self._hold_claimants(checkpoints)
         with self._driver_write() as tx:
             for checkpoint in checkpoints:
                 tx.execute(_SAVEPOINT, {})
@@ -492,13 +566,19 @@ class SqlStore:
             raise errors.instance_not_found(instance_id)
         return rows.instance_from_row(row)
 
-    def load_state(self, instance_id: str) -> tuple[Instance, bytes]:
-        """The instance and its serialized engine state, read together."""
+    def load_state(self, instance_id: str) -> tuple[Instance, bytes, WaitStateIds]:
+        """The instance, its serialized engine state and its wait-state ids, in one
+        statement."""
         with self._read() as conn:
-            row = conn.execute(_INSTANCE_AND_STATE, {"b_id": instance_id}).first()
+            row = conn.execute(
+                _LOAD_STATE[self._engine.dialect.name], {"b_id": instance_id}
+            ).first()
         if row is None:
             raise errors.instance_not_found(instance_id)
-        return rows.instance_from_row(row), row.state
+        stored = WaitStateIds(
+            _id_set(row.job_ids), _id_set(row.subscription_ids), _id_set(row.user_task_ids)
+        )
+        return rows.instance_from_row(row), row.state, stored
 
     def list_instances(
         self,
@@ -582,14 +662,19 @@ class SqlStore:
         self, *, now: datetime, owner: str, lease_until: datetime, limit: int
     ) -> list[Job]:
         """Lock up to ``limit`` due jobs for ``owner``: due_at <= now, retries_left > 0, and not
-        locked (or lock expired). Claimed jobs carry the new lock and ``attempt`` + 1."""
-        if not self._exists(_ANY_CLAIMABLE, {"b_now": now}):
+        locked (or lock expired). Claimed jobs carry the new lock and ``attempt`` + 1.
+
+        On PostgreSQL ``owner`` holds its liveness lock from now until the store is closed,
+        and the claims of owners that hold none (their process died) are free too."""
+        if self._liveness is not None:
+            self._liveness.hold(owner)
+        elif not self._exists(_ANY_CLAIMABLE, {"b_now": now}):
             return []
-        with self._write() as conn:
+        with self._one_statement() as conn:
             claimed = [
                 rows.job_from_row(row)
                 for row in conn.execute(
-                    _CLAIM,
+                    _CLAIM if self._liveness is None else _CLAIM_WITH_LIVENESS,
                     {
                         "b_now": now,
                         "b_owner": owner,
@@ -606,7 +691,7 @@ class SqlStore:
         The claim is undone, attempt included: the handler never ran. A job no longer locked by
         ``owner`` is left alone, since another worker may hold it now.
         """
-        with self._write() as conn:
+        with self._one_statement() as conn:
             conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id, jobs.c.lock_owner == owner)
@@ -937,7 +1022,10 @@ class SqlStore:
                 raise errors.no_token(name)
 
     def close(self) -> None:
-        """Release connections and files."""
+        """Release connections and files (and the liveness locks: the claims still held wait
+        for their leases)."""
+        if self._liveness is not None:
+            self._liveness.close()
         self._engine.dispose()
 
 
@@ -949,6 +1037,13 @@ def _json(value: Any) -> str:
 
 def _from_json(text: str | bytes) -> Any:
     return decode(orjson.loads(text))
+
+
+def _id_set(aggregated: list[str] | str | None) -> frozenset[str]:
+    """Ids as ``_LOAD_STATE`` aggregates them: a PostgreSQL array, or SQLite's JSON list."""
+    if isinstance(aggregated, str):
+        return frozenset(orjson.loads(aggregated))
+    return frozenset(aggregated or ())
 
 
 # What a ``durability`` setting may say, typed: a URL's query gives plain text.
@@ -986,11 +1081,11 @@ def _create_engine(url: str, *, set_up: bool = False, durability: Durability = "
     parsed, schema = split_schema(make_url(url))
     if parsed.get_backend_name() != "sqlite":
         try:
-            # pre_ping replaces connections the server closed (a restart,
-            # pg_terminate_backend) before a transaction uses them, instead of failing it.
-            served = create_engine(
-                parsed, json_serializer=_json, json_deserializer=_from_json, pool_pre_ping=True
-            )
+            # No pre-ping: it would cost a round trip per transaction. A connection the server
+            # closed (a restart, pg_terminate_backend) fails its transaction instead, as
+            # StoreUnavailableError, which callers retry; SQLAlchemy then replaces every
+            # pooled connection older than the failure, so one retry finds a live one.
+            served = create_engine(parsed, json_serializer=_json, json_deserializer=_from_json)
         except (ImportError, NoSuchModuleError) as error:
             raise RetailflowError(
                 f"no database driver for {make_url(url).drivername} ({error}): retailflow "
