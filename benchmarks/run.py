@@ -1,6 +1,6 @@
 """retailflow against raw SpiffWorkflow on the same work, measured in one run.
 
-    python benchmarks/run.py [--instances 500]
+    python benchmarks/run.py [--instances 500] [--camunda-python /tmp/cp312/bin/python]
 
 The process is ``ten_services.bpmn``: ten service tasks and one exclusive gateway, one instance
 at a time. Raw SpiffWorkflow parses it with its own parser, runs each service task through a
@@ -16,7 +16,13 @@ The runs take turns, round after round, and each keeps its best round, so a nois
 a shared machine costs all of them alike; the table prints ratios, which travel between machines
 better than absolute numbers. Issue 14's targets: in memory at most 1.15x raw's time; on SQLite,
 every wait state durable, at least 1.5x the throughput of raw SpiffWorkflow saving once per
-instance at the same setting.
+instance at the same setting, and at least 2x camunda-python's.
+
+camunda-python (0.1.2) needs Python >= 3.12, so it runs in its own interpreter: given
+``--camunda-python PYTHON`` (or ``$CAMUNDA_PYTHON``), a Python 3.12 with camunda-python installed
+(``camunda_python.py`` says how to make one), this script starts ``camunda_python.py --serve``
+under it and asks it for one round at a time, so its runs take their turns with the others.
+Its "bytes" are what the SQLite file grows by per completed instance, not one stored blob.
 """
 
 from __future__ import annotations
@@ -24,11 +30,14 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal
 
 from rich.console import Console
@@ -184,26 +193,94 @@ class Retailflow:
         return len(state)
 
 
+class CamundaPythonServer:
+    """``camunda_python.py --serve`` under a Python 3.12 that has camunda-python installed."""
+
+    def __init__(self, python: str, instances: int) -> None:
+        script = Path(__file__).resolve().with_name("camunda_python.py")
+        self.process = subprocess.Popen(
+            [python, str(script), "--serve", "--instances", str(instances)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def ask(self, command: str, key: str) -> Any:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(f"{command} {key}\n")
+        self.process.stdin.flush()
+        answer = self.process.stdout.readline()
+        if not answer:
+            raise SystemExit(f"camunda_python.py exited ({self.process.wait()}) on {command} {key}")
+        return json.loads(answer)
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait()
+
+
+class CamundaPython:
+    """One of ``camunda_python.py``'s runs (``RUNS[key]`` there), played by its server."""
+
+    def __init__(self, server: CamundaPythonServer, key: str) -> None:
+        self.server = server
+        self.key = key
+
+    def round(self) -> float:
+        """The round's seconds as the server timed them, without the pipe's round trip."""
+        seconds: float = self.server.ask("round", self.key)
+        return seconds
+
+    def state_bytes(self) -> int | None:
+        """SQLite file growth per completed instance (None in memory)."""
+        size = self.server.ask("bytes", self.key)
+        return None if size is None else round(size)
+
+
 def interleaved_best(runners: list[Any], rounds: int) -> list[float]:
     """Best round time of each runner, the runners taking turns so that a busy moment on a
-    shared machine hits them all alike."""
+    shared machine hits them all alike. A runner whose ``round()`` returns its own time (one
+    in another process) is held to that."""
     best = [float("inf")] * len(runners)
     for _ in range(rounds):
         for index, runner in enumerate(runners):
             gc.collect()
             started = time.perf_counter()
-            runner.round()
-            best[index] = min(best[index], time.perf_counter() - started)
+            reported = runner.round()
+            elapsed = time.perf_counter() - started if reported is None else reported
+            best[index] = min(best[index], elapsed)
     return best
+
+
+# camunda_python.py's runs (its RUNS) shown beside the others, and the retailflow run (by its
+# position in ``main``'s list) each is held against: same storage, same ``synchronous`` setting.
+CAMUNDA_RUNS = {
+    "memory": 3,
+    "sqlite-default": None,
+    "sqlite-normal": 4,
+    "sqlite-full": 5,
+    "sqlite-normal-async": None,
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--instances", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--camunda-python",
+        default=os.environ.get("CAMUNDA_PYTHON"),
+        metavar="PYTHON",
+        help="a Python 3.12 with camunda-python installed (default: $CAMUNDA_PYTHON)",
+    )
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON")
     args = parser.parse_args()
     n = args.instances
+    camunda = None if args.camunda_python is None else CamundaPythonServer(args.camunda_python, n)
+    target_normal = ">= 1.5x raw + SQLite NORMAL, inst/s" + (
+        "; >= 2x camunda-python" if camunda else ""
+    )
 
     with tempfile.TemporaryDirectory() as folder:
         numbers = iter(range(10_000))
@@ -231,7 +308,7 @@ def main() -> None:
                 "retailflow, SQLite, every wait state committed, durability='normal' "
                 "(synchronous=NORMAL)",
                 Retailflow(n, url),
-                ">= 1.5x raw + SQLite NORMAL, inst/s",
+                target_normal,
             ),
             (
                 "retailflow, SQLite, every wait state committed, durability='full' "
@@ -246,20 +323,27 @@ def main() -> None:
                 "",
             ),
         ]
+        # What each retailflow run is held against: raw SpiffWorkflow on SQLite at its setting,
+        # and camunda-python on the same storage at the same setting.
+        against_raw = {4: 1, 5: 2, 6: 1}
+        against_camunda: dict[int, int] = {}
+        if camunda is not None:
+            for key, retailflow_run in CAMUNDA_RUNS.items():
+                if retailflow_run is not None:
+                    against_camunda[retailflow_run] = len(runs)
+                runs.append((camunda.ask("name", key), CamundaPython(camunda, key), ""))
         seconds = [total / n for total in interleaved_best([r for _, r, _ in runs], args.rounds)]
-        sizes = [runner.state_bytes() for _, runner, _ in runs]
+        sizes: list[int | None] = [runner.state_bytes() for _, runner, _ in runs]
+    if camunda is not None:
+        camunda.close()
+
+    def versus(against: dict[int, int], index: int, per_instance: float) -> str:
+        return f"{seconds[against[index]] / per_instance:.2f}x" if index in against else ""
 
     raw_seconds, raw_bytes = seconds[0], sizes[0]
-    # What each retailflow SQLite run is held against: raw SpiffWorkflow on SQLite at its setting.
-    against = {4: 1, 5: 2, 6: 1}
+    assert raw_bytes is not None
     rows = [
-        (
-            name,
-            s,
-            b,
-            target,
-            f"{seconds[against[i]] / s:.2f}x" if i in against else "",
-        )
+        (name, s, b, target, versus(against_raw, i, s), versus(against_camunda, i, s))
         for i, ((name, _, target), s, b) in enumerate(zip(runs, seconds, sizes, strict=True))
     ]
     results = {
@@ -268,9 +352,10 @@ def main() -> None:
             "instances_per_s": 1 / s,
             "ratio_to_raw": s / raw_seconds,
             "state_bytes": b,
-            "state_ratio_to_raw": b / raw_bytes,
+            "state_ratio_to_raw": None if b is None else b / raw_bytes,
+            **({"inst_s_vs_camunda_python": float(c[:-1])} if c else {}),
         }
-        for name, s, b, _, _ in rows
+        for name, s, b, _, _, c in rows
     }
     if args.json:
         print(json.dumps(results, indent=2))
@@ -279,36 +364,42 @@ def main() -> None:
         title=f"ten_services.bpmn, {n} instances per round, best of "
         f"{args.rounds} interleaved rounds"
     )
-    for column in (
-        "run",
-        "ms / instance",
-        "instances / s",
-        "time vs raw",
-        "inst/s vs raw + SQLite",
-        "state bytes",
-        "state vs raw",
-        "target (issue 14)",
-    ):
+    columns = ["run", "ms / instance", "instances / s", "time vs raw", "inst/s vs raw + SQLite"]
+    if camunda is not None:
+        columns.append("inst/s vs camunda-python")
+    columns += ["state bytes", "state vs raw", "target (issue 14)"]
+    for column in columns:
         table.add_column(column, justify="right" if column != "run" else "left")
-    for name, per_instance, size, target, versus_saved in rows:
+    for name, per_instance, size, target, versus_saved, versus_camunda in rows:
         table.add_row(
             name,
             f"{per_instance * 1000:.2f}",
             f"{1 / per_instance:,.0f}",
             f"{per_instance / raw_seconds:.2f}x",
             versus_saved,
-            f"{size:,}",
-            f"{size / raw_bytes:.2f}x",
+            *([versus_camunda] if camunda is not None else []),
+            "-" if size is None else f"{size:,}",
+            "-" if size is None else f"{size / raw_bytes:.2f}x",
             target,
         )
-    Console(width=170).print(table)
+    Console(width=200).print(table)
     print(
         f"python {sys.version.split()[0]}; 'state' is a completed instance's stored state, "
-        "against SpiffWorkflow's default JSON serialization (which embeds the spec).\n"
-        "Not measured here: camunda-python (issue 14's other target, >= 2x its throughput) "
-        "requires Python >= 3.12, which this benchmark's environment (3.11) cannot import "
-        "beside retailflow."
+        "against SpiffWorkflow's default JSON serialization (which embeds the spec)."
     )
+    if camunda is None:
+        print(
+            "camunda-python (issue 14's other target, >= 2x its throughput) not run: it needs "
+            "Python >= 3.12 beside this one; pass --camunda-python PYTHON (see camunda_python.py)."
+        )
+    else:
+        print(
+            f"camunda-python ran under {args.camunda_python}; its 'state' is what the SQLite file "
+            "grows by per completed instance (tables, history and indexes). Its model is "
+            "ten_services.bpmn in Camunda 7's dialect: delegateExpression for each zeebe task "
+            "type, ${amount > 100} for the FEEL condition; each retailflow run is held against "
+            "camunda-python at the same synchronous setting."
+        )
 
 
 if __name__ == "__main__":
