@@ -220,6 +220,57 @@ def test_tables_fit_80_columns_with_whole_instance_ids(
     ]
 
 
+def _rows_at_80_columns(*command: str) -> list[list[str]]:
+    """The table a command prints at 80 columns, as the words of each line that starts a row
+    (a wrapped cell's next lines start with spaces), after checking that no line is wider."""
+    shown = retailflow(*command)
+    lines = shown.splitlines()
+    assert max(map(len, lines)) <= 80, shown
+    rule = next(n for n, line in enumerate(lines) if set(line) == {"─"})
+    return [line.split() for line in lines[rule + 1 :] if line[:1].strip()]
+
+
+def _short(whole: str) -> str:
+    """An id as a cut column shows it at 80 columns: whole, or its start and an ellipsis."""
+    return whole if len(whole) <= 10 else whole[:9] + "…"
+
+
+def test_job_and_incident_tables_fit_80_columns_with_ids_on_one_line(
+    store: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(output.console, "width", 80)
+    db = ("--db", store["url"])
+    jobs = retailflow("jobs", *db, "--json")
+    [incident] = retailflow("incidents", *db, "--json")
+    rows = _rows_at_80_columns("jobs", *db)
+    # one row per job, each id and instance id on the row's first line, cut with an ellipsis
+    assert [row[:2] for row in rows] == [[_short(j["id"]), _short(j["instance"])] for j in jobs]
+    failed = next(row for row in rows if "failed" in row)
+    # the element wraps in its column; state, due (to the minute) and retries stay whole
+    assert failed[2].startswith("capture_pa") and failed[4:6] == [
+        *jobs[0]["due_at"][:16].split("T"),
+    ]
+    assert failed[6] == "0" and failed[7].startswith("RuntimeEr")
+    [row] = _rows_at_80_columns("incidents", *db)
+    assert row[:3] == [_short(incident["id"]), _short(store["SO-2"]), "capture_payment"]
+    assert "card" in row
+    shown = retailflow("show", store["SO-2"], *db)
+    # the variables are one line the terminal wraps (to copy whole); the tables fit
+    assert all(len(line) <= 80 for line in shown.splitlines() if "variables:" not in line)
+    assert "card processor timed out" in " ".join(shown.split())
+    for table in (["db", "status"], ["cancel", store["SO-3"]]):
+        assert _rows_at_80_columns(*table, *db)
+
+
+def test_wider_terminals_show_more_of_each_id(
+    store: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(output.console, "width", 200)
+    [incident] = retailflow("incidents", "--db", store["url"], "--json")
+    shown = retailflow("incidents", "--db", store["url"])
+    assert incident["id"] in shown and store["SO-2"] in shown
+
+
 def test_history_names_who_took_a_step(
     store: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -22,6 +22,7 @@ def status(db: DbOption, output_json: JsonOption = False) -> None:
         [{"database": revision or "(empty)", "needed": head, "current": revision == head}],
         output_json,
         "Schema",
+        whole=("database", "needed", "current"),
     )
     if revision != head:
         raise typer.Exit(1)

@@ -4,7 +4,8 @@ cancel. Each takes any store URL (or a SQLite file path) and prints a table, or 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import textwrap
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ from rich.text import Text
 
 from retailflow.cli.output import JsonOption, cell, console, print_json, print_rows
 from retailflow.engine import Engine
-from retailflow.model import HistoryEvent, InstanceStatus, Job, JobState
+from retailflow.model import HistoryEvent, Incident, InstanceStatus, Job, JobKind, JobState
 from retailflow.model.variables import encode
 from retailflow.stores import database_url, open_store
 
@@ -90,6 +91,8 @@ def show(instance: str, db: DbOption, output_json: JsonOption = False) -> None:
     with _engine(db) as engine:
         found = engine.instance(instance)
         now = engine.clock.now()
+        found_jobs = engine.jobs(instance=found.id)
+        found_incidents = engine.incidents(instance=found.id)
         details: dict[str, Any] = {
             "id": found.id,
             "process": found.definition_id,
@@ -101,7 +104,7 @@ def show(instance: str, db: DbOption, output_json: JsonOption = False) -> None:
             # In the stored form (docs/api.md, "Variable types"): a date stays a date to a
             # script reading this, not a string like any other.
             "variables": encode(found.variables),
-            "jobs": [_job_row(job, now) for job in engine.jobs(instance=found.id)],
+            "jobs": [_job_row(job, now) for job in found_jobs],
             "user_tasks": [
                 {
                     "id": t.id,
@@ -121,8 +124,7 @@ def show(instance: str, db: DbOption, output_json: JsonOption = False) -> None:
                 for s in engine.subscriptions(instance=found.id)
             ],
             "incidents": [
-                {"id": i.id, "element": i.element_id, "message": i.message}
-                for i in engine.incidents(instance=found.id)
+                {"id": i.id, "element": i.element_id, "message": i.message} for i in found_incidents
             ],
         }
     if output_json:
@@ -139,9 +141,14 @@ def show(instance: str, db: DbOption, output_json: JsonOption = False) -> None:
     console.print(
         Text.assemble("variables: ", cell(found.variables)), highlight=False, soft_wrap=True
     )
-    for part in ("jobs", "user_tasks", "subscriptions", "incidents"):
-        if details[part]:
-            print_rows(details[part], False, part.replace("_", " ").capitalize())
+    if found_jobs:
+        _print_jobs(found_jobs, now, "Jobs")
+    if details["user_tasks"]:
+        print_rows(details["user_tasks"], False, "User tasks", cut=("id",))
+    if details["subscriptions"]:
+        print_rows(details["subscriptions"], False, "Subscriptions", whole=("kind",))
+    if found_incidents:
+        _print_incidents(found_incidents)
 
 
 def jobs(
@@ -153,8 +160,11 @@ def jobs(
     """List jobs: due, scheduled (due later), claimed (by a worker) or failed (incident)."""
     with _engine(db) as engine:
         now = engine.clock.now()
-        rows = [_job_row(job, now) for job in engine.jobs(instance=instance, state=state)]
-    print_rows(rows, output_json, "Jobs")
+        found = engine.jobs(instance=instance, state=state)
+    if output_json:
+        print_json([_job_row(job, now) for job in found])
+    else:
+        _print_jobs(found, now, "Jobs")
 
 
 def incidents(
@@ -164,7 +174,12 @@ def incidents(
 ) -> None:
     """List open incidents: jobs out of retries, each with its error."""
     with _engine(db) as engine:
-        rows = [
+        found = engine.incidents(instance=instance)
+    if not output_json:
+        _print_incidents(found)
+        return
+    print_json(
+        [
             {
                 "id": i.id,
                 "instance": i.instance_id,
@@ -173,9 +188,9 @@ def incidents(
                 "created_at": i.created_at.isoformat(),
                 "message": i.message,
             }
-            for i in engine.incidents(instance=instance)
+            for i in found
         ]
-    print_rows(rows, output_json, "Incidents")
+    )
 
 
 def retry(
@@ -191,14 +206,21 @@ def retry(
     A worker (or an application's ``Engine.run``) then executes them."""
     with _engine(db) as engine:
         count = engine.retry(target, retries=retries)
-    print_rows([{"target": target, "jobs_retried": count}], output_json, "Retried")
+    print_rows(
+        [{"target": target, "jobs_retried": count}], output_json, "Retried", whole=("target",)
+    )
 
 
 def cancel(instance: str, db: DbOption, output_json: JsonOption = False) -> None:
     """End a running instance where it stands; its jobs, tasks and subscriptions go."""
     with _engine(db) as engine:
         cancelled = engine.cancel(instance)
-    print_rows([{"id": cancelled.id, "status": str(cancelled.status)}], output_json, "Cancelled")
+    print_rows(
+        [{"id": cancelled.id, "status": str(cancelled.status)}],
+        output_json,
+        "Cancelled",
+        whole=("id", "status"),
+    )
 
 
 def history(instance: str, db: DbOption, output_json: JsonOption = False) -> None:
@@ -250,6 +272,62 @@ def _detail(event: HistoryEvent) -> str:
     else:
         detail = ", ".join(sorted(event.variables))
     return f"{detail} (by {event.actor})".lstrip() if event.actor else detail
+
+
+def _print_jobs(jobs: Iterable[Job], now: datetime, title: str) -> None:
+    """Jobs for people at 80 columns: the ids cut short, what the job does after its element
+    (a service job's topic, else its kind), when it is due to the minute, and the gist of its
+    error; the attempt, the lock owner and every id whole are in --json."""
+    print_rows(
+        [
+            {
+                "id": job.id,
+                "instance": job.instance_id,
+                "element": f"{job.element_id} ({_work(job)})",
+                "state": str(job.state_at(now)),
+                "due": _minute(job.due_at),
+                "retries": job.retries_left,
+                "error": _gist(job.last_error),
+            }
+            for job in jobs
+        ],
+        False,
+        title,
+        whole=("state", "due", "retries"),
+        cut=("id", "instance"),
+    )
+
+
+def _work(job: Job) -> str:
+    return job.topic if job.kind is JobKind.SERVICE and job.topic else str(job.kind)
+
+
+def _print_incidents(incidents: Iterable[Incident]) -> None:
+    """Incidents for people at 80 columns, like jobs: ids cut short, the gist of the error;
+    the job's id and every id whole are in --json."""
+    print_rows(
+        [
+            {
+                "id": i.id,
+                "instance": i.instance_id,
+                "element": i.element_id,
+                "created": _minute(i.created_at),
+                "error": _gist(i.message),
+            }
+            for i in incidents
+        ],
+        False,
+        "Incidents",
+        whole=("created",),
+        cut=("id", "instance"),
+    )
+
+
+def _gist(error: str | None) -> str | None:
+    """An error's first line, in at most 60 characters: the rest (a traceback) is in --json."""
+    if not error:
+        return error
+    return textwrap.shorten(error.strip().splitlines()[0], 60, placeholder=" …")
 
 
 def _minute(moment: datetime) -> str:

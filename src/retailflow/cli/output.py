@@ -19,6 +19,10 @@ console = Console()
 _WORD = 10
 """The narrowest a wrapped column of ``print_rows`` gets, so a date or a short name stays whole."""
 
+_CUT = 10
+"""How much of a cut column (a long id) ``print_rows`` shows at 80 columns; a wider terminal
+shows more of it."""
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
@@ -28,17 +32,23 @@ def print_json(value: Any) -> None:
 
 
 def print_rows(
-    rows: list[dict[str, Any]], output_json: bool, title: str, whole: Collection[str] = ()
+    rows: list[dict[str, Any]],
+    output_json: bool,
+    title: str,
+    whole: Collection[str] = (),
+    cut: Collection[str] = (),
 ) -> None:
     """Rows as a rich table for people, or as a JSON list for scripts. The ``whole`` columns
-    (ids to copy, short states) are never wrapped; the others share what width is left."""
+    (ids to copy, short states) are never wrapped; the ``cut`` ones (ids too long to keep
+    whole at 80 columns) stay on one line and end in "…" where the terminal is too narrow;
+    the others share what width is left."""
     if output_json:
         print_json(rows)
         return
     if not rows:
         console.print(f"{title}: none")
         return
-    if not whole:
+    if not whole and not cut:
         table = Table(title=title)
         for column in rows[0]:
             # Long ids wrap rather than end in "...", so they can be copied from a narrow
@@ -52,6 +62,14 @@ def print_rows(
             texts = [cell(row[column]).plain for row in rows]
             if column in whole:
                 table.add_column(column, no_wrap=True, min_width=max(len(column), *map(len, texts)))
+            elif column in cut:  # half of what a terminal has beyond 80 columns goes to them
+                table.add_column(
+                    column,
+                    no_wrap=True,
+                    overflow="ellipsis",
+                    min_width=min(_CUT, max(len(column), *map(len, texts))),
+                    max_width=_CUT + max(0, console.width - 80) // (2 * len(cut)),
+                )
             else:  # wrapped at spaces where it can, a word of up to 10 characters kept whole
                 table.add_column(
                     column,
