@@ -258,7 +258,8 @@ def test_job_and_incident_tables_fit_80_columns_with_ids_on_one_line(
     # the variables are one line the terminal wraps (to copy whole); the tables fit
     assert all(len(line) <= 80 for line in shown.splitlines() if "variables:" not in line)
     assert "card processor timed out" in " ".join(shown.split())
-    for table in (["db", "status"], ["cancel", store["SO-3"]]):
+    retailflow("token", "create", "ops-ann-" + "x" * 60, "--role", "operator", *db)
+    for table in (["db", "status"], ["cancel", store["SO-3"]], ["token", "list"]):
         assert _rows_at_80_columns(*table, *db)
 
 
