@@ -30,6 +30,13 @@ class HistoryKind(StrEnum):
     VARIABLES_SET = "variables_set"
 
 
+STEP_KINDS = frozenset(
+    {HistoryKind.ELEMENT_ENTERED, HistoryKind.ELEMENT_COMPLETED, HistoryKind.INCIDENT_OPENED}
+)
+"""The events KPIs read (``Store.step_history``): entries and completions, paired into step
+durations, and opened incidents."""
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryEvent:
     """One step of one instance; KPIs, process mining and coverage all read these rows.

@@ -256,6 +256,15 @@ class Store(Protocol):
         order), for event-log exports: only instances of ``definition_ids`` when given, only
         events at or after ``since``. Read in batches, so any size streams."""
 
+    def step_history(
+        self, *, process_id: str | None = None, started_from: datetime | None = None
+    ) -> Iterator[HistoryEvent]:
+        """What KPIs pair and count, in append order: the ``element_entered``,
+        ``element_completed`` and ``incident_opened`` events of the instances of
+        ``process_id`` (every process when ``None``) started at or after ``started_from``,
+        without their ``variables`` (left empty). The SQL store reads them through the
+        instances' start index, so a recent window costs its own instances, not the table."""
+
     # -- access tokens -----------------------------------------------------------------------
     def save_token(self, token: ApiToken) -> None:
         """Store a new cockpit/API token (its hash only); a name already taken is refused."""

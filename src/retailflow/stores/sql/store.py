@@ -56,6 +56,7 @@ from retailflow.model import (
     BufferedMessage,
     ConcurrentUpdateError,
     HistoryEvent,
+    HistoryKind,
     Incident,
     Instance,
     InstanceQuery,
@@ -72,6 +73,7 @@ from retailflow.model import (
     UserTask,
     VariableMatch,
 )
+from retailflow.model.history import STEP_KINDS
 from retailflow.model.variables import decode, encode
 from retailflow.stores import errors
 from retailflow.stores.base import Checkpoint, Durability
@@ -121,6 +123,19 @@ _HISTORY_CHUNK = 1000
 # parameters it is executed with. Deletes take one id each: the commit's deletes are of one or
 # two rows, and a statement with a fixed shape is prepared once, where ``IN`` lists vary.
 _INSTANCE_COLUMNS = [column for column in instances.c if column.name != "state"]
+_STEP_COLUMNS = [
+    history_table.c[name]
+    for name in (
+        "seq",
+        "instance_id",
+        "definition_id",
+        "kind",
+        "at",
+        "element_id",
+        "element_type",
+        "process_id",
+    )
+]
 _INSTANCE = select(*_INSTANCE_COLUMNS).where(instances.c.id == bindparam("b_id"))
 _INSTANCE_AND_STATE = select(instances).where(instances.c.id == bindparam("b_id"))
 _LATEST_DEFINITION_ID = (
@@ -905,6 +920,39 @@ class SqlStore:
             if len(chunk) < _HISTORY_CHUNK:
                 return
             after = (chunk[-1].instance_id, chunk[-1].seq)
+
+    def step_history(
+        self, *, process_id: str | None = None, started_from: datetime | None = None
+    ) -> Iterator[HistoryEvent]:
+        """KPI events of the instances of ``process_id`` started at or after
+        ``started_from``, in append order, without variables.
+
+        One statement: the instances come from their ``(process_id, started_at)`` (or
+        ``started_at``) index and their rows from ``ix_history_instance``, so a recent window
+        reads only its own instances' history; streamed, so all time does not sit in memory.
+        """
+        query = (
+            select(*_STEP_COLUMNS)
+            .join(instances, instances.c.id == history_table.c.instance_id)
+            .where(history_table.c.kind.in_([kind.value for kind in STEP_KINDS]))
+            .order_by(history_table.c.seq)
+        )
+        if process_id is not None:
+            query = query.where(instances.c.process_id == process_id)
+        if started_from is not None:
+            query = query.where(instances.c.started_at >= started_from)
+        with self._read() as conn:
+            for row in conn.execution_options(yield_per=_HISTORY_CHUNK).execute(query):
+                yield HistoryEvent(
+                    instance_id=row.instance_id,
+                    definition_id=row.definition_id,
+                    kind=HistoryKind(row.kind),
+                    at=row.at,
+                    element_id=row.element_id,
+                    element_type=row.element_type,
+                    process_id=row.process_id,
+                    seq=row.seq,
+                )
 
     # -- access tokens ---------------------------------------------------------------------------
     def save_token(self, token: ApiToken) -> None:
