@@ -33,6 +33,7 @@ from retailflow.model import (
     NotFoundError,
     SubscriptionKind,
 )
+from retailflow.model.history import StepEvent
 from retailflow.stores import Checkpoint, Store, WaitStateIds
 
 # -- deployments ---------------------------------------------------------------------------------
@@ -876,9 +877,8 @@ def test_step_history_holds_the_kpi_events_of_the_instances_started_in_the_windo
         ("old", "pack"),
     ]
     assert [e.seq for e in everything] == sorted(e.seq for e in everything)  # type: ignore[type-var]
-    assert all(e.variables == {} for e in everything)
-    assert everything[1] == replace(
-        event("old", "pack", kind=completed, when=2), seq=everything[1].seq
+    assert everything[1] == StepEvent(
+        everything[1].seq, "old", completed, at(2), "pack", None, None
     )
     assert orders == [
         ("old", entered),

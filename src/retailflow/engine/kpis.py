@@ -24,7 +24,6 @@ from lxml import etree
 
 from retailflow.bpmn import BpmnDocument, SourceFile, read_document
 from retailflow.model import (
-    HistoryEvent,
     HistoryKind,
     Instance,
     InstanceQuery,
@@ -33,6 +32,7 @@ from retailflow.model import (
     ProcessKpis,
     StepKpis,
 )
+from retailflow.model.history import StepEvent
 from retailflow.stores import Store
 
 StepKey = tuple[str, str]
@@ -162,7 +162,7 @@ class _Tally:
 
 
 def _read_history(
-    events: Iterable[HistoryEvent],
+    events: Iterable[StepEvent],
     instances: Mapping[str, Instance],
     tallies: Mapping[str, _Tally],
     end: datetime,

@@ -37,7 +37,7 @@ from retailflow.model import (
     SubscriptionKind,
     UserTask,
 )
-from retailflow.model.history import STEP_KINDS
+from retailflow.model.history import STEP_KINDS, StepEvent
 from retailflow.model.variables import decode, encode
 from retailflow.stores import errors
 from retailflow.stores.base import Checkpoint
@@ -631,9 +631,9 @@ class MemoryStore:
 
     def step_history(
         self, *, process_id: str | None = None, started_from: datetime | None = None
-    ) -> Iterator[HistoryEvent]:
+    ) -> Iterator[StepEvent]:
         """KPI events of the instances of ``process_id`` started at or after
-        ``started_from``, in append order, without variables."""
+        ``started_from``, in append order."""
         with self._lock:
             chosen = {
                 instance.id
@@ -642,7 +642,15 @@ class MemoryStore:
                 and (started_from is None or instance.started_at >= started_from)
             }
             events = [
-                replace(event, variables={})
+                StepEvent(
+                    event.seq or 0,
+                    event.instance_id,
+                    event.kind,
+                    event.at,
+                    event.element_id,
+                    event.element_type,
+                    event.process_id,
+                )
                 for event in self._history
                 if event.kind in STEP_KINDS and event.instance_id in chosen
             ]

@@ -56,7 +56,6 @@ from retailflow.model import (
     BufferedMessage,
     ConcurrentUpdateError,
     HistoryEvent,
-    HistoryKind,
     Incident,
     Instance,
     InstanceQuery,
@@ -73,7 +72,7 @@ from retailflow.model import (
     UserTask,
     VariableMatch,
 )
-from retailflow.model.history import STEP_KINDS
+from retailflow.model.history import STEP_KINDS, StepEvent
 from retailflow.model.variables import decode, encode
 from retailflow.stores import errors
 from retailflow.stores.base import Checkpoint, Durability
@@ -81,6 +80,7 @@ from retailflow.stores.sql import rows
 from retailflow.stores.sql.pg_schema import create_schema, search_only, split_schema
 from retailflow.stores.sql.prepared import (
     DriverWrites,
+    PreparedStatement,
     PreparedStatements,
     driver_cursor,
     driver_transaction,
@@ -128,7 +128,6 @@ _STEP_COLUMNS = [
     for name in (
         "seq",
         "instance_id",
-        "definition_id",
         "kind",
         "at",
         "element_id",
@@ -923,36 +922,44 @@ class SqlStore:
 
     def step_history(
         self, *, process_id: str | None = None, started_from: datetime | None = None
-    ) -> Iterator[HistoryEvent]:
+    ) -> Iterator[StepEvent]:
         """KPI events of the instances of ``process_id`` started at or after
-        ``started_from``, in append order, without variables.
+        ``started_from``, in append order.
 
         One statement: the instances come from their ``(process_id, started_at)`` (or
         ``started_at``) index and their rows from ``ix_history_instance``, so a recent window
-        reads only its own instances' history; streamed, so all time does not sit in memory.
+        reads only its own instances' history. Run on the driver's cursor and fetched in
+        batches: SQLAlchemy's row and type machinery cost three times the driver's reading
+        (measured on SQLite), and a KPI pass reads hundreds of thousands of rows.
         """
         query = (
             select(*_STEP_COLUMNS)
             .join(instances, instances.c.id == history_table.c.instance_id)
-            .where(history_table.c.kind.in_([kind.value for kind in STEP_KINDS]))
+            # Compared one by one: an IN list expands at execution, which the driver cannot do.
+            .where(or_(*(history_table.c.kind == kind.value for kind in sorted(STEP_KINDS))))
             .order_by(history_table.c.seq)
         )
         if process_id is not None:
             query = query.where(instances.c.process_id == process_id)
         if started_from is not None:
             query = query.where(instances.c.started_at >= started_from)
+        dialect = self._engine.dialect
+        statement = PreparedStatement(query, dialect)
+        when = _utc_text if dialect.name == "sqlite" else _utc
+        kinds = {kind.value: kind for kind in STEP_KINDS}
         with self._read() as conn:
-            for row in conn.execution_options(yield_per=_HISTORY_CHUNK).execute(query):
-                yield HistoryEvent(
-                    instance_id=row.instance_id,
-                    definition_id=row.definition_id,
-                    kind=HistoryKind(row.kind),
-                    at=row.at,
-                    element_id=row.element_id,
-                    element_type=row.element_type,
-                    process_id=row.process_id,
-                    seq=row.seq,
-                )
+            cursor = statement.execute(driver_cursor(conn), {})
+            while chunk := cursor.fetchmany(_HISTORY_CHUNK):
+                for seq, instance_id, kind, at, element_id, element_type, scope in chunk:
+                    yield StepEvent(
+                        seq,
+                        instance_id,
+                        kinds[kind],
+                        when(at),
+                        element_id,
+                        element_type,
+                        scope,
+                    )
 
     # -- access tokens ---------------------------------------------------------------------------
     def save_token(self, token: ApiToken) -> None:
@@ -987,6 +994,16 @@ class SqlStore:
     def close(self) -> None:
         """Release connections and files."""
         self._engine.dispose()
+
+
+def _utc_text(text: str) -> datetime:
+    """A time as SQLite keeps it (UTC wall time, see ``UtcDateTime``) read back aware: five
+    times faster than the type's own conversion, which counts when a KPI pass reads 100,000."""
+    return datetime.fromisoformat(text + "+00:00")
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
 
 
 def _json(value: Any) -> str:
