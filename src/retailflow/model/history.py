@@ -32,7 +32,8 @@ class HistoryKind(StrEnum):
 
 class StepEvent(NamedTuple):
     """The part of a ``HistoryEvent`` that KPIs read (``Store.step_history``): a plain tuple,
-    since a KPI pass reads hundreds of thousands of them."""
+    since a KPI pass reads hundreds of thousands of them. ``at`` is aware, not necessarily in
+    UTC (PostgreSQL's come in the session's zone): compare and subtract it, do not print it."""
 
     seq: int
     instance_id: str

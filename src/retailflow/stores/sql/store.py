@@ -945,7 +945,9 @@ class SqlStore:
             query = query.where(instances.c.started_at >= started_from)
         dialect = self._engine.dialect
         statement = PreparedStatement(query, dialect)
-        when = _utc_text if dialect.name == "sqlite" else _utc
+        # PostgreSQL's driver gives aware datetimes already: KPIs compare and subtract them,
+        # which the zone they are shown in does not change, so they are not converted.
+        when = _utc_text if dialect.name == "sqlite" else _as_given
         kinds = {kind.value: kind for kind in STEP_KINDS}
         with self._read() as conn:
             cursor = statement.execute(driver_cursor(conn), {})
@@ -1002,8 +1004,8 @@ def _utc_text(text: str) -> datetime:
     return datetime.fromisoformat(text + "+00:00")
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)
+def _as_given(moment: datetime) -> datetime:
+    return moment
 
 
 def _json(value: Any) -> str:
