@@ -50,6 +50,24 @@ def test_processes_page_counts_instances_by_status_and_the_process_page_draws_it
     assert state_of(heat, "ship_order") == "plain"  # no order got that far
 
 
+def test_the_process_page_counts_the_instances_started_in_the_window_the_visitor_picks(
+    cockpit: Cockpit,
+) -> None:
+    cockpit.start_order("SO-old")
+    cockpit.clock.advance(days=10)
+    cockpit.start_order("SO-new")
+
+    def started(query: str) -> str:
+        page = cockpit.viewer.get(f"/processes/{ORDER_PROCESS}{query}").text
+        found = re.search(r"<dt>Started</dt><dd>(\d+)</dd>", page)
+        assert found, page
+        return found.group(1)
+
+    assert started("") == started("?window=7d") == "1"
+    assert started("?window=30d") == started("?window=all") == "2"
+    assert cockpit.viewer.get(f"/processes/{ORDER_PROCESS}?window=year").status_code == 422
+
+
 def test_instance_search_filters_by_key_variable_status_and_date_and_pages(
     cockpit: Cockpit,
 ) -> None:

@@ -195,8 +195,9 @@ def test_kpis_read_the_history_in_one_pass_whatever_the_number_of_instances(
     engine.store = counting  # type: ignore[assignment]
     [kpis] = engine.kpis()
     assert kpis.started == 40
-    assert counting.calls["all_history"] == 1
-    assert counting.calls["list_instances"] == 1
+    assert counting.calls["step_history"] == 1
+    assert counting.calls["search_instances"] == 1
+    assert counting.calls["all_history"] == 0 and counting.calls["list_instances"] == 0
     assert counting.calls["history"] == 0 and counting.calls["get_instance"] == 0
 
 

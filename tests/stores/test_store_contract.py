@@ -33,6 +33,7 @@ from retailflow.model import (
     NotFoundError,
     SubscriptionKind,
 )
+from retailflow.model.history import StepEvent
 from retailflow.stores import Checkpoint, Store, WaitStateIds
 
 # -- deployments ---------------------------------------------------------------------------------
@@ -833,6 +834,64 @@ def test_all_history_spans_instances_in_append_order_and_filters_by_definition(
     assert [e.seq for e in everything] == sorted(e.seq for e in everything)  # type: ignore[type-var]
     assert order == [f"a{n}" for n in range(1500)] + ["last"]
     assert [e.instance_id for e in store.all_history(definition_id="returns:1")] == ["i2"]
+
+
+def test_step_history_holds_the_kpi_events_of_the_instances_started_in_the_window(
+    store: Store,
+) -> None:
+    entered, completed = HistoryKind.ELEMENT_ENTERED, HistoryKind.ELEMENT_COMPLETED
+    first = start(
+        store,
+        instance("old", started=0),
+        history=[
+            event("old", "pack", kind=entered, when=1),
+            event("old", "pack", kind=completed, when=2, variables={"box": "S"}),
+        ],
+    )
+    start(
+        store,
+        instance("new", started=100),
+        history=[
+            event("new", "pack", kind=entered, when=101),
+            event("new", "flow_1", kind=HistoryKind.SEQUENCE_FLOW_TAKEN, when=101),
+        ],
+    )
+    start(
+        store,
+        instance("ret", process_id="returns", started=100),
+        history=[event("ret", "refund", definition_id="returns:1", when=102)],
+    )
+    step(
+        store,
+        first,
+        history=[
+            event("old", "pack", kind=HistoryKind.INCIDENT_OPENED, when=103),
+            event("old", "end", kind=HistoryKind.INSTANCE_COMPLETED, when=104),
+        ],
+    )
+
+    everything = list(store.step_history())
+    orders = [(e.instance_id, e.kind) for e in store.step_history(process_id="order")]
+    recent = [e.instance_id for e in store.step_history(process_id="order", started_from=at(50))]
+
+    assert [(e.instance_id, e.element_id) for e in everything] == [
+        ("old", "pack"),
+        ("old", "pack"),
+        ("new", "pack"),
+        ("ret", "refund"),
+        ("old", "pack"),
+    ]
+    assert [e.seq for e in everything] == sorted(e.seq for e in everything)  # type: ignore[type-var]
+    assert everything[1] == StepEvent(
+        everything[1].seq, "old", completed, at(2), "pack", None, None
+    )
+    assert orders == [
+        ("old", entered),
+        ("old", completed),
+        ("new", entered),
+        ("old", HistoryKind.INCIDENT_OPENED),
+    ]
+    assert recent == ["new"]
 
 
 def test_an_unchanged_checkpoint_can_be_committed_again_and_only_bumps_the_version(

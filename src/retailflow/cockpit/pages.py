@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import PurePath
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request, status
@@ -84,24 +84,45 @@ def processes(request: Request, principal: Viewer) -> Response:
     return render(request, "processes.html", context, principal=principal)
 
 
+KPI_WINDOWS: dict[str, timedelta | None] = {
+    "24h": timedelta(days=1),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+    "all": None,
+}
+"""The windows a process page offers, by the instances' start: the KPIs read only the history
+of the instances started in the window, so a recent one answers quickly however long the
+store's past (the last seven days unless the visitor picks another)."""
+
+KpiWindowName = Literal["24h", "7d", "30d", "all"]
+
+
 @router.get("/processes/{process_id}")
 def process(
-    request: Request, principal: Viewer, process_id: str, version: int | None = None
+    request: Request,
+    principal: Viewer,
+    process_id: str,
+    version: int | None = None,
+    window: KpiWindowName = "7d",
 ) -> Response:
-    """One process's diagram as a heatmap of its instances (traffic and p90 time per element),
-    with its KPIs and per-step table."""
+    """One process's diagram as a heatmap of its instances started in ``window`` (traffic and
+    p90 time per element), with their KPIs and per-step table."""
     engine = engine_of(request)
     versions = [d for d in engine.definitions() if d.process_id == process_id]
     if not versions:
         raise NotFoundError(f"no process '{process_id}' is deployed")
     definition = next((d for d in versions if d.version == version), versions[-1])
-    kpis = next(iter(engine.kpis(process_id=process_id)), None)
+    span = KPI_WINDOWS[window]
+    since = engine.clock.now() - span if span is not None else None
+    kpis = next(iter(engine.kpis(process_id=process_id, since=since)), None)
     file = _file(engine, definition)
     overlay = heatmap(kpis) if kpis is not None else None
     context = {
         "definition": definition,
         "versions": versions,
         "kpis": kpis,
+        "window": window,
+        "windows": list(KPI_WINDOWS),
         "steps": [s for s in kpis.steps if s.process_id == process_id] if kpis else [],
         "diagram": draw(file.layout, overlay, label=definition.name or process_id),
         "title": definition.name or process_id,

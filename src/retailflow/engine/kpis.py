@@ -2,9 +2,10 @@
 durations and conversion, per process over a time window.
 
 The store is read in a fixed number of queries whatever the number of instances: the
-instances once, the history in one pass (per deployed version of the process when one process
-is asked for; incidents are its ``incident_opened`` rows), and each file of the processes
-counted once for the element names.
+instances started in the window once (an index range on the SQL store), their entries,
+completions and opened incidents in one pass (``Store.step_history``: through the instances'
+start index, so a recent window reads its own instances' history, not the whole table), and
+each file of the processes counted once for the element names.
 
 Percentiles are **nearest-rank**: the p-th percentile of n sorted values is the value at rank
 ``ceil(p / 100 * n)`` (1-based), so it is always a duration that was actually observed
@@ -23,14 +24,15 @@ from lxml import etree
 
 from retailflow.bpmn import BpmnDocument, SourceFile, read_document
 from retailflow.model import (
-    HistoryEvent,
     HistoryKind,
     Instance,
+    InstanceQuery,
     InstanceStatus,
     KpiWindow,
     ProcessKpis,
     StepKpis,
 )
+from retailflow.model.history import StepEvent
 from retailflow.stores import Store
 
 StepKey = tuple[str, str]
@@ -64,15 +66,19 @@ def compute_kpis(
     targets = dict(sla or {})
     instances = {
         instance.id: instance
-        for instance in store.list_instances(process_id=process_id)
-        if (since is None or instance.started_at >= since) and instance.started_at <= end
+        for instance in store.search_instances(
+            InstanceQuery(process_id=process_id, started_from=since)
+        )
+        if instance.started_at <= end
     }
     tallies: dict[str, _Tally] = {}
     if process_id is not None:
         tallies[process_id] = _Tally()
     for instance in instances.values():
         tallies.setdefault(instance.process_id, _Tally()).count(instance, end, targets)
-    _read_history(_history(store, process_id), instances, tallies, end)
+    _read_history(
+        store.step_history(process_id=process_id, started_from=since), instances, tallies, end
+    )
     names = _element_names(store, tallies)
     return [tallies[pid].kpis(pid, window, targets.get(pid), names) for pid in sorted(tallies)]
 
@@ -155,17 +161,8 @@ class _Tally:
         )
 
 
-def _history(store: Store, process_id: str | None) -> Iterable[HistoryEvent]:
-    if process_id is None:
-        yield from store.all_history()
-        return
-    for definition in store.list_definitions():
-        if definition.process_id == process_id:
-            yield from store.all_history(definition_id=definition.id)
-
-
 def _read_history(
-    events: Iterable[HistoryEvent],
+    events: Iterable[StepEvent],
     instances: Mapping[str, Instance],
     tallies: Mapping[str, _Tally],
     end: datetime,

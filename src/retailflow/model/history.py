@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class HistoryKind(StrEnum):
@@ -28,6 +28,27 @@ class HistoryKind(StrEnum):
     TIMER_FIRED = "timer_fired"
     LISTENER_INVOKED = "listener_invoked"
     VARIABLES_SET = "variables_set"
+
+
+class StepEvent(NamedTuple):
+    """The part of a ``HistoryEvent`` that KPIs read (``Store.step_history``): a plain tuple,
+    since a KPI pass reads hundreds of thousands of them. ``at`` is aware, not necessarily in
+    UTC (PostgreSQL's come in the session's zone): compare and subtract it, do not print it."""
+
+    seq: int
+    instance_id: str
+    kind: HistoryKind
+    at: datetime
+    element_id: str | None
+    element_type: str | None
+    process_id: str | None
+
+
+STEP_KINDS = frozenset(
+    {HistoryKind.ELEMENT_ENTERED, HistoryKind.ELEMENT_COMPLETED, HistoryKind.INCIDENT_OPENED}
+)
+"""The events KPIs read (``Store.step_history``): entries and completions, paired into step
+durations, and opened incidents."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from retailflow.model import (
     SubscriptionKind,
     UserTask,
 )
+from retailflow.model.history import StepEvent
 
 Durability = Literal["normal", "full"]
 """What a committed step survives, on a database store (``Engine(url, durability=...)`` or the
@@ -257,6 +258,15 @@ class Store(Protocol):
         """History grouped by instance (instances in id order, each one's events in append
         order), for event-log exports: only instances of ``definition_ids`` when given, only
         events at or after ``since``. Read in batches, so any size streams."""
+
+    def step_history(
+        self, *, process_id: str | None = None, started_from: datetime | None = None
+    ) -> Iterator[StepEvent]:
+        """What KPIs pair and count, in append order: the ``element_entered``,
+        ``element_completed`` and ``incident_opened`` events of the instances of
+        ``process_id`` (every process when ``None``) started at or after ``started_from``, as
+        ``StepEvent`` tuples. The SQL store reads them through the instances' start index, so
+        a recent window costs its own instances, not the table."""
 
     # -- access tokens -----------------------------------------------------------------------
     def save_token(self, token: ApiToken) -> None:

@@ -37,6 +37,7 @@ from retailflow.model import (
     SubscriptionKind,
     UserTask,
 )
+from retailflow.model.history import STEP_KINDS, StepEvent
 from retailflow.model.variables import decode, encode
 from retailflow.stores import errors
 from retailflow.stores.base import Checkpoint, WaitStateIds
@@ -632,6 +633,33 @@ class MemoryStore:
                     and (since is None or event.at >= since)
                 ]
             yield from (_given(event) for event in events)
+
+    def step_history(
+        self, *, process_id: str | None = None, started_from: datetime | None = None
+    ) -> Iterator[StepEvent]:
+        """KPI events of the instances of ``process_id`` started at or after
+        ``started_from``, in append order."""
+        with self._lock:
+            chosen = {
+                instance.id
+                for instance, _state in self._instances.values()
+                if (process_id is None or instance.process_id == process_id)
+                and (started_from is None or instance.started_at >= started_from)
+            }
+            events = [
+                StepEvent(
+                    event.seq or 0,
+                    event.instance_id,
+                    event.kind,
+                    event.at,
+                    event.element_id,
+                    event.element_type,
+                    event.process_id,
+                )
+                for event in self._history
+                if event.kind in STEP_KINDS and event.instance_id in chosen
+            ]
+        return iter(events)
 
     # -- access tokens ---------------------------------------------------------------------------
     def save_token(self, token: ApiToken) -> None:

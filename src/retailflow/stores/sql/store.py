@@ -74,6 +74,7 @@ from retailflow.model import (
     UserTask,
     VariableMatch,
 )
+from retailflow.model.history import STEP_KINDS, StepEvent
 from retailflow.model.variables import decode, encode
 from retailflow.stores import errors
 from retailflow.stores.base import Checkpoint, Durability, WaitStateIds
@@ -82,6 +83,7 @@ from retailflow.stores.sql.liveness import CLAIMABLE_FROM_THE_DEAD, Liveness
 from retailflow.stores.sql.pg_schema import create_schema, search_only, split_schema
 from retailflow.stores.sql.prepared import (
     DriverWrites,
+    PreparedStatement,
     PreparedStatements,
     driver_cursor,
     driver_transaction,
@@ -124,6 +126,18 @@ _HISTORY_CHUNK = 1000
 # parameters it is executed with. Deletes take one id each: the commit's deletes are of one or
 # two rows, and a statement with a fixed shape is prepared once, where ``IN`` lists vary.
 _INSTANCE_COLUMNS = [column for column in instances.c if column.name != "state"]
+_STEP_COLUMNS = [
+    history_table.c[name]
+    for name in (
+        "seq",
+        "instance_id",
+        "kind",
+        "at",
+        "element_id",
+        "element_type",
+        "process_id",
+    )
+]
 _INSTANCE = select(*_INSTANCE_COLUMNS).where(instances.c.id == bindparam("b_id"))
 _LATEST_DEFINITION_ID = (
     select(definitions_table.c.id)
@@ -991,6 +1005,49 @@ class SqlStore:
                 return
             after = (chunk[-1].instance_id, chunk[-1].seq)
 
+    def step_history(
+        self, *, process_id: str | None = None, started_from: datetime | None = None
+    ) -> Iterator[StepEvent]:
+        """KPI events of the instances of ``process_id`` started at or after
+        ``started_from``, in append order.
+
+        One statement: the instances come from their ``(process_id, started_at)`` (or
+        ``started_at``) index and their rows from ``ix_history_instance``, so a recent window
+        reads only its own instances' history. Run on the driver's cursor and fetched in
+        batches: SQLAlchemy's row and type machinery cost three times the driver's reading
+        (measured on SQLite), and a KPI pass reads hundreds of thousands of rows.
+        """
+        query = (
+            select(*_STEP_COLUMNS)
+            .join(instances, instances.c.id == history_table.c.instance_id)
+            # Compared one by one: an IN list expands at execution, which the driver cannot do.
+            .where(or_(*(history_table.c.kind == kind.value for kind in sorted(STEP_KINDS))))
+            .order_by(history_table.c.seq)
+        )
+        if process_id is not None:
+            query = query.where(instances.c.process_id == process_id)
+        if started_from is not None:
+            query = query.where(instances.c.started_at >= started_from)
+        dialect = self._engine.dialect
+        statement = PreparedStatement(query, dialect)
+        # PostgreSQL's driver gives aware datetimes already: KPIs compare and subtract them,
+        # which the zone they are shown in does not change, so they are not converted.
+        when = _utc_text if dialect.name == "sqlite" else _as_given
+        kinds = {kind.value: kind for kind in STEP_KINDS}
+        with self._read() as conn:
+            cursor = statement.execute(driver_cursor(conn), {})
+            while chunk := cursor.fetchmany(_HISTORY_CHUNK):
+                for seq, instance_id, kind, at, element_id, element_type, scope in chunk:
+                    yield StepEvent(
+                        seq,
+                        instance_id,
+                        kinds[kind],
+                        when(at),
+                        element_id,
+                        element_type,
+                        scope,
+                    )
+
     # -- access tokens ---------------------------------------------------------------------------
     def save_token(self, token: ApiToken) -> None:
         """Store a new token; a name already taken is refused."""
@@ -1027,6 +1084,16 @@ class SqlStore:
         if self._liveness is not None:
             self._liveness.close()
         self._engine.dispose()
+
+
+def _utc_text(text: str) -> datetime:
+    """A time as SQLite keeps it (UTC wall time, see ``UtcDateTime``) read back aware: five
+    times faster than the type's own conversion, which counts when a KPI pass reads 100,000."""
+    return datetime.fromisoformat(text + "+00:00")
+
+
+def _as_given(moment: datetime) -> datetime:
+    return moment
 
 
 def _json(value: Any) -> str:
