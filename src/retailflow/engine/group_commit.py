@@ -80,14 +80,21 @@ class GroupCommit:
             for step in waiting:
                 step.undo()
             raise
-        refused: list[_Waiting] = []
+        # Every refused step is taken back before any committed step's thrown events are
+        # delivered: a delivery reaches instances through the live-run cache, where a refused
+        # step's run (and the version it assumed, which another writer's change may share)
+        # would otherwise still stand, and be written over the other writer's change.
+        refused = [
+            (step, outcome)
+            for step, outcome in zip(waiting, outcomes, strict=True)
+            if outcome is not None
+        ]
+        for step, error in refused:
+            step.refused(error)
         for step, outcome in zip(waiting, outcomes, strict=True):
             if outcome is None:
                 step.committed()
-            else:
-                step.refused(outcome)
-                refused.append(step)
-        for step in refused:
+        for step, _ in refused:
             if step.retry is not None:
                 step.retry()
 

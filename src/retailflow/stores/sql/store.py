@@ -702,6 +702,13 @@ class SqlStore:
                 )
             )
 
+    def drop_job(self, job_id: str, *, owner: str) -> None:
+        """Delete a job ``owner`` holds that no longer belongs to a waiting task of its
+        instance; one another worker holds now is left alone. A claimed job has retries left,
+        so no open incident names it."""
+        with self._one_statement() as conn:
+            conn.execute(delete(jobs).where(jobs.c.id == job_id, jobs.c.lock_owner == owner))
+
     def fail_job(
         self,
         job_id: str,
