@@ -1090,8 +1090,9 @@ def _create_engine(url: str, *, set_up: bool = False, durability: Durability = "
         try:
             # No pre-ping: it would cost a round trip per transaction. A connection the server
             # closed (a restart, pg_terminate_backend) fails its transaction instead, as
-            # StoreUnavailableError, which callers retry; SQLAlchemy then replaces every
-            # pooled connection older than the failure, so one retry finds a live one.
+            # StoreUnavailableError, which callers retry. Then every pooled connection older
+            # than the failure is replaced on checkout (by SQLAlchemy for Core statements, by
+            # prepared.driver_transaction for the commit's), so the retry finds a live one.
             served = create_engine(parsed, json_serializer=_json, json_deserializer=_from_json)
         except (ImportError, NoSuchModuleError) as error:
             raise RetailflowError(
