@@ -5,6 +5,7 @@ over the other writer's change, and run() ends."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -12,9 +13,15 @@ from typing import Any
 
 import pytest
 
-from retailflow import Engine, HandlerRegistry, HistoryKind, VirtualClock
-from retailflow.model import Job, JobKind
-from retailflow.stores import Checkpoint
+from retailflow import Engine, HandlerRegistry, HistoryKind, InstanceStatus, VirtualClock
+from retailflow.model import (
+    ConcurrentUpdateError,
+    Job,
+    JobKind,
+    RetailflowError,
+    StoreUnavailableError,
+)
+from retailflow.stores import Checkpoint, MemoryStore, Store
 from scenario_kit import EngineFactory
 
 # A's service task is followed by a throw of signal "go"; B forks to a service task and a catch
@@ -191,3 +198,99 @@ def test_a_job_no_task_waits_for_is_dropped_for_good_and_run_ends(
 
     assert engine.jobs() == []
     assert [task.element_id for task in engine.tasks(instance=started.id)] == ["approve"]
+
+
+PACKING = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="d" targetNamespace="http://x">
+  <bpmn:process id="packing" isExecutable="true">
+    <bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="pack" />
+    <bpmn:serviceTask id="pack">
+      <bpmn:extensionElements><zeebe:taskDefinition type="warehouse.pack" />
+      </bpmn:extensionElements>
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+    </bpmn:serviceTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="pack" targetRef="e" />
+    <bpmn:endEvent id="e"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+class FailingGroupsStore(MemoryStore):
+    """A store whose next group commits fail as a whole with the given errors (as a database
+    does on a deadlock or an outage); records the instance order of every group."""
+
+    def __init__(self, *failures: RetailflowError) -> None:
+        super().__init__()
+        self.failures = list(failures)
+        self.groups: list[list[str]] = []
+
+    def commit_many(self, checkpoints: Sequence[Checkpoint]) -> list[RetailflowError | None]:
+        self.groups.append([checkpoint.instance.id for checkpoint in checkpoints])
+        if self.failures:
+            raise self.failures.pop(0)
+        return super().commit_many(checkpoints)
+
+
+def packing_engine(
+    store: Store, clock: VirtualClock, tmp_path: Path, packed: list[str]
+) -> tuple[Engine, list[str]]:
+    """An engine on ``store`` with six orders started a second apart (so claimed in that
+    order, whatever their ids); returns it and the orders' instance ids."""
+    handlers = HandlerRegistry()
+
+    @handlers.handler("warehouse.pack")
+    def pack(order: str) -> dict[str, Any]:
+        packed.append(order)
+        return {"packed": True}
+
+    (tmp_path / "packing.bpmn").write_text(PACKING)
+    engine = Engine(store=store, clock=clock, handlers=handlers)
+    engine.deploy(tmp_path / "packing.bpmn")
+    ids = []
+    for n in range(6):
+        ids.append(engine.start("packing", variables={"order": f"SO-{n}"}).id)
+        clock.advance(timedelta(seconds=1))
+    return engine, ids
+
+
+def test_a_group_is_committed_in_instance_order(clock: VirtualClock, tmp_path: Path) -> None:
+    store = FailingGroupsStore()
+    engine, ids = packing_engine(store, clock, tmp_path, [])
+
+    assert run_or_fail(engine) == 6
+
+    # Every worker locks the rows of a group in one order: groups never deadlock each other.
+    assert store.groups == [sorted(ids)]
+
+
+def test_a_group_the_database_aborts_as_a_whole_is_committed_a_step_at_a_time(
+    clock: VirtualClock, tmp_path: Path
+) -> None:
+    store = FailingGroupsStore(ConcurrentUpdateError("deadlock detected"))
+    packed: list[str] = []
+    engine, ids = packing_engine(store, clock, tmp_path, packed)
+
+    assert run_or_fail(engine) == 6
+
+    assert sorted(packed) == [f"SO-{n}" for n in range(6)]
+    assert [engine.instance(i).status for i in ids] == [InstanceStatus.COMPLETED] * 6
+    assert engine.jobs() == []
+
+
+def test_a_group_commit_that_fails_gives_its_jobs_back_at_once(
+    clock: VirtualClock, tmp_path: Path
+) -> None:
+    store = FailingGroupsStore(StoreUnavailableError("the database is gone"))
+    packed: list[str] = []
+    engine, ids = packing_engine(store, clock, tmp_path, packed)
+
+    with pytest.raises(StoreUnavailableError):
+        run_or_fail(engine)
+
+    # No job waits out its lease: the next run() takes them all again, at the same time.
+    assert [job.lock_owner for job in engine.jobs()] == [None] * 6
+    assert run_or_fail(engine) == 6
+    assert [engine.instance(i).status for i in ids] == [InstanceStatus.COMPLETED] * 6

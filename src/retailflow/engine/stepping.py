@@ -13,6 +13,7 @@ import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
@@ -437,7 +438,7 @@ class InstanceStepper:
                 checkpoint,
                 committed=committed,
                 refused=partial(self._refused, updated.id, claimed, budget),
-                undo=partial(self._undo, updated.id, claimed, budget),
+                undo=partial(self._give_up, updated.id, claimed, budget, job),
             )
         # Assumed committed from here on: the group's commit comes before any later step of
         # this instance, and undoes this if it refuses the step.
@@ -493,6 +494,17 @@ class InstanceStepper:
             "instance changed meanwhile, re-applying",
             extra={"instance_id": instance_id, "attempt": 1, "error": str(error)},
         )
+
+    def _give_up(
+        self, instance_id: str, claimed: Sequence[Job], budget: ClaimBudget | None, job: Job | None
+    ) -> None:
+        """A group's commit failed as a whole: undo the step, and give back the job it ran,
+        which would otherwise stay claimed for its whole lease (if the database cannot take
+        that either, the lease it is)."""
+        self._undo(instance_id, claimed, budget)
+        if job is not None and job.lock_owner is not None:
+            with suppress(RetailflowError):
+                self._store.release_job(job.id, owner=job.lock_owner)
 
     def _undo(self, instance_id: str, claimed: Sequence[Job], budget: ClaimBudget | None) -> None:
         """Take back what a step handed to a group assumed, when the group did not commit it:
