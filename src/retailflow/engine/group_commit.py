@@ -22,7 +22,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 
-from retailflow.model import ConcurrentUpdateError, NotFoundError, RetailflowError
+from retailflow.model import ConcurrentUpdateError, Job, NotFoundError, RetailflowError
 from retailflow.stores import Checkpoint, Store
 
 
@@ -32,6 +32,7 @@ class _Waiting:
     committed: Callable[[], None]
     refused: Callable[[RetailflowError], None]
     undo: Callable[[], None]
+    job: Job | None
     retry: Callable[[], None] | None = None
 
 
@@ -54,14 +55,16 @@ class GroupCommit:
         committed: Callable[[], None],
         refused: Callable[[RetailflowError], None],
         undo: Callable[[], None],
+        job: Job | None,
     ) -> None:
         """Keep a step's checkpoint for the next flush: ``committed`` runs once it is;
         ``refused`` (a conflict) or ``undo`` (the whole commit failed) takes back what was
-        assumed of it (a live run, claimed jobs in hand) if it is not."""
+        assumed of it (a live run, claimed jobs in hand) if it is not. ``job`` is the claimed
+        job the step completes, given back if the commit fails."""
         instance_id = checkpoint.instance.id
         if instance_id in self._waiting:
             raise RuntimeError(f"instance {instance_id} already has a step waiting to commit")
-        self._waiting[instance_id] = _Waiting(checkpoint, committed, refused, undo)
+        self._waiting[instance_id] = _Waiting(checkpoint, committed, refused, undo, job)
 
     def retry_with(self, instance_id: str, retry: Callable[[], None]) -> None:
         """How to take the instance's waiting step again if the group's commit refuses it."""
@@ -85,13 +88,24 @@ class GroupCommit:
         try:
             self._commit([step.checkpoint for step in waiting], outcomes)
         except BaseException:
-            for step in waiting[len(outcomes) :]:
+            undone = waiting[len(outcomes) :]
+            for step in undone:
                 step.undo()
             self._settle(waiting, outcomes)
+            self._give_back([step.job for step in undone if step.job is not None])
             raise
         for step in self._settle(waiting, outcomes):
             if step.retry is not None:
                 step.retry()
+
+    def _give_back(self, jobs: list[Job]) -> None:
+        """Give back the claimed jobs of steps a failed commit undid, which would otherwise
+        stay claimed for their whole lease; with the database out of reach, their leases it is
+        (one failed attempt says so: no waiting on the others)."""
+        with suppress(RetailflowError):
+            for job in jobs:
+                if job.lock_owner is not None:
+                    self._store.release_job(job.id, owner=job.lock_owner)
 
     @staticmethod
     def _settle(waiting: list[_Waiting], outcomes: list[RetailflowError | None]) -> list[_Waiting]:

@@ -13,7 +13,6 @@ import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
@@ -438,7 +437,8 @@ class InstanceStepper:
                 checkpoint,
                 committed=committed,
                 refused=partial(self._refused, updated.id, claimed, budget),
-                undo=partial(self._give_up, updated.id, claimed, budget, job),
+                undo=partial(self._undo, updated.id, claimed, budget),
+                job=job,
             )
         # Assumed committed from here on: the group's commit comes before any later step of
         # this instance, and undoes this if it refuses the step.
@@ -495,17 +495,6 @@ class InstanceStepper:
             extra={"instance_id": instance_id, "attempt": 1, "error": str(error)},
         )
 
-    def _give_up(
-        self, instance_id: str, claimed: Sequence[Job], budget: ClaimBudget | None, job: Job | None
-    ) -> None:
-        """A group's commit failed as a whole: undo the step, and give back the job it ran,
-        which would otherwise stay claimed for its whole lease (if the database cannot take
-        that either, the lease it is)."""
-        self._undo(instance_id, claimed, budget)
-        if job is not None and job.lock_owner is not None:
-            with suppress(RetailflowError):
-                self._store.release_job(job.id, owner=job.lock_owner)
-
     def _undo(self, instance_id: str, claimed: Sequence[Job], budget: ClaimBudget | None) -> None:
         """Take back what a step handed to a group assumed, when the group did not commit it:
         its live run, and the jobs it claimed (never stored)."""
@@ -549,7 +538,9 @@ class InstanceStepper:
         """Deliver what the committed step threw. The thrower's step is already committed, so
         a receiver that cannot take the event (or a conflict while delivering it) is logged
         here, never raised into the thrower's call, which would fail a call whose work is done
-        (or, on a conflict, take the committed step again)."""
+        (or, on a conflict, take the committed step again). The database out of reach is no
+        exception: a retried call would not deliver the event either, since it is kept nowhere
+        but here; it is lost (and logged), until thrown events are stored with the step."""
         for thrown in thrown_events:
             try:
                 self._thrown_to(thrown, budget)
