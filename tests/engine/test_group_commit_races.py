@@ -1,6 +1,7 @@
-"""A group commit whose steps throw to each other's instances while another writer moves one
-of them on: the refused step is taken back before anything is delivered, so nothing is written
-over the other writer's change, and run() ends."""
+"""Group commits under races and failures: a refused step is taken back before what the
+committed ones threw is delivered (nothing is written over another writer's change); a job no
+task waits for is dropped for good (run() ends); groups lock in instance order; a group the
+database aborts as a whole is committed a step at a time; a failed one gives its jobs back."""
 
 from __future__ import annotations
 
