@@ -8,6 +8,7 @@ from datetime import timedelta, timezone
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, make_url, text
 from store_builders import (
     at,
     definition,
@@ -17,6 +18,7 @@ from store_builders import (
     job,
     resource,
     start,
+    step,
     subscription,
     user_task,
 )
@@ -146,3 +148,39 @@ def test_a_database_without_a_driver_here_is_refused_with_what_works() -> None:
         RetailflowError, match=r"no database driver for mysql.*retailflow\[postgres\]"
     ):
         open_store("mysql://shop@db/retail")
+
+
+def test_a_commit_on_connections_the_server_dropped_is_unavailable_once_then_succeeds(
+    postgres_url: str,
+) -> None:
+    store = SqlStore(postgres_url)
+    store.save_definitions([resource()], [definition()])
+    first = start(store, instance("i1"), jobs=[job("a")])
+    # Several pooled connections, each of which the server then drops (as in a restart).
+    held = [store._engine.connect() for _ in range(3)]
+    for conn in held:
+        conn.close()
+    # Only this test's own backends: the fixture gives its connections a unique name.
+    application_name = make_url(postgres_url).query["application_name"]
+    admin = create_engine(
+        make_url(postgres_url).difference_update_query(["options", "application_name"])
+    )
+    with admin.begin() as conn:
+        terminated = conn.execute(
+            text(
+                "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = :name"
+            ),
+            {"name": application_name},
+        ).scalar_one()
+    admin.dispose()
+    assert terminated >= 3
+
+    with pytest.raises(StoreUnavailableError):
+        step(store, first, jobs=[job("b")])
+    # The dropped connections went with the failed commit: the retry finds a live one.
+    second = step(store, first, jobs=[job("b")])
+
+    assert store.get_instance("i1").version == second.version
+    assert [j.id for j in store.list_jobs(instance_id="i1")] == ["b"]
+    store.close()

@@ -439,6 +439,21 @@ def test_a_released_job_is_claimable_again_with_its_attempt_restored(store: Stor
     assert again.attempt == 1
 
 
+def test_a_dropped_job_is_gone_but_only_if_its_owner_holds_it(store: Store) -> None:
+    start(store, instance("i1"), jobs=[job("a"), job("b")])
+    store.claim_due_jobs(now=at(0), owner="w1", lease_until=at(30), limit=2)
+
+    store.drop_job("a", owner="someone-else")
+    assert store.get_job("a").lock_owner == "w1"
+    store.drop_job("a", owner="w1")
+
+    assert [j.id for j in store.list_jobs(instance_id="i1")] == ["b"]
+    store.release_job("b", owner="w1")
+    assert [
+        j.id for j in store.claim_due_jobs(now=at(1), owner="w2", lease_until=at(31), limit=2)
+    ] == ["b"]
+
+
 def test_a_failed_job_is_unlocked_rescheduled_and_opens_the_incident_it_is_given(
     store: Store,
 ) -> None:

@@ -374,15 +374,15 @@ class JobRunner:
             )
 
     def _drop(self, job: Job) -> None:
-        """A job whose task no longer waits (another step moved the instance on)."""
+        """A job whose task no longer waits, as read afresh from the store: deleted, since
+        given back it would be claimed (and dropped) again at once, and run() never end."""
         logger.warning(
             "job %s no longer matches a waiting task of instance %s; dropping it",
             job.id,
             job.instance_id,
             extra=_job_fields(job),
         )
-        with suppress(NotFoundError, ConcurrentUpdateError):
-            self._store.release_job(job.id, owner=self._worker_id)
+        self._store.drop_job(job.id, owner=self._worker_id)
 
     def _complete(
         self,

@@ -438,6 +438,7 @@ class InstanceStepper:
                 committed=committed,
                 refused=partial(self._refused, updated.id, claimed, budget),
                 undo=partial(self._undo, updated.id, claimed, budget),
+                job=job,
             )
         # Assumed committed from here on: the group's commit comes before any later step of
         # this instance, and undoes this if it refuses the step.
@@ -537,7 +538,9 @@ class InstanceStepper:
         """Deliver what the committed step threw. The thrower's step is already committed, so
         a receiver that cannot take the event (or a conflict while delivering it) is logged
         here, never raised into the thrower's call, which would fail a call whose work is done
-        (or, on a conflict, take the committed step again)."""
+        (or, on a conflict, take the committed step again). The database out of reach is no
+        exception: a retried call would not deliver the event either, since it is kept nowhere
+        but here; it is lost (and logged), until thrown events are stored with the step."""
         for thrown in thrown_events:
             try:
                 self._thrown_to(thrown, budget)

@@ -168,6 +168,10 @@ class Store(Protocol):
     def release_job(self, job_id: str, *, owner: str) -> None:
         """Give a claimed job back unchanged (e.g. when a worker shuts down)."""
 
+    def drop_job(self, job_id: str, *, owner: str) -> None:
+        """Delete a job ``owner`` holds that no longer belongs to a waiting task of its
+        instance (left behind by a defect): given back, it would be claimed again at once."""
+
     def fail_job(
         self,
         job_id: str,

@@ -405,6 +405,15 @@ class MemoryStore:
                     )
                 )
 
+    def drop_job(self, job_id: str, *, owner: str) -> None:
+        """Delete a job ``owner`` holds that no longer belongs to a waiting task of its
+        instance; one another worker holds now is left alone."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is not None and job.lock_owner == owner:
+                self._jobs_of.remove(job.instance_id, job_id)
+                del self._jobs[job_id], self._job_stamps[job_id]
+
     def fail_job(
         self,
         job_id: str,

@@ -17,6 +17,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Dialect, Engine
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
@@ -91,17 +92,37 @@ def driver_transaction(
     rolled back otherwise."""
     connection = engine.raw_connection()
     try:
-        writes = DriverWrites(connection.cursor(), statements)
-        if begin is not None:
-            writes.execute(begin, {})
         try:
+            writes = DriverWrites(statements.call(connection.cursor), statements)
+            if begin is not None:
+                writes.execute(begin, {})
             yield writes
-        except BaseException:
-            connection.rollback()
+            statements.call(connection.commit)
+        except BaseException as error:
+            _give_up(engine, connection, error)
             raise
-        statements.call(connection.commit)
     finally:
         connection.close()
+
+
+def _give_up(engine: Engine, connection: PoolProxiedConnection, error: BaseException) -> None:
+    """End a transaction that failed with ``error``, as SQLAlchemy's ``Connection`` does for
+    its own statements: a connection the database dropped is discarded with every pooled one
+    opened before it (all likely dead, as after a restart) and ``error`` marked so, which the
+    store reports as the database being unavailable; otherwise the transaction is rolled back.
+    A rollback that fails too never hides ``error``: its connection is discarded instead."""
+    if (
+        isinstance(error, DBAPIError)
+        and error.orig is not None
+        and engine.dialect.is_disconnect(cast(Any, error.orig), connection.dbapi_connection, None)
+    ):
+        error.connection_invalidated = True
+        engine.pool._invalidate(connection, error.orig)  # as Connection does: no public API
+        return
+    try:
+        connection.rollback()
+    except Exception as failed:
+        connection.invalidate(failed)
 
 
 class PreparedStatements:

@@ -716,6 +716,13 @@ class SqlStore:
                 )
             )
 
+    def drop_job(self, job_id: str, *, owner: str) -> None:
+        """Delete a job ``owner`` holds that no longer belongs to a waiting task of its
+        instance; one another worker holds now is left alone. A claimed job has retries left,
+        so no open incident names it."""
+        with self._one_statement() as conn:
+            conn.execute(delete(jobs).where(jobs.c.id == job_id, jobs.c.lock_owner == owner))
+
     def fail_job(
         self,
         job_id: str,
@@ -1150,8 +1157,9 @@ def _create_engine(url: str, *, set_up: bool = False, durability: Durability = "
         try:
             # No pre-ping: it would cost a round trip per transaction. A connection the server
             # closed (a restart, pg_terminate_backend) fails its transaction instead, as
-            # StoreUnavailableError, which callers retry; SQLAlchemy then replaces every
-            # pooled connection older than the failure, so one retry finds a live one.
+            # StoreUnavailableError, which callers retry. Then every pooled connection older
+            # than the failure is replaced on checkout (by SQLAlchemy for Core statements, by
+            # prepared.driver_transaction for the commit's), so the retry finds a live one.
             served = create_engine(parsed, json_serializer=_json, json_deserializer=_from_json)
         except (ImportError, NoSuchModuleError) as error:
             raise RetailflowError(
