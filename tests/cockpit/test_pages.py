@@ -68,6 +68,20 @@ def test_the_process_page_counts_the_instances_started_in_the_window_the_visitor
     assert cockpit.viewer.get(f"/processes/{ORDER_PROCESS}?window=year").status_code == 422
 
 
+def test_a_process_whose_activity_ended_weeks_ago_shows_its_last_week_not_nothing(
+    cockpit: Cockpit,
+) -> None:
+    cockpit.start_order("SO-early")
+    cockpit.clock.advance(days=10)
+    cockpit.start_order("SO-last")
+    cockpit.clock.advance(days=60)  # nothing started since
+
+    page = cockpit.viewer.get(f"/processes/{ORDER_PROCESS}").text
+
+    assert re.search(r"<dt>Started</dt><dd>1</dd>", page), page
+    assert 'data-state="heat"' in page
+
+
 def test_instance_search_filters_by_key_variable_status_and_date_and_pages(
     cockpit: Cockpit,
 ) -> None:

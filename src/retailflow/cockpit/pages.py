@@ -106,14 +106,22 @@ def process(
     window: KpiWindowName = "7d",
 ) -> Response:
     """One process's diagram as a heatmap of its instances started in ``window`` (traffic and
-    p90 time per element), with their KPIs and per-step table."""
+    p90 time per element), with their KPIs and per-step table; the window ends at its newest
+    start."""
     engine = engine_of(request)
     versions = [d for d in engine.definitions() if d.process_id == process_id]
     if not versions:
         raise NotFoundError(f"no process '{process_id}' is deployed")
     definition = next((d for d in versions if d.version == version), versions[-1])
     span = KPI_WINDOWS[window]
-    since = engine.clock.now() - span if span is not None else None
+    # The window ends at the process's newest start, which is now on a live store: a store
+    # whose activity ended earlier (the demo's fortnight, a copy of production) still shows its
+    # last week rather than nothing.
+    newest = engine.search_instances(
+        InstanceQuery(process_id=process_id, limit=1, newest_first=True)
+    )
+    until = newest[0].started_at if newest else engine.clock.now()
+    since = until - span if span is not None else None
     kpis = next(iter(engine.kpis(process_id=process_id, since=since)), None)
     file = _file(engine, definition)
     overlay = heatmap(kpis) if kpis is not None else None
@@ -123,6 +131,7 @@ def process(
         "kpis": kpis,
         "window": window,
         "windows": list(KPI_WINDOWS),
+        "until": until,
         "steps": [s for s in kpis.steps if s.process_id == process_id] if kpis else [],
         "diagram": draw(file.layout, overlay, label=definition.name or process_id),
         "title": definition.name or process_id,
