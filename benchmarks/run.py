@@ -42,7 +42,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from footprint import payload
+from footprint import payload, table_bytes
 from rich.console import Console
 from rich.table import Table
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -120,7 +120,7 @@ class RawSpiff:
         for number in range(self.instances):
             self.one(number)
 
-    def state_bytes(self) -> int:
+    def bytes_per_instance(self) -> int:
         """SpiffWorkflow's default serialization of a completed instance (spec included)."""
         return len(_serializer().serialize_json(self.one(1)).encode())
 
@@ -189,7 +189,7 @@ class Retailflow:
         if self.together:
             engine.run()
 
-    def state_bytes(self) -> int | None:
+    def bytes_per_instance(self) -> int | None:
         """Bytes per completed instance in every table (index payload aside), as
         ``footprint.py`` counts them; ``None`` in memory."""
         assert self.last is not None
@@ -198,12 +198,10 @@ class Retailflow:
         self.last.close()
         if self.file is None:
             return None
-        grown = sum(
-            size - self.deployed.get(name, 0)
-            for name, size in payload(self.file).items()
-            if not name.startswith(("ix_", "ux_", "sqlite_autoindex_"))
-        )
-        return round(grown / self.instances)
+        grown = {
+            name: size - self.deployed.get(name, 0) for name, size in payload(self.file).items()
+        }
+        return round(table_bytes(grown) / self.instances)
 
 
 class CamundaPythonServer:
@@ -245,7 +243,7 @@ class CamundaPython:
         seconds: float = self.server.ask("round", self.key)
         return seconds
 
-    def state_bytes(self) -> int | None:
+    def bytes_per_instance(self) -> int | None:
         """SQLite file growth per completed instance (None in memory)."""
         size = self.server.ask("bytes", self.key)
         return None if size is None else round(size)
@@ -348,7 +346,7 @@ def main() -> None:
                     against_camunda[retailflow_run] = len(runs)
                 runs.append((camunda.ask("name", key), CamundaPython(camunda, key), ""))
         seconds = [total / n for total in interleaved_best([r for _, r, _ in runs], args.rounds)]
-        sizes: list[int | None] = [runner.state_bytes() for _, runner, _ in runs]
+        sizes: list[int | None] = [runner.bytes_per_instance() for _, runner, _ in runs]
     if camunda is not None:
         camunda.close()
 
@@ -366,8 +364,8 @@ def main() -> None:
             "ms_per_instance": s * 1000,
             "instances_per_s": 1 / s,
             "ratio_to_raw": s / raw_seconds,
-            "state_bytes": b,
-            "state_ratio_to_raw": None if b is None else b / raw_bytes,
+            "bytes_per_instance": b,
+            "bytes_ratio_to_raw": None if b is None else b / raw_bytes,
             **({"inst_s_vs_camunda_python": float(c[:-1])} if c else {}),
         }
         for name, s, b, _, _, c in rows

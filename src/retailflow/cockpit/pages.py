@@ -117,11 +117,14 @@ def process(
     # The window ends at the process's newest start, which is now on a live store: a store
     # whose activity ended earlier (the demo's fortnight, a copy of production) still shows its
     # last week rather than nothing.
-    newest = engine.search_instances(
-        InstanceQuery(process_id=process_id, limit=1, newest_first=True)
-    )
-    until = newest[0].started_at if newest else engine.clock.now()
-    since = until - span if span is not None else None
+    until: datetime | None = None
+    since: datetime | None = None
+    if span is not None:
+        newest = engine.search_instances(
+            InstanceQuery(process_id=process_id, limit=1, newest_first=True)
+        )
+        until = newest[0].started_at if newest else engine.clock.now()
+        since = until - span
     kpis = next(iter(engine.kpis(process_id=process_id, since=since)), None)
     file = _file(engine, definition)
     overlay = heatmap(kpis) if kpis is not None else None
