@@ -13,9 +13,8 @@ data in the registry's form) is still read.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -30,6 +29,8 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import (
 from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
 from SpiffWorkflow.bpmn.serializer.helpers.spec import EventDefinitionConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.deep_merge import DeepMerge
@@ -40,15 +41,24 @@ from retailflow.engine.spiff.specs import ClockTimerEventDefinition, KeyedMessag
 from retailflow.engine.spiff.workflow import RetailSubWorkflow, RetailTask, RetailWorkflow
 from retailflow.model.variables import decode_variables, encode_variables
 
-STATE_FORMAT = "retailflow-state/2"
-_LEGACY_FORMAT = "retailflow-state/1"
+STATE_FORMAT = "retailflow-state/3"
+_FORMAT_1 = "retailflow-state/1"
 # Date-times in SpiffWorkflow's own objects (events) go to the registry, not to orjson's
 # strings, so they come back as date-times.
 _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
-_FINISHED = TaskState.COMPLETED | TaskState.CANCELLED
-_NOT_REACHED = TaskState.MAYBE | TaskState.LIKELY | TaskState.FUTURE
-# A task's attribute holding (what its entry was made of, its id as text, its encoded entry).
+# A task's attributes holding (what its entry was made of, its encoded entry, the place of the
+# task whose re-encoding makes it stale), and its place in the list of its workflow's tasks at
+# the last encoding.
 _ENCODED = "_rf_encoded"
+_POSITION = "_rf_position"
+# What a task's entry leaves off at its end: no children, no data, no internal data, not
+# triggered (a ``{}`` for data is kept: it means the parent's data, unchanged).
+_TRAILING_DEFAULTS: tuple[Any, ...] = ([], None, {}, False)
+# Date-times, subclasses of JSON's types and every other object go to ``_tagged`` in a
+# signature, so that values of two types printed alike differ; keys other than text fail it.
+_SIGNATURE_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
+_TAGGED = frozenset({date, datetime, time, timedelta, Decimal})
+_TAG = "\x00retailflow-signature"
 
 
 _TUNED: dict[type, type] = {
@@ -180,20 +190,22 @@ def _configure(*, legacy: bool = False) -> BpmnWorkflowSerializer:
 class StateCodec:
     """Encodes and decodes instance state; one per engine (building it is not free).
 
-    Encoding writes the same structure SpiffWorkflow's converters write (so decoding is
-    SpiffWorkflow's own restore, migrations included), but builds it directly: the generic
-    converter registry walk costs several times more, on every committed step. Variables go
-    through the variable codec; the engine's own objects (events) through the registry in
-    ``default``.
+    State is written in format 3 (``retailflow-state/3``), a compact form of what
+    SpiffWorkflow's converters write: each workflow's tasks as a list in the order of its task
+    table, each task an array whose fields equal to their default are left off, its parent and
+    children given by their place in that list. A task's encoded entry is kept on the task and
+    reused while nothing it is made of changes (``_signature``). Formats 1 and 2 are
+    still read, through SpiffWorkflow's converters.
     """
 
     def __init__(self) -> None:
         self._serializer = _configure()
         self._legacy = _configure(legacy=True)
-        self._default = create_encoder(self._serializer.registry)().default
+        self._registry = self._serializer.registry
+        self._default = create_encoder(self._registry)().default
 
     def dump(self, workflow: BpmnWorkflow) -> bytes:
-        registry = self._serializer.registry
+        registry = self._registry
         registry._encoder_mode = True
         try:
             return self._encode(workflow)
@@ -202,17 +214,13 @@ class StateCodec:
 
     def _encode(self, workflow: BpmnWorkflow) -> bytes:
         default = self._default
-        dct = _workflow_dict(workflow, default)
-        dct["subprocesses"] = {
-            str(task_id): {
-                **_workflow_dict(sub, default),
-                "parent_task_id": str(sub.parent_task_id),
-                "spec": sub.spec.name,
-                "typename": "BpmnSubWorkflow",
+        dct = _workflow_entry(workflow, default)
+        if workflow.subprocesses:
+            dct["subprocesses"] = {
+                task_id.hex: _workflow_entry(sub, default)
+                for task_id, sub in workflow.subprocesses.items()
             }
-            for task_id, sub in workflow.subprocesses.items()
-        }
-        dct.update(bpmn_events=[], typename="BpmnWorkflow", format=STATE_FORMAT)
+        dct["format"] = STATE_FORMAT
         try:
             return orjson.dumps(dct, default=default, option=_ORJSON_OPTIONS)
         except orjson.JSONEncodeError as error:
@@ -220,112 +228,235 @@ class StateCodec:
 
     def load(self, state: bytes, compiled: CompiledProcess) -> BpmnWorkflow:
         dct = orjson.loads(state)
-        serializer = self._serializer
-        if dct.pop("format", None) == _LEGACY_FORMAT:
-            serializer = self._legacy
+        stored_format = dct.pop("format", None)
+        if stored_format == STATE_FORMAT:
+            return self._restore(dct, compiled)
+        serializer = self._legacy if stored_format == _FORMAT_1 else self._serializer
         return serializer.registry.restore(dct, compiled=compiled)
 
+    def _restore(self, dct: dict[str, Any], compiled: CompiledProcess) -> BpmnWorkflow:
+        """A format 3 state: what ``BpmnWorkflowConverter.from_dict`` does, spec attached."""
+        workflow = RetailWorkflow(compiled.spec, compiled.subprocess_specs, deserializing=True)
+        self._restore_workflow(workflow, dct, workflow)
+        self._restore_subprocesses(dct.get("subprocesses", {}), workflow, workflow)
+        workflow.bpmn_events = []
+        return workflow
 
-def _workflow_dict(workflow: Any, default: Any) -> dict[str, Any]:
-    """What ``WorkflowConverter.to_dict`` writes, for a process or a subprocess."""
-    last = workflow.last_task
-    return {
-        "data": encode_variables(workflow.data, "the process's variables"),
-        "correlations": workflow.correlations,
-        "last_task": str(last.id) if last is not None else None,
-        "success": workflow.success,
-        "completed": workflow.completed,
-        "tasks": _tasks(workflow, default),
-        "root": str(workflow.task_tree.id),
-    }
+    def _restore_subprocesses(self, entries: dict[str, Any], workflow: Any, top: Any) -> None:
+        """``BpmnWorkflowConverter.subprocesses_from_dict``: parents before their children."""
+        for task in list(workflow.tasks.values()):
+            if not isinstance(task.task_spec, SubWorkflowTask):
+                continue
+            entry = entries.pop(task.id.hex, None)
+            if entry is None:
+                continue
+            spec = top.subprocess_specs.get(task.task_spec.spec)
+            sub = RetailSubWorkflow(spec, task.id, top, deserializing=True)
+            self._restore_workflow(sub, entry, top)
+            top.subprocesses[task.id] = sub
+            sub.completed_event.connect(task.task_spec._on_subworkflow_completed, task)
+            self._restore_subprocesses(entries, sub, top)
+
+    def _restore_workflow(self, workflow: Any, dct: dict[str, Any], top: Any) -> None:
+        """A workflow's (or sub-workflow's) tasks and attributes, as ``TaskConverter`` and
+        ``WorkflowConverter`` restore them."""
+        entries = dct["tasks"]
+        ids = [UUID(hex=entry[0]) for entry in entries]
+        tasks: dict[UUID, Any] = {}
+        workflow.tasks = tasks
+        specs = workflow.spec.task_specs
+        restore = self._registry.restore
+        waiting_events = top.event_manager
+        for task_id, entry in zip(ids, entries, strict=True):
+            size = len(entry)
+            spec = specs.get(entry[2])
+            task = RetailTask(workflow, spec, state=entry[3], id=task_id)
+            task._parent = _uuid(entry[1], ids)
+            task._children = [_uuid(child, ids) for child in entry[5]] if size > 5 else []
+            task.last_state_change = entry[4]
+            task.triggered = size > 8 and entry[8]
+            if isinstance(spec, CatchingEvent) and task._state & TaskState.WAITING:
+                waiting_events.add_task(task)
+            task.internal_data = restore(decode_variables(entry[7])) if size > 7 else {}
+            stored = entry[6] if size > 6 else None
+            parent = tasks.get(task._parent) if task._parent is not None else None
+            if stored is None:
+                task.data = {}
+            elif parent is None:
+                task.data = decode_variables(stored)
+            else:
+                updates, deletions = stored if type(stored) is list else (stored, ())
+                data = DeepMerge.merge({}, parent.data)
+                data.update(decode_variables(updates))
+                for key in deletions:
+                    data.pop(key, None)
+                task.data = data
+        workflow.task_tree = tasks.get(ids[dct.get("root", 0)])
+        workflow.success = dct.get("success", True)
+        workflow.completed = dct.get("completed", False)
+        workflow.correlations = dct.get("correlations", {})
+        if "last_task" in dct:
+            workflow.last_task = tasks.get(ids[dct["last_task"]])
+        workflow.data = decode_variables(dct.get("data", {}))
 
 
-def _tasks(workflow: Any, default: Any) -> dict[str, Any]:
-    """Every task's entry, reusing the one a previous commit encoded when nothing it is made
-    of has changed since (``_unchanged_since``). What was encoded is kept on the task itself:
-    a lookup by task id would hash a UUID in Python, several times per task and commit."""
+def _uuid(reference: int | str | None, ids: list[UUID]) -> UUID | None:
+    """A task id from a task's entry: its place in the list, or (for a task not in it) its
+    id as hexadecimal text."""
+    if isinstance(reference, int):
+        return ids[reference]
+    return UUID(hex=reference) if reference is not None else None
+
+
+def _workflow_entry(workflow: Any, default: Any) -> dict[str, Any]:
+    """What ``WorkflowConverter.to_dict`` writes, for a process or a subprocess, its tasks in
+    format 3 and each attribute left off where it has its default."""
     tasks = workflow.tasks
-    entries: dict[str, Any] = {}
-    for task in tasks.values():
-        signature, text, fragment = task.__dict__.get(_ENCODED) or (None, None, None)
-        if text is None:
-            text = _text(task.id)
-        elif type(signature) is float and signature == task.last_state_change:
-            entries[text] = fragment  # finished for good
+    dct: dict[str, Any] = {"tasks": _tasks(tasks, default)}
+    if workflow.data:
+        dct["data"] = encode_variables(workflow.data, "the process's variables")
+    if workflow.correlations:
+        dct["correlations"] = workflow.correlations
+    last = workflow.last_task
+    if last is not None and tasks.get(last.id) is last:
+        dct["last_task"] = last.__dict__[_POSITION]
+    if not workflow.success:
+        dct["success"] = False
+    if workflow.completed:
+        dct["completed"] = True
+    root = workflow.task_tree.__dict__[_POSITION]
+    if root != 0:
+        dct["root"] = root
+    return dct
+
+
+def _tasks(tasks: dict[UUID, Any], default: Any) -> list[Any]:
+    """Every task's entry, in the order of the task table, reusing the one a previous commit
+    encoded while nothing it is made of has changed since (``_signature``). What was encoded
+    is kept on the task itself: a lookup by task id would hash a UUID in Python.
+
+    An entry names its parent and children by their place in the list; each task's place is
+    kept on it too, and once a task was dropped from the table (the places after it moved)
+    every entry is encoded again. A task's data is written as the change from its parent's,
+    so its entry is encoded again whenever its parent's is (a parent comes first)."""
+    values = list(tasks.values())
+    moved = False
+    for position, task in enumerate(values):
+        attributes = task.__dict__
+        before = attributes.get(_POSITION)
+        if before != position:
+            moved = moved or before is not None
+            attributes[_POSITION] = position
+    entries: list[Any] = []
+    encoded: set[int] = set()  # the places of the entries encoded afresh by this commit
+    for position, task in enumerate(values):
+        attributes = task.__dict__
+        kept = None if moved else attributes.get(_ENCODED)
+        signature = _signature(task)
+        if kept is not None and kept[0] == signature and kept[2] not in encoded:
+            entries.append(kept[1])
             continue
+        encoded.add(position)
         parent = tasks.get(task._parent) if task._parent is not None else None
-        now = _unchanged_since(task, parent)
-        if now is None or now != signature:
-            entry = _task_dict(task, text, parent)
-            fragment = None
-            if now is not None:
-                encoded = orjson.dumps(entry, default=default, option=_ORJSON_OPTIONS)
-                fragment = orjson.Fragment(encoded)
-            task.__dict__[_ENCODED] = (now, text, fragment)
-        entries[text] = fragment if fragment is not None else entry
+        entry = _task_entry(task, parent, tasks)
+        depends_on = parent.__dict__[_POSITION] if task.data and parent is not None else -1
+        if signature is None or depends_on > position:
+            attributes[_ENCODED] = None
+            entries.append(entry)
+        else:
+            fragment = orjson.Fragment(orjson.dumps(entry, default=default, option=_ORJSON_OPTIONS))
+            attributes[_ENCODED] = (signature, fragment, depends_on)
+            entries.append(fragment)
     return entries
 
 
-@lru_cache(maxsize=65536)
-def _text(task_id: UUID) -> str:
-    """Task ids as text; cached, since ``UUID.__str__`` is a visible cost on every commit."""
-    return str(task_id)
-
-
-def _unchanged_since(task: Any, parent: Any) -> Any:
-    """What a task's entry is made of that can still change, as a value to compare at the
-    next commit (``None``: its entry is not kept). A finished task whose parent is finished
-    too never changes again: its time of change says so. A task not yet reached (predicted,
-    or future) holds no data of its own, so its entry is its state, its children and the
-    names its parent holds (its delta deletes them all); it is kept only while that holds."""
-    state = task.state
-    if state & _FINISHED:
-        if parent is None or parent.state & _FINISHED:
-            return task.last_state_change
+def _signature(task: Any) -> bytes | None:
+    """Everything a task's entry is made of but the places of others, as bytes orjson writes
+    in C: to compare at the next commit. Finished tasks change too: they gain children (an
+    event sub-process started under the root), the engine writes variables into the last one
+    (an operator's change) or marks it (compensated), and a nested value its data shares with
+    a running task's changes with it (SpiffWorkflow copies data one level deep). ``None`` (its
+    entry encoded at every commit) when it holds what the signature cannot tell apart exactly
+    (``_tagged``)."""
+    try:
+        return orjson.dumps(
+            (
+                task._state,
+                task.last_state_change,
+                task.triggered,
+                task._children,
+                task.data,
+                task.internal_data,
+            ),
+            default=_tagged,
+            option=_SIGNATURE_OPTIONS,
+        )
+    except orjson.JSONEncodeError:
         return None
-    if state & _NOT_REACHED and not task.data and not task.internal_data and parent is not None:
-        return (task.last_state_change, state, task.triggered, tuple(task._children), *parent.data)
-    return None
 
 
-def _task_dict(task: Any, text: str, parent: Any) -> dict[str, Any]:
-    """What ``TaskConverter.to_dict`` writes: a task's data as a delta from its parent's (the
-    caller has looked ``parent`` up already: each lookup hashes a UUID in Python), in the
+def _tagged(value: Any) -> list[str]:
+    """A value of the variable codec's own types in a signature, by its type and ``repr``
+    (a date and the text it prints as differ); any other object (an engine's event) cannot
+    be compared by its printed form, and fails the signature."""
+    if type(value) in _TAGGED:
+        return [_TAG, type(value).__name__, repr(value)]
+    raise TypeError(f"{type(value).__name__} in a signature")
+
+
+def _task_entry(task: Any, parent: Any, tasks: dict[UUID, Any]) -> list[Any]:
+    """A task's entry: ``[id, parent, task spec, state, last state change, children, data,
+    internal data, triggered]``, the trailing fields equal to their default ([], no data, {},
+    false) left off. Its data is empty (``null``), or the whole of it for a task without a
+    parent, or the change from its parent's: ``updates`` or ``[updates, deletions]``, in the
     variable codec's form. Its internal data holds message payloads (variables, in the codec's
     form too) beside the engine's own bookkeeping (events, evaluated job settings), which is
     left as it is for orjson and the registry's ``default``."""
-    parent_id = task._parent
-    data = task.data
     where = f"the variables at '{task.task_spec.bpmn_id or task.task_spec.name}'"
-    if parent_id is None:
-        full, delta = encode_variables(data, where), {}
-    else:
+    data = task.data
+    stored: Any = None
+    if data and parent is None:
+        stored = encode_variables(data, where)
+    elif data:
         parent_data = parent.data
-        full = {}
-        delta = {
-            "updates": encode_variables(
-                {
-                    key: value
-                    for key, value in data.items()
-                    if key not in parent_data or _changed(parent_data[key], value)
-                },
-                where,
-            ),
-            "deletions": [key for key in parent_data if key not in data],
-        }
-    return {
-        "id": text,
-        "parent": _text(parent_id) if parent_id is not None else None,
-        "children": [_text(child) for child in task._children],
-        "last_state_change": task.last_state_change,
-        "state": task.state,
-        "task_spec": task.task_spec.name,
-        "triggered": task.triggered,
-        "internal_data": encode_variables(task.internal_data, where, other=_as_is),
-        "data": full,
-        "delta": delta,
-        "typename": "Task",
-    }
+        stored = encode_variables(
+            {
+                key: value
+                for key, value in data.items()
+                if key not in parent_data or _changed(parent_data[key], value)
+            },
+            where,
+        )
+        deletions = [key for key in parent_data if key not in data]
+        if deletions:
+            stored = [stored, deletions]
+    if parent is not None:
+        parent_reference: int | str | None = parent.__dict__[_POSITION]
+    else:
+        parent_reference = _reference(task._parent, tasks)
+    internal = task.internal_data
+    entry = [
+        task.id.hex,
+        parent_reference,
+        task.task_spec.name,
+        task._state,
+        task.last_state_change,
+        [_reference(child, tasks) for child in task._children],
+        stored,
+        encode_variables(internal, where, other=_as_is) if internal else {},
+        task.triggered,
+    ]
+    while len(entry) > 5 and entry[-1] == _TRAILING_DEFAULTS[len(entry) - 6]:
+        entry.pop()
+    return entry
+
+
+def _reference(task_id: UUID | None, tasks: dict[UUID, Any]) -> int | str | None:
+    """How an entry names another task: its place in the list, its id for one not there."""
+    if task_id is None:
+        return None
+    task = tasks.get(task_id)
+    return task.__dict__[_POSITION] if task is not None else task_id.hex
 
 
 def _as_is(value: Any) -> Any:
