@@ -7,8 +7,10 @@ load the spec compiled from the deployment is attached again.
 Task and workflow data are the process variables, so they are written in the variable codec's
 form (``retailflow.model.variables``), not through SpiffWorkflow's registry: a reloaded run
 then reads every variable with the value and type the live run had (the registry knows no
-``date``, ``time``, big integer or time zone). State written before (``retailflow-state/1``,
-data in the registry's form) is still read.
+``date``, ``time``, big integer or time zone). The state is written on every committed step,
+so format 3 (``StateCodec``) is compact and mostly re-used from the previous commit. State
+written before (``retailflow-state/1``, data in the registry's form, and ``retailflow-state/2``,
+SpiffWorkflow's own layout) is still read, through SpiffWorkflow's converters.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
 # the last encoding.
 _ENCODED = "_rf_encoded"
 _POSITION = "_rf_position"
+# A workflow's attribute holding the list of its tasks the last encoding wrote.
+_LISTED = "_rf_listed"
 # What a task's entry leaves off at its end: no children, no data, no internal data, not
 # triggered (a ``{}`` for data is kept: it means the parent's data, unchanged).
 _TRAILING_DEFAULTS: tuple[Any, ...] = ([], None, {}, False)
@@ -312,7 +316,7 @@ def _workflow_entry(workflow: Any, default: Any) -> dict[str, Any]:
     """What ``WorkflowConverter.to_dict`` writes, for a process or a subprocess, its tasks in
     format 3 and each attribute left off where it has its default."""
     tasks = workflow.tasks
-    dct: dict[str, Any] = {"tasks": _tasks(tasks, default)}
+    dct: dict[str, Any] = {"tasks": _tasks(workflow, default)}
     if workflow.data:
         dct["data"] = encode_variables(workflow.data, "the process's variables")
     if workflow.correlations:
@@ -330,7 +334,7 @@ def _workflow_entry(workflow: Any, default: Any) -> dict[str, Any]:
     return dct
 
 
-def _tasks(tasks: dict[UUID, Any], default: Any) -> list[Any]:
+def _tasks(workflow: Any, default: Any) -> list[Any]:
     """Every task's entry, in the order of the task table, reusing the one a previous commit
     encoded while nothing it is made of has changed since (``_signature``). What was encoded
     is kept on the task itself: a lookup by task id would hash a UUID in Python.
@@ -339,14 +343,16 @@ def _tasks(tasks: dict[UUID, Any], default: Any) -> list[Any]:
     kept on it too, and once a task was dropped from the table (the places after it moved)
     every entry is encoded again. A task's data is written as the change from its parent's,
     so its entry is encoded again whenever its parent's is (a parent comes first)."""
+    tasks = workflow.tasks
     values = list(tasks.values())
-    moved = False
-    for position, task in enumerate(values):
-        attributes = task.__dict__
-        before = attributes.get(_POSITION)
-        if before != position:
-            moved = moved or before is not None
-            attributes[_POSITION] = position
+    # Tasks are added at the end of the table: while the list the last commit wrote is the
+    # start of this one (compared by identity, in C), every place it gave still holds.
+    listed = workflow.__dict__.get(_LISTED)
+    kept_places = len(listed) if listed is not None and values[: len(listed)] == listed else 0
+    moved = listed is not None and kept_places == 0
+    for position in range(kept_places, len(values)):
+        values[position].__dict__[_POSITION] = position
+    workflow.__dict__[_LISTED] = values
     entries: list[Any] = []
     encoded: set[int] = set()  # the places of the entries encoded afresh by this commit
     for position, task in enumerate(values):
@@ -419,14 +425,12 @@ def _task_entry(task: Any, parent: Any, tasks: dict[UUID, Any]) -> list[Any]:
         stored = encode_variables(data, where)
     elif data:
         parent_data = parent.data
-        stored = encode_variables(
-            {
-                key: value
-                for key, value in data.items()
-                if key not in parent_data or _changed(parent_data[key], value)
-            },
-            where,
-        )
+        updates = {
+            key: value
+            for key, value in data.items()
+            if key not in parent_data or _changed(parent_data[key], value)
+        }
+        stored = encode_variables(updates, where) if updates else {}
         deletions = [key for key in parent_data if key not in data]
         if deletions:
             stored = [stored, deletions]
