@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
+from uuid import uuid4
 
 import orjson
 import pytest
@@ -23,7 +24,9 @@ import pytest
 from conformance.suite import Case, cases
 from conformance.test_conformance import SuiteHandlers, _drive_to_end, _start
 from retailflow import Engine, InstanceStatus, VirtualClock
-from retailflow.engine.spiff import CompiledProcess, StateCodec
+from retailflow.bpmn import BpmnDocument, SourceFile, read_document
+from retailflow.engine.spiff import CompiledProcess, SourceTree, StateCodec, compile_processes
+from retailflow.engine.spiff.workflow import RetailWorkflow
 from scenario_kit import FIXTURES
 
 RUNNING = [case for case in cases() if not case.drive.refused]
@@ -140,3 +143,22 @@ def test_states_a_release_stored_in_format_2_are_written_again_the_same(
         for instance in engine.instances():
             engine.set_variables(instance, {"touched": True})
     assert (round_trips.upgraded, round_trips.dumped) == (5, 5)
+
+
+def test_a_task_naming_one_not_in_its_table_restores_naming_the_same_id() -> None:
+    """SpiffWorkflow looks a task's parent and children up with ``get``: one it names may be
+    gone from the table. The state names it by its id, not by a place in the list."""
+    path = FIXTURES / "gateways.bpmn"
+    document = read_document(SourceFile.of(path.name, path.read_bytes()))
+    assert isinstance(document, BpmnDocument)
+    [process_id] = [p.get("id") for p in document.root.iter("{*}process")]
+    compiled = compile_processes([SourceTree(document.name, document.root)], [process_id])
+    workflow = RetailWorkflow(compiled[process_id].spec, compiled[process_id].subprocess_specs)
+    codec = StateCodec()
+    codec.dump(workflow)  # the entries are kept, then changed under them
+    root = workflow.task_tree
+    root._children.append(uuid4())
+    orphan = next(task for task in workflow.tasks.values() if task is not root)
+    orphan._parent = uuid4()
+    restored = codec.load(codec.dump(workflow), compiled[process_id])
+    assert snapshot(restored) == snapshot(workflow)

@@ -377,19 +377,20 @@ def _tasks(workflow: Any, default: Any) -> list[Any]:
 
 
 def _signature(task: Any) -> bytes | None:
-    """Everything a task's entry is made of but the places of others, as bytes orjson writes
-    in C: to compare at the next commit. Finished tasks change too: they gain children (an
-    event sub-process started under the root), the engine writes variables into the last one
-    (an operator's change) or marks it (compensated), and a nested value its data shares with
-    a running task's changes with it (SpiffWorkflow copies data one level deep). ``None`` (its
-    entry encoded at every commit) when it holds what the signature cannot tell apart exactly
-    (``_tagged``)."""
+    """Everything a task's entry is made of but the places of others (their ids are in it),
+    as bytes orjson writes in C: to compare at the next commit. Finished tasks change too:
+    they gain children (an event sub-process started under the root), the engine writes
+    variables into the last one (an operator's change) or marks it (compensated), and a
+    nested value its data shares with a running task's changes with it (SpiffWorkflow copies
+    data one level deep). ``None`` (its entry encoded at every commit) when it holds what the
+    signature cannot tell apart exactly (``_tagged``)."""
     try:
         return orjson.dumps(
             (
                 task._state,
                 task.last_state_change,
                 task.triggered,
+                task._parent,
                 task._children,
                 task.data,
                 task.internal_data,
