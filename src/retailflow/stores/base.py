@@ -7,7 +7,7 @@ tasks, incidents and history), guarded by the instance's version.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
@@ -90,11 +90,47 @@ class Checkpoint:
     wait states), so a store may take them instead of reading them. ``None``: read them."""
 
 
+class PendingJobs:
+    """Jobs that steps chained in a group commit created (and claimed) but the store does not
+    hold yet, each with the commit that stores it: a store that keeps nothing durable lets
+    ``run()`` merge an instance's steps into one checkpoint (``GroupCommit``), and a write that
+    names such a job (a failed attempt recorded, the job given back or dropped) commits the
+    chain first, so it finds the job as a commit per step would have left it."""
+
+    def __init__(self) -> None:
+        self._commit_first: dict[str, Callable[[], None]] = {}
+
+    def hold(self, job_ids: Iterable[str], commit: Callable[[], None]) -> None:
+        """Remember that ``commit`` stores the jobs ``job_ids``."""
+        for job_id in job_ids:
+            self._commit_first[job_id] = commit
+
+    def forget(self, job_ids: Iterable[str]) -> None:
+        """The jobs are stored, or will never be: a write naming them goes to the store as is."""
+        for job_id in job_ids:
+            self._commit_first.pop(job_id, None)
+
+    def commit_before_write(self, job_id: str) -> None:
+        """Commit the chain that creates ``job_id``, if one waits; call outside the store's
+        lock, since the commit takes it."""
+        commit = self._commit_first.pop(job_id, None)
+        if commit is not None:
+            commit()
+
+
 class Store(Protocol):
     """Durable (or in-memory) home of deployments, instances, jobs and history.
 
     Every method is one transaction. Implementations: ``MemoryStore`` and ``SqlStore``.
     """
+
+    @property
+    def pending_jobs(self) -> PendingJobs | None:
+        """``None`` on a durable store: ``run()`` commits each step of an instance before
+        taking its next one, so every wait state is stored. A store that keeps nothing
+        durable (``MemoryStore``: nothing survives the process anyway) gives ``PendingJobs``:
+        ``run()`` then merges an instance's steps into one checkpoint per group commit, and
+        the store commits that chain before any write that names a job it created."""
 
     # -- deployments -------------------------------------------------------------------------
     def save_definitions(
