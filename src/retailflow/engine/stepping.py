@@ -5,6 +5,8 @@ applies an action to it (complete a task, deliver a message, fire a timer ...), 
 state, jobs, subscriptions, user tasks, incidents and history together (``Checkpoint``),
 guarded by the instance's version: a step another writer beat is taken again on a fresh read,
 never merged. What the committed step threw (signals, messages) is then delivered elsewhere.
+Inside ``run()`` on a store that keeps nothing durable, an instance's steps are chained into
+one checkpoint per group commit instead, their state dumped once (``GroupCommit``).
 """
 
 from __future__ import annotations

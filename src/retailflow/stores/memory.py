@@ -4,7 +4,8 @@ It sits on the engine's hot path in benchmarks, so ``commit`` and ``claim_due_jo
 proportion to what changed, never to how much is stored: jobs are indexed by instance, and due
 jobs wait in heaps whose stale entries are skipped (and compacted) rather than searched for.
 Everything that goes in or comes out is copied, so a caller that goes on mutating an
-``Instance`` or ``Job`` it committed or read never changes stored state.
+``Instance`` or ``Job`` it committed or read never changes stored state. Nothing survives the
+process, so ``run()`` chains an instance's steps into one commit (``pending_jobs``).
 """
 
 from __future__ import annotations
