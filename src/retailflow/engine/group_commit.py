@@ -259,14 +259,14 @@ def _chain(first: Checkpoint, later: Checkpoint) -> None:
     version checked and the wait-state ids known are the first's; history and consumed
     messages add up; an incident of the first whose job the later step removed goes with it,
     as the store would take it away; a later schedule of an owner replaces the first's."""
-    job_ids = {job.id for job in later.jobs}
+    if first.incidents:
+        job_ids = {job.id for job in later.jobs}
+        first.incidents = [i for i in first.incidents if i.job_id in job_ids]
+    first.incidents.extend(later.incidents)
     first.instance = later.instance
     first.jobs = later.jobs
     first.subscriptions = later.subscriptions
     first.user_tasks = later.user_tasks
-    first.incidents = [
-        incident for incident in first.incidents if incident.job_id in job_ids
-    ] + later.incidents
     first.history.extend(later.history)
     first.consumed_message_ids.extend(later.consumed_message_ids)
     first.schedules.update(later.schedules)

@@ -338,6 +338,8 @@ class InstanceStepper:
     def _remember(self, live: _Live) -> None:
         self._live[live.instance.id] = live
         self._live.move_to_end(live.instance.id)
+        if len(self._live) <= self._live_cache_size:
+            return
         for _ in range(len(self._live)):
             if len(self._live) <= self._live_cache_size:
                 break
