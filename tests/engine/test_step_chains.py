@@ -496,3 +496,21 @@ def test_only_the_memory_store_chains_a_database_commits_every_wait_state(
 
     assert store.checkpoints == {order.id: 1 if kind == "memory" else 3}
     assert [task.element_id for task in engine.tasks(instance=order.id)] == ["review"]
+
+
+def test_instances_taking_turns_in_one_run_are_each_chained_into_one_checkpoint(
+    clock: VirtualClock, tmp_path: Path
+) -> None:
+    store = CountingStore(MemoryStore())
+    calls: list[str] = []
+    engine = engine_on(
+        store, clock, tmp_path, FULFILMENT, recording_handlers(calls, "pick", "pack", "label")
+    )
+    orders = [engine.start("fulfilment").id for _ in range(3)]
+    store.checkpoints.clear()
+
+    # Two instances' jobs in hand at a time, their steps taking turns.
+    assert engine.run(claim_batch=2) == 9
+
+    assert store.checkpoints == {order: 1 for order in orders}
+    assert all(engine.tasks(instance=order) for order in orders)

@@ -46,6 +46,11 @@ from retailflow.model import (
 )
 from retailflow.stores import Checkpoint, Store
 
+CHAINED_STEPS_PER_INSTANCE = 16
+"""How many steps per instance of its limit a chaining group holds before it is full: it
+bounds nothing durable, only how long other engines sharing the store wait to see the steps
+(and how much a failure mid-chain takes again), so instances taking turns still chain."""
+
 
 @dataclass(slots=True)
 class _Step:
@@ -75,6 +80,7 @@ class GroupCommit:
         self._store = store
         self._limit = limit
         self._waiting: dict[str, _Waiting] = {}
+        self._steps = 0  # waiting, chained ones included
         self._pending = store.pending_jobs
         # Instances whose chain failed: their steps are committed one by one from then on.
         self._unchained: set[str] = set()
@@ -120,6 +126,7 @@ class GroupCommit:
             waiting.claimed.extend(claimed_ids)
         else:
             raise RuntimeError(f"instance {instance_id} already has a step waiting to commit")
+        self._steps += 1
         if self._pending is not None and claimed_ids:
             self._pending.hold(claimed_ids, self.flush)
 
@@ -140,11 +147,16 @@ class GroupCommit:
         self._unchained.add(instance_id)
         waiting = self._waiting.pop(instance_id, None)
         if waiting is not None:
+            self._steps -= len(waiting.steps)
             self._drop(waiting)
 
     @property
     def full(self) -> bool:
-        return len(self._waiting) >= self._limit
+        """Whether the group must be flushed before it takes another step: a claim's worth of
+        instances, or of chained steps per instance."""
+        if self._pending is None:
+            return len(self._waiting) >= self._limit
+        return self._steps >= self._limit * CHAINED_STEPS_PER_INSTANCE
 
     def flush(self) -> None:
         """Commit the waiting steps in one transaction; take the refused ones again, one by
@@ -154,6 +166,7 @@ class GroupCommit:
         # groups sharing instances wait for each other instead of deadlocking.
         waiting = sorted(self._waiting.values(), key=lambda chain: chain.checkpoint.instance.id)
         self._waiting.clear()
+        self._steps = 0
         if self._pending is not None:
             for chain in waiting:
                 self._pending.forget(chain.claimed)
