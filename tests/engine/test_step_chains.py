@@ -16,6 +16,7 @@ from retailflow import Engine, HandlerRegistry, HistoryKind, InstanceStatus, Vir
 from retailflow.engine.group_commit import GroupCommit
 from retailflow.model import (
     BufferedMessage,
+    ExecutionError,
     HistoryEvent,
     Incident,
     Instance,
@@ -514,3 +515,34 @@ def test_instances_taking_turns_in_one_run_are_each_chained_into_one_checkpoint(
 
     assert store.checkpoints == {order: 1 for order in orders}
     assert all(engine.tasks(instance=order) for order in orders)
+
+
+def test_a_chain_whose_state_cannot_be_dumped_is_undone_and_its_job_given_back() -> None:
+    store = _seeded()
+    store.commit(
+        Checkpoint(instance=_instance(2), state=b"stored", expected_version=1, jobs=[_job("a")])
+    )
+    [claimed] = store.claim_due_jobs(now=_NOW, owner="w", lease_until=_NOW, limit=1)
+    group = GroupCommit(store, limit=8)
+    undone: list[str] = []
+
+    def unstorable() -> bytes:
+        raise ExecutionError("a value the state cannot hold")
+
+    group.add(
+        Checkpoint(instance=_instance(3), state=b"", expected_version=2, jobs=[_job("b")]),
+        committed=lambda: undone.append("committed"),
+        refused=lambda error: undone.append("refused"),
+        undo=lambda: undone.append("undone"),
+        job=claimed,
+        state=unstorable,
+    )
+    group.flush()
+
+    # Nothing of the chain is stored; its job is free to run again, and the instance's next
+    # steps are committed one by one, so the step that cannot be stored fails where it is.
+    assert undone == ["undone"]
+    instance, state, _ = store.load_state("i1")
+    assert (instance.version, state) == (2, b"stored")
+    assert [(job.id, job.lock_owner) for job in store.list_jobs()] == [("a", None)]
+    assert not group.chains("i1")
