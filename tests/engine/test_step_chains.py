@@ -142,6 +142,30 @@ SIGNALS = _definitions(f"""
   </bpmn:process>""")
 
 
+# pick and pack in parallel branches, joined.
+BRANCHES = _definitions(f"""
+  <bpmn:process id="branches" isExecutable="true">
+    <bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="split" />
+    <bpmn:parallelGateway id="split">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:outgoing>f3</bpmn:outgoing>
+    </bpmn:parallelGateway>
+    <bpmn:sequenceFlow id="f2" sourceRef="split" targetRef="pick" />
+    <bpmn:sequenceFlow id="f3" sourceRef="split" targetRef="pack" />
+    {_service("pick", "f2", "f4")}
+    {_service("pack", "f3", "f5")}
+    <bpmn:sequenceFlow id="f4" sourceRef="pick" targetRef="join" />
+    <bpmn:sequenceFlow id="f5" sourceRef="pack" targetRef="join" />
+    <bpmn:parallelGateway id="join">
+      <bpmn:incoming>f4</bpmn:incoming><bpmn:incoming>f5</bpmn:incoming>
+      <bpmn:outgoing>f6</bpmn:outgoing>
+    </bpmn:parallelGateway>
+    <bpmn:sequenceFlow id="f6" sourceRef="join" targetRef="e" />
+    <bpmn:endEvent id="e"><bpmn:incoming>f6</bpmn:incoming></bpmn:endEvent>
+  </bpmn:process>""")
+
+
 class RecordingMemoryStore(MemoryStore):
     """A memory store that records every checkpoint it commits: (instance id, status, how
     many history rows)."""
@@ -546,3 +570,36 @@ def test_a_chain_whose_state_cannot_be_dumped_is_undone_and_its_job_given_back()
     assert (instance.version, state) == (2, b"stored")
     assert [(job.id, job.lock_owner) for job in store.list_jobs()] == [("a", None)]
     assert not group.chains("i1")
+
+
+def test_a_failed_job_claimed_beside_a_chained_one_is_recorded_after_the_chain(
+    clock: VirtualClock, tmp_path: Path
+) -> None:
+    calls: list[str] = []
+    handlers = HandlerRegistry()
+    for topic in ("pick", "pack"):
+        handlers.register(topic, _second_call_fails(calls, topic))
+    engine = engine_on(MemoryStore(), clock, tmp_path, BRANCHES, handlers)
+    order = engine.start("branches")
+
+    assert engine.run() == 2
+
+    # Both branches' jobs were claimed together: the first one's step waited, chained, when
+    # the second one failed; the failure is recorded after that step, as in a commit per step.
+    first, second = calls
+    kinds = story(engine.history(order.id))
+    assert kinds.index((HistoryKind.ELEMENT_COMPLETED, first)) < kinds.index(
+        (HistoryKind.JOB_FAILED, second)
+    )
+    (job,) = engine.jobs()
+    assert (job.element_id, job.retries_left, job.lock_owner) == (second, 2, None)
+
+
+def _second_call_fails(calls: list[str], topic: str) -> Any:
+    def handler() -> dict[str, Any]:
+        calls.append(topic)
+        if len(calls) > 1:
+            raise OSError("the second branch's station is offline")
+        return {}
+
+    return handler

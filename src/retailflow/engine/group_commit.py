@@ -21,21 +21,22 @@ group commits one checkpoint per instance (the history of every step, the last s
 states, the first step's expected version). Its engine state is taken once, at the flush, from
 the live run as of its last step (none for an instance that ended), so the store holds the
 instance as of its last flush: other engines sharing the store see the chain's steps only
-then, and its new jobs do not exist there before (a write that names one, such as a failed
-attempt, commits the chain first: ``PendingJobs``). A step that fails mid-way leaves the live
-run half-advanced, so the instance's chain is undone, never dumped: the store keeps the state
-of its last flush, the jobs the chain's steps completed are given back and run again (their
-handlers too: at least once, as after a crash before a flush), and the instance's steps are
-committed one by one for the rest of the ``run()``, so the failing step is recorded where it
-fails. A refused chain (another engine moved the instance on) is undone and its first step
-taken again.
+then, and its new jobs do not exist there before (a write that names one of its jobs, such as
+a failed attempt, commits the instance's chain first: ``PendingJobs``). A step that fails
+mid-way leaves the live run half-advanced, so the instance's chain is undone, never dumped:
+the store keeps the state of its last flush, the jobs the chain's steps completed are given
+back and run again (their handlers too: at least once, as after a crash before a flush), and
+the instance's steps are committed one by one for the rest of the ``run()``, so the failing
+step is recorded where it fails. A refused chain (another engine moved the instance on) is
+undone and its first step taken again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import partial
 
 from retailflow.model import (
     ConcurrentUpdateError,
@@ -69,7 +70,7 @@ class _Waiting:
     checkpoint: Checkpoint
     steps: list[_Step]
     state: Callable[[], bytes] | None
-    claimed: list[str]
+    held: list[str]  # the ids of its jobs a write commits it before (``PendingJobs``)
     retry: Callable[[], None] | None = None
 
 
@@ -103,32 +104,33 @@ class GroupCommit:
         refused: Callable[[RetailflowError], None],
         undo: Callable[[], None],
         job: Job | None,
-        claimed: Sequence[Job] = (),
         state: Callable[[], bytes] | None = None,
     ) -> None:
         """Keep a step's checkpoint for the next flush: ``committed`` runs once it is;
         ``refused`` (a conflict) or ``undo`` (the whole commit failed) takes back what was
         assumed of it (a live run, claimed jobs in hand) if it is not. ``job`` is the claimed
-        job the step completes, given back if the commit fails; ``claimed`` are the new jobs
-        it stores claimed. ``state`` dumps the engine state at the flush (a chained step,
-        whose ``checkpoint.state`` is left to it). A later step of an instance that
-        ``chains`` is merged into the waiting one."""
+        job the step completes, given back if the commit fails. ``state`` dumps the engine
+        state at the flush (a chained step, whose ``checkpoint.state`` is left to it). A
+        later step of an instance that ``chains`` is merged into the waiting one, and a write
+        naming one of the instance's jobs commits the chain first."""
         instance_id = checkpoint.instance.id
         step = _Step(committed, refused, undo, job)
-        claimed_ids = [claimed_job.id for claimed_job in claimed]
+        job_ids = [job.id for job in checkpoint.jobs] if self._pending is not None else []
         waiting = self._waiting.get(instance_id)
         if waiting is None:
-            self._waiting[instance_id] = _Waiting(checkpoint, [step], state, claimed_ids)
+            self._waiting[instance_id] = _Waiting(checkpoint, [step], state, job_ids)
         elif self.chains(instance_id):
             _chain(waiting.checkpoint, checkpoint)
             waiting.steps.append(step)
             waiting.state = state
-            waiting.claimed.extend(claimed_ids)
+            waiting.held.extend(job_ids)
         else:
             raise RuntimeError(f"instance {instance_id} already has a step waiting to commit")
         self._steps += 1
-        if self._pending is not None and claimed_ids:
-            self._pending.hold(claimed_ids, self.flush)
+        if self._pending is not None:
+            # Its new jobs are not stored yet, and a write naming a stored one (a failed
+            # attempt of a job claimed with it) must come after the chain's history.
+            self._pending.hold(job_ids, partial(self._flush_instance, instance_id))
 
     def retry_with(self, instance_id: str, retry: Callable[[], None]) -> None:
         """How to take the instance's waiting step again if the group's commit refuses it; a
@@ -167,9 +169,20 @@ class GroupCommit:
         waiting = sorted(self._waiting.values(), key=lambda chain: chain.checkpoint.instance.id)
         self._waiting.clear()
         self._steps = 0
+        self._flush(waiting)
+
+    def _flush_instance(self, instance_id: str) -> None:
+        """Commit the instance's chain alone (a write names one of its jobs)."""
+        chain = self._waiting.pop(instance_id, None)
+        if chain is not None:
+            self._steps -= len(chain.steps)
+            self._flush([chain])
+
+    def _flush(self, waiting: list[_Waiting]) -> None:
+        """Commit these chains (taken out of the group), each with its state dumped now."""
         if self._pending is not None:
             for chain in waiting:
-                self._pending.forget(chain.claimed)
+                self._pending.forget(chain.held)
         waiting = [chain for chain in waiting if self._dumped(chain)]
         if not waiting:
             return
@@ -206,7 +219,7 @@ class GroupCommit:
         """Undo a chain that will never be committed and give back the stored jobs its steps
         completed; the jobs it created were never stored."""
         if self._pending is not None:
-            self._pending.forget(chain.claimed)
+            self._pending.forget(chain.held)
         for step in reversed(chain.steps):
             step.undo()
         self._give_back(_jobs(chain))

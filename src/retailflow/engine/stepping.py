@@ -461,7 +461,6 @@ class InstanceStepper:
                 refused=partial(self._refused, updated.id, claimed, budget),
                 undo=partial(self._undo, updated.id, claimed, budget),
                 job=job,
-                claimed=claimed,
                 state=dump if chained else None,
             )
             if chained:

@@ -7,6 +7,7 @@ tasks, incidents and history), guarded by the instance's version.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -91,31 +92,34 @@ class Checkpoint:
 
 
 class PendingJobs:
-    """Jobs that steps chained in a group commit created (and claimed) but the store does not
-    hold yet, each with the commit that stores it: a store that keeps nothing durable lets
-    ``run()`` merge an instance's steps into one checkpoint (``GroupCommit``), and a write that
-    names such a job (a failed attempt recorded, the job given back or dropped) commits the
-    chain first, so it finds the job as a commit per step would have left it."""
+    """The jobs of instances whose steps wait, chained, for a group commit on a store that
+    keeps nothing durable (``GroupCommit``), each with the commit that stores the chain: a
+    write that names one (a failed attempt recorded, the job given back or dropped) commits
+    the chain first, so it finds the job, and follows the chain's history, as a commit per
+    step would have had it. Only writes from the thread that chained the steps do: another
+    thread cannot name a job the chain created, and must not commit another engine's chain
+    while that engine steps its runs."""
 
     def __init__(self) -> None:
-        self._commit_first: dict[str, Callable[[], None]] = {}
+        self._commit_first: dict[str, tuple[int, Callable[[], None]]] = {}
 
     def hold(self, job_ids: Iterable[str], commit: Callable[[], None]) -> None:
-        """Remember that ``commit`` stores the jobs ``job_ids``."""
+        """Remember that ``commit`` must come before a write naming one of ``job_ids``."""
+        thread = threading.get_ident()
         for job_id in job_ids:
-            self._commit_first[job_id] = commit
+            self._commit_first[job_id] = (thread, commit)
 
     def forget(self, job_ids: Iterable[str]) -> None:
-        """The jobs are stored, or will never be: a write naming them goes to the store as is."""
+        """The jobs' chain is committed, or never will be: writes go to the store as they are."""
         for job_id in job_ids:
             self._commit_first.pop(job_id, None)
 
     def commit_before_write(self, job_id: str) -> None:
-        """Commit the chain that creates ``job_id``, if one waits; call outside the store's
-        lock, since the commit takes it."""
-        commit = self._commit_first.pop(job_id, None)
-        if commit is not None:
-            commit()
+        """Commit the chain that holds ``job_id``, if one waits in this thread; call outside
+        the store's lock, since the commit takes it."""
+        held = self._commit_first.get(job_id)
+        if held is not None and held[0] == threading.get_ident():
+            held[1]()
 
 
 class Store(Protocol):
