@@ -5,6 +5,8 @@ applies an action to it (complete a task, deliver a message, fire a timer ...), 
 state, jobs, subscriptions, user tasks, incidents and history together (``Checkpoint``),
 guarded by the instance's version: a step another writer beat is taken again on a fresh read,
 never merged. What the committed step threw (signals, messages) is then delivered elsewhere.
+Inside ``run()`` on a store that keeps nothing durable, an instance's steps are chained into
+one checkpoint per group commit instead, their state dumped once (``GroupCommit``).
 """
 
 from __future__ import annotations
@@ -108,6 +110,8 @@ class InstanceStepper:
         # does any failure while advancing.
         self._live: OrderedDict[str, _Live] = OrderedDict()
         self._live_cache_size = live_cache_size
+        # Instances whose steps wait, chained, for a group's flush (``GroupCommit.chains``).
+        self._chained: set[str] = set()
 
     # -- new instances -------------------------------------------------------------------------
     def start(
@@ -234,23 +238,30 @@ class InstanceStepper:
                     group=group,
                 )
             except ConcurrentUpdateError:
-                self._live.pop(instance_id, None)
+                self._forget(instance_id, group)
                 logger.info(
                     "instance changed meanwhile, re-applying",
                     extra={"instance_id": instance_id, "attempt": attempt + 1},
                 )
             except NotFoundError:
                 # A cached run another engine moved on may not know the task: re-read once.
-                self._live.pop(instance_id, None)
+                self._forget(instance_id, group)
                 if not cached:
                     raise
             except BaseException:
                 # Whatever failed, the run may be half-advanced: never reuse it.
-                self._live.pop(instance_id, None)
+                self._forget(instance_id, group)
                 raise
         raise ConcurrentUpdateError(
             f"instance '{instance_id}' kept changing under {CONFLICT_ATTEMPTS} attempts; try again"
         )
+
+    def _forget(self, instance_id: str, group: GroupCommit | None) -> None:
+        """Drop the live run of a step that failed or was refused; with a ``group``, undo the
+        instance's chained steps too, since that run is theirs."""
+        self._live.pop(instance_id, None)
+        if group is not None:
+            group.abandon(instance_id)
 
     def job_task(self, job: Job) -> tuple[Instance, tuple[Any, dict[str, Any], str]]:
         """The instance and the waiting task of a job (its configuration, the variables it
@@ -327,8 +338,16 @@ class InstanceStepper:
     def _remember(self, live: _Live) -> None:
         self._live[live.instance.id] = live
         self._live.move_to_end(live.instance.id)
-        while len(self._live) > self._live_cache_size:
-            self._live.popitem(last=False)
+        if len(self._live) <= self._live_cache_size:
+            return
+        for _ in range(len(self._live)):
+            if len(self._live) <= self._live_cache_size:
+                break
+            instance_id, oldest = self._live.popitem(last=False)
+            if instance_id in self._chained:
+                # Its chained steps wait for a flush that dumps this run: the store knows
+                # nothing of them yet, so a re-read would start from a stale state.
+                self._live[instance_id] = oldest
 
     # -- the commit ----------------------------------------------------------------------------
     def _commit(
@@ -375,11 +394,14 @@ class InstanceStepper:
             # branch's variables) is refused here, where it becomes an incident, never in the
             # store's driver.
             check_variables(variables, f"instance '{instance.id}'")
-            # An ended instance never moves again, so its engine state is dropped: the instance
-            # row (status, variables, times) and its history are all that is read of it.
-            state = ENDED_STATE if ended else run.dump(self._codec)
         except VariableTypeError as error:
             raise ExecutionError(str(error)) from error
+        # An ended instance never moves again, so its engine state is dropped: the instance
+        # row (status, variables, times) and its history are all that is read of it. A
+        # chained step's state is dumped by the group's flush, as of the chain's last step.
+        dump = None if ended else partial(self._dump, run)
+        chained = group is not None and group.chains(instance.id)
+        state = ENDED_STATE if dump is None or chained else dump()
         updated = Instance(
             id=instance.id,
             definition_id=instance.definition_id,
@@ -429,7 +451,7 @@ class InstanceStepper:
             stored=None if expected_version is None else stored,
         )
         thrown = run.drain_thrown()
-        committed = partial(self._committed, incidents, thrown, budget)
+        committed = partial(self._committed, updated.id, incidents, thrown, budget)
         if group is None:
             self._store.commit(checkpoint)
         else:
@@ -439,7 +461,10 @@ class InstanceStepper:
                 refused=partial(self._refused, updated.id, claimed, budget),
                 undo=partial(self._undo, updated.id, claimed, budget),
                 job=job,
+                state=dump if chained else None,
             )
+            if chained:
+                self._chained.add(updated.id)
         # Assumed committed from here on: the group's commit comes before any later step of
         # this instance, and undoes this if it refuses the step.
         if budget is not None:
@@ -462,11 +487,23 @@ class InstanceStepper:
             committed()
         return updated
 
+    def _dump(self, run: ProcessRun) -> bytes:
+        """The run's engine state; data the state cannot hold is the step's failure."""
+        try:
+            return run.dump(self._codec)
+        except VariableTypeError as error:
+            raise ExecutionError(str(error)) from error
+
     def _committed(
-        self, incidents: Sequence[Incident], thrown: Sequence[Thrown], budget: ClaimBudget | None
+        self,
+        instance_id: str,
+        incidents: Sequence[Incident],
+        thrown: Sequence[Thrown],
+        budget: ClaimBudget | None,
     ) -> None:
         """What follows a step once it is committed: its incidents are logged, what it threw
         is delivered."""
+        self._chained.discard(instance_id)
         for incident in incidents:
             logger.error(
                 "incident opened at %s of instance %s: %s",
@@ -498,6 +535,7 @@ class InstanceStepper:
     def _undo(self, instance_id: str, claimed: Sequence[Job], budget: ClaimBudget | None) -> None:
         """Take back what a step handed to a group assumed, when the group did not commit it:
         its live run, and the jobs it claimed (never stored)."""
+        self._chained.discard(instance_id)
         self._live.pop(instance_id, None)
         if budget is not None:
             gone = {job.id for job in claimed}

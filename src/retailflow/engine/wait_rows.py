@@ -185,16 +185,25 @@ def step_history(
     completion (the job's own with its attempt) and the sequence flows taken out of it; then
     the wait states entered."""
 
-    def row(kind: HistoryKind, step: Step, **fields: Any) -> HistoryEvent:
-        """A row about ``step``'s element (``fields`` may name another, as a flow's does)."""
-        where = {"element_id": step.element_id, "element_type": step.element_type}
+    def row(
+        kind: HistoryKind,
+        step: Step,
+        variables: dict[str, Any] | None = None,
+        attempt: int | None = None,
+        job_id: str | None = None,
+    ) -> HistoryEvent:
+        """A row about ``step``'s element."""
         return HistoryEvent(
             instance.id,
             instance.definition_id,
             kind,
             now,
+            element_id=step.element_id,
+            element_type=step.element_type,
+            attempt=attempt,
+            job_id=job_id,
+            variables={} if variables is None else variables,
             process_id=step.process_id,
-            **{**where, **fields},
         )
 
     events: list[HistoryEvent] = []
@@ -227,11 +236,14 @@ def step_history(
             )
         )
         events.extend(
-            row(
+            HistoryEvent(
+                instance.id,
+                instance.definition_id,
                 HistoryKind.SEQUENCE_FLOW_TAKEN,
-                step,
+                now,
                 element_id=flow,
                 element_type="sequenceFlow",
+                process_id=step.process_id,
             )
             for flow in step.flows
         )

@@ -7,7 +7,8 @@ tasks, incidents and history), guarded by the instance's version.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
@@ -90,11 +91,50 @@ class Checkpoint:
     wait states), so a store may take them instead of reading them. ``None``: read them."""
 
 
+class PendingJobs:
+    """The jobs of instances whose steps wait, chained, for a group commit on a store that
+    keeps nothing durable (``GroupCommit``), each with the commit that stores the chain: a
+    write that names one (a failed attempt recorded, the job given back or dropped) commits
+    the chain first, so it finds the job, and follows the chain's history, as a commit per
+    step would have had it. Only writes from the thread that chained the steps do: another
+    thread cannot name a job the chain created, and must not commit another engine's chain
+    while that engine steps its runs."""
+
+    def __init__(self) -> None:
+        self._commit_first: dict[str, tuple[int, Callable[[], None]]] = {}
+
+    def hold(self, job_ids: Iterable[str], commit: Callable[[], None]) -> None:
+        """Remember that ``commit`` must come before a write naming one of ``job_ids``."""
+        thread = threading.get_ident()
+        for job_id in job_ids:
+            self._commit_first[job_id] = (thread, commit)
+
+    def forget(self, job_ids: Iterable[str]) -> None:
+        """The jobs' chain is committed, or never will be: writes go to the store as they are."""
+        for job_id in job_ids:
+            self._commit_first.pop(job_id, None)
+
+    def commit_before_write(self, job_id: str) -> None:
+        """Commit the chain that holds ``job_id``, if one waits in this thread; call outside
+        the store's lock, since the commit takes it."""
+        held = self._commit_first.get(job_id)
+        if held is not None and held[0] == threading.get_ident():
+            held[1]()
+
+
 class Store(Protocol):
     """Durable (or in-memory) home of deployments, instances, jobs and history.
 
     Every method is one transaction. Implementations: ``MemoryStore`` and ``SqlStore``.
     """
+
+    @property
+    def pending_jobs(self) -> PendingJobs | None:
+        """``None`` on a durable store: ``run()`` commits each step of an instance before
+        taking its next one, so every wait state is stored. A store that keeps nothing
+        durable (``MemoryStore``: nothing survives the process anyway) gives ``PendingJobs``:
+        ``run()`` then merges an instance's steps into one checkpoint per group commit, and
+        the store commits that chain before any write that names a job it created."""
 
     # -- deployments -------------------------------------------------------------------------
     def save_definitions(

@@ -4,7 +4,8 @@ It sits on the engine's hot path in benchmarks, so ``commit`` and ``claim_due_jo
 proportion to what changed, never to how much is stored: jobs are indexed by instance, and due
 jobs wait in heaps whose stale entries are skipped (and compacted) rather than searched for.
 Everything that goes in or comes out is copied, so a caller that goes on mutating an
-``Instance`` or ``Job`` it committed or read never changes stored state.
+``Instance`` or ``Job`` it committed or read never changes stored state. Nothing survives the
+process, so ``run()`` chains an instance's steps into one commit (``pending_jobs``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from retailflow.model import (
 from retailflow.model.history import STEP_KINDS, StepEvent
 from retailflow.model.variables import decode, encode
 from retailflow.stores import errors
-from retailflow.stores.base import Checkpoint, WaitStateIds
+from retailflow.stores.base import Checkpoint, PendingJobs, WaitStateIds
 
 # A heap may hold this many stale entries per live job before it is rebuilt.
 _STALE_ENTRIES_PER_JOB = 2
@@ -71,6 +72,8 @@ class MemoryStore:
     """Everything in dicts behind one lock; nothing survives the process."""
 
     def __init__(self) -> None:
+        # Nothing here survives the process, so ``run()`` may chain an instance's steps.
+        self.pending_jobs = PendingJobs()
         self._lock = threading.Lock()
         self._resources: dict[str, Resource] = {}
         self._definitions: dict[str, ProcessDefinition] = {}
@@ -292,11 +295,21 @@ class MemoryStore:
 
     def _append_history(self, events: Iterable[HistoryEvent]) -> None:
         for event in events:
-            # One copy, not two (``_kept`` then the seq): every step appends several rows.
-            stored = replace(
-                event,
+            # One copy, not two (``_kept`` then the seq), and built field by field: every step
+            # appends several rows, and ``dataclasses.replace`` costs as much again.
+            stored = HistoryEvent(
+                event.instance_id,
+                event.definition_id,
+                event.kind,
+                event.at,
+                element_id=event.element_id,
+                element_type=event.element_type,
+                attempt=event.attempt,
+                job_id=event.job_id,
                 variables=encode(event.variables) if event.variables else {},
+                process_id=event.process_id,
                 seq=len(self._history) + 1,
+                actor=event.actor,
             )
             self._history.append(stored)
             self._history_of.setdefault(stored.instance_id, []).append(stored)
@@ -396,6 +409,7 @@ class MemoryStore:
         The claim is undone, attempt included: the handler never ran. A job no longer locked by
         ``owner`` is left alone, since another worker may hold it now.
         """
+        self.pending_jobs.commit_before_write(job_id)
         with self._lock:
             job = self._jobs.get(job_id)
             if job is not None and job.lock_owner == owner:
@@ -408,6 +422,7 @@ class MemoryStore:
     def drop_job(self, job_id: str, *, owner: str) -> None:
         """Delete a job ``owner`` holds that no longer belongs to a waiting task of its
         instance; one another worker holds now is left alone."""
+        self.pending_jobs.commit_before_write(job_id)
         with self._lock:
             job = self._jobs.get(job_id)
             if job is not None and job.lock_owner == owner:
@@ -428,6 +443,7 @@ class MemoryStore:
         """Record a failed attempt: unlock, set retries and next due time, and open the incident
         when given; one transaction. Refused (``ConcurrentUpdateError``) when ``owner`` lost the
         lock, so a late worker cannot overwrite the attempt of the one that took over."""
+        self.pending_jobs.commit_before_write(job_id)
         errors.require_aware(due_at)
         with self._lock:
             job = self._jobs.get(job_id)
@@ -454,6 +470,7 @@ class MemoryStore:
     ) -> None:
         """Give a job new retries and a due time, and resolve its open incidents; one
         transaction. ``NotFoundError`` if the job does not exist."""
+        self.pending_jobs.commit_before_write(job_id)
         errors.require_aware(due_at)
         with self._lock:
             job = self._jobs.get(job_id)

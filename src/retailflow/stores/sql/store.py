@@ -321,6 +321,8 @@ class SqlStore:
     ``postgresql+psycopg://...``. Each method is one transaction; safe to share between threads.
     """
 
+    pending_jobs = None  # durable: every step of an instance is committed before the next
+
     def __init__(
         self, url: str, *, migrate: bool = True, durability: Durability | None = None
     ) -> None:
