@@ -7,7 +7,7 @@ and no variables as NULL (``schema.history``, ``rows.history_values``). A row of
 start timer's schedule owner) keeps the owner's id in ``owner_id``.
 
 Every row is rewritten, in pages of 1,000: upgrade while no engine runs, and expect it to take
-about a second per 50,000 history rows on SQLite. The codecs are ``rows``' own: their codes are
+about two seconds per 50,000 history rows on SQLite. The codecs are ``rows``' own: their codes are
 persisted, so they never change meaning.
 
 Revision ID: 0005_compact_history
