@@ -232,7 +232,7 @@ _INSERT_HISTORY = insert(history_table).from_select(
 )
 # A history row as ``rows.history_from_row`` reads it: with its instance's id, definition and
 # process (the instance's number means nothing outside the database).
-_HISTORY: Select[Any] = select(
+_HISTORY_COLUMNS = (
     history_table.c.seq,
     func.coalesce(instances.c.id, history_table.c.owner_id).label("instance_id"),
     func.coalesce(history_table.c.definition_id, instances.c.definition_id).label("definition_id"),
@@ -246,8 +246,14 @@ _HISTORY: Select[Any] = select(
     history_table.c.process_id,
     instances.c.process_id.label("instance_process_id"),
     history_table.c.actor,
-).select_from(history_table.outerjoin(instances, instances.c.number == history_table.c.instance))
-_INSTANCE_HISTORY = _HISTORY.where(history_table.c.instance.is_not(None))
+)
+_HISTORY: Select[Any] = select(*_HISTORY_COLUMNS).select_from(
+    history_table.outerjoin(instances, instances.c.number == history_table.c.instance)
+)
+# Driven from the instances (in id order, through their primary key) to their rows.
+_INSTANCE_HISTORY: Select[Any] = select(*_HISTORY_COLUMNS).select_from(
+    instances.join(history_table, history_table.c.instance == instances.c.number)
+)
 _OWNER_HISTORY = _HISTORY.where(history_table.c.owner_id.is_not(None))
 _EVENT_DEFINITION = func.coalesce(history_table.c.definition_id, instances.c.definition_id)
 _CONSUME_MESSAGE = delete(buffered_messages).where(buffered_messages.c.id == bindparam("b_id"))
@@ -1054,8 +1060,9 @@ class SqlStore:
         while True:
             page = query.order_by(instance_id, seq).limit(_HISTORY_CHUNK)
             if after is not None:
+                # The first term lets the database start at ``after`` in the id index.
                 page = page.where(
-                    or_(instance_id > after[0], and_(instance_id == after[0], seq > after[1]))
+                    instance_id >= after[0], or_(instance_id > after[0], seq > after[1])
                 )
             with self._read() as conn:
                 chunk = conn.execute(page).all()
