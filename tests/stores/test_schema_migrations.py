@@ -7,6 +7,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from schema_tools import alembic, revision_of, versions
 from sqlalchemy import create_engine, inspect, text
+from store_builders import at, event, job
 
 import retailflow.stores.sql.schema_version as schema_version
 from retailflow import Engine, InstanceStatus, RetailflowError
@@ -41,7 +42,8 @@ def test_a_store_opened_on_an_empty_database_creates_the_current_schema_and_stam
 
 def stored_ddl(url: str) -> dict[str, str]:
     """What ``compare_metadata`` does not compare: index definitions (partial ``WHERE``
-    clauses included) and, on SQLite, each table's DDL (``WITHOUT ROWID``)."""
+    clauses included) and, on SQLite, each table's DDL (``WITHOUT ROWID``), with the table's
+    name unquoted as ``create_all`` writes it (a table a migration rebuilt has it quoted)."""
     engine = create_engine(url)
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
@@ -57,7 +59,10 @@ def stored_ddl(url: str) -> dict[str, str]:
                     "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
                 )
             )
-        ddl = {name: " ".join(sql.split()) for name, sql in rows}
+        ddl = {
+            name: " ".join(sql.replace(f'TABLE "{name}"', f"TABLE {name}").split())
+            for name, sql in rows
+        }
     engine.dispose()
     return ddl
 
@@ -92,14 +97,14 @@ def _populate(url: str) -> tuple[str, str]:
     return waiting.id, done.id
 
 
-@pytest.mark.parametrize("previous", ["0001", "0002"])
+@pytest.mark.parametrize("previous", ["0001", "0002", "0004_cockpit_tokens_and_actor"])
 def test_a_database_at_a_previous_revision_is_upgraded_on_open_and_keeps_its_instances(
     database_url: str, previous: str
 ) -> None:
     waiting, done = _populate(database_url)
     alembic(database_url, "downgrade", previous)
     columns = {c["name"] for c in inspect(create_engine(database_url)).get_columns("history")}
-    assert "process_id" not in columns
+    assert ("process_id" in columns) == (previous > "0002")
     recorder = Recorder()
     for topic in (
         "orders.validate",
@@ -115,6 +120,47 @@ def test_a_database_at_a_previous_revision_is_upgraded_on_open_and_keeps_its_ins
         assert engine.run() == 5
         assert engine.instance(waiting).status == InstanceStatus.COMPLETED
     assert schema_differences(database_url) == []
+
+
+def test_history_rows_converted_down_to_0004_and_back_read_as_they_were_written(
+    database_url: str,
+) -> None:
+    waiting, done = _populate(database_url)
+    owner = "schedule:order_pipeline:1"
+    store = SqlStore(database_url)
+    store.save_definitions([], [], {owner: [job("tick", owner)]})
+    # A row of no instance (a start timer's schedule owner) and one naming another definition.
+    store.retry_job(
+        "tick",
+        retries_left=1,
+        due_at=at(0),
+        history=[
+            event(owner, "timer", definition_id="order_pipeline:1", when=1),
+            event(waiting, "elsewhere", definition_id="returns:1", when=2),
+        ],
+    )
+    written = {key: store.history(key) for key in (waiting, done, owner)}
+    everything = list(store.all_history())
+    store.close()
+
+    alembic(database_url, "downgrade", "0004_cockpit_tokens_and_actor")
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        old = conn.execute(
+            text("SELECT instance_id, kind, job_id, variables FROM history ORDER BY seq")
+        ).all()
+    engine.dispose()
+    assert {row.instance_id for row in old} == {waiting, done, owner}
+    assert old[0].kind == "instance_started"
+    assert any(row.job_id is not None and len(row.job_id) == 36 for row in old)
+
+    reopened = SqlStore(database_url)
+    assert revision_of(database_url) == schema_version.head_revision()
+    assert {key: reopened.history(key) for key in (waiting, done, owner)} == written
+    assert written[owner][0].definition_id == "order_pipeline:1"
+    assert written[waiting][-1].definition_id == "returns:1"
+    assert list(reopened.all_history()) == everything
+    reopened.close()
 
 
 def test_a_database_made_before_migrations_existed_is_recognised_and_upgraded(

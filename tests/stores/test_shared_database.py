@@ -172,6 +172,33 @@ def test_two_retailflows_in_schemas_of_their_own_run_beside_an_apps_same_named_t
     assert '"current": true' in status.output
 
 
+def test_history_in_a_schema_of_its_own_is_converted_on_open_beside_an_apps_history(
+    postgres_url: str, retailflow_schemas: list[str]
+) -> None:
+    run_sql(
+        postgres_url,
+        "CREATE TABLE history (line VARCHAR(20) PRIMARY KEY)",
+        "INSERT INTO history VALUES ('APP-1')",
+    )
+    schema = retailflow_schemas[0]
+    url = in_schema(postgres_url, schema)
+    done = run_an_order(url, "SO-A")
+    with Engine(url) as engine:
+        written = engine.history(done)
+    only_retailflows = make_url(postgres_url).update_query_dict(
+        {"options": f"-csearch_path={schema}"}
+    )
+    alembic(only_retailflows.render_as_string(False), "downgrade", "0004_cockpit_tokens_and_actor")
+
+    with Engine(url) as engine:
+        assert SqlStore.schema_revision(url) == schema_version.head_revision()
+        assert engine.history(done) == written
+        second = engine.start("order_pipeline", business_key="SO-B")
+        assert engine.history(second.id)[0].instance_id == second.id
+    [rows] = run_sql(postgres_url, "SELECT line FROM history")
+    assert rows == [("APP-1",)]
+
+
 def test_a_schema_on_sqlite_is_refused_with_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(RetailflowError, match=r"PostgreSQL option.*database file of its own"):
         Engine(f"sqlite:///{tmp_path / 'retail.db'}?schema=retailflow")

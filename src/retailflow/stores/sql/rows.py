@@ -6,7 +6,9 @@ dicts keyed by column name, which Core's ``insert`` executes as one batched stat
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import Row
 
@@ -27,8 +29,10 @@ from retailflow.model import (
     SubscriptionKind,
     UserTask,
 )
+from retailflow.stores.errors import require_aware
 
 Values = dict[str, Any]
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def resource_values(resource: Resource) -> Values:
@@ -265,39 +269,171 @@ def incident_from_row(row: Row[Any]) -> Incident:
     )
 
 
+# History is most of what a finished instance leaves behind (issue 14: at most 2,000 bytes per
+# completed instance), so a row stores codes where a name repeats on every row. The codes are
+# persisted: append new ones, never renumber. ``0`` and ``1`` cost SQLite no byte at all, so the
+# most frequent kinds have them.
+_KIND_CODES: dict[HistoryKind, int] = {
+    HistoryKind.ELEMENT_COMPLETED: 0,
+    HistoryKind.SEQUENCE_FLOW_TAKEN: 1,
+    HistoryKind.ELEMENT_ENTERED: 2,
+    HistoryKind.INSTANCE_STARTED: 3,
+    HistoryKind.INSTANCE_COMPLETED: 4,
+    HistoryKind.INSTANCE_CANCELLED: 5,
+    HistoryKind.JOB_FAILED: 6,
+    HistoryKind.BPMN_ERROR_THROWN: 7,
+    HistoryKind.INCIDENT_OPENED: 8,
+    HistoryKind.INCIDENT_RESOLVED: 9,
+    HistoryKind.DECISION_EVALUATED: 10,
+    HistoryKind.MESSAGE_CORRELATED: 11,
+    HistoryKind.SIGNAL_RECEIVED: 12,
+    HistoryKind.TIMER_FIRED: 13,
+    HistoryKind.LISTENER_INVOKED: 14,
+    HistoryKind.VARIABLES_SET: 15,
+}
+KINDS_BY_CODE: dict[int, HistoryKind] = {code: kind for kind, code in _KIND_CODES.items()}
+# BPMN tags by a code of digits, which no XML name starts with: a tag not listed here (an
+# extension's) is stored as it is, and the two never meet.
+_TAGS = (
+    "sequenceFlow",
+    "serviceTask",
+    "userTask",
+    "exclusiveGateway",
+    "startEvent",
+    "endEvent",
+    "task",
+    "parallelGateway",
+    "scriptTask",
+    "businessRuleTask",
+    "inclusiveGateway",
+    "eventBasedGateway",
+    "intermediateCatchEvent",
+    "intermediateThrowEvent",
+    "boundaryEvent",
+    "subProcess",
+    "callActivity",
+    "sendTask",
+    "receiveTask",
+    "manualTask",
+    "transaction",
+    "complexGateway",
+    "adHocSubProcess",
+)
+_TAG_CODES = {tag: str(code) for code, tag in enumerate(_TAGS)}
+_TAGS_BY_CODE = {code: tag for tag, code in _TAG_CODES.items()}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# A job id (the waiting element's task id) is a UUID in its text form, sometimes with a suffix
+# (a listener's ``:event``): stored as a tag byte, the UUID's 16 bytes and the suffix; any other
+# id as the text tag and its UTF-8.
+_TEXT_ID, _DASHED_UUID, _HEX_UUID = b"\x00", b"\x01", b"\x02"
+# ``process_id`` as stored: NULL is the instance's process (nearly every row), this marks a row
+# without one (the instance's own rows).
+NO_PROCESS = ""
+
+
+def kind_code(kind: HistoryKind) -> int:
+    """The stored code of a history kind."""
+    return _KIND_CODES[kind]
+
+
+def element_type_code(element_type: str | None) -> str | None:
+    """A BPMN tag as stored: its code when it has one."""
+    if element_type is None:
+        return None
+    return _TAG_CODES.get(element_type, element_type)
+
+
+def element_type_from_code(stored: str | None) -> str | None:
+    """The BPMN tag ``element_type_code`` stored."""
+    if stored is None:
+        return None
+    return _TAGS_BY_CODE.get(stored, stored)
+
+
+def micros(moment: datetime) -> int:
+    """An aware time as whole microseconds since the Unix epoch (UTC): 8 bytes, exact."""
+    return (require_aware(moment) - _EPOCH) // _MICROSECOND
+
+
+def from_micros(stored: int) -> datetime:
+    """The UTC time ``micros`` stored."""
+    return _EPOCH + timedelta(microseconds=stored)
+
+
+def compact_id(job_id: str | None) -> bytes | None:
+    """A job id in the fewest bytes that give it back exactly (``id_from_compact``)."""
+    if job_id is None:
+        return None
+    for tag, length in ((_DASHED_UUID, 36), (_HEX_UUID, 32)):
+        head = job_id[:length]
+        if len(head) == length and _canonical(head) == head:
+            return tag + UUID(head).bytes + job_id[length:].encode()
+    return _TEXT_ID + job_id.encode()
+
+
+def id_from_compact(stored: bytes | None) -> str | None:
+    """The job id ``compact_id`` stored."""
+    if stored is None:
+        return None
+    tag, rest = stored[:1], bytes(stored[1:])
+    if tag == _TEXT_ID:
+        return rest.decode()
+    uuid = UUID(bytes=rest[:16])
+    head = str(uuid) if tag == _DASHED_UUID else uuid.hex
+    return head + rest[16:].decode()
+
+
+def _canonical(text: str) -> str | None:
+    """``text`` as ``UUID`` writes it back (dashed or hex, as given), or ``None``."""
+    try:
+        uuid = UUID(text)
+    except ValueError:
+        return None
+    return str(uuid) if "-" in text else uuid.hex
+
+
 def history_values(event: HistoryEvent) -> Values:
-    """A ``history`` row; ``seq`` is left to the database."""
+    """The parameters of ``store``'s history insert: ``seq`` is left to the database, and the
+    instance's number, definition and process are resolved against its row there."""
     return {
-        "instance_id": event.instance_id,
-        "definition_id": event.definition_id,
-        "kind": event.kind.value,
-        "at": event.at,
-        "element_id": event.element_id,
-        "element_type": event.element_type,
-        "attempt": event.attempt,
-        "job_id": event.job_id,
-        "variables": event.variables,
-        "process_id": event.process_id,
-        "actor": event.actor,
+        "b_instance": event.instance_id,
+        "b_definition": event.definition_id,
+        "b_process": NO_PROCESS if event.process_id is None else event.process_id,
+        "b_kind": _KIND_CODES[event.kind],
+        "b_at": micros(event.at),
+        "b_element_id": event.element_id,
+        "b_element_type": element_type_code(event.element_type),
+        "b_attempt": event.attempt,
+        "b_job_id": compact_id(event.job_id),
+        "b_variables": event.variables or None,
+        "b_actor": event.actor,
     }
 
 
 def history_from_row(row: Row[Any]) -> HistoryEvent:
-    """A ``HistoryEvent`` (with its ``seq``) from a ``history`` row."""
+    """A ``HistoryEvent`` (with its ``seq``) from ``store``'s history read: a history row with
+    its instance's id, definition and process beside it."""
     return HistoryEvent(
         instance_id=row.instance_id,
         definition_id=row.definition_id,
-        kind=HistoryKind(row.kind),
-        at=row.at,
+        kind=KINDS_BY_CODE[row.kind],
+        at=from_micros(row.at),
         element_id=row.element_id,
-        element_type=row.element_type,
+        element_type=element_type_from_code(row.element_type),
         attempt=row.attempt,
-        job_id=row.job_id,
-        variables=row.variables,
-        process_id=row.process_id,
+        job_id=id_from_compact(row.job_id),
+        variables=row.variables or {},
+        process_id=stored_process(row.process_id, row.instance_process_id),
         seq=row.seq,
         actor=row.actor,
     )
+
+
+def stored_process(stored: str | None, instance_process_id: str | None) -> str | None:
+    """A history row's process: NULL is its instance's, ``NO_PROCESS`` none."""
+    if stored is None:
+        return instance_process_id
+    return None if stored == NO_PROCESS else stored
 
 
 def token_values(token: ApiToken) -> Values:

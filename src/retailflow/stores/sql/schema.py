@@ -19,12 +19,16 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Sequence,
+    SmallInteger,
     String,
     Table,
     Text,
     literal_column,
 )
 from sqlalchemy import DateTime as SqlDateTime
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 from retailflow.stores.errors import require_aware
@@ -64,6 +68,27 @@ _Key = String(255)
 _KEYED_BY_PRIMARY_KEY: dict[str, Any] = {"sqlite_with_rowid": False}
 
 metadata = MetaData()
+# PostgreSQL numbers instances from a sequence; SQLite, whose writers take turns, counts on.
+INSTANCE_NUMBERS = Sequence("instance_numbers", metadata=metadata)
+
+
+class NextInstanceNumber(FunctionElement[int]):
+    """The number of the instance an INSERT adds (its column's default)."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(NextInstanceNumber, "postgresql")
+def _next_from_sequence(element: NextInstanceNumber, compiler: Any, **kw: Any) -> str:
+    return f"nextval('{INSTANCE_NUMBERS.name}')"
+
+
+@compiles(NextInstanceNumber, "sqlite")
+def _next_after_the_last(element: NextInstanceNumber, compiler: Any, **kw: Any) -> str:
+    # Read through ``ux_instances_number``; BEGIN IMMEDIATE makes the writer the only one.
+    return "(SELECT coalesce(max(number), 0) + 1 FROM instances)"
+
 
 # Alembic's revision of retailflow's tables lives in a table of retailflow's own, beside them:
 # the default ``alembic_version`` belongs to the application when the two share a database.
@@ -105,10 +130,13 @@ instances = Table(
     Column("version", Integer, nullable=False),
     Column("variables", JSON, nullable=False),
     Column("state", LargeBinary, nullable=False),
+    # What history rows name the instance by: 8 bytes at most where the id takes 32.
+    Column("number", BigInteger, nullable=False, default=NextInstanceNumber()),
     Index("ix_instances_status", "status", "started_at"),
     Index("ix_instances_process", "process_id", "started_at"),
     Index("ix_instances_business_key", "business_key"),
     Index("ix_instances_started", "started_at", "id"),
+    Index("ux_instances_number", "number", unique=True),
 )
 
 jobs = Table(
@@ -214,23 +242,36 @@ incidents = Table(
     Index("ix_incidents_job", "job_id"),
 )
 
+# One row per event, in codes (``rows.history_values``): the instance by its number, its
+# definition and process only where they are not the instance's (NULL), the kind as a small
+# integer, the time as microseconds since the epoch, a job id's UUID in 16 bytes. A row whose
+# ``instance_id`` names no instance (a start timer's schedule owner) keeps it in ``owner_id``.
+# The column order is the one migration 0005 leaves (SQLite compares table DDL).
 history = Table(
     "history",
     metadata,
     Column("seq", _Sequence, primary_key=True, autoincrement=True),
-    Column("instance_id", _Key, nullable=False),
-    Column("definition_id", _Key, nullable=False),
-    Column("kind", String(32), nullable=False),
-    Column("at", UtcDateTime, nullable=False),
+    Column("definition_id", _Key),
     Column("element_id", _Key),
     Column("element_type", _Key),
     Column("attempt", Integer),
-    Column("job_id", _Key),
-    Column("variables", JSON, nullable=False),
+    Column("variables", JSON),
     Column("process_id", _Key),
     Column("actor", _Key),
-    Index("ix_history_instance", "instance_id", "seq"),
-    Index("ix_history_definition", "definition_id", "seq"),
+    Column("instance", BigInteger),
+    Column("owner_id", _Key),
+    Column("kind", SmallInteger, nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("job_id", LargeBinary),
+    Index("ix_history_instance", "instance", "seq"),
+)
+_HAS_OWNER = history.c.owner_id.is_not(None)
+Index(
+    "ix_history_owner",
+    history.c.owner_id,
+    history.c.seq,
+    sqlite_where=_HAS_OWNER,
+    postgresql_where=_HAS_OWNER,
 )
 
 # Cockpit and REST API tokens: only the SHA-256 of each secret, looked up by that hash.

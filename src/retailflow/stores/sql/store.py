@@ -7,6 +7,7 @@ Opening a store brings the database's schema up to date (``schema_version``) unl
 
 from __future__ import annotations
 
+import heapq
 import logging
 import sqlite3
 import threading
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Select,
+    String,
     Table,
     Update,
     and_,
@@ -34,6 +36,8 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
+    null,
     or_,
     select,
     text,
@@ -126,18 +130,6 @@ _HISTORY_CHUNK = 1000
 # parameters it is executed with. Deletes take one id each: the commit's deletes are of one or
 # two rows, and a statement with a fixed shape is prepared once, where ``IN`` lists vary.
 _INSTANCE_COLUMNS = [column for column in instances.c if column.name != "state"]
-_STEP_COLUMNS = [
-    history_table.c[name]
-    for name in (
-        "seq",
-        "instance_id",
-        "kind",
-        "at",
-        "element_id",
-        "element_type",
-        "process_id",
-    )
-]
 _INSTANCE = select(*_INSTANCE_COLUMNS).where(instances.c.id == bindparam("b_id"))
 _LATEST_DEFINITION_ID = (
     select(definitions_table.c.id)
@@ -198,7 +190,72 @@ _DELETE_USER_TASK_GROUPS = delete(user_task_groups).where(
     user_task_groups.c.task_id == bindparam("b_id")
 )
 _INSERT_INCIDENTS = insert(incidents)
-_INSERT_HISTORY = insert(history_table)
+
+
+def _unless_the_instances(column: ColumnElement[Any], name: str) -> ColumnElement[Any]:
+    """The event's value of ``column``, or NULL where it is its instance's (read back from it)."""
+    given = bindparam(name, type_=column.type)
+    return case((column == given, null()), else_=given)
+
+
+# History rows are written against their instance's row (one index lookup each, in the same
+# statement): its number, and NULL for a definition or process that is the instance's. An
+# event of no instance (a start timer's schedule owner) keeps its id in ``owner_id``.
+_EVENT_INSTANCE = select(literal_column("1").label("one")).subquery("one")
+_INSERT_HISTORY = insert(history_table).from_select(
+    [
+        "instance",
+        "owner_id",
+        "definition_id",
+        "process_id",
+        "kind",
+        "at",
+        "element_id",
+        "element_type",
+        "attempt",
+        "job_id",
+        "variables",
+        "actor",
+    ],
+    select(
+        instances.c.number,
+        case((instances.c.number.is_(None), bindparam("b_instance", type_=String))),
+        _unless_the_instances(instances.c.definition_id, "b_definition"),
+        _unless_the_instances(instances.c.process_id, "b_process"),
+        *(
+            bindparam(f"b_{name}", type_=history_table.c[name].type)
+            for name in ("kind", "at", "element_id", "element_type", "attempt", "job_id")
+        ),
+        bindparam("b_variables", type_=history_table.c.variables.type),
+        bindparam("b_actor", type_=history_table.c.actor.type),
+    ).select_from(_EVENT_INSTANCE.outerjoin(instances, instances.c.id == bindparam("b_instance"))),
+)
+# A history row as ``rows.history_from_row`` reads it: with its instance's id, definition and
+# process (the instance's number means nothing outside the database).
+_HISTORY_COLUMNS = (
+    history_table.c.seq,
+    func.coalesce(instances.c.id, history_table.c.owner_id).label("instance_id"),
+    func.coalesce(history_table.c.definition_id, instances.c.definition_id).label("definition_id"),
+    history_table.c.kind,
+    history_table.c.at,
+    history_table.c.element_id,
+    history_table.c.element_type,
+    history_table.c.attempt,
+    history_table.c.job_id,
+    history_table.c.variables,
+    history_table.c.process_id,
+    instances.c.process_id.label("instance_process_id"),
+    history_table.c.actor,
+)
+_HISTORY: Select[Any] = select(*_HISTORY_COLUMNS).select_from(
+    history_table.outerjoin(instances, instances.c.number == history_table.c.instance)
+)
+# Driven from the instances (in id order, through their primary key) to their rows.
+_INSTANCE_HISTORY: Select[Any] = select(*_HISTORY_COLUMNS).select_from(
+    instances.join(history_table, history_table.c.instance == instances.c.number)
+)
+_OWNER_HISTORY = _HISTORY.where(history_table.c.owner_id.is_not(None))
+_EVENT_DEFINITION = func.coalesce(history_table.c.definition_id, instances.c.definition_id)
 _CONSUME_MESSAGE = delete(buffered_messages).where(buffered_messages.c.id == bindparam("b_id"))
 # PostgreSQL: a commit that opens a message subscription and ``buffer_message`` take this
 # transaction lock on the message's name and key before each reads what the other writes, so
@@ -946,15 +1003,12 @@ class SqlStore:
 
     def history(self, instance_id: str) -> list[HistoryEvent]:
         """Every history event of an instance, in the order they were appended."""
+        query = union_all(
+            _INSTANCE_HISTORY.where(instances.c.id == instance_id),
+            _OWNER_HISTORY.where(history_table.c.owner_id == instance_id),
+        ).order_by("seq")
         with self._read() as conn:
-            return [
-                rows.history_from_row(row)
-                for row in conn.execute(
-                    select(history_table)
-                    .where(history_table.c.instance_id == instance_id)
-                    .order_by(history_table.c.seq)
-                )
-            ]
+            return [rows.history_from_row(row) for row in conn.execute(query)]
 
     def all_history(self, *, definition_id: str | None = None) -> Iterator[HistoryEvent]:
         """History across instances (for KPIs and coverage), in append order.
@@ -965,13 +1019,12 @@ class SqlStore:
         after = 0
         while True:
             query = (
-                select(history_table)
-                .where(history_table.c.seq > after)
+                _HISTORY.where(history_table.c.seq > after)
                 .order_by(history_table.c.seq)
                 .limit(_HISTORY_CHUNK)
             )
             if definition_id is not None:
-                query = query.where(history_table.c.definition_id == definition_id)
+                query = query.where(_EVENT_DEFINITION.in_([definition_id]))
             with self._read() as conn:
                 chunk = conn.execute(query).all()
             yield from (rows.history_from_row(row) for row in chunk)
@@ -984,31 +1037,37 @@ class SqlStore:
     ) -> Iterator[HistoryEvent]:
         """History grouped by instance, in id order.
 
-        Keyset pages over the ``(instance_id, seq)`` index, each its own short transaction, as
-        ``all_history`` reads: memory stays at one page whatever the table's size.
+        Keyset pages in ``(instance id, seq)`` order, each its own short transaction, as
+        ``all_history`` reads: memory stays at one page whatever the table's size. The
+        instances' rows come through their id index and ``ix_history_instance``, the rare rows
+        of no instance through ``ix_history_owner``; the two are merged in id order.
         """
+        conditions: list[ColumnElement[bool]] = []
+        if definition_ids is not None:
+            conditions.append(_EVENT_DEFINITION.in_(list(definition_ids)))
+        if since is not None:
+            conditions.append(history_table.c.at >= rows.micros(since))
+        return heapq.merge(
+            self._history_pages(_INSTANCE_HISTORY.where(*conditions), instances.c.id),
+            self._history_pages(_OWNER_HISTORY.where(*conditions), history_table.c.owner_id),
+            key=lambda event: (event.instance_id, event.seq),
+        )
+
+    def _history_pages(
+        self, query: Select[Any], instance_id: ColumnElement[Any]
+    ) -> Iterator[HistoryEvent]:
+        """The rows ``query`` selects in ``(instance_id, seq)`` order, a page at a time."""
+        seq = history_table.c.seq
         after: tuple[str, int] | None = None
         while True:
-            query = (
-                select(history_table)
-                .order_by(history_table.c.instance_id, history_table.c.seq)
-                .limit(_HISTORY_CHUNK)
-            )
-            if definition_ids is not None:
-                query = query.where(history_table.c.definition_id.in_(list(definition_ids)))
-            if since is not None:
-                query = query.where(history_table.c.at >= since)
+            page = query.order_by(instance_id, seq).limit(_HISTORY_CHUNK)
             if after is not None:
-                query = query.where(
-                    or_(
-                        history_table.c.instance_id > after[0],
-                        and_(
-                            history_table.c.instance_id == after[0], history_table.c.seq > after[1]
-                        ),
-                    )
+                # The first term lets the database start at ``after`` in the id index.
+                page = page.where(
+                    instance_id >= after[0], or_(instance_id > after[0], seq > after[1])
                 )
             with self._read() as conn:
-                chunk = conn.execute(query).all()
+                chunk = conn.execute(page).all()
             yield from (rows.history_from_row(row) for row in chunk)
             if len(chunk) < _HISTORY_CHUNK:
                 return
@@ -1027,34 +1086,50 @@ class SqlStore:
         (measured on SQLite), and a KPI pass reads hundreds of thousands of rows.
         """
         query = (
-            select(*_STEP_COLUMNS)
-            .join(instances, instances.c.id == history_table.c.instance_id)
+            select(
+                history_table.c.seq,
+                instances.c.id,
+                history_table.c.kind,
+                history_table.c.at,
+                history_table.c.element_id,
+                history_table.c.element_type,
+                history_table.c.process_id,
+                instances.c.process_id,
+            )
+            .join(instances, instances.c.number == history_table.c.instance)
             # Compared one by one: an IN list expands at execution, which the driver cannot do.
-            .where(or_(*(history_table.c.kind == kind.value for kind in sorted(STEP_KINDS))))
+            .where(
+                or_(
+                    *(
+                        history_table.c.kind == code
+                        for code in sorted(map(rows.kind_code, STEP_KINDS))
+                    )
+                )
+            )
             .order_by(history_table.c.seq)
         )
         if process_id is not None:
             query = query.where(instances.c.process_id == process_id)
         if started_from is not None:
             query = query.where(instances.c.started_at >= started_from)
-        dialect = self._engine.dialect
-        statement = PreparedStatement(query, dialect)
-        # PostgreSQL's driver gives aware datetimes already: KPIs compare and subtract them,
-        # which the zone they are shown in does not change, so they are not converted.
-        when = _utc_text if dialect.name == "sqlite" else _as_given
-        kinds = {kind.value: kind for kind in STEP_KINDS}
+        statement = PreparedStatement(query, self._engine.dialect)
+        kinds, element_type, when = (
+            rows.KINDS_BY_CODE,
+            rows.element_type_from_code,
+            rows.from_micros,
+        )
         with self._read() as conn:
             cursor = statement.execute(driver_cursor(conn), {})
             while chunk := cursor.fetchmany(_HISTORY_CHUNK):
-                for seq, instance_id, kind, at, element_id, element_type, scope in chunk:
+                for seq, instance_id, kind, at, element_id, tag, stored, own in chunk:
                     yield StepEvent(
                         seq,
                         instance_id,
                         kinds[kind],
                         when(at),
                         element_id,
-                        element_type,
-                        scope,
+                        element_type(tag),
+                        rows.stored_process(stored, own),
                     )
 
     # -- access tokens ---------------------------------------------------------------------------
@@ -1093,16 +1168,6 @@ class SqlStore:
         if self._liveness is not None:
             self._liveness.close()
         self._engine.dispose()
-
-
-def _utc_text(text: str) -> datetime:
-    """A time as SQLite keeps it (UTC wall time, see ``UtcDateTime``) read back aware: five
-    times faster than the type's own conversion, which counts when a KPI pass reads 100,000."""
-    return datetime.fromisoformat(text + "+00:00")
-
-
-def _as_given(moment: datetime) -> datetime:
-    return moment
 
 
 def _json(value: Any) -> str:
