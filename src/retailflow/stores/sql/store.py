@@ -299,6 +299,11 @@ _KEYED_SUBSCRIPTION = _MESSAGE_SUBSCRIPTIONS.where(
     subscriptions.c.correlation_key == bindparam("b_key")
 )
 _KEYLESS_SUBSCRIPTION = _MESSAGE_SUBSCRIPTIONS.where(subscriptions.c.correlation_key.is_(None))
+_ANY_BUFFERED = (
+    select(buffered_messages.c.id)
+    .where(buffered_messages.c.expires_at > bindparam("b_now"))
+    .limit(1)
+)
 # Driven by the buffer, usually empty, not by the subscriptions, of which thousands may wait:
 # run() asks every time.
 _LOST_WAKE_UPS = (
@@ -511,19 +516,25 @@ class SqlStore:
         self._hold_claimants(checkpoints)
         with self._driver_write() as tx:
             for checkpoint in checkpoints:
-                tx.execute(_SAVEPOINT, {})
+                undoable = _needs_savepoint(checkpoint)
+                if undoable:
+                    tx.execute(_SAVEPOINT, {})
                 try:
                     self._apply(tx, checkpoint)
                 except (ConcurrentUpdateError, NotFoundError) as refused:
-                    tx.execute(_ROLLBACK_TO_SAVEPOINT, {})
+                    if undoable:
+                        tx.execute(_ROLLBACK_TO_SAVEPOINT, {})
                     outcomes.append(refused)
                 else:
                     outcomes.append(None)
-                tx.execute(_RELEASE_SAVEPOINT, {})
+                if undoable:
+                    tx.execute(_RELEASE_SAVEPOINT, {})
         return outcomes
 
     def _apply(self, tx: DriverWrites, checkpoint: Checkpoint) -> None:
-        """Write one checkpoint in the open transaction."""
+        """Write one checkpoint in the open transaction. A step is refused
+        (``ConcurrentUpdateError``, ``NotFoundError``) by its version check, before it writes
+        anything, unless ``_needs_savepoint`` says otherwise."""
         instance = checkpoint.instance
         if checkpoint.consumed_message_ids:
             _consume_messages(tx, checkpoint.consumed_message_ids)
@@ -680,23 +691,19 @@ class SqlStore:
 
         On PostgreSQL ``owner`` holds its liveness lock from now until the store is closed,
         and the claims of owners that hold none (their process died) are free too."""
+        params = {"b_now": now, "b_owner": owner, "b_lease_until": lease_until, "b_limit": limit}
         if self._liveness is not None:
             self._liveness.hold(owner)
+            with self._one_statement() as conn:
+                claimed = [
+                    rows.job_from_row(row) for row in conn.execute(_CLAIM_WITH_LIVENESS, params)
+                ]
         elif not self._exists(_ANY_CLAIMABLE, {"b_now": now}):
             return []
-        with self._one_statement() as conn:
-            claimed = [
-                rows.job_from_row(row)
-                for row in conn.execute(
-                    _CLAIM if self._liveness is None else _CLAIM_WITH_LIVENESS,
-                    {
-                        "b_now": now,
-                        "b_owner": owner,
-                        "b_lease_until": lease_until,
-                        "b_limit": limit,
-                    },
-                )
-            ]
+        else:
+            # SQLite: the claim is a write transaction like a commit, run as the commit's are.
+            with self._driver_write() as tx:
+                claimed = [rows.job_from_row(row) for row in tx.rows(_CLAIM, params)]
         return sorted(claimed, key=lambda job: (job.due_at, job.id))
 
     def release_job(self, job_id: str, *, owner: str) -> None:
@@ -883,6 +890,8 @@ class SqlStore:
 
     def lost_wake_ups(self, now: datetime) -> list[Subscription]:
         """Open message subscriptions beside an unexpired buffered message for them."""
+        if not self._exists(_ANY_BUFFERED, {"b_now": now}):
+            return []  # the usual case, asked at every run(): one prepared read
         with self._read() as conn:
             return [
                 rows.subscription_from_row(row)
@@ -1366,6 +1375,24 @@ def _sync_wait_states(tx: DriverWrites, checkpoint: Checkpoint) -> list[Subscrip
         [task for task_id, task in wanted_tasks.items() if task_id not in stored["user_task"]],
     )
     return opened
+
+
+def _needs_savepoint(checkpoint: Checkpoint) -> bool:
+    """Whether a group commit must wrap the checkpoint in a savepoint to undo its refusal:
+    when ``SqlStore._apply`` consumes buffered messages (deleted before the version check),
+    opens message subscriptions (checked against the buffer after its writes), or starts an
+    instance (a duplicate id fails its INSERT, which aborts a PostgreSQL transaction). Any
+    other step is refused by its first statement, the version-checked UPDATE, which then
+    changed nothing, or not at all: two statements (two round trips on PostgreSQL) saved per
+    step."""
+    return (
+        checkpoint.expected_version is None
+        or bool(checkpoint.consumed_message_ids)
+        or any(
+            subscription.kind == SubscriptionKind.MESSAGE
+            for subscription in checkpoint.subscriptions
+        )
+    )
 
 
 def _consume_messages(tx: DriverWrites, message_ids: Sequence[str]) -> None:
