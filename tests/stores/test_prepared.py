@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import JSON, create_engine, select
 
 from retailflow.stores.sql.prepared import PreparedStatement, bind_processor
 from retailflow.stores.sql.schema import UtcDateTime, jobs
@@ -20,6 +21,7 @@ _SQLITE = create_engine("sqlite://").dialect
         datetime(2026, 12, 8, 5, 36, 59, tzinfo=UTC),  # no microseconds: still six digits
         datetime(2026, 12, 8, 1, 0, tzinfo=timezone(timedelta(hours=-5))),  # stored as UTC
         datetime(9, 1, 2, 3, 4, 5, 6, tzinfo=UTC),  # a year of one digit: padded to four
+        datetime(2026, 12, 8, 5, 0, tzinfo=ZoneInfo("UTC")),  # UTC, though not datetime's own
     ],
 )
 def test_a_time_is_bound_on_sqlite_as_sqlalchemy_binds_it(moment: datetime) -> None:
@@ -48,3 +50,13 @@ def test_rows_come_back_named_and_converted_to_their_columns_types() -> None:
     assert first.id == "job-1"
     assert first.due_at == datetime(2026, 12, 8, 5, 36, 59, 1, tzinfo=UTC)
     assert second.due_at is None
+
+
+@pytest.mark.parametrize("none_as_null", [False, True])
+@pytest.mark.parametrize("value", [None, {"amount": 50}, [1, "two"], "text", JSON.NULL])
+def test_json_is_bound_as_sqlalchemy_binds_it(none_as_null: bool, value: object) -> None:
+    column_type = JSON(none_as_null=none_as_null)
+    sqlalchemy_own = column_type.dialect_impl(_SQLITE).bind_processor(_SQLITE)
+    fast = bind_processor(column_type, _SQLITE)
+    assert sqlalchemy_own is not None and fast is not None
+    assert fast(value) == sqlalchemy_own(value)
