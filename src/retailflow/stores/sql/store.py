@@ -82,6 +82,7 @@ from retailflow.stores.sql import rows
 from retailflow.stores.sql.liveness import CLAIMABLE_FROM_THE_DEAD, Liveness
 from retailflow.stores.sql.pg_schema import create_schema, search_only, split_schema
 from retailflow.stores.sql.prepared import (
+    DriverConnections,
     DriverWrites,
     PreparedStatement,
     PreparedStatements,
@@ -342,6 +343,9 @@ class SqlStore:
         self._liveness = Liveness(self._engine) if self._postgres else None
         self._upsert = postgresql.insert if self._postgres else sqlite.insert
         self._statements = PreparedStatements(self._engine.dialect)
+        # SQLite: the hot path's connections stay checked out between transactions. Not on
+        # PostgreSQL, where a checkout replaces the connections a server restart killed.
+        self._connections = DriverConnections(self._engine, keep=0 if self._postgres else 2)
         self._definitions: dict[str, ProcessDefinition] = {}
         # An in-memory SQLite database is one shared connection: transactions must take turns.
         self._serial: AbstractContextManager[Any] = (
@@ -386,7 +390,9 @@ class SqlStore:
             _store_errors(self._where),
             self._serial,
             driver_transaction(
-                self._engine, self._statements, begin=None if self._postgres else _BEGIN_IMMEDIATE
+                self._connections,
+                self._statements,
+                begin=None if self._postgres else _BEGIN_IMMEDIATE,
             ) as tx,
         ):
             yield tx
@@ -397,7 +403,7 @@ class SqlStore:
         with (
             _store_errors(self._where),
             self._serial,
-            driver_transaction(self._engine, self._statements, begin=None) as tx,
+            driver_transaction(self._connections, self._statements, begin=None) as tx,
         ):
             return tx.execute(query, params).fetchone()
 
@@ -1099,6 +1105,7 @@ class SqlStore:
         for their leases)."""
         if self._liveness is not None:
             self._liveness.close()
+        self._connections.close()
         self._engine.dispose()
 
 
