@@ -300,13 +300,14 @@ _KEYED_SUBSCRIPTION = _MESSAGE_SUBSCRIPTIONS.where(
     subscriptions.c.correlation_key == bindparam("b_key")
 )
 _KEYLESS_SUBSCRIPTION = _MESSAGE_SUBSCRIPTIONS.where(subscriptions.c.correlation_key.is_(None))
+# Whether any unexpired message is buffered: when none is (the usual case), ``lost_wake_ups``
+# is one prepared read.
 _ANY_BUFFERED = (
     select(buffered_messages.c.id)
     .where(buffered_messages.c.expires_at > bindparam("b_now"))
     .limit(1)
 )
-# Driven by the buffer, usually empty, not by the subscriptions, of which thousands may wait:
-# run() asks every time.
+# Driven by the buffer, usually empty, not by the subscriptions, of which thousands may wait.
 _LOST_WAKE_UPS = (
     select(subscriptions)
     .distinct()
@@ -897,7 +898,7 @@ class SqlStore:
     def lost_wake_ups(self, now: datetime) -> list[Subscription]:
         """Open message subscriptions beside an unexpired buffered message for them."""
         if not self._exists(_ANY_BUFFERED, {"b_now": now}):
-            return []  # the usual case, asked at every run(): one prepared read
+            return []
         with self._read() as conn:
             return [
                 rows.subscription_from_row(row)
