@@ -132,9 +132,6 @@ class Engine:
             worker_id=self.worker_id,
             lease=self.lease,
         )
-        # Lost wake-ups are what an older retailflow left (commits now never leave one): the
-        # first run() repairs them, later ones do not read the message buffer again for them.
-        self._lost_wake_ups_repaired = False
 
     # -- repository --------------------------------------------------------------------------
     def deploy(self, *paths: str | Path, require_handlers: bool = True) -> Deployment:
@@ -196,9 +193,7 @@ class Engine:
         ``claim_batch`` is how many due jobs one claim takes: many for a single process,
         few when workers share the jobs, so that none sits claimed while another worker idles.
         Jobs claimed but not run are given back."""
-        if not self._lost_wake_ups_repaired:
-            self._stepper.wake_up_lost()
-            self._lost_wake_ups_repaired = True
+        self._stepper.wake_up_lost()
         executed = self._jobs.run_due(max_jobs=max_jobs, stop=stop, claim_batch=claim_batch)
         self.store.purge_expired_messages(self.clock.now())
         return executed

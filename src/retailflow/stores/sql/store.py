@@ -307,7 +307,8 @@ _ANY_BUFFERED = (
     .where(buffered_messages.c.expires_at > bindparam("b_now"))
     .limit(1)
 )
-# Driven by the buffer, usually empty, not by the subscriptions, of which thousands may wait.
+# Driven by the buffer, usually empty, not by the subscriptions, of which thousands may wait:
+# run() asks every time.
 _LOST_WAKE_UPS = (
     select(subscriptions)
     .distinct()
