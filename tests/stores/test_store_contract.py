@@ -174,6 +174,60 @@ def test_stale_version_is_refused_and_changes_nothing(store: Store) -> None:
     assert [m.id for m in store.take_buffered_messages("paid", "SO-1", at(0))] == ["m1"]
 
 
+def test_a_group_commit_refuses_its_stale_steps_alone_and_commits_the_others(
+    store: Store,
+) -> None:
+    store.buffer_message(
+        BufferedMessage("m1", "paid", "SO-1", {}, expires_at=at(600), created_at=at(0))
+    )
+    i1 = start(store, instance("i1"), jobs=[job("j1")])
+    i2 = start(store, instance("i2"), jobs=[job("j2", "i2")])
+    i3 = start(store, instance("i3"))
+    i4 = start(store, instance("i4"))
+    step(store, i2, b"moved-on", jobs=[job("j2", "i2")])  # another writer's step
+
+    def grouped(current: Any, **sets: Any) -> Checkpoint:
+        advanced = replace(current, version=current.version + 1)
+        return Checkpoint(
+            instance=advanced, state=b"grouped", expected_version=current.version, **sets
+        )
+
+    outcomes = store.commit_many(
+        [
+            grouped(i1, jobs=[job("j1b")], history=[event("i1", "grouped")]),
+            # Stale: refused by its version check, before it writes anything.
+            grouped(i2, jobs=[job("j2b", "i2")], history=[event("i2", "stale")]),
+            # An id taken: its failed INSERT must not abort the rest of the group.
+            Checkpoint(instance=instance("i1"), state=b"again", expected_version=None),
+            # Opens a subscription beside a buffered message: refused after its writes.
+            grouped(
+                i3,
+                subscriptions=[subscription("s3", "i3", key="SO-1")],
+                history=[event("i3", "missed")],
+                now=at(0),
+            ),
+            grouped(i4, history=[event("i4", "grouped")]),
+        ]
+    )
+
+    assert [type(outcome) for outcome in outcomes] == [
+        type(None),
+        ConcurrentUpdateError,
+        ConcurrentUpdateError,
+        ConcurrentUpdateError,
+        type(None),
+    ]
+    assert store.load_state("i1")[1] == b"grouped"
+    assert [j.id for j in store.list_jobs(instance_id="i1")] == ["j1b"]
+    assert store.load_state("i2")[1] == b"moved-on"
+    assert [j.id for j in store.list_jobs(instance_id="i2")] == ["j2"]
+    assert store.load_state("i3")[0].version == 1
+    assert store.list_subscriptions("i3") == []
+    assert store.history("i2") == store.history("i3") == []
+    assert store.load_state("i4")[1] == b"grouped"
+    assert [e.element_id for e in store.history("i1")] == ["grouped"]
+
+
 def test_starting_an_instance_id_twice_is_refused(store: Store) -> None:
     start(store, instance("i1"), b"first")
 

@@ -86,6 +86,7 @@ from retailflow.stores.sql import rows
 from retailflow.stores.sql.liveness import CLAIMABLE_FROM_THE_DEAD, Liveness
 from retailflow.stores.sql.pg_schema import create_schema, search_only, split_schema
 from retailflow.stores.sql.prepared import (
+    DriverConnections,
     DriverWrites,
     PreparedStatement,
     PreparedStatements,
@@ -356,6 +357,13 @@ _KEYED_SUBSCRIPTION = _MESSAGE_SUBSCRIPTIONS.where(
     subscriptions.c.correlation_key == bindparam("b_key")
 )
 _KEYLESS_SUBSCRIPTION = _MESSAGE_SUBSCRIPTIONS.where(subscriptions.c.correlation_key.is_(None))
+# Whether any unexpired message is buffered: when none is (the usual case), ``lost_wake_ups``
+# is one prepared read.
+_ANY_BUFFERED = (
+    select(buffered_messages.c.id)
+    .where(buffered_messages.c.expires_at > bindparam("b_now"))
+    .limit(1)
+)
 # Driven by the buffer, usually empty, not by the subscriptions, of which thousands may wait:
 # run() asks every time.
 _LOST_WAKE_UPS = (
@@ -396,6 +404,9 @@ class SqlStore:
         self._liveness = Liveness(self._engine) if self._postgres else None
         self._upsert = postgresql.insert if self._postgres else sqlite.insert
         self._statements = PreparedStatements(self._engine.dialect)
+        # SQLite: the hot path's connections stay checked out between transactions. Not on
+        # PostgreSQL, where a checkout replaces the connections a server restart killed.
+        self._connections = DriverConnections(self._engine, keep=0 if self._postgres else 2)
         self._definitions: dict[str, ProcessDefinition] = {}
         # An in-memory SQLite database is one shared connection: transactions must take turns.
         self._serial: AbstractContextManager[Any] = (
@@ -440,7 +451,9 @@ class SqlStore:
             _store_errors(self._where),
             self._serial,
             driver_transaction(
-                self._engine, self._statements, begin=None if self._postgres else _BEGIN_IMMEDIATE
+                self._connections,
+                self._statements,
+                begin=None if self._postgres else _BEGIN_IMMEDIATE,
             ) as tx,
         ):
             yield tx
@@ -451,7 +464,7 @@ class SqlStore:
         with (
             _store_errors(self._where),
             self._serial,
-            driver_transaction(self._engine, self._statements, begin=None) as tx,
+            driver_transaction(self._connections, self._statements, begin=None) as tx,
         ):
             return tx.execute(query, params).fetchone()
 
@@ -570,19 +583,25 @@ class SqlStore:
         self._hold_claimants(checkpoints)
         with self._driver_write() as tx:
             for checkpoint in checkpoints:
-                tx.execute(_SAVEPOINT, {})
+                undoable = _needs_savepoint(checkpoint)
+                if undoable:
+                    tx.execute(_SAVEPOINT, {})
                 try:
                     self._apply(tx, checkpoint)
                 except (ConcurrentUpdateError, NotFoundError) as refused:
-                    tx.execute(_ROLLBACK_TO_SAVEPOINT, {})
+                    if undoable:
+                        tx.execute(_ROLLBACK_TO_SAVEPOINT, {})
                     outcomes.append(refused)
                 else:
                     outcomes.append(None)
-                tx.execute(_RELEASE_SAVEPOINT, {})
+                if undoable:
+                    tx.execute(_RELEASE_SAVEPOINT, {})
         return outcomes
 
     def _apply(self, tx: DriverWrites, checkpoint: Checkpoint) -> None:
-        """Write one checkpoint in the open transaction."""
+        """Write one checkpoint in the open transaction. A step is refused
+        (``ConcurrentUpdateError``, ``NotFoundError``) by its version check, before it writes
+        anything, unless ``_needs_savepoint`` says otherwise."""
         instance = checkpoint.instance
         if checkpoint.consumed_message_ids:
             _consume_messages(tx, checkpoint.consumed_message_ids)
@@ -739,23 +758,19 @@ class SqlStore:
 
         On PostgreSQL ``owner`` holds its liveness lock from now until the store is closed,
         and the claims of owners that hold none (their process died) are free too."""
+        params = {"b_now": now, "b_owner": owner, "b_lease_until": lease_until, "b_limit": limit}
         if self._liveness is not None:
             self._liveness.hold(owner)
+            with self._one_statement() as conn:
+                claimed = [
+                    rows.job_from_row(row) for row in conn.execute(_CLAIM_WITH_LIVENESS, params)
+                ]
         elif not self._exists(_ANY_CLAIMABLE, {"b_now": now}):
             return []
-        with self._one_statement() as conn:
-            claimed = [
-                rows.job_from_row(row)
-                for row in conn.execute(
-                    _CLAIM if self._liveness is None else _CLAIM_WITH_LIVENESS,
-                    {
-                        "b_now": now,
-                        "b_owner": owner,
-                        "b_lease_until": lease_until,
-                        "b_limit": limit,
-                    },
-                )
-            ]
+        else:
+            # SQLite: the claim is a write transaction like a commit, run as the commit's are.
+            with self._driver_write() as tx:
+                claimed = [rows.job_from_row(row) for row in tx.rows(_CLAIM, params)]
         return sorted(claimed, key=lambda job: (job.due_at, job.id))
 
     def release_job(self, job_id: str, *, owner: str) -> None:
@@ -942,6 +957,8 @@ class SqlStore:
 
     def lost_wake_ups(self, now: datetime) -> list[Subscription]:
         """Open message subscriptions beside an unexpired buffered message for them."""
+        if not self._exists(_ANY_BUFFERED, {"b_now": now}):
+            return []
         with self._read() as conn:
             return [
                 rows.subscription_from_row(row)
@@ -1167,6 +1184,7 @@ class SqlStore:
         for their leases)."""
         if self._liveness is not None:
             self._liveness.close()
+        self._connections.close()
         self._engine.dispose()
 
 
@@ -1433,6 +1451,24 @@ def _sync_wait_states(tx: DriverWrites, checkpoint: Checkpoint) -> list[Subscrip
         [task for task_id, task in wanted_tasks.items() if task_id not in stored["user_task"]],
     )
     return opened
+
+
+def _needs_savepoint(checkpoint: Checkpoint) -> bool:
+    """Whether a group commit must wrap the checkpoint in a savepoint to undo its refusal:
+    when ``SqlStore._apply`` consumes buffered messages (deleted before the version check),
+    opens message subscriptions (checked against the buffer after its writes), or starts an
+    instance (a duplicate id fails its INSERT, which aborts a PostgreSQL transaction). Any
+    other step is refused by its first statement, the version-checked UPDATE, which then
+    changed nothing, or not at all: two statements (two round trips on PostgreSQL) saved per
+    step."""
+    return (
+        checkpoint.expected_version is None
+        or bool(checkpoint.consumed_message_ids)
+        or any(
+            subscription.kind == SubscriptionKind.MESSAGE
+            for subscription in checkpoint.subscriptions
+        )
+    )
 
 
 def _consume_messages(tx: DriverWrites, message_ids: Sequence[str]) -> None:
