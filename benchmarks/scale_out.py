@@ -1,6 +1,6 @@
 """retailflow scaled out: worker processes on PostgreSQL, against one process on SQLite.
 
-    python benchmarks/scale_out.py [--instances 500] [--workers 1 2 4]
+    python benchmarks/scale_out.py [--instances 500] [--workers 1 2 4] [--rounds 1]
                                    [--stored 1000 10000 100000] [--postgres URL]
 
 (``--stored`` with no sizes leaves the growth table out.)
@@ -11,11 +11,15 @@ Three tables, measured in one run on ``ten_services.bpmn`` (ten service tasks, o
    the jobs all fall due at once: on a SQLite file with the embedded ``Engine.run()`` (one
    process), and on PostgreSQL with 1, 2, 4 ``retailflow worker`` processes; with the claim
    statement's latency (p50/p99) as the workers saw it, how often an instance's state was read
-   and restored (once per instance when each runs on one worker from start to end), and the
-   workers' CPU time per job (all workers together, from their first jobs to the end of their
-   last; the server's is not in it), which stays flat when workers do not redo each other's
-   work. Two workers cannot be twice as fast as one on a machine with fewer than three free
-   cores: the server and the workers share them. Instances are started beforehand on a
+   and restored (once per instance when each runs on one worker from start to end), the
+   workers' store calls and CPU time per job (all workers together, from their first jobs to
+   the end of their last; the server's is not in it), and how many of the machine's cores were
+   busy meanwhile (everything on it: workers, server, anything else). Store calls per job do
+   not depend on how busy the machine is: flat, they say that no worker redoes another's work;
+   CPU per job also rises when more processes than cores take turns on them (each resumes
+   with cold caches). ``--rounds`` repeats the worker runs, interleaved, each round's ratios
+   against its own 1-worker run. Two workers can only be 1.8x as fast as one where the cores
+   for it are free: the script says whether they were. Instances are started beforehand on a
    clock set in the future, so that starting them is not part of the measure.
 2. State bytes per instance, as stored.
 3. Growth: time per instance (start and run to the end) with 1k, 10k and 100k finished
@@ -57,8 +61,7 @@ POSTGRES_URL = os.environ.get(
     "RETAILFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
-JOBS_PER_INSTANCE = 11
-console = Console(width=140)
+console = Console(width=160)
 
 
 @contextmanager
@@ -118,6 +121,28 @@ def sqlite_single_process(folder: Path, count: int) -> float:
     return seconds
 
 
+def busy_cores() -> tuple[float, float] | None:
+    """The machine's CPU time so far, busy and in all, in core-seconds (Linux' /proc/stat;
+    ``None`` elsewhere)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    # user nice system idle iowait irq softirq steal (guest time is counted in user already)
+    ticks = [int(value) for value in fields[:8]]
+    per_second = os.sysconf("SC_CLK_TCK")
+    idle = ticks[3] + ticks[4]
+    return (sum(ticks) - idle) / per_second, sum(ticks) / per_second
+
+
+def cores_busy(since: tuple[float, float] | None) -> float | None:
+    """How many cores were busy on average since ``since`` (a ``busy_cores()`` reading)."""
+    now = busy_cores()
+    if since is None or now is None or now[1] <= since[1]:
+        return None
+    return (now[0] - since[0]) / (now[1] - since[1]) * (os.cpu_count() or 1)
+
+
 @dataclass(frozen=True, slots=True)
 class WorkerRun:
     """What ``workers`` worker processes took to run every instance."""
@@ -126,6 +151,15 @@ class WorkerRun:
     claims: list[float]
     cpu_seconds: float
     restores: int
+    jobs: int
+    store_calls: int
+    busy_before: float | None
+    busy_during: float | None
+    """Cores busy while the workers polled an idle store, and while they ran the jobs."""
+
+    @property
+    def cpu_per_job(self) -> float:
+        return self.cpu_seconds / self.jobs
 
 
 def postgres_workers(server: str, folder: Path, count: int, workers: int) -> WorkerRun:
@@ -158,12 +192,17 @@ def postgres_workers(server: str, folder: Path, count: int, workers: int) -> Wor
                     env={**env, "BENCH_CLAIM_LOG": str(logs[-1])},
                 )
             )
-        time.sleep(3)  # every worker is up and polling an idle store
+        time.sleep(2)  # every worker is up and polling an idle store
+        idle = busy_cores()
+        time.sleep(1)
+        busy_before = cores_busy(idle)
         make_due(url)
+        running = busy_cores()
         started = time.perf_counter()
         while completed(url) < count:
             time.sleep(0.02)
         seconds = time.perf_counter() - started
+        busy_during = cores_busy(running)
         for process in processes:
             process.terminate()
         for process in processes:
@@ -174,6 +213,10 @@ def postgres_workers(server: str, folder: Path, count: int, workers: int) -> Wor
         [d for one in measured for d in one["claims"]],
         sum(one["cpu"] for one in measured),
         sum(one["restores"] for one in measured),
+        sum(one["jobs"] for one in measured),
+        sum(one["store_calls"] for one in measured),
+        busy_before,
+        busy_during,
     )
 
 
@@ -247,6 +290,40 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
 
 
+def _shown_busy(run: WorkerRun) -> str:
+    if run.busy_before is None or run.busy_during is None:
+        return "unknown"
+    return f"{run.busy_before:.1f} -> {run.busy_during:.1f}"
+
+
+def two_workers_verdict(single: list[WorkerRun]) -> str:
+    """Whether this machine had the cores for 2 workers to run 1.8x as fast as one: twice
+    what one worker's run needs (what it added to the busy cores, for itself and its server
+    backend, and at least the worker's own CPU, which a machine busy already hides), beside
+    what was busy before it started."""
+    cores = os.cpu_count() or 1
+    known = [r for r in single if r.busy_before is not None and r.busy_during is not None]
+    if not known:
+        return (
+            f"{cores} cores; how busy they were is unknown here, so whether 2 workers can "
+            "reach 1.8x of one on this machine is not measured."
+        )
+    run = min(known, key=lambda r: r.seconds)
+    assert run.busy_before is not None and run.busy_during is not None
+    one = max(run.busy_during - run.busy_before, run.cpu_seconds / run.seconds)
+    needed = run.busy_before + 2 * one
+    verdict = (
+        "2 workers at 1.8x of one CANNOT be measured on this machine: the cores are not there"
+        if needed > cores
+        else "the cores for 2 workers at 1.8x of one were free"
+    )
+    return (
+        f"{cores} cores. One worker's run needed {one:.1f} (the worker and its server backend) "
+        f"beside {run.busy_before:.1f} busy before it; two need {needed:.1f} of {cores}: "
+        f"{verdict}."
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--instances", type=int, default=500)
@@ -256,13 +333,17 @@ def main() -> None:
         "--sample", type=int, default=100, help="instances timed at each stored size"
     )
     parser.add_argument("--postgres", default=POSTGRES_URL)
+    parser.add_argument("--rounds", type=int, default=1, help="worker runs repeated, interleaved")
     args = parser.parse_args()
     n = args.instances
 
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         sqlite_seconds = sqlite_single_process(folder, n)
-        runs = {k: postgres_workers(args.postgres, folder, n, k) for k in args.workers}
+        rounds = [
+            {k: postgres_workers(args.postgres, folder, n, k) for k in args.workers}
+            for _ in range(args.rounds)
+        ]
         with postgres_schema(args.postgres) as url:
             postgres_state = state_bytes(url, 50)
             postgres_growth = growth(url, args.stored, args.sample)
@@ -271,41 +352,46 @@ def main() -> None:
 
     sqlite_rate = n / sqlite_seconds
     table = Table(
-        title=f"Throughput: {n} instances of ten_services.bpmn (11 jobs each), all due at once"
+        title=f"Throughput: {n} instances of ten_services.bpmn (10 jobs each), all due at once"
     )
     for column in (
         "run",
-        "instances / s",
-        "vs SQLite, 1 process",
+        "inst / s",
+        "vs SQLite",
         "vs 1 worker",
         "claim p50 ms",
         "claim p99 ms",
         "claims",
-        "restores / instance",
+        "restores / inst",
+        "store calls / job",
         "worker CPU ms / job",
         "CPU vs 1 worker",
+        "cores busy before -> during",
     ):
         table.add_column(column, justify="left" if column == "run" else "right")
-    table.add_row(
-        "SQLite file, one process, Engine.run()", f"{sqlite_rate:,.0f}", "1.00x", *[""] * 7
-    )
-    first = runs[args.workers[0]]
-    jobs_run = n * JOBS_PER_INSTANCE
-    for workers, run in runs.items():
-        rate = n / run.seconds
-        table.add_row(
-            f"PostgreSQL, {workers} worker process(es)",
-            f"{rate:,.0f}",
-            f"{rate / sqlite_rate:.2f}x",
-            f"{first.seconds / run.seconds:.2f}x",
-            f"{percentile(run.claims, 0.5) * 1000:.2f}",
-            f"{percentile(run.claims, 0.99) * 1000:.2f}",
-            f"{len(run.claims):,}",
-            f"{run.restores / n:.2f}",
-            f"{run.cpu_seconds / jobs_run * 1000:.2f}",
-            f"{run.cpu_seconds / first.cpu_seconds:.2f}x",
-        )
+    table.add_row("SQLite file, 1 process, Engine.run()", f"{sqlite_rate:,.0f}", "1.00x", *[""] * 9)
+    for number, runs in enumerate(rounds, 1):
+        first = runs[args.workers[0]]
+        for workers, run in runs.items():
+            rate = n / run.seconds
+            table.add_row(
+                f"PostgreSQL, {workers} worker(s)"
+                + (f", round {number}" if len(rounds) > 1 else ""),
+                f"{rate:,.0f}",
+                f"{rate / sqlite_rate:.2f}x",
+                f"{first.seconds / run.seconds:.2f}x",
+                f"{percentile(run.claims, 0.5) * 1000:.2f}",
+                f"{percentile(run.claims, 0.99) * 1000:.2f}",
+                f"{len(run.claims):,}",
+                f"{run.restores / n:.2f}",
+                f"{run.store_calls / run.jobs:.2f}",
+                f"{run.cpu_per_job * 1000:.2f}",
+                f"{run.cpu_per_job / first.cpu_per_job:.2f}x",
+                _shown_busy(run),
+            )
     console.print(table)
+    if 1 in args.workers and 2 in args.workers:
+        print(two_workers_verdict([runs[1] for runs in rounds]))
 
     sizes = Table(title="Stored state of a finished instance")
     sizes.add_column("store")
