@@ -13,6 +13,20 @@ to write anything: a task on every state change, a workflow when it starts, comp
 cancelled (with a walk listing every task). retailflow puts SpiffWorkflow's loggers at WARNING
 (``quiet_logs``), so both are built here only when the logger would write the record.
 
+Two of SpiffWorkflow's task-tree walks run on every instance: a catching event (a start
+event, say) looks for the tasks of its own spec below it, and the join that ends a process
+looks for any unfinished task before it lets the process end. Both walk every task with
+SpiffWorkflow's general-purpose iterator; here the first walks the tree directly and the
+second scans the task table, checking only unfinished tasks' ancestors. Each finds what the
+iterator finds, depth limit included.
+
+A new workflow (or sub-process) starts as its spec's whole predicted task tree: SpiffWorkflow
+builds it by predicting every path from the start, the same tree for every instance of a spec
+(no data exists yet). The first instance of a spec plants it that way and keeps its shape
+(each task's spec, parent and state, in creation order); the next ones are built from that
+shape directly, same tasks in the same order, new ids. While SpiffWorkflow's task log writes,
+every tree is predicted as before, so that its records stay complete.
+
 ``RetailWorkflow`` is what ``ProcessRun`` starts and what ``StateCodec`` restores; its
 sub-processes and call activities are ``RetailSubWorkflow``, and every task is a
 ``RetailTask``.
@@ -22,9 +36,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from operator import attrgetter
+from typing import Any, NamedTuple
+from uuid import uuid4
+from weakref import WeakKeyDictionary
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.control import _EndJoin
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.specs.base import TaskSpec
@@ -35,6 +53,9 @@ _WORKFLOW_LOG = logging.getLogger("spiff.workflow")
 """The logger SpiffWorkflow writes a workflow's start, completion and cancellation to (INFO)."""
 _TASK_LOG = logging.getLogger("spiff.task")
 """The logger SpiffWorkflow writes a task's state changes to (INFO; DEBUG when unchanged)."""
+task_state = attrgetter("_state")
+"""A task's state, read in C: ``WAITING in map(task_state, tasks)`` scans a task table
+without a Python frame per task (the ``state`` property is one call per task)."""
 
 
 class RetailTask(Task):
@@ -52,6 +73,16 @@ class RetailTask(Task):
             task._ready()
         return task
 
+    @property
+    def children(self) -> list[Task]:
+        """``Task.children``, looked up in C (SpiffWorkflow reads it on every prediction,
+        completion and walk)."""
+        return list(map(self.workflow.tasks.get, self._children))
+
+    @children.setter
+    def children(self, tasks: list[Task]) -> None:
+        self._children = [child.id for child in tasks]
+
     def _set_state(self, value: int) -> None:
         """``Task._set_state``; without its log record when the logger would drop it."""
         if value == self.state:
@@ -64,6 +95,111 @@ class RetailTask(Task):
             self._state = value
 
 
+_MAX_DEPTH = 1000
+"""How deep below its first task SpiffWorkflow's task iterator looks (its ``max_depth``)."""
+
+
+def _named_below(first: Task, spec_name: str) -> list[Task]:
+    """What ``get_tasks(first, spec_name=...)`` returns: the tasks of that spec in ``first``'s
+    subtree, sub-processes included, depth first, as deep as the iterator looks."""
+    found = []
+    subprocesses = first.workflow.top_workflow.subprocesses
+    pending = [(first, 0)]
+    while pending:
+        task, depth = pending.pop()
+        if task.task_spec.name == spec_name:
+            found.append(task)
+        if depth < _MAX_DEPTH and (task._children or subprocesses):
+            below = task.children
+            subprocess = subprocesses.get(task.id) if subprocesses else None
+            if subprocess is not None:
+                below.insert(0, subprocess.task_tree)
+            depth += 1
+            pending.extend([(child, depth) for child in reversed(below)])
+    return found
+
+
+class RetailEndJoin(_EndJoin):
+    """The join that ends a process, its threshold found without a walk of the whole tree."""
+
+    def _check_threshold_unstructured(self, my_task: Task) -> bool:
+        """``_EndJoin``'s answer: whether its walk from the root (which stops below tasks of
+        this spec, and at the iterator's depth) meets no unfinished task but ``my_task``."""
+        workflow = my_task.workflow
+        for task in workflow.tasks.values():
+            if (
+                task is not my_task
+                and task._state & TaskState.NOT_FINISHED_MASK
+                and _walked_to(task, self.name, workflow)
+            ):
+                return False
+        return True
+
+
+def _walked_to(task: Task, end_at: str, workflow: Any) -> bool:
+    """Whether a walk of ``workflow``'s tree from its root that does not descend below tasks
+    of spec ``end_at`` reaches ``task``."""
+    tasks = workflow.tasks
+    depth = 0
+    top = task
+    parent = tasks.get(task._parent)
+    while parent is not None:
+        depth += 1
+        if parent.task_spec.name == end_at or depth > _MAX_DEPTH:
+            return False
+        top = parent
+        parent = tasks.get(parent._parent)
+    return top is workflow.task_tree
+
+
+def use_retail_end_joins(spec: Any) -> None:
+    """Make the join that ends ``spec``'s process a ``RetailEndJoin`` (``BpmnProcessSpec``
+    creates an ``_EndJoin`` itself; the state stores task specs by name, so nothing else
+    changes)."""
+    if spec is not None and type(spec.end) is _EndJoin:
+        spec.end.__class__ = RetailEndJoin
+
+
+class _Planted(NamedTuple):
+    """One task of a freshly planted tree: its spec, its parent's position in the tree's
+    creation order (-1 for the root), and its predicted state."""
+
+    spec: TaskSpec
+    parent: int
+    state: int
+
+
+_PLANTED: WeakKeyDictionary[Any, tuple[_Planted, ...] | None] = WeakKeyDictionary()
+"""The planted tree of each (sub)process spec, in creation order; None for a spec whose tree
+cannot be copied (see ``_shape``)."""
+
+
+def _shape(workflow: Any) -> tuple[_Planted, ...] | None:
+    """The shape of ``workflow``'s just-planted tree, or None when a copy of it would not be
+    the tree SpiffWorkflow plants: a task with data, internal data, a trigger or a thread of its
+    own, or children out of creation order."""
+    order = {task_id: index for index, task_id in enumerate(workflow.tasks)}
+    root = workflow.task_tree
+    shape = []
+    for task in workflow.tasks.values():
+        if (
+            task.data
+            or task.internal_data
+            or task.triggered
+            or task.thread_id != root.thread_id
+            or [order[child] for child in task._children]
+            != sorted(order[c] for c in task._children)
+        ):
+            return None
+        parent = -1 if task._parent is None else order[task._parent]
+        shape.append(_Planted(task.task_spec, parent, task._state))
+    return (
+        tuple(shape)
+        if shape and shape[0].parent == -1 and shape[0].spec is root.task_spec
+        else None
+    )
+
+
 class _CheapStepping:
     """The overrides shared by the process and its sub-workflows."""
 
@@ -73,17 +209,57 @@ class _CheapStepping:
 
     def _plant_task_tree(self) -> None:
         """What ``Workflow.__init__`` does for a new (not restored) workflow, with a
-        ``RetailTask`` as the root, so every task under it is one too."""
-        self.task_tree = RetailTask(self, self.spec.start, state=TaskState.FUTURE)
-        self.task_tree.task_spec._predict(self.task_tree, mask=TaskState.NOT_FINISHED_MASK)
+        ``RetailTask`` as the root, so every task under it is one too; the predicted tree
+        copied from the spec's first instance when it can be (see the module's doc)."""
+        quiet = not _TASK_LOG.isEnabledFor(logging.DEBUG)
+        shape = _PLANTED.get(self.spec) if quiet else None
+        if shape is not None:
+            self._copy(shape)
+        else:
+            self.task_tree = RetailTask(self, self.spec.start, state=TaskState.FUTURE)
+            self.task_tree.task_spec._predict(self.task_tree, mask=TaskState.NOT_FINISHED_MASK)
+            if quiet and self.spec not in _PLANTED:
+                _PLANTED[self.spec] = _shape(self)
         if _WORKFLOW_LOG.isEnabledFor(logging.INFO):
             _WORKFLOW_LOG.info("Initialized workflow", extra=self.collect_log_extras())
         self.task_tree._ready()
 
+    def _copy(self, shape: tuple[_Planted, ...]) -> None:
+        """The tree ``shape`` describes, made as ``Task.__init__`` and ``_add_child`` make each
+        task, in the same order."""
+        tasks = self.tasks
+        thread_id = RetailTask.thread_id_pool
+        now = time.time()
+        made: list[RetailTask] = []
+        for spec, parent, state in shape:
+            task = RetailTask.__new__(RetailTask)
+            task.id = task_id = uuid4()
+            tasks[task_id] = task
+            task.workflow = self
+            task._parent = None if parent < 0 else made[parent].id
+            task._children = []
+            task._state = state
+            task.triggered = False
+            task.task_spec = spec
+            task.thread_id = thread_id
+            task.data = {}
+            task.internal_data = {}
+            task.last_state_change = now
+            if parent >= 0:
+                made[parent]._children.append(task_id)
+            made.append(task)
+        self.task_tree = made[0]
+
+    def get_tasks(self, first_task: Task | None = None, **kwargs: Any) -> list[Task]:
+        """``Workflow.get_tasks``; a search by spec name alone walks the tree directly."""
+        if kwargs.keys() == {"spec_name"}:
+            return _named_below(first_task or self.task_tree, kwargs["spec_name"])
+        tasks: list[Task] = super().get_tasks(first_task, **kwargs)  # type: ignore[misc]
+        return tasks
+
     def update_waiting_tasks(self) -> None:
         """SpiffWorkflow's walk, only when some task of this workflow waits."""
-        waiting = TaskState.WAITING
-        if any(task._state & waiting for task in self.tasks.values()):
+        if TaskState.WAITING in map(task_state, self.tasks.values()):
             super().update_waiting_tasks()  # type: ignore[misc]
 
     def collect_log_extras(self, dct: dict[str, Any] | None = None) -> dict[str, Any]:
