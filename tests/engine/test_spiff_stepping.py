@@ -11,6 +11,7 @@ from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import RFC_4122, UUID
 
 import pytest
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -190,3 +191,16 @@ def test_the_second_instance_of_a_spec_is_copied_not_predicted(
     assert predicted == []
     assert shape(copied) == shape(BpmnWorkflow(compiled.spec, compiled.subprocess_specs))
     assert predicted  # SpiffWorkflow's own planting predicts
+
+
+def test_task_ids_are_random_version_4_uuids() -> None:
+    compiled = compiled_processes(TESTS / "fixtures" / "gateways.bpmn")[0]
+    ids = [
+        task.id
+        for _ in range(20)
+        for task in RetailWorkflow(compiled.spec, compiled.subprocess_specs, SCRIPTS).tasks.values()
+    ]
+    assert len(set(ids)) == len(ids)
+    for task_id in ids:
+        assert task_id.version == 4 and task_id.variant == RFC_4122
+        assert UUID(str(task_id)) == task_id and hash(UUID(str(task_id))) == hash(task_id)

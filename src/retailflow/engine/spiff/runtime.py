@@ -320,7 +320,7 @@ class ProcessRun:
                 continue
             reported[task_id] = task
             self._mark_entered(task)
-        if not self.completed:
+        if self._workflow.spec.start.trigger_specs and not self.completed:
             self._add_triggers(states)
         return states
 

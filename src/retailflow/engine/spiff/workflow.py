@@ -35,11 +35,12 @@ sub-processes and call activities are ``RetailSubWorkflow``, and every task is a
 from __future__ import annotations
 
 import logging
+import os
 import time
 from operator import attrgetter
 from typing import Any, NamedTuple
-from uuid import uuid4
-from weakref import WeakKeyDictionary
+from uuid import UUID, SafeUUID
+from weakref import WeakKeyDictionary, WeakSet
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.control import _EndJoin
@@ -58,8 +59,50 @@ task_state = attrgetter("_state")
 without a Python frame per task (the ``state`` property is one call per task)."""
 
 
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+"""The version (4) and variant (RFC 4122) bits of a random UUID, as ``uuid4`` sets them."""
+
+
+def _new_id() -> UUID:
+    """``uuid4()``: 128 random bits with its version and variant, made without the argument
+    checks of ``UUID.__init__`` (a third of the cost of every task SpiffWorkflow creates)."""
+    task_id = object.__new__(UUID)
+    object.__setattr__(task_id, "int", int.from_bytes(os.urandom(16)) & _UUID4_CLEAR | _UUID4_SET)
+    object.__setattr__(task_id, "is_safe", SafeUUID.unknown)
+    return task_id
+
+
+def _new_task(workflow: Any, spec: TaskSpec, parent: Task | None, state: int) -> RetailTask:
+    """A task as ``Task.__init__`` makes one (its attributes in the same order), the last
+    child of ``parent``, in the same thread."""
+    task = RetailTask.__new__(RetailTask)
+    task.id = task_id = _new_id()
+    workflow.tasks[task_id] = task
+    task.workflow = workflow
+    task._parent = None if parent is None else parent.id
+    task._children = []
+    task._state = state
+    task.triggered = False
+    task.task_spec = spec
+    task.thread_id = RetailTask.thread_id_pool if parent is None else parent.thread_id
+    task.data = {}
+    task.internal_data = {}
+    task.last_state_change = time.time()
+    if parent is not None:
+        parent._children.append(task_id)
+    return task
+
+
+_TESTED: WeakSet[TaskSpec] = WeakSet()
+"""Task specs whose ``test()`` passed: it checks the spec alone (its inputs, a gateway's
+default), so it passes again every time a task of the spec becomes ready."""
+
+
 class RetailTask(Task):
-    """A task whose state changes build their log record only when ``spiff.task`` writes it."""
+    """A task whose state changes build their log record only when ``spiff.task`` writes it,
+    made without ``Task.__init__``'s lookups, and whose spec is tested once, not on every
+    ``_ready``."""
 
     def _add_child(self, task_spec: TaskSpec, state: int = TaskState.MAYBE) -> Task:
         """``Task._add_child``, the child a ``RetailTask`` too."""
@@ -67,11 +110,26 @@ class RetailTask(Task):
             raise WorkflowException(
                 "Attempt to add non-predicted child to predicted task", task_spec=self.task_spec
             )
-        task = RetailTask(self.workflow, task_spec, self, state=state)
-        task.thread_id = self.thread_id
+        task = _new_task(self.workflow, task_spec, self, state)
         if state == TaskState.READY:
             task._ready()
         return task
+
+    def _ready(self) -> None:
+        """``Task._ready``: ``TaskSpec._on_ready`` (test the spec, run its pre-assignments and
+        its hook), with the test left out once the spec has passed it."""
+        if self._state & (TaskState.COMPLETED | TaskState.CANCELLED):
+            return
+        self._set_state(TaskState.READY)
+        spec = self.task_spec
+        if spec in _TESTED:
+            for assignment in spec.pre_assign:
+                assignment.assign(self, self)
+            spec._on_ready_hook(self)
+        else:
+            spec._on_ready(self)
+            if type(spec)._on_ready is TaskSpec._on_ready:  # no class of its own changes it
+                _TESTED.add(spec)
 
     @property
     def children(self) -> list[Task]:
@@ -227,27 +285,9 @@ class _CheapStepping:
     def _copy(self, shape: tuple[_Planted, ...]) -> None:
         """The tree ``shape`` describes, made as ``Task.__init__`` and ``_add_child`` make each
         task, in the same order."""
-        tasks = self.tasks
-        thread_id = RetailTask.thread_id_pool
-        now = time.time()
         made: list[RetailTask] = []
         for spec, parent, state in shape:
-            task = RetailTask.__new__(RetailTask)
-            task.id = task_id = uuid4()
-            tasks[task_id] = task
-            task.workflow = self
-            task._parent = None if parent < 0 else made[parent].id
-            task._children = []
-            task._state = state
-            task.triggered = False
-            task.task_spec = spec
-            task.thread_id = thread_id
-            task.data = {}
-            task.internal_data = {}
-            task.last_state_change = now
-            if parent >= 0:
-                made[parent]._children.append(task_id)
-            made.append(task)
+            made.append(_new_task(self, spec, None if parent < 0 else made[parent], state))
         self.task_tree = made[0]
 
     def get_tasks(self, first_task: Task | None = None, **kwargs: Any) -> list[Task]:
