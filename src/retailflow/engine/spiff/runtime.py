@@ -9,7 +9,7 @@ SpiffWorkflow exceptions raised while advancing are turned into ``ExecutionError
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
@@ -50,11 +50,13 @@ from retailflow.engine.spiff.specs import (
     KeyedMessageEventDefinition,
     is_visible,
 )
-from retailflow.engine.spiff.workflow import RetailWorkflow, task_state
+from retailflow.engine.spiff.workflow import RetailWorkflow, in_states, task_state
 from retailflow.engine.variables import map_inputs
 from retailflow.model import BpmnError, ExecutionError, NotFoundError, RetailflowError
 
 _OPEN = TaskState.STARTED | TaskState.WAITING | TaskState.READY
+_OPEN_STATES = frozenset({TaskState.STARTED, TaskState.WAITING, TaskState.READY})
+_READY = frozenset({TaskState.READY})
 _NOT_FINISHED = frozenset(
     state for state in TaskState._values if state & TaskState.NOT_FINISHED_MASK
 )
@@ -810,8 +812,8 @@ class ProcessRun:
             if workflow.completed:
                 continue
             idle: list[Task] = []
-            for task in workflow.tasks.values():
-                if not task._state & _OPEN or isinstance(task.task_spec, _EndJoin):
+            for task in in_states(workflow.tasks.values(), _OPEN_STATES):
+                if isinstance(task.task_spec, _EndJoin):
                     continue
                 if not (isinstance(task.task_spec, EventSubprocess) and self._awaits_trigger(task)):
                     break  # a token is still on its way
@@ -941,12 +943,8 @@ class ProcessRun:
         workflow.refresh_timers()
 
     def _run_ready(self, workflow: Any) -> bool:
-        if TaskState.READY not in map(task_state, workflow.tasks.values()):
-            return False
         ready = [
-            task
-            for task in workflow.tasks.values()
-            if task._state == TaskState.READY and not task.task_spec.manual
+            task for task in in_states(workflow.tasks.values(), _READY) if not task.task_spec.manual
         ]
         compiled = self._compiled
         # Without listeners anywhere, there is nothing to fire before a task runs.
@@ -963,17 +961,20 @@ class ProcessRun:
                     self._interrupt_for_event_subprocesses()
         return bool(ready)
 
-    def _all_tasks(self) -> Iterable[Task]:
+    def _all_tasks(self) -> Collection[Task]:
         """Every task of the process and of its sub-processes."""
         workflow = self._workflow
         if not workflow.subprocesses:
             return workflow.tasks.values()  # type: ignore[no-any-return]
-        return chain(
-            workflow.tasks.values(), *(sp.tasks.values() for sp in workflow.subprocesses.values())
+        return list(
+            chain(
+                workflow.tasks.values(),
+                *(sp.tasks.values() for sp in workflow.subprocesses.values()),
+            )
         )
 
     def _open_tasks(self) -> list[Task]:
-        return [task for task in self._all_tasks() if task._state & _OPEN]
+        return list(in_states(self._all_tasks(), _OPEN_STATES))
 
     def _task(self, task_id: str, state: TaskState | None = None) -> Task:
         text = task_id.removesuffix(ASYNC_AFTER_JOB)
