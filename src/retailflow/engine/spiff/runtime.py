@@ -9,7 +9,7 @@ SpiffWorkflow exceptions raised while advancing are turned into ``ExecutionError
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
@@ -50,17 +50,11 @@ from retailflow.engine.spiff.specs import (
     KeyedMessageEventDefinition,
     is_visible,
 )
-from retailflow.engine.spiff.workflow import RetailWorkflow, in_states, task_state
+from retailflow.engine.spiff.workflow import RetailWorkflow, any_in
 from retailflow.engine.variables import map_inputs
 from retailflow.model import BpmnError, ExecutionError, NotFoundError, RetailflowError
 
 _OPEN = TaskState.STARTED | TaskState.WAITING | TaskState.READY
-_OPEN_STATES = frozenset({TaskState.STARTED, TaskState.WAITING, TaskState.READY})
-_READY = frozenset({TaskState.READY})
-_NOT_FINISHED = frozenset(
-    state for state in TaskState._values if state & TaskState.NOT_FINISHED_MASK
-)
-"""The states of a task not yet finished, each on its own (a task is in exactly one)."""
 # Scans of every task on each step read ``Task._state``: the ``state`` property is a Python
 # call per task, a visible cost when a step scans the whole table several times.
 TRIGGER = "trigger:"
@@ -275,7 +269,7 @@ class ProcessRun:
             return True
         # An interrupting event subprocess cancels the regular end, so no End task completes:
         # the process is done when nothing is left to do.
-        return _NOT_FINISHED.isdisjoint(map(task_state, self._all_tasks()))
+        return not any_in(self._all_tasks(), TaskState.NOT_FINISHED_MASK)
 
     @property
     def variables(self) -> dict[str, Any]:
@@ -812,8 +806,8 @@ class ProcessRun:
             if workflow.completed:
                 continue
             idle: list[Task] = []
-            for task in in_states(workflow.tasks.values(), _OPEN_STATES):
-                if isinstance(task.task_spec, _EndJoin):
+            for task in workflow.tasks.values():
+                if not task._state & _OPEN or isinstance(task.task_spec, _EndJoin):
                     continue
                 if not (isinstance(task.task_spec, EventSubprocess) and self._awaits_trigger(task)):
                     break  # a token is still on its way
@@ -944,7 +938,9 @@ class ProcessRun:
 
     def _run_ready(self, workflow: Any) -> bool:
         ready = [
-            task for task in in_states(workflow.tasks.values(), _READY) if not task.task_spec.manual
+            task
+            for task in workflow.tasks.values()
+            if task._state == TaskState.READY and not task.task_spec.manual
         ]
         compiled = self._compiled
         # Without listeners anywhere, there is nothing to fire before a task runs.
@@ -961,20 +957,17 @@ class ProcessRun:
                     self._interrupt_for_event_subprocesses()
         return bool(ready)
 
-    def _all_tasks(self) -> Collection[Task]:
+    def _all_tasks(self) -> Iterable[Task]:
         """Every task of the process and of its sub-processes."""
         workflow = self._workflow
         if not workflow.subprocesses:
             return workflow.tasks.values()  # type: ignore[no-any-return]
-        return list(
-            chain(
-                workflow.tasks.values(),
-                *(sp.tasks.values() for sp in workflow.subprocesses.values()),
-            )
+        return chain(
+            workflow.tasks.values(), *(sp.tasks.values() for sp in workflow.subprocesses.values())
         )
 
     def _open_tasks(self) -> list[Task]:
-        return list(in_states(self._all_tasks(), _OPEN_STATES))
+        return [task for task in self._all_tasks() if task._state & _OPEN]
 
     def _task(self, task_id: str, state: TaskState | None = None) -> Task:
         text = task_id.removesuffix(ASYNC_AFTER_JOB)
