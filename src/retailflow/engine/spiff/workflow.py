@@ -1,5 +1,5 @@
-"""SpiffWorkflow's workflow and task classes with three costs of every step taken off, same
-behaviour.
+"""SpiffWorkflow's workflow and task classes with the costs of every step that buy nothing
+taken off, same behaviour (``tests/engine/test_spiff_stepping.py`` holds them to it).
 
 After each task completes, SpiffWorkflow calls ``update_waiting_tasks``: a walk of the whole task
 tree looking for WAITING tasks (timers, messages, signals, event-based gateways, boundary
@@ -26,6 +26,10 @@ builds it by predicting every path from the start, the same tree for every insta
 (each task's spec, parent and state, in creation order); the next ones are built from that
 shape directly, same tasks in the same order, new ids. While SpiffWorkflow's task log writes,
 every tree is predicted as before, so that its records stay complete.
+
+Every task is made as ``Task.__init__`` makes one, without its lookups, with a random (version
+4) id made without ``UUID.__init__``'s argument checks; and a spec's ``test()``, a check of the
+spec alone that SpiffWorkflow repeats whenever a task becomes ready, runs once per spec.
 
 ``RetailWorkflow`` is what ``ProcessRun`` starts and what ``StateCodec`` restores; its
 sub-processes and call activities are ``RetailSubWorkflow``, and every task is a
