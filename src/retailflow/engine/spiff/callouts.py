@@ -12,9 +12,8 @@ through a context variable (``Callouts.active``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -72,16 +71,19 @@ class Callouts:
         self._expressions = expressions
         self._record = record
         self._process_listeners = process_listeners
+        self._tokens: list[Token[Callouts | None]] = []
 
-    @contextmanager
-    def active(self) -> Iterator[None]:
+    def active(self) -> Callouts:
         """Make this run the one whose end listeners fire while SpiffWorkflow completes
-        elements."""
-        token = _ACTIVE.set(self)
-        try:
-            yield
-        finally:
-            _ACTIVE.reset(token)
+        elements (``with callouts.active(): ...``; a class-based context manager, as it is
+        entered several times in every step)."""
+        return self
+
+    def __enter__(self) -> None:
+        self._tokens.append(_ACTIVE.set(self))
+
+    def __exit__(self, *exc_info: object) -> None:
+        _ACTIVE.reset(self._tokens.pop())
 
     def before_run(self, task: Task) -> None:
         """Before a task runs: the start listeners of its element, or of its process when

@@ -33,6 +33,7 @@ from retailflow.engine.spiff.specs import (
     DecisionTask,
     KeyedMessageEventDefinition,
 )
+from retailflow.engine.spiff.workflow import use_retail_end_joins
 from retailflow.model import DeploymentError, Finding, Severity
 
 _PROCESS = bpmn_tag("process")
@@ -86,6 +87,13 @@ class CompiledProcess:
     """Whether a (sub)process has so many elements that SpiffWorkflow's recursive walks along
     its paths may need more stack than Python's default (see ``deep_stack``)."""
 
+    event_subprocesses: bool = field(init=False, default=False)
+    """Whether any (sub)process of this one has an event subprocess."""
+
+    spec_facts: dict[Any, Any] = field(init=False, default_factory=dict, repr=False)
+    """What the runtime asks of each task spec on every step, learnt on first sight (see
+    ``facts``)."""
+
     def __post_init__(self) -> None:
         self.calls_out = bool(self.flow_listeners) or any(
             config.java_delegate is not None or config.listeners
@@ -93,6 +101,11 @@ class CompiledProcess:
         )
         self.deep = any(
             len(spec.task_specs) > _DEEP_SPEC_SIZE
+            for spec in (self.spec, *self.subprocess_specs.values())
+            if spec is not None
+        )
+        self.event_subprocesses = any(
+            getattr(spec.start, "trigger_specs", None)
             for spec in (self.spec, *self.subprocess_specs.values())
             if spec is not None
         )
@@ -105,14 +118,6 @@ class CompiledProcess:
         for spec in (self.spec, *self.subprocess_specs.values()):
             if spec is not None:
                 yield from spec.task_specs.values()
-
-    def has_event_subprocesses(self) -> bool:
-        """Whether any (sub)process of this one has an event subprocess."""
-        return any(
-            getattr(spec.start, "trigger_specs", None)
-            for spec in (self.spec, *self.subprocess_specs.values())
-            if spec is not None
-        )
 
     def job_topics(self) -> list[tuple[str, str]]:
         """``(element_id, topic)`` of every job (service-like tasks, message throw and end
@@ -254,6 +259,7 @@ def _compile_processes(
             _link_loop_children(each)
             _connect_triggered_event_subprocesses(each)
             connect_end_listeners(each)
+            use_retail_end_joins(each)
         compiled[process_id] = CompiledProcess(
             process_id,
             spec,

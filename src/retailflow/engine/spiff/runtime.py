@@ -5,15 +5,23 @@
 task) advances the workflow to its next wait states; ``wait_states`` then describes those in
 retailflow's types, and ``drain_steps`` hands over what happened for the history.
 SpiffWorkflow exceptions raised while advancing are turned into ``ExecutionError``.
+
+The engine drives a run a step at a time and reads it after each, so what a step costs beyond
+SpiffWorkflow's own work is kept small: task tables are scanned with plain loops over
+``Task._state`` (never walked as trees), what a scan asks of a task's spec comes from its
+``SpecFacts`` (``facts.py``, learnt once per spec), and the job, user task or catch the engine
+names next is found among the tasks the last ``wait_states`` reported, not by parsing its id
+and searching every (sub)workflow (``benchmarks/stepping.py`` measures it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
+from itertools import chain
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -26,12 +34,10 @@ from SpiffWorkflow.bpmn.specs.defaults import (
     StartEvent,
 )
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
-    CodeEventDefinition,
     ErrorEventDefinition,
     SignalEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
-from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
@@ -42,6 +48,7 @@ from retailflow.decisions import RuleHits
 from retailflow.engine.spiff.callouts import CalloutRunner, Callouts
 from retailflow.engine.spiff.compiler import CompiledProcess
 from retailflow.engine.spiff.deep_stack import with_deep_stack
+from retailflow.engine.spiff.facts import SpecFacts, facts_of
 from retailflow.engine.spiff.script_engine import RetailScriptEngine
 from retailflow.engine.spiff.serializer import StateCodec
 from retailflow.engine.spiff.specs import (
@@ -50,7 +57,7 @@ from retailflow.engine.spiff.specs import (
     KeyedMessageEventDefinition,
     is_visible,
 )
-from retailflow.engine.spiff.workflow import RetailWorkflow
+from retailflow.engine.spiff.workflow import RetailWorkflow, any_in
 from retailflow.engine.variables import map_inputs
 from retailflow.model import BpmnError, ExecutionError, NotFoundError, RetailflowError
 
@@ -75,9 +82,10 @@ ASYNC_AFTER_JOB = "@after"
 """Suffix of the id of the job that continues after a task's ``camunda:asyncAfter``."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PendingJob:
-    """A service task waiting for its handler."""
+    """A service task waiting for its handler. (Not frozen, as ``Step``: one is made on every
+    step, and a frozen dataclass takes several times as long to make.)"""
 
     task_id: str
     element_id: str
@@ -137,12 +145,14 @@ class WaitStates:
     failures: list[FailedActivation] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Step:
     """An element that completed during a step, for the history: the BPMN process it belongs
     to (a called process's own id for its elements), the variables it wrote when they came
     from outside (a handler's result, a person's input), the sequence flows its token took
-    out of it, and the rules of the decisions it evaluated."""
+    out of it, and the rules of the decisions it evaluated. Read-only by convention, not
+    frozen: several are made on every step, and a frozen dataclass's ``__init__`` (one
+    ``object.__setattr__`` per field) takes five times as long."""
 
     process_id: str
     element_id: str
@@ -190,6 +200,9 @@ class ProcessRun:
         self._entered: list[Step] = []
         self._thrown: list[Thrown] = []
         self._failed: list[FailedActivation] = []
+        self._reported: dict[str, Task] = {}
+        """The tasks of the wait states reported last, by id: the job, user task or catch the
+        engine names next is looked up here, not parsed and searched for."""
 
     # -- creating and persisting ------------------------------------------------------------
     @classmethod
@@ -263,7 +276,7 @@ class ProcessRun:
             return True
         # An interrupting event subprocess cancels the regular end, so no End task completes:
         # the process is done when nothing is left to do.
-        return not any(task._state & TaskState.NOT_FINISHED_MASK for task in self._all_tasks())
+        return not any_in(self._all_tasks(), TaskState.NOT_FINISHED_MASK)
 
     @property
     def variables(self) -> dict[str, Any]:
@@ -279,29 +292,38 @@ class ProcessRun:
     def wait_states(self) -> WaitStates:
         """What the instance waits for now, in retailflow's types."""
         states = WaitStates()
+        compiled = self._compiled
+        reported = self._reported = {}
         for task in self._open_tasks():
-            spec = task.task_spec
-            if not is_visible(spec):
+            facts = compiled.spec_facts.get(task.task_spec) or facts_of(compiled, task)
+            if not facts.visible:
                 continue
-            element_id = spec.bpmn_id
-            if task.state == TaskState.STARTED and isinstance(spec, ServiceTask):
+            state = task._state
+            if state == TaskState.STARTED and facts.service:
                 if not _waits_as_job(task):
                     continue  # a delegate that runs in the step
-                job = self._activated(states, task, element_id, partial(self._job, task))
+                task_id = str(task.id)
+                job = self._activated(
+                    states, task, facts.element_id, partial(self._job, task, task_id, facts)
+                )
                 if job is not None:
                     states.jobs.append(job)
-            elif task.state == TaskState.WAITING and isinstance(spec, CatchingEvent):
+            elif state == TaskState.WAITING and facts.catching:
+                task_id = str(task.id)
                 self._add_catch(states, task)
-            elif task.state == TaskState.READY and spec.manual:
+            elif state == TaskState.READY and facts.manual:
+                spec = task.task_spec
+                task_id = str(task.id)
                 states.user_tasks.append(
                     PendingUserTask(
-                        str(task.id), element_id, spec.bpmn_name, spec.extensions, dict(task.data)
+                        task_id, facts.element_id, spec.bpmn_name, spec.extensions, dict(task.data)
                     )
                 )
             else:
                 continue
+            reported[task_id] = task
             self._mark_entered(task)
-        if not self.completed:
+        if self._workflow.spec.start.trigger_specs and not self.completed:
             self._add_triggers(states)
         return states
 
@@ -352,23 +374,24 @@ class ProcessRun:
         states.failures.append(FailedActivation(str(task.id), element_id, message))
         return None
 
-    def _job(self, task: Task) -> PendingJob:
-        """The job of a service-like task; a job type or retries written as an expression is
-        evaluated once, when the job is created (as Camunda 8 does), against the task's
-        variables and its input mappings."""
-        spec = task.task_spec
-        config: ElementConfig = spec.extensions
-        topic, retries = config.job_type or "", config.retries
-        if expression_language(topic) is not None or config.retries_expression:
+    def _job(self, task: Task, task_id: str, facts: SpecFacts) -> PendingJob:
+        """The job of a service-like task (``task_id`` is the task's id as text); a job type
+        or retries written as an expression is evaluated once, when the job is created (as
+        Camunda 8 does), against the task's variables and its input mappings."""
+        static = facts.static_job
+        if static is not None:
+            topic, retries = static
+        else:
+            config: ElementConfig = task.task_spec.extensions
             evaluated = task.internal_data.get(_JOB)
             if evaluated is None:
                 evaluated = task.internal_data[_JOB] = self._evaluate_job(task, config)
             topic, retries = evaluated
-        if not config.job_type and config.java_delegate is not None:
-            topic = config.java_delegate[1]  # a delegate behind asyncBefore/asyncAfter
+            if not config.job_type and config.java_delegate is not None:
+                topic = config.java_delegate[1]  # a delegate behind asyncBefore/asyncAfter
         if _ASYNC_AFTER in task.internal_data:
-            return PendingJob(f"{task.id}{ASYNC_AFTER_JOB}", spec.bpmn_id, topic, retries)
-        return PendingJob(str(task.id), spec.bpmn_id, topic, retries)
+            return PendingJob(f"{task_id}{ASYNC_AFTER_JOB}", facts.element_id, topic, retries)
+        return PendingJob(task_id, facts.element_id, topic, retries)
 
     def _evaluate_job(self, task: Task, config: ElementConfig) -> tuple[str, int | None]:
         expressions = self._script_engine.expressions
@@ -544,7 +567,7 @@ class ProcessRun:
                     # event subprocesses cancelled.
                     while True:
                         interrupted = (
-                            self._compiled.has_event_subprocesses()
+                            self._compiled.event_subprocesses
                             and self._interrupt_for_event_subprocesses()
                         )
                         if not (self._end_idle_scopes() or interrupted):
@@ -684,18 +707,25 @@ class ProcessRun:
 
     def _record(self, task: Task, variables: Mapping[str, Any] | None = None) -> None:
         # SpiffWorkflow reports every task it ran, also those it left STARTED (jobs).
-        if is_visible(task.task_spec) and task.state == TaskState.COMPLETED:
-            taken = self._taken(task)
-            self._steps.append(
-                self._step(
-                    task,
-                    dict(variables or {}),
-                    tuple(flow for flow, _ in taken),
-                    task.internal_data.pop(DECISIONS_HIT, ()),
-                )
+        if task._state != TaskState.COMPLETED:
+            return
+        compiled = self._compiled
+        facts = facts_of(compiled, task)
+        if not facts.visible:
+            return
+        taken = self._taken(task, facts)
+        self._steps.append(
+            Step(
+                facts.scope,
+                facts.element_id,
+                facts.element_type,
+                dict(variables) if variables else {},
+                tuple([flow for flow, _ in taken]),
+                task.internal_data.pop(DECISIONS_HIT, ()),
             )
-            if self._compiled.flow_listeners:
-                self._take(task, taken)
+        )
+        if compiled.flow_listeners:
+            self._take(task, taken)
 
     def _record_repetition(self, task: Task) -> None:
         """A cycle timer fired and waits for its next time: this firing passed the event once,
@@ -705,37 +735,23 @@ class ProcessRun:
             str(child.id) for child in task.children if not child.state & TaskState.PREDICTED_MASK
         ]
 
-    def _step(
-        self,
-        task: Task,
-        variables: dict[str, Any],
-        flows: tuple[str, ...] = (),
-        decisions: tuple[RuleHits, ...] = (),
-    ) -> Step:
-        scope = self._compiled.scope(task.workflow.spec.name)
-        element_id = task.task_spec.bpmn_id
-        return Step(
-            scope,
-            element_id,
-            self._compiled.element_types.get((scope, element_id), "task"),
-            variables,
-            flows,
-            decisions,
-        )
+    def _step(self, task: Task, variables: dict[str, Any], flows: tuple[str, ...] = ()) -> Step:
+        facts = facts_of(self._compiled, task)
+        return Step(facts.scope, facts.element_id, facts.element_type, variables, flows)
 
     def _flows_taken(self, task: Task) -> tuple[str, ...]:
         """The sequence flows out of a task that just completed."""
-        return tuple(flow for flow, _ in self._taken(task))
+        return tuple([flow for flow, _ in self._taken(task, facts_of(self._compiled, task))])
 
-    def _taken(self, task: Task) -> list[tuple[str, Task]]:
+    def _taken(self, task: Task, facts: SpecFacts) -> list[tuple[str, Task]]:
         """The sequence flows out of a task that just completed, each with the task it led
         to: one to each element its children lead to. SpiffWorkflow may put internal tasks in
         between (a boundary event split, say), and keeps branches that may still be taken as
         predicted children. Children of earlier repetitions of a cycle timer were recorded
         when it fired."""
-        flows = self._compiled.sequence_flows
-        scope = self._compiled.scope(task.workflow.spec.name)
-        source = task.task_spec.bpmn_id
+        compiled = self._compiled
+        flows = compiled.sequence_flows
+        scope, source = facts.scope, facts.element_id
         taken = []
         following = task.children
         recorded = task.internal_data.get(_FLOWS_RECORDED)
@@ -743,10 +759,11 @@ class ProcessRun:
             following = [child for child in following if str(child.id) not in recorded]
         while following:
             child = following.pop(0)
-            if child.state & TaskState.PREDICTED_MASK:
+            if child._state & TaskState.PREDICTED_MASK:
                 continue
-            if is_visible(child.task_spec):
-                flow = flows.get((scope, source, child.task_spec.bpmn_id))
+            child_facts = facts_of(compiled, child)
+            if child_facts.visible:
+                flow = flows.get((scope, source, child_facts.element_id))
                 if flow is not None:
                     taken.append((flow, child))
             else:
@@ -797,7 +814,7 @@ class ProcessRun:
                 continue
             idle: list[Task] = []
             for task in workflow.tasks.values():
-                if not task.state & _OPEN or isinstance(task.task_spec, _EndJoin):
+                if not task._state & _OPEN or isinstance(task.task_spec, _EndJoin):
                     continue
                 if not (isinstance(task.task_spec, EventSubprocess) and self._awaits_trigger(task)):
                     break  # a token is still on its way
@@ -902,10 +919,14 @@ class ProcessRun:
         the process), a fraction of the cost on the job hot path."""
         workflow = self._workflow
         while True:
-            active = sorted(
-                (sp for sp in workflow.subprocesses.values() if not sp.completed),
-                key=lambda sp: sp.depth,
-                reverse=True,
+            active = (
+                sorted(
+                    (sp for sp in workflow.subprocesses.values() if not sp.completed),
+                    key=lambda sp: sp.depth,
+                    reverse=True,
+                )
+                if workflow.subprocesses
+                else []
             )
             for subprocess in active:
                 while self._run_ready(subprocess):
@@ -913,9 +934,12 @@ class ProcessRun:
                 if subprocess.parent_task_id is not None:
                     parent = workflow.get_task_from_id(subprocess.parent_task_id)
                     parent.task_spec._update(parent)
-            ran = self._run_ready(workflow)
+            if self._run_ready(workflow):
+                continue
+            if not workflow.subprocesses:
+                break
             started = sum(1 for sp in workflow.subprocesses.values() if not sp.completed)
-            if not ran and started <= len(active):
+            if started <= len(active):
                 break
         workflow.refresh_timers()
 
@@ -925,35 +949,54 @@ class ProcessRun:
             for task in workflow.tasks.values()
             if task._state == TaskState.READY and not task.task_spec.manual
         ]
+        compiled = self._compiled
+        # Without listeners anywhere, there is nothing to fire before a task runs.
+        listened = compiled.calls_out or compiled.process_listeners
         for task in ready:
-            if task.state == TaskState.READY:
-                self._callouts.before_run(task)
+            if task._state == TaskState.READY:
+                if listened:
+                    self._callouts.before_run(task)
                 task.run()
                 self._record(task)
-                if isinstance(
-                    getattr(task.task_spec, "event_definition", None), CodeEventDefinition
-                ):
+                if facts_of(compiled, task).code_event:
                     # An interrupting event subprocess it started ends the scope now, before
                     # the throw's outgoing flow runs on (Camunda terminates the throw too).
                     self._interrupt_for_event_subprocesses()
         return bool(ready)
 
-    def _all_tasks(self) -> Iterator[Task]:
-        yield from self._workflow.tasks.values()
-        for subprocess in self._workflow.subprocesses.values():
-            yield from subprocess.tasks.values()
+    def _all_tasks(self) -> Iterable[Task]:
+        """Every task of the process and of its sub-processes."""
+        workflow = self._workflow
+        if not workflow.subprocesses:
+            return workflow.tasks.values()  # type: ignore[no-any-return]
+        return chain(
+            workflow.tasks.values(), *(sp.tasks.values() for sp in workflow.subprocesses.values())
+        )
 
-    def _open_tasks(self) -> Iterator[Task]:
-        return (task for task in self._all_tasks() if task._state & _OPEN)
+    def _open_tasks(self) -> list[Task]:
+        return [task for task in self._all_tasks() if task._state & _OPEN]
 
     def _task(self, task_id: str, state: TaskState | None = None) -> Task:
-        try:
-            task = self._workflow.get_task_from_id(UUID(task_id.removesuffix(ASYNC_AFTER_JOB)))
-        except (SpiffWorkflowException, ValueError):
-            task = None
-        if task is None or (state is not None and task.state != state):
+        text = task_id.removesuffix(ASYNC_AFTER_JOB)
+        task = self._reported.get(text)
+        if task is None or not self._holds(task):
+            try:
+                task = self._workflow.get_task_from_id(UUID(text))
+            except (SpiffWorkflowException, ValueError):
+                task = None
+        if task is None or (state is not None and task._state != state):
             raise NotFoundError(f"no waiting task '{task_id}' in this instance")
         return task
+
+    def _holds(self, task: Task) -> bool:
+        """Whether ``task`` is (still) in the process or one of its sub-processes, where
+        ``BpmnWorkflow.get_task_from_id`` would find it."""
+        workflow = task.workflow
+        if workflow is not self._workflow and (
+            self._workflow.subprocesses.get(workflow.parent_task_id) is not workflow
+        ):
+            return False
+        return workflow.tasks.get(task.id) is task
 
     def _guard(self, task: Task, action: Any) -> None:
         try:
