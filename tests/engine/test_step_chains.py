@@ -366,7 +366,8 @@ def test_merged_steps_store_jobs_incidents_history_and_messages_as_two_commits_d
             state=lambda state=checkpoint.state: state,  # type: ignore[misc]
         )
 
-    assert not group.holds("i1")  # chained, not waited for
+    assert not group.holds(_job("b"))  # chained, not waited for
+    assert group.holds(_job("a"))  # the chain took this job away: it meets the flushed state
     group.flush()
 
     assert _stored(merged) == _stored(stepwise)
@@ -500,6 +501,55 @@ def test_a_thrown_signal_is_delivered_after_the_chain_that_threw_it_is_committed
         (listener.id, InstanceStatus.RUNNING),
     ]
     assert [task.element_id for task in engine.tasks(instance=listener.id)] == ["ship"]
+
+
+# A service task with an interrupting boundary timer, then a second task.
+TIMED_WORK = _definitions(f"""
+  <bpmn:process id="timed" isExecutable="true">
+    <bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="work" />
+    {_service("work", "f1", "f2")}
+    <bpmn:sequenceFlow id="f2" sourceRef="work" targetRef="ship" />
+    {_service("ship", "f2", "f3")}
+    <bpmn:sequenceFlow id="f3" sourceRef="ship" targetRef="done" />
+    <bpmn:endEvent id="done"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:boundaryEvent id="too_late" attachedToRef="work">
+      <bpmn:outgoing>f4</bpmn:outgoing>
+      <bpmn:timerEventDefinition><bpmn:timeDuration>PT1M</bpmn:timeDuration>
+      </bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:sequenceFlow id="f4" sourceRef="too_late" targetRef="timed_out" />
+    <bpmn:endEvent id="timed_out"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
+  </bpmn:process>""")
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_a_job_a_chained_step_took_away_meets_the_chain_s_state_not_the_stored_one(
+    kind: str, clock: VirtualClock, tmp_path: Path
+) -> None:
+    """Both the task's job and its boundary timer are due and claimed by one run(); the task
+    runs first and removes the timer. The timer's job, next in hand, must find the instance
+    moved on (as on a database), never the state stored before the chain."""
+    store: Store = MemoryStore() if kind == "memory" else SqlStore(f"sqlite:///{tmp_path / 't.db'}")
+    calls: list[str] = []
+    engine = engine_on(
+        store, clock, tmp_path, TIMED_WORK, recording_handlers(calls, "work", "ship")
+    )
+    order = engine.start("timed")
+    clock.advance(minutes=5)  # the worker was away: both jobs are due
+
+    engine.run()
+
+    assert calls == ["work", "ship"]
+    assert engine.instance(order.id).status == InstanceStatus.COMPLETED
+    completed = [
+        event.element_id
+        for event in engine.history(order.id)
+        if event.kind == HistoryKind.ELEMENT_COMPLETED
+    ]
+    assert "timed_out" not in completed and completed[-1] == "done"
+    assert [e.kind for e in engine.history(order.id)].count(HistoryKind.INSTANCE_COMPLETED) == 1
+    assert engine.jobs() == []
 
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])

@@ -86,10 +86,18 @@ class GroupCommit:
         # Instances whose chain failed: their steps are committed one by one from then on.
         self._unchained: set[str] = set()
 
-    def holds(self, instance_id: str) -> bool:
-        """Whether the instance's next step must wait for the commit of a step waiting here
-        (it is chained onto it instead on a store that keeps nothing durable)."""
-        return instance_id in self._waiting and not self.chains(instance_id)
+    def holds(self, job: Job) -> bool:
+        """Whether the step that runs ``job`` must wait for the commit of a step of its
+        instance waiting here. On a store that keeps nothing durable it is chained onto it
+        instead, unless the chain's last step no longer has the job (an interrupting boundary
+        event took its task away, or the instance ended): such a stale job must meet the
+        state the chain leads to, as it does on a database, not the one stored before it."""
+        waiting = self._waiting.get(job.instance_id)
+        if waiting is None:
+            return False
+        if not self.chains(job.instance_id):
+            return True
+        return all(pending.id != job.id for pending in waiting.checkpoint.jobs)
 
     def chains(self, instance_id: str) -> bool:
         """Whether the instance's steps are chained into one checkpoint per flush, their

@@ -89,7 +89,7 @@ class JobRunner:
         executed = 0
         try:
             while (max_jobs is None or executed < max_jobs) and not (stop and stop.is_set()):
-                if (budget.in_hand and group.holds(budget.in_hand[0].instance_id)) or group.full:
+                if (budget.in_hand and group.holds(budget.in_hand[0])) or group.full:
                     group.flush()  # may take back jobs its refused steps had claimed
                     continue
                 if not budget.in_hand:
