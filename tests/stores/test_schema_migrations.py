@@ -142,6 +142,12 @@ def test_history_rows_converted_down_to_0004_and_back_read_as_they_were_written(
     written = {key: store.history(key) for key in (waiting, done, owner)}
     everything = list(store.all_history())
     store.close()
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        # An event without variables stores SQL NULL, never JSON 'null'.
+        stored = conn.execute(text("SELECT CAST(variables AS TEXT) FROM history")).scalars().all()
+    engine.dispose()
+    assert None in stored and "null" not in stored
 
     alembic(database_url, "downgrade", "0004_cockpit_tokens_and_actor")
     engine = create_engine(database_url)
@@ -153,6 +159,7 @@ def test_history_rows_converted_down_to_0004_and_back_read_as_they_were_written(
     assert {row.instance_id for row in old} == {waiting, done, owner}
     assert old[0].kind == "instance_started"
     assert any(row.job_id is not None and len(row.job_id) == 36 for row in old)
+    assert all(row.variables not in (None, "null") for row in old)  # 0004 reads a mapping
 
     reopened = SqlStore(database_url)
     assert revision_of(database_url) == schema_version.head_revision()

@@ -255,7 +255,8 @@ history = Table(
     Column("element_id", _Key),
     Column("element_type", _Key),
     Column("attempt", Integer),
-    Column("variables", JSON),
+    # SQL NULL, not JSON 'null', when an event has none: what 0005 writes and reads back.
+    Column("variables", JSON(none_as_null=True)),
     Column("process_id", _Key),
     Column("actor", _Key),
     Column("instance", BigInteger),

@@ -119,7 +119,10 @@ def downgrade() -> None:
         "WHERE process_id IS NULL"
     )
     op.execute(f"UPDATE history SET process_id = NULL WHERE process_id = '{rows.NO_PROCESS}'")
-    op.execute("UPDATE history SET variables = '{}' WHERE variables IS NULL")
+    op.execute(
+        "UPDATE history SET variables = '{}' "
+        "WHERE variables IS NULL OR CAST(variables AS TEXT) = 'null'"
+    )
     _rewrite(
         ("kind", "at", "job_id", "element_type"),
         ("kind_name", "at_time", "job_text", "element_type"),
