@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import MISSING, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from store_builders import (
 from retailflow.model import (
     BufferedMessage,
     ConcurrentUpdateError,
+    HistoryEvent,
     HistoryKind,
     Incident,
     InstanceQuery,
@@ -887,6 +888,26 @@ def test_history_is_returned_in_append_order_with_increasing_seq(store: Store) -
     assert replace(events[2], seq=None) == event(
         "i1", "reserve", when=3, variables={"reserved": [1, 2]}
     )
+
+
+def test_every_field_of_a_history_event_is_kept(store: Store) -> None:
+    """A store that copies or encodes events field by field keeps each one; a field added to
+    ``HistoryEvent`` fails here until it is given a value below (and a column, where stored)."""
+    full = replace(
+        event("i1", "reserve", when=2, variables={"reserved": 2}),
+        element_type="serviceTask",
+        attempt=3,
+        job_id="0f5a3a0e-2c1b-4d7e-9a59-0d3c5b2e7f10",
+        process_id="order",
+        actor="olivia",
+    )
+    for spec in fields(HistoryEvent):
+        if spec.default is not MISSING and spec.name != "seq":
+            assert getattr(full, spec.name) != spec.default, f"give {spec.name} a value here"
+    current = start(store, instance("i1"))
+    step(store, current, history=[full])
+
+    assert replace(store.history("i1")[-1], seq=None) == full
 
 
 def test_all_history_spans_instances_in_append_order_and_filters_by_definition(

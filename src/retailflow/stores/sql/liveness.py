@@ -67,7 +67,11 @@ class Liveness:
                 self._drop()
             if self._connection is None:
                 self._connection = self._connect()
-                self._watch = _watch(self._connection)
+                try:
+                    self._watch = _watch(self._connection)
+                except OSError as error:  # the socket closed as it was being watched
+                    self._drop()
+                    raise StoreUnavailableError(f"liveness connection lost: {error}") from error
             if owner in self._owners:
                 return
             self._owners.add(owner)
