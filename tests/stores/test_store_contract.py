@@ -29,6 +29,7 @@ from retailflow.model import (
     Incident,
     InstanceQuery,
     InstanceStatus,
+    Job,
     JobKind,
     JobState,
     NotFoundError,
@@ -908,6 +909,26 @@ def test_every_field_of_a_history_event_is_kept(store: Store) -> None:
     step(store, current, history=[full])
 
     assert replace(store.history("i1")[-1], seq=None) == full
+
+
+def test_a_stored_job_keeps_every_field(store: Store) -> None:
+    """A step's job comes back from the store with every field it was stored with: a field
+    added to ``Job`` fails here until it is given a value below (and a column, where
+    stored)."""
+    full = replace(
+        job("a", retries=2),
+        attempt=2,
+        lock_owner="w1",
+        lock_expires_at=at(31),
+        last_error="boom",
+    )
+    for spec in fields(Job):
+        if spec.default is not MISSING:
+            assert getattr(full, spec.name) != spec.default, f"give {spec.name} a value here"
+    start(store, instance("i1"), jobs=[full])
+
+    assert store.get_job("a") == full
+    assert store.list_jobs(instance_id="i1") == [full]
 
 
 def test_all_history_spans_instances_in_append_order_and_filters_by_definition(

@@ -10,7 +10,7 @@ none and claims nothing.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from retailflow.model import Job, JobKind
@@ -26,19 +26,19 @@ class ClaimBudget:
     in_hand: deque[Job] = field(default_factory=deque)
 
     def claim_new(self, jobs: list[Job], known: frozenset[str], now: datetime) -> list[Job]:
-        """Mark the new service jobs in ``jobs`` that are due now as claimed by ``owner``
-        (replacing them in ``jobs``, which the step then stores), as many as keep the jobs in
-        hand within ``limit``; ``known`` are the ids of jobs stored before the step. A crash
-        leaves them to lease expiry, like any claim. Returns them; ``hold`` takes them once the
-        step is committed."""
+        """Mark the new service jobs in ``jobs`` that are due now as claimed by ``owner`` (in
+        place: ``jobs`` are the step's own rows, built for it, which it then stores), as many
+        as keep the jobs in hand within ``limit``; ``known`` are the ids of jobs stored before
+        the step. A crash leaves them to lease expiry, like any claim. Returns them; ``hold``
+        takes them once the step is committed."""
         claimed: list[Job] = []
-        for index, job in enumerate(jobs):
-            if len(self.in_hand) + len(claimed) >= self.limit:
+        room = self.limit - len(self.in_hand)
+        for job in jobs:
+            if len(claimed) >= room:
                 break  # no more than one claim's worth in hand: the rest is for other workers
             if job.id not in known and job.kind == JobKind.SERVICE and job.due_at <= now:
-                jobs[index] = job = replace(
-                    job, attempt=1, lock_owner=self.owner, lock_expires_at=now + self.lease
-                )
+                job.attempt, job.lock_owner = 1, self.owner
+                job.lock_expires_at = now + self.lease
                 claimed.append(job)
         return claimed
 

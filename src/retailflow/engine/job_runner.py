@@ -218,8 +218,9 @@ class JobRunner:
         context = HandlerContext.for_job(job, instance, config.headers)
         try:
             inputs = map_inputs(config.inputs, visible, self._expressions, element_id)
-            with handler_timing.timed(job.topic or element_id):
-                result = self._callouts.invoke(handler, inputs, context)
+            result = handler_timing.timed_call(
+                job.topic or element_id, self._callouts.invoke, handler, inputs, context
+            )
             updates = copy_variables(
                 map_outputs(config.outputs, inputs, result, self._expressions, element_id),
                 f"handler '{job.topic}' at '{element_id}'",

@@ -399,9 +399,8 @@ class InstanceStepper:
         # An ended instance never moves again, so its engine state is dropped: the instance
         # row (status, variables, times) and its history are all that is read of it. A
         # chained step's state is dumped by the group's flush, as of the chain's last step.
-        dump = None if ended else partial(self._dump, run)
         chained = group is not None and group.chains(instance.id)
-        state = ENDED_STATE if dump is None or chained else dump()
+        state = ENDED_STATE if ended or chained else self._dump(run)
         updated = Instance(
             id=instance.id,
             definition_id=instance.definition_id,
@@ -451,17 +450,16 @@ class InstanceStepper:
             stored=None if expected_version is None else stored,
         )
         thrown = run.drain_thrown()
-        committed = partial(self._committed, updated.id, incidents, thrown, budget)
         if group is None:
             self._store.commit(checkpoint)
         else:
             group.add(
                 checkpoint,
-                committed=committed,
+                committed=partial(self._committed, updated.id, incidents, thrown, budget),
                 refused=partial(self._refused, updated.id, claimed, budget),
                 undo=partial(self._undo, updated.id, claimed, budget),
                 job=job,
-                state=dump if chained else None,
+                state=partial(self._dump, run) if chained and not ended else None,
             )
             if chained:
                 self._chained.add(updated.id)
@@ -484,7 +482,7 @@ class InstanceStepper:
         else:
             self._live.pop(updated.id, None)
         if group is None:
-            committed()
+            self._committed(updated.id, incidents, thrown, budget)
         return updated
 
     def _dump(self, run: ProcessRun) -> bytes:

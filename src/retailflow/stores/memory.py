@@ -224,7 +224,7 @@ class MemoryStore:
         for job in wanted:
             if job.id not in self._jobs:
                 self._jobs_of.add(instance_id, job.id)
-                self._put_job(replace(job))
+                self._put_job(_copied(job))
 
     def _put_job(self, job: Job) -> None:
         """Store a job (already copied) and queue it for claims and ``next_due_at``."""
@@ -400,7 +400,7 @@ class MemoryStore:
                     job, attempt=job.attempt + 1, lock_owner=owner, lock_expires_at=lease_until
                 )
                 self._put_job(job)
-                claimed.append(replace(job))
+                claimed.append(_copied(job))
         return claimed
 
     def release_job(self, job_id: str, *, owner: str) -> None:
@@ -487,15 +487,15 @@ class MemoryStore:
             job = self._jobs.get(job_id)
         if job is None:
             raise errors.job_not_found(job_id)
-        return replace(job)
+        return _copied(job)
 
     def list_jobs(self, *, instance_id: str | None = None) -> list[Job]:
         """Jobs, optionally of one instance, ordered by due time."""
         with self._lock:
             if instance_id is None:
-                found = [replace(job) for job in self._jobs.values()]
+                found = [_copied(job) for job in self._jobs.values()]
             else:
-                found = [replace(self._jobs[i]) for i in self._jobs_of.get(instance_id)]
+                found = [_copied(self._jobs[i]) for i in self._jobs_of.get(instance_id)]
         return sorted(found, key=lambda job: (job.due_at, job.id))
 
     def count_jobs(self, now: datetime) -> dict[JobState, int]:
@@ -723,6 +723,25 @@ def _kept(record: _Record) -> _Record:
     JSON form): memory reads back exactly what SQLite and PostgreSQL do, and no later change
     to the caller's objects reaches the store."""
     return replace(record, variables=encode(record.variables))
+
+
+def _copied(job: Job) -> Job:
+    """A copy of a job, so that no later change to the caller's object reaches the store (or
+    the other way): built field by field, which costs a third of ``dataclasses.replace``, for
+    every job a step stores or a claim hands out."""
+    return Job(
+        job.id,
+        job.instance_id,
+        job.kind,
+        job.element_id,
+        job.due_at,
+        job.topic,
+        job.retries_left,
+        job.attempt,
+        job.lock_owner,
+        job.lock_expires_at,
+        job.last_error,
+    )
 
 
 def _given(record: _Record) -> _Record:
