@@ -207,11 +207,16 @@ class DriverConnections:
 
 @contextmanager
 def driver_transaction(
-    connections: DriverConnections, statements: PreparedStatements, *, begin: Executable | None
+    connections: DriverConnections,
+    statements: PreparedStatements,
+    *,
+    begin: Executable | None,
+    commit: bool = True,
 ) -> Iterator[DriverWrites]:
     """One transaction on a DB-API connection, without SQLAlchemy's per-statement
     machinery: ``begin`` is the statement that opens it (SQLite's ``BEGIN IMMEDIATE``;
-    ``None`` where the driver opens transactions itself); committed if the block succeeds,
+    ``None`` where the driver opens transactions itself); committed if the block succeeds
+    (unless not to ``commit``: a read in SQLite's autocommit mode, which has none to end),
     rolled back otherwise."""
     connection = connections.take()
     ended_cleanly = False
@@ -221,7 +226,8 @@ def driver_transaction(
             if begin is not None:
                 writes.execute(begin, {})
             yield writes
-            statements.call(connection.commit)
+            if commit:
+                statements.call(connection.commit)
             ended_cleanly = True
         except BaseException as error:
             _give_up(connections.engine, connection, error)
@@ -254,7 +260,8 @@ class PreparedStatements:
     """Each statement prepared once per set of parameter names, for one dialect."""
 
     def __init__(self, dialect: Dialect) -> None:
-        self._dialect = dialect
+        self.dialect = dialect
+        self.sqlite = dialect.name == "sqlite"
         self._prepared: dict[tuple[Executable, tuple[str, ...]], PreparedStatement] = {}
         self._dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
 
@@ -270,7 +277,7 @@ class PreparedStatements:
         key = (statement, tuple(params))
         prepared = self._prepared.get(key)
         if prepared is None:
-            prepared = self._prepared[key] = PreparedStatement(statement, self._dialect, key[1])
+            prepared = self._prepared[key] = PreparedStatement(statement, self.dialect, key[1])
         return prepared
 
 
@@ -280,6 +287,8 @@ class DriverWrites:
     def __init__(self, cursor: Any, statements: PreparedStatements) -> None:
         self._cursor = cursor
         self._statements = statements
+        # Whether the database is SQLite, where BEGIN IMMEDIATE makes a writer the only one.
+        self.sqlite = statements.sqlite
 
     def execute(self, statement: Executable, params: Mapping[str, Any]) -> Any:
         """Run one statement; returns the cursor (its rows, its ``rowcount``)."""

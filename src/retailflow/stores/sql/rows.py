@@ -95,11 +95,11 @@ def instance_values(instance: Instance, state: bytes) -> Values:
 
 
 def instance_step_values(instance: Instance, state: bytes) -> Values:
-    """The ``instances`` columns a step can change. The others (process, business key, start,
-    parent) are written once, when the instance starts: leaving them out of the UPDATE keeps
-    SQLite from rewriting the indexes on them at every step."""
+    """The ``instances`` columns a step can change, but its status (set only when it changes,
+    see ``store``). The others (process, business key, start, parent) are written once, when
+    the instance starts: leaving them out of the UPDATE keeps SQLite from rewriting the
+    indexes on them at every step."""
     return {
-        "status": instance.status.value,
         "ended_at": instance.ended_at,
         "version": instance.version,
         "variables": instance.variables,

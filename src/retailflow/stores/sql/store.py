@@ -12,6 +12,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,6 +168,11 @@ _INSERT_INSTANCE = insert(instances)
 _UPDATE_INSTANCE = update(instances).where(
     instances.c.id == bindparam("b_id"), instances.c.version == bindparam("b_expected")
 )
+# SQLite: a step that leaves the status as it is (most do) does not set it, so SQLite leaves
+# the status index alone, a page fewer to write per commit. No row: the status changed, or the
+# version check refused the step (``_UPDATE_INSTANCE`` then tells which). Not on PostgreSQL,
+# which skips unchanged index keys itself, where the retry would cost a round trip.
+_UPDATE_INSTANCE_SAME_STATUS = _UPDATE_INSTANCE.where(instances.c.status == bindparam("b_status"))
 _WAIT_STATE_IDS = union_all(
     select(literal("job"), jobs.c.id).where(jobs.c.instance_id == bindparam("b_instance")),
     select(literal("subscription"), subscriptions.c.id).where(
@@ -180,6 +186,9 @@ _JOB = select(jobs).where(jobs.c.id == bindparam("b_id"))
 _INSERT_JOBS = insert(jobs)
 # A job with no retries left is the only kind that can have an open incident.
 _DELETE_JOB = delete(jobs).where(jobs.c.id == bindparam("b_id")).returning(jobs.c.retries_left <= 0)
+# SQLite: a job with retries left (none of its incidents open) rewritten as another one; an
+# UPDATE without ``values()`` sets every column ``rows.job_values`` names.
+_REPLACE_FREE_JOB = update(jobs).where(jobs.c.id == bindparam("b_id"), CLAIMABLE)
 _OWNER_JOB_IDS = select(jobs.c.id).where(jobs.c.instance_id == bindparam("b_instance"))
 _DELETE_JOB_INCIDENTS = delete(incidents).where(incidents.c.job_id == bindparam("b_id"))
 _INSERT_SUBSCRIPTIONS = insert(subscriptions)
@@ -460,11 +469,14 @@ class SqlStore:
 
     def _first(self, query: Select[Any], params: Mapping[str, Any]) -> Any:
         """The first row ``query`` finds (as the driver returns it: for columns that need no
-        conversion), or ``None``: one prepared read, in no write transaction."""
+        conversion), or ``None``: one prepared read, in no write transaction (on SQLite in
+        autocommit mode: nothing to commit after it)."""
         with (
             _store_errors(self._where),
             self._serial,
-            driver_transaction(self._connections, self._statements, begin=None) as tx,
+            driver_transaction(
+                self._connections, self._statements, begin=None, commit=self._postgres
+            ) as tx,
         ):
             return tx.execute(query, params).fetchone()
 
@@ -614,10 +626,7 @@ class SqlStore:
             opened = checkpoint.subscriptions
             _insert_wait_states(tx, opened, checkpoint.user_tasks)
         else:
-            values = rows.instance_step_values(instance, checkpoint.state)
-            values["b_id"], values["b_expected"] = instance.id, checkpoint.expected_version
-            if tx.execute(_UPDATE_INSTANCE, values).rowcount != 1:
-                raise _version_conflict(tx, instance.id, checkpoint.expected_version)
+            _update_instance(tx, checkpoint, checkpoint.expected_version)
             opened = _sync_wait_states(tx, checkpoint)
         self._refuse_missed_messages(tx, opened, checkpoint.now)
         tx.executemany(
@@ -1420,37 +1429,63 @@ def _sync_wait_states(tx: DriverWrites, checkpoint: Checkpoint) -> list[Subscrip
     sets (as ``Checkpoint`` documents), touching only the rows that differ; returns the
     subscriptions it opened. The stored ids come from the checkpoint when the engine knows them
     (the version check has just proved them current), else from one read."""
-    known = checkpoint.stored
-    if known is not None:
-        stored = {
-            "job": set(known.jobs),
-            "subscription": set(known.subscriptions),
-            "user_task": set(known.user_tasks),
-        }
-    else:
-        stored = {"job": set(), "subscription": set(), "user_task": set()}
-        for table_name, row_id in tx.execute(
-            _WAIT_STATE_IDS, {"b_instance": checkpoint.instance.id}
-        ).fetchall():
-            stored[table_name].add(row_id)
-
-    _sync_jobs(tx, stored["job"], checkpoint.jobs)
+    stored = checkpoint.stored
+    if stored is None:
+        stored = _stored_wait_states(tx, checkpoint.instance.id)
+    _sync_jobs(tx, stored.jobs, checkpoint.jobs)
+    if not (
+        stored.subscriptions
+        or stored.user_tasks
+        or checkpoint.subscriptions
+        or checkpoint.user_tasks
+    ):
+        return []  # a step between service tasks: nothing else to compare
 
     # Subscriptions and user tasks are immutable once open: only absent ones go.
     wanted_subscriptions = {s.id: s for s in checkpoint.subscriptions}
     wanted_tasks = {task.id: task for task in checkpoint.user_tasks}
-    for gone in stored["subscription"] - wanted_subscriptions.keys():
+    for gone in stored.subscriptions - wanted_subscriptions.keys():
         tx.execute(_DELETE_SUBSCRIPTION, {"b_id": gone})
-    for gone in stored["user_task"] - wanted_tasks.keys():
+    for gone in stored.user_tasks - wanted_tasks.keys():
         tx.execute(_DELETE_USER_TASK, {"b_id": gone})
         tx.execute(_DELETE_USER_TASK_GROUPS, {"b_id": gone})
-    opened = [s for s_id, s in wanted_subscriptions.items() if s_id not in stored["subscription"]]
+    opened = [s for s_id, s in wanted_subscriptions.items() if s_id not in stored.subscriptions]
     _insert_wait_states(
         tx,
         opened,
-        [task for task_id, task in wanted_tasks.items() if task_id not in stored["user_task"]],
+        [task for task_id, task in wanted_tasks.items() if task_id not in stored.user_tasks],
     )
     return opened
+
+
+def _stored_wait_states(tx: DriverWrites, instance_id: str) -> WaitStateIds:
+    """The ids of the instance's stored jobs, subscriptions and user tasks: one read."""
+    stored: dict[str, set[str]] = {"job": set(), "subscription": set(), "user_task": set()}
+    for table_name, row_id in tx.execute(_WAIT_STATE_IDS, {"b_instance": instance_id}).fetchall():
+        stored[table_name].add(row_id)
+    return WaitStateIds(
+        frozenset(stored["job"]),
+        frozenset(stored["subscription"]),
+        frozenset(stored["user_task"]),
+    )
+
+
+def _update_instance(tx: DriverWrites, checkpoint: Checkpoint, expected_version: int) -> None:
+    """Write a step's instance row if its version is still ``expected_version``; else raise
+    what refuses the step. On SQLite the status is set only when it changes
+    (``_UPDATE_INSTANCE_SAME_STATUS``)."""
+    instance = checkpoint.instance
+    values = rows.instance_step_values(instance, checkpoint.state)
+    values["b_id"], values["b_expected"] = instance.id, expected_version
+    status = instance.status.value
+    if tx.sqlite:
+        values["b_status"] = status
+        if tx.execute(_UPDATE_INSTANCE_SAME_STATUS, values).rowcount == 1:
+            return
+        del values["b_status"]
+    values["status"] = status
+    if tx.execute(_UPDATE_INSTANCE, values).rowcount != 1:
+        raise _version_conflict(tx, instance.id, expected_version)
 
 
 def _needs_savepoint(checkpoint: Checkpoint) -> bool:
@@ -1458,7 +1493,7 @@ def _needs_savepoint(checkpoint: Checkpoint) -> bool:
     when ``SqlStore._apply`` consumes buffered messages (deleted before the version check),
     opens message subscriptions (checked against the buffer after its writes), or starts an
     instance (a duplicate id fails its INSERT, which aborts a PostgreSQL transaction). Any
-    other step is refused by its first statement, the version-checked UPDATE, which then
+    other step is refused by its first statements, the version-checked UPDATEs, which then
     changed nothing, or not at all: two statements (two round trips on PostgreSQL) saved per
     step."""
     return (
@@ -1489,18 +1524,27 @@ def _sync_owner_jobs(tx: DriverWrites, owner: str, wanted: Sequence[Job]) -> Non
     _sync_jobs(tx, stored, wanted)
 
 
-def _sync_jobs(tx: DriverWrites, stored: set[str], wanted: Sequence[Job]) -> None:
+def _sync_jobs(tx: DriverWrites, stored: AbstractSet[str], wanted: Sequence[Job]) -> None:
     """Absent jobs go (with the incidents of spent ones), new ones come. Jobs that remain are
     kept exactly as stored: their lock, attempt, retries and backoff belong to the workers and
-    to fail_job/retry_job, never to another branch's step."""
-    wanted_ids = {job.id for job in wanted}
-    for gone in stored - wanted_ids:
+    to fail_job/retry_job, never to another branch's step.
+
+    On SQLite a gone job with retries left (so no incident) is overwritten by a new one, in one
+    statement instead of a DELETE and an INSERT: a step of a chain of service tasks replaces
+    its job so. Not on PostgreSQL, where a concurrent claim could re-read the rewritten row."""
+    new = [rows.job_values(job) for job in wanted if job.id not in stored]
+    for gone in stored - {job.id for job in wanted}:
+        if new and tx.sqlite:
+            replacement = {**new[-1], "b_id": gone}
+            if tx.execute(_REPLACE_FREE_JOB, replacement).rowcount == 1:
+                new.pop()
+                continue
         deleted = tx.execute(_DELETE_JOB, {"b_id": gone}).fetchone()
         # An incident of a job that is gone (cancelled, its path left, its schedule retired)
         # is no longer actionable; the history keeps the incident_opened event.
         if deleted is not None and deleted[0]:
             tx.execute(_DELETE_JOB_INCIDENTS, {"b_id": gone})
-    tx.executemany(_INSERT_JOBS, [rows.job_values(job) for job in wanted if job.id not in stored])
+    tx.executemany(_INSERT_JOBS, new)
 
 
 def _insert_wait_states(
