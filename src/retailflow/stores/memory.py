@@ -730,17 +730,17 @@ def _copied(job: Job) -> Job:
     the other way): built field by field, which costs a third of ``dataclasses.replace``, for
     every job a step stores or a claim hands out."""
     return Job(
-        job.id,
-        job.instance_id,
-        job.kind,
-        job.element_id,
-        job.due_at,
-        job.topic,
-        job.retries_left,
-        job.attempt,
-        job.lock_owner,
-        job.lock_expires_at,
-        job.last_error,
+        id=job.id,
+        instance_id=job.instance_id,
+        kind=job.kind,
+        element_id=job.element_id,
+        due_at=job.due_at,
+        topic=job.topic,
+        retries_left=job.retries_left,
+        attempt=job.attempt,
+        lock_owner=job.lock_owner,
+        lock_expires_at=job.lock_expires_at,
+        last_error=job.last_error,
     )
 
 

@@ -67,9 +67,12 @@ class Liveness:
                 self._drop()
             if self._connection is None:
                 self._connection = self._connect()
+                driver_error = self._connection.dialect.loaded_dbapi.Error
                 try:
                     self._watch = _watch(self._connection)
-                except OSError as error:  # the socket closed as it was being watched
+                except (OSError, ValueError, driver_error) as error:
+                    # The socket closed as it was being watched: psycopg says "the connection
+                    # is lost", a closed descriptor is -1 (ValueError) or gone (OSError).
                     self._drop()
                     raise StoreUnavailableError(f"liveness connection lost: {error}") from error
             if owner in self._owners:
@@ -131,5 +134,9 @@ def _watch(connection: Connection) -> selectors.BaseSelector:
     """A selector that says when the connection's socket has something to read. A selector,
     not select(): a busy process may number its sockets past FD_SETSIZE."""
     selector = selectors.DefaultSelector()
-    selector.register(_driver(connection).fileno(), selectors.EVENT_READ)
+    try:
+        selector.register(_driver(connection).fileno(), selectors.EVENT_READ)
+    except BaseException:
+        selector.close()
+        raise
     return selector
