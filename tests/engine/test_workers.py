@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from pipeline_handlers import TOPICS
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
+from postgres_sessions import terminate_sessions
 from retailflow import (
     ConcurrentUpdateError,
     Engine,
@@ -34,14 +34,6 @@ from retailflow import (
 )
 from retailflow.stores import Checkpoint, Store, open_store
 from scenario_kit import FIXTURES, passed
-
-TOPICS = (
-    "orders.validate",
-    "inventory.reserve",
-    "payment.capture",
-    "orders.ship",
-    "crm.notify_customer",
-)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -526,16 +518,7 @@ def test_a_worker_whose_database_connections_are_terminated_reconnects_and_carri
         while setup.instance(first.id).status != InstanceStatus.COMPLETED:
             assert time.monotonic() < deadline, caplog.text
             time.sleep(0.05)
-        admin = create_engine(postgres_url, poolclass=NullPool)
-        with admin.begin() as conn:
-            terminated = conn.execute(
-                text(
-                    "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE application_name = :name"
-                ),
-                {"name": worker_name},
-            ).scalar_one()
-        admin.dispose()
+        terminated = terminate_sessions(postgres_url, worker_name)
         # Its pooled connection(s) and its liveness connection.
         assert terminated >= 2, caplog.text
         orders = [setup.start("order_pipeline", business_key=f"SO-{n}") for n in range(5)]

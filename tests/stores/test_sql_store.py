@@ -8,7 +8,7 @@ from datetime import timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import make_url
 from store_builders import (
     at,
     definition,
@@ -23,6 +23,7 @@ from store_builders import (
     user_task,
 )
 
+from postgres_sessions import terminate_sessions
 from retailflow.model import (
     BufferedMessage,
     RetailflowError,
@@ -162,18 +163,7 @@ def test_a_commit_on_connections_the_server_dropped_is_unavailable_once_then_suc
         conn.close()
     # Only this test's own backends: the fixture gives its connections a unique name.
     application_name = make_url(postgres_url).query["application_name"]
-    admin = create_engine(
-        make_url(postgres_url).difference_update_query(["options", "application_name"])
-    )
-    with admin.begin() as conn:
-        terminated = conn.execute(
-            text(
-                "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE application_name = :name"
-            ),
-            {"name": application_name},
-        ).scalar_one()
-    admin.dispose()
+    terminated = terminate_sessions(postgres_url, application_name)
     assert terminated >= 3
 
     with pytest.raises(StoreUnavailableError):
