@@ -74,6 +74,12 @@ def _static_job(spec: Any) -> tuple[str, int | None] | None:
     topic = config.job_type or ""
     if expression_language(topic) is not None or config.retries_expression:
         return None
+    return job_topic(config, topic), config.retries
+
+
+def job_topic(config: ElementConfig, job_type: str) -> str:
+    """A job's topic: its (evaluated) job type, or the name of the Camunda 7 delegate that an
+    asyncBefore/asyncAfter put behind a job when the task has no job type."""
     if not config.job_type and config.java_delegate is not None:
-        topic = config.java_delegate[1]
-    return topic, config.retries
+        return config.java_delegate[1]
+    return job_type

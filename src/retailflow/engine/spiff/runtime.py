@@ -48,7 +48,7 @@ from retailflow.decisions import RuleHits
 from retailflow.engine.spiff.callouts import CalloutRunner, Callouts
 from retailflow.engine.spiff.compiler import CompiledProcess
 from retailflow.engine.spiff.deep_stack import with_deep_stack
-from retailflow.engine.spiff.facts import SpecFacts, facts_of
+from retailflow.engine.spiff.facts import SpecFacts, facts_of, job_topic
 from retailflow.engine.spiff.script_engine import RetailScriptEngine
 from retailflow.engine.spiff.serializer import StateCodec
 from retailflow.engine.spiff.specs import (
@@ -387,8 +387,7 @@ class ProcessRun:
             if evaluated is None:
                 evaluated = task.internal_data[_JOB] = self._evaluate_job(task, config)
             topic, retries = evaluated
-            if not config.job_type and config.java_delegate is not None:
-                topic = config.java_delegate[1]  # a delegate behind asyncBefore/asyncAfter
+            topic = job_topic(config, topic)
         if _ASYNC_AFTER in task.internal_data:
             return PendingJob(f"{task_id}{ASYNC_AFTER_JOB}", facts.element_id, topic, retries)
         return PendingJob(task_id, facts.element_id, topic, retries)
