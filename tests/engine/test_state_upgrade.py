@@ -17,7 +17,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from retailflow import Engine, Instance, InstanceStatus, VirtualClock
+from retailflow import Engine, ExecutionError, Instance, InstanceStatus, VirtualClock
 from scenario_kit import FIXTURES, Recorder, passed
 
 _STATES = "SELECT state FROM instances"
@@ -125,3 +125,27 @@ def test_an_event_sub_process_waiting_for_its_message_cancels_the_order(
     assert topics_of(recorder, instance) == ["test.refund"]
     assert engine.tasks(instance=instance.id) == []
     assert engine.instance(instance.id).status == InstanceStatus.COMPLETED
+
+
+def test_a_state_a_newer_retailflow_wrote_is_refused_naming_the_instance_and_what_to_do(
+    tmp_path: Path, recorder: Recorder
+) -> None:
+    database = tmp_path / "newer.db"
+    shutil.copy(FIXTURES / "states" / "release_states.db", database)
+    with closing(sqlite3.connect(database)) as connection, connection:
+        (instance_id, state) = connection.execute(
+            "SELECT id, state FROM instances WHERE business_key = 'order'"
+        ).fetchone()
+        newer = {**orjson.loads(state), "format": "retailflow-state/9"}
+        connection.execute(
+            "UPDATE instances SET state = ? WHERE id = ?", (orjson.dumps(newer), instance_id)
+        )
+    engine = Engine(f"sqlite:///{database}", handlers=recorder.registry)
+
+    with pytest.raises(ExecutionError) as refused:
+        engine.correlate("payment_received", key="SO-1", variables={"paid": True})
+
+    message = str(refused.value)
+    assert instance_id in message
+    assert "'retailflow-state/9'" in message and "a newer retailflow wrote it" in message
+    assert "does not match" not in message

@@ -326,8 +326,7 @@ class InstanceStepper:
             )
         except ExecutionError as error:
             raise ExecutionError(
-                f"instance '{instance_id}' ({instance.definition_id}): {error}; "
-                "its stored state does not match its definition's files"
+                f"instance '{instance_id}' ({instance.definition_id}): {error}"
             ) from error
         # Kept as any committed run is: a job's step reads the task (``job_task``) and then
         # advances, and would otherwise restore the same state twice.

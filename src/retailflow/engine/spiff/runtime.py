@@ -255,7 +255,10 @@ class ProcessRun:
         try:
             workflow = codec.load(state, compiled)
         except (SpiffWorkflowException, KeyError, ValueError, TypeError) as error:
-            raise ExecutionError(f"the stored state cannot be restored: {error}") from error
+            raise ExecutionError(
+                f"the stored state cannot be restored ({error}): it does not match the "
+                "definition's files"
+            ) from error
         workflow.script_engine = script_engine
         return cls(workflow, compiled, script_engine, callouts)
 

@@ -41,10 +41,12 @@ from SpiffWorkflow.util.task import TaskState
 from retailflow.engine.spiff.compiler import CompiledProcess
 from retailflow.engine.spiff.specs import ClockTimerEventDefinition, KeyedMessageEventDefinition
 from retailflow.engine.spiff.workflow import RetailSubWorkflow, RetailTask, RetailWorkflow
+from retailflow.model import ExecutionError
 from retailflow.model.variables import decode_variables, encode_variables
 
 STATE_FORMAT = "retailflow-state/3"
 _FORMAT_1 = "retailflow-state/1"
+_FORMAT_2 = "retailflow-state/2"
 # Date-times in SpiffWorkflow's own objects (events) go to the registry, not to orjson's
 # strings, so they come back as date-times.
 _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
@@ -235,6 +237,13 @@ class StateCodec:
         stored_format = dct.pop("format", None)
         if stored_format == STATE_FORMAT:
             return self._restore(dct, compiled)
+        if stored_format not in (_FORMAT_1, _FORMAT_2, None):
+            raise ExecutionError(
+                f"the stored state is in format {stored_format!r}, which this retailflow "
+                f"cannot read (it reads {_FORMAT_1} to {STATE_FORMAT}): a newer retailflow "
+                "wrote it; run that version or a newer one (docs/production.md, 'Upgrading "
+                "the schema')"
+            )
         serializer = self._legacy if stored_format == _FORMAT_1 else self._serializer
         return serializer.registry.restore(dct, compiled=compiled)
 
